@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs everything Backlight needs for development, the demo and the tests.
+# Idempotent: each step is skipped when its inputs have not changed since it last ran.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STAMPS="$ROOT/.setup-stamps"
+mkdir -p "$STAMPS"
+PY="${PYTHON:-python3}"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# fresh NAME FILES...: true when the hash of FILES differs from the one stored for NAME.
+fresh() {
+  local name="$1"; shift
+  local want; want="$(cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  [ "$(cat "$STAMPS/$name" 2>/dev/null)" != "$want" ] && echo "$want" > "$STAMPS/$name.next"
+}
+done_step() { mv "$STAMPS/$1.next" "$STAMPS/$1"; }
+
+# 1. System packages: Chromium for browser tests, Redis for the demo's queue.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. Python virtualenv with the pinned lock, then our two distributions (editable).
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$PY" -m venv .venv
+fi
+if fresh python requirements/dev.lock server/pyproject.toml sdk/python/pyproject.toml; then
+  log "installing Python packages"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements/dev.lock
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e server -e sdk/python
+  done_step python
+fi
+
+# 3. Browser SDK and UI assets: npm ci from the committed lock, then an esbuild build.
+if [ -f sdk/browser/package-lock.json ]; then
+  if [ ! -d sdk/browser/node_modules ] || fresh npm sdk/browser/package-lock.json; then
+    log "installing npm packages"
+    (cd sdk/browser && npm ci --no-audit --no-fund --loglevel=error)
+    [ -f "$STAMPS/npm.next" ] && done_step npm
+  fi
+  if fresh build $(find sdk/browser/src sdk/browser/package.json sdk/browser/build.mjs -type f 2>/dev/null | sort) \
+     || [ ! -f sdk/browser/dist/backlight.js ]; then
+    log "building the browser SDK"
+    (cd sdk/browser && npm run --silent build)
+    [ -f "$STAMPS/build.next" ] && done_step build
+  fi
+fi
+log "ready"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is needed, then runs the whole test suite: lint, types, browser SDK unit
+# tests, and pytest (server, Python SDK, end-to-end in Chromium).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+export PATH="$ROOT/.venv/bin:$PATH"
+echo "== ruff"; ruff check .
+echo "== mypy"; mypy
+if [ -f sdk/browser/package.json ]; then
+  echo "== browser SDK unit tests"; (cd sdk/browser && npm test --silent)
+fi
+echo "== pytest"
+mkdir -p artifacts
+pytest "$@"
