@@ -1,0 +1,1 @@
+"""Backlight Python SDK."""

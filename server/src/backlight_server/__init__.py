@@ -1,0 +1,3 @@
+"""Backlight server."""
+
+__version__ = "0.1.0"
