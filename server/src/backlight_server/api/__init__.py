@@ -1,0 +1,1 @@
+"""The JSON query API under /api/v1 (token required)."""

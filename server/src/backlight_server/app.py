@@ -1,0 +1,141 @@
+"""Builds the ASGI app: ingest, query API, login, UI placeholder, SDK file, operations."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from backlight_server import __version__
+from backlight_server.api.routes import router as api_router
+from backlight_server.errors import ClientError
+from backlight_server.ingest import browser, otlp_http
+from backlight_server.ingest.cors import IngestCORS
+from backlight_server.ingest.responses import error_response, json_response
+from backlight_server.ops import routes as ops_routes
+from backlight_server.ops.metrics import Metrics
+from backlight_server.settings import Settings
+from backlight_server.state import AppState
+from backlight_server.store.sqlite import SqliteStore
+from backlight_server.ui import routes as ui_routes
+
+log = logging.getLogger("backlight")
+PURGE_INTERVAL_S = 3600.0
+
+
+def load_token(settings: Settings) -> str:
+    """The configured token, else the one kept in the data dir (made on first start)."""
+    if settings.auth_token:
+        return settings.auth_token
+    path = settings.data_dir / "auth_token"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def default_project(store: SqliteStore) -> str:
+    projects = store.list_projects()
+    return str(projects[0]["id"]) if projects else store.create_project("default")
+
+
+def sdk_dir() -> Path:
+    """The built browser SDK: $BACKLIGHT_SDK_DIR, else the repository's sdk/browser/dist."""
+    env = os.environ.get("BACKLIGHT_SDK_DIR")
+    if env:
+        return Path(env)
+    packaged = Path(__file__).parent / "static" / "sdk"
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "sdk" / "browser" / "dist"
+
+
+class Purger:
+    """Deletes data older than the retention period, hourly, on a daemon thread."""
+
+    def __init__(self, store: SqliteStore, days: int) -> None:
+        self._store, self._days = store, days
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backlight-purge", daemon=True)
+
+    def start(self) -> None:
+        if self._days > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        delay = 60.0
+        while not self._stop.wait(delay):
+            delay = PURGE_INTERVAL_S
+            try:
+                removed = self._store.purge_before(time.time() * 1000 - self._days * 86_400_000)
+                log.info("retention purge removed %d rows", removed)
+            except Exception:
+                log.exception("retention purge failed")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    store = SqliteStore(settings.db_path, synchronous=settings.sqlite_synchronous,
+                        queue_max_jobs=settings.queue_max_jobs,
+                        queue_max_bytes=settings.queue_max_bytes,
+                        query_timeout_ms=settings.query_timeout_ms)
+    store.open()
+    metrics = Metrics(store.queue_depth)
+    store.writer.stats.observe = metrics.write_latency.observe
+    state = AppState(settings=settings, store=store, metrics=metrics,
+                     auth_token=load_token(settings), default_project=default_project(store))
+    purger = Purger(store, settings.retention_days)
+    purger.start()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        purger.stop()
+        store.close()
+
+    app = FastAPI(title="Backlight", version=__version__, lifespan=lifespan,
+                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None)
+    app.state.backlight = state
+    for route in [*browser.routes, *otlp_http.routes, *ops_routes.routes, *ui_routes.routes]:
+        app.router.routes.append(route)
+    app.include_router(api_router)
+    app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")
+    app.add_middleware(IngestCORS)
+    _error_handlers(app)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ClientError)
+    async def client_error(_: Request, exc: ClientError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                          for e in exc.errors()[:5])
+        return json_response({"error": "invalid_parameter", "detail": where}, 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        return json_response({"error": codes.get(exc.status_code, "http_error"),
+                              "detail": str(exc.detail)}, exc.status_code,
+                             dict(exc.headers or {}))

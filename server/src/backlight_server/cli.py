@@ -1,0 +1,110 @@
+"""The ``backlight`` command: ``serve``, ``project create|list``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from backlight_server import __version__
+from backlight_server.settings import Settings, env_name, settings_from_env
+
+
+def _serve_parser(sub: Any) -> None:
+    p = sub.add_parser("serve", help="Run the server (ingest, API, UI, SDK file) on one port.",
+                       description="Run Backlight. Every flag also reads BACKLIGHT_<NAME>.")
+    for f in fields(Settings):
+        if not f.metadata.get("flag"):
+            continue
+        kind = int if f.type in (int, "int") else (Path if f.type in (Path, "Path") else str)
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
+                       help=f"{f.metadata['help']} [env {env_name(f.name)}]")
+    p.add_argument("--otlp-grpc-port", dest="otlp_grpc_port", type=int, default=None,
+                   help="Port for OTLP over gRPC; 0 disables it. [env BACKLIGHT_OTLP_GRPC_PORT]")
+
+
+def _project_parser(sub: Any) -> None:
+    p = sub.add_parser("project", help="Manage projects.")
+    psub = p.add_subparsers(dest="project_command", required=True)
+    create = psub.add_parser("create", help="Create a project and print its id.")
+    create.add_argument("name")
+    create.add_argument("--id", dest="project_id", default=None,
+                        help="Use this id (e.g. the project id an app already sends).")
+    create.add_argument("--data-dir", dest="data_dir", type=Path, default=None)
+    listing = psub.add_parser("list", help="List projects.")
+    listing.add_argument("--data-dir", dest="data_dir", type=Path, default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backlight", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"backlight {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    _project_parser(sub)
+    return parser
+
+
+def _store(settings: Settings) -> Any:
+    from backlight_server.store.sqlite import SqliteStore
+
+    store = SqliteStore(settings.db_path)
+    store.open()
+    return store
+
+
+def project_command(args: argparse.Namespace) -> int:
+    settings = settings_from_env({"data_dir": args.data_dir})
+    store = _store(settings)
+    try:
+        if args.project_command == "create":
+            pid = args.project_id
+            if pid is not None and (not pid or len(pid) > 64 or not pid.isprintable()):
+                print("error: --id must be 1-64 printable characters", file=sys.stderr)
+                return 2
+            if pid is not None and store.project_exists(pid):
+                print(f"error: project {pid!r} already exists", file=sys.stderr)
+                return 1
+            print(store.create_project(args.name, pid))
+        else:
+            for p in store.list_projects():
+                print(f"{p['id']}\t{p['name']}")
+    finally:
+        store.close()
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backlight_server.app import create_app
+
+    overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    settings = settings_from_env(overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: "
+                        "%(message)s")
+    app = create_app(settings)
+    state = app.state.backlight
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    print(f"Backlight {__version__}\n"
+          f"  UI:              {base}/login?token={state.auth_token}\n"
+          f"  access token:    {state.auth_token}\n"
+          f"  default project: {state.default_project}\n"
+          f"  data dir:        {settings.data_dir}", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                access_log=False, loop="auto", http="auto", lifespan="on")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return project_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Ingest: decode and validate HTTP bodies, hand records to the store. Never blocks on disk."""

@@ -1,0 +1,124 @@
+"""OTLP/HTTP ingest: ``POST /v1/traces``, ``/v1/logs`` (stored) and ``/v1/metrics`` (dropped)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backlight_server.errors import ClientError
+from backlight_server.ingest.body import decode_encoding, media_type, read_body
+from backlight_server.ingest.otlp_decode import decode_json, decode_protobuf
+from backlight_server.ingest.responses import PROTOBUF, error_response
+from backlight_server.pipeline.otlp import Conversion, convert_logs, convert_traces
+from backlight_server.state import AppState, get_state
+
+PROJECT_HEADER = "x-highlight-project"
+
+
+async def decode_request(request: Request, state: AppState, kind: str) -> tuple[Any, bool]:
+    """The decoded export request, and whether the client speaks protobuf."""
+    mtype = media_type(request)
+    if mtype not in (PROTOBUF, "application/json"):
+        raise ClientError(415, "unsupported_media_type",
+                          "OTLP/HTTP needs application/x-protobuf or application/json")
+    protobuf = mtype == PROTOBUF
+    s = state.settings
+    raw = await read_body(request, s.max_body_bytes)
+    body = decode_encoding(raw, request.headers.get("content-encoding"),
+                           s.max_decompressed_bytes)
+    message = decode_protobuf(kind, body) if protobuf else decode_json(kind, body)
+    return message, protobuf
+
+
+def _header_project(request: Request) -> str | None:
+    value = request.headers.get(PROJECT_HEADER, "").strip()
+    return value[:64] or None
+
+
+async def store_conversion(state: AppState, conv: Conversion, weight: int) -> None:
+    """Commit what was accepted; refuse the request if nothing was and projects were wrong."""
+    batch = conv.batch
+    if batch.size() == 0 and conv.rejected:
+        if conv.unknown_projects or conv.missing_project:
+            raise ClientError(404 if conv.unknown_projects else 400,
+                              "unknown_project" if conv.unknown_projects else "missing_project",
+                              conv.error_message())
+        raise ClientError(400, "invalid_data", conv.error_message())
+    if batch.size():
+        await state.store.write_telemetry(batch, weight)
+    m = state.metrics.ingested
+    m.labels("span").inc(len(batch.spans))
+    m.labels("log").inc(len(batch.logs))
+    m.labels("backend_error").inc(len(batch.errors))
+    if conv.rejected:
+        state.metrics.rejected.labels("otlp_partial").inc(conv.rejected)
+
+
+def _response(kind: str, protobuf: bool, conv: Conversion | None) -> Response:
+    rejected = conv.rejected if conv else 0
+    message = conv.error_message() if conv and rejected else ""
+    if kind == "traces":
+        resp: Any = ExportTraceServiceResponse()
+        if rejected:
+            resp.partial_success.rejected_spans = rejected
+    elif kind == "logs":
+        resp = ExportLogsServiceResponse()
+        if rejected:
+            resp.partial_success.rejected_log_records = rejected
+    else:
+        resp = ExportMetricsServiceResponse()
+    if rejected:
+        resp.partial_success.error_message = message
+    if protobuf:
+        return Response(resp.SerializeToString(), media_type=PROTOBUF)
+    body: dict[str, Any] = {}
+    if rejected:
+        field = "rejectedSpans" if kind == "traces" else "rejectedLogRecords"
+        body["partialSuccess"] = {field: rejected, "errorMessage": message}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def _export(request: Request, kind: str) -> Response:
+    state = get_state(request)
+    protobuf = media_type(request) == PROTOBUF
+    try:
+        message, protobuf = await decode_request(request, state, kind)
+        conv = None
+        if kind != "metrics":
+            convert = convert_traces if kind == "traces" else convert_logs
+            conv = convert(message, _header_project(request), state.store.project_exists)
+            await store_conversion(state, conv, message.ByteSize())
+        else:
+            state.metrics.rejected.labels("metrics_dropped").inc()
+    except ClientError as err:
+        state.metrics.rejected.labels(err.code).inc()
+        return error_response(err, protobuf)
+    return _response(kind, protobuf, conv)
+
+
+async def traces(request: Request) -> Response:
+    return await _export(request, "traces")
+
+
+async def logs(request: Request) -> Response:
+    return await _export(request, "logs")
+
+
+async def metrics(request: Request) -> Response:
+    return await _export(request, "metrics")
+
+
+routes = [
+    Route("/v1/traces", traces, methods=["POST"]),
+    Route("/v1/logs", logs, methods=["POST"]),
+    Route("/v1/metrics", metrics, methods=["POST"]),
+]

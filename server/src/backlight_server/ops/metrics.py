@@ -1,0 +1,38 @@
+"""Prometheus metrics of one server: ingest counts, rejections, queue depth, write latency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class _QueueCollector(Collector):
+    def __init__(self, depth: Callable[[], int]) -> None:
+        self._depth = depth
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily("backlight_write_queue_depth",
+                                  "Write jobs waiting for the writer thread.", value=self._depth())]
+
+
+class Metrics:
+    def __init__(self, queue_depth: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry()
+        self.ingested = Counter("backlight_ingested_records", "Records committed, by kind.",
+                                ["kind"], registry=self.registry)
+        self.rejected = Counter("backlight_rejected_requests",
+                                "Ingest requests or records refused, by reason.", ["reason"],
+                                registry=self.registry)
+        self.write_latency = Histogram(
+            "backlight_write_commit_seconds", "Time of one group commit in the writer thread.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry)
+        self.up = Gauge("backlight_up", "1 while the server runs.", registry=self.registry)
+        self.up.set(1)
+        self.registry.register(_QueueCollector(queue_depth))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

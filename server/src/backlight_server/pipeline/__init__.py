@@ -1,0 +1,1 @@
+"""Decoded telemetry → linked, grouped records, independent of transport and storage."""

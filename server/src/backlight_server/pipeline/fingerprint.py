@@ -1,0 +1,45 @@
+"""Error grouping: the fingerprint of an error instance.
+
+fingerprint = sha1(type, normalised message, top 3 in-app frames), where
+- the message has uuids, hex ids, numbers and quoted values replaced by placeholders;
+- a frame is (file, function, code line) when the code line is known, else
+  (file, function, line number). Using the code line keeps a group stable when unrelated
+  lines above it move, and still separates two raise sites in one function.
+If no frame is in-app, the top 3 frames are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from backlight_server.pipeline.model import Frame
+
+TOP_FRAMES = 3
+_PATTERNS = [
+    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+     "<uuid>"),
+    (re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`"), "<str>"),
+    (re.compile(r"\b(?:0x)?[0-9a-fA-F]*[0-9][0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b"
+                r"|\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*[0-9][0-9a-fA-F]*\b"), "<hex>"),
+    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+]
+
+
+def normalise_message(message: str) -> str:
+    text = message[:1024]
+    for pattern, placeholder in _PATTERNS:
+        text = pattern.sub(placeholder, text)
+    return " ".join(text.split())
+
+
+def _frame_key(frame: Frame) -> str:
+    where = frame.code.strip() if frame.code else str(frame.line or "")
+    return f"{frame.file}|{frame.function}|{where}"
+
+
+def fingerprint(error_type: str, message: str, frames: list[Frame]) -> str:
+    in_app = [f for f in frames if f.in_app] or frames
+    parts = [error_type, normalise_message(message)]
+    parts.extend(_frame_key(f) for f in in_app[:TOP_FRAMES])
+    return hashlib.sha1("\n".join(parts).encode("utf-8", "replace")).hexdigest()

@@ -1,0 +1,206 @@
+"""OTLP protobuf messages → linked span, log and error records.
+
+This is the ingest hot path: it walks the decoded messages once and builds tuples.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from backlight_server.pipeline import linkage, stack
+from backlight_server.pipeline.fingerprint import fingerprint
+from backlight_server.pipeline.model import ErrorRecord, LogRecord, SpanRecord, TelemetryBatch
+
+MAX_STRING = 8192
+MAX_BODY = 65536
+MAX_NAME = 1024
+_ZERO_TRACE = "0" * 32
+_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+
+
+@dataclass(slots=True)
+class Conversion:
+    batch: TelemetryBatch = field(default_factory=TelemetryBatch)
+    rejected: int = 0
+    unknown_projects: set[str] = field(default_factory=set)
+    missing_project: int = 0
+    invalid: int = 0
+
+    def error_message(self) -> str:
+        parts = []
+        if self.unknown_projects:
+            names = ", ".join(sorted(self.unknown_projects)[:5])
+            parts.append(f"unknown project id(s): {names}")
+        if self.missing_project:
+            parts.append(f"{self.missing_project} item(s) carry no project id (set the "
+                         "highlight.project_id resource attribute or the x-highlight-project "
+                         "header)")
+        if self.invalid:
+            parts.append(f"{self.invalid} item(s) have an invalid trace or span id")
+        return "; ".join(parts)
+
+
+def _any(v: Any) -> object:
+    kind = v.WhichOneof("value")
+    if kind == "string_value":
+        s: str = v.string_value
+        return s if len(s) <= MAX_STRING else s[:MAX_STRING] + "…[truncated]"
+    if kind == "int_value":
+        return int(v.int_value)
+    if kind == "bool_value":
+        return bool(v.bool_value)
+    if kind == "double_value":
+        return float(v.double_value)
+    if kind == "array_value":
+        return [_any(x) for x in v.array_value.values[:256]]
+    if kind == "kvlist_value":
+        return {kv.key: _any(kv.value) for kv in v.kvlist_value.values[:256]}
+    if kind == "bytes_value":
+        return bytes(v.bytes_value[:MAX_STRING]).hex()
+    return None
+
+
+def attributes(kvs: Iterable[Any]) -> dict[str, object]:
+    return {kv.key: _any(kv.value) for kv in kvs}
+
+
+def _dumps(obj: object) -> str | None:
+    return orjson.dumps(obj).decode() if obj else None
+
+
+def _text(value: object, cap: int) -> str:
+    s = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return s if len(s) <= cap else s[:cap] + "…[truncated]"
+
+
+def level_of(number: int, text: str) -> str:
+    if 1 <= number <= 24:
+        return _LEVELS[(number - 1) // 4]
+    t = text.lower()
+    if t.startswith("warn"):
+        return "warn"
+    if t in ("critical", "fatal", "panic"):
+        return "fatal"
+    return t if t in _LEVELS else "info"
+
+
+class _Resource:
+    __slots__ = ("attrs", "environment", "project", "service")
+
+    def __init__(self, res: Any, header_project: str | None) -> None:
+        self.attrs = attributes(res.attributes)
+        self.service = str(self.attrs.get("service.name") or "unknown_service")[:256]
+        env = self.attrs.get("deployment.environment") or self.attrs.get(
+            "deployment.environment.name")
+        self.environment = str(env)[:256] if env else None
+        proj = self.attrs.get(linkage.PROJECT_ATTR)
+        self.project = str(proj) if proj not in (None, "") else header_project
+
+
+def _project(attrs: dict[str, object], res: _Resource, out: Conversion,
+             known: Callable[[str], bool]) -> str | None:
+    proj = attrs.get(linkage.PROJECT_ATTR)
+    project = str(proj) if proj not in (None, "") else res.project
+    if not project:
+        out.missing_project += 1
+        return None
+    if not known(project):
+        out.unknown_projects.add(project[:64])
+        return None
+    return project
+
+
+def _exception_error(attrs: dict[str, object], project: str, ts_ms: float, source: str,
+                     res: _Resource, link: linkage.Link, trace_id: str | None,
+                     span_id: str | None, extra: dict[str, object]) -> ErrorRecord:
+    etype = str(attrs.get("exception.type") or "Error")[:512]
+    message = _text(attrs.get("exception.message") or "", MAX_STRING)
+    raw = attrs.get("exception.stacktrace")
+    raw_stack = _text(raw, MAX_BODY) if raw else None
+    frames = stack.parse(raw_stack)
+    return ErrorRecord(
+        project_id=project, ts_ms=ts_ms, source=source, type=etype, message=message,
+        frames=frames, raw_stack=raw_stack, session_id=link.session_id,
+        request_id=link.request_id, trace_id=trace_id, span_id=span_id, service=res.service,
+        environment=res.environment, url=None, attributes=_dumps(extra),
+        fingerprint=fingerprint(etype, message, frames),
+    )
+
+
+def convert_traces(request: Any, header_project: str | None,
+                   known: Callable[[str], bool]) -> Conversion:
+    out = Conversion()
+    spans = out.batch.spans
+    for rs in request.resource_spans:
+        res = _Resource(rs.resource, header_project)
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                attrs = attributes(span.attributes)
+                project = _project(attrs, res, out, known)
+                trace_id = span.trace_id.hex()
+                span_id = span.span_id.hex()
+                if project is None or len(trace_id) != 32 or trace_id == _ZERO_TRACE or len(
+                        span_id) != 16:
+                    if project is not None:
+                        out.invalid += 1
+                    out.rejected += 1
+                    continue
+                link = linkage.resolve(attrs, res.attrs)
+                request_id = link.request_id or trace_id
+                events = []
+                for ev in span.events:
+                    ev_attrs = attributes(ev.attributes)
+                    events.append({"name": ev.name, "time_ns": ev.time_unix_nano,
+                                   "attributes": ev_attrs})
+                    if ev.name == "exception":
+                        ts_ms = (ev.time_unix_nano or span.end_time_unix_nano) / 1e6
+                        out.batch.errors.append(_exception_error(
+                            ev_attrs, project, ts_ms, "span", res,
+                            linkage.Link(link.session_id, request_id), trace_id, span_id,
+                            {"span.name": span.name[:MAX_NAME], **attrs}))
+                parent = span.parent_span_id.hex() or None
+                spans.append(SpanRecord(
+                    project, trace_id, span_id, parent, span.name[:MAX_NAME], span.kind,
+                    span.start_time_unix_nano, span.end_time_unix_nano, span.status.code,
+                    span.status.message[:MAX_STRING] or None, res.service, res.environment,
+                    link.session_id, request_id, _dumps(attrs), _dumps(events)))
+    return out
+
+
+def convert_logs(request: Any, header_project: str | None,
+                 known: Callable[[str], bool]) -> Conversion:
+    out = Conversion()
+    logs = out.batch.logs
+    now_ns = time.time_ns()
+    for rl in request.resource_logs:
+        res = _Resource(rl.resource, header_project)
+        for sl in rl.scope_logs:
+            for rec in sl.log_records:
+                attrs = attributes(rec.attributes)
+                project = _project(attrs, res, out, known)
+                if project is None:
+                    out.rejected += 1
+                    continue
+                trace_id = rec.trace_id.hex() or None
+                if trace_id == _ZERO_TRACE:
+                    trace_id = None
+                span_id = rec.span_id.hex() or None
+                link = linkage.resolve(attrs, res.attrs)
+                request_id = link.request_id or trace_id
+                ts_ns = rec.time_unix_nano or rec.observed_time_unix_nano or now_ns
+                body = _text(_any(rec.body), MAX_BODY) if rec.HasField("body") else ""
+                level = level_of(rec.severity_number, rec.severity_text)
+                logs.append(LogRecord(
+                    project, ts_ns, trace_id, span_id, rec.severity_number, level, body,
+                    res.service, res.environment, link.session_id, request_id, _dumps(attrs)))
+                if "exception.type" in attrs or "exception.message" in attrs:
+                    out.batch.errors.append(_exception_error(
+                        attrs, project, ts_ns / 1e6, "log", res,
+                        linkage.Link(link.session_id, request_id), trace_id, span_id,
+                        {"log.body": body[:1024], "log.level": level}))
+    return out

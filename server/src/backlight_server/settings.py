@@ -1,0 +1,123 @@
+"""Settings, declared as data: each has a type, a default, an env var and help text.
+
+The CLI flags of ``backlight serve`` and docs/configuration.md are generated from
+``SETTINGS`` (a test checks that the docs match), so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/backlight``, else ``~/.local/share/backlight``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "backlight"
+
+
+def _meta(help_text: str, flag: bool = True) -> dict[str, Any]:
+    return {"help": help_text, "flag": flag}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = field(default="127.0.0.1", metadata=_meta("Address to listen on."))
+    port: int = field(default=8082, metadata=_meta("Port for ingest, API, UI and SDK file."))
+    data_dir: Path = field(
+        default_factory=default_data_dir,
+        metadata=_meta("Where the SQLite database and the token live. "
+                       "Default: $XDG_DATA_HOME/backlight or ~/.local/share/backlight."),
+    )
+    auth_token: str = field(
+        default="",
+        metadata=_meta("Access token for the UI and query API. Empty: generated on the "
+                       "first start and kept in DATA_DIR/auth_token.", flag=False),
+    )
+    public_url: str = field(
+        default="",
+        metadata=_meta("Base URL used in links handed out (session URLs). "
+                       "Empty: derived from each request."),
+    )
+    retention_days: int = field(
+        default=30, metadata=_meta("Days to keep data; older data is purged hourly. 0 keeps all.")
+    )
+    max_body_bytes: int = field(
+        default=5 * MiB, metadata=_meta("Largest ingest request body, as sent (bytes).")
+    )
+    max_decompressed_bytes: int = field(
+        default=32 * MiB,
+        metadata=_meta("Largest ingest body after gzip decompression (bytes)."),
+    )
+    queue_max_jobs: int = field(
+        default=512, metadata=_meta("Write-queue capacity in requests; beyond it ingest answers 503.")
+    )
+    queue_max_bytes: int = field(
+        default=256 * MiB,
+        metadata=_meta("Write-queue capacity in decoded bytes; beyond it ingest answers 503."),
+    )
+    sqlite_synchronous: str = field(
+        default="normal",
+        metadata=_meta("SQLite synchronous mode: 'normal' survives a process crash; "
+                       "'full' also survives power loss, at a cost per commit."),
+    )
+    query_timeout_ms: int = field(
+        default=5000, metadata=_meta("Time limit of one query-API database query (ms).")
+    )
+    otlp_grpc_port: int = field(
+        default=0,
+        metadata=_meta("Port for OTLP over gRPC; 0 disables it.", flag=False),
+    )
+    log_level: str = field(default="info", metadata=_meta("Server log level."))
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "backlight.db"
+
+
+def env_name(name: str) -> str:
+    return "BACKLIGHT_" + name.upper()
+
+
+def _coerce(kind: Any, raw: str) -> Any:
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (Path, "Path"):
+        return Path(raw).expanduser()
+    return raw
+
+
+def settings_from_env(overrides: dict[str, Any] | None = None,
+                      environ: dict[str, str] | None = None) -> Settings:
+    """Settings from defaults, then ``BACKLIGHT_*`` env vars, then explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(env_name(f.name))
+        if raw is not None and raw != "":
+            try:
+                values[f.name] = _coerce(f.type, raw)
+            except ValueError as exc:
+                raise SystemExit(f"{env_name(f.name)}: {exc}") from None
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    settings = Settings(**values)
+    if settings.sqlite_synchronous not in ("normal", "full"):
+        raise SystemExit("sqlite_synchronous must be 'normal' or 'full'")
+    return settings
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(name, env var, default, help) for every setting, for docs and --help."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        if f.name == "data_dir":
+            default = "~/.local/share/backlight"
+        rows.append((f.name, env_name(f.name), str(default), str(f.metadata["help"])))
+    return rows

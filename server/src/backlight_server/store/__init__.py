@@ -1,0 +1,1 @@
+"""Storage behind one interface (``base.Store``); SQLite is the embedded default."""

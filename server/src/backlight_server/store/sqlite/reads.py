@@ -1,0 +1,406 @@
+"""Read queries. Each takes a read-only connection and returns plain JSON-able data."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import zlib
+from typing import Any
+
+import orjson
+
+Row = dict[str, Any]
+_JSON_COLUMNS = {"attributes", "events", "stack", "detail", "args", "properties",
+                 "user_metadata"}
+_LEVEL_RANK = {"trace": 1, "debug": 2, "info": 3, "warn": 4, "error": 5, "fatal": 6}
+_HEX32 = re.compile(r"[0-9a-f]{32}\Z")
+DAY_MS = 86_400_000
+
+
+def _row(row: sqlite3.Row) -> Row:
+    out: Row = {}
+    for key in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
+        value = row[key]
+        if key in _JSON_COLUMNS and isinstance(value, str):
+            value = orjson.loads(value)
+        out[key] = value
+    return out
+
+
+def _rows(cur: sqlite3.Cursor) -> list[Row]:
+    return [_row(r) for r in cur.fetchall()]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+# --- sessions -------------------------------------------------------------------------
+
+_BE_ERRORS = ("(SELECT count(*) FROM errors e WHERE e.session_id = s.secure_id "
+              "AND e.source != 'frontend')")
+
+
+def list_sessions(conn: sqlite3.Connection, *, project_id: str | None = None,
+                  start_ms: float | None = None, end_ms: float | None = None,
+                  identifier: str | None = None, has_errors: bool | None = None,
+                  url_contains: str | None = None, limit: int = 50, offset: int = 0) -> Row:
+    where: list[str] = ["1"]
+    args: list[Any] = []
+    if project_id:
+        where.append("s.project_id = ?")
+        args.append(project_id)
+    if start_ms is not None:
+        where.append("s.started_ms >= ?")
+        args.append(start_ms)
+    if end_ms is not None:
+        where.append("s.started_ms < ?")
+        args.append(end_ms)
+    if identifier:
+        where.append("s.identifier LIKE ? ESCAPE '\\'")
+        args.append("%" + _like(identifier) + "%")
+    if url_contains:
+        where.append("(s.url LIKE ? ESCAPE '\\' OR s.last_url LIKE ? ESCAPE '\\')")
+        args += ["%" + _like(url_contains) + "%"] * 2
+    if has_errors is not None:
+        cond = ("(s.fe_error_count > 0 OR EXISTS (SELECT 1 FROM errors e WHERE "
+                "e.session_id = s.secure_id))")
+        where.append(cond if has_errors else f"NOT {cond}")
+    clause = " AND ".join(where)
+    total = conn.execute(f"SELECT count(*) FROM sessions s WHERE {clause}", args).fetchone()[0]
+    cur = conn.execute(
+        f"SELECT s.*, {_BE_ERRORS} AS be_error_count, s.last_ms - s.started_ms AS duration_ms "
+        f"FROM sessions s WHERE {clause} ORDER BY s.started_ms DESC LIMIT ? OFFSET ?",
+        [*args, limit, offset])
+    return {"total": total, "limit": limit, "offset": offset, "sessions": _rows(cur)}
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_REQUEST_SUMMARY = """
+WITH req AS (SELECT DISTINCT request_id AS r FROM network
+             WHERE session_id = :s AND request_id IS NOT NULL),
+tr AS (SELECT r, r AS t FROM req
+       UNION SELECT req.r, sp.trace_id FROM req JOIN spans sp
+             ON sp.request_id = req.r AND sp.request_id != sp.trace_id
+       UNION SELECT req.r, lg.trace_id FROM req JOIN logs lg
+             ON lg.request_id = req.r AND lg.request_id IS NOT lg.trace_id
+             WHERE lg.trace_id IS NOT NULL),
+sp AS (SELECT tr.r AS r, count(*) AS n FROM tr JOIN spans ON spans.trace_id = tr.t GROUP BY tr.r),
+lg AS (SELECT r, count(*) AS n, max(sev) AS sev FROM (
+         SELECT tr.r AS r, logs.id, logs.severity_number AS sev FROM tr
+             JOIN logs ON logs.trace_id = tr.t WHERE logs.trace_id IS NOT NULL
+         UNION SELECT req.r, logs.id, logs.severity_number FROM req
+             JOIN logs ON logs.request_id = req.r AND logs.request_id IS NOT logs.trace_id)
+       GROUP BY r),
+er AS (SELECT r, count(*) AS n FROM (
+         SELECT tr.r AS r, errors.id FROM tr JOIN errors ON errors.trace_id = tr.t
+             WHERE errors.trace_id IS NOT NULL
+         UNION SELECT req.r, errors.id FROM req JOIN errors ON errors.request_id = req.r
+             WHERE errors.request_id IS NOT NULL)
+       GROUP BY r)
+SELECT req.r AS request_id, coalesce(sp.n, 0) AS spans, coalesce(lg.n, 0) AS logs,
+       lg.sev AS worst_severity, coalesce(er.n, 0) AS errors
+FROM req LEFT JOIN sp ON sp.r = req.r LEFT JOIN lg ON lg.r = req.r LEFT JOIN er ON er.r = req.r
+"""
+
+
+def _severity_level(sev: int | None) -> str | None:
+    if not sev:
+        return None
+    return ("trace", "debug", "info", "warn", "error", "fatal")[min(max(sev - 1, 0) // 4, 5)]
+
+
+def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
+    row = conn.execute(
+        f"SELECT s.*, {_BE_ERRORS} AS be_error_count, s.last_ms - s.started_ms AS duration_ms "
+        "FROM sessions s WHERE secure_id = ?", (secure_id,)).fetchone()
+    if row is None:
+        return None
+    session = _row(row)
+    summary = {r["request_id"]: r for r in _rows(
+        conn.execute(_REQUEST_SUMMARY, {"s": secure_id}))}
+    network = _rows(conn.execute(
+        "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error, detail "
+        "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
+    for item in network:
+        s = summary.get(item["request_id"])
+        item["backend"] = {
+            "spans": s["spans"] if s else 0, "logs": s["logs"] if s else 0,
+            "errors": s["errors"] if s else 0,
+            "worst_level": _severity_level(s["worst_severity"]) if s else None}
+    console = _rows(conn.execute(
+        "SELECT ts_ms, level, message, args FROM console WHERE session_id = ? ORDER BY ts_ms",
+        (secure_id,)))
+    errors = _rows(conn.execute(
+        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
+        "trace_id, span_id, service, url FROM errors WHERE session_id = ? ORDER BY ts_ms",
+        (secure_id,)))
+    track = _rows(conn.execute(
+        "SELECT ts_ms, event, properties FROM track_events WHERE session_id = ? ORDER BY ts_ms",
+        (secure_id,)))
+    return {
+        "session": session, "network": network, "console": console,
+        "errors": [e for e in errors if e["source"] == "frontend"],
+        "backend_errors": [e for e in errors if e["source"] != "frontend"],
+        "track": track,
+    }
+
+
+def get_replay(conn: sqlite3.Connection, secure_id: str, after_seq: int, limit: int) -> Row:
+    rows = conn.execute(
+        "SELECT seq, data FROM replay_chunks WHERE session_id = ? AND seq > ? ORDER BY seq "
+        "LIMIT ?", (secure_id, after_seq, limit + 1)).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    events: list[Any] = []
+    for row in rows:
+        events.extend(orjson.loads(zlib.decompress(row["data"])))
+    events.sort(key=lambda e: e.get("timestamp", 0) if isinstance(e, dict) else 0)
+    return {"events": events, "next_seq": rows[-1]["seq"] if rows and more else None}
+
+
+# --- requests and traces -----------------------------------------------------------------
+
+def _trace_ids_for_request(conn: sqlite3.Connection, request_id: str) -> list[str]:
+    ids = {request_id} if _HEX32.match(request_id) else set()
+    for sql in (
+        "SELECT DISTINCT trace_id FROM spans WHERE request_id = ? AND request_id != trace_id",
+        "SELECT DISTINCT trace_id FROM logs WHERE request_id = ? AND request_id IS NOT trace_id"
+        " AND trace_id IS NOT NULL",
+        "SELECT DISTINCT trace_id FROM errors WHERE request_id = ? AND trace_id IS NOT NULL",
+    ):
+        ids.update(r[0] for r in conn.execute(sql, (request_id,)))
+    return sorted(ids)
+
+
+def span_tree(spans: list[Row]) -> list[Row]:
+    """Nest spans under their parents (``children``); roots are spans without a known parent."""
+    by_id = {s["span_id"]: s for s in spans}
+    roots = []
+    for s in sorted(spans, key=lambda s: s["start_ns"]):
+        s.setdefault("children", [])
+        parent = by_id.get(s.get("parent_span_id") or "")
+        if parent is not None and parent is not s:
+            parent.setdefault("children", []).append(s)
+        else:
+            roots.append(s)
+    return roots
+
+
+def _span_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Row]:
+    spans = _rows(conn.execute(
+        "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, "
+        "status_message, service, environment, session_id, request_id, attributes, events "
+        f"FROM spans WHERE {where} ORDER BY start_ns", args))
+    for s in spans:
+        s["duration_ms"] = (s["end_ns"] - s["start_ns"]) / 1e6
+        s["start_ms"] = s["start_ns"] / 1e6
+    return spans
+
+
+def _log_rows(conn: sqlite3.Connection, where: str, args: list[Any], limit: int) -> list[Row]:
+    logs = _rows(conn.execute(
+        "SELECT id, ts_ns, trace_id, span_id, level, severity_number, body, service, "
+        f"environment, session_id, request_id, attributes FROM logs WHERE {where} "
+        "ORDER BY ts_ns LIMIT ?", [*args, limit]))
+    for lg in logs:
+        lg["ts_ms"] = lg["ts_ns"] / 1e6
+    return logs
+
+
+def _error_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Row]:
+    return _rows(conn.execute(
+        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, session_id, "
+        "request_id, trace_id, span_id, service, environment, url, attributes "
+        f"FROM errors WHERE {where} ORDER BY ts_ms", args))
+
+
+def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
+    browser = _rows(conn.execute(
+        "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, error,"
+        " detail FROM network WHERE request_id = ? ORDER BY start_ms", (request_id,)))
+    traces = _trace_ids_for_request(conn, request_id)
+    m = _marks(len(traces))
+    in_traces = f"trace_id IN ({m})" if traces else "0"
+    spans = _span_rows(conn, f"{in_traces} OR (request_id = ? AND request_id != trace_id)",
+                       [*traces, request_id])
+    logs = _log_rows(conn, f"({in_traces} AND trace_id IS NOT NULL) OR "
+                     "(request_id = ? AND request_id IS NOT trace_id)",
+                     [*traces, request_id], 5000)
+    errors = _error_rows(conn, f"({in_traces} AND trace_id IS NOT NULL) OR "
+                         "(request_id = ? AND request_id IS NOT NULL)",
+                         [*traces, request_id])
+    session_id = next((b["session_id"] for b in browser), None) or next(
+        (x["session_id"] for x in [*spans, *logs, *errors] if x.get("session_id")), None)
+    services = sorted({s["service"] for s in spans} | {lg["service"] for lg in logs})
+    return {"request_id": request_id, "session_secure_id": session_id,
+            "browser": browser[0] if browser else None, "trace_ids": traces,
+            "services": services, "spans": span_tree(spans), "span_count": len(spans),
+            "logs": logs, "errors": errors}
+
+
+def get_trace(conn: sqlite3.Connection, trace_id: str) -> Row:
+    spans = _span_rows(conn, "trace_id = ?", [trace_id])
+    logs = _log_rows(conn, "trace_id = ?", [trace_id], 5000)
+    errors = _error_rows(conn, "trace_id = ?", [trace_id])
+    return {"trace_id": trace_id, "spans": span_tree(spans), "span_count": len(spans),
+            "logs": logs, "errors": errors}
+
+
+# --- errors ------------------------------------------------------------------------------
+
+def _sparkline(conn: sqlite3.Connection, group_id: int, now_ms: float) -> list[int]:
+    start = (now_ms // DAY_MS - 13) * DAY_MS
+    counts = [0] * 14
+    for day, n in conn.execute(
+            "SELECT CAST((ts_ms - ?) / ? AS INTEGER), count(*) FROM errors "
+            "WHERE group_id = ? AND ts_ms >= ? GROUP BY 1", (start, DAY_MS, group_id, start)):
+        if 0 <= day < 14:
+            counts[day] = n
+    return counts
+
+
+def list_error_groups(conn: sqlite3.Connection, *, project_id: str | None = None,
+                      state: str | None = None, limit: int = 50, offset: int = 0) -> Row:
+    where: list[str] = ["1"]
+    args: list[Any] = []
+    if project_id:
+        where.append("project_id = ?")
+        args.append(project_id)
+    if state:
+        where.append("state = ?")
+        args.append(state)
+    clause = " AND ".join(where)
+    total = conn.execute(f"SELECT count(*) FROM error_groups WHERE {clause}", args).fetchone()[0]
+    groups = _rows(conn.execute(
+        "SELECT g.*, (SELECT count(DISTINCT session_id) FROM errors e WHERE e.group_id = g.id) "
+        f"AS sessions FROM error_groups g WHERE {clause} ORDER BY last_ms DESC LIMIT ? OFFSET ?",
+        [*args, limit, offset]))
+    now = time.time() * 1000
+    for g in groups:
+        g["sparkline"] = _sparkline(conn, g["id"], now)
+    return {"total": total, "limit": limit, "offset": offset, "groups": groups}
+
+
+def get_error_group(conn: sqlite3.Connection, group_id: int, limit: int) -> Row | None:
+    row = conn.execute(
+        "SELECT g.*, (SELECT count(DISTINCT session_id) FROM errors e WHERE e.group_id = g.id) "
+        "AS sessions FROM error_groups g WHERE id = ?", (group_id,)).fetchone()
+    if row is None:
+        return None
+    group = _row(row)
+    group["sparkline"] = _sparkline(conn, group_id, time.time() * 1000)
+    instances = _rows(conn.execute(
+        "SELECT id, ts_ms, source, type, message, stack, raw_stack, session_id, request_id, "
+        "trace_id, span_id, service, environment, url, attributes FROM errors "
+        "WHERE group_id = ? ORDER BY ts_ms DESC LIMIT ?", (group_id, limit)))
+    for inst in instances:
+        inst["session_secure_id"] = inst["session_id"]
+        inst["timestamp"] = inst["ts_ms"]
+    return {"group": group, "instances": instances}
+
+
+# --- logs --------------------------------------------------------------------------------
+
+def fts_query(text: str) -> str:
+    """User text → a safe FTS5 query: every word quoted, all words required."""
+    terms = []
+    for word in text.split()[:32]:
+        prefix = word.endswith("*")
+        word = word.rstrip("*").replace('"', '""')
+        if word:
+            terms.append(f'"{word}"' + ("*" if prefix else ""))
+    return " ".join(terms)
+
+
+def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
+                project_id: str | None = None, session_id: str | None = None,
+                request_id: str | None = None, service: str | None = None,
+                level: str | None = None, start_ns: int | None = None,
+                end_ns: int | None = None, limit: int = 100, offset: int = 0) -> Row:
+    where: list[str] = ["1"]
+    args: list[Any] = []
+    join = ""
+    match = fts_query(q) if q else ""
+    if match:
+        join = "JOIN logs_fts ON logs_fts.rowid = logs.id"
+        where.append("logs_fts MATCH ?")
+        args.append(match)
+    if project_id:
+        where.append("logs.project_id = ?")
+        args.append(project_id)
+    if session_id:
+        where.append("(logs.session_id = ? OR logs.trace_id IN (SELECT request_id FROM network "
+                     "WHERE session_id = ? AND request_id IS NOT NULL))")
+        args += [session_id, session_id]
+    if request_id:
+        traces = _trace_ids_for_request(conn, request_id)
+        where.append(f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?)"
+                     if traces else "logs.request_id = ?")
+        args += [*traces, request_id]
+    if service:
+        where.append("logs.service = ?")
+        args.append(service)
+    if level:
+        where.append("logs.level = ?")
+        args.append(level.lower())
+    if start_ns is not None:
+        where.append("logs.ts_ns >= ?")
+        args.append(start_ns)
+    if end_ns is not None:
+        where.append("logs.ts_ns < ?")
+        args.append(end_ns)
+    clause = " AND ".join(where)
+    rows = _rows(conn.execute(
+        "SELECT logs.id, logs.ts_ns, logs.trace_id, logs.span_id, logs.level, logs.body, "
+        "logs.service, logs.environment, logs.session_id, logs.request_id, logs.attributes, "
+        "(SELECT n.session_id FROM network n WHERE n.request_id = logs.request_id LIMIT 1) "
+        f"AS network_session FROM logs {join} WHERE {clause} "
+        "ORDER BY logs.ts_ns DESC LIMIT ? OFFSET ?", [*args, limit + 1, offset]))
+    for lg in rows:
+        lg["ts_ms"] = lg["ts_ns"] / 1e6
+        lg["session_secure_id"] = lg.pop("network_session") or lg["session_id"]
+    return {"logs": rows[:limit], "limit": limit, "offset": offset,
+            "has_more": len(rows) > limit}
+
+
+def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
+    """What the server has observed so far: for the setup page and ``backlight doctor``."""
+    p = project_id
+    first_session = conn.execute(
+        "SELECT min(started_ms), count(*) FROM sessions WHERE ?1 IS NULL OR project_id = ?1",
+        (p,)).fetchone()
+    first_span = conn.execute(
+        "SELECT min(start_ns), count(*) FROM (SELECT start_ns FROM spans "
+        "WHERE ?1 IS NULL OR project_id = ?1 LIMIT 100000)", (p,)).fetchone()
+    linked = conn.execute(
+        "SELECT n.request_id, n.start_ms FROM network n JOIN sessions s "
+        "ON s.secure_id = n.session_id WHERE n.request_id IS NOT NULL "
+        "AND (?1 IS NULL OR s.project_id = ?1) AND (EXISTS (SELECT 1 FROM spans "
+        "WHERE spans.trace_id = n.request_id) OR EXISTS (SELECT 1 FROM spans WHERE "
+        "spans.request_id = n.request_id AND spans.request_id != spans.trace_id)) "
+        "ORDER BY n.start_ms LIMIT 1", (p,)).fetchone()
+    with_id = conn.execute(
+        "SELECT count(*) FROM network n JOIN sessions s ON s.secure_id = n.session_id "
+        "WHERE n.request_id IS NOT NULL AND (?1 IS NULL OR s.project_id = ?1)", (p,)).fetchone()
+    without_id = conn.execute(
+        "SELECT count(*) FROM network n JOIN sessions s ON s.secure_id = n.session_id "
+        "WHERE n.request_id IS NULL AND (?1 IS NULL OR s.project_id = ?1)", (p,)).fetchone()
+    cors = conn.execute(
+        "SELECT count(*) FROM network n JOIN sessions s ON s.secure_id = n.session_id "
+        "WHERE n.request_id IS NOT NULL AND n.error IN ('cors', 'network') "
+        "AND (?1 IS NULL OR s.project_id = ?1)", (p,)).fetchone()
+    logs = conn.execute("SELECT count(*) FROM (SELECT 1 FROM logs WHERE ?1 IS NULL OR "
+                        "project_id = ?1 LIMIT 100000)", (p,)).fetchone()
+    return {
+        "sessions": first_session[1], "first_session_ms": first_session[0],
+        "spans": first_span[1], "first_span_ms": first_span[0] / 1e6 if first_span[0] else None,
+        "logs": logs[0],
+        "first_linked_request": dict(linked) if linked else None,
+        "requests_with_id": with_id[0], "requests_without_id": without_id[0],
+        "requests_with_id_failed": cors[0],
+    }

@@ -1,0 +1,153 @@
+"""``SqliteStore``: the ``Store`` interface over one SQLite file in WAL mode."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+import string
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from backlight_server.pipeline.model import BrowserBatch, SessionInfo, TelemetryBatch
+from backlight_server.store.base import Row
+from backlight_server.store.sqlite import reads, writes
+from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
+from backlight_server.store.sqlite.migrations import migrate
+from backlight_server.store.sqlite.writer import Apply, Writer
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_project_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+class SqliteStore:
+    def __init__(self, path: Path, *, synchronous: str = "normal", queue_max_jobs: int = 512,
+                 queue_max_bytes: int = 256 * 1024 * 1024, query_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._queue_max_jobs = queue_max_jobs
+        self._queue_max_bytes = queue_max_bytes
+        self._timeout_ms = query_timeout_ms
+        self._local = threading.local()
+        self._projects: set[str] = set()
+        self._projects_checked = 0.0
+        self._writer: Writer | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    # --- lifecycle ---
+    def open(self) -> None:
+        self._conn = open_writer(self.path, self._synchronous)
+        migrate(self._conn)
+        self._load_projects()
+        self._writer = Writer(self._conn, self._queue_max_jobs, self._queue_max_bytes)
+        self._writer.start()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def writer(self) -> Writer:
+        assert self._writer is not None, "store is not open"
+        return self._writer
+
+    def queue_depth(self) -> int:
+        return self._writer.depth() if self._writer else 0
+
+    # --- projects ---
+    def _load_projects(self) -> None:
+        self._projects = {r[0] for r in self._read().execute("SELECT id FROM projects")}
+        self._projects_checked = time.monotonic()
+
+    def project_exists(self, project_id: str) -> bool:
+        if project_id in self._projects:
+            return True
+        # Created by another process (``backlight project create``)? Re-read, at most 1/s.
+        if time.monotonic() - self._projects_checked > 1.0:
+            self._load_projects()
+        return project_id in self._projects
+
+    def create_project(self, name: str, project_id: str | None = None) -> str:
+        """Synchronous: used at start-up and by the CLI, not on the request path."""
+        pid = project_id or new_project_id()
+        conn = self._conn or open_writer(self.path, self._synchronous)
+        try:
+            if self._conn is None:
+                migrate(conn)
+            conn.execute("INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)",
+                         (pid, name, time.time() * 1000))
+        finally:
+            if conn is not self._conn:
+                conn.close()
+        self._projects.add(pid)
+        return pid
+
+    def list_projects(self) -> list[Row]:
+        return reads._rows(self._read().execute(
+            "SELECT id, name, created_ms FROM projects ORDER BY created_ms"))
+
+    # --- writes ---
+    async def _submit(self, apply: Apply, weight: int) -> Any:
+        future = self.writer.submit(apply, weight)
+        return await asyncio.wrap_future(future)
+
+    async def write_telemetry(self, batch: TelemetryBatch, weight: int) -> None:
+        await self._submit(lambda c: writes.write_telemetry(c, batch), weight)
+
+    async def write_browser(self, batch: BrowserBatch, weight: int) -> bool:
+        now = time.time() * 1000
+        return bool(await self._submit(lambda c: writes.write_browser(c, batch, now), weight))
+
+    async def start_session(self, info: SessionInfo) -> None:
+        await self._submit(lambda c: writes.start_session(c, info), 1)
+
+    async def set_error_group_state(self, group_id: int, state: str) -> bool:
+        return bool(await self._submit(lambda c: writes.set_group_state(c, group_id, state), 1))
+
+    def purge_before(self, cutoff_ms: float) -> int:
+        return int(self.writer.submit(lambda c: writes.purge_before(c, cutoff_ms), 1).result())
+
+    # --- reads ---
+    def _read(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_reader(self.path)
+            self._local.conn = conn
+        set_time_limit(conn, self._timeout_ms)
+        return conn
+
+    def list_sessions(self, **filters: Any) -> Row:
+        return reads.list_sessions(self._read(), **filters)
+
+    def get_session(self, secure_id: str) -> Row | None:
+        return reads.get_session(self._read(), secure_id)
+
+    def get_replay(self, secure_id: str, after_seq: int, limit: int) -> Row:
+        return reads.get_replay(self._read(), secure_id, after_seq, limit)
+
+    def get_request(self, request_id: str) -> Row:
+        return reads.get_request(self._read(), request_id)
+
+    def list_error_groups(self, **filters: Any) -> Row:
+        return reads.list_error_groups(self._read(), **filters)
+
+    def get_error_group(self, group_id: int, limit: int) -> Row | None:
+        return reads.get_error_group(self._read(), group_id, limit)
+
+    def search_logs(self, **filters: Any) -> Row:
+        return reads.search_logs(self._read(), **filters)
+
+    def get_trace(self, trace_id: str) -> Row:
+        return reads.get_trace(self._read(), trace_id)
+
+    def counts(self, project_id: str | None = None) -> Row:
+        return reads.counts(self._read(), project_id)

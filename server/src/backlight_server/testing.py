@@ -1,0 +1,86 @@
+"""Run a real ``backlight serve`` process on a loopback port (for tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class BacklightProcess:
+    """``with BacklightProcess(tmp_path) as server: server.url, server.token, server.project``."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, token: str = "test-token",
+                 env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.token = token
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = env or {}
+        self._args = args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.project = ""
+        self.log_path = data_dir / "server.log"
+
+    def start(self, timeout: float = 30.0) -> BacklightProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "BACKLIGHT_AUTH_TOKEN": self.token, **self._env}
+        cmd = [sys.executable, "-m", "backlight_server", "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--data-dir", str(self.data_dir), *self._args]
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"backlight serve exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            self.stop()
+            raise RuntimeError("backlight serve did not become healthy in time")
+        self.project = self.api("/api/v1/projects")["default"]
+        return self
+
+    def api(self, path: str, **params: object) -> dict[str, object]:
+        r = httpx.get(self.url + path, params=params,  # type: ignore[arg-type]
+                      headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        r.raise_for_status()
+        data: dict[str, object] = r.json()
+        return data
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def __enter__(self) -> BacklightProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
