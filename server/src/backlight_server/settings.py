@@ -54,7 +54,8 @@ class Settings:
         metadata=_meta("Largest ingest body after gzip decompression (bytes)."),
     )
     queue_max_jobs: int = field(
-        default=512, metadata=_meta("Write-queue capacity in requests; beyond it ingest answers 503.")
+        default=512,
+        metadata=_meta("Write-queue capacity in requests; beyond it ingest answers 503."),
     )
     queue_max_bytes: int = field(
         default=256 * MiB,

@@ -55,7 +55,7 @@ class BacklightProcess:
         else:
             self.stop()
             raise RuntimeError("backlight serve did not become healthy in time")
-        self.project = self.api("/api/v1/projects")["default"]
+        self.project = str(self.api("/api/v1/projects")["default"])
         return self
 
     def api(self, path: str, **params: object) -> dict[str, object]:

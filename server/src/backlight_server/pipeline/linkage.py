@@ -21,6 +21,7 @@ HEADER = "x-highlight-request"
 
 MAX_TOKEN = 128
 _TOKEN = re.compile(r"[A-Za-z0-9_\-.:]{1,128}\Z")
+_SESSION = re.compile(r"[A-Za-z0-9]{8,64}\Z")
 
 
 class Link(NamedTuple):
@@ -38,6 +39,13 @@ def clean_token(value: object) -> str | None:
     return value if _TOKEN.match(value) else None
 
 
+def clean_session(value: object) -> str | None:
+    """A session secure id: 8-64 alphanumerics (ours and highlight.run's are 28)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    return value if _SESSION.match(value) else None
+
+
 def parse_header(value: object) -> Link:
     """Parse ``<sessionSecureId>/<requestId>``. Anything malformed means no linkage."""
     if not isinstance(value, str) or len(value) > 2 * MAX_TOKEN + 1:
@@ -45,7 +53,7 @@ def parse_header(value: object) -> Link:
     session, sep, request = value.strip().partition("/")
     if not sep:
         return NO_LINK
-    s, r = clean_token(session), clean_token(request)
+    s, r = clean_session(session), clean_token(request)
     if s is None or r is None:
         return NO_LINK
     return Link(s, r)
@@ -64,7 +72,8 @@ def from_baggage(value: object) -> Link:
 
 def resolve(attrs: dict[str, object], resource: dict[str, object]) -> Link:
     """Link from a record's attributes, falling back to its resource's."""
-    session = clean_token(attrs.get(SESSION_ATTR)) or clean_token(resource.get(SESSION_ATTR))
+    session = clean_session(attrs.get(SESSION_ATTR)) or clean_session(
+        resource.get(SESSION_ATTR))
     request = clean_token(attrs.get(REQUEST_ATTR)) or clean_token(resource.get(REQUEST_ATTR))
     if session or request:
         return Link(session, request)

@@ -1,0 +1,87 @@
+"""Helpers for server tests: payload builders, OTel SDK service handles, polling."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.trace import TracerProvider
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def session_id() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(28))
+
+
+def request_id() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass
+class OtelService:
+    """A service instrumented with the real OpenTelemetry SDK, exporting OTLP/HTTP."""
+
+    tracer_provider: TracerProvider
+    logger_provider: LoggerProvider
+    logger: logging.Logger
+
+    @property
+    def tracer(self) -> Any:
+        return self.tracer_provider.get_tracer("backlight-tests")
+
+    def flush(self) -> None:
+        assert self.tracer_provider.force_flush(10_000)
+        assert self.logger_provider.force_flush(10_000)
+
+    def shutdown(self) -> None:
+        self.tracer_provider.shutdown()
+        self.logger_provider.shutdown()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def session_start(project: str, sid: str, **extra: Any) -> dict[str, Any]:
+    return {"v": 1, "project_id": project, "session_secure_id": sid,
+            "started_at": time.time() * 1000, "url": "http://app.test/cart",
+            "user_agent": "pytest", "sdk_version": "0.1.0", "environment": "test",
+            "service": "storefront", **extra}
+
+
+def batch(project: str, sid: str, seq: int, **lists: Any) -> dict[str, Any]:
+    return {"v": 1, "project_id": project, "session_secure_id": sid, "seq": seq, **lists}
+
+
+def network_entry(rid: str | None, url: str = "http://api.test/checkout",
+                  status: int = 500) -> dict[str, Any]:
+    now = time.time() * 1000
+    return {"request_id": rid, "type": "fetch", "method": "POST", "url": url, "status": status,
+            "start": now - 50, "end": now, "error": None,
+            "request_headers": {"content-type": "application/json"},
+            "request_body": '{"sku": 1}', "response_body": '{"error": "boom"}'}
+
+
+def rrweb_events(n: int = 3) -> list[dict[str, Any]]:
+    now = time.time() * 1000
+    events: list[dict[str, Any]] = [{"type": 4, "data": {"href": "http://app.test/", "width": 800,
+                                                         "height": 600}, "timestamp": now}]
+    events += [{"type": 3, "data": {"source": 2, "type": 2, "id": i}, "timestamp": now + i}
+               for i in range(1, n)]
+    return events
