@@ -35,7 +35,6 @@ class SqliteStore:
         self._timeout_ms = query_timeout_ms
         self._local = threading.local()
         self._projects: set[str] = set()
-        self._projects_checked = 0.0
         self._writer: Writer | None = None
         self._conn: sqlite3.Connection | None = None
 
@@ -66,15 +65,15 @@ class SqliteStore:
     # --- projects ---
     def _load_projects(self) -> None:
         self._projects = {r[0] for r in self._read().execute("SELECT id FROM projects")}
-        self._projects_checked = time.monotonic()
 
     def project_exists(self, project_id: str) -> bool:
         if project_id in self._projects:
             return True
-        # Created by another process (``backlight project create``)? Re-read, at most 1/s.
-        if time.monotonic() - self._projects_checked > 1.0:
-            self._load_projects()
-        return project_id in self._projects
+        # Perhaps created by another process (``backlight project create``): one indexed read.
+        row = self._read().execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone()
+        if row is not None:
+            self._projects.add(project_id)
+        return row is not None
 
     def create_project(self, name: str, project_id: str | None = None) -> str:
         """Synchronous: used at start-up and by the CLI, not on the request path."""
