@@ -1,0 +1,1 @@
+"""The export pipeline: bounded buffers, OTLP encoding, HTTP transport, one worker thread."""

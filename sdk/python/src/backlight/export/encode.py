@@ -1,0 +1,179 @@
+"""OTLP protobuf encoding of queued spans and logs (runs on the worker thread).
+
+Lean spans and SDK ``ReadableSpan``s are encoded alike; the resource is the SDK's own
+and is encoded once per batch. Message types come from ``opentelemetry-proto``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    ArrayValue,
+    InstrumentationScope,
+    KeyValue,
+    KeyValueList,
+)
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.sdk.trace import ReadableSpan
+
+from backlight._version import __version__
+from backlight.export import wire
+from backlight.records import LogItem
+from backlight.span import LeanSpan
+
+_OUR_SCOPE = ("backlight", __version__)
+_KINDS = [wire.uvarint_field(6, kind + 1) for kind in range(5)]  # API kind + 1 = OTLP kind
+_MAX_DEPTH = 4
+
+
+def any_value(value: Any, depth: int = 0) -> AnyValue:
+    """An OTLP ``AnyValue`` for a Python value; unknown types become their ``str``."""
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return AnyValue(int_value=value)
+        return AnyValue(string_value=str(value))
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if depth < _MAX_DEPTH:
+        if isinstance(value, Mapping):
+            kvs = key_values(value, depth + 1)
+            return AnyValue(kvlist_value=KeyValueList(values=kvs))
+        if isinstance(value, Sequence | set | frozenset):
+            items = [any_value(v, depth + 1) for v in value]
+            return AnyValue(array_value=ArrayValue(values=items))
+    return AnyValue(string_value=str(value))
+
+
+def key_values(attributes: Mapping[str, Any] | None, depth: int = 0) -> list[KeyValue]:
+    if not attributes:
+        return []
+    return [KeyValue(key=str(k), value=any_value(v, depth)) for k, v in attributes.items()]
+
+
+def resource(attributes: Mapping[str, Any]) -> Resource:
+    return Resource(attributes=key_values(attributes))
+
+
+def encode_traces(res: Resource, spans: Iterable[LeanSpan | ReadableSpan]) -> bytes:
+    """One ``ExportTraceServiceRequest`` with every span under ``res``."""
+    scopes: dict[tuple[str, str], list[bytes]] = {}
+    for span in spans:
+        if type(span) is LeanSpan:
+            key = _OUR_SCOPE
+            encoded = lean_span(span)
+        else:
+            scope = span.instrumentation_scope  # type: ignore[union-attr]
+            key = (scope.name, scope.version or "") if scope else ("", "")
+            encoded = _sdk_span(span).SerializeToString()  # type: ignore[arg-type]
+        scopes.setdefault(key, []).append(encoded)
+    body = [wire.length_delimited(1, res.SerializeToString())]
+    for (name, version), encoded_spans in scopes.items():
+        scope = InstrumentationScope(name=name, version=version).SerializeToString()
+        spans_bytes = b"".join(wire.length_delimited(2, s) for s in encoded_spans)
+        body.append(wire.length_delimited(2, wire.length_delimited(1, scope) + spans_bytes))
+    return wire.length_delimited(1, b"".join(body))  # ExportTraceServiceRequest.resource_spans
+
+
+def lean_span(span: LeanSpan) -> bytes:
+    """An encoded ``Span`` message, written field by field."""
+    parts = [
+        b"\x0a\x10",  # 1: trace_id, 16 bytes
+        span.trace_id.to_bytes(16, "big"),
+        b"\x12\x08",  # 2: span_id, 8 bytes
+        span.span_id.to_bytes(8, "big"),
+    ]
+    if span.parent_span_id:
+        parts += (b"\x22\x08", span.parent_span_id.to_bytes(8, "big"))  # 4: parent_span_id
+    parts += (
+        wire.length_delimited(5, span.name.encode("utf-8", "replace")),
+        _KINDS[span.kind.value],  # 6: kind
+        wire.fixed64(7, span.start_time),
+        wire.fixed64(8, span.end_time),
+        wire.key_values(span.attributes, 9),
+    )
+    if span.events:
+        for name, attributes, ts in span.events:
+            event = (
+                wire.fixed64(1, ts)
+                + wire.length_delimited(2, name.encode())
+                + (wire.key_values(attributes, 3))
+            )
+            parts.append(wire.length_delimited(11, event))
+    if span.status_code.value:
+        status = wire.uvarint_field(3, span.status_code.value)
+        if span.status_description:
+            status = wire.length_delimited(2, span.status_description.encode()) + status
+        parts.append(wire.length_delimited(15, status))
+    return b"".join(parts)
+
+
+def _sdk_span(span: ReadableSpan) -> Span:
+    ctx = span.get_span_context()
+    assert ctx is not None
+    pb = Span(
+        trace_id=ctx.trace_id.to_bytes(16, "big"),
+        span_id=ctx.span_id.to_bytes(8, "big"),
+        name=span.name,
+        kind=span.kind.value + 1,  # type: ignore[arg-type]
+        start_time_unix_nano=span.start_time or 0,
+        end_time_unix_nano=span.end_time or 0,
+        attributes=key_values(span.attributes),
+        status=Status(
+            code=span.status.status_code.value,  # type: ignore[arg-type]
+            message=span.status.description or "",
+        ),
+    )
+    if span.parent is not None and span.parent.is_valid:
+        pb.parent_span_id = span.parent.span_id.to_bytes(8, "big")
+    for event in span.events:
+        pb.events.add(
+            name=event.name,
+            time_unix_nano=event.timestamp,
+            attributes=key_values(event.attributes),
+        )
+    for link in span.links:
+        pb.links.add(
+            trace_id=link.context.trace_id.to_bytes(16, "big"),
+            span_id=link.context.span_id.to_bytes(8, "big"),
+            attributes=key_values(link.attributes),
+        )
+    return pb
+
+
+def encode_logs(res: Resource, items: Iterable[LogItem]) -> bytes:
+    """One ``ExportLogsServiceRequest`` with every record under ``res``."""
+    scopes: dict[str, list[LogRecord]] = {}
+    for item in items:
+        record = LogRecord(
+            time_unix_nano=item.time_unix_nano,
+            observed_time_unix_nano=item.time_unix_nano,
+            severity_number=item.severity_number,  # type: ignore[arg-type]
+            severity_text=item.severity_text,
+            body=any_value(item.body),
+            attributes=key_values(item.attributes),
+        )
+        if item.trace_id:
+            record.trace_id = item.trace_id.to_bytes(16, "big")
+            record.span_id = item.span_id.to_bytes(8, "big")
+            record.flags = 1
+        scopes.setdefault(item.scope, []).append(record)
+    scope_logs = [
+        ScopeLogs(scope=InstrumentationScope(name=name), log_records=records)
+        for name, records in scopes.items()
+    ]
+    request = ExportLogsServiceRequest(
+        resource_logs=[ResourceLogs(resource=res, scope_logs=scope_logs)]
+    )
+    return bytes(request.SerializeToString())

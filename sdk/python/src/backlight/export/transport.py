@@ -1,0 +1,103 @@
+"""OTLP/HTTP: POST gzip'd protobuf to ``{backend_url}/v1/traces`` and ``/v1/logs``."""
+
+from __future__ import annotations
+
+import http.client
+import time
+import zlib
+from urllib.parse import urlsplit
+
+from backlight._debug import debug
+
+_RETRY_STATUS = frozenset({429, 502, 503, 504})
+
+
+class ExportError(Exception):
+    """An export that did not succeed; the worker counts it and moves on."""
+
+
+class Transport:
+    """One keep-alive connection to the backend, used only by the worker thread."""
+
+    def __init__(
+        self,
+        backend_url: str,
+        headers: dict[str, str],
+        timeout: float = 10.0,
+        attempts: int = 3,
+    ) -> None:
+        url = urlsplit(backend_url.rstrip("/"))
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"backend_url must be an http(s) URL, got {backend_url!r}")
+        self.scheme = url.scheme
+        self.host = url.hostname
+        self.port = url.port
+        self.prefix = url.path
+        self.timeout = timeout
+        self.attempts = attempts
+        self.headers = {
+            "Content-Type": "application/x-protobuf",
+            "Content-Encoding": "gzip",
+            "User-Agent": "backlight-python",
+            **headers,
+        }
+        self._conn: http.client.HTTPConnection | None = None
+
+    def send(self, path: str, payload: bytes, deadline: float | None = None) -> None:
+        """POST ``payload`` to ``path``; retry 429/5xx and connection errors with backoff."""
+        body = gzip_bytes(payload)
+        delay = 0.25
+        for attempt in range(1, self.attempts + 1):
+            status, retry_after = self._post(self.prefix + path, body)
+            if 200 <= status < 300:
+                debug("backlight: exported %d bytes to %s (HTTP %d)", len(payload), path, status)
+                return
+            retryable = status == 0 or status in _RETRY_STATUS
+            debug("backlight: export to %s failed (HTTP %d), attempt %d", path, status, attempt)
+            wait = retry_after if retry_after is not None else delay
+            if not retryable or attempt == self.attempts:
+                break
+            if deadline is not None and time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+            delay *= 2
+        raise ExportError(f"export to {path} failed")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _post(self, path: str, body: bytes) -> tuple[int, float | None]:
+        """(status, Retry-After seconds); status 0 means the connection failed."""
+        try:
+            conn = self._conn or self._connect()
+            conn.request("POST", path, body, self.headers)
+            response = conn.getresponse()
+            response.read()
+            if response.will_close:
+                self.close()
+            return response.status, _retry_after(response.getheader("Retry-After"))
+        except (OSError, http.client.HTTPException) as exc:
+            debug("backlight: export connection error: %r", exc)
+            self.close()
+            return 0, None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        self._conn = cls(self.host, self.port, timeout=self.timeout)
+        return self._conn
+
+
+def gzip_bytes(payload: bytes) -> bytes:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+    return compressor.compress(payload) + compressor.flush()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), 30.0)
+    except ValueError:
+        return None

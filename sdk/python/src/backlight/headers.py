@@ -1,0 +1,105 @@
+"""Reading the ``x-highlight-request`` header: ``<sessionSecureId>/<requestId>``.
+
+Anything malformed means "no linkage": these functions never raise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from backlight.types import RequestContext
+
+HEADER = "x-highlight-request"
+MAX_TOKEN = 128
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.:]{1,128}\Z")
+_MAX_VALUE = 2 * MAX_TOKEN + 1
+_MAX_BAGGAGE = 8192
+
+
+def parse_value(value: object) -> RequestContext | None:
+    """Parse one header value; ``None`` when it is missing or malformed."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("latin-1")
+        except Exception:  # pragma: no cover - latin-1 decodes any bytes
+            return None
+    if not isinstance(value, str) or len(value) > _MAX_VALUE:
+        return None
+    session, sep, request = value.strip().partition("/")
+    if not sep or not _TOKEN.match(session) or not _TOKEN.match(request):
+        return None
+    return RequestContext(session, request)
+
+
+def from_baggage(value: object) -> RequestContext | None:
+    """The ``x-highlight-request`` entry of a W3C ``baggage`` header value."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str) or len(value) > _MAX_BAGGAGE:
+        return None
+    for member in value.split(","):
+        key, sep, rest = member.partition("=")
+        if sep and key.strip().lower() == HEADER:
+            return parse_value(unquote(rest.split(";", 1)[0].strip()))
+    return None
+
+
+def get_header(headers: Any, name: str) -> str | bytes | None:
+    """Case-insensitive lookup in a dict, a list of pairs or a framework's header object."""
+    try:
+        return _lookup(headers, name)
+    except Exception:
+        return None
+
+
+def parse_headers(headers: Any) -> RequestContext | None:
+    """The request link carried by ``headers``, or ``None``.
+
+    Accepts a dict, a list of ``(name, value)`` pairs (str or bytes), and Starlette,
+    Werkzeug and Django header objects, all case-insensitively. The ``x-highlight-request``
+    header wins; a ``baggage`` entry of the same name is the fallback.
+    """
+    link = parse_value(get_header(headers, HEADER))
+    if link is None:
+        link = from_baggage(get_header(headers, "baggage"))
+    return link
+
+
+def _lookup(headers: Any, name: str) -> str | bytes | None:
+    if headers is None:
+        return None
+    if isinstance(headers, Mapping):
+        return _from_mapping(headers, name)
+    if hasattr(headers, "items"):  # Werkzeug EnvironHeaders, multidicts
+        return _from_pairs(headers.items(), name)
+    if isinstance(headers, Iterable) and not isinstance(headers, str | bytes):
+        return _from_pairs(headers, name)
+    return None
+
+
+def _from_mapping(headers: Mapping[Any, Any], name: str) -> str | bytes | None:
+    environ_key = "HTTP_" + name.upper().replace("-", "_")  # WSGI environ, Django META
+    for key in (name, environ_key, name.title(), name.encode("latin-1")):
+        try:
+            value = headers[key]
+        except (KeyError, TypeError):
+            continue
+        if isinstance(value, str | bytes):
+            return value
+    return _from_pairs(headers.items(), name)
+
+
+def _from_pairs(pairs: Iterable[Any], name: str) -> str | bytes | None:
+    bname = name.encode("latin-1")
+    for pair in pairs:
+        key, value = pair
+        if isinstance(key, bytes):
+            matched = key.lower() == bname
+        else:
+            matched = isinstance(key, str) and key.lower() == name
+        if matched and isinstance(value, str | bytes):
+            return value
+    return None

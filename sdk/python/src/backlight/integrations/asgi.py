@@ -1,0 +1,85 @@
+"""Pure ASGI middleware for FastAPI, Starlette and any ASGI app.
+
+It never buffers: the response is observed by wrapping ``send``. Websocket and lifespan
+scopes pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from backlight._debug import internal_error
+from backlight._state import state
+from backlight.activation import Activation
+from backlight.integrations.http import STATUS, finish_request, start_request
+from backlight.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BacklightMiddleware:
+    """``app.add_middleware(BacklightMiddleware)`` or ``BacklightMiddleware(app)``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or state.client is None:
+            await self.app(scope, receive, send)
+            return
+        act = _start(scope)
+        if act is None:
+            await self.app(scope, receive, send)
+            return
+        attributes = act.span.attributes
+        root_path = scope.get("root_path", "")
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                attributes[STATUS] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except asyncio.CancelledError:  # the client went away: not an app error
+            _finish(act, scope, root_path, None)
+            raise
+        except BaseException as exc:
+            _finish(act, scope, root_path, exc)
+            raise
+        _finish(act, scope, root_path, None)
+
+
+def _start(scope: Scope) -> Activation | None:
+    try:
+        highlight = traceparent = baggage = None
+        for name, value in scope["headers"]:
+            if name == b"x-highlight-request":
+                highlight = value
+            elif name == b"traceparent":
+                traceparent = value
+            elif name == b"baggage":
+                baggage = value
+        return start_request(scope["method"], scope["path"], highlight, traceparent, baggage)
+    except Exception:
+        internal_error("asgi middleware start")
+        return None
+
+
+def _finish(act: Activation, scope: Scope, root_path: str, error: BaseException | None) -> None:
+    try:
+        status = act.span.attributes.get(STATUS, 0)
+        finish_request(act, status, _route(scope, root_path), error)
+    except Exception:
+        internal_error("asgi middleware finish")
+
+
+def _route(scope: Scope, root_path: str) -> str | None:
+    """The route template (Starlette/FastAPI put the matched route in the scope)."""
+    route: Any = scope.get("route")
+    if route is None:
+        return None
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not isinstance(template, str):
+        return None
+    mounted: str = scope.get("root_path", "")[len(root_path) :]
+    return mounted + template

@@ -1,0 +1,106 @@
+"""Django middleware: add ``"backlight.integrations.django.BacklightMiddleware"`` first
+in ``MIDDLEWARE``. Works under WSGI and ASGI (sync and async views)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from backlight.integrations import require
+
+_django = require("django", "django", "django")
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction  # noqa: E402
+
+from backlight._debug import internal_error  # noqa: E402
+from backlight._state import state  # noqa: E402
+from backlight.activation import Activation  # noqa: E402
+from backlight.integrations.http import finish_request, start_request  # noqa: E402
+
+_ACT = "_backlight_activation"
+_ERROR = "_backlight_error"
+
+
+class BacklightMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: Any) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        if state.client is None:
+            return self.get_response(request)
+        act = _start(request)
+        try:
+            response = self.get_response(request)
+        except BaseException as exc:
+            _finish(request, act, None, exc)
+            raise
+        return _respond(request, act, response)
+
+    async def __acall__(self, request: Any) -> Any:
+        get_response: Callable[[Any], Awaitable[Any]] = self.get_response
+        if state.client is None:
+            return await get_response(request)
+        act = _start(request)
+        try:
+            response = await get_response(request)
+        except BaseException as exc:
+            _finish(request, act, None, exc)
+            raise
+        return _respond(request, act, response)
+
+    def process_exception(self, request: Any, exception: Exception) -> None:
+        """Django turns view exceptions into 500 responses; note the exception first."""
+        setattr(request, _ERROR, exception)
+
+
+def _start(request: Any) -> Activation | None:
+    try:
+        meta = request.META
+        act = start_request(
+            request.method or "GET",
+            request.path_info,
+            meta.get("HTTP_X_HIGHLIGHT_REQUEST"),
+            meta.get("HTTP_TRACEPARENT"),
+            meta.get("HTTP_BAGGAGE"),
+        )
+        setattr(request, _ACT, act)
+        return act
+    except Exception:
+        internal_error("django middleware start")
+        return None
+
+
+def _respond(request: Any, act: Activation | None, response: Any) -> Any:
+    """End the span now, or when a streaming response is closed."""
+    if act is None:
+        return response
+    if getattr(response, "streaming", False) and hasattr(response, "_resource_closers"):
+        # The body is produced later, by the server: end the span on close().
+        response._resource_closers.append(lambda: _finish(request, act, response, None))
+        act.detach()
+        return response
+    _finish(request, act, response, None)
+    return response
+
+
+def _finish(
+    request: Any, act: Activation | None, response: Any, error: BaseException | None
+) -> None:
+    if act is None:
+        return
+    try:
+        status = getattr(response, "status_code", 0) or 0
+        error = error or getattr(request, _ERROR, None)
+        match = getattr(request, "resolver_match", None)
+        route = getattr(match, "route", None) or None
+        finish_request(act, status, f"/{route}" if route else None, error)
+    except Exception:
+        internal_error("django middleware finish")

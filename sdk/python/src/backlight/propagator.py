@@ -1,0 +1,51 @@
+"""A propagator for the ``x-highlight-request`` header.
+
+Installed next to W3C tracecontext and baggage, it makes every propagator-driven HTTP
+client (OpenTelemetry's httpx/requests/aiohttp instrumentations, ``backlight.inject``,
+our opt-in hooks) send the header, and every extracting server read it.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
+
+from backlight._context import current_link, with_link
+from backlight.headers import HEADER, parse_value
+
+
+class HighlightRequestPropagator(TextMapPropagator):
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> Context:
+        ctx = context if context is not None else Context()
+        try:
+            values = getter.get(carrier, HEADER)
+            link = parse_value(values[0]) if values else None
+        except Exception:
+            link = None
+        return with_link(link, ctx) if link is not None else ctx
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        link = current_link(context)
+        if link is not None:
+            setter.set(carrier, HEADER, link.header_value)
+
+    @property
+    def fields(self) -> set[str]:
+        return {HEADER}

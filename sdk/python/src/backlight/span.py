@@ -1,0 +1,170 @@
+"""A lean OpenTelemetry span for the request path.
+
+It implements the OpenTelemetry ``Span`` API, so it lives in the OpenTelemetry context
+and users' own spans (from any SDK tracer) nest under it, but it skips what makes the SDK
+span costly per request: locks, bounded attribute maps, a sampler call, a second
+read-only copy at the end. Ending it hands the span itself to the export buffer.
+"""
+
+from __future__ import annotations
+
+import random
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from time import time_ns
+from types import TracebackType
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util import types
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_getrandbits = random.getrandbits  # reseeded after fork by the random module itself
+
+Event = tuple[str, Mapping[str, Any], int]
+
+
+def new_trace_id() -> int:
+    return _getrandbits(128) or 1
+
+
+def new_span_id() -> int:
+    return _getrandbits(64) or 1
+
+
+class LeanSpan(trace.Span):
+    """A recording span that exports itself through ``sink`` when it ends."""
+
+    __slots__ = (
+        "_context",
+        "attributes",
+        "end_time",
+        "events",
+        "kind",
+        "name",
+        "parent_span_id",
+        "sink",
+        "span_id",
+        "start_time",
+        "status_code",
+        "status_description",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        sink: Callable[[LeanSpan], None],
+        parent: SpanContext | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.sink = sink
+        self.kind = kind
+        if parent is not None and parent.is_valid:
+            self.trace_id = parent.trace_id
+            self.parent_span_id = parent.span_id
+        else:
+            self.trace_id = _getrandbits(128) or 1
+            self.parent_span_id = 0
+        self.span_id = _getrandbits(64) or 1
+        self.attributes: dict[str, Any] = attributes if attributes is not None else {}
+        self.events: list[Event] | None = None
+        self.status_code = StatusCode.UNSET
+        self.status_description: str | None = None
+        self._context: SpanContext | None = None
+        self.start_time = time_ns()
+        self.end_time = 0
+
+    def get_span_context(self) -> SpanContext:
+        ctx = self._context
+        if ctx is None:
+            ctx = self._context = SpanContext(self.trace_id, self.span_id, False, _SAMPLED)
+        return ctx
+
+    def end(self, end_time: int | None = None) -> None:
+        if self.end_time:
+            return
+        self.end_time = end_time or time_ns()
+        self.sink(self)
+
+    def is_recording(self) -> bool:
+        return not self.end_time
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        if not self.end_time:
+            self.attributes[key] = value
+
+    def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        if not self.end_time:
+            self.attributes.update(attributes)
+
+    def add_event(
+        self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
+    ) -> None:
+        if self.end_time:
+            return
+        if self.events is None:
+            self.events = []
+        if len(self.events) < 128:
+            self.events.append((name, dict(attributes or {}), timestamp or time_ns()))
+
+    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
+        return None  # links are not kept on request spans
+
+    def update_name(self, name: str) -> None:
+        if not self.end_time:
+            self.name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        if self.end_time or self.status_code is StatusCode.OK:
+            return
+        if isinstance(status, Status):
+            code, description = status.status_code, status.description
+        else:
+            code = status
+        if code is not StatusCode.UNSET:
+            self.status_code = code
+            self.status_description = description
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        event = exception_attributes(exception)
+        event["exception.escaped"] = str(escaped)
+        if attributes:
+            event.update(attributes)
+        self.add_event("exception", event, timestamp)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        if exc_val is not None and not self.end_time:
+            self.record_exception(exc_val, escaped=True)
+            self.set_status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}")
+        self.end()
+
+    @property
+    def links(self) -> Sequence[Link]:
+        return ()
+
+
+def exception_attributes(exception: BaseException) -> dict[str, Any]:
+    """The OpenTelemetry ``exception.*`` attributes of ``exception``."""
+    cls = type(exception)
+    module = cls.__module__
+    name = cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
+    return {
+        "exception.type": name,
+        "exception.message": str(exception),
+        "exception.stacktrace": "".join(traceback.format_exception(exception)),
+    }
