@@ -23,8 +23,6 @@ def _serve_parser(sub: Any) -> None:
         kind = int if f.type in (int, "int") else (Path if f.type in (Path, "Path") else str)
         p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
                        help=f"{f.metadata['help']} [env {env_name(f.name)}]")
-    p.add_argument("--otlp-grpc-port", dest="otlp_grpc_port", type=int, default=None,
-                   help="Port for OTLP over gRPC; 0 disables it. [env BACKLIGHT_OTLP_GRPC_PORT]")
 
 
 def _project_parser(sub: Any) -> None:

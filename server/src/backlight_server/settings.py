@@ -69,10 +69,6 @@ class Settings:
     query_timeout_ms: int = field(
         default=5000, metadata=_meta("Time limit of one query-API database query (ms).")
     )
-    otlp_grpc_port: int = field(
-        default=0,
-        metadata=_meta("Port for OTLP over gRPC; 0 disables it.", flag=False),
-    )
     log_level: str = field(default="info", metadata=_meta("Server log level."))
 
     @property
@@ -122,3 +118,13 @@ def describe() -> list[tuple[str, str, str, str]]:
             default = "~/.local/share/backlight"
         rows.append((f.name, env_name(f.name), str(default), str(f.metadata["help"])))
     return rows
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table in docs/configuration.md (a test keeps them equal)."""
+    lines = ["| setting | flag | env var | default | meaning |", "|---|---|---|---|---|"]
+    for f in fields(Settings):
+        name, env, default, help_text = next(r for r in describe() if r[0] == f.name)
+        flag = "--" + name.replace("_", "-") if f.metadata["flag"] else "—"
+        lines.append(f"| `{name}` | `{flag}` | `{env}` | `{default}` | {help_text} |")
+    return "\n".join(lines)
