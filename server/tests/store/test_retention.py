@@ -1,0 +1,56 @@
+"""The retention purge removes old data of every kind and keeps recent data."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from fastapi import FastAPI
+
+from backlight_server.pipeline.model import LogRecord, SpanRecord, TelemetryBatch
+from bltest import AUTH, batch, network_entry, request_id, session_id
+
+DAY_MS = 86_400_000
+
+
+def _telemetry(project: str, ts_ms: float, rid: str) -> TelemetryBatch:
+    ns = int(ts_ms * 1e6)
+    return TelemetryBatch(
+        spans=[SpanRecord(project, rid, "ab" * 8, None, "op", 1, ns, ns + 1000, 0, None, "svc",
+                          None, None, rid, None, None)],
+        logs=[LogRecord(project, ns, rid, None, 9, "info", f"log {rid}", "svc", None, None,
+                        rid, None)])
+
+
+async def test_purge_before_cutoff(app: FastAPI, client: httpx.AsyncClient, project: str) -> None:
+    store = app.state.backlight.store
+    now = time.time() * 1000
+    old_sid, new_sid, old_rid, new_rid = session_id(), session_id(), request_id(), request_id()
+    old_net = {**network_entry(old_rid), "start": now - 40 * DAY_MS, "end": now - 40 * DAY_MS}
+    await client.post("/ingest/v1/batch", json=batch(
+        project, old_sid, 0, network=[old_net],
+        events=[{"type": 3, "data": {}, "timestamp": now - 40 * DAY_MS}],
+        errors=[{"ts": now - 40 * DAY_MS, "type": "Old", "message": "old"}]))
+    await client.post("/ingest/v1/batch", json=batch(
+        project, new_sid, 0, network=[network_entry(new_rid)],
+        events=[{"type": 3, "data": {}, "timestamp": now}]))
+    await store.write_telemetry(_telemetry(project, now - 40 * DAY_MS, old_rid), 1)
+    await store.write_telemetry(_telemetry(project, now, new_rid), 1)
+
+    removed = store.purge_before(now - 30 * DAY_MS)
+    assert removed >= 8
+
+    async def get(path: str) -> httpx.Response:
+        return await client.get(path, headers=AUTH)
+
+    assert (await get(f"/api/v1/sessions/{old_sid}")).status_code == 404
+    assert (await get(f"/api/v1/sessions/{new_sid}")).status_code == 200
+    old_view = (await get(f"/api/v1/requests/{old_rid}")).json()
+    assert old_view["span_count"] == 0
+    assert old_view["logs"] == []
+    new_view = (await get(f"/api/v1/requests/{new_rid}")).json()
+    assert new_view["span_count"] == 1
+    assert len(new_view["logs"]) == 1
+    groups = (await get("/api/v1/error-groups")).json()["groups"]
+    assert [g for g in groups if g["type"] == "Old"] == []
+    assert (await get(f"/api/v1/logs?q=log+{old_rid}")).json()["logs"] == []
