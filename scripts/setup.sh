@@ -55,4 +55,19 @@ if [ -f sdk/browser/package-lock.json ]; then
     [ -f "$STAMPS/build.next" ] && done_step build
   fi
 fi
+# 4. Web UI assets (server/ui): npm ci from the committed lock, then an esbuild build into
+#    server/src/backlight_server/ui/static/build (not committed).
+if [ -f server/ui/package-lock.json ]; then
+  if [ ! -d server/ui/node_modules ] || fresh ui-npm server/ui/package-lock.json; then
+    log "installing UI npm packages"
+    (cd server/ui && npm ci --no-audit --no-fund --loglevel=error)
+    [ -f "$STAMPS/ui-npm.next" ] && done_step ui-npm
+  fi
+  if fresh ui-build $(find server/ui/src server/ui/package.json server/ui/build.mjs -type f 2>/dev/null | sort) \
+     || [ ! -d server/src/backlight_server/ui/static/build ]; then
+    log "building the UI assets"
+    (cd server/ui && npm run --silent build)
+    [ -f "$STAMPS/ui-build.next" ] && done_step ui-build
+  fi
+fi
 log "ready"
