@@ -1,0 +1,101 @@
+/** Public option types and the wire shapes of docs/protocol.md (v1). */
+
+export type OriginRule = string | RegExp
+
+export type PrivacySetting = 'default' | 'strict' | 'none'
+
+export interface Timing {
+  dns: number
+  connect: number
+  tls: number
+  ttfb: number
+  download: number
+}
+
+/** One finished request, as sent in `network[]`. */
+export interface NetworkEntry {
+  request_id: string | null
+  type: 'fetch' | 'xhr'
+  method: string
+  url: string
+  status: number
+  start: number
+  end: number
+  error: 'network' | 'cors' | 'abort' | 'timeout' | null
+  request_headers: Record<string, string> | null
+  response_headers: Record<string, string> | null
+  request_body: string | null
+  response_body: string | null
+  request_body_truncated: boolean
+  response_body_truncated: boolean
+  request_size: number | null
+  response_size: number | null
+  timing: Timing | null
+}
+
+export interface NetworkRecordingOptions {
+  /** Record requests at all (default true). Tracing headers do not depend on it. */
+  enabled?: boolean
+  /** Record headers and bodies, redacted (default false). */
+  recordHeadersAndBody?: boolean
+  /** Header names redacted in addition to the built-in list. */
+  networkHeadersToRedact?: string[]
+  /** Body keys redacted at any depth in addition to the built-in list. */
+  networkBodyKeysToRedact?: string[]
+  /** URL substrings: no tracing header, no headers or bodies recorded. */
+  urlBlocklist?: string[]
+  /** Body capture cap per request body, in bytes (default 65536). */
+  bodySizeLimit?: number
+  /** Last look at each entry before it is queued; return null to drop it. */
+  requestResponseSanitizer?: (entry: NetworkEntry) => NetworkEntry | null
+}
+
+export interface Options {
+  backendUrl?: string
+  tracingOrigins?: boolean | OriginRule[]
+  networkRecording?: boolean | NetworkRecordingOptions
+  privacySetting?: PrivacySetting
+  environment?: string
+  serviceName?: string
+  version?: string
+  disableSessionRecording?: boolean
+  disableConsoleRecording?: boolean
+  enableTraceparent?: boolean
+  debug?: boolean
+  /** highlight.run compatibility: same as privacySetting 'strict'. */
+  enableStrictPrivacy?: boolean
+  /** highlight.run compatibility: same as networkRecording false. */
+  disableNetworkRecording?: boolean
+}
+
+export interface StackFrame {
+  file: string
+  function: string
+  line: number
+  column: number
+}
+
+export type ErrorSource = 'onerror' | 'unhandledrejection' | 'console.error' | 'consumeError'
+
+export interface ErrorEntry {
+  ts: number
+  type: string
+  message: string
+  source: ErrorSource
+  url: string
+  stack: StackFrame[]
+  raw_stack: string
+  payload?: unknown
+}
+
+export type ConsoleLevel = 'log' | 'info' | 'warn' | 'error' | 'debug'
+
+export interface ConsoleEntry {
+  ts: number
+  level: ConsoleLevel
+  message: string
+  args: string[]
+}
+
+/** Debug logger: a no-op unless `debug: true`. */
+export type Log = (...args: unknown[]) => void
