@@ -1,0 +1,235 @@
+"""OTLP ingest end to end (HTTP → committed) against raw SQLite executemany, same run.
+
+    .venv/bin/python bench/ingest.py [--requests 100] [--per-request 1000] [--rounds 3]
+
+A real ``backlight serve`` process on a temporary data dir gets gzip OTLP/HTTP protobuf
+export requests (built once up front, ~1,000 spans or logs each) over a few concurrent
+loopback connections; every request must answer 200, which means committed. The baseline
+inserts exactly the rows the server stores (the server's own converter, run before the
+clock starts) with ``executemany`` of the server's INSERT statements into a fresh database
+with the same migrations and pragmas, one transaction per export request. Rounds
+alternate baseline and server so that both see the same machine load; the medians are
+reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _server_common import (
+    Payload,
+    cpu_seconds,
+    log_payloads,
+    median,
+    rss_mb,
+    table,
+    trace_payloads,
+)
+
+from backlight_server.ingest.otlp_decode import decode_protobuf
+from backlight_server.pipeline.otlp import convert_logs, convert_traces
+from backlight_server.store.sqlite.connection import open_writer
+from backlight_server.store.sqlite.migrations import migrate
+from backlight_server.store.sqlite.writes import INDEX_NEW_LOGS, INSERT_LOG, INSERT_SPAN, MAX_LOG_ID
+from backlight_server.testing import BacklightProcess
+
+HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+
+
+@dataclass
+class Sent:
+    records: int
+    seconds: float
+    server_cpu: float
+    client_cpu: float
+    retries: int
+
+
+async def _send_all(url: str, payloads: list[Payload], connections: int) -> int:
+    """POST every payload over ``connections`` keep-alive connections; return retries."""
+    queue: asyncio.Queue[Payload] = asyncio.Queue()
+    for p in payloads:
+        queue.put_nowait(p)
+    retries = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal retries
+        while not queue.empty():
+            p = queue.get_nowait()
+            while True:
+                r = await client.post(f"{url}/v1/{p.kind}", content=p.body, headers=HEADERS)
+                if r.status_code in (429, 503):  # back-pressure: honour Retry-After
+                    retries += 1
+                    await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+                    continue
+                if r.status_code != 200:
+                    raise RuntimeError(f"{p.kind}: HTTP {r.status_code}: {r.text[:300]}")
+                break
+
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    return retries
+
+
+def send(server: BacklightProcess, payloads: list[Payload], connections: int) -> Sent:
+    assert server.proc is not None
+    pid = server.proc.pid
+    cpu0, ccpu0, t0 = cpu_seconds(pid), time.process_time(), time.perf_counter()
+    retries = asyncio.run(_send_all(server.url, payloads, connections))
+    t1, ccpu1, cpu1 = time.perf_counter(), time.process_time(), cpu_seconds(pid)
+    return Sent(sum(p.records for p in payloads), t1 - t0, cpu1 - cpu0, ccpu1 - ccpu0, retries)
+
+
+def server_rows(payloads: list[Payload], project: str) -> list[list[Any]]:
+    """The rows the server stores for each payload, from its own decoder and converter."""
+    out: list[list[Any]] = []
+    for p in payloads:
+        message = decode_protobuf(p.kind, gzip.decompress(p.body))
+        convert = convert_traces if p.kind == "traces" else convert_logs
+        conv = convert(message, None, lambda pid: pid == project)
+        assert conv.rejected == 0 and not conv.batch.errors, conv.error_message()
+        out.append(list(conv.batch.spans if p.kind == "traces" else conv.batch.logs))
+    return out
+
+
+def raw_insert(conn: sqlite3.Connection, sql: str, batches: list[list[Any]]) -> float:
+    """Seconds to insert ``batches`` with executemany, one committed transaction each.
+
+    Log bodies also go into the FTS5 index, as the server does (since schema version 2 a
+    single ``INSERT … SELECT`` per batch rather than a row trigger), so that both sides
+    end with the same database content.
+    """
+    t0 = time.perf_counter()
+    for rows in batches:
+        conn.execute("BEGIN IMMEDIATE")
+        if sql == INSERT_LOG:
+            before = conn.execute(MAX_LOG_ID).fetchone()[0]
+            conn.executemany(sql, rows)
+            conn.execute(INDEX_NEW_LOGS, (before,))
+        else:
+            conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    return time.perf_counter() - t0
+
+
+def pipeline_seconds(payloads: list[Payload], project: str) -> float:
+    """In-process cost of gunzip + protobuf decode + conversion (no HTTP, no SQLite)."""
+    t0 = time.perf_counter()
+    for p in payloads:
+        message = decode_protobuf(p.kind, gzip.decompress(p.body))
+        convert = convert_traces if p.kind == "traces" else convert_logs
+        convert(message, None, lambda pid: pid == project)
+    return time.perf_counter() - t0
+
+
+def count(db: Path, table_name: str) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table_name}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=100, help="export requests per kind/round")
+    ap.add_argument("--per-request", type=int, default=1000, help="spans or logs per request")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=4)
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="backlight-bench-") as tmp:
+        root = Path(tmp)
+        server = BacklightProcess(root / "server").start()
+        try:
+            assert server.proc is not None
+            project = server.project
+            print(f"building payloads: {args.rounds} rounds x {args.requests} requests x "
+                  f"{args.per_request} records per kind ...", flush=True)
+            n = args.requests
+            spans = trace_payloads(project, n * args.rounds + 4, args.per_request)
+            logs = log_payloads(project, n * args.rounds + 4, args.per_request)
+            warm = {"traces": spans[-4:], "logs": logs[-4:]}
+            rounds = {"traces": [spans[i * n:(i + 1) * n] for i in range(args.rounds)],
+                      "logs": [logs[i * n:(i + 1) * n] for i in range(args.rounds)]}
+            gz = sum(len(p.body) for p in spans[:n]) / n / 1024
+            raw_kb = sum(len(p.raw) for p in spans[:n]) / n / 1024
+            lgz = sum(len(p.body) for p in logs[:n]) / n / 1024
+            lraw_kb = sum(len(p.raw) for p in logs[:n]) / n / 1024
+            print(f"  span request: {raw_kb:.0f} KiB protobuf, {gz:.0f} KiB gzip; "
+                  f"log request: {lraw_kb:.0f} KiB protobuf, {lgz:.0f} KiB gzip", flush=True)
+            rows = {k: [server_rows(r, project) for r in v] for k, v in rounds.items()}
+
+            raw_conn = open_writer(root / "raw" / "raw.db", "normal")
+            migrate(raw_conn)
+            for kind in ("traces", "logs"):  # warm-up: imports, caches, first pages
+                send(server, warm[kind], args.connections)
+                raw_insert(raw_conn, INSERT_SPAN if kind == "traces" else INSERT_LOG,
+                           server_rows(warm[kind], project))
+
+            results: dict[str, dict[str, list[float]]] = {
+                k: {"raw": [], "server": [], "cpu": [], "client": [], "pipe": []}
+                for k in ("traces", "logs")}
+            retries = 0
+            for i in range(args.rounds):
+                for kind in ("traces", "logs"):
+                    sql = INSERT_SPAN if kind == "traces" else INSERT_LOG
+                    records = sum(len(b) for b in rows[kind][i])
+                    raw_s = raw_insert(raw_conn, sql, rows[kind][i])
+                    sent = send(server, rounds[kind][i], args.connections)
+                    pipe_s = pipeline_seconds(rounds[kind][i][: max(1, n // 5)], project)
+                    pipe_n = sum(p.records for p in rounds[kind][i][: max(1, n // 5)])
+                    retries += sent.retries
+                    r = results[kind]
+                    r["raw"].append(records / raw_s)
+                    r["server"].append(sent.records / sent.seconds)
+                    r["cpu"].append(sent.server_cpu / sent.records * 1e6)
+                    r["client"].append(sent.client_cpu / sent.seconds)
+                    r["pipe"].append(pipe_s / pipe_n * 1e6)
+                    print(f"  round {i + 1} {kind:6}: raw {records / raw_s:>9,.0f}/s  "
+                          f"server {sent.records / sent.seconds:>9,.0f}/s  "
+                          f"ratio {sent.records / sent.seconds / (records / raw_s):5.1%}  "
+                          f"server CPU {sent.server_cpu / sent.seconds:.2f} cores  "
+                          f"client CPU {sent.client_cpu / sent.seconds:.2f} cores", flush=True)
+            raw_conn.close()
+
+            db = server.data_dir / "backlight.db"
+            want = {k: sum(p.records for p in v) for k, v in (("spans", spans), ("logs", logs))}
+            got = {"spans": count(db, "spans"), "logs": count(db, "logs")}
+            rss = rss_mb(server.proc.pid)
+        finally:
+            server.stop()
+
+    if got != want:
+        print(f"ERROR: stored {got}, sent {want}", file=sys.stderr)
+        return 1
+    print(f"\nall {want['spans']:,} spans and {want['logs']:,} logs stored "
+          f"({retries} back-pressure retries); server RSS after the run {rss:.0f} MB\n")
+    body = []
+    for kind, label in (("traces", "spans"), ("logs", "logs")):
+        r = results[kind]
+        server_rate, raw_rate = median(r["server"]), median(r["raw"])
+        body.append([label, f"{server_rate:,.0f}", f"{raw_rate:,.0f}",
+                     f"{server_rate / raw_rate:.0%}", f"{median(r['cpu']):.1f}",
+                     f"{median(r['pipe']):.1f}", f"{median(r['client']):.2f}"])
+    print(table(["records", "server rec/s (HTTP→committed)", "raw SQLite rec/s",
+                 "ratio", "server CPU µs/rec", "decode+convert µs/rec",
+                 "client CPU (cores)"], body))
+    print(f"\nmedians of {args.rounds} rounds; {args.requests} requests x {args.per_request} "
+          f"records per kind and round; {args.connections} connections; gzip protobuf")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
