@@ -22,6 +22,7 @@ from backlight_server.api.routes import router as api_router
 from backlight_server.errors import ClientError
 from backlight_server.ingest import browser, otlp_http
 from backlight_server.ingest.cors import IngestCORS
+from backlight_server.ingest.highlight import graphql_api
 from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.ops import routes as ops_routes
 from backlight_server.ops.metrics import Metrics
@@ -113,7 +114,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Backlight", version=__version__, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None)
     app.state.backlight = state
-    for route in [*browser.routes, *otlp_http.routes, *ops_routes.routes, *ui_routes.routes]:
+    ingest = [*browser.routes, *otlp_http.routes, *graphql_api.routes]
+    for route in [*ingest, *ops_routes.routes, *ui_routes.routes]:
         app.router.routes.append(route)
     app.include_router(api_router)
     app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")

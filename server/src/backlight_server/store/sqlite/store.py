@@ -11,9 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backlight_server.pipeline.model import BrowserBatch, SessionInfo, TelemetryBatch
+from backlight_server.pipeline.model import (
+    BrowserBatch,
+    Identify,
+    SessionInfo,
+    TelemetryBatch,
+    TrackRecord,
+)
 from backlight_server.store.base import Row
-from backlight_server.store.sqlite import reads, writes
+from backlight_server.store.sqlite import annotate, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
 from backlight_server.store.sqlite.migrations import migrate
 from backlight_server.store.sqlite.writer import Apply, Writer
@@ -108,6 +114,18 @@ class SqliteStore:
 
     async def start_session(self, info: SessionInfo) -> None:
         await self._submit(lambda c: writes.start_session(c, info), 1)
+
+    async def annotate_session(self, secure_id: str, identify: Identify | None,
+                               track: list[TrackRecord]) -> bool:
+        return bool(await self._submit(
+            lambda c: annotate.annotate(c, secure_id, identify, track), 1))
+
+    def write_telemetry_sync(self, batch: TelemetryBatch, weight: int) -> None:
+        """For ingest paths that run on threads (OTLP/gRPC): block until committed."""
+        self.writer.submit(lambda c: writes.write_telemetry(c, batch), weight).result()
+
+    def session_info(self, secure_id: str) -> SessionInfo | None:
+        return annotate.session_info(self._read(), secure_id)
 
     async def set_error_group_state(self, group_id: int, state: str) -> bool:
         return bool(await self._submit(lambda c: writes.set_group_state(c, group_id, state), 1))

@@ -1,0 +1,1 @@
+"""Compatibility with highlight.run's public GraphQL API, served at ``/public``."""

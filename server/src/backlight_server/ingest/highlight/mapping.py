@@ -1,0 +1,180 @@
+"""highlight.run payloads → the same internal model as our browser protocol."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from backlight_server.errors import ClientError
+from backlight_server.ingest.body import gunzip
+from backlight_server.ingest.browser_schema import (
+    MAX_EVENTS,
+    MAX_ITEMS,
+    MAX_SHORT,
+    MAX_TEXT,
+    MAX_URL,
+    frontend_error,
+)
+from backlight_server.pipeline.linkage import clean_token
+from backlight_server.pipeline.model import (
+    BrowserBatch,
+    ConsoleRecord,
+    NetworkRecord,
+    SessionInfo,
+)
+
+_LEVELS = {"log", "info", "warn", "error", "debug", "trace"}
+_KINDS = {"fetch": "fetch", "xmlhttprequest": "xhr"}
+
+
+def decode_compressed(data: str, max_bytes: int) -> dict[str, Any]:
+    """``PushPayloadCompressed.data``: base64 of gzipped JSON of the pushPayload variables."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ClientError(400, "invalid_payload", "data is not valid base64") from None
+    try:
+        text = gunzip(raw, max_bytes)
+    except ClientError as err:
+        if err.code == "invalid_gzip":  # some clients send zlib/deflate framing
+            try:
+                text = zlib.decompressobj().decompress(raw, max_bytes)
+            except zlib.error:
+                raise ClientError(400, "invalid_payload",
+                                  "data is not gzip-compressed JSON") from None
+        else:
+            raise
+    try:
+        payload = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ClientError(400, "invalid_payload", "decompressed data is not JSON") from None
+    if not isinstance(payload, dict):
+        raise ClientError(400, "invalid_payload", "decompressed data must be a JSON object")
+    return payload
+
+
+def timestamp_ms(value: object, default: float) -> float:
+    """highlight's Timestamp scalar: an ISO-8601 string or epoch milliseconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e14:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
+        except ValueError:
+            return default
+    return default
+
+
+def _json_field(variables: dict[str, Any], key: str, inner: str) -> list[Any]:
+    raw = variables.get(key)
+    if not raw:
+        return []
+    if not isinstance(raw, str):
+        raise ClientError(400, "invalid_payload", f"{key} must be a JSON string")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ClientError(400, "invalid_payload", f"{key} is not valid JSON") from None
+    items = value.get(inner) if isinstance(value, dict) else None
+    return items if isinstance(items, list) else []
+
+
+def _text(value: object, cap: int) -> str | None:
+    if value is None:
+        return None
+    s = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return s[:cap]
+
+
+def _network(sid: str, res: dict[str, Any], start_ms: float) -> NetworkRecord | None:
+    kind = _KINDS.get(str(res.get("initiatorType")))
+    if kind is None:
+        return None
+    begin, end = res.get("startTime"), res.get("responseEnd")
+    off_begin, off_end = res.get("offsetStartTime", begin), res.get("offsetResponseEnd", end)
+    nums = (begin, end, off_begin, off_end)
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in nums):
+        return None
+    # offsetStartTime = startTime - 2 * (recordingStart - timeOrigin), so the mean of the two
+    # is relative to the recording start, which the session's start time approximates.
+    t0 = start_ms + (float(begin) + float(off_begin)) / 2  # type: ignore[arg-type]
+    t1 = start_ms + (float(end) + float(off_end)) / 2  # type: ignore[arg-type]
+    pair = res.get("requestResponsePair") or {}
+    request = pair.get("request") or {} if isinstance(pair, dict) else {}
+    response = pair.get("response") or {} if isinstance(pair, dict) else {}
+    request_id = clean_token(request.get("id")) if isinstance(request, dict) else None
+    detail = {k: v for k, v in {
+        "request_headers": request.get("headers") or None,
+        "response_headers": response.get("headers") or None,
+        "request_body": _text(request.get("body"), MAX_TEXT),
+        "response_body": _text(response.get("body"), MAX_TEXT),
+        "response_size": response.get("size") or res.get("transferSize"),
+    }.items() if v is not None}
+    status = response.get("status") if isinstance(response, dict) else None
+    return NetworkRecord(
+        sid, request_id, kind, str(request.get("verb") or "GET")[:16].upper(),
+        str(res.get("name") or request.get("url") or "")[:MAX_URL],
+        status if isinstance(status, int) and 0 <= status < 1000 else 0, t0, max(t0, t1),
+        None, orjson.dumps(detail).decode() if detail else None)
+
+
+def _console(sid: str, msg: dict[str, Any]) -> ConsoleRecord:
+    level = str(msg.get("type") or "log").lower()
+    value = msg.get("value")
+    parts = value if isinstance(value, list) else [value]
+    text = " ".join(str(p) for p in parts if p is not None)[:MAX_TEXT]
+    ts = msg.get("time")
+    ts_ms = float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else 0.0
+    return ConsoleRecord(sid, ts_ms, level if level in _LEVELS else "log", text,
+                         _text(msg.get("attributes"), MAX_TEXT))
+
+
+def _error(project: str, sid: str, err: dict[str, Any], now_ms: float) -> Any:
+    event = str(err.get("event") or "")
+    head, sep, _ = event.partition(":")
+    etype = head.strip() if sep and head.strip().isidentifier() else "Error"
+    return frontend_error(project, sid, {
+        "ts": timestamp_ms(err.get("timestamp"), now_ms), "type": etype[:MAX_SHORT],
+        "message": event[:MAX_TEXT], "url": _text(err.get("url"), MAX_URL),
+        "source": _text(err.get("type") or err.get("source"), MAX_SHORT),
+        "stack": err.get("stackTrace") or [], "payload": err.get("payload")})
+
+
+def payload_batch(info: SessionInfo, seq: int, variables: dict[str, Any],
+                  now_ms: float) -> BrowserBatch:
+    """The variables of ``pushPayload`` as one batch, deduplicated by ``seq``."""
+    sid, project = info.secure_id, info.project_id
+    events_in = variables.get("events") or {}
+    events = events_in.get("events") if isinstance(events_in, dict) else None
+    if not isinstance(events, list):
+        raise ClientError(400, "invalid_payload", "events.events must be a list")
+    if len(events) > MAX_EVENTS:
+        raise ClientError(413, "too_many_items", f"{len(events)} events; limit {MAX_EVENTS}")
+    clean = [{"type": e["type"], "data": e.get("data"), "timestamp": e["timestamp"]}
+             for e in events if isinstance(e, dict) and isinstance(e.get("type"), int)
+             and isinstance(e.get("timestamp"), int | float)]
+    batch = BrowserBatch(session=info, seq=seq, page_loads=0)
+    if clean:
+        times = [float(e["timestamp"]) for e in clean]
+        batch.replay = zlib.compress(orjson.dumps(clean), 6)
+        batch.replay_first_ms, batch.replay_last_ms = min(times), max(times)
+        batch.n_events = len(clean)
+        for e in clean:
+            if e["type"] == 4 and isinstance(e["data"], dict) and e["data"].get("href"):
+                batch.last_url = str(e["data"]["href"])[:MAX_URL]
+    resources = _json_field(variables, "resources", "resources")[:MAX_ITEMS]
+    batch.network = [n for n in (_network(sid, r, info.started_ms) for r in resources
+                                 if isinstance(r, dict)) if n is not None]
+    messages = _json_field(variables, "messages", "messages")[:MAX_ITEMS]
+    batch.console = [_console(sid, m) for m in messages if isinstance(m, dict)]
+    errors = variables.get("errors") or []
+    if not isinstance(errors, list):
+        raise ClientError(400, "invalid_payload", "errors must be a list")
+    batch.errors = [_error(project, sid, e, now_ms) for e in errors[:MAX_ITEMS]
+                    if isinstance(e, dict)]
+    return batch
