@@ -28,7 +28,7 @@ from bltest import TOKEN, OtelService
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[FastAPI]:
     application = create_app(Settings(data_dir=tmp_path / "data", auth_token=TOKEN,
-                                      retention_days=0))
+                                      retention_days=0, otlp_grpc_port=0))
     yield application
     application.state.backlight.store.close()
 

@@ -23,6 +23,7 @@ from backlight_server.errors import ClientError
 from backlight_server.ingest import browser, otlp_http
 from backlight_server.ingest.cors import IngestCORS
 from backlight_server.ingest.highlight import graphql_api
+from backlight_server.ingest.otlp_grpc import start_grpc
 from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.ops import routes as ops_routes
 from backlight_server.ops.metrics import Metrics
@@ -104,11 +105,15 @@ def create_app(settings: Settings) -> FastAPI:
                      auth_token=load_token(settings), default_project=default_project(store))
     purger = Purger(store, settings.retention_days)
     purger.start()
+    grpc_server = (start_grpc(state, settings.host, settings.otlp_grpc_port)
+                   if settings.otlp_grpc_port else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         purger.stop()
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait()
         store.close()
 
     app = FastAPI(title="Backlight", version=__version__, lifespan=lifespan,

@@ -91,6 +91,9 @@ def serve(args: argparse.Namespace) -> int:
           f"  UI:              {base}/login?token={state.auth_token}\n"
           f"  access token:    {state.auth_token}\n"
           f"  default project: {state.default_project}\n"
+          f"  OTLP/HTTP:       {base}/v1/traces, {base}/v1/logs\n"
+          f"  OTLP/gRPC:       "
+          f"{f'{settings.host}:{settings.otlp_grpc_port}' if settings.otlp_grpc_port else 'off'}\n"
           f"  data dir:        {settings.data_dir}", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
                 access_log=False, loop="auto", http="auto", lifespan="on")

@@ -69,6 +69,9 @@ class Settings:
     query_timeout_ms: int = field(
         default=5000, metadata=_meta("Time limit of one query-API database query (ms).")
     )
+    otlp_grpc_port: int = field(
+        default=4317, metadata=_meta("Port for OTLP over gRPC (same host); 0 turns it off.")
+    )
     log_level: str = field(default="info", metadata=_meta("Server log level."))
 
     @property

@@ -39,7 +39,10 @@ class BacklightProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "BACKLIGHT_AUTH_TOKEN": self.token, **self._env}
         cmd = [sys.executable, "-m", "backlight_server", "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", str(self.data_dir), *self._args]
+               "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        if "--otlp-grpc-port" not in self._args:
+            cmd += ["--otlp-grpc-port", "0"]
+        cmd += self._args
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
