@@ -130,6 +130,7 @@ export class Client {
         traced: (raw: string, u: URL) => matches(this.s.rules, raw, u, page),
         push: (e: unknown) => this.add('network', e),
         log: this.log,
+        probe: this.post,
       }
       patchFetch(w, hooks)
       patchXhr(w, hooks)

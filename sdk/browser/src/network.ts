@@ -32,6 +32,8 @@ export interface NetHooks {
   traced(raw: string, url: URL): boolean
   push(e: NetworkEntry): void
   log: Log
+  /** The unpatched fetch, to tell a CORS refusal from a network failure. */
+  probe?: typeof fetch
 }
 
 type Win = Window & typeof globalThis
@@ -125,15 +127,22 @@ function timingOf(p: Pending): Timing | null {
   }
 }
 
-/** A failed request: CORS when the browser saw a response it may not show, else network. */
-function failure(p: Pending, err: unknown): NetworkEntry['error'] {
+/**
+ * Why a request failed. Browsers hide whether a cross-origin failure was CORS or the
+ * network, so a cross-origin failure is followed by one credential-less `no-cors` HEAD
+ * to the same URL: if the server answers that, CORS refused the request.
+ */
+async function failure(k: NetHooks, p: Pending, err: unknown): Promise<NetworkEntry['error']> {
   const name = (err as { name?: string } | null)?.name
   if (name === 'AbortError') return 'abort'
   if (name === 'TimeoutError') return 'timeout'
-  if (p.url.origin !== location.origin && performance.getEntriesByName(p.url.href, 'resource').length) {
+  if (p.url.origin === location.origin || !k.probe) return 'network'
+  try {
+    await k.probe(p.url.href, { method: 'HEAD', mode: 'no-cors', credentials: 'omit', cache: 'no-store' })
     return 'cors'
+  } catch {
+    return 'network'
   }
-  return 'network'
 }
 
 /** Entries waiting for their PerformanceResourceTiming (it can come a little later). */
@@ -314,8 +323,12 @@ function observeFetch(
       }
     },
     (err: unknown) => {
-      p.e.error = init?.signal?.aborted ? 'abort' : failure(p, err)
-      finish(k, p)
+      p.e.end = Date.now()
+      const kind = init?.signal?.aborted ? Promise.resolve<NetworkEntry['error']>('abort') : failure(k, p, err)
+      kind.then((e) => {
+        p.e.error = e
+        finish(k, p)
+      })
     },
   )
 }
@@ -340,12 +353,20 @@ export function patchXhr(w: Win, k: NetHooks): void {
       const m = meta.get(this)
       if (!m || !m.p) return
       if (ev.type !== 'loadend') {
-        m.error = ev.type === 'abort' ? 'abort' : ev.type === 'timeout' ? 'timeout' : failure(m.p, null)
+        m.error = ev.type === 'abort' ? 'abort' : ev.type === 'timeout' ? 'timeout' : 'network'
         return
       }
       const p = m.p
       m.p = null
       p.e.status = this.status
+      p.e.end = Date.now()
+      if (m.error === 'network') {
+        failure(k, p, null).then((e) => {
+          p.e.error = e
+          finish(k, p)
+        })
+        return
+      }
       p.e.error = m.error ?? null
       const headers = parseHeaders(this.getAllResponseHeaders())
       const len = headers.find(([n]) => n === 'content-length')
