@@ -101,7 +101,7 @@ def _rows_json(rows: Sequence[tuple[object, ...]],
     binding refuses it), or a NUL character (the JSON functions end a string there).
     """
     for column in int_columns:
-        if max(map(column, rows)) > _INT64_MAX:  # type: ignore[call-overload]
+        if max(map(column, rows)) > _INT64_MAX:
             return None
     data = orjson.dumps(rows, default=tuple)
     return None if b"\\u0000" in data else data
