@@ -66,7 +66,20 @@ def _any(v: Any) -> object:
 
 
 def attributes(kvs: Iterable[Any]) -> dict[str, object]:
-    return {kv.key: _any(kv.value) for kv in kvs}
+    # ``{kv.key: _any(kv.value) for kv in kvs}``, with the common kinds inlined: this runs
+    # for every attribute of every record.
+    out: dict[str, object] = {}
+    for kv in kvs:
+        v = kv.value
+        kind = v.WhichOneof("value")
+        if kind == "string_value":
+            s: str = v.string_value
+            out[kv.key] = s if len(s) <= MAX_STRING else s[:MAX_STRING] + "…[truncated]"
+        elif kind == "int_value":
+            out[kv.key] = v.int_value
+        else:
+            out[kv.key] = _any(v)
+    return out
 
 
 def _dumps(obj: object) -> str | None:
@@ -90,9 +103,10 @@ def level_of(number: int, text: str) -> str:
 
 
 class _Resource:
-    __slots__ = ("attrs", "environment", "project", "service")
+    __slots__ = ("attrs", "environment", "known_project", "project", "service")
 
-    def __init__(self, res: Any, header_project: str | None) -> None:
+    def __init__(self, res: Any, header_project: str | None,
+                 known: Callable[[str], bool]) -> None:
         self.attrs = attributes(res.attributes)
         self.service = str(self.attrs.get("service.name") or "unknown_service")[:256]
         env = self.attrs.get("deployment.environment") or self.attrs.get(
@@ -100,11 +114,15 @@ class _Resource:
         self.environment = str(env)[:256] if env else None
         proj = self.attrs.get(linkage.PROJECT_ATTR)
         self.project = str(proj) if proj not in (None, "") else header_project
+        # The resource's project, checked once, for records that do not name their own.
+        self.known_project = self.project if self.project and known(self.project) else None
 
 
 def _project(attrs: dict[str, object], res: _Resource, out: Conversion,
              known: Callable[[str], bool]) -> str | None:
     proj = attrs.get(linkage.PROJECT_ATTR)
+    if proj in (None, "") and res.known_project is not None:
+        return res.known_project
     project = str(proj) if proj not in (None, "") else res.project
     if not project:
         out.missing_project += 1
@@ -137,7 +155,7 @@ def convert_traces(request: Any, header_project: str | None,
     out = Conversion()
     spans = out.batch.spans
     for rs in request.resource_spans:
-        res = _Resource(rs.resource, header_project)
+        res = _Resource(rs.resource, header_project, known)
         for ss in rs.scope_spans:
             for span in ss.spans:
                 attrs = attributes(span.attributes)
@@ -152,23 +170,27 @@ def convert_traces(request: Any, header_project: str | None,
                     continue
                 link = linkage.resolve(attrs, res.attrs)
                 request_id = link.request_id or trace_id
-                events = []
-                for ev in span.events:
-                    ev_attrs = attributes(ev.attributes)
-                    events.append({"name": ev.name, "time_ns": ev.time_unix_nano,
-                                   "attributes": ev_attrs})
-                    if ev.name == "exception":
-                        ts_ms = (ev.time_unix_nano or span.end_time_unix_nano) / 1e6
-                        out.batch.errors.append(_exception_error(
-                            ev_attrs, project, ts_ms, "span", res,
-                            linkage.Link(link.session_id, request_id), trace_id, span_id,
-                            {"span.name": span.name[:MAX_NAME], **attrs}))
+                events_json = None
+                if span.events:
+                    events = []
+                    for ev in span.events:
+                        ev_attrs = attributes(ev.attributes)
+                        events.append({"name": ev.name, "time_ns": ev.time_unix_nano,
+                                       "attributes": ev_attrs})
+                        if ev.name == "exception":
+                            ts_ms = (ev.time_unix_nano or span.end_time_unix_nano) / 1e6
+                            out.batch.errors.append(_exception_error(
+                                ev_attrs, project, ts_ms, "span", res,
+                                linkage.Link(link.session_id, request_id), trace_id, span_id,
+                                {"span.name": span.name[:MAX_NAME], **attrs}))
+                    events_json = _dumps(events)
                 parent = span.parent_span_id.hex() or None
+                status = span.status
                 spans.append(SpanRecord(
                     project, trace_id, span_id, parent, span.name[:MAX_NAME], span.kind,
-                    span.start_time_unix_nano, span.end_time_unix_nano, span.status.code,
-                    span.status.message[:MAX_STRING] or None, res.service, res.environment,
-                    link.session_id, request_id, _dumps(attrs), _dumps(events)))
+                    span.start_time_unix_nano, span.end_time_unix_nano, status.code,
+                    status.message[:MAX_STRING] or None, res.service, res.environment,
+                    link.session_id, request_id, _dumps(attrs), events_json))
     return out
 
 
@@ -178,7 +200,7 @@ def convert_logs(request: Any, header_project: str | None,
     logs = out.batch.logs
     now_ns = time.time_ns()
     for rl in request.resource_logs:
-        res = _Resource(rl.resource, header_project)
+        res = _Resource(rl.resource, header_project, known)
         for sl in rl.scope_logs:
             for rec in sl.log_records:
                 attrs = attributes(rec.attributes)
