@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # the client may have gone (abort tests)
                 self.wfile.write(body)
 
-    def do_OPTIONS(self) -> None:  # noqa: N802
+    def do_OPTIONS(self) -> None:
         self.send_response(204)
         origin = self.headers.get("origin", "*")
         self.send_header("access-control-allow-origin", origin)
@@ -111,13 +111,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", "0")
         self.end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._handle(b"")
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._handle(b"")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         n = int(self.headers.get("content-length") or 0)
         self._handle(self.rfile.read(n) if n else b"")
 

@@ -56,7 +56,9 @@ window.done = (async () => {
   r.stream = chunks.join('');
 
   try {
-    const body = new ReadableStream({start(c) { c.enqueue(new TextEncoder().encode('up')); c.close(); }});
+    const body = new ReadableStream({
+      start(c) { c.enqueue(new TextEncoder().encode('up')); c.close(); },
+    });
     res = await fetch(API + '/echo', {method: 'POST', body, duplex: 'half'});
     r.upload = [res.status, (await res.json()).body];
   } catch (e) { r.upload = e.name; }
@@ -76,9 +78,11 @@ window.done = (async () => {
   r.bytes = [buf.byteLength, new Uint8Array(buf)[255]];
 
   try { await fetch(CLOSED + '/x'); r.closed = 'ok'; } catch (e) { r.closed = [e.name, e.message]; }
-  try { await fetch(THIRD + '/nocors'); r.nocors = 'ok'; } catch (e) { r.nocors = [e.name, e.message]; }
+  try { await fetch(THIRD + '/nocors'); r.nocors = 'ok'; }
+  catch (e) { r.nocors = [e.name, e.message]; }
   try { await fetch('http://[bad'); } catch (e) { r.bad_url = e.name; }
-  try { await fetch(API + '/echo', {headers: {'bad header': 'x'}}); } catch (e) { r.bad_header = e.name; }
+  try { await fetch(API + '/echo', {headers: {'bad header': 'x'}}); }
+  catch (e) { r.bad_header = e.name; }
 
   const xhr = (type, path, setup) => new Promise((resolve) => {
     const x = new XMLHttpRequest();
@@ -118,7 +122,8 @@ window.done = (async () => {
   sx.send();
   r.xhr_sync = [sx.status, JSON.parse(sx.responseText).path];
   try { new XMLHttpRequest().send(); } catch (e) { r.xhr_unopened = e.name; }
-  try { const x = new XMLHttpRequest(); x.setRequestHeader('a', 'b'); } catch (e) { r.xhr_header_early = e.name; }
+  try { new XMLHttpRequest().setRequestHeader('a', 'b'); }
+  catch (e) { r.xhr_header_early = e.name; }
   r.fetch_is_function = typeof window.fetch;
   return r;
 })();
@@ -153,7 +158,8 @@ def test_fetch_and_xhr_are_unchanged_for_the_app(context: BrowserContext, sites:
     assert bare["abort"] == ["AbortError", True]
     assert bare["xhr_json"][1]["items"][0]["password"] == "pw-1"
     assert bare["xhr_timeout"][1][-2:] == ["timeout", "loadend"]
-    assert bare["merge"] == ["POST", "init-body", {"a": None, "b": "2", "ct": "text/plain;charset=UTF-8"}]
+    assert bare["merge"] == ["POST", "init-body",
+                             {"a": None, "b": "2", "ct": "text/plain;charset=UTF-8"}]
 
     # ... and the SDK saw it all, with the right failure kinds
     sid = page.evaluate("H.getSessionId()")

@@ -25,7 +25,8 @@ window.done = (async () => {
     try {
       const r = await fetch(base + '/echo?via=fetch&to=' + name + '&from=' + location.pathname, {
         method: 'POST',
-        headers: simple ? {'content-type': 'text/plain'} : {'content-type': 'text/plain', 'x-app': 'kept'},
+        headers: simple ? {'content-type': 'text/plain'}
+                        : {'content-type': 'text/plain', 'x-app': 'kept'},
         body: JSON.stringify({password: 'hunter2', query: 'shoes'}),
       });
       out[name + ':fetch'] = [r.status, (await r.json()).body];
