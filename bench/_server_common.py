@@ -10,6 +10,7 @@ import gzip
 import os
 import random
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -81,7 +82,7 @@ def trace_payloads(project: str, n_requests: int, per_request: int, seed: int = 
     """Export requests of ``per_request`` spans: traces of 10 spans, half of them linked."""
     rng = random.Random(seed)
     out = []
-    now_ns = 1_790_000_000_000_000_000
+    now_ns = time.time_ns() - 3_600_000_000_000  # recent: the retention purge keeps it
     for r in range(n_requests):
         req = ExportTraceServiceRequest()
         rs = req.resource_spans.add()
@@ -119,7 +120,7 @@ def log_payloads(project: str, n_requests: int, per_request: int, seed: int = 2,
     """Export requests of ``per_request`` log records, half of them linked."""
     rng = random.Random(seed)
     out = []
-    now_ns = 1_790_000_000_000_000_000
+    now_ns = time.time_ns() - 3_600_000_000_000  # recent: the retention purge keeps it
     for r in range(n_requests):
         req = ExportLogsServiceRequest()
         rl = req.resource_logs.add()
