@@ -63,7 +63,9 @@ def test_surrounding_whitespace_is_tolerated() -> None:
         pytest.param([("X-Highlight-Request", VALUE)], id="pairs"),
         pytest.param([(b"x-highlight-request", VALUE.encode())], id="asgi-pairs"),
         pytest.param({"HTTP_X_HIGHLIGHT_REQUEST": VALUE}, id="wsgi-environ"),
-        pytest.param({"baggage": f"other=1,x-highlight-request={SESSION}%2F{REQUEST}"}, id="baggage"),
+        pytest.param(
+            {"baggage": f"other=1,x-highlight-request={SESSION}%2F{REQUEST}"}, id="baggage"
+        ),
     ],
 )
 def test_header_shapes(headers: Any) -> None:

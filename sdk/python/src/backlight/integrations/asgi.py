@@ -2,6 +2,11 @@
 
 It never buffers: the response is observed by wrapping ``send``. Websocket and lifespan
 scopes pass straight through.
+
+When another instrumentation already opened the server span (FastAPI's native
+telemetry, OpenTelemetry's ASGI middleware), no second span is made: that span gets
+the link (the propagator ``backlight.init`` installs has put it in the context) and the
+app runs untouched.
 """
 
 from __future__ import annotations
@@ -9,9 +14,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from opentelemetry import trace
+
+from backlight._context import current_link
 from backlight._debug import internal_error
 from backlight._state import state
-from backlight.activation import Activation
+from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation
+from backlight.headers import parse_value
 from backlight.integrations.http import STATUS, finish_request, start_request
 from backlight.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +33,10 @@ class BacklightMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or state.client is None:
+            await self.app(scope, receive, send)
+            return
+        if trace.get_current_span().is_recording():
+            _link_outer_span(scope)
             await self.app(scope, receive, send)
             return
         act = _start(scope)
@@ -63,6 +76,22 @@ def _start(scope: Scope) -> Activation | None:
     except Exception:
         internal_error("asgi middleware start")
         return None
+
+
+def _link_outer_span(scope: Scope) -> None:
+    """Make sure the enclosing server span carries the link of this request."""
+    try:
+        link = current_link()
+        if link is None:
+            for name, value in scope["headers"]:
+                if name == b"x-highlight-request":
+                    link = parse_value(value)
+        if link is not None:
+            span = trace.get_current_span()
+            span.set_attribute(SESSION_ATTR, link.secure_session_id)
+            span.set_attribute(REQUEST_ATTR, link.request_id)
+    except Exception:
+        internal_error("asgi middleware (outer span)")
 
 
 def _finish(act: Activation, scope: Scope, root_path: str, error: BaseException | None) -> None:

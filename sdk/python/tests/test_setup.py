@@ -1,0 +1,216 @@
+"""init / flush / shutdown against the capture receiver: what goes over the wire."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import pytest
+from opentelemetry import propagate, trace
+from sdk_capture import PROJECT, REQUEST, SESSION, Receiver, start_receiver
+
+import backlight
+from backlight._state import state
+
+
+def test_spans_and_logs_arrive_gzipped_with_resource(sdk: Receiver) -> None:
+    with backlight.trace("job", secure_session_id=SESSION, request_id=REQUEST):
+        logging.getLogger("app").warning("hello %s", "world")
+    sdk.wait_for(lambda r: bool(r.spans) and bool(r.logs))
+    paths = {a.path for a in sdk.arrivals}
+    assert paths == {"/v1/traces", "/v1/logs"}
+    for arrival in sdk.arrivals:
+        assert arrival.headers["content-encoding"] == "gzip"
+        assert arrival.headers["content-type"] == "application/x-protobuf"
+        assert arrival.headers["x-highlight-project"] == PROJECT
+    span = sdk.spans_named("job")[0]
+    assert span.resource["highlight.project_id"] == PROJECT
+    assert span.resource["service.name"] == "svc"
+    assert span.resource["service.version"] == "1.2.3"
+    assert span.resource["deployment.environment"] == "test"
+    assert span.link == (SESSION, REQUEST)
+    assert span.trace_id == REQUEST  # a 32-hex request id is the trace id
+    log = sdk.logs[0]
+    assert log.body == "hello world"
+    assert log.severity_text == "WARN"
+    assert log.severity_number == 13
+    assert log.link == (SESSION, REQUEST)
+    assert log.trace_id == span.trace_id
+    assert log.span_id == span.span_id
+    assert log.resource["highlight.project_id"] == PROJECT
+
+
+def test_init_is_idempotent(sdk: Receiver) -> None:
+    first = state.client
+    again = backlight.init(
+        PROJECT,
+        backend_url=sdk.url,
+        service_name="svc",
+        service_version="1.2.3",
+        environment="test",
+        export_interval=0.05,
+    )
+    assert again is first
+    handlers = [h for h in logging.getLogger().handlers if type(h).__name__ == "BacklightHandler"]
+    assert len(handlers) == 1
+
+
+def test_reinit_with_new_settings_switches_backend(sdk: Receiver) -> None:
+    other, server = start_receiver()
+    try:
+        backlight.init("other-project", backend_url=other.url, export_interval=0.05)
+        with backlight.trace("after"):
+            pass
+        other.wait_for(lambda r: bool(r.spans_named("after")))
+        assert other.spans_named("after")[0].resource["highlight.project_id"] == "other-project"
+        assert not sdk.spans_named("after")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_installs_w3c_and_highlight_propagators(sdk: Receiver) -> None:
+    fields = propagate.get_global_textmap().fields
+    assert {"traceparent", "baggage", "x-highlight-request"} <= fields
+
+
+def test_users_own_spans_nest_inside_and_are_exported(sdk: Receiver) -> None:
+    tracer = trace.get_tracer("my.app")
+    with (
+        backlight.trace("outer", secure_session_id=SESSION, request_id=REQUEST) as outer,
+        tracer.start_as_current_span("inner") as inner,
+    ):
+        inner.set_attribute("k", "v")
+    assert outer is not None
+    sdk.wait_for(lambda r: bool(r.spans_named("inner")) and bool(r.spans_named("outer")))
+    inner_view = sdk.spans_named("inner")[0]
+    outer_view = sdk.spans_named("outer")[0]
+    assert inner_view.parent_span_id == outer_view.span_id
+    assert inner_view.trace_id == outer_view.trace_id
+    assert inner_view.scope == "my.app"
+    assert inner_view.attributes["k"] == "v"
+    assert inner_view.link == (SESSION, REQUEST)  # stamped by our span processor
+
+
+def test_without_init_everything_is_a_no_op() -> None:
+    assert state.client is None
+    with backlight.trace("nothing") as span:
+        assert span is None
+    backlight.consume_error(ValueError("x"), SESSION, REQUEST)
+    backlight.record_exception(ValueError("x"))
+    assert backlight.flush() is True
+    backlight.shutdown()
+
+
+def test_export_failures_never_raise_and_are_counted(sdk: Receiver) -> None:
+    sdk.status = 400  # a non-retryable refusal
+    with backlight.trace("refused"):
+        pass
+    assert backlight.flush(5.0) is True  # flushed: the batch was handed over and refused
+    client = state.client
+    assert client is not None
+    assert client.worker.stats.failed.get("spans") == 1
+    assert [a.path for a in sdk.arrivals] == ["/v1/traces"]
+
+
+def test_unreachable_backend_never_raises() -> None:
+    rec, server = start_receiver()
+    server.shutdown()
+    server.server_close()  # nothing listens on that port any more
+    backlight.init(PROJECT, backend_url=rec.url, export_interval=0.05, export_timeout=1.0)
+    try:
+        with backlight.trace("lost"):
+            logging.getLogger("app").error("lost too")
+        backlight.flush(10.0)
+        client = state.client
+        assert client is not None
+        assert client.worker.stats.failed.get("spans") == 1
+    finally:
+        backlight.shutdown()
+
+
+def test_retries_on_503_then_delivers(sdk: Receiver) -> None:
+    sdk.fail_next = 2
+    with backlight.trace("retried"):
+        pass
+    sdk.wait_for(lambda r: bool(r.spans_named("retried")))
+    assert [a.path for a in sdk.arrivals] == ["/v1/traces"] * 3
+
+
+def test_full_queue_drops_and_counts(receiver: Receiver) -> None:
+    backlight.init(
+        PROJECT,
+        backend_url=receiver.url,
+        max_queue_size=10,
+        batch_size=1000,  # never wakes the worker early
+        export_interval=3600,
+    )
+    try:
+        for i in range(25):
+            with backlight.trace(f"s{i}"):
+                pass
+        client = state.client
+        assert client is not None
+        assert client.worker.dropped()["spans"] == 15
+        receiver.wait_for(lambda r: len(r.spans) == 10)
+    finally:
+        backlight.shutdown()
+
+
+def test_debug_mode_logs_what_the_sdk_does(sdk: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    debug_logger = logging.getLogger("debug-target")
+    backlight.set_debug_mode(debug_logger)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="debug-target"):
+            with backlight.consume([("x-highlight-request", f"{SESSION}/{REQUEST}".encode())]):
+                pass
+            backlight.flush()
+        messages = [r.getMessage() for r in caplog.records if r.name == "debug-target"]
+        assert any("consume with headers" in m and SESSION in m for m in messages)
+        assert any("exported" in m and "spans" in m for m in messages)
+    finally:
+        backlight.set_debug_mode(None)
+    sdk.wait_for(lambda r: bool(r.spans_named("consume")))
+    # the SDK's own debug records are never exported as app logs
+    assert not [log for log in sdk.logs if "backlight:" in str(log.body)]
+
+
+def test_debug_mode_reports_export_failures(
+    sdk: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    debug_logger = logging.getLogger("debug-target")
+    backlight.set_debug_mode(debug_logger)
+    sdk.status = 400
+    try:
+        with caplog.at_level(logging.DEBUG, logger="debug-target"):
+            with backlight.trace("x"):
+                pass
+            backlight.flush()
+        messages = [r.getMessage() for r in caplog.records if r.name == "debug-target"]
+        assert any("failed (HTTP 400)" in m for m in messages)
+    finally:
+        backlight.set_debug_mode(None)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_safety_child_exports_its_own_spans(sdk: Receiver) -> None:
+    with backlight.trace("parent-before-fork"):
+        pass  # still queued in the parent when it forks
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh worker thread must export its spans
+        code = 0
+        try:
+            with backlight.trace("from-child"):
+                pass
+            code = 0 if backlight.flush(10.0) else 3
+        except BaseException:
+            code = 4
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    sdk.wait_for(lambda r: bool(r.spans_named("from-child")))
+    sdk.wait_for(lambda r: bool(r.spans_named("parent-before-fork")))
+    assert len(sdk.spans_named("parent-before-fork")) == 1  # the child did not re-send it
