@@ -70,4 +70,19 @@ if [ -f server/ui/package-lock.json ]; then
     [ -f "$STAMPS/ui-build.next" ] && done_step ui-build
   fi
 fi
+# 5. Compatibility tests: highlight-io (Python) in its own venv (it pins OpenTelemetry 1.28),
+#    and the real highlight.run npm package.
+if [ ! -x .venv-compat/bin/python ]; then
+  "$PY" -m venv .venv-compat
+fi
+if fresh compat requirements/compat.lock; then
+  log "installing the compatibility-test venv (.venv-compat)"
+  .venv-compat/bin/python -m pip install -q --disable-pip-version-check -r requirements/compat.lock
+  done_step compat
+fi
+if [ ! -d tests/compat/node_modules ] || fresh compat-npm tests/compat/package-lock.json; then
+  log "installing highlight.run for the compatibility tests"
+  (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
+  [ -f "$STAMPS/compat-npm.next" ] && done_step compat-npm
+fi
 log "ready"

@@ -84,18 +84,23 @@ def push_vars(sid: str, rid: str) -> dict[str, Any]:
                     "response": {"status": 500, "headers": {}, "body": '{"error": "x"}',
                                  "size": 14},
                     "urlBlocked": False}}
+    v10 = {"name": "http://api.test/stock", "initiatorType": "xmlhttprequest",
+           "startTimeAbs": now + 5, "responseEndAbs": now + 25,
+           "requestResponsePairs": {"request": {"id": "v10req", "verb": "GET",
+                                                "url": "http://api.test/stock"},
+                                    "response": {"status": 200, "body": "{}"}}}
     image = {"name": "http://shop.test/logo.png", "initiatorType": "img", "startTime": 1.0,
              "responseEnd": 2.0}
     messages = [{"type": "warn", "value": ["low stock", "3"], "trace": [], "time": now,
                  "attributes": "{}"}]
-    errors = [{"event": "TypeError: cart is undefined", "type": "window.onerror",
+    errors = [{"event": '"TypeError: cart is undefined"', "type": "window.onerror",
                "url": "http://shop.test/cart", "source": "app.js", "lineNumber": 3,
                "columnNumber": 9, "timestamp": "2026-11-24T10:00:00.000Z",
                "stackTrace": [{"functionName": "checkout", "fileName": "http://shop.test/app.js",
                                "lineNumber": 3, "columnNumber": 9}]}]
     return {"session_secure_id": sid, "payload_id": "1", "events": {"events": events},
             "messages": orjson.dumps({"messages": messages}).decode(),
-            "resources": orjson.dumps({"resources": [resource, image]}).decode(),
+            "resources": orjson.dumps({"resources": [resource, v10, image]}).decode(),
             "web_socket_events": '{"webSocketEvents": []}', "errors": errors,
             "is_beacon": False, "has_session_unloaded": False}
 
@@ -107,8 +112,12 @@ def compressed(variables: dict[str, Any]) -> str:
 async def test_session_from_highlight_run(client: httpx.AsyncClient, project: str) -> None:
     sid, rid = session_id(), request_id()[:10]
     init = await gql(client, INIT, init_vars(project, sid), "initializeSession")
-    assert init == {"data": {"initializeSession": {"secure_id": sid, "project_id": project,
-                                                   "sampling": None}}}
+    answer = init["data"]["initializeSession"]
+    assert answer["secure_id"] == sid
+    assert answer["sampling"] is None
+    assert int(answer["project_id"]) > 0  # the client parses it as a number
+    again = await gql(client, INIT, init_vars(project, session_id()))
+    assert again["data"]["initializeSession"]["project_id"] == answer["project_id"]
     payload = {"session_secure_id": sid, "payload_id": "1732450000123",
                "data": compressed(push_vars(sid, rid))}
     for _ in range(2):  # a retry with the same payload_id stores nothing twice
@@ -129,12 +138,15 @@ async def test_session_from_highlight_run(client: httpx.AsyncClient, project: st
     assert s["sdk_version"] == "highlight.run 10.7.5"
     assert s["identifier"] == "ada@shop.test"
     assert s["event_count"] == 2
-    assert [(n["request_id"], n["status"], n["method"]) for n in data["network"]] == [
-        (rid, 500, "POST")]
-    assert data["network"][0]["detail"]["request_body"] == '{"sku": 1}'
+    net = {n["request_id"]: n for n in data["network"]}
+    assert {k: (n["status"], n["method"], n["type"]) for k, n in net.items()} == {
+        rid: (500, "POST", "fetch"), "v10req": (200, "GET", "xhr")}
+    assert net["v10req"]["end_ms"] - net["v10req"]["start_ms"] == 20
+    assert net[rid]["end_ms"] - net[rid]["start_ms"] == 80
+    assert net[rid]["detail"]["request_body"] == '{"sku": 1}'
     assert [(c["level"], c["message"]) for c in data["console"]] == [("warn", "low stock 3")]
-    assert [(e["type"], e["stack"][0]["function"]) for e in data["errors"]] == [
-        ("TypeError", "checkout")]
+    assert [(e["type"], e["message"], e["stack"][0]["function"]) for e in data["errors"]] == [
+        ("TypeError", "TypeError: cart is undefined", "checkout")]
     assert {t["event"] for t in data["track"]} == {"session properties", "feedback"}
     replay = (await client.get(f"/api/v1/sessions/{sid}/replay", headers=AUTH)).json()
     assert [e["type"] for e in replay["events"]] == [4, 2]

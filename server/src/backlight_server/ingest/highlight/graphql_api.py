@@ -3,6 +3,7 @@ subset (schema.graphql). Anything outside the schema gets a GraphQL error."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from functools import cache
@@ -87,7 +88,15 @@ async def initialize_session(_: Any, info: Any, **args: Any) -> dict[str, Any]:
         environment=str(args.get("environment") or "")[:512] or None,
         service=str(args.get("serviceName") or "")[:512] or None,
         app_version=str(args.get("appVersion") or "")[:512] or None))
-    return {"secure_id": secure_id, "project_id": project, "sampling": None}
+    return {"secure_id": secure_id, "project_id": numeric_project_id(project), "sampling": None}
+
+
+def numeric_project_id(project: str) -> str:
+    """highlight.run parses ``project_id`` as a positive integer (its ids are numeric) and
+    stops if it is not; Backlight ids are strings, so answer a stable number for them."""
+    if project.isdigit() and int(project) > 0:
+        return project
+    return str(int(hashlib.sha1(project.encode()).hexdigest()[:8], 16) % 1_000_000_000 + 1)
 
 
 async def _push(state: AppState, secure_id: str, payload_id: object,

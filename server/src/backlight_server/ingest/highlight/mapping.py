@@ -91,23 +91,44 @@ def _text(value: object, cap: int) -> str | None:
     return s[:cap]
 
 
+def _num(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _times(res: dict[str, Any], start_ms: float) -> tuple[float, float] | None:
+    """Absolute start and end (epoch ms) of a resource entry.
+
+    10.x sends ``startTimeAbs``/``responseEndAbs`` (absolute). Older clients send
+    ``startTime`` (relative to the page's time origin) with ``offsetStartTime`` =
+    ``startTime - 2 * (recordingStart - timeOrigin)``: the mean of the two is relative to
+    the recording start, which the session's start time approximates.
+    """
+    t0, t1 = _num(res.get("startTimeAbs")), _num(res.get("responseEndAbs"))
+    if t0 is not None and t1 is not None:
+        return t0, t1
+    rel = [_num(res.get(k)) for k in ("startTime", "offsetStartTime", "responseEnd",
+                                      "offsetResponseEnd")]
+    if rel[0] is None or rel[2] is None:
+        return None
+    b0, o0 = rel[0], rel[1] if rel[1] is not None else rel[0]
+    b1, o1 = rel[2], rel[3] if rel[3] is not None else rel[2]
+    return start_ms + (b0 + o0) / 2, start_ms + (b1 + o1) / 2
+
+
 def _network(sid: str, res: dict[str, Any], start_ms: float) -> NetworkRecord | None:
     kind = _KINDS.get(str(res.get("initiatorType")))
-    if kind is None:
+    times = _times(res, start_ms)
+    if kind is None or times is None:
         return None
-    begin, end = res.get("startTime"), res.get("responseEnd")
-    off_begin, off_end = res.get("offsetStartTime", begin), res.get("offsetResponseEnd", end)
-    nums = (begin, end, off_begin, off_end)
-    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in nums):
-        return None
-    # offsetStartTime = startTime - 2 * (recordingStart - timeOrigin), so the mean of the two
-    # is relative to the recording start, which the session's start time approximates.
-    t0 = start_ms + (float(begin) + float(off_begin)) / 2  # type: ignore[arg-type]
-    t1 = start_ms + (float(end) + float(off_end)) / 2  # type: ignore[arg-type]
-    pair = res.get("requestResponsePair") or {}
-    request = pair.get("request") or {} if isinstance(pair, dict) else {}
-    response = pair.get("response") or {} if isinstance(pair, dict) else {}
-    request_id = clean_token(request.get("id")) if isinstance(request, dict) else None
+    t0, t1 = times
+    pair = res.get("requestResponsePairs") or res.get("requestResponsePair") or {}
+    request = (pair.get("request") or {}) if isinstance(pair, dict) else {}
+    response = (pair.get("response") or {}) if isinstance(pair, dict) else {}
+    if not isinstance(request, dict) or not isinstance(response, dict):
+        request, response = {}, {}
+    request_id = clean_token(request.get("id"))
     detail = {k: v for k, v in {
         "request_headers": request.get("headers") or None,
         "response_headers": response.get("headers") or None,
@@ -115,7 +136,7 @@ def _network(sid: str, res: dict[str, Any], start_ms: float) -> NetworkRecord | 
         "response_body": _text(response.get("body"), MAX_TEXT),
         "response_size": response.get("size") or res.get("transferSize"),
     }.items() if v is not None}
-    status = response.get("status") if isinstance(response, dict) else None
+    status = response.get("status")
     return NetworkRecord(
         sid, request_id, kind, str(request.get("verb") or "GET")[:16].upper(),
         str(res.get("name") or request.get("url") or "")[:MAX_URL],
@@ -123,11 +144,24 @@ def _network(sid: str, res: dict[str, Any], start_ms: float) -> NetworkRecord | 
         None, orjson.dumps(detail).decode() if detail else None)
 
 
+def _unquote(value: object) -> str:
+    """10.x JSON-encodes error events (``"\"Uncaught Error: x\""``); undo that."""
+    text = str(value or "")
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            decoded = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+        if isinstance(decoded, str):
+            return decoded
+    return text
+
+
 def _console(sid: str, msg: dict[str, Any]) -> ConsoleRecord:
     level = str(msg.get("type") or "log").lower()
     value = msg.get("value")
     parts = value if isinstance(value, list) else [value]
-    text = " ".join(str(p) for p in parts if p is not None)[:MAX_TEXT]
+    text = " ".join(_unquote(p) for p in parts if p is not None)[:MAX_TEXT]
     ts = msg.get("time")
     ts_ms = float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else 0.0
     return ConsoleRecord(sid, ts_ms, level if level in _LEVELS else "log", text,
@@ -135,7 +169,7 @@ def _console(sid: str, msg: dict[str, Any]) -> ConsoleRecord:
 
 
 def _error(project: str, sid: str, err: dict[str, Any], now_ms: float) -> Any:
-    event = str(err.get("event") or "")
+    event = _unquote(err.get("event"))
     head, sep, _ = event.partition(":")
     etype = head.strip() if sep and head.strip().isidentifier() else "Error"
     return frontend_error(project, sid, {
