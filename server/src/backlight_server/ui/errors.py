@@ -1,0 +1,47 @@
+"""Error groups (with sparkline and state actions) and the error group page."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backlight_server.state import get_state
+from backlight_server.ui import params
+from backlight_server.ui.render import not_found, page, render
+
+PAGE_SIZE = 50
+STATES = ("open", "resolved", "ignored")
+
+
+@page
+def groups_list(request: Request) -> Response:
+    state = params.choice(request, "state", (*STATES, "all"))
+    state = "open" if state is None else state
+    data = get_state(request).store.list_error_groups(
+        state=None if state == "all" else state, limit=PAGE_SIZE,
+        offset=params.integer(request, "offset"))
+    return render(request, "errors.html", nav="errors", data=data, state=state,
+                  states=(*STATES, "all"), page_size=PAGE_SIZE)
+
+
+@page
+def group_page(request: Request) -> Response:
+    try:
+        group_id = int(request.path_params["group_id"])
+    except ValueError:
+        return not_found(request, "that error group")
+    data = get_state(request).store.get_error_group(group_id, 100)
+    if data is None:
+        return not_found(request, f"error group {group_id}")
+    instances = data["instances"]
+    playable = next((i for i in instances if i["session_id"]), None)
+    return render(request, "error_group.html", nav="errors", g=data["group"],
+                  instances=instances, latest=instances[0] if instances else None,
+                  playable=playable, states=STATES)
+
+
+routes = [
+    Route("/errors", groups_list, methods=["GET"]),
+    Route("/errors/{group_id}", group_page, methods=["GET"]),
+]

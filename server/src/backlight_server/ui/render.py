@@ -1,0 +1,121 @@
+"""Jinja2 environment, template filters, asset URLs and the login guard for UI pages."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from backlight_server.api.auth import token_ok
+
+HERE = Path(__file__).parent
+BUILD_DIR = HERE / "static" / "build"
+Page = Callable[[Request], Response]
+
+
+def fmt_ms(ms: float | None) -> str:
+    """Epoch ms → ``2026-11-24 10:03:07`` (UTC; the browser rewrites it to local time)."""
+    if ms is None:
+        return "–"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(ms: float | None) -> str:
+    if ms is None:
+        return "–"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def fmt_offset(ms: float) -> str:
+    """Milliseconds into a session → ``m:ss``."""
+    total = max(int(ms // 1000), 0)
+    return f"{total // 60}:{total % 60:02d}"
+
+
+def json_script(data: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">``."""
+    text = orjson.dumps(data).decode()
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _asset_hash(name: str) -> str:
+    path = BUILD_DIR / name
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    return _hash_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _hash_file(path: Path, mtime_ns: int, size: int) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+
+
+def asset(name: str) -> str:
+    """URL of a built asset, with a content hash so browsers refetch after a rebuild."""
+    return f"/ui-static/{quote(name)}?v={_asset_hash(name)}"
+
+
+def query(request: Request, **changes: Any) -> str:
+    """The current query string with ``changes`` applied (None removes a key)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return "?" + urlencode(params) if params else "?"
+
+
+env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                  autoescape=select_autoescape(default=True, default_for_string=True),
+                  trim_blocks=True, lstrip_blocks=True)
+env.filters.update(ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script)
+env.globals.update(asset=asset)
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("nav", "")
+    html = env.get_template(template).render(request=request, query=functools.partial(
+        query, request), now_ms=time.time() * 1000, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login?" + urlencode({"next": target})
+
+
+def page(handler: Page) -> Page:
+    """A UI page: without the token cookie (or bearer token) it redirects to /login."""
+    @functools.wraps(handler)
+    def guarded(request: Request) -> Response:
+        if not token_ok(request):
+            return RedirectResponse(login_url(request), status_code=303)
+        return handler(request)
+    return guarded
+
+
+def not_found(request: Request, what: str) -> HTMLResponse:
+    return render(request, "not_found.html", status=404, what=what)

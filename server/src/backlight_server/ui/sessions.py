@@ -1,0 +1,61 @@
+"""Sessions list and the session page (player, timeline, network/console/errors tabs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backlight_server.state import get_state
+from backlight_server.ui import params
+from backlight_server.ui.render import not_found, page, render
+
+PAGE_SIZE = 50
+_NETWORK_KEYS = ("id", "request_id", "method", "url", "status", "start_ms", "end_ms", "error",
+                 "backend")
+_ERROR_KEYS = ("id", "group_id", "ts_ms", "source", "type", "message", "request_id",
+               "service", "stack")
+
+
+@page
+def sessions_list(request: Request) -> Response:
+    has = params.choice(request, "errors", ("yes", "no"))
+    offset = params.integer(request, "offset")
+    data = get_state(request).store.list_sessions(
+        start_ms=params.since_ms(request), identifier=params.text(request, "user"),
+        has_errors={"yes": True, "no": False}.get(has or ""),
+        url_contains=params.text(request, "url", 2048), limit=PAGE_SIZE, offset=offset)
+    return render(request, "sessions.html", nav="sessions", data=data, page_size=PAGE_SIZE,
+                  ranges=params.RANGES)
+
+
+def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: row.get(k) for k in keys}
+
+
+@page
+def session_page(request: Request) -> Response:
+    sid = request.path_params["secure_id"][:128]
+    data = get_state(request).store.get_session(sid)
+    if data is None:
+        return not_found(request, f"session {sid}")
+    errors = sorted((_pick(e, _ERROR_KEYS) for e in [*data["errors"], *data["backend_errors"]]),
+                    key=lambda e: float(e["ts_ms"]))
+    client: dict[str, Any] = {
+        "session": _pick(data["session"], ("secure_id", "started_ms", "last_ms")),
+        "network": [_pick(n, _NETWORK_KEYS) for n in data["network"]],
+        "console": [_pick(c, ("ts_ms", "level", "message")) for c in data["console"]],
+        "errors": errors,
+        "start_at": params.number(request, "t"),
+        "open_request": params.text(request, "request", 128),
+    }
+    return render(request, "session.html", nav="sessions", s=data["session"], data=data,
+                  client=client)
+
+
+routes = [
+    Route("/sessions", sessions_list, methods=["GET"]),
+    Route("/sessions/{secure_id}", session_page, methods=["GET"]),
+]

@@ -1,0 +1,43 @@
+"""A trace by id, as a waterfall with its logs and errors."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from backlight_server.state import get_state
+from backlight_server.ui.render import page, render
+from backlight_server.ui.waterfall import bars
+
+_TRACE_ID = re.compile(r"[0-9a-f]{1,64}\Z")
+
+
+@page
+def trace_search(request: Request) -> Response:
+    wanted = request.query_params.get("id", "").strip().lower()
+    if wanted:
+        return RedirectResponse(f"/traces/{quote(wanted[:64], safe='')}", status_code=303)
+    return render(request, "trace.html", nav="traces", t=None, bars=[])
+
+
+@page
+def trace_page(request: Request) -> Response:
+    trace_id = request.path_params["trace_id"][:64].lower()
+    if not _TRACE_ID.match(trace_id):
+        return render(request, "trace.html", nav="traces", t=None, bars=[], status=404,
+                      error=f"{trace_id!r} is not a trace id (hex)")
+    data = get_state(request).store.get_trace(trace_id)
+    found = bool(data["span_count"] or data["logs"] or data["errors"])
+    return render(request, "trace.html", nav="traces", t=data, bars=bars(data["spans"]),
+                  status=200 if found else 404,
+                  error=None if found else f"nothing recorded for trace {trace_id}")
+
+
+routes = [
+    Route("/traces", trace_search, methods=["GET"]),
+    Route("/traces/{trace_id}", trace_page, methods=["GET"]),
+]

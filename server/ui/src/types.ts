@@ -1,0 +1,47 @@
+// The session page's data, embedded by the server as JSON (see ui/sessions.py).
+
+export type Backend = { spans: number; logs: number; errors: number; worst_level: string | null }
+
+export type NetworkRow = {
+  id: number
+  request_id: string | null
+  method: string
+  url: string
+  status: number
+  start_ms: number
+  end_ms: number
+  error: string | null
+  backend: Backend
+}
+
+export type ConsoleRow = { ts_ms: number; level: string; message: string }
+
+export type Frame = {
+  file: string
+  function: string | null
+  line: number | null
+  column: number | null
+  code: string | null
+  in_app: boolean
+}
+
+export type ErrorRow = {
+  id: number
+  group_id: number
+  ts_ms: number
+  source: string
+  type: string
+  message: string
+  request_id: string | null
+  service: string | null
+  stack: Frame[] | null
+}
+
+export type SessionData = {
+  session: { secure_id: string; started_ms: number; last_ms: number }
+  network: NetworkRow[]
+  console: ConsoleRow[]
+  errors: ErrorRow[]
+  start_at: number | null
+  open_request: string | null
+}
