@@ -39,6 +39,7 @@ class BacklightMiddleware:
 
         def start_response_wrapper(status: str, headers: Any, exc_info: Any = None) -> Any:
             response.status = _status_code(status)
+            response.route = _route(environ)  # Flask drops its request object before returning
             return start_response(status, headers, exc_info)
 
         try:
@@ -58,6 +59,7 @@ class _Response:
         self.act = act
         self.environ = environ
         self.status = 0
+        self.route: str | None = None
         self.body: Iterable[bytes] = ()
         self.ended = False
         self.ctx: Context | None = None
@@ -97,7 +99,7 @@ class _Response:
             return
         self.ended = True
         try:
-            finish_request(self.act, self.status, _route(self.environ), error)
+            finish_request(self.act, self.status, self.route or _route(self.environ), error)
         except Exception:
             internal_error("wsgi finish")
 

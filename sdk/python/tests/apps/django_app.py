@@ -1,0 +1,73 @@
+"""A one-file Django project (settings, URLs, views) for in-process and gunicorn tests."""
+
+import logging
+import os
+
+import django
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.urls import path
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="test-only",
+        ALLOWED_HOSTS=["*"],
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=["backlight.integrations.django.BacklightMiddleware"],
+        INSTALLED_APPS=[],
+        DATABASES={},
+        LOGGING_CONFIG=None,
+        USE_TZ=True,
+    )
+    django.setup()
+
+log = logging.getLogger("app")
+
+
+class Boom(Exception):
+    pass
+
+
+def item(request: HttpRequest, item_id: int) -> JsonResponse:
+    log.info("item %d", item_id)
+    return JsonResponse({"id": item_id})
+
+
+def boom(request: HttpRequest) -> HttpResponse:
+    raise Boom("django view failed")
+
+
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b"one "
+        yield b"two"
+
+    return StreamingHttpResponse(chunks())
+
+
+async def async_item(request: HttpRequest, item_id: int) -> JsonResponse:
+    log.info("async item %d", item_id)
+    return JsonResponse({"id": item_id})
+
+
+urlpatterns = [
+    path("items/<int:item_id>", item),
+    path("async/<int:item_id>", async_item),
+    path("boom", boom),
+    path("stream", stream),
+]
+
+if "BACKLIGHT_TEST_URL" in os.environ:  # under gunicorn
+    import backlight
+
+    backlight.init(
+        "test-project",
+        backend_url=os.environ["BACKLIGHT_TEST_URL"],
+        service_name="django-app",
+        export_interval=0.2,
+    )
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+application = get_wsgi_application()
