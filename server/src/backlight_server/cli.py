@@ -1,4 +1,4 @@
-"""The ``backlight`` command: ``serve``, ``project create|list``."""
+"""The ``backlight`` command: ``serve``, ``project create|list``, ``doctor``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from backlight_server import __version__
+from backlight_server.doctor import command as doctor
 from backlight_server.settings import Settings, env_name, settings_from_env
 
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _project_parser(sub)
+    doctor.add_parser(sub)
     return parser
 
 
@@ -104,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "doctor":
+        return doctor.run(args)
     return project_command(args)
 
 

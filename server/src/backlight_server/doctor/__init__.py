@@ -1,0 +1,1 @@
+"""``backlight doctor``: the linkage troubleshooting checklist as a command."""
