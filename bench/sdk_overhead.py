@@ -1,0 +1,271 @@
+"""Backend SDK overhead: req/s of hello-world FastAPI and Flask apps, bare and instrumented.
+
+    python bench/sdk_overhead.py                 # everything, ~4 minutes
+    python bench/sdk_overhead.py --duration 5 --frameworks fastapi --variants bare,backlight
+
+Variants: bare, Backlight, highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
+SDK exports to a sink on 127.0.0.1 (OTLP/HTTP and Sentry envelopes to an HTTP sink in this
+process, highlight-io's OTLP/gRPC to a gRPC sink). FastAPI runs under uvicorn (uvloop,
+httptools), Flask under gunicorn (one gthread worker, 8 threads). The server is pinned to
+CPU 0 and wrk (1 thread, 8 connections) to CPU 1. The peers' pins conflict with ours, so
+every variant runs in its own throwaway venv under .cache/bench/, made here. highlight-io
+pins OpenTelemetry 1.28, which today's FastAPI cannot use: its venv gets an older FastAPI,
+and its ratio is to a bare run in that same venv. Nothing is sent beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "bench"
+FRAMEWORK_PINS = [
+    "uvicorn==0.54.0",
+    "httptools==0.9.0",
+    "uvloop==0.23.0",
+    "flask==3.1.3",
+    "gunicorn==27.0.1",
+]
+VENVS: dict[str, list[str]] = {
+    "backlight": [str(ROOT / "sdk" / "python"), "fastapi==0.163.2", *FRAMEWORK_PINS],
+    "sentry": ["sentry-sdk==2.75.0", "fastapi==0.163.2", *FRAMEWORK_PINS],
+    "highlight": ["highlight-io==0.10.2", "fastapi<0.120", *FRAMEWORK_PINS],
+    "size": [str(ROOT / "sdk" / "python")],
+}
+# variant -> the venv it runs in, and the bare run it is compared with
+RUNS: dict[str, tuple[str, str]] = {
+    "bare": ("backlight", "bare"),
+    "backlight": ("backlight", "bare"),
+    "sentry": ("sentry", "bare"),
+    "highlight": ("highlight", "bare (highlight venv)"),
+    "bare (highlight venv)": ("highlight", "bare (highlight venv)"),
+}
+SESSION = "Ab3dEf7hIj0lMn4pQr8tUv2xYz6a"
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+HEADERS = [
+    f"x-highlight-request: {SESSION}/{TRACE}",
+    f"traceparent: 00-{TRACE}-00f067aa0ba902b7-01",
+]
+
+
+@dataclass
+class Result:
+    framework: str
+    variant: str
+    rps: float
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def venv(name: str) -> Path:
+    """Create (once per requirement list) the venv ``name`` and return its python."""
+    path = CACHE / name
+    python = path / "bin" / "python"
+    stamp = path / ".requirements"
+    wanted = "\n".join(VENVS[name])
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    log(f"creating venv {path}")
+    shutil.rmtree(path, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, *VENVS[name]], check=True)
+    stamp.write_text(wanted)
+    return python
+
+
+class _Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    received = 0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        type(self).received += len(body)
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@contextmanager
+def http_sink() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[None]:
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def server_command(python: Path, framework: str, port: int) -> list[str]:
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    if framework == "fastapi":
+        return [
+            *pin, str(python), "-m", "uvicorn", "sdk_bench_apps:fastapi_app",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            "--log-level", "warning", "--loop", "uvloop", "--http", "httptools",
+        ]  # fmt: skip
+    return [
+        *pin, str(python), "-m", "gunicorn", "sdk_bench_apps:flask_app",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
+        "--worker-class", "gthread", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def wrk(url: str, seconds: float, connections: int) -> float:
+    pin = ["taskset", "-c", "1"] if shutil.which("taskset") else []
+    headers = [arg for h in HEADERS for arg in ("-H", h)]
+    command = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", *headers, url]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return float(match.group(1))
+
+
+def measure(
+    framework: str, variant: str, sink: str, grpc_sink: str, args: argparse.Namespace
+) -> float:
+    python = venv(RUNS[variant][0])
+    port = free_port()
+    env = {
+        **os.environ,
+        "BENCH_VARIANT": variant.split(" ")[0],
+        "BENCH_FRAMEWORK": framework,
+        "BENCH_SINK": sink,
+        "BENCH_GRPC_SINK": grpc_sink,
+        "PYTHONPATH": str(ROOT / "bench" / "sdk_overhead"),
+    }
+    url = f"http://127.0.0.1:{port}/"
+    with process(server_command(python, framework, port), env):
+        wait_ready(url)
+        wrk(url, args.warmup, args.connections)
+        return wrk(url, args.duration, args.connections)
+
+
+def import_time_and_size() -> tuple[float, float, int]:
+    """(median ms to import backlight, its share of it, MB the install adds to a venv)."""
+    python = venv("size")
+    code = "import time; t=time.perf_counter(); import backlight; print(time.perf_counter()-t)"
+    times = [
+        float(subprocess.run([str(python), "-c", code], check=True, capture_output=True,
+                             text=True).stdout)
+        for _ in range(7)
+    ]  # fmt: skip
+    probe = [str(python), "-X", "importtime", "-c", "import backlight"]
+    trace = subprocess.run(probe, check=True, capture_output=True, text=True).stderr
+    own = sum(
+        int(m.group(1))
+        for m in re.finditer(r"import time:\s+(\d+) \|\s+\d+ \|\s+ *backlight", trace)
+    )
+    site = next((CACHE / "size" / "lib").glob("python*/site-packages"))
+    base = {"pip", "setuptools", "_distutils_hack", "pkg_resources", "distutils-precedence.pth"}
+    total = sum(
+        f.stat().st_size
+        for entry in site.iterdir()
+        if not any(entry.name.startswith(b) for b in base)
+        for f in ([entry] if entry.is_file() else entry.rglob("*"))
+        if f.is_file()
+    )
+    return statistics.median(times) * 1000, own / 1000, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat all runs; report medians")
+    parser.add_argument("--frameworks", default="fastapi,flask")
+    parser.add_argument("--variants", default=",".join(RUNS))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (scripts/setup.sh installs it)")
+    frameworks = args.frameworks.split(",")
+    variants = [v.strip() for v in args.variants.split(",")]
+    for name in {RUNS[v][0] for v in variants}:
+        venv(name)
+    grpc_port = free_port()
+    grpc_sink = ROOT / "bench" / "sdk_overhead" / "sdk_bench_grpc_sink.py"
+    grpc_cmd = [str(venv("highlight")), str(grpc_sink)]
+    results: dict[tuple[str, str], list[float]] = {}
+    with http_sink() as sink, process([*grpc_cmd, str(grpc_port)]):
+        for _ in range(args.rounds):
+            for framework in frameworks:
+                for variant in variants:
+                    rps = measure(framework, variant, sink, f"http://127.0.0.1:{grpc_port}", args)
+                    log(f"{framework:8} {variant:22} {rps:9.1f} req/s")
+                    results.setdefault((framework, variant), []).append(rps)
+    print(f"\n| framework | variant | req/s | vs bare | (wrk -c{args.connections}, "
+          f"{args.duration:g}s, median of {args.rounds}) |")  # fmt: skip
+    print("|---|---|---:|---:|")
+    for (framework, variant), runs in results.items():
+        rps = statistics.median(runs)
+        bare_runs = results.get((framework, RUNS[variant][1]))
+        ratio = f"{rps / statistics.median(bare_runs):.0%}" if bare_runs else "n/a"
+        print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} |")
+    print(f"\nsink received {_Sink.received:,} bytes of OTLP/HTTP and Sentry envelopes")
+    ms, own, size = import_time_and_size()
+    print(f"import backlight: {ms:.0f} ms (median of 7 fresh processes; "
+          f"backlight's own modules {own:.1f} ms)")  # fmt: skip
+    print(f"pip install backlight: {size / 1e6:.1f} MB in site-packages, dependencies included")
+
+
+if __name__ == "__main__":
+    main()

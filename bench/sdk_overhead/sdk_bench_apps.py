@@ -1,0 +1,94 @@
+"""Hello-world FastAPI and Flask apps, instrumented per ``BENCH_VARIANT``.
+
+Run by the benchmark inside each variant's venv:
+``uvicorn sdk_bench_apps:fastapi_app`` / ``gunicorn sdk_bench_apps:flask_app``.
+Variants: bare, backlight, highlight (highlight-io), sentry (sentry-sdk, traces at 100 %).
+Every SDK exports to the sink on 127.0.0.1 named by ``BENCH_SINK`` (and ``BENCH_GRPC_SINK``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+VARIANT = os.environ.get("BENCH_VARIANT", "bare")
+FRAMEWORK = os.environ.get("BENCH_FRAMEWORK", "fastapi")
+SINK = os.environ.get("BENCH_SINK", "http://127.0.0.1:9")
+GRPC_SINK = os.environ.get("BENCH_GRPC_SINK", "http://127.0.0.1:9")
+
+
+def _init_sdk() -> None:
+    if VARIANT == "backlight":
+        import backlight
+
+        backlight.init("bench", backend_url=SINK, service_name=f"bench-{FRAMEWORK}")
+    elif VARIANT == "sentry":
+        import sentry_sdk  # type: ignore[import-not-found, unused-ignore]
+
+        port = SINK.rsplit(":", 1)[1]
+        sentry_sdk.init(dsn=f"http://public@127.0.0.1:{port}/1", traces_sample_rate=1.0)
+    elif VARIANT == "highlight":
+        import highlight_io  # type: ignore[import-not-found, unused-ignore]
+
+        integrations: list[Any] = []
+        if FRAMEWORK == "flask":
+            from highlight_io.integrations.flask import (  # type: ignore[import-not-found, unused-ignore]
+                FlaskIntegration,
+            )
+
+            integrations.append(FlaskIntegration())
+        highlight_io.H(
+            "bench",
+            integrations=integrations,
+            otlp_endpoint=GRPC_SINK,
+            service_name=f"bench-{FRAMEWORK}",
+        )
+
+
+def _make_fastapi() -> Any:
+    from fastapi import FastAPI
+
+    options: dict[str, Any] = {}
+    if "telemetry" in inspect.signature(FastAPI).parameters:
+        # FastAPI's native OpenTelemetry spans switch on whenever an SDK tracer provider
+        # is global; they are not any SDK's own cost, so every variant runs without them.
+        options["telemetry"] = {"tracing": False, "logs": False, "metrics": False}
+    app = FastAPI(**options)
+
+    @app.get("/")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    if VARIANT == "backlight":
+        from backlight.integrations.asgi import BacklightMiddleware
+
+        app.add_middleware(BacklightMiddleware)
+    elif VARIANT == "highlight":
+        from highlight_io.integrations.fastapi import (  # type: ignore[import-not-found, unused-ignore]
+            FastAPIMiddleware,
+        )
+
+        app.add_middleware(FastAPIMiddleware)
+    return app
+
+
+def _make_flask() -> Any:
+    from flask import Flask
+
+    app = Flask(__name__)
+
+    @app.get("/")
+    def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    if VARIANT == "backlight":
+        from backlight.integrations.wsgi import BacklightMiddleware
+
+        app.wsgi_app = BacklightMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+_init_sdk()
+fastapi_app = _make_fastapi() if FRAMEWORK == "fastapi" else None
+flask_app = _make_flask() if FRAMEWORK == "flask" else None
