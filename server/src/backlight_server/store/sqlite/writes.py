@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from operator import itemgetter
 
 import orjson
 
@@ -13,7 +11,6 @@ from backlight_server.pipeline.model import (
     ErrorRecord,
     LogRecord,
     SessionInfo,
-    SpanRecord,
     TelemetryBatch,
 )
 
@@ -24,24 +21,6 @@ INSERT_SPAN = ("INSERT INTO spans (project_id, trace_id, span_id, parent_span_id
 INSERT_LOG = ("INSERT INTO logs (project_id, ts_ns, trace_id, span_id, severity_number, level, "
               "body, service, environment, session_id, request_id, attributes) "
               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
-
-
-def _bulk_insert(table: str, columns: Sequence[str]) -> str:
-    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
-    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?)"
-
-
-# The same inserts as one statement over a JSON array of rows (json_each keeps the order).
-# One sqlite3_step for the whole batch, so the GIL is released for all of it and the event
-# loop decodes the next request on the other core meanwhile; executemany gives the GIL up
-# and takes it back once per row, which serialises the two threads. Same rows, same cost
-# inside SQLite: see docs/benchmarks.md.
-BULK_INSERT_SPAN = _bulk_insert("spans", SpanRecord._fields)
-BULK_INSERT_LOG = _bulk_insert("logs", LogRecord._fields)
-_INT64_MAX = 2**63 - 1
-_SPAN_NS = (itemgetter(SpanRecord._fields.index("start_ns")),
-            itemgetter(SpanRecord._fields.index("end_ns")))
-_LOG_NS = (itemgetter(LogRecord._fields.index("ts_ns")),)
 # Full-text indexing of the log rows just inserted (rowid > the max id before the insert).
 # One statement per batch instead of a row trigger: see migrations/0002_fts_bulk_index.sql.
 MAX_LOG_ID = "SELECT coalesce(max(id), 0) FROM logs"
@@ -76,7 +55,21 @@ ON CONFLICT (secure_id) DO UPDATE SET
 """
 
 
+_SAME_EXCEPTION = """
+SELECT group_id FROM errors WHERE trace_id = ? AND type = ? AND message = ? AND source != ?
+AND source != 'frontend' AND abs(ts_ms - ?) < 60000 LIMIT 1
+"""
+
+
 def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
+    """Store an instance and count it in its group. One exception recorded both as a span
+    event and as a log record (``logger.exception`` while a server logs the failure) in the
+    same trace is one instance: the second to arrive is dropped."""
+    if err.trace_id is not None and err.source in ("span", "log"):
+        same = conn.execute(_SAME_EXCEPTION, (err.trace_id, err.type, err.message, err.source,
+                                              err.ts_ms)).fetchone()
+        if same is not None:
+            return int(same[0])
     session_id = err.session_id
     if session_id is None and err.request_id is not None:
         row = conn.execute("SELECT session_id FROM network WHERE request_id = ? LIMIT 1",
@@ -93,42 +86,16 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
     return int(group_id)
 
 
-def _rows_json(rows: Sequence[tuple[object, ...]],
-               int_columns: Sequence[itemgetter[object]]) -> bytes | None:
-    """``rows`` as one JSON array, or None where JSON would not carry them exactly.
-
-    JSON cannot: an integer beyond SQLite's 64 bits (SQLite would store a REAL where
-    binding refuses it), or a NUL character (the JSON functions end a string there).
-    """
-    for column in int_columns:
-        if max(map(column, rows)) > _INT64_MAX:
-            return None
-    data = orjson.dumps(rows, default=tuple)
-    return None if b"\\u0000" in data else data
-
-
-def insert_spans(conn: sqlite3.Connection, spans: list[SpanRecord]) -> None:
-    data = _rows_json(spans, _SPAN_NS)
-    if data is None:
-        conn.executemany(INSERT_SPAN, spans)
-    else:
-        conn.execute(BULK_INSERT_SPAN, (data,))
-
-
 def insert_logs(conn: sqlite3.Connection, logs: list[LogRecord]) -> None:
     """Insert log rows and add their bodies to the full-text index."""
     before = conn.execute(MAX_LOG_ID).fetchone()[0]
-    data = _rows_json(logs, _LOG_NS)
-    if data is None:
-        conn.executemany(INSERT_LOG, logs)
-    else:
-        conn.execute(BULK_INSERT_LOG, (data,))
+    conn.executemany(INSERT_LOG, logs)
     conn.execute(INDEX_NEW_LOGS, (before,))
 
 
 def write_telemetry(conn: sqlite3.Connection, batch: TelemetryBatch) -> None:
     if batch.spans:
-        insert_spans(conn, batch.spans)
+        conn.executemany(INSERT_SPAN, batch.spans)
     if batch.logs:
         insert_logs(conn, batch.logs)
     for err in batch.errors:
