@@ -73,6 +73,7 @@ class AppServer:
 class _Handler(BaseHTTPRequestHandler):
     app: AppServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
