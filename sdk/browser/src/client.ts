@@ -5,6 +5,7 @@
  */
 import { type Taken, Buffer, batchJson } from './buffer'
 import { errorEntry, listenErrors, patchConsole } from './capture'
+import { jsonSafe } from './format'
 import { flushWaiting, patchFetch, patchXhr, type NetConfig } from './network'
 import { findSite, matches, type Page, type Rules } from './origins'
 import { BODY_KEYS } from './redact'
@@ -103,21 +104,22 @@ export class Client {
   /** Installs the instrumentation (once per page) and starts recording. */
   install(): void {
     const w = window
-    const page: Page = { origin: location.origin, hostname: location.hostname, site: () => site }
-    let site = location.hostname
-    let probed = false
-    page.site = () => {
-      if (!probed) {
-        probed = true
-        site = findSite(location.hostname, {
-          read: () => document.cookie,
-          write: (c) => {
-            document.cookie = c
-          },
-        })
-        this.log('registrable domain', site)
-      }
-      return site
+    let site: string | null = null
+    const page: Page = {
+      origin: location.origin,
+      hostname: location.hostname,
+      site: () => {
+        if (site === null) {
+          site = findSite(location.hostname, {
+            read: () => document.cookie,
+            write: (c) => {
+              document.cookie = c
+            },
+          })
+          this.log('registrable domain', site)
+        }
+        return site
+      },
     }
     const base = this.s.backendUrl
     const net = this.s.net
@@ -230,21 +232,21 @@ export class Client {
   }
 
   identify(identifier: string, metadata?: Record<string, unknown>): void {
-    const item = { ts: Date.now(), identifier: String(identifier), metadata: metadata ?? {} }
+    const item = { ts: Date.now(), identifier: String(identifier), metadata: jsonSafe(metadata ?? {}) }
     this.buf.identify = JSON.stringify(item)
     this.custom('Identify', item)
     this.activity()
   }
 
   track(event: string, properties?: Record<string, unknown>): void {
-    const item = { ts: Date.now(), event: String(event), properties: properties ?? {} }
+    const item = { ts: Date.now(), event: String(event), properties: jsonSafe(properties ?? {}) }
     this.add('track', item)
     this.custom('Track', item)
     this.activity()
   }
 
   consumeError(error: unknown, message?: string, payload?: unknown): void {
-    const e = errorEntry(error, 'consumeError', payload)
+    const e = errorEntry(error, 'consumeError', payload === undefined ? undefined : jsonSafe(payload))
     if (message) e.message = `${message}: ${e.message}`
     this.add('errors', e)
   }

@@ -34,3 +34,18 @@ export function render(v: unknown): string {
 }
 
 export const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}…` : s)
+
+/** `v` if it serialises as JSON, else its rendering (cycles, BigInt, ...). */
+export function jsonSafe(v: unknown): unknown {
+  try {
+    JSON.stringify(v)
+    return v
+  } catch {
+    const s = render(v)
+    try {
+      return JSON.parse(s) as unknown
+    } catch {
+      return s
+    }
+  }
+}

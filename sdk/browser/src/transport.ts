@@ -69,7 +69,7 @@ export class Transport {
     try {
       const res = await this.request(job)
       done = res.ok || (res.status >= 400 && res.status < 500 && res.status !== 429)
-      if (!res.ok) this.log(`${job.path} answered ${res.status}`, done ? 'dropped' : 'will retry')
+      this.log(`${job.path} answered ${res.status}`, res.ok ? '' : done ? 'dropped' : 'will retry')
       after = (Number(res.headers.get('retry-after')) || 0) * 1000
     } catch (e) {
       this.log(`${job.path} failed`, e)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { errorEntry, patchConsole } from '../src/capture'
-import { render } from '../src/format'
+import { jsonSafe, render } from '../src/format'
 import { hiddenWatcher, isUserActivity } from '../src/replay'
 import type { ConsoleEntry, ErrorEntry } from '../src/types'
 
@@ -124,4 +124,13 @@ test('user activity is told from rrweb events', () => {
   assert.ok(isUserActivity({ type: 3, data: { source: 5 }, timestamp: 0 }))
   assert.ok(!isUserActivity({ type: 3, data: { source: 0 }, timestamp: 0 }))
   assert.ok(!isUserActivity({ type: 2, data: {}, timestamp: 0 }))
+})
+
+test('jsonSafe keeps serialisable values and renders the others', () => {
+  const plain = { a: [1, 'x'] }
+  assert.equal(jsonSafe(plain), plain)
+  const cyclic: Record<string, unknown> = { a: 1 }
+  cyclic.me = cyclic
+  assert.deepEqual(jsonSafe(cyclic), { a: 1, me: '[circular]' })
+  assert.deepEqual(jsonSafe({ n: 2n }), { n: '2n' })
 })
