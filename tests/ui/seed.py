@@ -27,6 +27,7 @@ from backlight_server.testing import BacklightProcess
 from bltest import OtelService, request_id, session_id, wait_for
 
 MS = 1_000_000  # ns per ms
+BIG_N, BIG_AT = 1500, 1200  # over the page's inline-summary limit (ui/sessions.py)
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Seed:
     server: BacklightProcess
     sid: str  # the session with a replay, network, console and errors
     sid_empty: str  # a session without replay
+    sid_big: str  # a session with BIG_N network requests
+    r_big: str  # its request BIG_AT, which has a backend error
     r_ok: str  # GET /api/products: spans + an info log
     r_fail: str  # POST /api/checkout: backend ValueError in two services
     t0: float  # epoch ms of the first rrweb event
@@ -127,6 +130,19 @@ def _reserve_stock(order: str) -> None:
     raise ValueError(f"out of stock for order {order}")
 
 
+def _plain_error(svc: OtelService, rid: str, at_ms: float) -> None:
+    """A plain OpenTelemetry service whose trace id is the request id: no Backlight code."""
+    parent = NonRecordingSpan(SpanContext(int(rid, 16), 0xABCDEF12, is_remote=True,
+                                          trace_flags=TraceFlags(1)))
+    span = svc.tracer.start_span("GET /api/price", context=trace.set_span_in_context(parent),
+                                 start_time=int(at_ms * MS))
+    try:
+        raise LookupError("no price for sku 77")
+    except LookupError as exc:
+        span.record_exception(exc, timestamp=int((at_ms + 5) * MS))
+    span.end(end_time=int((at_ms + 9) * MS))
+
+
 def _backend(api: OtelService, inventory: OtelService, sid: str, r_ok: str, r_fail: str,
              t0: float, word: str) -> None:
     link_ok = {"highlight.session_id": sid, "highlight.trace_id": r_ok}
@@ -197,9 +213,16 @@ def seed(server: BacklightProcess) -> Seed:
                                        "console": [{"ts": t0 + 1500, "level": "log",
                                                     "message": "hello"}]})
 
+    sid_big, big_ids = session_id(), [request_id() for _ in range(BIG_N)]
+    _post(server, "/ingest/v1/batch", {
+        "v": 1, "project_id": project, "session_secure_id": sid_big, "seq": 0,
+        "network": [_network(r, "GET", f"http://api.shop.test/api/items/{i}", 200,
+                             t0 + i * 40, t0 + i * 40 + 20) for i, r in enumerate(big_ids)]})
+
     api, inventory = _otel(server, "api"), _otel(server, "inventory")
     try:
         _backend(api, inventory, sid, r_ok, r_fail, t0, word)
+        _plain_error(inventory, big_ids[BIG_AT], t0 + BIG_AT * 40 + 2)
         api.flush()
         inventory.flush()
     finally:
@@ -208,8 +231,10 @@ def seed(server: BacklightProcess) -> Seed:
     view = wait_for(lambda: (lambda v: v if v["errors"] and v["logs"] else None)(
         server.api(f"/api/v1/requests/{r_fail}")))
     groups = server.api("/api/v1/error-groups")["groups"]
-    by_type = {g["type"]: g["id"] for g in groups}  # type: ignore[union-attr]
-    return Seed(server=server, sid=sid, sid_empty=sid_empty, r_ok=r_ok, r_fail=r_fail, t0=t0,
+    by_type = {g["type"]: g["id"] for g in groups}  # type: ignore[index]
+    wait_for(lambda: server.api(f"/api/v1/requests/{big_ids[BIG_AT]}")["errors"])
+    return Seed(server=server, sid=sid, sid_empty=sid_empty, sid_big=sid_big,
+                r_big=big_ids[BIG_AT], r_ok=r_ok, r_fail=r_fail, t0=t0,
                 error_ms=view["errors"][0]["ts_ms"], log_word=word,
                 backend_group=by_type["ValueError"], frontend_group=by_type["TypeError"])
 

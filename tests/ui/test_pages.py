@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from .conftest import Ui, current_ms, watched
-from .seed import Seed
+from .seed import BIG_AT, BIG_N, Seed
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +67,31 @@ def test_network_row_with_backend_error_opens_request_view(ui: Ui, seeded: Seed)
         assert "active" in (row.get_attribute("class") or "")
         w.shot("session-request-open")
         w.assert_clean("session page")
+        page.close()
+
+    ui.run(check)
+
+
+def test_large_session_list_is_virtualised_and_loads_badges_in_view(ui: Ui,
+                                                                    seeded: Seed) -> None:
+    s = seeded
+
+    def check() -> None:
+        w = watched(ui)
+        page = w.page
+        page.goto(f"/sessions/{s.sid_big}")
+        page.wait_for_selector("#session[data-state=ready]")
+        assert f"Network {BIG_N}" in page.inner_text("[data-tab=network]")
+        assert page.locator("#list-network .vrow").count() < 100  # only the rows in view
+        page.eval_on_selector("#list-network", f"e => e.scrollTop = {BIG_AT * 30 - 120}")
+        row = page.locator(f".net-row[data-request-id='{s.r_big}']")
+        row.locator(".badge.be").wait_for()  # its backend summary was fetched when in view
+        row.click()
+        view = page.locator(f"#request-panel .request-view[data-request-id='{s.r_big}']")
+        view.wait_for()
+        assert "LookupError" in view.inner_text()
+        w.shot("session-large")
+        w.assert_clean("large session")
         page.close()
 
     ui.run(check)

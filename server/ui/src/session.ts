@@ -5,6 +5,7 @@ import './session.css'
 import { clock, duration, el } from './format'
 import { Player, loadEvents } from './player'
 import { RequestPanel } from './request_panel'
+import { Summaries } from './summaries'
 import { drawLane, timeAt, type Mark } from './timeline'
 import type { ConsoleRow, ErrorRow, NetworkRow, SessionData } from './types'
 import { VirtualList, lastAtOrBefore } from './vlist'
@@ -28,11 +29,15 @@ function networkRow(n: NetworkRow): HTMLElement {
   )
   const b = n.backend
   const badge = el('span', 'be-badges')
+  row.append(badge)
+  row.title = n.url
+  if (b === null) {
+    if (n.request_id) badge.append(el('span', 'badge pending', '…'))
+    return row
+  }
   if (b.errors) badge.append(el('span', 'badge be', `${b.errors} err`))
   if (b.logs) badge.append(el('span', `badge logs lvl-${b.worst_level ?? 'info'}`, `${b.logs} log`))
   if (!b.errors && !b.logs && b.spans) badge.append(el('span', 'badge spans', `${b.spans} sp`))
-  row.append(badge)
-  row.title = n.url
   return row
 }
 
@@ -108,6 +113,9 @@ async function main(): Promise<void> {
         else panel.showError(e)
       }, 'No errors in this session.'),
   }
+  const summaries = new Summaries(data.network, () => lists.network.refresh())
+  lists.network.onRender = (first, last) => summaries.want(first, last)
+  lists.network.refresh()
   const times = {
     network: data.network.map((n) => n.start_ms),
     console: data.console.map((c) => c.ts_ms),
@@ -117,11 +125,13 @@ async function main(): Promise<void> {
   // timeline
   const lane = (name: string): HTMLElement =>
     root.querySelector<HTMLElement>(`[data-lane=${name}] .lane-track`) ?? el('div', '')
+  const failedRequests = new Set(data.errors.map((e) => e.request_id))
   const marks: Record<string, Mark[]> = {
     network: data.network.map((n) => ({
       ms: n.start_ms,
       label: `${n.method} ${n.url} ${n.status || n.error || ''}`,
-      bad: n.backend.errors > 0 || n.status >= 500 || n.error !== null,
+      bad: (n.backend?.errors ?? 0) > 0 || failedRequests.has(n.request_id) || n.status >= 500 ||
+        n.error !== null,
     })),
     console: data.console.filter((c) => c.level === 'error').map((c) => ({ ms: c.ts_ms, label: c.message })),
     frontend: data.errors.filter((e) => e.source === 'frontend').map((e) => ({ ms: e.ts_ms, label: `${e.type}: ${e.message}`, bad: true })),

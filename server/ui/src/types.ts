@@ -11,7 +11,8 @@ export type NetworkRow = {
   start_ms: number
   end_ms: number
   error: string | null
-  backend: Backend
+  /** null when the session is large: fetched for the rows in view (see summaries.ts) */
+  backend: Backend | null
 }
 
 export type ConsoleRow = { ts_ms: number; level: string; message: string }

@@ -9,6 +9,8 @@ export class VirtualList<T> {
   private readonly spacer: HTMLDivElement
   private active = -1
   private scheduled = false
+  /** Called after each render with the range of rows in the DOM. */
+  onRender: ((first: number, last: number) => void) | null = null
 
   constructor(
     private readonly box: HTMLElement,
@@ -53,6 +55,11 @@ export class VirtualList<T> {
     this.schedule()
   }
 
+  /** Draws the rows again (their data changed). */
+  refresh(): void {
+    this.schedule()
+  }
+
   private schedule(): void {
     if (this.scheduled) return
     this.scheduled = true
@@ -79,6 +86,7 @@ export class VirtualList<T> {
       rows.push(row)
     }
     this.spacer.replaceChildren(...rows)
+    this.onRender?.(first, last)
   }
 }
 

@@ -108,12 +108,19 @@ def login_url(request: Request) -> str:
 
 
 def page(handler: Page) -> Page:
-    """A UI page: without the token cookie (or bearer token) it redirects to /login."""
+    """A UI page: without the token cookie (or bearer token) it redirects to /login.
+
+    The time spent in the handler (queries + rendering) is sent as ``Server-Timing``.
+    """
     @functools.wraps(handler)
     def guarded(request: Request) -> Response:
         if not token_ok(request):
             return RedirectResponse(login_url(request), status_code=303)
-        return handler(request)
+        started = time.perf_counter()
+        response = handler(request)
+        response.headers["Server-Timing"] = (
+            f"page;dur={(time.perf_counter() - started) * 1000:.2f}")
+        return response
     return guarded
 
 

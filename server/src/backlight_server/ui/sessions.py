@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backlight_server.api.auth import token_ok
 from backlight_server.state import get_state
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, render
 
 PAGE_SIZE = 50
+# Sessions with more network requests than this get their rows' backend summaries from
+# /ui-data/backend-summaries as the rows scroll into view, not all at once in the page.
+INLINE_SUMMARIES = 1000
+MAX_SUMMARY_IDS = 200
 _NETWORK_KEYS = ("id", "request_id", "method", "url", "status", "start_ms", "end_ms", "error",
                  "backend")
 _ERROR_KEYS = ("id", "group_id", "ts_ms", "source", "type", "message", "request_id",
@@ -38,7 +44,7 @@ def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 @page
 def session_page(request: Request) -> Response:
     sid = request.path_params["secure_id"][:128]
-    data = get_state(request).store.get_session(sid)
+    data = get_state(request).store.get_session_overview(sid, INLINE_SUMMARIES)
     if data is None:
         return not_found(request, f"session {sid}")
     errors = sorted((_pick(e, _ERROR_KEYS) for e in [*data["errors"], *data["backend_errors"]]),
@@ -55,7 +61,17 @@ def session_page(request: Request) -> Response:
                   client=client)
 
 
+def backend_summaries(request: Request) -> Response:
+    """JSON ``{request_id: {spans, logs, errors, worst_level}}`` for ``?ids=a,b,…``."""
+    if not token_ok(request):
+        return Response(b'{"error": "unauthorized"}', 401, media_type="application/json")
+    ids = [i[:128] for i in request.query_params.get("ids", "").split(",") if i]
+    data = get_state(request).store.backend_summaries(ids[:MAX_SUMMARY_IDS])
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
 routes = [
     Route("/sessions", sessions_list, methods=["GET"]),
     Route("/sessions/{secure_id}", session_page, methods=["GET"]),
+    Route("/ui-data/backend-summaries", backend_summaries, methods=["GET"]),
 ]

@@ -4,6 +4,7 @@ checklist as a page)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,21 @@ from starlette.routing import Route
 
 from backlight_server.state import get_state
 from backlight_server.ui.render import page, render
+
+COUNTS_TTL_S = 5.0  # counting 100k logs and spans is not free; the page may be reloaded
+_counts_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+
+
+def observed(request: Request, project: str) -> dict[str, Any]:
+    """``store.counts(project)``, reused for a few seconds."""
+    store = get_state(request).store
+    key, now = (str(store.path), project), time.monotonic()
+    hit = _counts_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    counts = store.counts(project)
+    _counts_cache[key] = (now + COUNTS_TTL_S, counts)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,7 @@ def setup_page(request: Request) -> Response:
     projects = state.store.list_projects()
     wanted = request.query_params.get("project", "")
     project = wanted if any(p["id"] == wanted for p in projects) else state.default_project
-    counts = state.store.counts(project)
+    counts = observed(request, project)
     base = str(request.base_url).rstrip("/")
     return render(request, "setup.html", nav="setup", project=project, projects=projects,
                   counts=counts, findings=diagnose(counts), base=base)

@@ -404,3 +404,99 @@ def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
         "requests_with_id": with_id[0], "requests_without_id": without_id[0],
         "requests_with_id_failed": cors[0],
     }
+
+
+# --- the web UI's session page --------------------------------------------------------------
+
+_IDS = "(SELECT value FROM json_each(?))"
+
+
+def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
+    """Per request id: spans, logs, errors and the worst log level of its backend side.
+
+    The same joins as ``_REQUEST_SUMMARY`` (a request's traces are its id and the trace ids
+    of spans and logs that carry it), done as a few indexed lookups over all the ids at once
+    and merged here, so a session with thousands of requests costs milliseconds. Spans and
+    logs that carry a request id and a trace id are counted through that trace id (it is
+    one of the request's traces by construction); logs without a trace id through the
+    request id.
+    """
+    ids = orjson.dumps(request_ids).decode()
+    owners: dict[str, list[str]] = {r: [r] for r in request_ids}  # trace id -> request ids
+    for sql in (
+        f"SELECT DISTINCT request_id, trace_id FROM spans WHERE request_id IN {_IDS} "
+        "AND request_id != trace_id",
+        f"SELECT DISTINCT request_id, trace_id FROM logs WHERE request_id IN {_IDS} "
+        "AND request_id IS NOT trace_id AND trace_id IS NOT NULL",
+    ):
+        for rid, tid in conn.execute(sql, (ids,)):
+            requests = owners.setdefault(tid, [])
+            if rid not in requests:
+                requests.append(rid)
+    tids = orjson.dumps(list(owners)).decode()
+    out = {r: {"spans": 0, "logs": 0, "errors": 0, "worst": 0} for r in request_ids}
+    for tid, n in conn.execute(f"SELECT trace_id, count(*) FROM spans WHERE trace_id IN {_IDS} "
+                               "GROUP BY trace_id", (tids,)):
+        for rid in owners[tid]:
+            out[rid]["spans"] += n
+    for tid, n, sev in conn.execute(
+            f"SELECT trace_id, count(*), max(severity_number) FROM logs WHERE trace_id IN "
+            f"{_IDS} AND trace_id IS NOT NULL GROUP BY trace_id", (tids,)):
+        for rid in owners[tid]:
+            out[rid]["logs"] += n
+            out[rid]["worst"] = max(out[rid]["worst"], sev)
+    for rid, n, sev in conn.execute(
+            f"SELECT request_id, count(*), max(severity_number) FROM logs WHERE request_id IN "
+            f"{_IDS} AND request_id IS NOT trace_id AND trace_id IS NULL GROUP BY request_id",
+            (ids,)):
+        out[rid]["logs"] += n
+        out[rid]["worst"] = max(out[rid]["worst"], sev)
+    errors: dict[str, set[int]] = {}
+    for eid, tid in conn.execute(f"SELECT id, trace_id FROM errors WHERE trace_id IN {_IDS} "
+                                 "AND trace_id IS NOT NULL", (tids,)):
+        for rid in owners[tid]:
+            errors.setdefault(rid, set()).add(eid)
+    for eid, rid in conn.execute(f"SELECT id, request_id FROM errors WHERE request_id IN "
+                                 f"{_IDS} AND request_id IS NOT NULL", (ids,)):
+        errors.setdefault(rid, set()).add(eid)
+    return {r: {"spans": o["spans"], "logs": o["logs"], "errors": len(errors.get(r, ())),
+                "worst_level": _severity_level(o["worst"])} for r, o in out.items()}
+
+
+def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
+    """Backend summaries (spans, logs, errors, worst_level) of the given request ids."""
+    return _backend_summaries(conn, sorted(set(request_ids))) if request_ids else {}
+
+
+def get_session_overview(conn: sqlite3.Connection, secure_id: str,
+                         summaries_up_to: int = 1000) -> Row | None:
+    """``get_session`` for the UI's session page: network rows without headers and bodies
+    (the request view loads those). Each row has its ``backend`` summary when the session
+    has at most ``summaries_up_to`` requests; larger sessions get ``backend: None`` and the
+    page asks ``backend_summaries`` for the rows in view."""
+    row = conn.execute(
+        f"SELECT s.*, {_BE_ERRORS} AS be_error_count, s.last_ms - s.started_ms AS duration_ms "
+        "FROM sessions s WHERE secure_id = ?", (secure_id,)).fetchone()
+    if row is None:
+        return None
+    network = _rows(conn.execute(
+        "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error "
+        "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
+    if len(network) <= summaries_up_to:
+        summary = backend_summaries(conn, [n["request_id"] for n in network if n["request_id"]])
+        none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
+        for item in network:
+            item["backend"] = summary.get(item["request_id"], none)
+    else:
+        for item in network:
+            item["backend"] = None
+    console = _rows(conn.execute(
+        "SELECT ts_ms, level, message, args FROM console WHERE session_id = ? ORDER BY ts_ms",
+        (secure_id,)))
+    errors = _rows(conn.execute(
+        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
+        "trace_id, span_id, service, url FROM errors WHERE session_id = ? ORDER BY ts_ms",
+        (secure_id,)))
+    return {"session": _row(row), "network": network, "console": console,
+            "errors": [e for e in errors if e["source"] == "frontend"],
+            "backend_errors": [e for e in errors if e["source"] != "frontend"]}

@@ -148,6 +148,12 @@ class SqliteStore:
     def get_session(self, secure_id: str) -> Row | None:
         return reads.get_session(self._read(), secure_id)
 
+    def get_session_overview(self, secure_id: str, summaries_up_to: int = 1000) -> Row | None:
+        return reads.get_session_overview(self._read(), secure_id, summaries_up_to)
+
+    def backend_summaries(self, request_ids: list[str]) -> dict[str, Row]:
+        return reads.backend_summaries(self._read(), request_ids)
+
     def get_replay(self, secure_id: str, after_seq: int, limit: int) -> Row:
         return reads.get_replay(self._read(), secure_id, after_seq, limit)
 

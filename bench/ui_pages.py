@@ -1,0 +1,284 @@
+"""Server time of each web UI page with 1,000 sessions, 100k logs and a 5,000-request session.
+
+    .venv/bin/python bench/ui_pages.py [--sessions 1000] [--logs 100000] [--big 5000]
+                                       [--samples 60]
+
+Loads a data dir through the store's write functions (``writes.write_browser`` for
+sessions with their rrweb chunk, network requests, console and frontend errors,
+``writes.write_telemetry`` for spans, logs and backend errors), starts a real
+``backlight serve`` on it, logs in with the token cookie and GETs each page one at a time
+over loopback. Reported per page: the server time (the ``Server-Timing: page;dur=`` header
+the UI sets: store queries + template rendering) and the round trip seen by the client,
+p50 and p95, and the HTML size.
+
+Shape of the data:
+- ``--sessions`` sessions of 20 network requests (request id = W3C trace id) and 10 console
+  messages, with one compressed rrweb chunk; every 10th has a frontend error;
+- per request of those sessions: 2 spans (a highlight-SDK service with its own trace, a
+  plain OTel one whose trace id is the request id) and 2 logs; every 25th has a backend error;
+- one session with ``--big`` network requests, each with 2 spans and 1 log;
+- unlinked logs up to ``--logs`` in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+from _server_common import ROUTES, hex_id, percentile, session_id, table
+
+from backlight_server.pipeline.fingerprint import fingerprint
+from backlight_server.pipeline.model import (
+    BrowserBatch,
+    ConsoleRecord,
+    ErrorRecord,
+    Frame,
+    Identify,
+    LogRecord,
+    NetworkRecord,
+    SessionInfo,
+    SpanRecord,
+    TelemetryBatch,
+)
+from backlight_server.store.sqlite import SqliteStore
+from backlight_server.store.sqlite.connection import open_writer
+from backlight_server.store.sqlite.migrations import migrate
+from backlight_server.store.sqlite.writes import write_browser, write_telemetry
+from backlight_server.testing import BacklightProcess
+
+CHUNK = 20_000
+WORDS = ("served", "cache", "payment", "retrying", "order", "inventory", "checkout", "user")
+_LEVEL = {5: "debug", 9: "info", 13: "warn", 17: "error"}
+
+
+class Gen:
+    def __init__(self, project: str, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.project = project
+        self.now_ms = time.time() * 1000 - 3 * 3_600_000
+        rng = self.rng
+        self.bodies = [f"{rng.choice(WORDS)} {rng.choice(ROUTES)} step {rng.randrange(900)} "
+                       f"for user {rng.randrange(10**5)} ({rng.choice(WORDS)})"
+                       for _ in range(512)]
+
+    def replay(self, start: float) -> bytes:
+        events = [{"type": 4, "data": {"href": "https://shop.test/", "width": 1280,
+                                       "height": 720}, "timestamp": start},
+                  {"type": 2, "data": {"node": {"type": 0, "id": 1, "childNodes": []},
+                                       "initialOffset": {"left": 0, "top": 0}},
+                   "timestamp": start + 1}]
+        events += [{"type": 3, "data": {"source": 1, "positions": [
+            {"x": i, "y": i, "id": 1, "timeOffset": 0}]}, "timestamp": start + i * 500}
+            for i in range(1, 40)]
+        return zlib.compress(orjson.dumps(events))
+
+    def session(self, n_requests: int, identifier: str | None,
+                error: bool) -> BrowserBatch:
+        rng = self.rng
+        sid = session_id(rng)
+        start = self.now_ms - rng.randrange(3_600_000 * 2)
+        info = SessionInfo(self.project, sid, start, url=f"https://shop.test/p/{rng.randrange(50)}",
+                           user_agent="Mozilla/5.0 (bench)", sdk_version="0.1.0",
+                           environment="production", service="storefront")
+        network = [NetworkRecord(
+            sid, hex_id(rng, 16), "fetch", rng.choice(("GET", "POST")),
+            f"https://api.shop.test{ROUTES[r % len(ROUTES)]}", rng.choice((200, 200, 201, 500)),
+            start + r * 400, start + r * 400 + rng.randrange(20, 400), None,
+            '{"request_headers":{"content-type":"application/json"},"response_body":"{}"}')
+            for r in range(n_requests)]
+        console = [ConsoleRecord(sid, start + c * 900, rng.choice(("info", "log", "error")),
+                                 f"render step {c}", None) for c in range(10)]
+        errors = []
+        if error:
+            frames = [Frame("https://shop.test/app.js", "onClick", 10 + rng.randrange(5), 3)]
+            message = f"x is undefined ({rng.randrange(3)})"
+            errors.append(ErrorRecord(self.project, start + 5000, "frontend", "TypeError",
+                                      message, frames, None, sid, None, None, None, None,
+                                      "production", info.url, None,
+                                      fingerprint("TypeError", message, frames)))
+        return BrowserBatch(session=info, seq=0, replay=self.replay(start),
+                            replay_first_ms=start, replay_last_ms=start + 20_000, n_events=41,
+                            network=network, console=console, errors=errors,
+                            identify=Identify(start, identifier, None) if identifier else None,
+                            page_loads=1, last_url=info.url)
+
+    def _log(self, trace: str | None, ts_ns: int, service: str, session: str | None,
+             request: str | None) -> LogRecord:
+        sev = self.rng.choice((9, 9, 9, 5, 13, 17))
+        return LogRecord(self.project, ts_ns, trace, hex_id(self.rng, 8) if trace else None,
+                         sev, _LEVEL[sev], self.bodies[self.rng.randrange(512)], service,
+                         "production", session, request, None)
+
+    def backend(self, requests: list[tuple[str, str, float]], logs_per: int,
+                error_every: int) -> Iterator[TelemetryBatch]:
+        rng, batch = self.rng, TelemetryBatch()
+        for i, (sid, rid, start_ms) in enumerate(requests):
+            ns = int(start_ms * 1e6)
+            own, root = hex_id(rng, 16), hex_id(rng, 8)
+            batch.spans.append(SpanRecord(self.project, own, root, None, "POST /api/checkout",
+                                          2, ns + 1_000_000, ns + 40_000_000, 1, None,
+                                          "checkout", "production", sid, rid, None, None))
+            batch.spans.append(SpanRecord(self.project, rid, hex_id(rng, 8), None,
+                                          "reserve_stock", 2, ns + 5_000_000, ns + 30_000_000,
+                                          1, None, "inventory", "production", None, rid, None,
+                                          None))
+            batch.logs += [self._log(own, ns + k * 1_000_000, "checkout", sid, rid)
+                           for k in range(logs_per)]
+            if i % error_every == 0:
+                n = rng.randrange(30)
+                frames = [Frame("app/checkout.py", f"charge_{n}", 10 + n, code=f"charge({n})"),
+                          Frame("app/payments.py", "call_provider", 88)]
+                message = f"payment provider timed out after {n} s"
+                kind = f"TimeoutError{n % 10}"
+                batch.errors.append(ErrorRecord(
+                    self.project, start_ms + 20, "span", kind, message, frames,
+                    "Traceback (most recent call last): ...", sid, rid, own, root, "checkout",
+                    "production", None, None, fingerprint(kind, message, frames)))
+            if len(batch.spans) + len(batch.logs) >= CHUNK:
+                yield batch
+                batch = TelemetryBatch()
+        if batch.size():
+            yield batch
+
+    def unlinked_logs(self, n: int) -> Iterator[TelemetryBatch]:
+        ns = int(self.now_ms * 1e6)
+        while n > 0:
+            k = min(CHUNK, n)
+            yield TelemetryBatch(logs=[self._log(None, ns + i * 50_000_000, "worker", None, None)
+                                       for i in range(k)])
+            ns += k * 50_000_000
+            n -= k
+
+
+def load(db: Path, n_sessions: int, n_logs: int, big: int, seed: int) -> dict[str, object]:
+    store = SqliteStore(db)
+    store.open()
+    project = store.create_project("bench")
+    store.close()
+    conn = open_writer(db, "normal")
+    migrate(conn)
+    gen = Gen(project, seed)
+
+    def commit(fn: object) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        fn(conn)  # type: ignore[operator]
+        conn.execute("COMMIT")
+
+    sessions: list[str] = []
+    requests: list[tuple[str, str, float]] = []
+    for i in range(n_sessions):
+        b = gen.session(20, f"user{i % 300}@example.com" if i % 3 else None, i % 10 == 0)
+        commit(lambda c, b=b: write_browser(c, b, b.session.started_ms))
+        sessions.append(b.session.secure_id)
+        requests += [(b.session.secure_id, str(n.request_id), n.start_ms) for n in b.network]
+    huge = gen.session(big, "big@example.com", True)
+    commit(lambda c: write_browser(c, huge, huge.session.started_ms))
+    big_requests = [(huge.session.secure_id, str(n.request_id), n.start_ms)
+                    for n in huge.network]
+    for t in gen.backend(requests, 2, 25):
+        commit(lambda c, t=t: write_telemetry(c, t))
+    for t in gen.backend(big_requests, 1, 50):
+        commit(lambda c, t=t: write_telemetry(c, t))
+    linked_logs = len(requests) * 2 + len(big_requests)
+    for t in gen.unlinked_logs(max(0, n_logs - linked_logs)):
+        commit(lambda c, t=t: write_telemetry(c, t))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    counts = {name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+              for name in ("sessions", "network", "spans", "logs", "errors", "error_groups")}
+    groups = [r[0] for r in conn.execute("SELECT id FROM error_groups")]
+    conn.close()
+    return {"sessions": sessions, "requests": [r for _, r, _ in requests], "groups": groups,
+            "big": huge.session.secure_id, "big_requests": [r for _, r, _ in big_requests],
+            "counts": counts}
+
+
+def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list[str]]:
+    sessions: list[str] = info["sessions"]  # type: ignore[assignment]
+    requests: list[str] = info["requests"]  # type: ignore[assignment]
+    groups: list[int] = info["groups"]  # type: ignore[assignment]
+    big: list[str] = info["big_requests"]  # type: ignore[assignment]
+    pick = rng.choice
+    return {
+        "sessions list, page 1": ["/sessions"] * n,
+        "sessions list, last page": [f"/sessions?offset={950 + rng.randrange(2) * 50}"] * n,
+        "sessions list, filtered": [f"/sessions?errors=yes&since=24h&user=user{rng.randrange(300)}"
+                                    for _ in range(n)],
+        "session (20 requests)": [f"/sessions/{pick(sessions)}" for _ in range(n)],
+        f"session ({info['big_n']} requests)": [f"/sessions/{info['big']}"] * n,
+        "request view": [f"/requests/{pick(requests)}" for _ in range(n)],
+        "request view (fragment)": [f"/requests/{pick(requests)}?fragment=1" for _ in range(n)],
+        "errors list": ["/errors"] * n,
+        "error group": [f"/errors/{pick(groups)}" for _ in range(n)],
+        "logs, newest": ["/logs"] * n,
+        "logs, search (common word)": [f"/logs?q={pick(WORDS)}" for _ in range(n)],
+        "logs, search + level + service": [f"/logs?q={pick(WORDS)}&level=error&service=checkout"
+                                           for _ in range(n)],
+        "logs, page 100": [f"/logs?offset={99 * 100}"] * n,
+        "logs, by session": [f"/logs?session={pick(sessions)}" for _ in range(n)],
+        "trace": [f"/traces/{pick(requests)}" for _ in range(n)],
+        f"backend summaries of 100 rows in view ({info['big_n']}-request session)": [
+            "/ui-data/backend-summaries?ids=" + ",".join(big[k:k + 100])
+            for k in (rng.randrange(0, len(big) - 100) for _ in range(n))],
+        "setup": ["/setup"] * n,
+    }
+
+
+def measure(client: httpx.Client, paths: list[str]) -> tuple[list[float], list[float], int]:
+    server, total, size = [], [], 0
+    for path in paths:
+        t0 = time.perf_counter()
+        r = client.get(path)
+        elapsed = (time.perf_counter() - t0) * 1000
+        total.append(elapsed)
+        if r.status_code != 200:
+            raise RuntimeError(f"GET {path}: HTTP {r.status_code} {r.text[:200]}")
+        timing = r.headers.get("server-timing", "")  # JSON endpoints: the round trip only
+        server.append(float(timing.split("dur=")[1]) if "dur=" in timing else elapsed)
+        size += len(r.content)
+    return server, total, size // max(1, len(paths))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=1000)
+    ap.add_argument("--logs", type=int, default=100_000)
+    ap.add_argument("--big", type=int, default=5000, help="network requests of one session")
+    ap.add_argument("--samples", type=int, default=60, help="GETs timed per page")
+    ap.add_argument("--seed", type=int, default=5)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="backlight-ui-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        t0 = time.perf_counter()
+        info = load(data_dir / "backlight.db", args.sessions, args.logs, args.big, args.seed)
+        info["big_n"] = args.big
+        print(f"loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}", flush=True)
+        rows = []
+        with BacklightProcess(data_dir) as server, httpx.Client(
+                base_url=server.url, timeout=60,
+                cookies={"backlight_token": server.token}) as client:
+            srv, total, size = measure(client, ["/setup"])  # before its counts are cached
+            rows.append(["setup, first load (counts not cached)", f"{srv[0]:.1f}", "–",
+                         f"{total[0]:.1f}", "–", f"{size / 1024:.0f}"])
+            for name, paths in pages(info, random.Random(args.seed), args.samples).items():
+                measure(client, paths[:5])  # warm the caches and the read connection
+                srv, total, size = measure(client, paths)
+                rows.append([name, f"{percentile(srv, 50):.1f}", f"{percentile(srv, 95):.1f}",
+                             f"{percentile(total, 50):.1f}", f"{percentile(total, 95):.1f}",
+                             f"{size / 1024:.0f}"])
+                print(f"  {name}: server p95 {rows[-1][2]} ms", file=sys.stderr, flush=True)
+        print(table(["page", "server p50 ms", "server p95 ms", "round trip p50 ms",
+                     "round trip p95 ms", "HTML KiB"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
