@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext
 
@@ -198,3 +200,14 @@ def test_public_suffix_is_never_a_site(context: BrowserContext, sites: Sites,
     own_sub = [s for s in reqs if "to=own_sub" in s.target]
     assert len(sibling) == 2 and not any("x-highlight-request" in s.headers for s in sibling)
     assert len(own_sub) == 2 and all("x-highlight-request" in s.headers for s in own_sub)
+
+
+def test_server_serves_the_built_bundle_with_an_etag(backlight: BacklightProcess,
+                                                    sdk_dist: Path) -> None:
+    r = httpx.get(f"{backlight.url}/sdk/backlight.js", timeout=10)
+    assert r.status_code == 200
+    assert r.content == (sdk_dist / "backlight.js").read_bytes()
+    assert r.headers.get("etag")
+    again = httpx.get(f"{backlight.url}/sdk/backlight.js", timeout=10,
+                      headers={"if-none-match": r.headers["etag"]})
+    assert again.status_code == 304
