@@ -6,12 +6,13 @@ A loopback page runs a fixed workload: 200 rounds of 10 DOM insertions (2,000 mu
 followed by one awaited ``fetch`` of a small JSON API (200 fetches). The workload is timed
 in the page (``performance.now()``, wall time) and by Chromium's main-thread task time
 (``Performance.getMetrics`` ``TaskDuration``, the CPU the page's thread spent, less
-sensitive to loopback latency) in three variants, each in a fresh browser context,
+sensitive to loopback latency) in four variants, each in a fresh browser context,
 rounds interleaved so all variants see the same machine load; medians are reported:
 
 - ``none``: no SDK;
 - ``backlight``: dist/backlight.js (built here) sending to a real ``backlight serve``, with
   ``tracingOrigins: true`` and ``networkRecording.recordHeadersAndBody`` (the most work);
+  ``backlight, defaults``: the same with no options but ``backendUrl``;
 - ``highlight.run``: the 10.7.5 UMD bundle (fetched with npm into .cache/bench/), same
   options, its GraphQL/OTLP backend played by a loopback stub. Reported only if it loads.
 
@@ -32,6 +33,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from _browser_common import CHROMIUM_ARGS, build_sdk, npm_file, table
 from playwright.sync_api import Browser, CDPSession, sync_playwright
@@ -87,7 +89,7 @@ class Site:
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 if path.startswith("/page/"):
-                    head = site.heads[path.removeprefix("/page/")]
+                    head = site.heads[unquote(path.removeprefix("/page/"))]
                     html = (f"<!doctype html><html><head>{head}</head>"
                             "<body><h1>Workload</h1><ul id='list'></ul></body></html>")
                     self.send(html.encode(), "text/html")
@@ -170,10 +172,10 @@ def main() -> None:
         options = "{tracingOrigins: true, networkRecording: {recordHeadersAndBody: true}}"
         heads = {"none": ""}
         site = Site(files, heads)
-        heads["backlight"] = (
-            '<script src="/backlight.js"></script><script>H.init('
-            f"{json.dumps(server.project)}, {{backendUrl: {json.dumps(server.url)}, "
-            "tracingOrigins: true, networkRecording: {recordHeadersAndBody: true}});</script>")
+        init = f"H.init({json.dumps(server.project)}, {{backendUrl: {json.dumps(server.url)}"
+        tag = '<script src="/backlight.js"></script>'
+        heads["backlight, defaults"] = f"{tag}<script>{init}}});</script>"
+        heads["backlight"] = f"{tag}<script>{init}, {options[1:-1]}}});</script>"
         heads["highlight.run"] = (
             '<script src="/highlight.js"></script><script>H.init("1", '
             f"{{backendUrl: '{site.url}/public', otlpEndpoint: '{site.url}/otlp', "
@@ -188,7 +190,8 @@ def main() -> None:
                 run_once(browser, f"{site.url}/page/none")  # warm-up, not counted
                 for _ in range(args.rounds):
                     for mode in heads:
-                        ms, task_ms, state = run_once(browser, f"{site.url}/page/{mode}")
+                        page_url = f"{site.url}/page/{mode.replace(' ', '%20')}"
+                        ms, task_ms, state = run_once(browser, page_url)
                         times[mode].append(ms)
                         busy[mode].append(task_ms)
                         states[mode].add(state)

@@ -171,7 +171,7 @@ def server_command(python: Path, framework: str, port: int) -> list[str]:
 def wrk(url: str, seconds: float, connections: int) -> float:
     pin = ["taskset", "-c", "1"] if shutil.which("taskset") else []
     headers = [arg for h in HEADERS for arg in ("-H", h)]
-    command = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", *headers, url]
+    command = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", *headers, url]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if match is None:

@@ -67,7 +67,11 @@ def resource(attributes: Mapping[str, Any]) -> Resource:
 
 
 def encode_traces(res: Resource, spans: Iterable[LeanSpan | ReadableSpan]) -> bytes:
-    """One ``ExportTraceServiceRequest`` with every span under ``res``."""
+    """One ``ExportTraceServiceRequest`` with every span under ``res``.
+
+    Built as one list of parts joined once: the wrappers' lengths are sums, so the
+    (large) payload is not copied once per nesting level.
+    """
     scopes: dict[tuple[str, str], list[bytes]] = {}
     for span in spans:
         if type(span) is LeanSpan:
@@ -78,12 +82,20 @@ def encode_traces(res: Resource, spans: Iterable[LeanSpan | ReadableSpan]) -> by
             key = (scope.name, scope.version or "") if scope else ("", "")
             encoded = _sdk_span(span).SerializeToString()  # type: ignore[arg-type]
         scopes.setdefault(key, []).append(encoded)
-    body = [wire.length_delimited(1, res.SerializeToString())]
+    resource_part = wire.length_delimited(1, res.SerializeToString())
+    scope_parts: list[bytes] = []
     for (name, version), encoded_spans in scopes.items():
-        scope = InstrumentationScope(name=name, version=version).SerializeToString()
-        spans_bytes = b"".join(wire.length_delimited(2, s) for s in encoded_spans)
-        body.append(wire.length_delimited(2, wire.length_delimited(1, scope) + spans_bytes))
-    return wire.length_delimited(1, b"".join(body))  # ExportTraceServiceRequest.resource_spans
+        scope = wire.length_delimited(
+            1, InstrumentationScope(name=name, version=version).SerializeToString()
+        )
+        items: list[bytes] = [scope]
+        for encoded in encoded_spans:
+            items += (b"\x12", wire.varint(len(encoded)), encoded)  # ScopeSpans.spans = 2
+        size = sum(map(len, items))
+        scope_parts += (b"\x12", wire.varint(size), *items)  # ResourceSpans.scope_spans = 2
+    body_size = len(resource_part) + sum(map(len, scope_parts))
+    # ExportTraceServiceRequest.resource_spans = 1
+    return b"".join([b"\x0a", wire.varint(body_size), resource_part, *scope_parts])
 
 
 def lean_span(span: LeanSpan) -> bytes:

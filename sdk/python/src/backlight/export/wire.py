@@ -98,21 +98,32 @@ def key_value(key: str, value: Any, depth: int = 0) -> bytes:
     return _key(key) + length_delimited(2, any_value(value, depth))
 
 
+_kv_cache: dict[tuple[int, str, Any], bytes] = {}
+_KV_CACHE_MAX = 8192
+
+
 def key_values(attributes: Mapping[str, Any] | None, field: int = 1, depth: int = 0) -> bytes:
-    """Repeated ``KeyValue`` under ``field`` (1 in a ``KeyValueList``)."""
+    """Repeated ``KeyValue`` under ``field`` (1 in a ``KeyValueList``).
+
+    Attribute pairs repeat from span to span (method, route, status, the ids of one
+    session): short string and int pairs are cached fully encoded.
+    """
     if not attributes:
         return b""
-    field_tag = tag(field, 2)
     parts = []
+    cache = _kv_cache
     for k, v in attributes.items():
-        key = _key_cache.get(k) or _key(str(k))
-        if type(v) is str and len(v) < 100:  # the common case, inlined: short strings
-            raw = v.encode("utf-8", "replace")
-            n = len(raw)
-            if n < 126:
-                kv = key + b"\x12" + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + raw
-                parts.append(field_tag + varint(len(kv)) + kv)
-                continue
-        kv = key + length_delimited(2, any_value(v, depth))
-        parts.append(field_tag + varint(len(kv)) + kv)
+        kind = type(v)
+        if kind is str or kind is int:
+            cache_key = (field, k, v)
+            encoded = cache.get(cache_key)
+            if encoded is None:
+                encoded = length_delimited(field, key_value(str(k), v, depth))
+                if len(encoded) < 256:
+                    if len(cache) >= _KV_CACHE_MAX:
+                        cache.clear()
+                    cache[cache_key] = encoded
+            parts.append(encoded)
+        else:
+            parts.append(length_delimited(field, key_value(str(k), v, depth)))
     return b"".join(parts)

@@ -4,20 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import propagate
+from opentelemetry import context, propagate
 from opentelemetry.context import Context
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
 
 from backlight import activation
+from backlight._context import LINK_KEY
 from backlight._debug import debug
 from backlight._debug import state as debug_state
-from backlight.activation import Activation
+from backlight._state import state
+from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation
 from backlight.headers import from_baggage, parse_value
+from backlight.span import LeanSpan
 
 METHOD = "http.request.method"
 PATH = "url.path"
 ROUTE = "http.route"
 STATUS = "http.response.status_code"
+_HEX = frozenset("0123456789abcdef")
+
+
+def parse_traceparent(value: str | bytes) -> tuple[int, int] | None:
+    """(trace id, parent span id) of a W3C ``traceparent``; ``None`` when malformed."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    parts = value.strip().split("-")
+    if len(parts) < 4 or len(parts[0]) != 2 or parts[0] == "ff":
+        return None
+    trace_hex, span_hex = parts[1], parts[2]
+    if len(trace_hex) != 32 or len(span_hex) != 16 or not _HEX.issuperset(trace_hex + span_hex):
+        return None
+    if parts[0] == "00" and len(parts) != 4:
+        return None
+    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
+    return (trace_id, span_id) if trace_id and span_id else None
 
 
 def start_request(
@@ -27,18 +47,25 @@ def start_request(
     traceparent: str | bytes | None,
     baggage: str | bytes | None,
 ) -> Activation | None:
-    """Start the server span of one request from its three interesting headers."""
+    """Start the server span of one request from its three interesting headers.
+
+    The common case (``x-highlight-request`` and ``traceparent``) is parsed here without
+    building a remote parent context; a ``baggage`` header goes through the global
+    propagator so its entries reach the app's context.
+    """
+    client = state.client
+    if client is None:
+        return None
     link = parse_value(highlight) if highlight is not None else None
-    parent: Context | None = None
-    if traceparent is not None or baggage is not None:
-        carrier = {}
+    if baggage is not None:
+        carrier = {"baggage": _text(baggage)}
         if traceparent is not None:
             carrier["traceparent"] = _text(traceparent)
-        if baggage is not None:
-            carrier["baggage"] = _text(baggage)
-            if link is None:
-                link = from_baggage(carrier["baggage"])
+        if link is None:
+            link = from_baggage(carrier["baggage"])
         parent = propagate.extract(carrier, Context())
+        return activation.start(method, SpanKind.SERVER, link, parent, {METHOD: method, PATH: path})
+    remote = parse_traceparent(traceparent) if traceparent is not None else None
     if debug_state.logger is not None:
         debug(
             "backlight: %s %s x-highlight-request=%r traceparent=%r -> link %s",
@@ -48,7 +75,16 @@ def start_request(
             traceparent,
             link,
         )
-    return activation.start(method, SpanKind.SERVER, link, parent, {METHOD: method, PATH: path})
+    attributes: dict[str, Any] = {METHOD: method, PATH: path}
+    ctx = context.get_current()
+    if link is not None:
+        attributes[SESSION_ATTR] = link.secure_session_id
+        attributes[REQUEST_ATTR] = link.request_id
+        ctx = context.set_value(LINK_KEY, link, ctx)
+    span = LeanSpan(method, client.put_span, None, SpanKind.SERVER, attributes)
+    if remote is not None:
+        span.trace_id, span.parent_span_id = remote
+    return activation.Activation(span, context.attach(set_span_in_context(span, ctx)))
 
 
 def finish_request(
