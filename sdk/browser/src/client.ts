@@ -46,7 +46,7 @@ export function settings(o: Options, defaultBackend: string): Settings {
       record: n.enabled !== false,
       bodies: n.recordHeadersAndBody === true,
       limit: n.bodySizeLimit && n.bodySizeLimit > 0 ? n.bodySizeLimit : 64 * 1024,
-      headersToRedact: n.networkHeadersToRedact ?? [],
+      headersToRedact: new Set((n.networkHeadersToRedact ?? []).map((h) => h.toLowerCase())),
       bodyKeys: new Set([...BODY_KEYS, ...(n.networkBodyKeysToRedact ?? [])].map((k) => k.toLowerCase())),
       blocklist: n.urlBlocklist ?? ['https://www.googleapis.com/identitytoolkit', 'https://securetoken.googleapis.com'],
       traceparent: o.enableTraceparent !== false,

@@ -13,7 +13,8 @@ export interface NetConfig {
   record: boolean
   bodies: boolean
   limit: number
-  headersToRedact: string[]
+  /** lower-case header names redacted in addition to the built-in list */
+  headersToRedact: Set<string>
   bodyKeys: Set<string>
   blocklist: string[]
   traceparent: boolean

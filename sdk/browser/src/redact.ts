@@ -13,12 +13,14 @@ export const BODY_KEYS =
     ' ',
   )
 
-/** Lower-cased copy of `headers` with sensitive values replaced by `[REDACTED]`. */
+/**
+ * Lower-cased copy of `headers` with sensitive values replaced by `[REDACTED]`;
+ * `more` holds extra lower-case names to redact.
+ */
 export function redactHeaders(
   headers: Iterable<[string, string]>,
-  extra: string[],
+  more: Set<string>,
 ): Record<string, string> {
-  const more = new Set(extra.map((s) => s.toLowerCase()))
   const out: Record<string, string> = {}
   for (const [k, v] of headers) {
     const name = k.toLowerCase()

@@ -50,7 +50,7 @@ function setup(cfg: Partial<NetConfig> = {}, extra: Partial<NetHooks> = {}) {
       record: true,
       bodies: false,
       limit: 65536,
-      headersToRedact: [],
+      headersToRedact: new Set(),
       bodyKeys: new Set(BODY_KEYS),
       blocklist: [],
       traceparent: true,
