@@ -64,3 +64,30 @@ def test_grouping_and_reopen(backlight_server: BacklightProcess,
     r = httpx.patch(f"{server.url}/api/v1/error-groups/{gid}", json={"state": "bogus"},
                     headers={"Authorization": f"Bearer {server.token}"})
     assert r.status_code == 400
+
+
+def test_exception_logged_and_recorded_is_one_instance(
+        backlight_server: BacklightProcess, otel_service: Callable[..., OtelService]) -> None:
+    """A server that records the exception on its span and also logs it with
+    ``logger.exception`` (uvicorn does) must not count it twice."""
+    server = backlight_server
+    svc = otel_service(server.url, "dedupe", server.project)
+    with svc.tracer.start_as_current_span("POST /pay") as span:
+        try:
+            raise TimeoutError("gateway 7f3a timed out")
+        except TimeoutError as exc:
+            span.record_exception(exc)
+            svc.logger.exception("Exception in ASGI application")
+        try:
+            raise KeyError("another")
+        except KeyError:
+            svc.logger.exception("a different failure in the same request")
+    svc.flush()
+    trace_id = f"{span.get_span_context().trace_id:032x}"
+    errors = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(
+        server.api(f"/api/v1/traces/{trace_id}")["errors"]))
+    import time
+
+    time.sleep(0.5)
+    errors = server.api(f"/api/v1/traces/{trace_id}")["errors"]
+    assert sorted(e["type"] for e in errors) == ["KeyError", "TimeoutError"]  # type: ignore[union-attr]

@@ -1,0 +1,1 @@
+"""The demo's backend services; each runs as its own process."""
