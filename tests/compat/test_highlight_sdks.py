@@ -200,6 +200,15 @@ def test_highlight_sdks_link_through_backlight(backlight: BacklightProcess, page
             assert any("hl frontend boom" in e["message"] for e in data["errors"])
             assert data["session"]["url"].startswith(pages.url)
 
+            # and in the UI's request view
+            ui = browser.new_page(base_url=backlight.url)
+            ui.goto(f"/login?token={backlight.token}")
+            ui.goto(f"/requests/{fail_row['request_id']}")
+            view_text = ui.locator(".request-view").inner_text()
+            assert "inventory exploded" in view_text
+            assert service in view_text
+            ui.close()
+
             events = backlight.api(f"/api/v1/sessions/{sid}/replay")["events"]
             assert any(e["type"] == 2 for e in events)  # type: ignore[union-attr]
             html = rebuild(page, pages, events)  # type: ignore[arg-type]

@@ -154,6 +154,24 @@ def test_every_backend_record_links_to_its_request(demo: Demo) -> None:
     assert {"api", "inventory"} <= set(view["services"])
     assert any("warehouse shelf 17" in e["message"] for e in view["errors"])
 
+    # through the UI: the session page lists the requests; clicking the stock check opens
+    # its request view with inventory's error and its stack
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(base_url=demo.backlight_url)
+        console_errors: list[str] = []
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"/login?token={demo.token}")
+        page.goto(f"/sessions/{sid}")
+        page.wait_for_selector("#session[data-state=ready]")
+        page.locator(f".net-row[data-request-id='{stock}']").click()
+        panel = page.locator(f"#request-panel .request-view[data-request-id='{stock}']")
+        panel.wait_for()
+        assert "warehouse shelf 17" in panel.inner_text()
+        assert panel.locator("ol.stack li.in-app", has_text="read_shelf").count() >= 1
+        browser.close()
+    assert console_errors == []
+
     # the replay contains the clicks: rrweb MouseInteraction (source 2) of type Click (2)
     events = demo.api(f"/api/v1/sessions/{sid}/replay")["events"]
     clicks = [e for e in events if e["type"] == 3 and e["data"].get("source") == 2
