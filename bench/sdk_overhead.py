@@ -65,9 +65,22 @@ HEADERS = [
 
 @dataclass
 class Result:
-    framework: str
-    variant: str
     rps: float
+    cpu_us: float  # server CPU time (all its processes and threads) per request
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its child processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: ppid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def log(msg: str) -> None:
@@ -87,6 +100,10 @@ def venv(name: str) -> Path:
     stamp = path / ".requirements"
     wanted = "\n".join(VENVS[name])
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        local = [r for r in VENVS[name] if r.startswith("/")]
+        if local:  # the SDK from this checkout: always the current code
+            pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+            subprocess.run([*pip, "--no-deps", "--force-reinstall", *local], check=True)
         return python
     log(f"creating venv {path}")
     shutil.rmtree(path, ignore_errors=True)
@@ -126,12 +143,12 @@ def http_sink() -> Iterator[str]:
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[None]:
+def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[int]:
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         try:
@@ -168,20 +185,22 @@ def server_command(python: Path, framework: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def wrk(url: str, seconds: float, connections: int) -> float:
+def wrk(url: str, seconds: float, connections: int) -> tuple[float, int]:
     pin = ["taskset", "-c", "1"] if shutil.which("taskset") else []
     headers = [arg for h in HEADERS for arg in ("-H", h)]
-    command = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", *headers, url]
+    duration = f"-d{max(1, round(seconds))}s"
+    command = [*pin, "wrk", "-t1", f"-c{connections}", duration, *headers, url]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
+    count = re.search(r"(\d+) requests in", out)
+    if match is None or count is None:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
-    return float(match.group(1))
+    return float(match.group(1)), int(count.group(1))
 
 
 def measure(
     framework: str, variant: str, sink: str, grpc_sink: str, args: argparse.Namespace
-) -> float:
+) -> Result:
     python = venv(RUNS[variant][0])
     port = free_port()
     env = {
@@ -193,10 +212,12 @@ def measure(
         "PYTHONPATH": str(ROOT / "bench" / "sdk_overhead"),
     }
     url = f"http://127.0.0.1:{port}/"
-    with process(server_command(python, framework, port), env):
+    with process(server_command(python, framework, port), env) as pid:
         wait_ready(url)
         wrk(url, args.warmup, args.connections)
-        return wrk(url, args.duration, args.connections)
+        before = cpu_seconds(pid)
+        rps, count = wrk(url, args.duration, args.connections)
+        return Result(rps, (cpu_seconds(pid) - before) / max(count, 1) * 1e6)
 
 
 def import_time_and_size() -> tuple[float, float, int]:
@@ -244,22 +265,28 @@ def main() -> None:
     grpc_port = free_port()
     grpc_sink = ROOT / "bench" / "sdk_overhead" / "sdk_bench_grpc_sink.py"
     grpc_cmd = [str(venv("highlight")), str(grpc_sink)]
-    results: dict[tuple[str, str], list[float]] = {}
+    results: dict[tuple[str, str], list[Result]] = {}
     with http_sink() as sink, process([*grpc_cmd, str(grpc_port)]):
         for _ in range(args.rounds):
             for framework in frameworks:
                 for variant in variants:
-                    rps = measure(framework, variant, sink, f"http://127.0.0.1:{grpc_port}", args)
-                    log(f"{framework:8} {variant:22} {rps:9.1f} req/s")
-                    results.setdefault((framework, variant), []).append(rps)
-    print(f"\n| framework | variant | req/s | vs bare | (wrk -c{args.connections}, "
-          f"{args.duration:g}s, median of {args.rounds}) |")  # fmt: skip
-    print("|---|---|---:|---:|")
+                    result = measure(
+                        framework, variant, sink, f"http://127.0.0.1:{grpc_port}", args
+                    )
+                    log(f"{framework:8} {variant:22} {result.rps:9.1f} req/s "
+                        f"{result.cpu_us:7.1f} CPU µs/req")  # fmt: skip
+                    results.setdefault((framework, variant), []).append(result)
+    print(f"\nwrk -t1 -c{args.connections}, {args.duration:g} s per run, median of "
+          f"{args.rounds} interleaved round(s); load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print("\n| framework | variant | req/s | vs bare | server CPU µs/req | CPU vs bare |")
+    print("|---|---|---:|---:|---:|---:|")
     for (framework, variant), runs in results.items():
-        rps = statistics.median(runs)
-        bare_runs = results.get((framework, RUNS[variant][1]))
-        ratio = f"{rps / statistics.median(bare_runs):.0%}" if bare_runs else "n/a"
-        print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} |")
+        rps = statistics.median(r.rps for r in runs)
+        cpu = statistics.median(r.cpu_us for r in runs)
+        bare = results.get((framework, RUNS[variant][1]))
+        ratio = f"{rps / statistics.median(r.rps for r in bare):.0%}" if bare else "n/a"
+        cpu_ratio = f"{cpu / statistics.median(r.cpu_us for r in bare):.2f}×" if bare else "n/a"
+        print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} | {cpu:.0f} | {cpu_ratio} |")
     print(f"\nsink received {_Sink.received:,} bytes of OTLP/HTTP and Sentry envelopes")
     ms, own, size = import_time_and_size()
     print(f"import backlight: {ms:.0f} ms (median of 7 fresh processes; "
