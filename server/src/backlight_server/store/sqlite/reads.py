@@ -80,34 +80,6 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-_REQUEST_SUMMARY = """
-WITH req AS (SELECT DISTINCT request_id AS r FROM network
-             WHERE session_id = :s AND request_id IS NOT NULL),
-tr AS (SELECT r, r AS t FROM req
-       UNION SELECT req.r, sp.trace_id FROM req JOIN spans sp
-             ON sp.request_id = req.r AND sp.request_id != sp.trace_id
-       UNION SELECT req.r, lg.trace_id FROM req JOIN logs lg
-             ON lg.request_id = req.r AND lg.request_id IS NOT lg.trace_id
-             WHERE lg.trace_id IS NOT NULL),
-sp AS (SELECT tr.r AS r, count(*) AS n FROM tr JOIN spans ON spans.trace_id = tr.t GROUP BY tr.r),
-lg AS (SELECT r, count(*) AS n, max(sev) AS sev FROM (
-         SELECT tr.r AS r, logs.id, logs.severity_number AS sev FROM tr
-             JOIN logs ON logs.trace_id = tr.t WHERE logs.trace_id IS NOT NULL
-         UNION SELECT req.r, logs.id, logs.severity_number FROM req
-             JOIN logs ON logs.request_id = req.r AND logs.request_id IS NOT logs.trace_id)
-       GROUP BY r),
-er AS (SELECT r, count(*) AS n FROM (
-         SELECT tr.r AS r, errors.id FROM tr JOIN errors ON errors.trace_id = tr.t
-             WHERE errors.trace_id IS NOT NULL
-         UNION SELECT req.r, errors.id FROM req JOIN errors ON errors.request_id = req.r
-             WHERE errors.request_id IS NOT NULL)
-       GROUP BY r)
-SELECT req.r AS request_id, coalesce(sp.n, 0) AS spans, coalesce(lg.n, 0) AS logs,
-       lg.sev AS worst_severity, coalesce(er.n, 0) AS errors
-FROM req LEFT JOIN sp ON sp.r = req.r LEFT JOIN lg ON lg.r = req.r LEFT JOIN er ON er.r = req.r
-"""
-
-
 def _severity_level(sev: int | None) -> str | None:
     if not sev:
         return None
@@ -121,17 +93,13 @@ def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
     if row is None:
         return None
     session = _row(row)
-    summary = {r["request_id"]: r for r in _rows(
-        conn.execute(_REQUEST_SUMMARY, {"s": secure_id}))}
     network = _rows(conn.execute(
         "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error, detail "
         "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
+    summary = backend_summaries(conn, [n["request_id"] for n in network if n["request_id"]])
+    none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
     for item in network:
-        s = summary.get(item["request_id"])
-        item["backend"] = {
-            "spans": s["spans"] if s else 0, "logs": s["logs"] if s else 0,
-            "errors": s["errors"] if s else 0,
-            "worst_level": _severity_level(s["worst_severity"]) if s else None}
+        item["backend"] = summary.get(item["request_id"], none)
     console = _rows(conn.execute(
         "SELECT ts_ms, level, message, args FROM console WHERE session_id = ? ORDER BY ts_ms",
         (secure_id,)))
@@ -324,10 +292,12 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
                 end_ns: int | None = None, limit: int = 100, offset: int = 0) -> Row:
     where: list[str] = ["1"]
     args: list[Any] = []
-    join = ""
+    source, order = "logs", "logs.ts_ns DESC"
     match = fts_query(q) if q else ""
     if match:
-        join = "JOIN logs_fts ON logs_fts.rowid = logs.id"
+        # Walk the full-text index newest row first and stop at the limit: a common word
+        # costs the same as a rare one. (Results are newest first by arrival order.)
+        source, order = "logs_fts JOIN logs ON logs.id = logs_fts.rowid", "logs_fts.rowid DESC"
         where.append("logs_fts MATCH ?")
         args.append(match)
     if project_id:
@@ -359,8 +329,8 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
         "SELECT logs.id, logs.ts_ns, logs.trace_id, logs.span_id, logs.level, logs.body, "
         "logs.service, logs.environment, logs.session_id, logs.request_id, logs.attributes, "
         "(SELECT n.session_id FROM network n WHERE n.request_id = logs.request_id LIMIT 1) "
-        f"AS network_session FROM logs {join} WHERE {clause} "
-        "ORDER BY logs.ts_ns DESC LIMIT ? OFFSET ?", [*args, limit + 1, offset]))
+        f"AS network_session FROM {source} WHERE {clause} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit + 1, offset]))
     for lg in rows:
         lg["ts_ms"] = lg["ts_ns"] / 1e6
         lg["session_secure_id"] = lg.pop("network_session") or lg["session_id"]
@@ -414,8 +384,8 @@ _IDS = "(SELECT value FROM json_each(?))"
 def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
     """Per request id: spans, logs, errors and the worst log level of its backend side.
 
-    The same joins as ``_REQUEST_SUMMARY`` (a request's traces are its id and the trace ids
-    of spans and logs that carry it), done as a few indexed lookups over all the ids at once
+    A request's traces are its id and the trace ids of spans and logs that carry it; this
+    is done as a few indexed lookups over all the ids at once
     and merged here, so a session with thousands of requests costs milliseconds. Spans and
     logs that carry a request id and a trace id are counted through that trace id (it is
     one of the request's traces by construction); logs without a trace id through the
