@@ -124,6 +124,8 @@ def test_headers_go_to_matching_origins_only_and_everything_arrives(
         entry = by_rid[rid]
         assert entry["type"] == target.split("&")[0].removeprefix("via=")
         assert entry["status"] == 200
+    assert not [n for n in data["network"] if n["url"].startswith(backlight.url)], \
+        "the SDK's own uploads are never recorded"
     third = [n for n in data["network"] if "cdn.thirdparty.test" in n["url"]]
     assert len(third) == 2
     assert all(n["request_id"] is None and n["status"] == 200 for n in third)
