@@ -72,11 +72,28 @@ def _cases(project: str) -> list[tuple[str, str, bytes, dict[str, str], int, str
         ("otlp json with bad hex id", "/v1/traces",
          j({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "00"}]}]}]}),
          JSON, 400, "invalid_json"),
+        ("span time past 2^63", "/v1/traces", _far_future_span(project), PB, 400,
+         "invalid_data"),
         ("otlp as text/plain", "/v1/logs", b"hello", {"content-type": "text/plain"}, 415,
          "unsupported_media_type"),
         ("otlp gzip bomb", "/v1/logs", bomb, {**PB, "content-encoding": "gzip"}, 413,
          "decompressed_too_large"),
     ]
+
+
+def _far_future_span(project: str) -> bytes:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    kv = rs.resource.attributes.add()
+    kv.key, kv.value.string_value = "highlight.project_id", project
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x05" * 16, b"\x06" * 8, "future"
+    span.start_time_unix_nano, span.end_time_unix_nano = 2**64 - 2, 2**64 - 1
+    return req.SerializeToString()
 
 
 def _snapshot(server: BacklightProcess, sid: str, rid: str) -> Any:

@@ -20,6 +20,7 @@ MAX_STRING = 8192
 MAX_BODY = 65536
 MAX_NAME = 1024
 _ZERO_TRACE = "0" * 32
+MAX_NS = 2**63 - 1  # SQLite integers are signed 64-bit; later times are refused
 _LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 
 
@@ -41,7 +42,8 @@ class Conversion:
                          "highlight.project_id resource attribute or the x-highlight-project "
                          "header)")
         if self.invalid:
-            parts.append(f"{self.invalid} item(s) have an invalid trace or span id")
+            parts.append(f"{self.invalid} item(s) have an invalid trace or span id or a "
+                         "timestamp out of range")
         return "; ".join(parts)
 
 
@@ -163,7 +165,8 @@ def convert_traces(request: Any, header_project: str | None,
                 trace_id = span.trace_id.hex()
                 span_id = span.span_id.hex()
                 if project is None or len(trace_id) != 32 or trace_id == _ZERO_TRACE or len(
-                        span_id) != 16:
+                        span_id) != 16 or span.start_time_unix_nano > MAX_NS or (
+                        span.end_time_unix_nano > MAX_NS):
                     if project is not None:
                         out.invalid += 1
                     out.rejected += 1
@@ -208,13 +211,17 @@ def convert_logs(request: Any, header_project: str | None,
                 if project is None:
                     out.rejected += 1
                     continue
+                ts_ns = rec.time_unix_nano or rec.observed_time_unix_nano or now_ns
+                if ts_ns > MAX_NS:
+                    out.invalid += 1
+                    out.rejected += 1
+                    continue
                 trace_id = rec.trace_id.hex() or None
                 if trace_id == _ZERO_TRACE:
                     trace_id = None
                 span_id = rec.span_id.hex() or None
                 link = linkage.resolve(attrs, res.attrs)
                 request_id = link.request_id or trace_id
-                ts_ns = rec.time_unix_nano or rec.observed_time_unix_nano or now_ns
                 body = _text(_any(rec.body), MAX_BODY) if rec.HasField("body") else ""
                 level = level_of(rec.severity_number, rec.severity_text)
                 logs.append(LogRecord(
