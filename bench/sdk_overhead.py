@@ -56,11 +56,24 @@ RUNS: dict[str, tuple[str, str]] = {
     "bare (highlight venv)": ("highlight", "bare (highlight venv)"),
 }
 SESSION = "Ab3dEf7hIj0lMn4pQr8tUv2xYz6a"
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-HEADERS = [
-    f"x-highlight-request: {SESSION}/{TRACE}",
-    f"traceparent: 00-{TRACE}-00f067aa0ba902b7-01",
-]
+# Every request carries the browser SDK's headers with a fresh request (= trace) id, as a
+# real session's requests do: no SDK gets to cache a repeated value.
+WRK_SCRIPT = f"""
+math.randomseed(os.time())
+local digits = "0123456789abcdef"
+local function hex(n)
+  local t = {{}}
+  for i = 1, n do local r = math.random(1, 16); t[i] = digits:sub(r, r) end
+  return table.concat(t)
+end
+request = function()
+  local trace = hex(32)
+  return wrk.format("GET", "/", {{
+    ["x-highlight-request"] = "{SESSION}/" .. trace,
+    ["traceparent"] = "00-" .. trace .. "-" .. hex(16) .. "-01",
+  }})
+end
+"""
 
 
 @dataclass
@@ -187,9 +200,11 @@ def server_command(python: Path, framework: str, port: int) -> list[str]:
 
 def wrk(url: str, seconds: float, connections: int) -> tuple[float, int]:
     pin = ["taskset", "-c", "1"] if shutil.which("taskset") else []
-    headers = [arg for h in HEADERS for arg in ("-H", h)]
+    script = CACHE / "headers.lua"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(WRK_SCRIPT)
     duration = f"-d{max(1, round(seconds))}s"
-    command = [*pin, "wrk", "-t1", f"-c{connections}", duration, *headers, url]
+    command = [*pin, "wrk", "-t1", f"-c{connections}", duration, "-s", str(script), url]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     count = re.search(r"(\d+) requests in", out)

@@ -15,17 +15,20 @@ from backlight.types import RequestContext
 HEADER = "x-highlight-request"
 MAX_TOKEN = 128
 _TOKEN = re.compile(r"[A-Za-z0-9_\-.:]{1,128}\Z")
+_VALUE = re.compile(rb"[ \t]*([A-Za-z0-9_\-.:]{1,128})/([A-Za-z0-9_\-.:]{1,128})[ \t]*\Z")
 _MAX_VALUE = 2 * MAX_TOKEN + 1
 _MAX_BAGGAGE = 8192
 
 
 def parse_value(value: object) -> RequestContext | None:
     """Parse one header value; ``None`` when it is missing or malformed."""
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("latin-1")
-        except Exception:  # pragma: no cover - latin-1 decodes any bytes
+    if isinstance(value, bytes):  # raw ASGI header: one regex, no decode of a bad value
+        if len(value) > _MAX_VALUE + 4:
             return None
+        match = _VALUE.match(value)
+        if match is None:
+            return None
+        return RequestContext(match[1].decode("ascii"), match[2].decode("ascii"))
     if not isinstance(value, str) or len(value) > _MAX_VALUE:
         return None
     session, sep, request = value.strip().partition("/")

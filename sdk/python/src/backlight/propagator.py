@@ -7,6 +7,10 @@ our opt-in hooks) send the header, and every extracting server read it.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from urllib.parse import quote
+
+from opentelemetry import baggage
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import (
     CarrierT,
@@ -43,8 +47,15 @@ class HighlightRequestPropagator(TextMapPropagator):
         setter: Setter[CarrierT] = default_setter,
     ) -> None:
         link = current_link(context)
-        if link is not None:
-            setter.set(carrier, HEADER, link.header_value)
+        if link is None:
+            return
+        setter.set(carrier, HEADER, link.header_value)
+        # The request path keeps the link out of W3C baggage (a copy per request); add the
+        # entry here, after the baggage propagator, for services that only read baggage.
+        if baggage.get_baggage(HEADER, context) is None and isinstance(carrier, MutableMapping):
+            entry = f"{HEADER}={quote(link.header_value, safe='')}"
+            existing = carrier.get("baggage")
+            setter.set(carrier, "baggage", f"{existing},{entry}" if existing else entry)
 
     @property
     def fields(self) -> set[str]:

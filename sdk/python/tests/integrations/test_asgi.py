@@ -307,3 +307,23 @@ async def test_not_initialised_passes_through(receiver: Receiver) -> None:
         response = await client.get("/items/5", headers=LINK)
     assert response.json() == {"id": 5}
     assert not receiver.arrivals
+
+
+async def test_inject_inside_a_request_carries_all_three_headers(sdk: Receiver) -> None:
+    import backlight
+    from backlight.headers import from_baggage
+
+    app = FastAPI(telemetry={"tracing": False, "logs": False})
+    app.add_middleware(BacklightMiddleware)
+
+    @app.get("/out")
+    async def out() -> dict[str, str]:
+        return backlight.inject({})
+
+    async with client_for(app) as client:
+        headers = (await client.get("/out", headers=LINK)).json()
+    assert headers["x-highlight-request"] == f"{SESSION}/{REQUEST}"
+    assert headers["traceparent"].startswith(f"00-{REQUEST}-")
+    link = from_baggage(headers["baggage"])
+    assert link is not None
+    assert (link.secure_session_id, link.request_id) == (SESSION, REQUEST)

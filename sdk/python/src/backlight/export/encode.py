@@ -6,6 +6,7 @@ and is encoded once per batch. Message types come from ``opentelemetry-proto``.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from backlight.records import LogItem
 from backlight.span import LeanSpan
 
 _OUR_SCOPE = ("backlight", __version__)
+_LOW64 = (1 << 64) - 1
 _KINDS = [wire.uvarint_field(6, kind + 1) for kind in range(5)]  # API kind + 1 = OTLP kind
 _MAX_DEPTH = 4
 
@@ -98,28 +100,34 @@ def encode_traces(res: Resource, spans: Iterable[LeanSpan | ReadableSpan]) -> by
     return b"".join([b"\x0a", wire.varint(body_size), resource_part, *scope_parts])
 
 
+_pack_ids = struct.Struct(">2sQQ2sQ").pack  # trace id as two big-endian halves, span id
+_pack_times = struct.Struct("<BQBQ").pack  # 7: start, 8: end (fixed64)
+_names: dict[str, bytes] = {}
+
+
 def lean_span(span: LeanSpan) -> bytes:
     """An encoded ``Span`` message, written field by field."""
-    parts = [
-        b"\x0a\x10",  # 1: trace_id, 16 bytes
-        span.trace_id.to_bytes(16, "big"),
-        b"\x12\x08",  # 2: span_id, 8 bytes
-        span.span_id.to_bytes(8, "big"),
-    ]
+    trace_id = span.trace_id
+    head = _pack_ids(b"\x0a\x10", trace_id >> 64, trace_id & _LOW64, b"\x12\x08", span.span_id)
+    name = _names.get(span.name)
+    if name is None:
+        name = wire.length_delimited(5, span.name.encode("utf-8", "replace"))
+        if len(_names) < 1024:
+            _names[span.name] = name
+    parts = [head]
     if span.parent_span_id:
-        parts += (b"\x22\x08", span.parent_span_id.to_bytes(8, "big"))  # 4: parent_span_id
+        parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))  # 4: parent
     parts += (
-        wire.length_delimited(5, span.name.encode("utf-8", "replace")),
+        name,
         _KINDS[span.kind.value],  # 6: kind
-        wire.fixed64(7, span.start_time),
-        wire.fixed64(8, span.end_time),
+        _pack_times(0x39, span.start_time, 0x41, span.end_time),
         wire.key_values(span.attributes, 9),
     )
     if span.events:
-        for name, attributes, ts in span.events:
+        for event_name, attributes, ts in span.events:
             event = (
                 wire.fixed64(1, ts)
-                + wire.length_delimited(2, name.encode())
+                + wire.length_delimited(2, event_name.encode())
                 + (wire.key_values(attributes, 3))
             )
             parts.append(wire.length_delimited(11, event))

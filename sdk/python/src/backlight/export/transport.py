@@ -90,7 +90,8 @@ class Transport:
 
 
 def gzip_bytes(payload: bytes) -> bytes:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip container; level 1:
+    # protobuf of similar spans compresses almost as well as at level 6, at a third of the cost
     return compressor.compress(payload) + compressor.flush()
 
 

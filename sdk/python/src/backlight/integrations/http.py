@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from opentelemetry import context, propagate
@@ -21,22 +22,19 @@ METHOD = "http.request.method"
 PATH = "url.path"
 ROUTE = "http.route"
 STATUS = "http.response.status_code"
-_HEX = frozenset("0123456789abcdef")
+_TRACEPARENT = re.compile(
+    rb"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^ \t]*)?[ \t]*\Z"
+)
 
 
 def parse_traceparent(value: str | bytes) -> tuple[int, int] | None:
     """(trace id, parent span id) of a W3C ``traceparent``; ``None`` when malformed."""
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    parts = value.strip().split("-")
-    if len(parts) < 4 or len(parts[0]) != 2 or parts[0] == "ff":
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
+    match = _TRACEPARENT.match(value)
+    if match is None or match[1] == b"ff" or (match[1] == b"00" and match[4]):
         return None
-    trace_hex, span_hex = parts[1], parts[2]
-    if len(trace_hex) != 32 or len(span_hex) != 16 or not _HEX.issuperset(trace_hex + span_hex):
-        return None
-    if parts[0] == "00" and len(parts) != 4:
-        return None
-    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
+    trace_id, span_id = int(match[2], 16), int(match[3], 16)
     return (trace_id, span_id) if trace_id and span_id else None
 
 
