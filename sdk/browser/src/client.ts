@@ -157,6 +157,7 @@ export class Client {
       }
     const watch = hiddenWatcher(document, Date.now, () => this.stopReplay && fullSnapshot())
     w.addEventListener('pagehide', guard(() => this.pageHide()))
+    w.addEventListener('online', guard(() => this.tx.retryNow()))
     w.addEventListener(
       'pageshow',
       guard((ev: PageTransitionEvent) => {

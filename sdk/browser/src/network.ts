@@ -154,27 +154,35 @@ export function flushWaiting(): void {
   for (const [p, k] of waiting) finish(k, p, 99)
 }
 
-/** Finishes an entry: end time, timing, the sanitizer, then `push`. */
+/**
+ * Finishes an entry: end time, timing, the sanitizer, then `push`. Runs from promise
+ * callbacks and timers, so it never throws.
+ */
 function finish(k: NetHooks, p: Pending, tries = 0): void {
-  if (!p.e.end) p.e.end = Date.now()
-  const t = timingOf(p)
-  if (!t && tries < 3 && !p.e.error) {
-    waiting.set(p, k)
-    setTimeout(() => waiting.has(p) && finish(k, p, tries + 1), 200 * (tries + 1))
-    return
-  }
-  waiting.delete(p)
-  p.e.timing = t
-  let e: NetworkEntry | null = p.e
-  if (k.cfg.sanitize) {
-    try {
-      e = k.cfg.sanitize(e)
-    } catch (err) {
-      k.log('requestResponseSanitizer threw; entry dropped', err)
-      e = null
+  try {
+    if (!p.e.end) p.e.end = Date.now()
+    const t = timingOf(p)
+    if (!t && tries < 3 && !p.e.error) {
+      waiting.set(p, k)
+      setTimeout(() => waiting.has(p) && finish(k, p, tries + 1), 200 * (tries + 1))
+      return
     }
+    waiting.delete(p)
+    p.e.timing = t
+    let e: NetworkEntry | null = p.e
+    if (k.cfg.sanitize) {
+      try {
+        e = k.cfg.sanitize(e)
+      } catch (err) {
+        k.log('requestResponseSanitizer threw; entry dropped', err)
+        e = null
+      }
+    }
+    if (e) k.push(e)
+  } catch (err) {
+    waiting.delete(p)
+    k.log('network entry dropped', err)
   }
-  if (e) k.push(e)
 }
 
 const headerObject = (k: NetHooks, h: Iterable<[string, string]>): Record<string, string> =>

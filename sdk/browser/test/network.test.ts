@@ -294,3 +294,31 @@ test('the original this is passed on', async () => {
   assert.equal(seen[0]!.self, ctx)
   assert.equal(seen[1]!.self, ctx)
 })
+
+test('a sanitizer returning something unserialisable never reaches the page', async () => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (e: unknown) => unhandled.push(e)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const f = setup(
+      {
+        sanitize: (e) => {
+          const cyclic = e as unknown as Record<string, unknown>
+          cyclic.self = cyclic
+          return e
+        },
+      },
+      {
+        push: (e) => {
+          JSON.stringify(e)
+        },
+      },
+    )
+    const res = await f('/a')
+    assert.equal(res.status, 200)
+    await new Promise((r) => setTimeout(r, 20))
+    assert.deepEqual(unhandled, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+})
