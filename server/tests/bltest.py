@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
@@ -85,3 +86,30 @@ def rrweb_events(n: int = 3) -> list[dict[str, Any]]:
     events += [{"type": 3, "data": {"source": 2, "type": 2, "id": i}, "timestamp": now + i}
                for i in range(1, n)]
     return events
+
+
+T = TypeVar("T")
+
+
+def in_thread(fn: Callable[[], T], timeout: float = 300.0) -> T:
+    """Run ``fn`` on a thread of its own and return its result (or raise its exception).
+
+    Playwright's sync API refuses to start on a thread where another sync Playwright
+    (another suite's session-wide browser) is running, so browser work goes here.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # re-raised on the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="playwright", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"browser work did not finish within {timeout}s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]

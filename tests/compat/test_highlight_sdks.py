@@ -24,6 +24,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from backlight_server.testing import BacklightProcess, free_port
+from bltest import in_thread
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -163,6 +164,11 @@ def rebuild(page: Page, pages: PageServer, events: list[dict[str, Any]]) -> str:
 def test_highlight_sdks_link_through_backlight(backlight: BacklightProcess, pages: PageServer,
                                                script: str, service: str,
                                                error_type: str) -> None:
+    in_thread(lambda: _scenario(backlight, pages, script, service, error_type))
+
+
+def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, service: str,
+              error_type: str) -> None:
     proc, api = start_backend(script, backlight)
     before = {s["secure_id"] for s in sessions_of(backlight)}
     pages.files["/"] = (app_page(backlight, api), "text/html")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
+from bltest import in_thread
 from demo.drive import BUTTONS, CHROMIUM, CHROMIUM_ARGS
 from demo.stack import Demo, Ports
 
@@ -54,6 +55,10 @@ def poll(probe: Any, what: str, timeout: float = 60.0) -> Any:
 
 
 def test_every_backend_record_links_to_its_request(demo: Demo) -> None:
+    in_thread(lambda: _scenario(demo))
+
+
+def _scenario(demo: Demo) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
