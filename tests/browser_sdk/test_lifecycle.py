@@ -67,6 +67,26 @@ def test_reload_resumes_and_a_duplicated_tab_gets_its_own_session(
     assert other.evaluate("H.getSessionId()") not in (sid, dup_sid)
 
 
+def test_a_copy_made_by_the_browser_is_detected(context: BrowserContext, sites: Sites,
+                                               backlight: BacklightProcess) -> None:
+    """window.open copies sessionStorage in Chromium, as duplicating a tab does."""
+    context.add_init_script(
+        f"window.__copied = sessionStorage.getItem('backlight_{backlight.project}')")
+    page = _open(context, sites, backlight, "/copied")
+    sid = page.evaluate("H.getSessionId()")
+    with context.expect_page() as opened:
+        page.evaluate("window.open(location.href)")
+    popup = opened.value
+    popup.wait_for_load_state()
+    copied = json.loads(popup.evaluate("window.__copied"))
+    assert copied["id"] == sid and copied["open"] is True  # the browser copied a live state
+    popup_sid = popup.evaluate("H.getSessionId()")
+    assert popup_sid != sid
+    popup.evaluate("console.log('from the popup')")
+    wait_for(lambda: "from the popup" in _messages(backlight, popup_sid), "the popup's batch")
+    assert "from the popup" not in _messages(backlight, sid)
+
+
 def test_pagehide_flushes_what_is_buffered(context: BrowserContext, sites: Sites,
                                            backlight: BacklightProcess) -> None:
     sites.app.pages["/elsewhere"] = "<!doctype html><p>another site</p>"
