@@ -182,7 +182,14 @@ def test_stop_and_start(context: BrowserContext, sites: Sites,
     sid = page.evaluate("H.getSessionId()")
     call = f"fetch('{api}/echo').then(r => r.json()).then(j => j.headers['x-highlight-request'])"
     assert page.evaluate(call).startswith(sid + "/")
+    # highlight.run's helpers that apps call
+    assert page.evaluate("new Promise((r) => H.onHighlightReady(() => r('ready')))") == "ready"
+    details = page.evaluate("H.getSessionDetails()")
+    assert details["sessionSecureID"] == sid
+    assert details["url"] == f"{backlight.url}/sessions/{sid}"
+    assert page.evaluate("H.getRecordingState()") == "Recording"
     page.evaluate("H.stop(); console.log('while stopped')")
+    assert page.evaluate("H.getRecordingState()") == "NotRecording"
     assert page.evaluate(call) is None
     page.evaluate("H.start(); console.log('started again')")
     assert page.evaluate(call).startswith(sid + "/")

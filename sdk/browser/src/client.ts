@@ -97,6 +97,10 @@ export class Client {
     this.restoreQueue()
   }
 
+  get recording(): boolean {
+    return this.active
+  }
+
   get sessionUrl(): string {
     return `${this.s.backendUrl}/sessions/${this.session.id}`
   }

@@ -19,6 +19,7 @@ const scriptOrigin = ((): string | null => {
 })()
 
 let client: Client | null = null
+const ready: (() => void)[] = []
 let warn: (...a: unknown[]) => void = () => undefined
 
 function guard<A extends unknown[], R>(f: (...a: A) => R, fallback: R): (...a: A) => R {
@@ -41,12 +42,14 @@ const withClient = (name: string, f: (c: Client) => void) =>
 
 export const H = {
   init: guard((projectId: string | number, options: Options = {}): void => {
-    if (typeof window === 'undefined' || client) return
+    if (typeof window === 'undefined') return
+    if (client) return warn('H.init called again: ignored')
     const post = window.fetch.bind(window)
     const c = new Client(String(projectId), options, scriptOrigin ?? location.origin, post)
     warn = c.log
     client = c
     c.install()
+    for (const fn of ready.splice(0)) setTimeout(fn, 0)
   }, undefined),
   identify: (identifier: string, metadata?: Record<string, unknown>): void =>
     withClient('identify', (c) => c.identify(identifier, metadata))(),
@@ -58,6 +61,28 @@ export const H = {
   getSessionURL: guard((): string | undefined => (client ? client.sessionUrl : undefined), undefined),
   stop: (): void => withClient('stop', (c) => c.stop())(),
   start: (): void => withClient('start', (c) => c.start())(),
+  // highlight.run compatibility
+  getRecordingState: guard(
+    (): 'Recording' | 'NotRecording' => (client?.recording ? 'Recording' : 'NotRecording'),
+    'NotRecording',
+  ),
+  /** Calls `fn` (asynchronously) once H.init has run. */
+  onHighlightReady: (fn: () => void): void => {
+    if (typeof fn !== 'function') return
+    if (client) setTimeout(fn, 0)
+    else ready.push(fn)
+  },
+  getSessionDetails: (): Promise<{ url: string; urlWithTimestamp: string; sessionSecureID: string }> =>
+    new Promise((resolve, reject) => {
+      try {
+        if (!client) return reject(new Error('H.init has not run'))
+        const url = client.sessionUrl
+        const ts = Math.max(0, (Date.now() - client.session.state.start) / 1000)
+        resolve({ url, urlWithTimestamp: `${url}?ts=${ts.toFixed(0)}`, sessionSecureID: client.session.id })
+      } catch (e) {
+        reject(e as Error)
+      }
+    }),
 }
 
 export default H
