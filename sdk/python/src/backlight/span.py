@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from time import time_ns
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
@@ -23,6 +23,27 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _getrandbits = random.getrandbits  # reseeded after fork by the random module itself
 
 Event = tuple[str, Mapping[str, Any], int]
+
+
+class SpanRecord(NamedTuple):
+    """An ended lean span, as queued for export.
+
+    A tuple of plain values: the garbage collector stops tracking it (and the attribute
+    dict of strings and numbers) while it waits in the queue, so a busy server's queue
+    does not make every full collection longer.
+    """
+
+    name: str
+    trace_id: int
+    span_id: int
+    parent_span_id: int
+    kind: int
+    start_time: int
+    end_time: int
+    attributes: dict[str, Any]
+    events: list[Event] | None
+    status_code: int
+    status_description: str | None
 
 
 def new_trace_id() -> int:
@@ -55,7 +76,7 @@ class LeanSpan(trace.Span):
     def __init__(
         self,
         name: str,
-        sink: Callable[[LeanSpan], None],
+        sink: Callable[[SpanRecord], None],
         parent: SpanContext | None = None,
         kind: SpanKind = SpanKind.INTERNAL,
         attributes: dict[str, Any] | None = None,
@@ -87,8 +108,22 @@ class LeanSpan(trace.Span):
     def end(self, end_time: int | None = None) -> None:
         if self.end_time:
             return
-        self.end_time = end_time or time_ns()
-        self.sink(self)
+        self.end_time = end = end_time or time_ns()
+        self.sink(
+            SpanRecord(
+                self.name,
+                self.trace_id,
+                self.span_id,
+                self.parent_span_id,
+                self.kind.value,
+                self.start_time,
+                end,
+                self.attributes,
+                self.events,
+                self.status_code.value,
+                self.status_description,
+            )
+        )
 
     def is_recording(self) -> bool:
         return not self.end_time

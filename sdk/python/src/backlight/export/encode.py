@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from backlight._version import __version__
 from backlight.export import wire
 from backlight.records import LogItem
-from backlight.span import LeanSpan
+from backlight.span import SpanRecord
 
 _OUR_SCOPE = ("backlight", __version__)
 _LOW64 = (1 << 64) - 1
@@ -68,7 +68,7 @@ def resource(attributes: Mapping[str, Any]) -> Resource:
     return Resource(attributes=key_values(attributes))
 
 
-def encode_traces(res: Resource, spans: Iterable[LeanSpan | ReadableSpan]) -> bytes:
+def encode_traces(res: Resource, spans: Iterable[SpanRecord | ReadableSpan]) -> bytes:
     """One ``ExportTraceServiceRequest`` with every span under ``res``.
 
     Built as one list of parts joined once: the wrappers' lengths are sums, so the
@@ -76,7 +76,7 @@ def encode_traces(res: Resource, spans: Iterable[LeanSpan | ReadableSpan]) -> by
     """
     scopes: dict[tuple[str, str], list[bytes]] = {}
     for span in spans:
-        if type(span) is LeanSpan:
+        if type(span) is SpanRecord:
             key = _OUR_SCOPE
             encoded = lean_span(span)
         else:
@@ -105,7 +105,7 @@ _pack_times = struct.Struct("<BQBQ").pack  # 7: start, 8: end (fixed64)
 _names: dict[str, bytes] = {}
 
 
-def lean_span(span: LeanSpan) -> bytes:
+def lean_span(span: SpanRecord) -> bytes:
     """An encoded ``Span`` message, written field by field."""
     trace_id = span.trace_id
     head = _pack_ids(b"\x0a\x10", trace_id >> 64, trace_id & _LOW64, b"\x12\x08", span.span_id)
@@ -119,7 +119,7 @@ def lean_span(span: LeanSpan) -> bytes:
         parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))  # 4: parent
     parts += (
         name,
-        _KINDS[span.kind.value],  # 6: kind
+        _KINDS[span.kind],  # 6: kind
         _pack_times(0x39, span.start_time, 0x41, span.end_time),
         wire.key_values(span.attributes, 9),
     )
@@ -131,8 +131,8 @@ def lean_span(span: LeanSpan) -> bytes:
                 + (wire.key_values(attributes, 3))
             )
             parts.append(wire.length_delimited(11, event))
-    if span.status_code.value:
-        status = wire.uvarint_field(3, span.status_code.value)
+    if span.status_code:
+        status = wire.uvarint_field(3, span.status_code)
         if span.status_description:
             status = wire.length_delimited(2, span.status_description.encode()) + status
         parts.append(wire.length_delimited(15, status))
