@@ -31,7 +31,8 @@ async def test_session_start_and_batch_roundtrip(client: httpx.AsyncClient, proj
                                                           "column": 7}]}],
                  track=[{"ts": 1.7e12, "event": "checkout", "properties": {"total": 3}}],
                  identify={"ts": 1.7e12, "identifier": "ada@example.com",
-                           "metadata": {"plan": "pro"}})
+                           "metadata": {"plan": "pro"}},
+                 dropped={"events": 4, "network": 1, "errors": 2, "track": 3})
     r = await client.post("/ingest/v1/batch", content=gzip.compress(orjson.dumps(body)),
                           headers={"content-type": "application/json",
                                    "content-encoding": "gzip"})
@@ -47,6 +48,8 @@ async def test_session_start_and_batch_roundtrip(client: httpx.AsyncClient, proj
     assert data["console"][0]["level"] == "warn"
     assert data["errors"][0]["type"] == "TypeError"
     assert data["errors"][0]["stack"][0]["function"] == "onClick"
+    assert data["errors"][0]["attributes"]["source"] == "onerror"
+    assert (s["dropped_events"], s["dropped_other"]) == (4, 6)
     assert data["track"][0]["event"] == "checkout"
 
     r = await client.get(f"/api/v1/sessions/{sid}/replay", headers=AUTH)

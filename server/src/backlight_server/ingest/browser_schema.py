@@ -213,8 +213,8 @@ def browser_batch(data: dict[str, Any], info: SessionInfo) -> BrowserBatch:
     if not isinstance(dropped, dict):
         raise _bad("dropped", "must be an object")
     batch.dropped_events = _int(dropped, "events", 0, 2**31, 0)
-    batch.dropped_other = (_int(dropped, "network", 0, 2**31, 0)
-                           + _int(dropped, "console", 0, 2**31, 0))
+    batch.dropped_other = sum(_int(dropped, kind, 0, 2**31, 0)
+                              for kind in ("network", "console", "errors", "track"))
     if info.started_ms == 0.0:
         times = [n.start_ms for n in batch.network] + [c.ts_ms for c in batch.console]
         info.started_ms = min(times) if times else 0.0

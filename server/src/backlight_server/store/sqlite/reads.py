@@ -105,8 +105,8 @@ def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
         (secure_id,)))
     errors = _rows(conn.execute(
         "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
-        "trace_id, span_id, service, url FROM errors WHERE session_id = ? ORDER BY ts_ms",
-        (secure_id,)))
+        "trace_id, span_id, service, url, attributes FROM errors WHERE session_id = ? "
+        "ORDER BY ts_ms", (secure_id,)))
     track = _rows(conn.execute(
         "SELECT ts_ms, event, properties FROM track_events WHERE session_id = ? ORDER BY ts_ms",
         (secure_id,)))
