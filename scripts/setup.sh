@@ -43,7 +43,7 @@ fi
 
 # 3. Browser SDK and UI assets: npm ci from the committed lock, then an esbuild build.
 if [ -f sdk/browser/package-lock.json ]; then
-  if [ ! -d sdk/browser/node_modules ] || fresh npm sdk/browser/package-lock.json; then
+  if fresh npm sdk/browser/package-lock.json || [ ! -d sdk/browser/node_modules ]; then
     log "installing npm packages"
     (cd sdk/browser && npm ci --no-audit --no-fund --loglevel=error)
     [ -f "$STAMPS/npm.next" ] && done_step npm
@@ -58,7 +58,7 @@ fi
 # 4. Web UI assets (server/ui): npm ci from the committed lock, then an esbuild build into
 #    server/src/backlight_server/ui/static/build (not committed).
 if [ -f server/ui/package-lock.json ]; then
-  if [ ! -d server/ui/node_modules ] || fresh ui-npm server/ui/package-lock.json; then
+  if fresh ui-npm server/ui/package-lock.json || [ ! -d server/ui/node_modules ]; then
     log "installing UI npm packages"
     (cd server/ui && npm ci --no-audit --no-fund --loglevel=error)
     [ -f "$STAMPS/ui-npm.next" ] && done_step ui-npm
@@ -80,7 +80,7 @@ if fresh compat requirements/compat.lock; then
   .venv-compat/bin/python -m pip install -q --disable-pip-version-check -r requirements/compat.lock
   done_step compat
 fi
-if [ ! -d tests/compat/node_modules ] || fresh compat-npm tests/compat/package-lock.json; then
+if fresh compat-npm tests/compat/package-lock.json || [ ! -d tests/compat/node_modules ]; then
   log "installing highlight.run for the compatibility tests"
   (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
   [ -f "$STAMPS/compat-npm.next" ] && done_step compat-npm
