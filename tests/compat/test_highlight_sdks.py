@@ -206,6 +206,13 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
             assert any("hl frontend boom" in e["message"] for e in data["errors"])
             assert data["session"]["url"].startswith(pages.url)
 
+            # highlight.run's own browser OTLP (to otlpEndpoint, with CORS) arrives too: its
+            # fetch span carries the request id as trace id, so it joins the request
+            browser_side = poll(lambda: "hl-web" in backlight.api(
+                f"/api/v1/requests/{fail_row['request_id']}")["services"],  # type: ignore[operator]
+                "highlight.run's browser span of the request", 60)
+            assert browser_side
+
             # and in the UI's request view
             ui = browser.new_page(base_url=backlight.url)
             ui.goto(f"/login?token={backlight.token}")
