@@ -33,19 +33,12 @@ def _project(context: grpc.ServicerContext) -> str | None:
 
 
 def _store(state: AppState, conv: Conversion, weight: int) -> None:
-    batch = conv.batch
-    if batch.size() == 0 and conv.rejected:
-        status = 404 if conv.unknown_projects else 400
-        raise ClientError(status, "unknown_project" if conv.unknown_projects
-                          else "invalid_data", conv.error_message())
-    if batch.size():
-        state.store.write_telemetry_sync(batch, weight)
-    m = state.metrics.ingested
-    m.labels("span").inc(len(batch.spans))
-    m.labels("log").inc(len(batch.logs))
-    m.labels("backend_error").inc(len(batch.errors))
-    if conv.rejected:
-        state.metrics.rejected.labels("otlp_partial").inc(conv.rejected)
+    refusal = conv.refusal()
+    if refusal is not None:
+        raise refusal
+    if conv.batch.size():
+        state.store.write_telemetry_sync(conv.batch, weight)
+    state.metrics.count_conversion(conv)
 
 
 def _export(state: AppState, request: Any, context: grpc.ServicerContext, kind: str) -> Any:

@@ -46,21 +46,12 @@ def _header_project(request: Request) -> str | None:
 
 async def store_conversion(state: AppState, conv: Conversion, weight: int) -> None:
     """Commit what was accepted; refuse the request if nothing was and projects were wrong."""
-    batch = conv.batch
-    if batch.size() == 0 and conv.rejected:
-        if conv.unknown_projects or conv.missing_project:
-            raise ClientError(404 if conv.unknown_projects else 400,
-                              "unknown_project" if conv.unknown_projects else "missing_project",
-                              conv.error_message())
-        raise ClientError(400, "invalid_data", conv.error_message())
-    if batch.size():
-        await state.store.write_telemetry(batch, weight)
-    m = state.metrics.ingested
-    m.labels("span").inc(len(batch.spans))
-    m.labels("log").inc(len(batch.logs))
-    m.labels("backend_error").inc(len(batch.errors))
-    if conv.rejected:
-        state.metrics.rejected.labels("otlp_partial").inc(conv.rejected)
+    refusal = conv.refusal()
+    if refusal is not None:
+        raise refusal
+    if conv.batch.size():
+        await state.store.write_telemetry(conv.batch, weight)
+    state.metrics.count_conversion(conv)
 
 
 def _response(kind: str, protobuf: bool, conv: Conversion | None) -> Response:

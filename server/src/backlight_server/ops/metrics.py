@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from backlight_server.pipeline.otlp import Conversion
 
 
 class _QueueCollector(Collector):
@@ -33,6 +37,15 @@ class Metrics:
         self.up = Gauge("backlight_up", "1 while the server runs.", registry=self.registry)
         self.up.set(1)
         self.registry.register(_QueueCollector(queue_depth))
+
+    def count_conversion(self, conv: Conversion) -> None:
+        """Count what one OTLP request delivered and what it had refused."""
+        batch = conv.batch
+        self.ingested.labels("span").inc(len(batch.spans))
+        self.ingested.labels("log").inc(len(batch.logs))
+        self.ingested.labels("backend_error").inc(len(batch.errors))
+        if conv.rejected:
+            self.rejected.labels("otlp_partial").inc(conv.rejected)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from backlight_server.errors import ClientError
 from backlight_server.pipeline import linkage, stack
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.model import ErrorRecord, LogRecord, SpanRecord, TelemetryBatch
@@ -31,6 +32,16 @@ class Conversion:
     unknown_projects: set[str] = field(default_factory=set)
     missing_project: int = 0
     invalid: int = 0
+
+    def refusal(self) -> ClientError | None:
+        """The error to answer when nothing was accepted and something was rejected."""
+        if self.batch.size() or not self.rejected:
+            return None
+        if self.unknown_projects:
+            return ClientError(404, "unknown_project", self.error_message())
+        if self.missing_project:
+            return ClientError(400, "missing_project", self.error_message())
+        return ClientError(400, "invalid_data", self.error_message())
 
     def error_message(self) -> str:
         parts = []
