@@ -5,11 +5,11 @@ from __future__ import annotations
 from contextvars import Token
 from typing import Any
 
-from opentelemetry import context, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, StatusCode
 
-from backlight._context import current_link, with_link
+from backlight._context import attach, current_link, detach, with_link
 from backlight._debug import internal_error
 from backlight._state import state
 from backlight.span import LeanSpan
@@ -44,7 +44,7 @@ class Activation:
         token, self.token = self.token, None
         if token is not None:
             try:
-                context.detach(token)
+                detach(token)
             except Exception:
                 internal_error("context detach")
 
@@ -84,7 +84,7 @@ def start(
         if trace_id and not parent_span.is_valid:
             span.trace_id = trace_id
         ctx = with_link(link, parent) if link is not None and not inherited else parent
-        token = context.attach(trace.set_span_in_context(span, ctx))
+        token = attach(trace.set_span_in_context(span, ctx))
         return Activation(span, token)
     except Exception:
         internal_error("span start")

@@ -46,6 +46,9 @@ class SpanRecord(NamedTuple):
     status_description: str | None
 
 
+_new_record = tuple.__new__
+
+
 def new_trace_id() -> int:
     return _getrandbits(128) or 1
 
@@ -109,19 +112,24 @@ class LeanSpan(trace.Span):
         if self.end_time:
             return
         self.end_time = end = end_time or time_ns()
+        # tuple.__new__ directly: the NamedTuple's own __new__ is one more Python call;
+        # ``_value_`` is what the enums' ``value`` property returns, without the property.
         self.sink(
-            SpanRecord(
-                self.name,
-                self.trace_id,
-                self.span_id,
-                self.parent_span_id,
-                self.kind.value,
-                self.start_time,
-                end,
-                self.attributes,
-                self.events,
-                self.status_code.value,
-                self.status_description,
+            _new_record(
+                SpanRecord,
+                (
+                    self.name,
+                    self.trace_id,
+                    self.span_id,
+                    self.parent_span_id,
+                    self.kind._value_,
+                    self.start_time,
+                    end,
+                    self.attributes,
+                    self.events,
+                    self.status_code._value_,
+                    self.status_description,
+                ),
             )
         )
 

@@ -101,6 +101,7 @@ def encode_traces(res: Resource, spans: Iterable[SpanRecord | ReadableSpan]) -> 
 
 
 _pack_ids = struct.Struct(">2sQQ2sQ").pack  # trace id as two big-endian halves, span id
+_pack_ids_parent = struct.Struct(">2sQQ2sQ2sQ").pack  # … and 4: parent span id
 _pack_times = struct.Struct("<BQBQ").pack  # 7: start, 8: end (fixed64)
 _names: dict[str, bytes] = {}
 
@@ -108,21 +109,31 @@ _names: dict[str, bytes] = {}
 def lean_span(span: SpanRecord) -> bytes:
     """An encoded ``Span`` message, written field by field."""
     trace_id = span.trace_id
-    head = _pack_ids(b"\x0a\x10", trace_id >> 64, trace_id & _LOW64, b"\x12\x08", span.span_id)
+    parent = span.parent_span_id
+    if parent:
+        head = _pack_ids_parent(
+            b"\x0a\x10",
+            trace_id >> 64,
+            trace_id & _LOW64,
+            b"\x12\x08",
+            span.span_id,
+            b"\x22\x08",
+            parent,
+        )
+    else:
+        head = _pack_ids(b"\x0a\x10", trace_id >> 64, trace_id & _LOW64, b"\x12\x08", span.span_id)
     name = _names.get(span.name)
     if name is None:
         name = wire.length_delimited(5, span.name.encode("utf-8", "replace"))
         if len(_names) < 1024:
             _names[span.name] = name
-    parts = [head]
-    if span.parent_span_id:
-        parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))  # 4: parent
-    parts += (
+    parts = [
+        head,
         name,
         _KINDS[span.kind],  # 6: kind
         _pack_times(0x39, span.start_time, 0x41, span.end_time),
         wire.key_values(span.attributes, 9),
-    )
+    ]
     if span.events:
         for event_name, attributes, ts in span.events:
             event = (

@@ -21,6 +21,8 @@ _MAX_DEPTH = 4
 def varint(n: int) -> bytes:
     if 0 <= n < 128:
         return _SMALL[n]
+    if 0 < n < 16384:  # two bytes: every encoded span's length
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     if n < 0:
         n += 1 << 64
     out = bytearray()
@@ -100,13 +102,41 @@ def key_value(key: str, value: Any, depth: int = 0) -> bytes:
 
 _kv_cache: dict[tuple[int, str, Any], bytes] = {}
 _KV_CACHE_MAX = 8192
+UNIQUE_KEYS = frozenset({"highlight.trace_id"})
+"""Attributes whose values differ on every span (the request id): never cached, so they
+do not evict the pairs that do repeat."""
+
+
+def _short_str_pair(field: int, key: str, value: str) -> bytes:
+    """``field`` → KeyValue{key, AnyValue{string_value}} with one-byte lengths, or b""."""
+    encoded = value.encode("utf-8", "replace")
+    size = len(encoded)
+    if size > 120:
+        return b""
+    name = _key(key)
+    body = len(name) + size + 4  # key, 0x12 len, 0x0a len, value
+    if body > 127 or field > 15:
+        return b""
+    return b"".join(
+        (
+            _SMALL[(field << 3) | 2],
+            _SMALL[body],
+            name,
+            b"\x12",
+            _SMALL[size + 2],
+            b"\x0a",
+            _SMALL[size],
+            encoded,
+        )
+    )
 
 
 def key_values(attributes: Mapping[str, Any] | None, field: int = 1, depth: int = 0) -> bytes:
     """Repeated ``KeyValue`` under ``field`` (1 in a ``KeyValueList``).
 
     Attribute pairs repeat from span to span (method, route, status, the ids of one
-    session): short string and int pairs are cached fully encoded.
+    session): short string and int pairs are cached fully encoded. Values that never
+    repeat (``UNIQUE_KEYS``) are written directly.
     """
     if not attributes:
         return b""
@@ -115,14 +145,21 @@ def key_values(attributes: Mapping[str, Any] | None, field: int = 1, depth: int 
     for k, v in attributes.items():
         kind = type(v)
         if kind is str or kind is int:
+            if k in UNIQUE_KEYS and kind is str:
+                direct = _short_str_pair(field, k, v)
+                if direct:
+                    parts.append(direct)
+                    continue
             cache_key = (field, k, v)
-            encoded = cache.get(cache_key)
-            if encoded is None:
-                encoded = length_delimited(field, key_value(str(k), v, depth))
-                if len(encoded) < 256:
-                    if len(cache) >= _KV_CACHE_MAX:
-                        cache.clear()
-                    cache[cache_key] = encoded
+            cached = cache.get(cache_key)
+            if cached is not None:
+                parts.append(cached)
+                continue
+            encoded = length_delimited(field, key_value(str(k), v, depth))
+            if len(encoded) < 256 and k not in UNIQUE_KEYS:
+                if len(cache) >= _KV_CACHE_MAX:
+                    cache.clear()
+                cache[cache_key] = encoded
             parts.append(encoded)
         else:
             parts.append(length_delimited(field, key_value(str(k), v, depth)))

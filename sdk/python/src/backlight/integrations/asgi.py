@@ -12,11 +12,13 @@ app runs untouched.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.trace.propagation import _SPAN_KEY
 
-from backlight._context import current_link
+from backlight._context import current_link, get_current
 from backlight._debug import internal_error
 from backlight._state import state
 from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation
@@ -35,7 +37,8 @@ class BacklightMiddleware:
         if scope["type"] != "http" or state.client is None:
             await self.app(scope, receive, send)
             return
-        if trace.get_current_span().is_recording():
+        outer = get_current().get(_SPAN_KEY)  # trace.get_current_span(), without the calls
+        if outer is not None and isinstance(outer, trace.Span) and outer.is_recording():
             _link_outer_span(scope)
             await self.app(scope, receive, send)
             return
@@ -46,10 +49,12 @@ class BacklightMiddleware:
         attributes = act.span.attributes
         root_path = scope.get("root_path", "")
 
-        async def send_wrapper(message: Message) -> None:
+        def send_wrapper(message: Message) -> Awaitable[None]:
+            # Not a coroutine itself: it returns the server's own awaitable, so each
+            # message costs no extra coroutine object.
             if message["type"] == "http.response.start":
                 attributes[STATUS] = message["status"]
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)

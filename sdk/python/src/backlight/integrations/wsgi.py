@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from typing import Any
 
-from opentelemetry import context
 from opentelemetry.context import Context
 
+from backlight._context import attach, detach, get_current
 from backlight._debug import internal_error
 from backlight._state import state
 from backlight.activation import Activation
@@ -66,7 +66,7 @@ class _Response:
 
     def detach(self) -> None:
         """Leave the request context until the server iterates the body."""
-        self.ctx = context.get_current()
+        self.ctx = get_current()
         self.act.detach()
 
     def __iter__(self) -> Iterator[bytes]:
@@ -107,14 +107,14 @@ class _Response:
         if self.ctx is None:
             return None
         try:
-            return context.attach(self.ctx)
+            return attach(self.ctx)
         except Exception:
             return None
 
     def _leave(self, token: Token[Context] | None) -> None:
         if token is not None:
             try:
-                context.detach(token)
+                detach(token)
             except Exception:
                 internal_error("wsgi detach")
 
