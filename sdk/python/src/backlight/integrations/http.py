@@ -24,6 +24,7 @@ PATH = "url.path"
 ROUTE = "http.route"
 STATUS = "http.response.status_code"
 _SERVER = SpanKind.SERVER
+_CANONICAL = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
 _TRACEPARENT = re.compile(
     rb"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^ \t]*)?[ \t]*\Z"
 )
@@ -31,6 +32,10 @@ _TRACEPARENT = re.compile(
 
 def parse_traceparent(value: str | bytes) -> tuple[int, int] | None:
     """(trace id, parent span id) of a W3C ``traceparent``; ``None`` when malformed."""
+    if type(value) is bytes and len(value) == 55 and _CANONICAL.match(value):
+        # what browsers and OTel SDKs send: version 00, no padding, no extra fields
+        trace_id, span_id = int(value[3:35], 16), int(value[36:52], 16)
+        return (trace_id, span_id) if trace_id and span_id else None
     if isinstance(value, str):
         value = value.encode("latin-1", "replace")
     match = _TRACEPARENT.match(value)
