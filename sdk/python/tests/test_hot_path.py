@@ -71,3 +71,20 @@ def test_context_fast_path_is_opentelemetry_context() -> None:
         _context.detach(token)
     assert trace.get_current_span() is not span
     _context.detach(token)  # a second reset fails inside OpenTelemetry's detach, quietly
+
+
+def test_parsed_link_is_a_normal_request_context() -> None:
+    import dataclasses
+
+    import pytest
+
+    from backlight.headers import parse_value
+    from backlight.types import RequestContext
+
+    link = parse_value(b" sess-1/req.2 ")
+    assert link == RequestContext("sess-1", "req.2")
+    assert hash(link) == hash(RequestContext("sess-1", "req.2"))
+    assert link is not None and link.header_value == "sess-1/req.2"
+    assert repr(link) == repr(RequestContext("sess-1", "req.2"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        link.request_id = "other"  # type: ignore[misc]

@@ -20,6 +20,20 @@ _MAX_VALUE = 2 * MAX_TOKEN + 1
 _MAX_BAGGAGE = 8192
 
 
+# The frozen dataclass's __init__ sets each field through object.__setattr__; on the
+# request path a link is built straight through its slots (the same object).
+_set_session = vars(RequestContext)["secure_session_id"].__set__
+_set_request = vars(RequestContext)["request_id"].__set__
+_new = object.__new__
+
+
+def _link(session: str, request: str) -> RequestContext:
+    link: RequestContext = _new(RequestContext)
+    _set_session(link, session)
+    _set_request(link, request)
+    return link
+
+
 def parse_value(value: object) -> RequestContext | None:
     """Parse one header value; ``None`` when it is missing or malformed."""
     if isinstance(value, bytes):  # raw ASGI header: one regex, no decode of a bad value
@@ -28,7 +42,7 @@ def parse_value(value: object) -> RequestContext | None:
         match = _VALUE.match(value)
         if match is None:
             return None
-        return RequestContext(match[1].decode("ascii"), match[2].decode("ascii"))
+        return _link(match[1].decode("ascii"), match[2].decode("ascii"))
     if not isinstance(value, str) or len(value) > _MAX_VALUE:
         return None
     session, sep, request = value.strip().partition("/")
