@@ -7,11 +7,16 @@ import random
 from opentelemetry import context, trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValueList
+from sdk_capture import Receiver
 
 from backlight import _context
+from backlight.activation import Activation
 from backlight.export import encode, wire
-from backlight.integrations.http import parse_traceparent
+from backlight.headers import parse_traceparent
+from backlight.integrations.http import finish_request, start_request
+from backlight.request_span import RequestSpan
 from backlight.span import LeanSpan, SpanRecord
+from backlight.types import RequestContext
 
 
 def test_traceparent_canonical_and_general_forms() -> None:
@@ -88,3 +93,66 @@ def test_parsed_link_is_a_normal_request_context() -> None:
     assert repr(link) == repr(RequestContext("sess-1", "req.2"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         link.request_id = "other"  # type: ignore[misc]
+
+
+def _request(highlight: bytes | None, traceparent: bytes | None) -> Activation:
+    act = start_request("GET", "/items/7", highlight, traceparent, None)
+    assert act is not None
+    return act
+
+
+def test_request_span_parses_nothing_until_asked(sdk: Receiver) -> None:
+    trace_id, parent_id = random.getrandbits(128) | 1, random.getrandbits(64) | 1
+    act = _request(b"sess-1/req-1", f"00-{trace_id:032x}-{parent_id:016x}-01".encode())
+    span = act.span
+    assert isinstance(span, RequestSpan)
+    assert span.raw_link == b"sess-1/req-1" and span.raw_parent is not None  # kept raw
+    try:
+        assert _context.current_link() == RequestContext("sess-1", "req-1")
+        assert span.raw_link is None  # parsed once, on that ask
+        with trace.get_tracer("t").start_as_current_span("child") as child:
+            assert child.get_span_context().trace_id == trace_id
+        assert span.get_span_context().trace_id == trace_id
+        assert span.parent_span_id == parent_id
+    finally:
+        finish_request(act, 200, "/items/{id}", None)
+    sdk.wait_for(lambda r: bool(r.spans_named("GET /items/{id}")) and bool(r.spans_named("child")))
+    (server,) = sdk.spans_named("GET /items/{id}")
+    assert server.trace_id == f"{trace_id:032x}" and server.parent_span_id == f"{parent_id:016x}"
+    assert server.attributes["highlight.session_id"] == "sess-1"
+    assert sdk.spans_named("child")[0].parent_span_id == server.span_id
+
+
+def test_request_span_never_asked_is_resolved_on_export(sdk: Receiver) -> None:
+    trace_id, parent_id = random.getrandbits(128) | 1, random.getrandbits(64) | 1
+    act = _request(b" sess-2/req-2 ", f"00-{trace_id:032x}-{parent_id:016x}-01".encode())
+    act.span.set_attribute("highlight.trace_id", "set-by-app")  # the app's value wins
+    finish_request(act, 503, "/items/{id}", None)
+    assert isinstance(act.span, RequestSpan) and act.span.raw_link is not None
+    sdk.wait_for(lambda r: bool(r.spans_named("GET /items/{id}")))
+    (server,) = sdk.spans_named("GET /items/{id}")
+    assert server.trace_id == f"{trace_id:032x}" and server.parent_span_id == f"{parent_id:016x}"
+    assert server.attributes["highlight.session_id"] == "sess-2"
+    assert server.attributes["highlight.trace_id"] == "set-by-app"
+    assert server.attributes["http.route"] == "/items/{id}"
+    assert server.attributes["http.response.status_code"] == 503
+    assert server.status_code == 2  # ERROR: a 5xx without an exception
+
+
+def test_request_span_with_malformed_or_oversized_headers(sdk: Receiver) -> None:
+    for highlight, traceparent in (
+        (b"no-slash", b"00-zz-11-01"),
+        (b"a/" + b"x" * 10_000, b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01" + b"-x" * 400),
+    ):
+        act = _request(highlight, traceparent)
+        span = act.span
+        assert isinstance(span, RequestSpan)
+        if len(highlight) > 1000:
+            assert span.raw_link is None and span.raw_parent is None  # not kept until export
+        assert _context.current_link() is None
+        finish_request(act, 200, None, None)
+        sdk.wait_for(lambda r, s=span: any(v.span_id == f"{s.span_id:016x}" for v in r.spans))
+        (view,) = [v for v in sdk.spans if v.span_id == f"{span.span_id:016x}"]
+        assert view.name == "GET" and view.parent_span_id == ""
+        assert "highlight.session_id" not in view.attributes
+        assert view.status_code == 0

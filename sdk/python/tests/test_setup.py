@@ -14,14 +14,14 @@ import backlight
 from backlight._state import state
 
 
-def test_spans_and_logs_arrive_gzipped_with_resource(sdk: Receiver) -> None:
+def test_spans_and_logs_arrive_with_resource(sdk: Receiver) -> None:
     with backlight.trace("job", secure_session_id=SESSION, request_id=REQUEST):
         logging.getLogger("app").warning("hello %s", "world")
     sdk.wait_for(lambda r: bool(r.spans) and bool(r.logs))
     paths = {a.path for a in sdk.arrivals}
     assert paths == {"/v1/traces", "/v1/logs"}
     for arrival in sdk.arrivals:
-        assert arrival.headers["content-encoding"] == "gzip"
+        assert "content-encoding" not in arrival.headers  # loopback: not compressed
         assert arrival.headers["content-type"] == "application/x-protobuf"
         assert arrival.headers["x-highlight-project"] == PROJECT
     span = sdk.spans_named("job")[0]
@@ -39,6 +39,30 @@ def test_spans_and_logs_arrive_gzipped_with_resource(sdk: Receiver) -> None:
     assert log.trace_id == span.trace_id
     assert log.span_id == span.span_id
     assert log.resource["highlight.project_id"] == PROJECT
+
+
+def test_gzip_to_a_remote_backend_not_to_loopback(receiver: Receiver) -> None:
+    from backlight.export import encode
+    from backlight.export.transport import Transport, is_loopback
+    from backlight.span import SpanRecord
+
+    for host in ("localhost", "api.localhost", "127.0.0.1", "127.8.0.1", "::1", "LOCALHOST"):
+        assert is_loopback(host), host
+    for host in ("backlight.example.com", "10.0.0.5", "192.168.1.2", "::ffff:10.0.0.1"):
+        assert not is_loopback(host), host
+    assert Transport("http://[::1]:8082", {}).compress is False
+    remote = Transport("https://backlight.example.com", {})
+    assert remote.compress and remote.headers["Content-Encoding"] == "gzip"
+    # a forced gzip body, over a real connection, arrives whole
+    span = SpanRecord("gz", 5, 6, 0, 1, 10, 20, {"k": "v" * 500}, None, 0, None)
+    payload = encode.encode_traces(encode.resource({"service.name": "x"}), [span])
+    forced = Transport(receiver.url, {}, compress=True)
+    forced.send("/v1/traces", payload)
+    forced.close()
+    (arrival,) = receiver.arrivals
+    assert arrival.headers["content-encoding"] == "gzip"
+    assert arrival.raw == payload  # the receiver gunzipped it
+    assert receiver.spans_named("gz")[0].attributes["k"] == "v" * 500
 
 
 def test_init_is_idempotent(sdk: Receiver) -> None:

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar, Token
+from typing import cast
 
 from opentelemetry import baggage, context
 from opentelemetry.context import Context
 from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
 from backlight.headers import HEADER, parse_value
-from backlight.types import RequestContext
+from backlight.types import LinkSource, RequestContext
 
 LINK_KEY = context.create_key("backlight-request-link")
 
 
 def current_link(ctx: Context | None = None) -> RequestContext | None:
-    """The link of the current (or given) context: ours first, then the baggage entry."""
-    link = context.get_value(LINK_KEY, ctx)
-    if link is not None:
-        return link  # type: ignore[return-value]
+    """The link of the current (or given) context: ours first, then the baggage entry.
+
+    Under ``LINK_KEY`` is either the link itself or a request span that has not parsed
+    its ``x-highlight-request`` header yet (it does so on this first ask).
+    """
+    value = context.get_value(LINK_KEY, ctx)
+    if value is not None:
+        link = value if type(value) is RequestContext else cast(LinkSource, value).request_link()
+        if link is not None:
+            return link
     entry = baggage.get_baggage(HEADER, ctx)
     return parse_value(entry) if entry is not None else None
 

@@ -1,4 +1,5 @@
-"""Reading the ``x-highlight-request`` header: ``<sessionSecureId>/<requestId>``.
+"""Reading the linkage headers: ``x-highlight-request`` (``<sessionSecureId>/<requestId>``),
+its ``baggage`` fallback, and W3C ``traceparent``.
 
 Anything malformed means "no linkage": these functions never raise.
 """
@@ -17,7 +18,13 @@ MAX_TOKEN = 128
 _TOKEN = re.compile(r"[A-Za-z0-9_\-.:]{1,128}\Z")
 _VALUE = re.compile(rb"[ \t]*([A-Za-z0-9_\-.:]{1,128})/([A-Za-z0-9_\-.:]{1,128})[ \t]*\Z")
 _MAX_VALUE = 2 * MAX_TOKEN + 1
+MAX_RAW_VALUE = _MAX_VALUE + 4  # room for surrounding spaces; anything longer is malformed
 _MAX_BAGGAGE = 8192
+MAX_TRACEPARENT = 512  # 55 characters in version 00; later versions may append fields
+_CANONICAL = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
+_TRACEPARENT = re.compile(
+    rb"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^ \t]*)?[ \t]*\Z"
+)
 
 
 # The frozen dataclass's __init__ sets each field through object.__setattr__; on the
@@ -37,7 +44,7 @@ def _link(session: str, request: str) -> RequestContext:
 def parse_value(value: object) -> RequestContext | None:
     """Parse one header value; ``None`` when it is missing or malformed."""
     if isinstance(value, bytes):  # raw ASGI header: one regex, no decode of a bad value
-        if len(value) > _MAX_VALUE + 4:
+        if len(value) > MAX_RAW_VALUE:
             return None
         match = _VALUE.match(value)
         if match is None:
@@ -49,6 +56,23 @@ def parse_value(value: object) -> RequestContext | None:
     if not sep or not _TOKEN.match(session) or not _TOKEN.match(request):
         return None
     return RequestContext(session, request)
+
+
+def parse_traceparent(value: str | bytes) -> tuple[int, int] | None:
+    """(trace id, parent span id) of a W3C ``traceparent``; ``None`` when malformed."""
+    if type(value) is bytes and len(value) == 55 and _CANONICAL.match(value):
+        # what browsers and OTel SDKs send: version 00, no padding, no extra fields
+        trace_id, span_id = int(value[3:35], 16), int(value[36:52], 16)
+        return (trace_id, span_id) if trace_id and span_id else None
+    if len(value) > MAX_TRACEPARENT:
+        return None
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
+    match = _TRACEPARENT.match(value)
+    if match is None or match[1] == b"ff" or (match[1] == b"00" and match[4]):
+        return None
+    trace_id, span_id = int(match[2], 16), int(match[3], 16)
+    return (trace_id, span_id) if trace_id and span_id else None
 
 
 def from_baggage(value: object) -> RequestContext | None:

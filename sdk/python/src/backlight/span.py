@@ -79,7 +79,7 @@ class LeanSpan(trace.Span):
     def __init__(
         self,
         name: str,
-        sink: Callable[[SpanRecord], None],
+        sink: Callable[[Any], None],  # the export buffer's ``put``
         parent: SpanContext | None = None,
         kind: SpanKind = SpanKind.INTERNAL,
         attributes: dict[str, Any] | None = None,

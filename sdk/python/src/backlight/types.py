@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,12 @@ class RequestContext:
     def header_value(self) -> str:
         """The value of the ``x-highlight-request`` header for this pair."""
         return f"{self.secure_session_id}/{self.request_id}"
+
+
+class LinkSource(Protocol):
+    """Something that yields a request link when asked (a request span, lazily)."""
+
+    def request_link(self) -> RequestContext | None: ...
 
 
 HeaderValue: TypeAlias = str | bytes

@@ -1,6 +1,7 @@
 """OTLP protobuf encoding of queued spans and logs (runs on the worker thread).
 
-Lean spans and SDK ``ReadableSpan``s are encoded alike; the resource is the SDK's own
+Lean spans, request spans (resolved here, see ``backlight.request_span``) and SDK
+``ReadableSpan``s are encoded alike; the resource is the SDK's own
 and is encoded once per batch. Message types come from ``opentelemetry-proto``.
 """
 
@@ -26,6 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from backlight._version import __version__
 from backlight.export import wire
 from backlight.records import LogItem
+from backlight.request_span import RequestSpan
 from backlight.span import SpanRecord
 
 _OUR_SCOPE = ("backlight", __version__)
@@ -68,7 +70,7 @@ def resource(attributes: Mapping[str, Any]) -> Resource:
     return Resource(attributes=key_values(attributes))
 
 
-def encode_traces(res: Resource, spans: Iterable[SpanRecord | ReadableSpan]) -> bytes:
+def encode_traces(res: Resource, spans: Iterable[SpanRecord | RequestSpan | ReadableSpan]) -> bytes:
     """One ``ExportTraceServiceRequest`` with every span under ``res``.
 
     Built as one list of parts joined once: the wrappers' lengths are sums, so the
@@ -79,6 +81,9 @@ def encode_traces(res: Resource, spans: Iterable[SpanRecord | ReadableSpan]) -> 
         if type(span) is SpanRecord:
             key = _OUR_SCOPE
             encoded = lean_span(span)
+        elif type(span) is RequestSpan:
+            key = _OUR_SCOPE
+            encoded = lean_span(span.record())
         else:
             scope = span.instrumentation_scope  # type: ignore[union-attr]
             key = (scope.name, scope.version or "") if scope else ("", "")

@@ -1,8 +1,13 @@
-"""OTLP/HTTP: POST gzip'd protobuf to ``{backend_url}/v1/traces`` and ``/v1/logs``."""
+"""OTLP/HTTP: POST protobuf to ``{backend_url}/v1/traces`` and ``/v1/logs``.
+
+Bodies are gzip'd, except to a loopback backend (``localhost``, 127.0.0.0/8, ``::1``):
+there is no network to save, and compressing would only take CPU from the app.
+"""
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import time
 import zlib
 from urllib.parse import urlsplit
@@ -25,6 +30,7 @@ class Transport:
         headers: dict[str, str],
         timeout: float = 10.0,
         attempts: int = 3,
+        compress: bool | None = None,
     ) -> None:
         url = urlsplit(backend_url.rstrip("/"))
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -35,9 +41,10 @@ class Transport:
         self.prefix = url.path
         self.timeout = timeout
         self.attempts = attempts
+        self.compress = not is_loopback(url.hostname) if compress is None else compress
         self.headers = {
             "Content-Type": "application/x-protobuf",
-            "Content-Encoding": "gzip",
+            **({"Content-Encoding": "gzip"} if self.compress else {}),
             "User-Agent": "backlight-python",
             **headers,
         }
@@ -45,7 +52,7 @@ class Transport:
 
     def send(self, path: str, payload: bytes, deadline: float | None = None) -> None:
         """POST ``payload`` to ``path``; retry 429/5xx and connection errors with backoff."""
-        body = gzip_bytes(payload)
+        body = gzip_bytes(payload) if self.compress else payload
         delay = 0.25
         for attempt in range(1, self.attempts + 1):
             status, retry_after = self._post(self.prefix + path, body)
@@ -87,6 +94,15 @@ class Transport:
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
         self._conn = cls(self.host, self.port, timeout=self.timeout)
         return self._conn
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def gzip_bytes(payload: bytes) -> bytes:

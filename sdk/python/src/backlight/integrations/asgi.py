@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any
+from typing import cast
 
 from opentelemetry import trace
 from opentelemetry.trace.propagation import _SPAN_KEY
@@ -21,9 +21,10 @@ from opentelemetry.trace.propagation import _SPAN_KEY
 from backlight._context import current_link, get_current
 from backlight._debug import internal_error
 from backlight._state import state
-from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation
+from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation, fail
 from backlight.headers import parse_value
-from backlight.integrations.http import STATUS, finish_request, start_request
+from backlight.integrations.http import STATUS, start_request
+from backlight.request_span import RequestSpan
 from backlight.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -100,20 +101,17 @@ def _link_outer_span(scope: Scope) -> None:
 
 
 def _finish(act: Activation, scope: Scope, root_path: str, error: BaseException | None) -> None:
+    """Keep the matched route (named on the export thread), end the span, detach."""
+    span = cast(RequestSpan, act.span)
     try:
-        status = act.span.attributes.get(STATUS, 0)
-        finish_request(act, status, _route(scope, root_path), error)
+        route = scope.get("route")  # Starlette/FastAPI put the matched route in the scope
+        if route is not None:
+            span.route = route
+            span.mount = scope.get("root_path", "")[len(root_path) :]
+        if error is not None:
+            fail(span, error)
+        span.end()
     except Exception:
         internal_error("asgi middleware finish")
-
-
-def _route(scope: Scope, root_path: str) -> str | None:
-    """The route template (Starlette/FastAPI put the matched route in the scope)."""
-    route: Any = scope.get("route")
-    if route is None:
-        return None
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    if not isinstance(template, str):
-        return None
-    mounted: str = scope.get("root_path", "")[len(root_path) :]
-    return mounted + template
+    finally:
+        act.detach()

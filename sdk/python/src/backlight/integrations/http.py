@@ -1,48 +1,27 @@
-"""What the server middlewares share: reading the incoming headers, naming and ending."""
+"""What the server middlewares share: starting a request's span from its headers, ending it.
+
+The span is a ``RequestSpan``: the headers are kept raw and parsed only when asked for
+(see ``backlight.request_span``), so a request whose app never looks at its trace or link
+pays for the parsing on the export thread, a batch at a time.
+"""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from backlight import activation
-from backlight._context import LINK_KEY, attach, get_current
+from backlight._context import LINK_KEY, attach, get_current, with_link
 from backlight._debug import debug
 from backlight._debug import state as debug_state
 from backlight._state import state
-from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation
-from backlight.headers import from_baggage, parse_value
-from backlight.span import LeanSpan
+from backlight.activation import Activation
+from backlight.headers import MAX_RAW_VALUE, MAX_TRACEPARENT, from_baggage
+from backlight.request_span import METHOD, PATH, ROUTE, STATUS, RequestSpan
 
-METHOD = "http.request.method"
-PATH = "url.path"
-ROUTE = "http.route"
-STATUS = "http.response.status_code"
-_SERVER = SpanKind.SERVER
-_CANONICAL = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
-_TRACEPARENT = re.compile(
-    rb"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^ \t]*)?[ \t]*\Z"
-)
-
-
-def parse_traceparent(value: str | bytes) -> tuple[int, int] | None:
-    """(trace id, parent span id) of a W3C ``traceparent``; ``None`` when malformed."""
-    if type(value) is bytes and len(value) == 55 and _CANONICAL.match(value):
-        # what browsers and OTel SDKs send: version 00, no padding, no extra fields
-        trace_id, span_id = int(value[3:35], 16), int(value[36:52], 16)
-        return (trace_id, span_id) if trace_id and span_id else None
-    if isinstance(value, str):
-        value = value.encode("latin-1", "replace")
-    match = _TRACEPARENT.match(value)
-    if match is None or match[1] == b"ff" or (match[1] == b"00" and match[4]):
-        return None
-    trace_id, span_id = int(match[2], 16), int(match[3], 16)
-    return (trace_id, span_id) if trace_id and span_id else None
+__all__ = ["METHOD", "PATH", "ROUTE", "STATUS", "finish_request", "start_request"]
 
 
 def start_request(
@@ -54,23 +33,21 @@ def start_request(
 ) -> Activation | None:
     """Start the server span of one request from its three interesting headers.
 
-    The common case (``x-highlight-request`` and ``traceparent``) is parsed here without
-    building a remote parent context; a ``baggage`` header goes through the global
-    propagator so its entries reach the app's context.
+    The common case (``x-highlight-request`` and ``traceparent``) parses nothing here; a
+    ``baggage`` header goes through the global propagator so its entries reach the app's
+    context.
     """
     client = state.client
     if client is None:
         return None
-    link = parse_value(highlight) if highlight is not None else None
+    if highlight is not None and len(highlight) > MAX_RAW_VALUE:
+        highlight = None  # malformed anyway: not kept until export
+    if traceparent is not None and len(traceparent) > MAX_TRACEPARENT:
+        traceparent = None
+    attributes = {METHOD: method, PATH: path}
+    span = RequestSpan(method, client.put_span, attributes, highlight, traceparent)
     if baggage is not None:
-        carrier = {"baggage": _text(baggage)}
-        if traceparent is not None:
-            carrier["traceparent"] = _text(traceparent)
-        if link is None:
-            link = from_baggage(carrier["baggage"])
-        parent = propagate.extract(carrier, Context())
-        return activation.start(method, SpanKind.SERVER, link, parent, {METHOD: method, PATH: path})
-    remote = parse_traceparent(traceparent) if traceparent is not None else None
+        return _start_with_baggage(span, highlight, traceparent, baggage)
     if debug_state.logger is not None:
         debug(
             "backlight: %s %s x-highlight-request=%r traceparent=%r -> link %s",
@@ -78,40 +55,47 @@ def start_request(
             path,
             highlight,
             traceparent,
-            link,
+            span.request_link(),
         )
-    # One copy of the current context with the link and the span (what
-    # ``set_value`` + ``set_span_in_context`` would make in two copies).
-    if link is not None:
-        attributes: dict[str, Any] = {
-            METHOD: method,
-            PATH: path,
-            SESSION_ATTR: link.secure_session_id,
-            REQUEST_ATTR: link.request_id,
-        }
-        span = LeanSpan(method, client.put_span, None, _SERVER, attributes)
-        ctx = Context({**get_current(), LINK_KEY: link, _SPAN_KEY: span})
+    # One copy of the current context with the (lazy) link and the span.
+    if highlight is not None:
+        ctx = Context({**get_current(), LINK_KEY: span, _SPAN_KEY: span})
     else:
-        span = LeanSpan(method, client.put_span, None, _SERVER, {METHOD: method, PATH: path})
         ctx = Context({**get_current(), _SPAN_KEY: span})
-    if remote is not None:
-        span.trace_id, span.parent_span_id = remote
-    return activation.Activation(span, attach(ctx))
+    return Activation(span, attach(ctx))
+
+
+def _start_with_baggage(
+    span: RequestSpan,
+    highlight: str | bytes | None,
+    traceparent: str | bytes | None,
+    baggage: str | bytes,
+) -> Activation:
+    carrier = {"baggage": _text(baggage)}
+    if traceparent is not None:
+        carrier["traceparent"] = _text(traceparent)
+    parent = propagate.extract(carrier, Context())
+    link = span.request_link() if highlight is not None else None
+    if link is None:
+        link = span.link = from_baggage(carrier["baggage"])
+    if link is not None:
+        parent = with_link(link, parent)
+    return Activation(span, attach(Context({**parent, _SPAN_KEY: span})))
 
 
 def finish_request(
     act: Activation, status: int, route: str | None, error: BaseException | None
 ) -> None:
-    """Name the span by its route, mark 5xx as an error, end it and detach the context."""
-    span = act.span
+    """Record the status and route, end the span and detach the context.
+
+    The span's name gets the route and a 5xx status becomes an error status when the span
+    is encoded (``RequestSpan.record``).
+    """
+    span = cast(RequestSpan, act.span)
     try:
-        if route:
-            span.attributes[ROUTE] = route
-            span.name = f"{span.name} {route}"
+        span.route = route
         if status:
             span.attributes[STATUS] = status
-            if status >= 500 and error is None:
-                span.set_status(StatusCode.ERROR, f"HTTP {status}")
     finally:
         act.finish(error)
 

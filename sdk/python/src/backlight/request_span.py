@@ -1,0 +1,153 @@
+"""The server span of one request, with its header parsing left for later.
+
+A request span keeps the raw ``x-highlight-request`` and ``traceparent`` values and the
+matched route as they came. They are parsed when something asks for them (a child span,
+a log record, an outgoing request, an error) and otherwise on the export thread, which
+works through a whole batch at a time. What reaches the backend is the same either way:
+``record()`` resolves everything before the span is encoded.
+
+Unlike a plain lean span, an ended request span is queued as itself (not as a tuple), so
+its object stays tracked by the garbage collector until the export thread takes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import time_ns
+from typing import Any
+
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode
+
+from backlight._debug import internal_error
+from backlight.headers import parse_traceparent, parse_value
+from backlight.span import LeanSpan, SpanRecord, _getrandbits, _new_record
+from backlight.types import RequestContext
+
+SESSION_ATTR = "highlight.session_id"
+REQUEST_ATTR = "highlight.trace_id"
+METHOD = "http.request.method"
+PATH = "url.path"
+ROUTE = "http.route"
+STATUS = "http.response.status_code"
+_SERVER = SpanKind.SERVER
+_UNSET = StatusCode.UNSET
+_ERROR = StatusCode.ERROR
+
+
+class RequestSpan(LeanSpan):
+    """A server span whose link, remote parent and route are resolved lazily.
+
+    ``raw_link`` / ``raw_parent`` hold the header values until parsed (then ``None``);
+    ``route`` is a route template string or a framework route object (read for its
+    ``path_format`` or ``path``), with ``mount`` the mount prefix to put before it.
+    """
+
+    __slots__ = ("link", "mount", "raw_link", "raw_parent", "route")
+
+    def __init__(
+        self,
+        name: str,
+        sink: Callable[[Any], None],
+        attributes: dict[str, Any],
+        raw_link: str | bytes | None,
+        raw_parent: str | bytes | None,
+    ) -> None:
+        # LeanSpan's fields set here directly (no super() call on the request path)
+        self.name = name
+        self.sink = sink
+        self.kind = _SERVER
+        self.trace_id = _getrandbits(128) or 1  # kept when there is no valid traceparent
+        self.parent_span_id = 0
+        self.span_id = _getrandbits(64) or 1
+        self.attributes = attributes
+        self.events = None
+        self.status_code = _UNSET
+        self.status_description = None
+        self._context = None
+        self.start_time = time_ns()
+        self.end_time = 0
+        self.raw_link = raw_link
+        self.link: RequestContext | None = None
+        self.raw_parent = raw_parent
+        self.route: Any = None
+        self.mount = ""
+
+    def request_link(self) -> RequestContext | None:
+        """The session and request this span serves (``x-highlight-request``), if any."""
+        raw = self.raw_link
+        if raw is not None:
+            self.link = parse_value(raw)  # before clearing raw_link: a reader never sees
+            self.raw_link = None  # both unset
+        return self.link
+
+    def get_span_context(self) -> SpanContext:
+        if self.raw_parent is not None:
+            self._resolve_parent()
+        return LeanSpan.get_span_context(self)
+
+    def end(self, end_time: int | None = None) -> None:
+        if self.end_time:
+            return
+        self.end_time = end_time or time_ns()
+        self.sink(self)
+
+    def record(self) -> SpanRecord:
+        """The ended span as the encoder takes it, every lazy part resolved (export thread)."""
+        if self.raw_parent is not None:
+            self._resolve_parent()
+        attributes = self.attributes
+        raw = self.raw_link
+        if raw is not None:
+            link = self.link = parse_value(raw)
+            self.raw_link = None
+        else:
+            link = self.link
+        if link is not None:  # what the app set itself wins
+            attributes.setdefault(SESSION_ATTR, link.secure_session_id)
+            attributes.setdefault(REQUEST_ATTR, link.request_id)
+        name = self.name
+        route = self.route
+        if route is not None:
+            if type(route) is not str:
+                route = self._template(route)
+            if route:
+                attributes[ROUTE] = route
+                name = f"{name} {route}"
+        code, description = self.status_code, self.status_description
+        if code is _UNSET:
+            status = attributes.get(STATUS)
+            if type(status) is int and status >= 500:
+                code, description = _ERROR, f"HTTP {status}"
+        return _new_record(
+            SpanRecord,
+            (
+                name,
+                self.trace_id,
+                self.span_id,
+                self.parent_span_id,
+                self.kind._value_,
+                self.start_time,
+                self.end_time,
+                attributes,
+                self.events,
+                code._value_,
+                description,
+            ),
+        )
+
+    def _resolve_parent(self) -> None:
+        raw = self.raw_parent
+        if raw is not None:
+            remote = parse_traceparent(raw)
+            if remote is not None:
+                self.trace_id, self.parent_span_id = remote
+            self.raw_parent = None
+
+    def _template(self, route: Any) -> str | None:
+        """The path template of a framework's route object (Starlette/FastAPI's)."""
+        try:
+            template = getattr(route, "path_format", None) or getattr(route, "path", None)
+        except Exception:
+            internal_error("route template")
+            return None
+        return self.mount + template if isinstance(template, str) else None
