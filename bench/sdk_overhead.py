@@ -2,12 +2,14 @@
 
     python bench/sdk_overhead.py                 # everything, ~4 minutes
     python bench/sdk_overhead.py --duration 5 --frameworks fastapi --variants bare,backlight
+    python bench/sdk_overhead.py --frameworks fastapi-h11   # uvicorn without uvloop/httptools
 
 Variants: bare, Backlight, highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
 SDK exports to a sink on 127.0.0.1 (OTLP/HTTP and Sentry envelopes to an HTTP sink in this
 process, highlight-io's OTLP/gRPC to a gRPC sink). FastAPI runs under uvicorn (uvloop,
-httptools), Flask under gunicorn (one gthread worker, 8 threads). The server is pinned to
-CPU 0 and wrk (1 thread, 8 connections) to CPU 1. The peers' pins conflict with ours, so
+httptools; or, as "fastapi-h11", asyncio and h11), Flask under gunicorn (one gthread
+worker, 8 threads). The server is pinned to CPU 0 and wrk (1 thread, 8 connections) to
+CPU 1. The peers' pins conflict with ours, so
 every variant runs in its own throwaway venv under .cache/bench/, made here. highlight-io
 pins OpenTelemetry 1.28, which today's FastAPI cannot use: its venv gets an older FastAPI,
 and its ratio is to a bare run in that same venv. Nothing is sent beyond 127.0.0.1.
@@ -185,11 +187,14 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
 
 def server_command(python: Path, framework: str, port: int) -> list[str]:
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    if framework == "fastapi":
+    if framework.startswith("fastapi"):
+        # "fastapi": uvicorn[standard]'s stack (uvloop, httptools), what fastapi[standard]
+        # installs; "fastapi-h11": plain `pip install uvicorn`'s (asyncio loop, h11)
+        stack = ["asyncio", "h11"] if framework == "fastapi-h11" else ["uvloop", "httptools"]
         return [
             *pin, str(python), "-m", "uvicorn", "sdk_bench_apps:fastapi_app",
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-            "--log-level", "warning", "--loop", "uvloop", "--http", "httptools",
+            "--log-level", "warning", "--loop", stack[0], "--http", stack[1],
         ]  # fmt: skip
     return [
         *pin, str(python), "-m", "gunicorn", "sdk_bench_apps:flask_app",
@@ -268,7 +273,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per run")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="repeat all runs; report medians")
-    parser.add_argument("--frameworks", default="fastapi,flask")
+    parser.add_argument(
+        "--frameworks", default="fastapi,flask", help="fastapi, flask and/or fastapi-h11"
+    )
     parser.add_argument("--variants", default=",".join(RUNS))
     args = parser.parse_args()
     if shutil.which("wrk") is None:

@@ -90,5 +90,5 @@ def _make_flask() -> Any:
 
 
 _init_sdk()
-fastapi_app = _make_fastapi() if FRAMEWORK == "fastapi" else None
+fastapi_app = _make_fastapi() if FRAMEWORK.startswith("fastapi") else None
 flask_app = _make_flask() if FRAMEWORK == "flask" else None
