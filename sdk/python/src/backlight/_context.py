@@ -28,7 +28,9 @@ def current_link(ctx: Context | None = None) -> RequestContext | None:
     """
     value = context.get_value(LINK_KEY, ctx)
     if value is not None:
-        link = value if type(value) is RequestContext else cast(LinkSource, value).request_link()
+        if isinstance(value, RequestContext):
+            return value
+        link = cast(LinkSource, value).request_link()
         if link is not None:
             return link
     entry = baggage.get_baggage(HEADER, ctx)
