@@ -20,9 +20,10 @@ from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 from backlight._debug import internal_error
 from backlight.headers import parse_traceparent, parse_value
-from backlight.span import LeanSpan, SpanRecord, _getrandbits, _new_record
+from backlight.span import LeanSpan, SpanRecord, _getrandbits
 from backlight.types import RequestContext
 
+# as in activation.py (which imports the export chain that imports this module)
 SESSION_ATTR = "highlight.session_id"
 REQUEST_ATTR = "highlight.trace_id"
 METHOD = "http.request.method"
@@ -96,12 +97,7 @@ class RequestSpan(LeanSpan):
         if self.raw_parent is not None:
             self._resolve_parent()
         attributes = self.attributes
-        raw = self.raw_link
-        if raw is not None:
-            link = self.link = parse_value(raw)
-            self.raw_link = None
-        else:
-            link = self.link
+        link = self.request_link()
         if link is not None:  # what the app set itself wins
             attributes.setdefault(SESSION_ATTR, link.secure_session_id)
             attributes.setdefault(REQUEST_ATTR, link.request_id)
@@ -118,22 +114,7 @@ class RequestSpan(LeanSpan):
             status = attributes.get(STATUS)
             if type(status) is int and status >= 500:
                 code, description = _ERROR, f"HTTP {status}"
-        return _new_record(
-            SpanRecord,
-            (
-                name,
-                self.trace_id,
-                self.span_id,
-                self.parent_span_id,
-                self.kind._value_,
-                self.start_time,
-                self.end_time,
-                attributes,
-                self.events,
-                code._value_,
-                description,
-            ),
-        )
+        return self._to_record(name, code, description)
 
     def _resolve_parent(self) -> None:
         raw = self.raw_parent

@@ -111,26 +111,30 @@ class LeanSpan(trace.Span):
     def end(self, end_time: int | None = None) -> None:
         if self.end_time:
             return
-        self.end_time = end = end_time or time_ns()
+        self.end_time = end_time or time_ns()
+        self.sink(self._to_record(self.name, self.status_code, self.status_description))
+
+    def _to_record(
+        self, name: str, status_code: StatusCode, status_description: str | None
+    ) -> SpanRecord:
+        """The ended span as queued for export, with its final name and status."""
         # tuple.__new__ directly: the NamedTuple's own __new__ is one more Python call;
         # ``_value_`` is what the enums' ``value`` property returns, without the property.
-        self.sink(
-            _new_record(
-                SpanRecord,
-                (
-                    self.name,
-                    self.trace_id,
-                    self.span_id,
-                    self.parent_span_id,
-                    self.kind._value_,
-                    self.start_time,
-                    end,
-                    self.attributes,
-                    self.events,
-                    self.status_code._value_,
-                    self.status_description,
-                ),
-            )
+        return _new_record(
+            SpanRecord,
+            (
+                name,
+                self.trace_id,
+                self.span_id,
+                self.parent_span_id,
+                self.kind._value_,
+                self.start_time,
+                self.end_time,
+                self.attributes,
+                self.events,
+                status_code._value_,
+                status_description,
+            ),
         )
 
     def is_recording(self) -> bool:

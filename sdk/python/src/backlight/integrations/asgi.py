@@ -21,7 +21,7 @@ from opentelemetry.trace.propagation import _SPAN_KEY
 from backlight._context import current_link, get_current
 from backlight._debug import internal_error
 from backlight._state import state
-from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation, fail
+from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation
 from backlight.headers import parse_value
 from backlight.integrations.http import STATUS, start_request
 from backlight.request_span import RequestSpan
@@ -108,10 +108,6 @@ def _finish(act: Activation, scope: Scope, root_path: str, error: BaseException 
         if route is not None:
             span.route = route
             span.mount = scope.get("root_path", "")[len(root_path) :]
-        if error is not None:
-            fail(span, error)
-        span.end()
     except Exception:
         internal_error("asgi middleware finish")
-    finally:
-        act.detach()
+    act.finish(error)
