@@ -120,12 +120,13 @@ class Receiver:
             return 200
 
     def wait_for(
-        self, predicate: Callable[[Receiver], bool], timeout: float = 15.0
+        self, predicate: Callable[[Receiver], bool], timeout: float = 15.0, flush: bool = True
     ) -> None:
-        """Poll (flushing this process's SDK) until ``predicate`` holds."""
+        """Poll (flushing this process's SDK, unless told not to) until ``predicate`` holds."""
         deadline = time.monotonic() + timeout
         while True:
-            backlight.flush(2.0)
+            if flush:
+                backlight.flush(2.0)
             with self.lock:
                 if predicate(self):
                     return

@@ -156,3 +156,81 @@ def test_request_span_with_malformed_or_oversized_headers(sdk: Receiver) -> None
         assert view.name == "GET" and view.parent_span_id == ""
         assert "highlight.session_id" not in view.attributes
         assert view.status_code == 0
+
+
+class _Route:
+    path_format = "/items/{id}"
+
+
+def _twins(
+    highlight: str | bytes | None,
+    traceparent: str | bytes | None,
+    route: object,
+    status: int | None,
+) -> tuple[RequestSpan, RequestSpan]:
+    """Two identical ended request spans."""
+    spans = []
+    for _ in range(2):
+        attributes: dict[str, object] = {"http.request.method": "GET", "url.path": "/items/7"}
+        if status is not None:
+            attributes["http.response.status_code"] = status
+        span = RequestSpan("GET", lambda s: None, attributes, highlight, traceparent)
+        span.route, span.mount = route, "/api" if route is not None else ""
+        spans.append(span)
+    a, b = spans
+    b.trace_id, b.span_id, b.start_time = a.trace_id, a.span_id, a.start_time
+    a.end(a.start_time + 1000)
+    b.end(a.start_time + 1000)
+    return a, b
+
+
+def _as_dict(encoded: bytes) -> dict[str, object]:
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    message = MessageToDict(Span.FromString(encoded))
+    message["attributes"] = sorted(message.get("attributes", []), key=lambda kv: kv["key"])
+    return message
+
+
+def test_request_span_fast_encoding_matches_the_general_one() -> None:
+    import itertools
+
+    from backlight.export.lean import lean_span
+    from backlight.export.request import request_span
+
+    trace_id, parent_id = random.getrandbits(128) | 1, random.getrandbits(64) | 1
+    canonical = f"00-{trace_id:032x}-{parent_id:016x}-01"
+    links = [b"sess-1/req-1", b" s.2/r:2\t", "str-s/str-r", b"no-slash", b"a/" + b"x" * 300, None]
+    parents = [canonical.encode(), canonical, f" {canonical}-x", b"00-zz-11-01", None]
+    routes = [None, "/items/{id}", _Route()]
+    cases = itertools.product(links, parents, routes, [None, 200, 503], ["none", "asked", "app"])
+    checked = 0
+    for highlight, traceparent, route, status, touch in cases:
+        fast, general = _twins(highlight, traceparent, route, status)
+        if touch == "asked":  # something in the request parsed the headers already
+            for span in (fast, general):
+                span.request_link()
+                span.get_span_context()
+        elif touch == "app":  # the app wrote to its span: the general path, both sides
+            for span in (fast, general):
+                span.set_attribute("app.key", 3)
+                span.add_event("note", {"n": 1})
+        expected = _as_dict(lean_span(general.record()))
+        assert _as_dict(request_span(fast)) == expected, (highlight, traceparent, route, status)
+        checked += 1
+    assert checked == 6 * 5 * 3 * 3 * 3
+    # and the case the fast path exists for, spelled out
+    fast, _ = _twins(b"sess-1/req-1", canonical.encode(), _Route(), 503)
+    message = _as_dict(request_span(fast))
+    assert message["name"] == "GET /api/items/{id}"
+    assert {kv["key"]: kv["value"] for kv in message["attributes"]} == {  # type: ignore[index]
+        "http.request.method": {"stringValue": "GET"},
+        "url.path": {"stringValue": "/items/7"},
+        "http.route": {"stringValue": "/api/items/{id}"},
+        "http.response.status_code": {"intValue": "503"},
+        "highlight.session_id": {"stringValue": "sess-1"},
+        "highlight.trace_id": {"stringValue": "req-1"},
+    }
+    assert message["status"] == {"code": "STATUS_CODE_ERROR", "message": "HTTP 503"}
+    assert message["traceId"] and message["parentSpanId"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 import pytest
 from opentelemetry import propagate, trace
-from sdk_capture import PROJECT, REQUEST, SESSION, Receiver, start_receiver
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from sdk_capture import PROJECT, REQUEST, SESSION, Arrival, Receiver, start_receiver
 
 import backlight
 from backlight._state import state
@@ -180,6 +182,32 @@ def test_full_queue_drops_and_counts(receiver: Receiver) -> None:
         receiver.wait_for(lambda r: len(r.spans) == 10)
     finally:
         backlight.shutdown()
+
+
+def test_between_timer_ticks_only_full_batches_are_sent(receiver: Receiver) -> None:
+    """A busy app keeps adding spans while a batch is out; that trickle waits for the
+    timer (or a flush) instead of going out as many tiny POSTs."""
+    backlight.init(PROJECT, backend_url=receiver.url, batch_size=10, export_interval=3600)
+    try:
+        client = state.client
+        assert client is not None
+        spans = client.worker.signals[0]
+        for i in range(25):
+            with backlight.trace(f"s{i}"):
+                pass
+        receiver.wait_for(lambda r: len(r.spans) == 20, flush=False)
+        time.sleep(0.3)  # time enough for a third POST, were one coming
+        assert [len(_spans_in(a)) for a in receiver.arrivals] == [10, 10]
+        assert len(spans.buffer) == 5
+        assert backlight.flush(5.0) is True  # a flush sends the rest at once
+        assert [len(_spans_in(a)) for a in receiver.arrivals] == [10, 10, 5]
+    finally:
+        backlight.shutdown()
+
+
+def _spans_in(arrival: Arrival) -> list[object]:
+    request = ExportTraceServiceRequest.FromString(arrival.raw)
+    return [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
 
 
 def test_debug_mode_logs_what_the_sdk_does(sdk: Receiver, caplog: pytest.LogCaptureFixture) -> None:

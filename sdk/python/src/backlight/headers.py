@@ -41,12 +41,15 @@ def _link(session: str, request: str) -> RequestContext:
     return link
 
 
+def match_value(value: bytes) -> re.Match[bytes] | None:
+    """A raw header value's session (group 1) and request id (group 2), if well formed."""
+    return _VALUE.match(value) if len(value) <= MAX_RAW_VALUE else None
+
+
 def parse_value(value: object) -> RequestContext | None:
     """Parse one header value; ``None`` when it is missing or malformed."""
     if isinstance(value, bytes):  # raw ASGI header: one regex, no decode of a bad value
-        if len(value) > MAX_RAW_VALUE:
-            return None
-        match = _VALUE.match(value)
+        match = match_value(value)
         if match is None:
             return None
         return _link(match[1].decode("ascii"), match[2].decode("ascii"))

@@ -7,7 +7,6 @@ and is encoded once per batch. Message types come from ``opentelemetry-proto``.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,13 +25,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from backlight._version import __version__
 from backlight.export import wire
+from backlight.export.lean import lean_span
+from backlight.export.request import request_span
 from backlight.records import LogItem
 from backlight.request_span import RequestSpan
 from backlight.span import SpanRecord
 
 _OUR_SCOPE = ("backlight", __version__)
-_LOW64 = (1 << 64) - 1
-_KINDS = [wire.uvarint_field(6, kind + 1) for kind in range(5)]  # API kind + 1 = OTLP kind
 _MAX_DEPTH = 4
 
 
@@ -83,7 +82,7 @@ def encode_traces(res: Resource, spans: Iterable[SpanRecord | RequestSpan | Read
             encoded = lean_span(span)
         elif type(span) is RequestSpan:
             key = _OUR_SCOPE
-            encoded = lean_span(span.record())
+            encoded = request_span(span)
         else:
             scope = span.instrumentation_scope  # type: ignore[union-attr]
             key = (scope.name, scope.version or "") if scope else ("", "")
@@ -103,56 +102,6 @@ def encode_traces(res: Resource, spans: Iterable[SpanRecord | RequestSpan | Read
     body_size = len(resource_part) + sum(map(len, scope_parts))
     # ExportTraceServiceRequest.resource_spans = 1
     return b"".join([b"\x0a", wire.varint(body_size), resource_part, *scope_parts])
-
-
-_pack_ids = struct.Struct(">2sQQ2sQ").pack  # trace id as two big-endian halves, span id
-_pack_ids_parent = struct.Struct(">2sQQ2sQ2sQ").pack  # … and 4: parent span id
-_pack_times = struct.Struct("<BQBQ").pack  # 7: start, 8: end (fixed64)
-_names: dict[str, bytes] = {}
-
-
-def lean_span(span: SpanRecord) -> bytes:
-    """An encoded ``Span`` message, written field by field."""
-    trace_id = span.trace_id
-    parent = span.parent_span_id
-    if parent:
-        head = _pack_ids_parent(
-            b"\x0a\x10",
-            trace_id >> 64,
-            trace_id & _LOW64,
-            b"\x12\x08",
-            span.span_id,
-            b"\x22\x08",
-            parent,
-        )
-    else:
-        head = _pack_ids(b"\x0a\x10", trace_id >> 64, trace_id & _LOW64, b"\x12\x08", span.span_id)
-    name = _names.get(span.name)
-    if name is None:
-        name = wire.length_delimited(5, span.name.encode("utf-8", "replace"))
-        if len(_names) < 1024:
-            _names[span.name] = name
-    parts = [
-        head,
-        name,
-        _KINDS[span.kind],  # 6: kind
-        _pack_times(0x39, span.start_time, 0x41, span.end_time),
-        wire.key_values(span.attributes, 9),
-    ]
-    if span.events:
-        for event_name, attributes, ts in span.events:
-            event = (
-                wire.fixed64(1, ts)
-                + wire.length_delimited(2, event_name.encode())
-                + (wire.key_values(attributes, 3))
-            )
-            parts.append(wire.length_delimited(11, event))
-    if span.status_code:
-        status = wire.uvarint_field(3, span.status_code)
-        if span.status_description:
-            status = wire.length_delimited(2, span.status_description.encode()) + status
-        parts.append(wire.length_delimited(15, status))
-    return b"".join(parts)
 
 
 def _sdk_span(span: ReadableSpan) -> Span:

@@ -44,7 +44,12 @@ class Signal:
 
 
 class Worker:
-    """Drains every signal's buffer each ``interval`` seconds or when a batch is full."""
+    """Sends full batches as soon as they fill, and everything else each ``interval``.
+
+    Between timer ticks only full batches go out: a busy app keeps adding spans while a
+    batch is being sent, and sending that trickle at once would turn one POST per batch
+    into one POST per handful of spans, each costing the app the CPU of a whole request.
+    """
 
     def __init__(
         self,
@@ -60,6 +65,7 @@ class Worker:
         self._flushed = threading.Condition(self._lock)
         self._generation = 0  # bumped after each full drain; flush() waits for it to move
         self._draining = False
+        self._flush_wanted = False  # the next wake drains everything, full batch or not
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -90,6 +96,7 @@ class Worker:
         with self._lock:
             # A drain already under way may have passed the newest items: wait for the next.
             target = self._generation + (2 if self._draining else 1)
+            self._flush_wanted = True
             self._wake.set()
             while self._generation < target:
                 left = deadline - time.monotonic()
@@ -109,24 +116,36 @@ class Worker:
         return {s.name: s.buffer.dropped for s in self.signals}
 
     def _run(self) -> None:
+        last_full_drain = time.monotonic()
         while not self._stopping:
-            self._wake.wait(self.interval)
+            self._wake.wait(max(0.0, last_full_drain + self.interval - time.monotonic()))
             with self._lock:
                 self._wake.clear()
-                self._draining = True
+                everything = (
+                    self._flush_wanted
+                    or self._stopping
+                    or time.monotonic() - last_full_drain >= self.interval
+                )
+                self._flush_wanted = False
+                self._draining = everything
+            if not everything:  # woken by a full batch
+                self._drain(None, full_batches_only=True)
+                continue
+            last_full_drain = time.monotonic()
             self._drain(None)
             with self._lock:
                 self._draining = False
                 self._generation += 1
                 self._flushed.notify_all()
 
-    def _drain(self, deadline: float | None) -> None:
+    def _drain(self, deadline: float | None, full_batches_only: bool = False) -> None:
         token = otel_context.attach(
             otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True)
         )
         try:
             for signal in self.signals:
-                while len(signal.buffer):
+                least = signal.batch_size if full_batches_only else 1
+                while len(signal.buffer) >= least:
                     self._export(signal, signal.buffer.take(signal.batch_size), deadline)
         finally:
             otel_context.detach(token)
