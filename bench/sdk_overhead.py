@@ -1,18 +1,20 @@
 """Backend SDK overhead: req/s of hello-world FastAPI and Flask apps, bare and instrumented.
 
-    python bench/sdk_overhead.py                 # everything, ~4 minutes
-    python bench/sdk_overhead.py --duration 5 --frameworks fastapi --variants bare,backlight
+    python bench/sdk_overhead.py                 # everything, ~6 minutes
+    python bench/sdk_overhead.py --rounds 6 --frameworks fastapi --variants bare,backlight
     python bench/sdk_overhead.py --frameworks fastapi-h11   # uvicorn without uvloop/httptools
 
 Variants: bare, Backlight, highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
 SDK exports to a sink on 127.0.0.1 (OTLP/HTTP and Sentry envelopes to an HTTP sink in this
 process, highlight-io's OTLP/gRPC to a gRPC sink). FastAPI runs under uvicorn (uvloop,
 httptools; or, as "fastapi-h11", asyncio and h11), Flask under gunicorn (one gthread
-worker, 8 threads). The server is pinned to CPU 0 and wrk (1 thread, 8 connections) to
-CPU 1. The peers' pins conflict with ours, so
-every variant runs in its own throwaway venv under .cache/bench/, made here. highlight-io
-pins OpenTelemetry 1.28, which today's FastAPI cannot use: its venv gets an older FastAPI,
-and its ratio is to a bare run in that same venv. Nothing is sent beyond 127.0.0.1.
+worker, 8 threads). Every variant's server is up at once, pinned to CPU 0; wrk (1 thread,
+8 connections) runs on CPU 1 in short bursts at each server in turn, ``--rounds`` times,
+so that the machine's drifting speed hits every variant alike. The peers' pins conflict
+with ours, so every variant runs in its own throwaway venv under .cache/bench/, made here.
+highlight-io pins OpenTelemetry 1.28, which today's FastAPI cannot use: its venv gets an
+older FastAPI, and its ratio is to a bare run in that same venv. Nothing is sent beyond
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -221,26 +223,63 @@ def wrk(url: str, seconds: float, connections: int) -> tuple[float, int]:
     return float(match.group(1)), int(count.group(1))
 
 
+@contextmanager
+def servers(
+    framework: str, variants: list[str], sink: str, grpc_sink: str
+) -> Iterator[dict[str, tuple[int, str]]]:
+    """Every variant's server for ``framework``, up at once: variant -> (pid, url)."""
+    with ExitStack() as stack:
+        up: dict[str, tuple[int, str]] = {}
+        for variant in variants:
+            port = free_port()
+            env = {
+                **os.environ,
+                "BENCH_VARIANT": variant.split(" ")[0],
+                "BENCH_FRAMEWORK": framework,
+                "BENCH_SINK": sink,
+                "BENCH_GRPC_SINK": grpc_sink,
+                "PYTHONPATH": str(ROOT / "bench" / "sdk_overhead"),
+            }
+            command = server_command(venv(RUNS[variant][0]), framework, port)
+            up[variant] = (stack.enter_context(process(command, env)), f"http://127.0.0.1:{port}/")
+        for _, url in up.values():
+            wait_ready(url)
+        yield up
+
+
 def measure(
-    framework: str, variant: str, sink: str, grpc_sink: str, args: argparse.Namespace
-) -> Result:
-    python = venv(RUNS[variant][0])
-    port = free_port()
-    env = {
-        **os.environ,
-        "BENCH_VARIANT": variant.split(" ")[0],
-        "BENCH_FRAMEWORK": framework,
-        "BENCH_SINK": sink,
-        "BENCH_GRPC_SINK": grpc_sink,
-        "PYTHONPATH": str(ROOT / "bench" / "sdk_overhead"),
-    }
-    url = f"http://127.0.0.1:{port}/"
-    with process(server_command(python, framework, port), env) as pid:
-        wait_ready(url)
-        wrk(url, args.warmup, args.connections)
-        before = cpu_seconds(pid)
-        rps, count = wrk(url, args.duration, args.connections)
-        return Result(rps, (cpu_seconds(pid) - before) / max(count, 1) * 1e6)
+    framework: str, variants: list[str], sink: str, grpc_sink: str, args: argparse.Namespace
+) -> dict[str, list[Result]]:
+    """Short wrk bursts at each variant in turn, ``rounds`` times over.
+
+    The machine's speed drifts over tens of seconds; bursts of a few seconds, taken in
+    turn, put every variant through the same drift. A variant's CPU for one round runs
+    from the start of its burst to the start of its next one, so work its SDK does
+    after a burst (a timer-driven export) is still counted.
+    """
+    results: dict[str, list[Result]] = {v: [] for v in variants}
+    with servers(framework, variants, sink, grpc_sink) as up:
+        for _, url in up.values():
+            wrk(url, args.warmup, args.connections)
+        started: dict[str, tuple[float, int, float]] = {}  # variant -> (cpu, requests, req/s)
+        for round_ in range(args.rounds + 1):
+            last = round_ == args.rounds
+            if last:
+                time.sleep(6.0)  # time for exports still due (highlight-io batches each 5 s)
+            shift = round_ % len(variants)  # each variant takes each place in the order
+            for variant in variants[shift:] + variants[:shift]:
+                pid, url = up[variant]
+                cpu = cpu_seconds(pid)
+                if variant in started:
+                    cpu_before, count, rps = started.pop(variant)
+                    results[variant].append(Result(rps, (cpu - cpu_before) / count * 1e6))
+                if last and variant == "backlight":  # what its exporter sent and dropped
+                    with urllib.request.urlopen(url + "_backlight") as response:
+                        log(f"{framework} backlight export: {response.read().decode()}")
+                if not last:
+                    rps, count = wrk(url, args.duration, args.connections)
+                    started[variant] = (cpu, max(count, 1), rps)
+    return results
 
 
 def import_time_and_size() -> tuple[float, float, int]:
@@ -272,10 +311,10 @@ def import_time_and_size() -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per run")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per burst")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat all runs; report medians")
+    parser.add_argument("--rounds", type=int, default=12, help="bursts per variant")
     parser.add_argument(
         "--frameworks", default="fastapi,flask", help="fastapi, flask and/or fastapi-h11"
     )
@@ -292,25 +331,28 @@ def main() -> None:
     grpc_cmd = [str(venv("highlight")), str(grpc_sink)]
     results: dict[tuple[str, str], list[Result]] = {}
     with http_sink() as sink, process([*grpc_cmd, str(grpc_port)]):
-        for _ in range(args.rounds):
-            for framework in frameworks:
-                for variant in variants:
-                    result = measure(
-                        framework, variant, sink, f"http://127.0.0.1:{grpc_port}", args
-                    )
-                    log(f"{framework:8} {variant:22} {result.rps:9.1f} req/s "
-                        f"{result.cpu_us:7.1f} CPU µs/req")  # fmt: skip
-                    results.setdefault((framework, variant), []).append(result)
-    print(f"\nwrk -t1 -c{args.connections}, {args.duration:g} s per run, median of "
-          f"{args.rounds} interleaved round(s); load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+        for framework in frameworks:
+            log(f"{framework}: {args.rounds} rounds of {args.duration:g} s bursts")
+            grpc_url = f"http://127.0.0.1:{grpc_port}"
+            for variant, runs in measure(framework, variants, sink, grpc_url, args).items():
+                results[(framework, variant)] = runs
+                log(f"{framework:8} {variant:22} "
+                    + " ".join(f"{r.rps:7.0f}/{r.cpu_us:.0f}" for r in runs))  # fmt: skip
+    print(f"\nwrk -t1 -c{args.connections}; {args.rounds} rounds of {args.duration:g} s bursts, "
+          f"variants in turn; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print("\nreq/s and CPU are medians over rounds; the ratios are medians of each round's "
+          "ratio to the bare run of the same round.")
     print("\n| framework | variant | req/s | vs bare | server CPU µs/req | CPU vs bare |")
     print("|---|---|---:|---:|---:|---:|")
     for (framework, variant), runs in results.items():
         rps = statistics.median(r.rps for r in runs)
         cpu = statistics.median(r.cpu_us for r in runs)
         bare = results.get((framework, RUNS[variant][1]))
-        ratio = f"{rps / statistics.median(r.rps for r in bare):.0%}" if bare else "n/a"
-        cpu_ratio = f"{cpu / statistics.median(r.cpu_us for r in bare):.2f}×" if bare else "n/a"
+        ratio = cpu_ratio = "n/a"
+        if bare:
+            pairs = list(zip(runs, bare, strict=True))
+            ratio = f"{statistics.median(r.rps / b.rps for r, b in pairs):.0%}"
+            cpu_ratio = f"{statistics.median(r.cpu_us / b.cpu_us for r, b in pairs):.2f}×"
         print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} | {cpu:.0f} | {cpu_ratio} |")
     print(f"\nsink received {_Sink.received:,} bytes of OTLP/HTTP and Sentry envelopes")
     ms, own, size = import_time_and_size()

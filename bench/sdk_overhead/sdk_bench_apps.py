@@ -46,6 +46,15 @@ def _init_sdk() -> None:
         )
 
 
+def _export_stats() -> dict[str, Any]:
+    """Spans exported and dropped so far (the benchmark asks once, at its end)."""
+    from backlight._state import state
+
+    assert state.client is not None
+    worker = state.client.worker
+    return {"exported": worker.stats.exported, "dropped": worker.dropped()}
+
+
 def _make_fastapi() -> Any:
     from fastapi import FastAPI
 
@@ -64,6 +73,7 @@ def _make_fastapi() -> Any:
         from backlight.integrations.asgi import BacklightMiddleware
 
         app.add_middleware(BacklightMiddleware)
+        app.get("/_backlight")(_export_stats)
     elif VARIANT == "highlight":
         from highlight_io.integrations.fastapi import (  # type: ignore[import-not-found, unused-ignore]
             FastAPIMiddleware,
@@ -86,6 +96,7 @@ def _make_flask() -> Any:
         from backlight.integrations.wsgi import BacklightMiddleware
 
         app.wsgi_app = BacklightMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+        app.get("/_backlight")(_export_stats)
     return app
 
 
