@@ -1,6 +1,6 @@
 """Backend SDK overhead: req/s of hello-world FastAPI and Flask apps, bare and instrumented.
 
-    python bench/sdk_overhead.py                 # everything, ~6 minutes
+    python bench/sdk_overhead.py                 # everything, ~10 minutes
     python bench/sdk_overhead.py --rounds 6 --frameworks fastapi --variants bare,backlight
     python bench/sdk_overhead.py --frameworks fastapi-h11   # uvicorn without uvloop/httptools
 
