@@ -234,3 +234,13 @@ def test_request_span_fast_encoding_matches_the_general_one() -> None:
     }
     assert message["status"] == {"code": "STATUS_CODE_ERROR", "message": "HTTP 503"}
     assert message["traceId"] and message["parentSpanId"]
+    # a template string equal to a cached one (Django builds one per request) hits the cache
+    from backlight.export import request
+
+    first, _ = _twins(b"s/r", None, "".join(["/a/", "{id}"]), 200)
+    request_span(first)
+    size = len(request._endpoints)
+    again, _ = _twins(b"s/r", None, "".join(["/a/", "{id}"]), 200)
+    assert again.route is not first.route
+    assert _as_dict(request_span(again))["name"] == "GET /a/{id}"
+    assert len(request._endpoints) == size

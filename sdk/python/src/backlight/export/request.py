@@ -58,9 +58,12 @@ def _endpoint(span: RequestSpan, attributes: dict[str, Any]) -> bytes:
     """Name, kind, method/route/status pairs and span status: one entry per endpoint,
     method and response status, built by the general encoder."""
     route = span.route
-    key = (span.name, attributes.get(METHOD), attributes.get(STATUS), id(route), span.mount)
+    # a template string keys by value (Django builds one per request); a route object by
+    # identity, kept alive in the entry so that its id stays its own
+    route_key = route if route is None or type(route) is str else id(route)
+    key = (span.name, attributes.get(METHOD), attributes.get(STATUS), route_key, span.mount)
     cached = _endpoints.get(key)
-    if cached is not None and cached[0] is route:
+    if cached is not None and (route_key is route or cached[0] is route):
         return cached[1]
     probe = RequestSpan(span.name, _discard, dict(attributes), None, None)
     probe.attributes.pop(PATH, None)  # written on its own: paths vary under one route
@@ -68,7 +71,7 @@ def _endpoint(span: RequestSpan, attributes: dict[str, Any]) -> bytes:
     encoded = lean.describe(probe.record())
     if len(_endpoints) >= _CACHE_MAX:
         _endpoints.clear()
-    _endpoints[key] = (route, encoded)  # the route kept alive: its id stays its own
+    _endpoints[key] = (route, encoded)
     return encoded
 
 
