@@ -201,8 +201,22 @@ def test_request_span_fast_encoding_matches_the_general_one() -> None:
 
     trace_id, parent_id = random.getrandbits(128) | 1, random.getrandbits(64) | 1
     canonical = f"00-{trace_id:032x}-{parent_id:016x}-01"
-    links = [b"sess-1/req-1", b" s.2/r:2\t", "str-s/str-r", b"no-slash", b"a/" + b"x" * 300, None]
-    parents = [canonical.encode(), canonical, f" {canonical}-x", b"00-zz-11-01", None]
+    longest = b"s" * 128 + b"/" + b"r" * 128  # lengths whose pairs need two-byte varints
+    links = [
+        b"sess-1/req-1",
+        b" s.2/r:2\t",
+        "str-s/str-r",
+        longest,
+        b"no-slash",
+        b"a/" + b"x" * 300,
+        None,
+    ]
+    zero_trace = f"00-{0:032x}-{parent_id:016x}-01".encode()
+    zero_parent = f"00-{trace_id:032x}-{0:016x}-01".encode()
+    parents = [
+        canonical.encode(), canonical, f" {canonical}-x", canonical.upper().encode(),
+        zero_trace, zero_parent, b"00-zz-11-01", None,
+    ]  # fmt: skip
     routes = [None, "/items/{id}", _Route()]
     cases = itertools.product(links, parents, routes, [None, 200, 503], ["none", "asked", "app"])
     checked = 0
@@ -219,7 +233,7 @@ def test_request_span_fast_encoding_matches_the_general_one() -> None:
         expected = _as_dict(lean_span(general.record()))
         assert _as_dict(request_span(fast)) == expected, (highlight, traceparent, route, status)
         checked += 1
-    assert checked == 6 * 5 * 3 * 3 * 3
+    assert checked == len(links) * len(parents) * 3 * 3 * 3
     # and the case the fast path exists for, spelled out
     fast, _ = _twins(b"sess-1/req-1", canonical.encode(), _Route(), 503)
     message = _as_dict(request_span(fast))

@@ -21,7 +21,7 @@ _MAX_VALUE = 2 * MAX_TOKEN + 1
 MAX_RAW_VALUE = _MAX_VALUE + 4  # room for surrounding spaces; anything longer is malformed
 _MAX_BAGGAGE = 8192
 MAX_TRACEPARENT = 512  # 55 characters in version 00; later versions may append fields
-_CANONICAL = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
+CANONICAL_TRACEPARENT = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
 _TRACEPARENT = re.compile(
     rb"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^ \t]*)?[ \t]*\Z"
 )
@@ -63,7 +63,7 @@ def parse_value(value: object) -> RequestContext | None:
 
 def parse_traceparent(value: str | bytes) -> tuple[int, int] | None:
     """(trace id, parent span id) of a W3C ``traceparent``; ``None`` when malformed."""
-    if type(value) is bytes and len(value) == 55 and _CANONICAL.match(value):
+    if type(value) is bytes and len(value) == 55 and CANONICAL_TRACEPARENT.match(value):
         # what browsers and OTel SDKs send: version 00, no padding, no extra fields
         trace_id, span_id = int(value[3:35], 16), int(value[36:52], 16)
         return (trace_id, span_id) if trace_id and span_id else None

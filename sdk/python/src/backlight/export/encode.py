@@ -75,28 +75,31 @@ def encode_traces(res: Resource, spans: Iterable[SpanRecord | RequestSpan | Read
     Built as one list of parts joined once: the wrappers' lengths are sums, so the
     (large) payload is not copied once per nesting level.
     """
-    scopes: dict[tuple[str, str], list[bytes]] = {}
+    ours: list[bytes] = []
+    scopes: dict[tuple[str, str], list[bytes]] = {_OUR_SCOPE: ours}
     for span in spans:
-        if type(span) is SpanRecord:
-            key = _OUR_SCOPE
-            encoded = lean_span(span)
-        elif type(span) is RequestSpan:
-            key = _OUR_SCOPE
-            encoded = request_span(span)
+        kind = type(span)
+        if kind is RequestSpan:
+            ours.append(request_span(span))  # type: ignore[arg-type]
+        elif kind is SpanRecord:
+            ours.append(lean_span(span))  # type: ignore[arg-type]
         else:
             scope = span.instrumentation_scope  # type: ignore[union-attr]
             key = (scope.name, scope.version or "") if scope else ("", "")
             encoded = _sdk_span(span).SerializeToString()  # type: ignore[arg-type]
-        scopes.setdefault(key, []).append(encoded)
+            scopes.setdefault(key, []).append(encoded)
     resource_part = wire.length_delimited(1, res.SerializeToString())
     scope_parts: list[bytes] = []
+    varint = wire.varint
     for (name, version), encoded_spans in scopes.items():
+        if not encoded_spans:
+            continue
         scope = wire.length_delimited(
             1, InstrumentationScope(name=name, version=version).SerializeToString()
         )
         items: list[bytes] = [scope]
         for encoded in encoded_spans:
-            items += (b"\x12", wire.varint(len(encoded)), encoded)  # ScopeSpans.spans = 2
+            items += (b"\x12", varint(len(encoded)), encoded)  # ScopeSpans.spans = 2
         size = sum(map(len, items))
         scope_parts += (b"\x12", wire.varint(size), *items)  # ResourceSpans.scope_spans = 2
     body_size = len(resource_part) + sum(map(len, scope_parts))

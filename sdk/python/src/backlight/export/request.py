@@ -2,18 +2,21 @@
 
 Nearly every server span is the same few pairs (method, route, status) plus a path, a
 link and new ids. The description of an endpoint (name, kind, those pairs, status) is
-encoded once and reused; the link pairs are written from the ``x-highlight-request``
-bytes as they came, with no ``RequestContext`` or attribute dict in between. A span the
-app added to (attributes, events, a status) goes through ``RequestSpan.record()`` and
-the general encoder instead; both give the same message (see the tests).
+encoded once and reused; the ids are copied from the ``traceparent`` hex and the link
+pairs from the ``x-highlight-request`` bytes as they came, with no integers,
+``RequestContext`` or attribute dict in between. A span the app added to (attributes,
+events, a status) goes through ``RequestSpan.record()`` and the general encoder instead;
+both give the same message (see the tests).
 """
 
 from __future__ import annotations
 
+import struct
+from binascii import unhexlify
 from typing import Any
 
 from backlight.export import lean, wire
-from backlight.headers import match_value, parse_traceparent
+from backlight.headers import CANONICAL_TRACEPARENT, MAX_TOKEN, match_value, parse_traceparent
 from backlight.request_span import (
     METHOD,
     PATH,
@@ -28,7 +31,23 @@ _CACHE_MAX = 1024
 _endpoints: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
 _paths: dict[str, bytes] = {}
 _sessions: dict[bytes, bytes] = {}
-_REQUEST_KEY = wire.length_delimited(1, REQUEST_ATTR.encode())
+_canonical = CANONICAL_TRACEPARENT.match
+_NO_TRACE, _NO_SPAN = b"\0" * 16, b"\0" * 8
+# 1: trace id, 2: span id, 4: parent span id, 7/8: start/end time (fixed64, little-endian)
+_pack_remote = struct.Struct("<2s16s2s8s2s8sBQBQ").pack
+
+
+def _request_prefix(size: int) -> bytes:
+    """``attributes`` (9): KeyValue{highlight.trace_id, AnyValue{string_value}} up to the
+    value's bytes, for a value of ``size`` bytes."""
+    value = b"\x0a" + wire.varint(size)  # AnyValue.string_value = 1
+    pair = (
+        wire.length_delimited(1, REQUEST_ATTR.encode()) + b"\x12" + wire.varint(len(value) + size)
+    )
+    return b"\x4a" + wire.varint(len(pair) + len(value) + size) + pair + value
+
+
+_REQUEST_PREFIX = [_request_prefix(size) for size in range(MAX_TOKEN + 1)]
 
 
 def request_span(span: RequestSpan) -> bytes:
@@ -36,22 +55,43 @@ def request_span(span: RequestSpan) -> bytes:
     attributes = span.attributes
     if span.events or span.status_code._value_ or not attributes.keys() <= _MIDDLEWARE_KEYS:
         return lean.lean_span(span.record())
-    trace_id, parent = span.trace_id, span.parent_span_id
-    raw_parent = span.raw_parent
-    if raw_parent is not None:
-        remote = parse_traceparent(raw_parent)
-        if remote is not None:
-            trace_id, parent = remote
+    raw = span.raw_parent
+    if type(raw) is bytes and len(raw) == 55 and _canonical(raw):  # what SDKs send
+        trace_id, parent = unhexlify(raw[3:35]), unhexlify(raw[36:52])
+        if trace_id != _NO_TRACE and parent != _NO_SPAN:
+            head = _pack_remote(
+                b"\x0a\x10", trace_id, b"\x12\x08", span.span_id.to_bytes(8, "big"),
+                b"\x22\x08", parent, 0x39, span.start_time, 0x41, span.end_time,
+            )  # fmt: skip
+        else:
+            head = _own_ids(span, None)
+    else:
+        head = _own_ids(span, raw)
     path = attributes.get(PATH)
+    link = span.raw_link
+    if type(link) is bytes and (match := match_value(link)) is not None:
+        session, request = match[1], match[2]  # validated: the values' own bytes
+        pairs = _session_pair(session) + _REQUEST_PREFIX[len(request)] + request
+    else:
+        pairs = _parsed_link(span)
     return b"".join(
         (
-            lean.ids(trace_id, span.span_id, parent),
-            lean.times(span.start_time, span.end_time),
+            head,
             _endpoint(span, attributes),
             _path(path) if type(path) is str else b"",
-            _link(span),
+            pairs,
         )
     )
+
+
+def _own_ids(span: RequestSpan, traceparent: str | bytes | None) -> bytes:
+    """Ids and times, continuing ``traceparent`` if valid (any form the parser takes)."""
+    trace_id, parent = span.trace_id, span.parent_span_id
+    if traceparent is not None:
+        remote = parse_traceparent(traceparent)
+        if remote is not None:
+            trace_id, parent = remote
+    return lean.ids(trace_id, span.span_id, parent) + lean.times(span.start_time, span.end_time)
 
 
 def _endpoint(span: RequestSpan, attributes: dict[str, Any]) -> bytes:
@@ -85,18 +125,13 @@ def _path(path: str) -> bytes:
     return encoded
 
 
-def _link(span: RequestSpan) -> bytes:
-    """The ``highlight.session_id`` and ``highlight.trace_id`` pairs, or nothing."""
-    raw = span.raw_link
-    if type(raw) is bytes:  # ASGI: the header's bytes, validated, are the values' bytes
-        match = match_value(raw)
-        if match is None:
-            return b""
-        return _session_pair(match[1]) + _request_pair(match[2])
-    link = span.request_link()  # a str header (WSGI), or parsed already
+def _parsed_link(span: RequestSpan) -> bytes:
+    """The link pairs of a str header (WSGI) or one parsed already, or nothing."""
+    link = span.request_link()
     if link is None:
         return b""
-    return _session_pair(link.secure_session_id.encode()) + _request_pair(link.request_id.encode())
+    request = link.request_id.encode()
+    return _session_pair(link.secure_session_id.encode()) + _REQUEST_PREFIX[len(request)] + request
 
 
 def _session_pair(session: bytes) -> bytes:
@@ -107,13 +142,6 @@ def _session_pair(session: bytes) -> bytes:
             _sessions.clear()
         _sessions[session] = encoded
     return encoded
-
-
-def _request_pair(request: bytes) -> bytes:
-    """``attributes`` (9): KeyValue{highlight.trace_id, AnyValue{string_value}}."""
-    value = b"\x0a" + wire.varint(len(request)) + request  # AnyValue.string_value = 1
-    pair = _REQUEST_KEY + b"\x12" + wire.varint(len(value)) + value
-    return b"\x4a" + wire.varint(len(pair)) + pair
 
 
 def _discard(_: object) -> None:
