@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import cast
+from contextvars import Token
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from backlight._context import current_link, get_current
+from backlight._context import current_link, detach, get_current
 from backlight._debug import internal_error
 from backlight._state import state
-from backlight.activation import REQUEST_ATTR, SESSION_ATTR, Activation
+from backlight.activation import REQUEST_ATTR, SESSION_ATTR, fail
 from backlight.headers import parse_value
-from backlight.integrations.http import STATUS, start_request
+from backlight.integrations.http import STATUS, begin_request
 from backlight.request_span import RequestSpan
 from backlight.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,11 +44,24 @@ class BacklightMiddleware:
             _link_outer_span(scope)
             await self.app(scope, receive, send)
             return
-        act = _start(scope)
-        if act is None:
+        try:
+            highlight = traceparent = baggage = None
+            for name, value in scope["headers"]:
+                if name == b"x-highlight-request":
+                    highlight = value
+                elif name == b"traceparent":
+                    traceparent = value
+                elif name == b"baggage":
+                    baggage = value
+            begun = begin_request(scope["method"], scope["path"], highlight, traceparent, baggage)
+        except Exception:
+            internal_error("asgi middleware start")
+            begun = None
+        if begun is None:
             await self.app(scope, receive, send)
             return
-        attributes = act.span.attributes
+        span, token = begun
+        attributes = span.attributes
         root_path = scope.get("root_path", "")
 
         def send_wrapper(message: Message) -> Awaitable[None]:
@@ -60,28 +74,12 @@ class BacklightMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except asyncio.CancelledError:  # the client went away: not an app error
-            _finish(act, scope, root_path, None)
+            _finish(span, token, scope, root_path, None)
             raise
         except BaseException as exc:
-            _finish(act, scope, root_path, exc)
+            _finish(span, token, scope, root_path, exc)
             raise
-        _finish(act, scope, root_path, None)
-
-
-def _start(scope: Scope) -> Activation | None:
-    try:
-        highlight = traceparent = baggage = None
-        for name, value in scope["headers"]:
-            if name == b"x-highlight-request":
-                highlight = value
-            elif name == b"traceparent":
-                traceparent = value
-            elif name == b"baggage":
-                baggage = value
-        return start_request(scope["method"], scope["path"], highlight, traceparent, baggage)
-    except Exception:
-        internal_error("asgi middleware start")
-        return None
+        _finish(span, token, scope, root_path, None)
 
 
 def _link_outer_span(scope: Scope) -> None:
@@ -100,14 +98,22 @@ def _link_outer_span(scope: Scope) -> None:
         internal_error("asgi middleware (outer span)")
 
 
-def _finish(act: Activation, scope: Scope, root_path: str, error: BaseException | None) -> None:
+def _finish(
+    span: RequestSpan,
+    token: Token[Context],
+    scope: Scope,
+    root_path: str,
+    error: BaseException | None,
+) -> None:
     """Keep the matched route (named on the export thread), end the span, detach."""
-    span = cast(RequestSpan, act.span)
     try:
         route = scope.get("route")  # Starlette/FastAPI put the matched route in the scope
         if route is not None:
             span.route = route
             span.mount = scope.get("root_path", "")[len(root_path) :]
+        if error is not None:
+            fail(span, error)
+        span.end()
     except Exception:
         internal_error("asgi middleware finish")
-    act.finish(error)
+    detach(token)

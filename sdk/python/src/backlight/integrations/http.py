@@ -7,6 +7,7 @@ pays for the parsing on the export thread, a batch at a time.
 
 from __future__ import annotations
 
+from contextvars import Token
 from typing import Any, cast
 
 from opentelemetry import propagate
@@ -21,7 +22,7 @@ from backlight.activation import Activation
 from backlight.headers import MAX_RAW_VALUE, MAX_TRACEPARENT, from_baggage
 from backlight.request_span import METHOD, PATH, ROUTE, STATUS, RequestSpan
 
-__all__ = ["METHOD", "PATH", "ROUTE", "STATUS", "finish_request", "start_request"]
+__all__ = ["METHOD", "PATH", "ROUTE", "STATUS", "begin_request", "finish_request", "start_request"]
 
 
 def start_request(
@@ -31,7 +32,20 @@ def start_request(
     traceparent: str | bytes | None,
     baggage: str | bytes | None,
 ) -> Activation | None:
-    """Start the server span of one request from its three interesting headers.
+    """Start the server span of one request from its three interesting headers."""
+    begun = begin_request(method, path, highlight, traceparent, baggage)
+    return None if begun is None else Activation(*begun)
+
+
+def begin_request(
+    method: str,
+    path: str,
+    highlight: str | bytes | None,
+    traceparent: str | bytes | None,
+    baggage: str | bytes | None,
+) -> tuple[RequestSpan, Token[Context]] | None:
+    """``start_request``'s span and context token, without the ``Activation`` around them
+    (the ASGI middleware finishes its spans itself).
 
     The common case (``x-highlight-request`` and ``traceparent``) parses nothing here; a
     ``baggage`` header goes through the global propagator so its entries reach the app's
@@ -44,10 +58,11 @@ def start_request(
         highlight = None  # malformed anyway: not kept until export
     if traceparent is not None and len(traceparent) > MAX_TRACEPARENT:
         traceparent = None
-    attributes = {METHOD: method, PATH: path}
-    span = RequestSpan(method, client.put_span, attributes, highlight, traceparent)
+    span = RequestSpan(
+        method, client.put_span, {METHOD: method, PATH: path}, highlight, traceparent
+    )
     if baggage is not None:
-        return _start_with_baggage(span, highlight, traceparent, baggage)
+        return span, _attach_with_baggage(span, highlight, traceparent, baggage)
     if debug_state.logger is not None:
         debug(
             "backlight: %s %s x-highlight-request=%r traceparent=%r -> link %s",
@@ -59,18 +74,16 @@ def start_request(
         )
     # One copy of the current context with the (lazy) link and the span.
     if highlight is not None:
-        ctx = Context({**get_current(), LINK_KEY: span, _SPAN_KEY: span})
-    else:
-        ctx = Context({**get_current(), _SPAN_KEY: span})
-    return Activation(span, attach(ctx))
+        return span, attach(Context({**get_current(), LINK_KEY: span, _SPAN_KEY: span}))
+    return span, attach(Context({**get_current(), _SPAN_KEY: span}))
 
 
-def _start_with_baggage(
+def _attach_with_baggage(
     span: RequestSpan,
     highlight: str | bytes | None,
     traceparent: str | bytes | None,
     baggage: str | bytes,
-) -> Activation:
+) -> Token[Context]:
     carrier = {"baggage": _text(baggage)}
     if traceparent is not None:
         carrier["traceparent"] = _text(traceparent)
@@ -80,7 +93,7 @@ def _start_with_baggage(
         link = span.link = from_baggage(carrier["baggage"])
     if link is not None:
         parent = with_link(link, parent)
-    return Activation(span, attach(Context({**parent, _SPAN_KEY: span})))
+    return attach(Context({**parent, _SPAN_KEY: span}))
 
 
 def finish_request(
