@@ -2,12 +2,14 @@
 
 The span ends when the server closes the response iterable, so streamed bodies
 (generators) are inside it, and an exception raised while streaming is recorded.
+
+Every request runs through this code, next to a framework that keeps the CPU's caches
+full: the path is kept to few functions and objects (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import Token
 from typing import Any
 
 from opentelemetry.context import Context
@@ -15,8 +17,9 @@ from opentelemetry.context import Context
 from backlight._context import attach, detach, get_current
 from backlight._debug import internal_error
 from backlight._state import state
-from backlight.activation import Activation
-from backlight.integrations.http import finish_request, start_request
+from backlight.activation import fail
+from backlight.integrations.http import STATUS, begin_request
+from backlight.request_span import RequestSpan
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -32,56 +35,70 @@ class BacklightMiddleware:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if state.client is None:
             return self.app(environ, start_response)
-        act = _start(environ)
-        if act is None:
+        try:
+            get = environ.get
+            begun = begin_request(
+                get("REQUEST_METHOD", "GET"),
+                get("PATH_INFO", "/"),
+                get("HTTP_X_HIGHLIGHT_REQUEST"),
+                get("HTTP_TRACEPARENT"),
+                get("HTTP_BAGGAGE"),
+            )
+        except Exception:
+            internal_error("wsgi middleware start")
+            begun = None
+        if begun is None:
             return self.app(environ, start_response)
-        response = _Response(act, environ)
+        span, token = begun
 
         def start_response_wrapper(status: str, headers: Any, exc_info: Any = None) -> Any:
-            response.status = _status_code(status)
-            response.route = _route(environ)  # Flask drops its request object before returning
+            try:
+                code = _status_code(status)
+                if code:
+                    span.attributes[STATUS] = code
+                span.route = _route(environ)  # Flask drops its request object before returning
+            except Exception:
+                internal_error("wsgi start_response")
             return start_response(status, headers, exc_info)
 
         try:
             body = self.app(environ, start_response_wrapper)
         except BaseException as exc:
-            response.end(exc)
+            _end(span, environ, exc)
+            detach(token)
             raise
-        response.body = body
-        response.detach()
+        response = _Response(span, environ, body, get_current())
+        detach(token)  # left until the server iterates the body
         return response
 
 
 class _Response:
     """Wraps the app's iterable: re-enters the request context for each chunk."""
 
-    def __init__(self, act: Activation, environ: Environ) -> None:
-        self.act = act
-        self.environ = environ
-        self.status = 0
-        self.route: str | None = None
-        self.body: Iterable[bytes] = ()
-        self.ended = False
-        self.ctx: Context | None = None
+    __slots__ = ("body", "ctx", "environ", "span")
 
-    def detach(self) -> None:
-        """Leave the request context until the server iterates the body."""
-        self.ctx = get_current()
-        self.act.detach()
+    def __init__(
+        self, span: RequestSpan, environ: Environ, body: Iterable[bytes], ctx: Context
+    ) -> None:
+        self.span = span
+        self.environ = environ
+        self.body = body
+        self.ctx = ctx
 
     def __iter__(self) -> Iterator[bytes]:
         iterator = iter(self.body)
+        ctx = self.ctx
         while True:
-            token = self._enter()
+            token = attach(ctx)
             try:
                 chunk = next(iterator)
             except StopIteration:
                 return
             except BaseException as exc:
-                self.end(exc)
+                _end(self.span, self.environ, exc)
                 raise
             finally:
-                self._leave(token)
+                detach(token)
             yield chunk
 
     def close(self) -> None:
@@ -90,47 +107,23 @@ class _Response:
             if close is not None:
                 close()
         except BaseException as exc:
-            self.end(exc)
+            _end(self.span, self.environ, exc)
             raise
-        self.end(None)
-
-    def end(self, error: BaseException | None) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        try:
-            finish_request(self.act, self.status, self.route or _route(self.environ), error)
-        except Exception:
-            internal_error("wsgi finish")
-
-    def _enter(self) -> Token[Context] | None:
-        if self.ctx is None:
-            return None
-        try:
-            return attach(self.ctx)
-        except Exception:
-            return None
-
-    def _leave(self, token: Token[Context] | None) -> None:
-        if token is not None:
-            try:
-                detach(token)
-            except Exception:
-                internal_error("wsgi detach")
+        _end(self.span, self.environ, None)
 
 
-def _start(environ: Environ) -> Activation | None:
+def _end(span: RequestSpan, environ: Environ, error: BaseException | None) -> None:
+    """End the span (once; a later call does nothing), with ``error`` if any."""
+    if span.end_time:
+        return
     try:
-        return start_request(
-            environ.get("REQUEST_METHOD", "GET"),
-            environ.get("PATH_INFO", "/"),
-            environ.get("HTTP_X_HIGHLIGHT_REQUEST"),
-            environ.get("HTTP_TRACEPARENT"),
-            environ.get("HTTP_BAGGAGE"),
-        )
+        if span.route is None:
+            span.route = _route(environ)
+        if error is not None:
+            fail(span, error)
+        span.end()
     except Exception:
-        internal_error("wsgi middleware start")
-        return None
+        internal_error("wsgi finish")
 
 
 def _status_code(status: str) -> int:
