@@ -203,18 +203,14 @@ def test_request_span_fast_encoding_matches_the_general_one() -> None:
     canonical = f"00-{trace_id:032x}-{parent_id:016x}-01"
     longest = b"s" * 128 + b"/" + b"r" * 128  # lengths whose pairs need two-byte varints
     links = [
-        b"sess-1/req-1",
-        b" s.2/r:2\t",
-        "str-s/str-r",
-        longest,
-        b"no-slash",
-        b"a/" + b"x" * 300,
-        None,
-    ]
+        b"sess-1/req-1", b" s.2/r:2\t", "str-s/str-r", " str-s/r:2\n", "s/r/x", "s/" + "r" * 129,
+        longest, longest.decode(), b"no-slash", b"a/" + b"x" * 300, "\u00e9/r", None,
+    ]  # fmt: skip
     zero_trace = f"00-{0:032x}-{parent_id:016x}-01".encode()
     zero_parent = f"00-{trace_id:032x}-{0:016x}-01".encode()
     parents = [
         canonical.encode(), canonical, f" {canonical}-x", canonical.upper().encode(),
+        canonical.upper(), canonical[:-1] + "\u00e9", canonical[:-2] + "\u0100\u0100",
         zero_trace, zero_parent, b"00-zz-11-01", None,
     ]  # fmt: skip
     routes = [None, "/items/{id}", _Route()]

@@ -15,8 +15,11 @@ from backlight.types import RequestContext
 
 HEADER = "x-highlight-request"
 MAX_TOKEN = 128
-_TOKEN = re.compile(r"[A-Za-z0-9_\-.:]{1,128}\Z")
-_VALUE = re.compile(rb"[ \t]*([A-Za-z0-9_\-.:]{1,128})/([A-Za-z0-9_\-.:]{1,128})[ \t]*\Z")
+_TOKEN_RE = r"[A-Za-z0-9_\-.:]{1,128}"  # MAX_TOKEN characters at most
+_TOKEN = re.compile(_TOKEN_RE + r"\Z")
+_VALUE = re.compile(rf"[ \t]*({_TOKEN_RE})/({_TOKEN_RE})[ \t]*\Z".encode())
+PLAIN_VALUE = re.compile(rf"({_TOKEN_RE})/({_TOKEN_RE})")
+"""A str value with nothing around it: ``fullmatch`` gives what ``parse_value`` would."""
 _MAX_VALUE = 2 * MAX_TOKEN + 1
 MAX_RAW_VALUE = _MAX_VALUE + 4  # room for surrounding spaces; anything longer is malformed
 _MAX_BAGGAGE = 8192

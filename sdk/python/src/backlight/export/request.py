@@ -16,7 +16,13 @@ from binascii import unhexlify
 from typing import Any
 
 from backlight.export import lean, wire
-from backlight.headers import CANONICAL_TRACEPARENT, MAX_TOKEN, match_value, parse_traceparent
+from backlight.headers import (
+    CANONICAL_TRACEPARENT,
+    MAX_TOKEN,
+    PLAIN_VALUE,
+    match_value,
+    parse_traceparent,
+)
 from backlight.request_span import (
     METHOD,
     PATH,
@@ -32,6 +38,7 @@ _endpoints: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
 _paths: dict[str, bytes] = {}
 _sessions: dict[bytes, bytes] = {}
 _canonical = CANONICAL_TRACEPARENT.match
+_plain_value = PLAIN_VALUE.fullmatch
 _NO_TRACE, _NO_SPAN = b"\0" * 16, b"\0" * 8
 # 1: trace id, 2: span id, 4: parent span id, 7/8: start/end time (fixed64, little-endian)
 _pack_remote = struct.Struct("<2s16s2s8s2s8sBQBQ").pack
@@ -56,6 +63,8 @@ def request_span(span: RequestSpan) -> bytes:
     if span.events or span.status_code._value_ or not attributes.keys() <= _MIDDLEWARE_KEYS:
         return lean.lean_span(span.record())
     raw = span.raw_parent
+    if type(raw) is str and len(raw) == 55:  # WSGI headers are latin-1 decoded str
+        raw = raw.encode("latin-1", "replace")
     if type(raw) is bytes and len(raw) == 55 and _canonical(raw):  # what SDKs send
         trace_id, parent = unhexlify(raw[3:35]), unhexlify(raw[36:52])
         if trace_id != _NO_TRACE and parent != _NO_SPAN:
@@ -72,6 +81,11 @@ def request_span(span: RequestSpan) -> bytes:
     if type(link) is bytes and (match := match_value(link)) is not None:
         session, request = match[1], match[2]  # validated: the values' own bytes
         pairs = _session_pair(session) + _REQUEST_PREFIX[len(request)] + request
+    elif type(link) is str and (text := _plain_value(link)) is not None:
+        # a str header with nothing to strip: what parse_value makes of it, without the
+        # RequestContext (validated ASCII, so its bytes are its characters)
+        request = text[2].encode()
+        pairs = _session_pair(text[1].encode()) + _REQUEST_PREFIX[len(request)] + request
     else:
         pairs = _parsed_link(span)
     return b"".join(
