@@ -340,20 +340,32 @@ def main() -> None:
                     + " ".join(f"{r.rps:7.0f}/{r.cpu_us:.0f}" for r in runs))  # fmt: skip
     print(f"\nwrk -t1 -c{args.connections}; {args.rounds} rounds of {args.duration:g} s bursts, "
           f"variants in turn; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print("\nreq/s and CPU are medians over rounds; the ratios are medians of each round's "
-          "ratio to the bare run of the same round.")
-    print("\n| framework | variant | req/s | vs bare | server CPU µs/req | CPU vs bare |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(
+        "\nreq/s and CPU are medians over rounds; the ratios are medians of each round's "
+        "ratio to the bare run of the same round, and the middle half of those ratios "
+        "(quartiles) shows how far one run can be trusted."
+    )
+    print(
+        "\n| framework | variant | req/s | vs bare | middle half | server CPU µs/req "
+        "| CPU vs bare |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
     for (framework, variant), runs in results.items():
         rps = statistics.median(r.rps for r in runs)
         cpu = statistics.median(r.cpu_us for r in runs)
         bare = results.get((framework, RUNS[variant][1]))
         ratio = cpu_ratio = "n/a"
+        spread = ""
         if bare:
             pairs = list(zip(runs, bare, strict=True))
-            ratio = f"{statistics.median(r.rps / b.rps for r, b in pairs):.0%}"
+            ratios = [r.rps / b.rps for r, b in pairs]
+            ratio = f"{statistics.median(ratios):.0%}"
+            if len(ratios) > 1 and RUNS[variant][1] != variant:
+                low, _, high = statistics.quantiles(ratios, n=4)
+                spread = f"{low:.0%}–{high:.0%}"
             cpu_ratio = f"{statistics.median(r.cpu_us / b.cpu_us for r, b in pairs):.2f}×"
-        print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} | {cpu:.0f} | {cpu_ratio} |")
+        print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} | {spread} | {cpu:.0f} "
+              f"| {cpu_ratio} |")  # fmt: skip
     print(f"\nsink received {_Sink.received:,} bytes of OTLP/HTTP and Sentry envelopes")
     ms, own, size = import_time_and_size()
     print(f"import backlight: {ms:.0f} ms (median of 7 fresh processes; "
