@@ -230,6 +230,16 @@ def test_request_span_fast_encoding_matches_the_general_one() -> None:
         assert _as_dict(request_span(fast)) == expected, (highlight, traceparent, route, status)
         checked += 1
     assert checked == len(links) * len(parents) * 3 * 3 * 3
+    # a link set some other way than a parsed header, with a longer id than a header may
+    # carry, is still encoded whole (not an export failure)
+    fast, general = _twins(None, None, None, 200)
+    for span in (fast, general):
+        span.link = RequestContext("s", "r" * 300)
+    expected = _as_dict(lean_span(general.record()))
+    assert _as_dict(request_span(fast)) == expected
+    assert {"key": "highlight.trace_id", "value": {"stringValue": "r" * 300}} in expected[
+        "attributes"
+    ]  # type: ignore[operator]
     # and the case the fast path exists for, spelled out
     fast, _ = _twins(b"sess-1/req-1", canonical.encode(), _Route(), 503)
     message = _as_dict(request_span(fast))

@@ -145,7 +145,9 @@ def _parsed_link(span: RequestSpan) -> bytes:
     if link is None:
         return b""
     request = link.request_id.encode()
-    return _session_pair(link.secure_session_id.encode()) + _REQUEST_PREFIX[len(request)] + request
+    size = len(request)  # at most MAX_TOKEN for a parsed header; built if ever longer
+    prefix = _REQUEST_PREFIX[size] if size <= MAX_TOKEN else _request_prefix(size)
+    return _session_pair(link.secure_session_id.encode()) + prefix + request
 
 
 def _session_pair(session: bytes) -> bytes:
