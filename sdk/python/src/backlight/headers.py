@@ -24,7 +24,8 @@ _MAX_VALUE = 2 * MAX_TOKEN + 1
 MAX_RAW_VALUE = _MAX_VALUE + 4  # room for surrounding spaces; anything longer is malformed
 _MAX_BAGGAGE = 8192
 MAX_TRACEPARENT = 512  # 55 characters in version 00; later versions may append fields
-CANONICAL_TRACEPARENT = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
+_CANONICAL = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
+_ZERO_TRACE, _ZERO_SPAN = b"0" * 32, b"0" * 16
 _TRACEPARENT = re.compile(
     rb"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^ \t]*)?[ \t]*\Z"
 )
@@ -64,12 +65,23 @@ def parse_value(value: object) -> RequestContext | None:
     return RequestContext(session, request)
 
 
+def canonical_ids(value: bytes) -> tuple[bytes, bytes] | None:
+    """The trace id and parent span id (hex) of a ``traceparent`` in the form browsers and
+    OTel SDKs send (version 00, no padding, no extra fields), both non-zero.
+
+    ``None`` for any other value, which ``parse_traceparent`` may still accept.
+    """
+    if len(value) == 55 and _CANONICAL.match(value):
+        trace_id, span_id = value[3:35], value[36:52]
+        if trace_id != _ZERO_TRACE and span_id != _ZERO_SPAN:
+            return trace_id, span_id
+    return None
+
+
 def parse_traceparent(value: str | bytes) -> tuple[int, int] | None:
     """(trace id, parent span id) of a W3C ``traceparent``; ``None`` when malformed."""
-    if type(value) is bytes and len(value) == 55 and CANONICAL_TRACEPARENT.match(value):
-        # what browsers and OTel SDKs send: version 00, no padding, no extra fields
-        trace_id, span_id = int(value[3:35], 16), int(value[36:52], 16)
-        return (trace_id, span_id) if trace_id and span_id else None
+    if type(value) is bytes and (ids := canonical_ids(value)) is not None:
+        return int(ids[0], 16), int(ids[1], 16)
     if len(value) > MAX_TRACEPARENT:
         return None
     if isinstance(value, str):

@@ -17,9 +17,9 @@ from typing import Any
 
 from backlight.export import lean, wire
 from backlight.headers import (
-    CANONICAL_TRACEPARENT,
     MAX_TOKEN,
     PLAIN_VALUE,
+    canonical_ids,
     match_value,
     parse_traceparent,
 )
@@ -37,9 +37,7 @@ _CACHE_MAX = 1024
 _endpoints: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
 _paths: dict[str, bytes] = {}
 _sessions: dict[bytes, bytes] = {}
-_canonical = CANONICAL_TRACEPARENT.match
 _plain_value = PLAIN_VALUE.fullmatch
-_NO_TRACE, _NO_SPAN = b"\0" * 16, b"\0" * 8
 # 1: trace id, 2: span id, 4: parent span id, 7/8: start/end time (fixed64, little-endian)
 _pack_remote = struct.Struct("<2s16s2s8s2s8sBQBQ").pack
 
@@ -65,29 +63,25 @@ def request_span(span: RequestSpan) -> bytes:
     raw = span.raw_parent
     if type(raw) is str and len(raw) == 55:  # WSGI headers are latin-1 decoded str
         raw = raw.encode("latin-1", "replace")
-    if type(raw) is bytes and len(raw) == 55 and _canonical(raw):  # what SDKs send
-        trace_id, parent = unhexlify(raw[3:35]), unhexlify(raw[36:52])
-        if trace_id != _NO_TRACE and parent != _NO_SPAN:
-            head = _pack_remote(
-                b"\x0a\x10", trace_id, b"\x12\x08", span.span_id.to_bytes(8, "big"),
-                b"\x22\x08", parent, 0x39, span.start_time, 0x41, span.end_time,
-            )  # fmt: skip
-        else:
-            head = _own_ids(span, None)
+    if type(raw) is bytes and (ids := canonical_ids(raw)) is not None:  # what SDKs send
+        head = _pack_remote(
+            b"\x0a\x10", unhexlify(ids[0]), b"\x12\x08", span.span_id.to_bytes(8, "big"),
+            b"\x22\x08", unhexlify(ids[1]), 0x39, span.start_time, 0x41, span.end_time,
+        )  # fmt: skip
     else:
         head = _own_ids(span, raw)
     path = attributes.get(PATH)
     link = span.raw_link
     if type(link) is bytes and (match := match_value(link)) is not None:
-        session, request = match[1], match[2]  # validated: the values' own bytes
-        pairs = _session_pair(session) + _REQUEST_PREFIX[len(request)] + request
+        pairs = _link_pairs(match[1], match[2])  # validated: the values' own bytes
     elif type(link) is str and (text := _plain_value(link)) is not None:
         # a str header with nothing to strip: what parse_value makes of it, without the
         # RequestContext (validated ASCII, so its bytes are its characters)
-        request = text[2].encode()
-        pairs = _session_pair(text[1].encode()) + _REQUEST_PREFIX[len(request)] + request
+        pairs = _link_pairs(text[1].encode(), text[2].encode())
+    elif (parsed := span.request_link()) is not None:  # a str to strip, or parsed already
+        pairs = _link_pairs(parsed.secure_session_id.encode(), parsed.request_id.encode())
     else:
-        pairs = _parsed_link(span)
+        pairs = b""
     return b"".join(
         (
             head,
@@ -139,25 +133,18 @@ def _path(path: str) -> bytes:
     return encoded
 
 
-def _parsed_link(span: RequestSpan) -> bytes:
-    """The link pairs of a str header (WSGI) or one parsed already, or nothing."""
-    link = span.request_link()
-    if link is None:
-        return b""
-    request = link.request_id.encode()
-    size = len(request)  # at most MAX_TOKEN for a parsed header; built if ever longer
-    prefix = _REQUEST_PREFIX[size] if size <= MAX_TOKEN else _request_prefix(size)
-    return _session_pair(link.secure_session_id.encode()) + prefix + request
-
-
-def _session_pair(session: bytes) -> bytes:
+def _link_pairs(session: bytes, request: bytes) -> bytes:
+    """The ``highlight.session_id`` pair (cached per session) and the
+    ``highlight.trace_id`` pair (new on every span: a prefix, then the id's bytes)."""
     encoded = _sessions.get(session)
     if encoded is None:
         encoded = wire.length_delimited(9, wire.key_value(SESSION_ATTR, session.decode()))
         if len(_sessions) >= _CACHE_MAX:
             _sessions.clear()
         _sessions[session] = encoded
-    return encoded
+    size = len(request)  # at most MAX_TOKEN from a header; built if a link is ever longer
+    prefix = _REQUEST_PREFIX[size] if size <= MAX_TOKEN else _request_prefix(size)
+    return encoded + prefix + request
 
 
 def _discard(_: object) -> None:
