@@ -13,7 +13,7 @@ from backlight import _context
 from backlight.activation import Activation
 from backlight.export import encode, wire
 from backlight.headers import parse_traceparent
-from backlight.integrations.http import finish_request, start_request
+from backlight.integrations.http import begin_request, finish_request
 from backlight.request_span import RequestSpan
 from backlight.span import LeanSpan, SpanRecord
 from backlight.types import RequestContext
@@ -96,9 +96,9 @@ def test_parsed_link_is_a_normal_request_context() -> None:
 
 
 def _request(highlight: bytes | None, traceparent: bytes | None) -> Activation:
-    act = start_request("GET", "/items/7", highlight, traceparent, None)
-    assert act is not None
-    return act
+    begun = begin_request("GET", "/items/7", highlight, traceparent, None)
+    assert begun is not None
+    return Activation(*begun)
 
 
 def test_request_span_parses_nothing_until_asked(sdk: Receiver) -> None:

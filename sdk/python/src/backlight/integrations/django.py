@@ -15,7 +15,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction  # noqa: E40
 from backlight._debug import internal_error  # noqa: E402
 from backlight._state import state  # noqa: E402
 from backlight.activation import Activation  # noqa: E402
-from backlight.integrations.http import finish_request, start_request  # noqa: E402
+from backlight.integrations.http import begin_request, finish_request  # noqa: E402
 
 _ACT = "_backlight_activation"
 _ERROR = "_backlight_error"
@@ -64,13 +64,14 @@ class BacklightMiddleware:
 def _start(request: Any) -> Activation | None:
     try:
         meta = request.META
-        act = start_request(
+        begun = begin_request(
             request.method or "GET",
             request.path_info,
             meta.get("HTTP_X_HIGHLIGHT_REQUEST"),
             meta.get("HTTP_TRACEPARENT"),
             meta.get("HTTP_BAGGAGE"),
         )
+        act = None if begun is None else Activation(*begun)
         setattr(request, _ACT, act)
         return act
     except Exception:

@@ -22,19 +22,7 @@ from backlight.activation import Activation
 from backlight.headers import MAX_RAW_VALUE, MAX_TRACEPARENT, from_baggage
 from backlight.request_span import METHOD, PATH, ROUTE, STATUS, RequestSpan
 
-__all__ = ["METHOD", "PATH", "ROUTE", "STATUS", "begin_request", "finish_request", "start_request"]
-
-
-def start_request(
-    method: str,
-    path: str,
-    highlight: str | bytes | None,
-    traceparent: str | bytes | None,
-    baggage: str | bytes | None,
-) -> Activation | None:
-    """Start the server span of one request from its three interesting headers."""
-    begun = begin_request(method, path, highlight, traceparent, baggage)
-    return None if begun is None else Activation(*begun)
+__all__ = ["METHOD", "PATH", "ROUTE", "STATUS", "begin_request", "finish_request"]
 
 
 def begin_request(
@@ -44,8 +32,9 @@ def begin_request(
     traceparent: str | bytes | None,
     baggage: str | bytes | None,
 ) -> tuple[RequestSpan, Token[Context]] | None:
-    """``start_request``'s span and context token, without the ``Activation`` around them
-    (the ASGI middleware finishes its spans itself).
+    """Start the server span of one request from its three interesting headers: the span
+    and the token of the context that made it current. The ASGI and WSGI middlewares end
+    the span and detach the token themselves; Django wraps both in an ``Activation``.
 
     The common case (``x-highlight-request`` and ``traceparent``) parses nothing here; a
     ``baggage`` header goes through the global propagator so its entries reach the app's
