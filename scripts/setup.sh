@@ -18,11 +18,16 @@ fresh() {
 }
 done_step() { mv "$STAMPS/$1.next" "$STAMPS/$1"; }
 
-# 1. System packages: Chromium for browser tests, Redis for the demo's queue.
+# 1. System packages: Chromium for browser tests, Redis for the demo's queue, wrk for the
+#    benchmarks, gcc for the SDK's compiled encoder.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+# A C compiler and the Python headers, for the SDK's optional span encoder (_speedups.c).
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+"$PY" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || missing+=(python3-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -34,7 +39,8 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   "$PY" -m venv .venv
 fi
-if fresh python requirements/dev.lock server/pyproject.toml sdk/python/pyproject.toml; then
+if fresh python requirements/dev.lock server/pyproject.toml sdk/python/pyproject.toml \
+     sdk/python/setup.py sdk/python/src/backlight/export/_speedups.c; then
   log "installing Python packages"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements/dev.lock
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e server -e sdk/python

@@ -25,8 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from backlight._version import __version__
 from backlight.export import wire
-from backlight.export.lean import lean_span
-from backlight.export.request import request_span
+from backlight.export.scope import our_spans
 from backlight.records import LogItem
 from backlight.request_span import RequestSpan
 from backlight.span import SpanRecord
@@ -69,42 +68,34 @@ def resource(attributes: Mapping[str, Any]) -> Resource:
     return Resource(attributes=key_values(attributes))
 
 
-def encode_traces(res: Resource, spans: Iterable[SpanRecord | RequestSpan | ReadableSpan]) -> bytes:
+def encode_traces(res: Resource, spans: Sequence[SpanRecord | RequestSpan | ReadableSpan]) -> bytes:
     """One ``ExportTraceServiceRequest`` with every span under ``res``.
 
     Built as one list of parts joined once: the wrappers' lengths are sums, so the
     (large) payload is not copied once per nesting level.
     """
-    ours: list[bytes] = []
-    scopes: dict[tuple[str, str], list[bytes]] = {_OUR_SCOPE: ours}
-    for span in spans:
-        kind = type(span)
-        if kind is RequestSpan:
-            ours.append(request_span(span))  # type: ignore[arg-type]
-        elif kind is SpanRecord:
-            ours.append(lean_span(span))  # type: ignore[arg-type]
-        else:
-            scope = span.instrumentation_scope  # type: ignore[union-attr]
-            key = (scope.name, scope.version or "") if scope else ("", "")
-            encoded = _sdk_span(span).SerializeToString()  # type: ignore[arg-type]
-            scopes.setdefault(key, []).append(encoded)
+    ours, others = our_spans(spans)
+    scopes: dict[tuple[str, str], list[bytes]] = {_OUR_SCOPE: [ours] if ours else []}
+    varint = wire.varint
+    for span in others:
+        scope = span.instrumentation_scope
+        key = (scope.name, scope.version or "") if scope else ("", "")
+        encoded = _sdk_span(span).SerializeToString()
+        scopes.setdefault(key, []).extend((b"\x12", varint(len(encoded)), encoded))
     resource_part = wire.length_delimited(1, res.SerializeToString())
     scope_parts: list[bytes] = []
-    varint = wire.varint
-    for (name, version), encoded_spans in scopes.items():
-        if not encoded_spans:
+    for (name, version), framed_spans in scopes.items():
+        if not framed_spans:
             continue
         scope = wire.length_delimited(
             1, InstrumentationScope(name=name, version=version).SerializeToString()
         )
-        items: list[bytes] = [scope]
-        for encoded in encoded_spans:
-            items += (b"\x12", varint(len(encoded)), encoded)  # ScopeSpans.spans = 2
-        size = sum(map(len, items))
-        scope_parts += (b"\x12", wire.varint(size), *items)  # ResourceSpans.scope_spans = 2
+        size = len(scope) + sum(map(len, framed_spans))
+        # ResourceSpans.scope_spans = 2, each: its scope, then its spans (ScopeSpans.spans = 2)
+        scope_parts += (b"\x12", varint(size), scope, *framed_spans)
     body_size = len(resource_part) + sum(map(len, scope_parts))
     # ExportTraceServiceRequest.resource_spans = 1
-    return b"".join([b"\x0a", wire.varint(body_size), resource_part, *scope_parts])
+    return b"".join([b"\x0a", varint(body_size), resource_part, *scope_parts])
 
 
 def _sdk_span(span: ReadableSpan) -> Span:

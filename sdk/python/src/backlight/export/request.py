@@ -74,14 +74,8 @@ def request_span(span: RequestSpan) -> bytes:
     link = span.raw_link
     if type(link) is bytes and (match := match_value(link)) is not None:
         pairs = _link_pairs(match[1], match[2])  # validated: the values' own bytes
-    elif type(link) is str and (text := _plain_value(link)) is not None:
-        # a str header with nothing to strip: what parse_value makes of it, without the
-        # RequestContext (validated ASCII, so its bytes are its characters)
-        pairs = _link_pairs(text[1].encode(), text[2].encode())
-    elif (parsed := span.request_link()) is not None:  # a str to strip, or parsed already
-        pairs = _link_pairs(parsed.secure_session_id.encode(), parsed.request_id.encode())
     else:
-        pairs = b""
+        pairs = other_link_pairs(span)
     return b"".join(
         (
             head,
@@ -90,6 +84,19 @@ def request_span(span: RequestSpan) -> bytes:
             pairs,
         )
     )
+
+
+def other_link_pairs(span: RequestSpan) -> bytes:
+    """The link pairs of a span whose ``x-highlight-request`` is not a well-formed bytes
+    value: a str (WSGI), a parsed link, or none."""
+    link = span.raw_link
+    if type(link) is str and (text := _plain_value(link)) is not None:
+        # a str header with nothing to strip: what parse_value makes of it, without the
+        # RequestContext (validated ASCII, so its bytes are its characters)
+        return _link_pairs(text[1].encode(), text[2].encode())
+    if (parsed := span.request_link()) is not None:  # a str to strip, or parsed already
+        return _link_pairs(parsed.secure_session_id.encode(), parsed.request_id.encode())
+    return b""
 
 
 def _own_ids(span: RequestSpan, traceparent: str | bytes | None) -> bytes:
