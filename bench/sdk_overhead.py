@@ -4,7 +4,8 @@
     python bench/sdk_overhead.py --rounds 6 --frameworks fastapi --variants bare,backlight
     python bench/sdk_overhead.py --frameworks fastapi-h11   # uvicorn without uvloop/httptools
 
-Variants: bare, Backlight, highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
+Variants: bare, Backlight, Backlight with its compiled encoder off (the Python one, as on a
+platform without a compiler), highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
 SDK exports to a sink on 127.0.0.1 (OTLP/HTTP and Sentry envelopes to an HTTP sink in this
 process, highlight-io's OTLP/gRPC to a gRPC sink). FastAPI runs under uvicorn (uvloop,
 httptools; or, as "fastapi-h11", asyncio and h11), Flask under gunicorn (one gthread
@@ -55,6 +56,9 @@ VENVS: dict[str, list[str]] = {
 RUNS: dict[str, tuple[str, str]] = {
     "bare": ("backlight", "bare"),
     "backlight": ("backlight", "bare"),
+    # the same SDK with its compiled encoder switched off: what a platform without a
+    # compiler gets (BACKLIGHT_NO_EXTENSIONS=1)
+    "backlight (python encoder)": ("backlight", "bare"),
     "sentry": ("sentry", "bare"),
     "highlight": ("highlight", "bare (highlight venv)"),
     "bare (highlight venv)": ("highlight", "bare (highlight venv)"),
@@ -240,6 +244,9 @@ def servers(
                 "BENCH_GRPC_SINK": grpc_sink,
                 "PYTHONPATH": str(ROOT / "bench" / "sdk_overhead"),
             }
+            env.pop("BACKLIGHT_NO_EXTENSIONS", None)
+            if variant.endswith("(python encoder)"):
+                env["BACKLIGHT_NO_EXTENSIONS"] = "1"
             command = server_command(venv(RUNS[variant][0]), framework, port)
             up[variant] = (stack.enter_context(process(command, env)), f"http://127.0.0.1:{port}/")
         for _, url in up.values():
