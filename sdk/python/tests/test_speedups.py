@@ -171,3 +171,107 @@ def test_no_references_leak() -> None:
         _speedups.our_spans(spans)
     assert [sys.getrefcount(x) for x in (spans[0], value, spans[0].attributes)] == before
     assert sys.getrefcount(encoded) == cached
+
+
+def _same(make: Any) -> None:
+    """``make()`` twice: C and Python give the same bytes, or the same exception."""
+    results = []
+    for encode, batch in ((_speedups.our_spans, make()), (scope.our_spans_python, make())):
+        try:
+            results.append(encode(batch))
+        except Exception as exc:  # compared below
+            results.append(type(exc))
+    assert results[0] == results[1]
+
+
+def test_endpoint_path_and_link_variants_give_the_same_bytes() -> None:
+    padded = b" " * 2 + b"s" * 128 + b"/" + b"r" * 128 + b"\t" * 2  # 261 bytes: the limit
+    for method, mount, path, link in itertools.product(
+        ["GET", "POST"],
+        ["", "/api", "/v2"],
+        ["/items/7", None, b"/bytes", 7],
+        [padded, padded + b" ", SESSION + b"/r-2"],
+    ):
+        twins = _copies(2, link, None, "/items/{id}", 200)
+        for span in twins:
+            span.name, span.mount = method, mount
+            span.attributes["http.request.method"] = method
+            if path is None:
+                del span.attributes["url.path"]
+            else:
+                span.attributes["url.path"] = path
+        c, python = _both([[twins[0]], [twins[1]]])
+        assert c == python, (method, mount, path, link)
+
+
+def test_a_route_object_freed_and_made_again_is_not_taken_for_the_old_one() -> None:
+    class Route:
+        def __init__(self, path: str) -> None:
+            self.path_format = path
+
+    for path in ["/a/{x}", "/b/{y}", "/c/{z}", "/a/{x}"]:
+        route = Route(path)  # often at the address of the one just freed
+        twins = _copies(2, SESSION + b"/r", None, route, 200)
+        c, python = _both([[twins[0]], [twins[1]]])
+        assert c == python
+        assert ScopeSpans.FromString(c[0]).spans[0].name == f"GET /api{path}"
+        del route, twins
+
+
+def test_ids_and_times_python_would_take_otherwise_go_to_python() -> None:
+    class Index:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def __index__(self) -> int:
+            return self.value
+
+    parent = f"00-{9:032x}-{9:016x}-01".encode()
+    for field, value in itertools.product(
+        ["start_time", "end_time", "span_id"], [Index(12345), -1, 1 << 64, 1.5, "7"]
+    ):
+
+        def make(field: str = field, value: object = value) -> list[Any]:
+            span = _copies(1, SESSION + b"/r", parent, None, 200, span_id=77)[0]
+            span.trace_id, span.start_time, span.end_time = 3, 1000, 2000
+            setattr(span, field, value)
+            return [span]
+
+        _same(make)
+
+
+def test_a_batch_larger_than_the_first_buffer() -> None:
+    twins = [_copies(2, SESSION + b"/r-" + b"x" * 100, None, "/big", 200) for _ in range(600)]
+    c, python = _both([[a for a, _ in twins], [b for _, b in twins]])
+    assert len(c[0]) > 1 << 17
+    assert c == python
+
+
+def test_no_memory_leaks_over_many_batches() -> None:
+    import gc
+    import tracemalloc
+
+    route = _Route()
+    spans = _copies(64, SESSION + b"/m", f"00-{5:032x}-{6:016x}-01".encode(), route, 200)
+    spans += _copies(64, b" s-2/m\t", None, "/m", 200)
+    for i, span in enumerate(spans[65:128]):
+        span.raw_link = b"s-%d/req-%d" % (i, i)  # a session each: each a cache miss below
+    spans += _copies(64, "str-s/str-r", "not a traceparent", None, 503)
+    spans += _copies(64, b"bad value", None, None, 200)
+    watched = [route, spans[0].raw_parent, spans[0].raw_link, spans[64].raw_link, spans[0]]
+    _speedups.our_spans(spans)  # warm the caches
+    watched += [v[1] for v in request._endpoints.values()] + [request._paths["/items/7"]]
+    counts = [sys.getrefcount(x) for x in watched]
+    tracemalloc.start()
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(300):
+        if i % 2:
+            request._sessions.clear()  # the miss path too: sessions looked up and built
+        _speedups.our_spans(spans)
+    request._sessions.clear()
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 64 * 1024, grown  # 300 batches of 256 spans: a leak per span shows
+    assert [sys.getrefcount(x) for x in watched] == counts

@@ -174,25 +174,41 @@ static int middleware_only(PyObject *span, PyObject *attributes) {
     return 1;
 }
 
+/* 1 and the value when the attribute is an int in 0 .. 2**64-1, 0 when it is anything
+   else (left to Python, which decides what it means), -1 on error. */
 static int u64_attr(PyObject *span, PyObject *name, unsigned long long *out) {
     PyObject *value = PyObject_GetAttr(span, name);
     if (value == NULL) return -1;
-    *out = PyLong_AsUnsignedLongLong(value);
+    int plain = PyLong_CheckExact(value);
+    if (plain) {
+        *out = PyLong_AsUnsignedLongLong(value);
+        if (*out == (unsigned long long)-1 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                Py_DECREF(value);
+                return -1;
+            }
+            PyErr_Clear(); /* negative or too large */
+            plain = 0;
+        }
+    }
     Py_DECREF(value);
-    return (*out == (unsigned long long)-1 && PyErr_Occurred()) ? -1 : 0;
+    return plain;
 }
 
 /* Fields 1, 2, 4, 7 and 8 from a canonical traceparent: 1 if written to head, 0 if the
-   value is not canonical, -1 on error. */
+   value is not canonical, 2 if the span is not for this path at all (an id or time that
+   is not a plain int: the Python encoder takes the whole span, and its errors), -1 on
+   error. */
 static int remote_head(PyObject *span, PyObject *traceparent, unsigned char *head) {
     if (!PyBytes_CheckExact(traceparent) || PyBytes_GET_SIZE(traceparent) != TRACEPARENT_SIZE)
         return 0;
     const unsigned char *v = (const unsigned char *)PyBytes_AS_STRING(traceparent);
     if (!canonical_ids(v, head + 2, head + 30)) return 0;
     unsigned long long span_id, start, end;
-    if (u64_attr(span, s_span_id, &span_id) < 0 || u64_attr(span, s_start_time, &start) < 0 ||
-        u64_attr(span, s_end_time, &end) < 0)
-        return -1;
+    int plain = u64_attr(span, s_span_id, &span_id);
+    if (plain == 1) plain = u64_attr(span, s_start_time, &start);
+    if (plain == 1) plain = u64_attr(span, s_end_time, &end);
+    if (plain != 1) return plain < 0 ? -1 : 2;
     head[0] = 0x0a, head[1] = 0x10;    /* 1: trace id, 16 bytes */
     head[18] = 0x12, head[19] = 0x08;  /* 2: span id, 8 bytes (big-endian) */
     for (int i = 0; i < 8; i++) head[20 + i] = (unsigned char)(span_id >> (56 - 8 * i));
@@ -206,11 +222,12 @@ static int remote_head(PyObject *span, PyObject *traceparent, unsigned char *hea
 
 /* request._endpoint's cache hit, else the function itself. New reference. */
 static PyObject *endpoint(PyObject *span, PyObject *attributes) {
-    PyObject *name = PyObject_GetAttr(span, s_name);
-    PyObject *route = PyObject_GetAttr(span, s_route);
-    PyObject *mount = PyObject_GetAttr(span, s_mount);
-    PyObject *route_key = NULL, *key = NULL, *result = NULL;
-    if (name == NULL || route == NULL || mount == NULL) goto done;
+    PyObject *name = NULL, *route = NULL, *mount = NULL, *route_key = NULL, *key = NULL,
+             *result = NULL;
+    if ((name = PyObject_GetAttr(span, s_name)) == NULL ||
+        (route = PyObject_GetAttr(span, s_route)) == NULL ||
+        (mount = PyObject_GetAttr(span, s_mount)) == NULL)
+        goto done;
     int plain = route == Py_None || PyUnicode_CheckExact(route);
     route_key = plain ? Py_NewRef(route) : PyLong_FromVoidPtr(route);
     if (route_key == NULL) goto done;
@@ -282,7 +299,10 @@ static int fast_request_span(Buffer *out, PyObject *span) {
         if (traceparent == NULL) goto done;
     }
     int remote = remote_head(span, traceparent, head);
-    if (remote < 0) goto done;
+    if (remote < 0 || remote == 2) {
+        status = remote < 0 ? -1 : 0;
+        goto done;
+    }
     if (remote == 0) {
         own_head = PyObject_CallFunctionObjArgs(own_ids, span, traceparent, NULL);
         if (own_head == NULL) goto done;
@@ -437,7 +457,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "backlight.export._speedups", NULL, -1, methods,
+    PyModuleDef_HEAD_INIT, "backlight.export._speedups", NULL, -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from backlight._debug import internal_error
 from backlight.export import request, wire
 from backlight.export.lean import lean_span
 from backlight.request_span import METHOD, PATH, STATUS, RequestSpan
@@ -50,25 +51,29 @@ def load_speedups() -> ModuleType | None:
         from backlight.export import _speedups
     except ImportError:
         return None
-    _speedups.configure(
-        RequestSpan,
-        SpanRecord,
-        request.request_span,
-        lean_span,
-        request._own_ids,
-        request._endpoint,
-        request._path,
-        request._link_pairs,
-        request.other_link_pairs,
-        request._endpoints,
-        request._paths,
-        request._sessions,
-        request._REQUEST_PREFIX,
-        request._MIDDLEWARE_KEYS,
-        METHOD,
-        PATH,
-        STATUS,
-    )
+    try:
+        _speedups.configure(
+            RequestSpan,
+            SpanRecord,
+            request.request_span,
+            lean_span,
+            request._own_ids,
+            request._endpoint,
+            request._path,
+            request._link_pairs,
+            request.other_link_pairs,
+            request._endpoints,
+            request._paths,
+            request._sessions,
+            request._REQUEST_PREFIX,
+            request._MIDDLEWARE_KEYS,
+            METHOD,
+            PATH,
+            STATUS,
+        )
+    except Exception:  # a stale build from another version of this module: not used
+        internal_error("compiled encoder (using the Python one)")
+        return None
     return _speedups
 
 
