@@ -275,3 +275,13 @@ def test_no_memory_leaks_over_many_batches() -> None:
     tracemalloc.stop()
     assert grown < 64 * 1024, grown  # 300 batches of 256 spans: a leak per span shows
     assert [sys.getrefcount(x) for x in watched] == counts
+
+
+def test_a_build_that_does_not_fit_this_module_is_not_used(monkeypatch: Any) -> None:
+    monkeypatch.setattr(request, "_REQUEST_PREFIX", [b""])  # configure() refuses it
+    assert scope.load_speedups() is None
+    monkeypatch.undo()
+    assert scope.load_speedups() is _speedups  # configured again as the module left it
+    twins = _copies(2, SESSION + b"/r", None, "/x", 200)
+    c, python = _both([[twins[0]], [twins[1]]])
+    assert c == python
