@@ -20,16 +20,31 @@ _PATTERNS = [
     (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
      "<uuid>"),
     (re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`"), "<str>"),
-    (re.compile(r"\b(?:0x)?[0-9a-fA-F]*[0-9][0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b"
-                r"|\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*[0-9][0-9a-fA-F]*\b"), "<hex>"),
     (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
 ]
 
 
+_WORD = re.compile(r"\w+")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_DIGITS = frozenset("0123456789")
+
+
+def _hex_word(match: re.Match[str]) -> str:
+    """``<hex>`` for a word of hex digits (optionally ``0x``-prefixed) that holds both a
+    digit and a letter, else the word. One pass per word: linear in the message."""
+    word = match[0]
+    digits = word[2:] if word.startswith("0x") and len(word) > 2 else word
+    chars = set(digits)
+    return "<hex>" if chars <= _HEX and chars & _DIGITS and chars - _DIGITS else word
+
+
 def normalise_message(message: str) -> str:
+    """Placeholders for uuids, quoted values, hex ids and numbers; linear in the message."""
     text = message[:1024]
-    for pattern, placeholder in _PATTERNS:
+    for pattern, placeholder in _PATTERNS[:2]:
         text = pattern.sub(placeholder, text)
+    text = _WORD.sub(_hex_word, text)
+    text = _PATTERNS[2][0].sub(_PATTERNS[2][1], text)
     return " ".join(text.split())
 
 

@@ -1,4 +1,11 @@
-"""Parse stack traces (Python, JavaScript, Go) into frames, innermost frame first."""
+"""Parse stack traces (Python, JavaScript, Go) into frames, innermost frame first.
+
+Every parser here runs in time linear in its input: JavaScript lines are split with
+string operations (no backtracking pattern), the patterns that remain are anchored and
+cannot backtrack more than once per character, and the input is capped first.
+Caps: ``MAX_STACK_CHARS`` of text, lines longer than ``MAX_LINE`` are skipped, and at
+most ``MAX_FRAMES`` frames are kept.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,10 @@ import re
 from backlight_server.pipeline.model import Frame
 
 MAX_FRAMES = 64
-_PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
-_JS_V8 = re.compile(r"^\s*at (?:(?P<func>.+?) \()?(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)\)?$")
-_JS_FF = re.compile(r"^(?P<func>[^@]*)@(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)$")
-_GO_FILE = re.compile(r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)")
+MAX_STACK_CHARS = 65536
+MAX_LINE = 4096
+_PY_FRAME = re.compile(r'\s*File "([^"]+)", line (\d+), in (.+)\Z')
+_GO_FILE = re.compile(r"\s+(/\S+\.go):(\d+)")
 _NOT_IN_APP = ("site-packages", "dist-packages", "node_modules", "<frozen", "/lib/python3",
                "/usr/lib/", "<anonymous>", "native", "/usr/local/go/src/", "/pkg/mod/",
                "webpack/bootstrap", "/sdk/backlight.js")
@@ -20,6 +27,10 @@ def in_app(file: str) -> bool:
     return not any(marker in file for marker in _NOT_IN_APP)
 
 
+def _lines(stack: str) -> list[str]:
+    return [line for line in stack[:MAX_STACK_CHARS].splitlines() if len(line) <= MAX_LINE]
+
+
 def _python(lines: list[str]) -> list[Frame]:
     frames: list[Frame] = []
     for i, line in enumerate(lines):
@@ -27,23 +38,62 @@ def _python(lines: list[str]) -> list[Frame]:
         if not m:
             continue
         code = None
-        if i + 1 < len(lines) and not _PY_FRAME.match(lines[i + 1]) and lines[i + 1].startswith(
-                "    "):
-            code = lines[i + 1].strip() or None
-        file = m["file"]
-        frames.append(Frame(file, m["func"].strip(), int(m["line"]), None, code, in_app(file)))
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if following.startswith("    ") and not _PY_FRAME.match(following):
+            code = following.strip() or None
+        file = m[1]
+        frames.append(Frame(file, m[3].strip(), int(m[2]), None, code, in_app(file)))
     frames.reverse()  # Python prints the innermost call last
     return frames
+
+
+def _location(text: str) -> tuple[str, int, int] | None:
+    """``file:line:column`` → its parts, or None."""
+    file, sep1, rest = text.rpartition(":")
+    if not sep1 or not rest.isdecimal():
+        return None
+    file, sep2, line = file.rpartition(":")
+    if not sep2 or not line.isdecimal() or not file:
+        return None
+    return file, int(line), int(rest)
+
+
+def _v8(line: str) -> Frame | None:
+    """``at func (file:line:col)`` or ``at file:line:col``."""
+    text = line.lstrip()
+    if not text.startswith("at "):
+        return None
+    rest = text[3:]
+    body = rest[:-1] if rest.endswith(")") else rest
+    split = rest.find(" (", 1)
+    if split > 0:
+        func, where = rest[:split], body[split + 2:]
+        loc = _location(where)
+        if loc is not None:
+            return Frame(loc[0], func.strip() or "?", loc[1], loc[2], None, in_app(loc[0]))
+    loc = _location(body)
+    if loc is None:
+        return None
+    return Frame(loc[0], "?", loc[1], loc[2], None, in_app(loc[0]))
+
+
+def _firefox(line: str) -> Frame | None:
+    """``func@file:line:col`` (Firefox, Safari)."""
+    func, sep, where = line.strip().partition("@")
+    loc = _location(where) if sep else None
+    if loc is None:
+        return None
+    return Frame(loc[0], func.strip() or "?", loc[1], loc[2], None, in_app(loc[0]))
 
 
 def _javascript(lines: list[str]) -> list[Frame]:
     frames: list[Frame] = []
     for line in lines:
-        m = _JS_V8.match(line) or _JS_FF.match(line.strip())
-        if m:
-            file = m["file"]
-            frames.append(Frame(file, (m["func"] or "?").strip() or "?", int(m["line"]),
-                                int(m["col"]), None, in_app(file)))
+        frame = _v8(line) or _firefox(line)
+        if frame is not None:
+            frames.append(frame)
+            if len(frames) >= MAX_FRAMES:
+                break
     return frames
 
 
@@ -53,8 +103,8 @@ def _go(lines: list[str]) -> list[Frame]:
         m = _GO_FILE.match(line)
         if m and i > 0:
             func = lines[i - 1].strip().split("(")[0] or "?"
-            file = m["file"]
-            frames.append(Frame(file, func, int(m["line"]), None, None, in_app(file)))
+            file = m[1]
+            frames.append(Frame(file, func, int(m[2]), None, None, in_app(file)))
     return frames
 
 
@@ -62,7 +112,7 @@ def parse(stack: str | None) -> list[Frame]:
     """Frames of a stack trace in any of the supported formats; [] if none found."""
     if not stack:
         return []
-    lines = stack[:65536].splitlines()
+    lines = _lines(stack)
     for parser in (_python, _javascript, _go):
         frames = parser(lines)
         if frames:
@@ -78,10 +128,20 @@ def frames_from_json(items: object) -> list[Frame]:
     for item in items[:MAX_FRAMES]:
         if not isinstance(item, dict):
             continue
-        file = str(item.get("file") or item.get("fileName") or "?")[:2048]
-        func = str(item.get("function") or item.get("functionName") or "?")[:512]
+        file = _short(item.get("file") or item.get("fileName") or "?", 2048)
+        func = _short(item.get("function") or item.get("functionName") or "?", 512)
         line = item.get("line", item.get("lineNumber"))
         col = item.get("column", item.get("columnNumber"))
-        frames.append(Frame(file, func, line if isinstance(line, int) else None,
-                            col if isinstance(col, int) else None, None, in_app(file)))
+        frames.append(Frame(file, func, _position(line), _position(col), None, in_app(file)))
     return frames
+
+
+def _short(value: object, cap: int) -> str:
+    return (value if isinstance(value, str) else "?")[:cap]
+
+
+def _position(value: object) -> int | None:
+    """A line or column number: a non-negative int that fits SQLite, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return None
