@@ -14,6 +14,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 TOKEN = "test-token"
+NOW_MS = time.time() * 1000  # a timestamp inside the accepted window (at most 365 days old)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

@@ -18,8 +18,10 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from backlight_server import __version__
+from backlight_server.api import openapi
 from backlight_server.api.routes import router as api_router
 from backlight_server.errors import ClientError
+from backlight_server.guard import ErrorGuard
 from backlight_server.ingest import browser, otlp_http
 from backlight_server.ingest.cors import IngestCORS
 from backlight_server.ingest.highlight import graphql_api
@@ -123,7 +125,9 @@ def create_app(settings: Settings) -> FastAPI:
     for route in [*ingest, *ops_routes.routes, *ui_routes.routes]:
         app.router.routes.append(route)
     app.include_router(api_router)
+    openapi.install(app)
     app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")
+    app.add_middleware(ErrorGuard)
     app.add_middleware(IngestCORS)
     _error_handlers(app)
     return app

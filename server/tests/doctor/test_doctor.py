@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -110,4 +111,6 @@ def _span_for(project: str, rid: str) -> bytes:
     kv.key, kv.value.string_value = "highlight.project_id", project
     span = rs.scope_spans.add().spans.add()
     span.trace_id, span.span_id, span.name = bytes.fromhex(rid), b"\x01" * 8, "GET /api/cart"
+    span.start_time_unix_nano = time.time_ns() - 5_000_000
+    span.end_time_unix_nano = time.time_ns()
     return req.SerializeToString()

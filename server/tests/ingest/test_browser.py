@@ -8,7 +8,16 @@ from typing import Any
 import httpx
 import orjson
 
-from bltest import AUTH, batch, network_entry, request_id, rrweb_events, session_id, session_start
+from bltest import (
+    AUTH,
+    NOW_MS,
+    batch,
+    network_entry,
+    request_id,
+    rrweb_events,
+    session_id,
+    session_start,
+)
 
 
 async def _session(client: httpx.AsyncClient, sid: str) -> dict[str, Any]:
@@ -24,13 +33,13 @@ async def test_session_start_and_batch_roundtrip(client: httpx.AsyncClient, proj
     assert r.status_code == 200
     assert r.json()["session_url"].endswith(f"/sessions/{sid}")
     body = batch(project, sid, 0, events=rrweb_events(5), network=[network_entry(rid)],
-                 console=[{"ts": 1.7e12, "level": "warn", "message": "careful"}],
-                 errors=[{"ts": 1.7e12, "type": "TypeError", "message": "x is undefined",
+                 console=[{"ts": NOW_MS, "level": "warn", "message": "careful"}],
+                 errors=[{"ts": NOW_MS, "type": "TypeError", "message": "x is undefined",
                           "source": "onerror", "stack": [{"file": "http://app.test/app.js",
                                                           "function": "onClick", "line": 3,
                                                           "column": 7}]}],
-                 track=[{"ts": 1.7e12, "event": "checkout", "properties": {"total": 3}}],
-                 identify={"ts": 1.7e12, "identifier": "ada@example.com",
+                 track=[{"ts": NOW_MS, "event": "checkout", "properties": {"total": 3}}],
+                 identify={"ts": NOW_MS, "identifier": "ada@example.com",
                            "metadata": {"plan": "pro"}},
                  dropped={"events": 4, "network": 1, "errors": 2, "track": 3})
     r = await client.post("/ingest/v1/batch", content=gzip.compress(orjson.dumps(body)),
@@ -59,8 +68,8 @@ async def test_session_start_and_batch_roundtrip(client: httpx.AsyncClient, proj
 async def test_retried_batch_is_not_duplicated(client: httpx.AsyncClient, project: str) -> None:
     sid = session_id()
     body = batch(project, sid, 7, events=rrweb_events(3), network=[network_entry(request_id())],
-                 console=[{"ts": 1.7e12, "level": "log", "message": "hi"}],
-                 errors=[{"ts": 1.7e12, "type": "Error", "message": "once"}])
+                 console=[{"ts": NOW_MS, "level": "log", "message": "hi"}],
+                 errors=[{"ts": NOW_MS, "type": "Error", "message": "once"}])
     first = await client.post("/ingest/v1/batch", json=body)
     again = await client.post("/ingest/v1/batch", json=body)
     third = await client.post("/ingest/v1/batch", content=orjson.dumps(body),
@@ -79,7 +88,7 @@ async def test_retried_batch_is_not_duplicated(client: httpx.AsyncClient, projec
 async def test_replay_pages_in_sequence_order(client: httpx.AsyncClient, project: str) -> None:
     sid = session_id()
     for seq in (2, 0, 1):
-        events = [{"type": 3, "data": {"seq": seq}, "timestamp": 1.7e12 + seq}]
+        events = [{"type": 3, "data": {"seq": seq}, "timestamp": NOW_MS + seq}]
         assert (await client.post("/ingest/v1/batch",
                                   json=batch(project, sid, seq, events=events))).status_code == 200
     page = (await client.get(f"/api/v1/sessions/{sid}/replay?limit=2", headers=AUTH)).json()
@@ -112,8 +121,8 @@ async def test_sessions_list_filters(client: httpx.AsyncClient, project: str) ->
     await client.post("/ingest/v1/session", json=session_start(project, a, url="http://x/shop"))
     await client.post("/ingest/v1/session", json=session_start(project, b, url="http://x/blog"))
     await client.post("/ingest/v1/batch", json=batch(
-        project, a, 0, identify={"ts": 1, "identifier": "grace@example.com"},
-        errors=[{"ts": 1.7e12, "type": "Error", "message": "bad"}]))
+        project, a, 0, identify={"ts": NOW_MS, "identifier": "grace@example.com"},
+        errors=[{"ts": NOW_MS, "type": "Error", "message": "bad"}]))
 
     async def ids(**params: Any) -> set[str]:
         r = await client.get("/api/v1/sessions", params=params, headers=AUTH)

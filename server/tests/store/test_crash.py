@@ -27,7 +27,8 @@ def _payload(project: str) -> tuple[bytes, str]:
     for i in range(SPANS_PER_REQUEST):
         span = spans.spans.add()
         span.trace_id, span.span_id = trace_id, secrets.token_bytes(8)
-        span.name, span.start_time_unix_nano, span.end_time_unix_nano = f"s{i}", 1, 2
+        now = time.time_ns()
+        span.name, span.start_time_unix_nano, span.end_time_unix_nano = f"s{i}", now, now + 1
     return req.SerializeToString(), trace_id.hex()
 
 
@@ -55,7 +56,8 @@ def test_acknowledged_batches_survive_sigkill(backlight_process: BacklightProces
         sid, seq = session_id(), 0
         with httpx.Client(base_url=server.url, timeout=5) as client:
             while not stop.is_set():
-                body = batch(project, sid, seq, events=[{"type": 3, "data": {}, "timestamp": 1}])
+                body = batch(project, sid, seq, events=[{"type": 3, "data": {},
+                                                         "timestamp": time.time() * 1000}])
                 try:
                     r = client.post("/ingest/v1/batch", json=body)
                 except httpx.TransportError:

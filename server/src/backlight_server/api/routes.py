@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from backlight_server.api.auth import require_token
+from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Id = Annotated[str, Query(max_length=128)]
+EpochMs = Annotated[float | None, Query(ge=0, le=1e14, allow_inf_nan=False,
+                                        description="epoch milliseconds")]
+GroupId = Annotated[int, Path(ge=0, le=2**62)]
 
 
 def _json(data: Any) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
+    return Response(jsontext.dumps(data), media_type="application/json")
 
 
 @router.get("/projects", summary="Projects on this server")
@@ -30,7 +33,7 @@ def projects(request: Request) -> Response:
 
 @router.get("/sessions", summary="Sessions, newest first, paginated")
 def sessions(request: Request, project_id: Id | None = None,
-             start_ms: float | None = None, end_ms: float | None = None,
+             start_ms: EpochMs = None, end_ms: EpochMs = None,
              user: Annotated[str | None, Query(max_length=512)] = None,
              has_errors: bool | None = None,
              url_contains: Annotated[str | None, Query(max_length=2048)] = None,
@@ -55,7 +58,11 @@ def session(request: Request, secure_id: str) -> Response:
 def replay(request: Request, secure_id: str,
            after_seq: Annotated[int, Query(ge=-1)] = -1,
            limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Response:
-    return _json(get_state(request).store.get_replay(secure_id[:128], after_seq, limit))
+    page = get_state(request).store.get_replay(secure_id[:128], after_seq, limit)
+    events = b",".join(page["events_json"])
+    next_seq = jsontext.dumps(page["next_seq"])
+    return Response(b'{"events":[' + events + b'],"next_seq":' + next_seq + b"}",
+                    media_type="application/json")
 
 
 @router.get("/requests/{request_id}",
@@ -73,7 +80,7 @@ def error_groups(request: Request, project_id: Id | None = None,
 
 
 @router.get("/error-groups/{group_id}", summary="An error group with its latest instances")
-def error_group(request: Request, group_id: int, limit: Limit = 100) -> Response:
+def error_group(request: Request, group_id: GroupId, limit: Limit = 100) -> Response:
     data = get_state(request).store.get_error_group(group_id, limit)
     if data is None:
         raise HTTPException(404, f"no error group {group_id}")
@@ -82,7 +89,7 @@ def error_group(request: Request, group_id: int, limit: Limit = 100) -> Response
 
 @router.patch("/error-groups/{group_id}", summary="Change an error group's state")
 async def patch_error_group(
-        request: Request, group_id: int,
+        request: Request, group_id: GroupId,
         state: Annotated[Literal["open", "resolved", "ignored"], Body(embed=True)]) -> Response:
     if not await get_state(request).store.set_error_group_state(group_id, state):
         raise HTTPException(404, f"no error group {group_id}")
@@ -95,7 +102,7 @@ def logs(request: Request, q: Annotated[str | None, Query(max_length=1024)] = No
          request_id: Id | None = None,
          service: Annotated[str | None, Query(max_length=256)] = None,
          level: Literal["trace", "debug", "info", "warn", "error", "fatal"] | None = None,
-         start_ms: float | None = None, end_ms: float | None = None,
+         start_ms: EpochMs = None, end_ms: EpochMs = None,
          limit: Limit = 100, offset: Offset = 0) -> Response:
     return _json(get_state(request).store.search_logs(
         q=q, project_id=project_id, session_id=session_id, request_id=request_id,

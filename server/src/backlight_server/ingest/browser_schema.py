@@ -1,4 +1,9 @@
-"""Validation of the browser protocol (docs/protocol.md) into pipeline records."""
+"""Validation of the browser protocol (docs/protocol.md) into pipeline records.
+
+Every field is checked for type and range here (``ingest.fields``); a refusal is a 4xx
+naming the field. JSON values stored as text (console args, payloads, properties) are
+depth-clipped and size-capped with a marked wrapper, never cut (``pipeline.jsontext``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from typing import Any
 import orjson
 
 from backlight_server.errors import ClientError
-from backlight_server.pipeline import stack
+from backlight_server.ingest import fields as f
+from backlight_server.pipeline import jsontext, stack
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.model import (
     BrowserBatch,
@@ -27,13 +33,13 @@ MAX_ITEMS = 5_000
 MAX_URL = 8192
 MAX_SHORT = 512
 MAX_TEXT = 65536
+MAX_BODY = 256 * 1024
+MAX_EVENT_TYPE = 1000
 _SESSION_ID = re.compile(r"[A-Za-z0-9]{8,64}\Z")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,128}\Z")
-_LEVELS = {"log", "info", "warn", "error", "debug", "trace"}
-
-
-def _bad(field: str, why: str) -> ClientError:
-    return ClientError(400, "invalid_field", f"{field}: {why}")
+LEVELS = frozenset({"log", "info", "warn", "error", "debug", "trace"})
+_NETWORK_TYPES = ("fetch", "xhr", "beacon", "other")
+_NETWORK_ERRORS = ("network", "cors", "abort", "timeout")
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -50,170 +56,145 @@ def parse_json(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _str(data: dict[str, Any], key: str, cap: int, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise _bad(key, "is required")
-        return None
-    if not isinstance(value, str):
-        raise _bad(key, "must be a string")
-    return value[:cap]
+def json_text(value: Any, cap: int = MAX_TEXT) -> str | None:
+    return jsontext.capped(value, cap)
 
 
-def _num(data: dict[str, Any], key: str, required: bool = True,
-         default: float = 0.0) -> float:
-    value = data.get(key)
-    if value is None and not required:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise _bad(key, "must be a number")
-    if not 0 <= value < 1e14:
-        raise _bad(key, "is out of range (epoch milliseconds expected)")
-    return float(value)
-
-
-def _int(data: dict[str, Any], key: str, lo: int, hi: int, default: int | None = None) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(key, "must be an integer")
-    if not lo <= value <= hi:
-        raise _bad(key, f"must be between {lo} and {hi}")
-    return value
-
-
-def _list(data: dict[str, Any], key: str, cap: int) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _bad(key, "must be a list")
-    if len(value) > cap:
-        raise ClientError(413, "too_many_items", f"{key}: {len(value)} items; the limit is {cap}")
-    return value
-
-
-def _obj(item: Any, key: str) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise _bad(key, "items must be objects")
-    return item
-
-
-def _json_text(value: Any, cap: int = MAX_TEXT) -> str | None:
-    if value is None:
-        return None
-    text = orjson.dumps(value, default=str).decode()
-    return text if len(text) <= cap else orjson.dumps({"truncated": text[:cap]}).decode()
-
-
-def session_info(data: dict[str, Any]) -> SessionInfo:
-    project = _str(data, "project_id", 64, required=True)
-    secure_id = _str(data, "session_secure_id", 64, required=True)
-    assert project is not None and secure_id is not None
-    if not _SESSION_ID.match(secure_id):
-        raise _bad("session_secure_id", "must be 8-64 characters of [A-Za-z0-9]")
+def session_info(data: dict[str, Any], window: tuple[float, float]) -> SessionInfo:
+    project = f.string(data, "project_id", 64, required=True)
+    secure_id = data.get("session_secure_id")
+    if not isinstance(secure_id, str) or not _SESSION_ID.match(secure_id):
+        raise f.bad("session_secure_id", "must be 8-64 characters of [A-Za-z0-9]")
+    assert project is not None
     return SessionInfo(
         project_id=project, secure_id=secure_id,
-        started_ms=_num(data, "started_at", required=False, default=0.0),
-        url=_str(data, "url", MAX_URL), user_agent=_str(data, "user_agent", MAX_SHORT),
-        sdk_version=_str(data, "sdk_version", MAX_SHORT),
-        environment=_str(data, "environment", MAX_SHORT),
-        service=_str(data, "service", MAX_SHORT), app_version=_str(data, "app_version", MAX_SHORT),
+        started_ms=f.epoch_ms(data, "started_at", window, default=0.0),
+        url=f.string(data, "url", MAX_URL), user_agent=f.string(data, "user_agent", MAX_SHORT),
+        sdk_version=f.string(data, "sdk_version", MAX_SHORT),
+        environment=f.string(data, "environment", MAX_SHORT),
+        service=f.string(data, "service", MAX_SHORT),
+        app_version=f.string(data, "app_version", MAX_SHORT),
     )
 
 
-def _network(sid: str, item: dict[str, Any]) -> NetworkRecord:
+def _network(sid: str, item: dict[str, Any], at: str,
+             window: tuple[float, float]) -> NetworkRecord:
     rid = item.get("request_id")
     if rid is not None and (not isinstance(rid, str) or not _REQUEST_ID.match(rid)):
-        raise _bad("network.request_id", "must be null or 1-128 characters of [A-Za-z0-9_-.:]")
+        raise f.bad(at + "request_id", "must be null or 1-128 characters of [A-Za-z0-9_-.:]")
     kind = item.get("type", "fetch")
-    if kind not in ("fetch", "xhr", "beacon", "other"):
-        raise _bad("network.type", "must be fetch or xhr")
+    if kind not in _NETWORK_TYPES:
+        raise f.bad(at + "type", f"must be one of {', '.join(_NETWORK_TYPES)}")
     error = item.get("error")
-    if error is not None and error not in ("network", "cors", "abort", "timeout"):
-        raise _bad("network.error", "must be null, network, cors, abort or timeout")
-    detail = {k: item[k] for k in (
-        "request_headers", "response_headers", "request_body", "response_body",
-        "request_body_truncated", "response_body_truncated", "request_size", "response_size",
-        "timing") if item.get(k) is not None}
-    for k in ("request_body", "response_body"):
-        if k in detail and not isinstance(detail[k], str):
-            raise _bad(f"network.{k}", "must be a string or null")
-    start = _num(item, "start")
+    if error is not None and error not in _NETWORK_ERRORS:
+        raise f.bad(at + "error", f"must be null or one of {', '.join(_NETWORK_ERRORS)}")
+    detail: dict[str, Any] = {
+        "request_headers": f.headers(item, "request_headers", at),
+        "response_headers": f.headers(item, "response_headers", at),
+        "request_body": f.string(item, "request_body", MAX_BODY, at),
+        "response_body": f.string(item, "response_body", MAX_BODY, at),
+        "request_body_truncated": f.boolean(item, "request_body_truncated", at),
+        "response_body_truncated": f.boolean(item, "response_body_truncated", at),
+        "request_size": f.optional_int(item, "request_size", 0, 2**53, at),
+        "response_size": f.optional_int(item, "response_size", 0, 2**53, at),
+        "timing": f.timing(item, "timing", at),
+    }
+    for side in ("request", "response"):
+        body = item.get(f"{side}_body")
+        if isinstance(body, str) and len(body) > MAX_BODY:
+            detail[f"{side}_body_truncated"] = True
+    detail = {k: v for k, v in detail.items() if v is not None}
+    start = f.epoch_ms(item, "start", window, at)
+    end = f.epoch_ms(item, "end", window, at, default=start)
     return NetworkRecord(
-        sid, rid, kind, (_str(item, "method", 16) or "GET").upper(),
-        _str(item, "url", MAX_URL, required=True) or "", _int(item, "status", 0, 999, 0),
-        start, max(start, _num(item, "end", required=False, default=start)), error,
-        _json_text(detail, 4 * MAX_TEXT) if detail else None)
+        sid, rid, kind, (f.string(item, "method", 16, at) or "GET").upper(),
+        f.string(item, "url", MAX_URL, at, required=True) or "",
+        f.integer(item, "status", 0, 999, at, default=0), start, max(start, end), error,
+        orjson.dumps(detail).decode() if detail else None)
 
 
-def frontend_error(project: str, sid: str, item: dict[str, Any],
-                   request_id: str | None = None) -> ErrorRecord:
-    etype = _str(item, "type", MAX_SHORT) or "Error"
-    message = _str(item, "message", MAX_TEXT) or ""
+def frontend_error(project: str, sid: str, item: dict[str, Any], window: tuple[float, float],
+                   at: str = "errors.", request_id: str | None = None) -> ErrorRecord:
+    etype = f.string(item, "type", MAX_SHORT, at) or "Error"
+    message = f.string(item, "message", MAX_TEXT, at) or ""
     frames = stack.frames_from_json(item.get("stack"))
-    raw = _str(item, "raw_stack", MAX_TEXT)
+    raw = f.string(item, "raw_stack", MAX_TEXT, at)
     if not frames and raw:
         frames = stack.parse(raw)
+    source = item.get("source")
     return ErrorRecord(
-        project_id=project, ts_ms=_num(item, "ts"), source="frontend", type=etype,
-        message=message, frames=frames, raw_stack=raw, session_id=sid, request_id=request_id,
-        trace_id=None, span_id=None, service=None, environment=None,
-        url=_str(item, "url", MAX_URL),
-        attributes=_json_text({"source": item.get("source"), "payload": item.get("payload")}),
+        project_id=project, ts_ms=f.epoch_ms(item, "ts", window, at), source="frontend",
+        type=etype, message=message, frames=frames, raw_stack=raw, session_id=sid,
+        request_id=request_id, trace_id=None, span_id=None, service=None, environment=None,
+        url=f.string(item, "url", MAX_URL, at),
+        attributes=json_text({"source": f.cut(source, MAX_SHORT) if isinstance(source, str)
+                              else None, "payload": item.get("payload")}),
         fingerprint=fingerprint(etype, message, frames))
 
 
-def browser_batch(data: dict[str, Any], info: SessionInfo) -> BrowserBatch:
+def _events(batch: BrowserBatch, events: list[Any], window: tuple[float, float]) -> None:
+    for i, ev in enumerate(events):
+        ev = f.obj(ev, f"events[{i}]")
+        kind = ev.get("type")
+        if isinstance(kind, bool) or not isinstance(kind, int) or not 0 <= kind <= MAX_EVENT_TYPE:
+            raise ClientError(400, "invalid_event", f"events[{i}].type: must be an integer "
+                                                    f"from 0 to {MAX_EVENT_TYPE}")
+        ts = ev.get("timestamp")
+        if not f.finite(ts):
+            raise ClientError(400, "invalid_event",
+                              f"events[{i}].timestamp: must be a finite number")
+        try:
+            f.check_epoch_ms(ts, f"events[{i}].timestamp", window)
+        except ClientError as err:
+            raise ClientError(400, "invalid_event", err.detail) from None
+    events.sort(key=lambda e: e["timestamp"])  # stable: equal times keep their order
+    batch.replay = zlib.compress(jsontext.dumps(events), 6)
+    batch.replay_first_ms = float(events[0]["timestamp"])
+    batch.replay_last_ms = float(events[-1]["timestamp"])
+    batch.n_events = len(events)
+
+
+def _console(sid: str, item: dict[str, Any], at: str,
+             window: tuple[float, float]) -> ConsoleRecord:
+    level = item.get("level", "log")
+    if not isinstance(level, str) or level not in LEVELS:
+        raise f.bad(at + "level", f"must be one of {', '.join(sorted(LEVELS))}")
+    args = item.get("args")
+    return ConsoleRecord(sid, f.epoch_ms(item, "ts", window, at), level,
+                         f.string(item, "message", MAX_TEXT, at) or "",
+                         json_text(args) if args else None)
+
+
+def browser_batch(data: dict[str, Any], info: SessionInfo,
+                  window: tuple[float, float]) -> BrowserBatch:
     sid, project = info.secure_id, info.project_id
-    seq = _int(data, "seq", 0, 2**40)
-    batch = BrowserBatch(session=info, seq=seq, page_loads=0)
-    events = _list(data, "events", MAX_EVENTS)
+    batch = BrowserBatch(session=info, seq=f.integer(data, "seq", 0, 2**40), page_loads=0)
+    events = f.items(data, "events", MAX_EVENTS)
     if events:
-        first = last = None
-        for ev in events:
-            ev = _obj(ev, "events")
-            ts = ev.get("timestamp")
-            if isinstance(ev.get("type"), bool) or not isinstance(ev.get("type"), int) or (
-                    isinstance(ts, bool) or not isinstance(ts, int | float)):
-                raise ClientError(400, "invalid_event",
-                                  "events: each needs an integer type and a numeric timestamp")
-            first = ts if first is None else min(first, ts)
-            last = ts if last is None else max(last, ts)
-        batch.replay = zlib.compress(orjson.dumps(events), 6)
-        batch.replay_first_ms, batch.replay_last_ms = float(first or 0), float(last or 0)
-        batch.n_events = len(events)
+        _events(batch, events, window)
         if info.started_ms == 0.0:
             info.started_ms = batch.replay_first_ms
-    batch.network = [_network(sid, _obj(x, "network"))
-                     for x in _list(data, "network", MAX_ITEMS)]
-    for x in _list(data, "console", MAX_ITEMS):
-        item = _obj(x, "console")
-        level = item.get("level", "log")
-        if level not in _LEVELS:
-            raise _bad("console.level", f"must be one of {sorted(_LEVELS)}")
-        args = item.get("args")
-        batch.console.append(ConsoleRecord(sid, _num(item, "ts"), level,
-                                           _str(item, "message", MAX_TEXT) or "",
-                                           _json_text(args) if args else None))
-    batch.errors = [frontend_error(project, sid, _obj(x, "errors"))
-                    for x in _list(data, "errors", MAX_ITEMS)]
-    for x in _list(data, "track", MAX_ITEMS):
-        item = _obj(x, "track")
-        batch.track.append(TrackRecord(sid, _num(item, "ts"),
-                                       _str(item, "event", MAX_SHORT, required=True) or "",
-                                       _json_text(item.get("properties"))))
+    batch.network = [_network(sid, f.obj(x, f"network[{i}]"), f"network[{i}].", window)
+                     for i, x in enumerate(f.items(data, "network", MAX_ITEMS))]
+    batch.console = [_console(sid, f.obj(x, f"console[{i}]"), f"console[{i}].", window)
+                     for i, x in enumerate(f.items(data, "console", MAX_ITEMS))]
+    batch.errors = [frontend_error(project, sid, f.obj(x, f"errors[{i}]"), window,
+                                   f"errors[{i}].")
+                    for i, x in enumerate(f.items(data, "errors", MAX_ITEMS))]
+    for i, x in enumerate(f.items(data, "track", MAX_ITEMS)):
+        item, at = f.obj(x, f"track[{i}]"), f"track[{i}]."
+        batch.track.append(TrackRecord(sid, f.epoch_ms(item, "ts", window, at),
+                                       f.string(item, "event", MAX_SHORT, at, True) or "",
+                                       json_text(item.get("properties"))))
     ident = data.get("identify")
     if ident is not None:
-        ident = _obj(ident, "identify")
-        batch.identify = Identify(_num(ident, "ts", required=False),
-                                  _str(ident, "identifier", MAX_SHORT, required=True) or "",
-                                  _json_text(ident.get("metadata")))
-    dropped = data.get("dropped") or {}
-    if not isinstance(dropped, dict):
-        raise _bad("dropped", "must be an object")
-    batch.dropped_events = _int(dropped, "events", 0, 2**31, 0)
-    batch.dropped_other = sum(_int(dropped, kind, 0, 2**31, 0)
+        ident = f.obj(ident, "identify")
+        batch.identify = Identify(f.epoch_ms(ident, "ts", window, "identify.", default=0.0),
+                                  f.string(ident, "identifier", MAX_SHORT, "identify.", True)
+                                  or "", json_text(ident.get("metadata")))
+    dropped = f.obj(data.get("dropped") or {}, "dropped")
+    batch.dropped_events = f.integer(dropped, "events", 0, 2**31, "dropped.", 0)
+    batch.dropped_other = sum(f.integer(dropped, kind, 0, 2**31, "dropped.", 0)
                               for kind in ("network", "console", "errors", "track"))
     if info.started_ms == 0.0:
         times = [n.start_ms for n in batch.network] + [c.ts_ms for c in batch.console]

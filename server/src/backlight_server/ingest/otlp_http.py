@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,19 +25,15 @@ from backlight_server.state import AppState, get_state
 PROJECT_HEADER = "x-highlight-project"
 
 
-async def decode_request(request: Request, state: AppState, kind: str) -> tuple[Any, bool]:
-    """The decoded export request, and whether the client speaks protobuf."""
-    mtype = media_type(request)
-    if mtype not in (PROTOBUF, "application/json"):
-        raise ClientError(415, "unsupported_media_type",
-                          "OTLP/HTTP needs application/x-protobuf or application/json")
-    protobuf = mtype == PROTOBUF
-    s = state.settings
-    raw = await read_body(request, s.max_body_bytes)
-    body = decode_encoding(raw, request.headers.get("content-encoding"),
-                           s.max_decompressed_bytes)
+def _decode_and_convert(state: AppState, raw: bytes, encoding: str | None, protobuf: bool,
+                        kind: str, project: str | None) -> tuple[Conversion | None, int]:
+    """Decompress, decode and convert (on a worker thread: the cost grows with the body)."""
+    body = decode_encoding(raw, encoding, state.settings.max_decompressed_bytes)
     message = decode_protobuf(kind, body) if protobuf else decode_json(kind, body)
-    return message, protobuf
+    if kind == "metrics":
+        return None, 0
+    convert = convert_traces if kind == "traces" else convert_logs
+    return convert(message, project, state.store.project_exists), message.ByteSize()
 
 
 def _header_project(request: Request) -> str | None:
@@ -80,14 +77,18 @@ def _response(kind: str, protobuf: bool, conv: Conversion | None) -> Response:
 
 async def _export(request: Request, kind: str) -> Response:
     state = get_state(request)
-    protobuf = media_type(request) == PROTOBUF
+    mtype = media_type(request)
+    protobuf = mtype == PROTOBUF
     try:
-        message, protobuf = await decode_request(request, state, kind)
-        conv = None
-        if kind != "metrics":
-            convert = convert_traces if kind == "traces" else convert_logs
-            conv = convert(message, _header_project(request), state.store.project_exists)
-            await store_conversion(state, conv, message.ByteSize())
+        if mtype not in (PROTOBUF, "application/json"):
+            raise ClientError(415, "unsupported_media_type",
+                              "OTLP/HTTP needs application/x-protobuf or application/json")
+        raw = await read_body(request, state.settings.max_body_bytes)
+        conv, weight = await run_in_threadpool(
+            _decode_and_convert, state, raw, request.headers.get("content-encoding"), protobuf,
+            kind, _header_project(request))
+        if conv is not None:
+            await store_conversion(state, conv, weight)
         else:
             state.metrics.rejected.labels("metrics_dropped").inc()
     except ClientError as err:

@@ -22,6 +22,8 @@ MAX_BODY = 65536
 MAX_NAME = 1024
 _ZERO_TRACE = "0" * 32
 MAX_NS = 2**63 - 1  # SQLite integers are signed 64-bit; later times are refused
+MAX_PAST_NS = 365 * 86_400 * 10**9  # accepted times: at most 365 days old,
+MAX_FUTURE_NS = 86_400 * 10**9  # and at most one day ahead of the server's clock
 _LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 
 
@@ -54,7 +56,8 @@ class Conversion:
                          "header)")
         if self.invalid:
             parts.append(f"{self.invalid} item(s) have an invalid trace or span id or a "
-                         "timestamp out of range")
+                         "timestamp outside the accepted window (at most 365 days old, "
+                         "1 day ahead)")
         return "; ".join(parts)
 
 
@@ -163,10 +166,16 @@ def _exception_error(attrs: dict[str, object], project: str, ts_ms: float, sourc
     )
 
 
+def _window_ns() -> tuple[int, int]:
+    now = time.time_ns()
+    return now - MAX_PAST_NS, min(now + MAX_FUTURE_NS, MAX_NS)
+
+
 def convert_traces(request: Any, header_project: str | None,
                    known: Callable[[str], bool]) -> Conversion:
     out = Conversion()
     spans = out.batch.spans
+    lo, hi = _window_ns()
     for rs in request.resource_spans:
         res = _Resource(rs.resource, header_project, known)
         for ss in rs.scope_spans:
@@ -176,8 +185,8 @@ def convert_traces(request: Any, header_project: str | None,
                 trace_id = span.trace_id.hex()
                 span_id = span.span_id.hex()
                 if project is None or len(trace_id) != 32 or trace_id == _ZERO_TRACE or len(
-                        span_id) != 16 or span.start_time_unix_nano > MAX_NS or (
-                        span.end_time_unix_nano > MAX_NS):
+                        span_id) != 16 or not lo <= span.start_time_unix_nano <= hi or not (
+                        lo <= span.end_time_unix_nano <= hi):
                     if project is not None:
                         out.invalid += 1
                     out.rejected += 1
@@ -192,7 +201,8 @@ def convert_traces(request: Any, header_project: str | None,
                         events.append({"name": ev.name, "time_ns": ev.time_unix_nano,
                                        "attributes": ev_attrs})
                         if ev.name == "exception":
-                            ts_ms = (ev.time_unix_nano or span.end_time_unix_nano) / 1e6
+                            ev_ns = ev.time_unix_nano
+                            ts_ms = (ev_ns if lo <= ev_ns <= hi else span.end_time_unix_nano) / 1e6
                             out.batch.errors.append(_exception_error(
                                 ev_attrs, project, ts_ms, "span", res,
                                 linkage.Link(link.session_id, request_id), trace_id, span_id,
@@ -213,6 +223,7 @@ def convert_logs(request: Any, header_project: str | None,
     out = Conversion()
     logs = out.batch.logs
     now_ns = time.time_ns()
+    lo, hi = _window_ns()
     for rl in request.resource_logs:
         res = _Resource(rl.resource, header_project, known)
         for sl in rl.scope_logs:
@@ -223,7 +234,7 @@ def convert_logs(request: Any, header_project: str | None,
                     out.rejected += 1
                     continue
                 ts_ns = rec.time_unix_nano or rec.observed_time_unix_nano or now_ns
-                if ts_ns > MAX_NS:
+                if not lo <= ts_ns <= hi:
                     out.invalid += 1
                     out.rejected += 1
                     continue

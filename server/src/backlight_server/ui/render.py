@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,28 +12,35 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from backlight_server.api.auth import token_ok
+from backlight_server.pipeline import jsontext
+from backlight_server.store.shapes import epoch_ms
 
 HERE = Path(__file__).parent
 BUILD_DIR = HERE / "static" / "build"
 Page = Callable[[Request], Response]
 
 
-def fmt_ms(ms: float | None) -> str:
-    """Epoch ms → ``2026-11-24 10:03:07`` (UTC; the browser rewrites it to local time)."""
-    if ms is None:
+def fmt_ms(ms: object) -> str:
+    """Epoch ms → ``2026-11-24 10:03:07`` (UTC; the browser rewrites it to local time).
+    A stored value that is no showable time renders as ``–``, never an error."""
+    value = epoch_ms(ms)
+    if value is None:
         return "–"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return "–"
 
 
-def fmt_duration(ms: float | None) -> str:
-    if ms is None:
+def fmt_duration(ms: object) -> str:
+    if not isinstance(ms, int | float) or isinstance(ms, bool) or not math.isfinite(ms) or (
+            abs(ms) > 1e15):
         return "–"
     if ms < 1000:
         return f"{ms:.0f} ms"
@@ -46,15 +54,17 @@ def fmt_duration(ms: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def fmt_offset(ms: float) -> str:
+def fmt_offset(ms: object) -> str:
     """Milliseconds into a session → ``m:ss``."""
+    if not isinstance(ms, int | float) or isinstance(ms, bool) or not math.isfinite(ms):
+        return "–"
     total = max(int(ms // 1000), 0)
     return f"{total // 60}:{total % 60:02d}"
 
 
 def json_script(data: Any) -> Markup:
     """JSON safe inside ``<script type="application/json">``."""
-    text = orjson.dumps(data).decode()
+    text = jsontext.dumps(data).decode()
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 

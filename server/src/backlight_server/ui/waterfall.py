@@ -24,9 +24,12 @@ class Bar:
 
 def _flatten(spans: list[dict[str, Any]], depth: int,
              out: list[tuple[int, dict[str, Any]]]) -> None:
-    for span in spans:
-        out.append((depth, span))
-        _flatten(span.get("children") or [], depth + 1, out)
+    """Depth-first, without recursion (a stored trace may be thousands of spans deep)."""
+    stack = [(depth, span) for span in reversed(spans)]
+    while stack:
+        level, span = stack.pop()
+        out.append((level, span))
+        stack.extend((level + 1, child) for child in reversed(span.get("children") or []))
 
 
 def bars(roots: list[dict[str, Any]], browser: dict[str, Any] | None = None) -> list[Bar]:

@@ -20,22 +20,25 @@ from graphql import (
     parse,
     validate,
 )
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from backlight_server.errors import ClientError
 from backlight_server.ingest.body import decode_encoding, media_type, read_body
+from backlight_server.ingest.highlight import limits
 from backlight_server.ingest.highlight.mapping import (
     decode_compressed,
     payload_batch,
     timestamp_ms,
 )
 from backlight_server.ingest.responses import error_response, json_response
-from backlight_server.pipeline.model import Identify, SessionInfo, TrackRecord
+from backlight_server.pipeline import jsontext
+from backlight_server.pipeline.model import BrowserBatch, Identify, SessionInfo, TrackRecord
 from backlight_server.state import AppState, get_state
 
-MAX_TOKENS = 20_000
+MAX_SEQ = 2**62
 Resolver = Callable[..., Awaitable[Any]]
 
 
@@ -63,11 +66,12 @@ def _session(state: AppState, secure_id: str) -> SessionInfo:
 
 
 def _seq(payload_id: object) -> int:
-    try:
-        return int(str(payload_id))
-    except ValueError:
-        raise GraphQLError("payload_id must be an integer",
-                           extensions={"code": "invalid_payload"}) from None
+    text = str(payload_id)
+    seq = int(text) if len(text) <= 20 and text.isdecimal() else -1
+    if not 0 <= seq <= MAX_SEQ:
+        raise GraphQLError(f"payload_id must be an integer from 0 to {MAX_SEQ}",
+                           extensions={"code": "invalid_payload"})
+    return seq
 
 
 async def initialize_session(_: Any, info: Any, **args: Any) -> dict[str, Any]:
@@ -99,10 +103,20 @@ def numeric_project_id(project: str) -> str:
     return str(int(hashlib.sha1(project.encode()).hexdigest()[:8], 16) % 1_000_000_000 + 1)
 
 
-async def _push(state: AppState, secure_id: str, payload_id: object,
-                variables: dict[str, Any]) -> int:
+def _payload(state: AppState, secure_id: str, payload_id: object,
+             variables: dict[str, Any] | str) -> BrowserBatch:
+    """Decode (if compressed) and convert one payload: on a worker thread, as its cost
+    grows with the payload."""
     session = _session(state, secure_id)
-    batch = payload_batch(session, _seq(payload_id), variables, time.time() * 1000)
+    seq = _seq(payload_id)
+    if isinstance(variables, str):
+        variables = decode_compressed(variables, state.settings.max_decompressed_bytes)
+    return payload_batch(session, seq, variables, time.time() * 1000)
+
+
+async def _push(state: AppState, secure_id: str, payload_id: object,
+                variables: dict[str, Any] | str) -> int:
+    batch = await run_in_threadpool(_payload, state, secure_id, payload_id, variables)
     await state.store.write_browser(batch, batch.size() + 1)
     return 0
 
@@ -115,8 +129,7 @@ async def push_payload(_: Any, info: Any, **args: Any) -> int:
 
 async def push_payload_compressed(_: Any, info: Any, **args: Any) -> None:
     state, _req = _ctx(info)
-    variables = decode_compressed(str(args["data"]), state.settings.max_decompressed_bytes)
-    await _push(state, args["session_secure_id"], args["payload_id"], variables)
+    await _push(state, args["session_secure_id"], args["payload_id"], str(args["data"]))
     return None
 
 
@@ -129,7 +142,8 @@ async def _annotate(info: Any, secure_id: str, identify: Identify | None = None,
 
 
 def _json(value: object) -> str | None:
-    return orjson.dumps(value, default=str).decode()[:65536] if value is not None else None
+    """JSON text within 64 KiB: a marked wrapper when over, never cut JSON."""
+    return jsontext.capped(value, 65536)
 
 
 async def identify_session(_: Any, info: Any, **args: Any) -> str:
@@ -177,9 +191,45 @@ def _result_json(result: ExecutionResult) -> dict[str, Any]:
     return out
 
 
-def _graphql_error(message: str, code: str) -> Response:
-    return json_response({"data": None, "errors": [{"message": message,
-                                                    "extensions": {"code": code}}]})
+class _Refusal(Exception):
+    """A GraphQL-level refusal: answered 200 with ``errors``, as GraphQL clients expect."""
+
+    def __init__(self, errors: list[Any], metric: str | None = None) -> None:
+        super().__init__(metric)
+        self.errors, self.metric = errors, metric
+
+
+def _refuse(message: str, code: str) -> _Refusal:
+    return _Refusal([{"message": message, "extensions": {"code": code}}])
+
+
+def _start(state: AppState, request: Request, raw: bytes) -> Any:
+    """Everything whose cost grows with the request, on a worker thread: decompress, parse
+    the body, parse the query within the caps, validate, coerce the variables and start
+    executing. Returns an ExecutionResult or an awaitable of one (the resolvers' writes)."""
+    body = decode_encoding(raw, request.headers.get("content-encoding"),
+                           state.settings.max_decompressed_bytes)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise _refuse("body is not JSON", "invalid_json") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        raise _refuse("body must be {query, variables, operationName}", "invalid_request")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise _refuse("variables must be an object", "invalid_request")
+    try:
+        document = parse(payload["query"], max_tokens=limits.MAX_TOKENS)
+        limits.check(document)
+    except GraphQLError as err:
+        raise _Refusal([err.formatted], "graphql_invalid") from None
+    errors = validate(schema(), document, max_errors=10)
+    if errors:
+        raise _Refusal([e.formatted for e in errors], "graphql_invalid")
+    op = payload.get("operationName")
+    return execute(schema(), document, variable_values=variables,
+                   operation_name=op if isinstance(op, str) else None,
+                   context_value={"state": state, "request": request})
 
 
 async def public(request: Request) -> Response:
@@ -188,32 +238,14 @@ async def public(request: Request) -> Response:
         if media_type(request) not in ("application/json", "text/plain", ""):
             raise ClientError(415, "unsupported_media_type", "send application/json")
         raw = await read_body(request, state.settings.max_body_bytes)
-        body = decode_encoding(raw, request.headers.get("content-encoding"),
-                               state.settings.max_decompressed_bytes)
+        result = await run_in_threadpool(_start, state, request, raw)
     except ClientError as err:
         state.metrics.rejected.labels(err.code).inc()
         return error_response(err)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return _graphql_error("body is not JSON", "invalid_json")
-    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return _graphql_error("body must be {query, variables, operationName}", "invalid_request")
-    variables = payload.get("variables")
-    if variables is not None and not isinstance(variables, dict):
-        return _graphql_error("variables must be an object", "invalid_request")
-    try:
-        document = parse(payload["query"], max_tokens=MAX_TOKENS)
-    except GraphQLError as err:
-        return json_response({"data": None, "errors": [err.formatted]})
-    errors = validate(schema(), document)
-    if errors:
-        state.metrics.rejected.labels("graphql_invalid").inc()
-        return json_response({"data": None, "errors": [e.formatted for e in errors[:10]]})
-    op = payload.get("operationName")
-    result = execute(schema(), document, variable_values=variables,
-                     operation_name=op if isinstance(op, str) else None,
-                     context_value={"state": state, "request": request})
+    except _Refusal as refusal:
+        if refusal.metric:
+            state.metrics.rejected.labels(refusal.metric).inc()
+        return json_response({"data": None, "errors": refusal.errors})
     if not isinstance(result, ExecutionResult):
         result = await result
     for gql_error in result.errors or []:

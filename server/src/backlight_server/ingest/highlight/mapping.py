@@ -11,15 +11,20 @@ from typing import Any
 import orjson
 
 from backlight_server.errors import ClientError
+from backlight_server.ingest import fields as f
 from backlight_server.ingest.body import gunzip
 from backlight_server.ingest.browser_schema import (
+    MAX_BODY,
+    MAX_EVENT_TYPE,
     MAX_EVENTS,
     MAX_ITEMS,
     MAX_SHORT,
     MAX_TEXT,
     MAX_URL,
     frontend_error,
+    json_text,
 )
+from backlight_server.pipeline import jsontext
 from backlight_server.pipeline.linkage import clean_token
 from backlight_server.pipeline.model import (
     BrowserBatch,
@@ -60,12 +65,13 @@ def decode_compressed(data: str, max_bytes: int) -> dict[str, Any]:
 
 def timestamp_ms(value: object, default: float) -> float:
     """highlight's Timestamp scalar: an ISO-8601 string or epoch milliseconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e14:
-        return float(value)
-    if isinstance(value, str):
+    if f.finite(value) and 0 < value < 1e14:  # type: ignore[operator]
+        return float(value)  # type: ignore[arg-type]
+    if isinstance(value, str) and len(value) <= 64:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
-        except ValueError:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed.timestamp() * 1000
+        except (ValueError, OverflowError, OSError):
             return default
     return default
 
@@ -85,16 +91,21 @@ def _json_field(variables: dict[str, Any], key: str, inner: str) -> list[Any]:
 
 
 def _text(value: object, cap: int) -> str | None:
+    """A string field; other JSON values as their (complete) JSON text."""
     if value is None:
         return None
-    s = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
-    return s[:cap]
+    if isinstance(value, str):
+        return f.cut(value, cap)
+    return json_text(value, cap)
 
 
 def _num(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+    return float(value) if f.finite(value) else None  # type: ignore[arg-type]
+
+
+def _size(value: object) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**53
+    return value if ok else None  # type: ignore[return-value]
 
 
 def _times(res: dict[str, Any], start_ms: float) -> tuple[float, float] | None:
@@ -117,12 +128,14 @@ def _times(res: dict[str, Any], start_ms: float) -> tuple[float, float] | None:
     return start_ms + (b0 + o0) / 2, start_ms + (b1 + o1) / 2
 
 
-def _network(sid: str, res: dict[str, Any], start_ms: float) -> NetworkRecord | None:
+def _network(sid: str, res: dict[str, Any], start_ms: float, at: str,
+             window: tuple[float, float]) -> NetworkRecord | None:
     kind = _KINDS.get(str(res.get("initiatorType")))
     times = _times(res, start_ms)
     if kind is None or times is None:
         return None
-    t0, t1 = times
+    t0 = f.check_epoch_ms(times[0], at + "startTime", window)
+    t1 = f.check_epoch_ms(times[1], at + "responseEnd", window)
     pair = res.get("requestResponsePairs") or res.get("requestResponsePair") or {}
     request = (pair.get("request") or {}) if isinstance(pair, dict) else {}
     response = (pair.get("response") or {}) if isinstance(pair, dict) else {}
@@ -130,16 +143,16 @@ def _network(sid: str, res: dict[str, Any], start_ms: float) -> NetworkRecord | 
         request, response = {}, {}
     request_id = clean_token(request.get("id"))
     detail = {k: v for k, v in {
-        "request_headers": request.get("headers") or None,
-        "response_headers": response.get("headers") or None,
-        "request_body": _text(request.get("body"), MAX_TEXT),
-        "response_body": _text(response.get("body"), MAX_TEXT),
-        "response_size": response.get("size") or res.get("transferSize"),
+        "request_headers": f.headers(request, "headers", at + "request.") or None,
+        "response_headers": f.headers(response, "headers", at + "response.") or None,
+        "request_body": _text(request.get("body"), MAX_BODY),
+        "response_body": _text(response.get("body"), MAX_BODY),
+        "response_size": _size(response.get("size")) or _size(res.get("transferSize")),
     }.items() if v is not None}
     status = response.get("status")
     return NetworkRecord(
         sid, request_id, kind, str(request.get("verb") or "GET")[:16].upper(),
-        str(res.get("name") or request.get("url") or "")[:MAX_URL],
+        f.cut(str(res.get("name") or request.get("url") or ""), MAX_URL),
         status if isinstance(status, int) and 0 <= status < 1000 else 0, t0, max(t0, t1),
         None, orjson.dumps(detail).decode() if detail else None)
 
@@ -157,26 +170,27 @@ def _unquote(value: object) -> str:
     return text
 
 
-def _console(sid: str, msg: dict[str, Any]) -> ConsoleRecord:
-    level = str(msg.get("type") or "log").lower()
+def _console(sid: str, msg: dict[str, Any], at: str, window: tuple[float, float],
+             now_ms: float) -> ConsoleRecord:
+    level = str(msg.get("type") or "log")[:16].lower()
     value = msg.get("value")
-    parts = value if isinstance(value, list) else [value]
-    text = " ".join(_unquote(p) for p in parts if p is not None)[:MAX_TEXT]
-    ts = msg.get("time")
-    ts_ms = float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else 0.0
+    parts = value[:MAX_ITEMS] if isinstance(value, list) else [value]
+    text = f.cut(" ".join(_unquote(p) for p in parts if p is not None), MAX_TEXT)
+    ts_ms = f.epoch_ms(msg, "time", window, at, default=now_ms)
     return ConsoleRecord(sid, ts_ms, level if level in _LEVELS else "log", text,
-                         _text(msg.get("attributes"), MAX_TEXT))
+                         json_text(msg.get("attributes")))
 
 
-def _error(project: str, sid: str, err: dict[str, Any], now_ms: float) -> Any:
+def _error(project: str, sid: str, err: dict[str, Any], at: str, window: tuple[float, float],
+           now_ms: float) -> Any:
     event = _unquote(err.get("event"))
-    head, sep, _ = event.partition(":")
+    head, sep, _ = event[:MAX_SHORT].partition(":")
     etype = head.strip() if sep and head.strip().isidentifier() else "Error"
     return frontend_error(project, sid, {
         "ts": timestamp_ms(err.get("timestamp"), now_ms), "type": etype[:MAX_SHORT],
-        "message": event[:MAX_TEXT], "url": _text(err.get("url"), MAX_URL),
+        "message": event, "url": _text(err.get("url"), MAX_URL),
         "source": _text(err.get("type") or err.get("source"), MAX_SHORT),
-        "stack": err.get("stackTrace") or [], "payload": err.get("payload")})
+        "stack": err.get("stackTrace") or [], "payload": err.get("payload")}, window, at)
 
 
 def payload_batch(info: SessionInfo, seq: int, variables: dict[str, Any],
@@ -189,26 +203,34 @@ def payload_batch(info: SessionInfo, seq: int, variables: dict[str, Any],
         raise ClientError(400, "invalid_payload", "events.events must be a list")
     if len(events) > MAX_EVENTS:
         raise ClientError(413, "too_many_items", f"{len(events)} events; limit {MAX_EVENTS}")
+    window = f.time_window(now_ms)
     clean = [{"type": e["type"], "data": e.get("data"), "timestamp": e["timestamp"]}
              for e in events if isinstance(e, dict) and isinstance(e.get("type"), int)
-             and isinstance(e.get("timestamp"), int | float)]
+             and not isinstance(e.get("type"), bool) and 0 <= e["type"] <= MAX_EVENT_TYPE
+             and f.finite(e.get("timestamp"))]
+    for i, e in enumerate(clean):
+        f.check_epoch_ms(e["timestamp"], f"events.events[{i}].timestamp", window)
     batch = BrowserBatch(session=info, seq=seq, page_loads=0)
     if clean:
-        times = [float(e["timestamp"]) for e in clean]
-        batch.replay = zlib.compress(orjson.dumps(clean), 6)
-        batch.replay_first_ms, batch.replay_last_ms = min(times), max(times)
+        clean.sort(key=lambda e: e["timestamp"])
+        batch.replay = zlib.compress(jsontext.dumps(clean), 6)
+        batch.replay_first_ms = float(clean[0]["timestamp"])
+        batch.replay_last_ms = float(clean[-1]["timestamp"])
         batch.n_events = len(clean)
         for e in clean:
-            if e["type"] == 4 and isinstance(e["data"], dict) and e["data"].get("href"):
-                batch.last_url = str(e["data"]["href"])[:MAX_URL]
+            href = e["data"].get("href") if e["type"] == 4 and isinstance(e["data"], dict) else None
+            if isinstance(href, str) and href:
+                batch.last_url = f.cut(href, MAX_URL)
     resources = _json_field(variables, "resources", "resources")[:MAX_ITEMS]
-    batch.network = [n for n in (_network(sid, r, info.started_ms) for r in resources
-                                 if isinstance(r, dict)) if n is not None]
+    batch.network = [n for n in (_network(sid, r, info.started_ms, f"resources[{i}].", window)
+                                 for i, r in enumerate(resources) if isinstance(r, dict))
+                     if n is not None]
     messages = _json_field(variables, "messages", "messages")[:MAX_ITEMS]
-    batch.console = [_console(sid, m) for m in messages if isinstance(m, dict)]
+    batch.console = [_console(sid, m, f"messages[{i}].", window, now_ms)
+                     for i, m in enumerate(messages) if isinstance(m, dict)]
     errors = variables.get("errors") or []
     if not isinstance(errors, list):
         raise ClientError(400, "invalid_payload", "errors must be a list")
-    batch.errors = [_error(project, sid, e, now_ms) for e in errors[:MAX_ITEMS]
-                    if isinstance(e, dict)]
+    batch.errors = [_error(project, sid, e, f"errors[{i}].", window, now_ms)
+                    for i, e in enumerate(errors[:MAX_ITEMS]) if isinstance(e, dict)]
     return batch

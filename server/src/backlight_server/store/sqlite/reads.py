@@ -10,9 +10,11 @@ from typing import Any
 
 import orjson
 
+from backlight_server.store.shapes import JSON_COLUMNS, json_column, network_detail
+
 Row = dict[str, Any]
-_JSON_COLUMNS = {"attributes", "events", "stack", "detail", "args", "properties",
-                 "user_metadata"}
+REPLAY_PAGE_BYTES = 8 * 1024 * 1024
+MAX_TREE_DEPTH = 100
 _LEVEL_RANK = {"trace": 1, "debug": 2, "info": 3, "warn": 4, "error": 5, "fatal": 6}
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 DAY_MS = 86_400_000
@@ -22,8 +24,10 @@ def _row(row: sqlite3.Row) -> Row:
     out: Row = {}
     for key in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
         value = row[key]
-        if key in _JSON_COLUMNS and isinstance(value, str):
-            value = orjson.loads(value)
+        if key in JSON_COLUMNS:
+            value = json_column(key, value)
+            if key == "detail":
+                value = network_detail(value)
         out[key] = value
     return out
 
@@ -118,17 +122,45 @@ def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
     }
 
 
-def get_replay(conn: sqlite3.Connection, secure_id: str, after_seq: int, limit: int) -> Row:
-    rows = conn.execute(
+def _chunk(data: object, cap: int) -> bytes | None:
+    """A stored replay chunk (zlib of a JSON array) → the array's items as JSON text, or
+    None when it is damaged. Decompression stops past ``cap`` bytes."""
+    if not isinstance(data, bytes):
+        return None
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(data, cap + 1)
+    except zlib.error:
+        return None
+    if len(text) > cap or not inflater.eof:
+        return None
+    text = text.strip()
+    if text[:1] != b"[" or text[-1:] != b"]":
+        return None
+    return text[1:-1].strip()
+
+
+def get_replay(conn: sqlite3.Connection, secure_id: str, after_seq: int, limit: int,
+               max_bytes: int = REPLAY_PAGE_BYTES) -> Row:
+    """A page of rrweb events: batches after ``after_seq``, at most ``limit`` of them and
+    about ``max_bytes`` of JSON (always at least one batch). The events are not decoded:
+    ``events_json`` holds each batch's items as JSON text, in batch order (each batch in
+    timestamp order), for the caller to join into one array."""
+    cur = conn.execute(
         "SELECT seq, data FROM replay_chunks WHERE session_id = ? AND seq > ? ORDER BY seq "
-        "LIMIT ?", (secure_id, after_seq, limit + 1)).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    events: list[Any] = []
-    for row in rows:
-        events.extend(orjson.loads(zlib.decompress(row["data"])))
-    events.sort(key=lambda e: e.get("timestamp", 0) if isinstance(e, dict) else 0)
-    return {"events": events, "next_seq": rows[-1]["seq"] if rows and more else None}
+        "LIMIT ?", (secure_id, after_seq, limit + 1))
+    parts: list[bytes] = []
+    size, last_seq, more = 0, None, False
+    for count, (seq, data) in enumerate(cur):
+        if count >= limit or (count and size >= max_bytes):
+            more = True
+            break
+        text = _chunk(data, max(max_bytes, 64 * 1024 * 1024))
+        if text:
+            parts.append(text)
+            size += len(text)
+        last_seq = seq
+    return {"events_json": parts, "next_seq": last_seq if more else None}
 
 
 # --- requests and traces -----------------------------------------------------------------
@@ -146,16 +178,53 @@ def _trace_ids_for_request(conn: sqlite3.Connection, request_id: str) -> list[st
 
 
 def span_tree(spans: list[Row]) -> list[Row]:
-    """Nest spans under their parents (``children``); roots are spans without a known parent."""
-    by_id = {s["span_id"]: s for s in spans}
-    roots = []
-    for s in sorted(spans, key=lambda s: s["start_ns"]):
-        s.setdefault("children", [])
+    """Nest spans under their parents (``children``); roots are spans without a known parent.
+
+    Any stored data makes a tree: the first span with an id owns it, and a span whose
+    parents form a cycle becomes a root (the earliest of the cycle), so a page never loops.
+    The tree is at most ``MAX_TREE_DEPTH`` deep (JSON parsers refuse deeper documents):
+    deeper spans are listed under their ancestor at that depth, their ``parent_span_id``
+    unchanged.
+    """
+    ordered = sorted(spans, key=lambda s: s["start_ns"])
+    by_id: dict[str, Row] = {}
+    for s in ordered:
+        by_id.setdefault(s["span_id"], s)
+    children: dict[int, list[Row]] = {}
+    roots: list[Row] = []
+    for s in ordered:
         parent = by_id.get(s.get("parent_span_id") or "")
-        if parent is not None and parent is not s:
-            parent.setdefault("children", []).append(s)
-        else:
+        if parent is None or parent is s:
             roots.append(s)
+        else:
+            children.setdefault(id(parent), []).append(s)
+    seen: set[int] = set()
+
+    def below(node: Row) -> list[Row]:
+        kids = [c for c in children.get(id(node), ()) if id(c) not in seen]
+        seen.update(id(c) for c in kids)
+        return kids
+
+    def attach(root: Row) -> None:
+        seen.add(id(root))
+        queue: list[tuple[Row, int]] = [(root, 0)]
+        for node, depth in queue:
+            kids = below(node)
+            if depth + 1 >= MAX_TREE_DEPTH:  # flatten the rest of this branch
+                for kid in kids:
+                    kids.extend(below(kid))
+                    kid["children"] = []
+                node["children"] = kids
+                continue
+            node["children"] = kids
+            queue.extend((kid, depth + 1) for kid in kids)
+
+    for root in roots:
+        attach(root)
+    for s in ordered:
+        if id(s) not in seen:  # part of a parent cycle
+            roots.append(s)
+            attach(s)
     return roots
 
 
@@ -277,6 +346,7 @@ def get_error_group(conn: sqlite3.Connection, group_id: int, limit: int) -> Row 
 def fts_query(text: str) -> str:
     """User text → a safe FTS5 query: every word quoted, all words required."""
     terms = []
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
     for word in text.split()[:32]:
         prefix = word.endswith("*")
         word = word.rstrip("*").replace('"', '""')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import orjson
 
@@ -164,17 +165,25 @@ def set_group_state(conn: sqlite3.Connection, group_id: int, state: str) -> bool
 
 
 def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
-    cutoff_ns = int(cutoff_ms * 1e6)
+    """Delete data older than ``cutoff_ms``, and data dated more than two days ahead of
+    now: such times were accepted by versions before the ingest time window, and would
+    otherwise never be purged."""
+    future_ms = time.time() * 1000 + 2 * 86_400_000
+    cutoff_ns, future_ns = int(cutoff_ms * 1e6), int(future_ms * 1e6)
     total = 0
-    old = "SELECT secure_id FROM sessions WHERE last_ms < ?"
+    old = "SELECT secure_id FROM sessions WHERE last_ms < ?1 OR last_ms > ?2"
     for table in ("batches", "replay_chunks", "network", "console", "track_events"):
         total += conn.execute(f"DELETE FROM {table} WHERE session_id IN ({old})",
-                              (cutoff_ms,)).rowcount
-    total += conn.execute("DELETE FROM sessions WHERE last_ms < ?", (cutoff_ms,)).rowcount
-    total += conn.execute("DELETE FROM spans WHERE end_ns < ?", (cutoff_ns,)).rowcount
-    total += conn.execute("DELETE FROM logs WHERE ts_ns < ?", (cutoff_ns,)).rowcount
-    total += conn.execute("DELETE FROM errors WHERE ts_ms < ?", (cutoff_ms,)).rowcount
-    total += conn.execute("DELETE FROM error_groups WHERE last_ms < ? AND NOT EXISTS "
-                          "(SELECT 1 FROM errors WHERE errors.group_id = error_groups.id)",
-                          (cutoff_ms,)).rowcount
+                              (cutoff_ms, future_ms)).rowcount
+    total += conn.execute("DELETE FROM sessions WHERE last_ms < ?1 OR last_ms > ?2",
+                          (cutoff_ms, future_ms)).rowcount
+    total += conn.execute("DELETE FROM spans WHERE end_ns < ?1 OR end_ns > ?2",
+                          (cutoff_ns, future_ns)).rowcount
+    total += conn.execute("DELETE FROM logs WHERE ts_ns < ?1 OR ts_ns > ?2",
+                          (cutoff_ns, future_ns)).rowcount
+    total += conn.execute("DELETE FROM errors WHERE ts_ms < ?1 OR ts_ms > ?2",
+                          (cutoff_ms, future_ms)).rowcount
+    total += conn.execute("DELETE FROM error_groups WHERE (last_ms < ?1 OR last_ms > ?2) AND "
+                          "NOT EXISTS (SELECT 1 FROM errors WHERE errors.group_id = "
+                          "error_groups.id)", (cutoff_ms, future_ms)).rowcount
     return total

@@ -1,0 +1,150 @@
+"""Typed readers of untrusted JSON fields. Each refusal names the field and the rule.
+
+Used by the browser protocol and highlight.run's payloads: every value that reaches the
+store has been checked here for type and range, so reads can trust its shape.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from backlight_server.errors import ClientError
+
+MAX_PAST_MS = 365 * 86_400_000
+MAX_FUTURE_MS = 86_400_000
+MAX_HEADERS = 200
+MAX_HEADER_NAME = 256
+MAX_HEADER_VALUE = 8192
+MAX_TIMING_KEYS = 32
+CUT = "…[truncated]"
+
+
+def bad(field: str, why: str) -> ClientError:
+    return ClientError(400, "invalid_field", f"{field}: {why}")
+
+
+def cut(text: str, cap: int) -> str:
+    """``text`` within ``cap`` characters, marked when it was cut."""
+    return text if len(text) <= cap else text[:cap] + CUT
+
+
+def string(data: dict[str, Any], key: str, cap: int, where: str = "",
+           required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise bad(where + key, "is required")
+        return None
+    if not isinstance(value, str):
+        raise bad(where + key, "must be a string")
+    return cut(value, cap)
+
+
+def finite(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def time_window(now_ms: float | None = None) -> tuple[float, float]:
+    now = time.time() * 1000 if now_ms is None else now_ms
+    return now - MAX_PAST_MS, now + MAX_FUTURE_MS
+
+
+def check_epoch_ms(value: object, field: str, window: tuple[float, float]) -> float:
+    if not finite(value):
+        raise bad(field, "must be a finite number (epoch milliseconds)")
+    assert isinstance(value, int | float)
+    lo, hi = window
+    if not lo <= value <= hi:
+        raise bad(field, f"{value!r} is outside the accepted window (epoch milliseconds from "
+                         f"{lo:.0f} to {hi:.0f}: at most 365 days old, 1 day ahead)")
+    return float(value)
+
+
+def epoch_ms(data: dict[str, Any], key: str, window: tuple[float, float], where: str = "",
+             default: float | None = None) -> float:
+    value = data.get(key)
+    if value is None and default is not None:
+        return default
+    return check_epoch_ms(value, where + key, window)
+
+
+def integer(data: dict[str, Any], key: str, lo: int, hi: int, where: str = "",
+            default: int | None = None) -> int:
+    value = data.get(key, default)
+    if value is None and default is None:
+        raise bad(where + key, "is required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad(where + key, "must be an integer")
+    if not lo <= value <= hi:
+        raise bad(where + key, f"must be between {lo} and {hi}")
+    return value
+
+
+def optional_int(data: dict[str, Any], key: str, lo: int, hi: int,
+                 where: str = "") -> int | None:
+    return None if data.get(key) is None else integer(data, key, lo, hi, where)
+
+
+def boolean(data: dict[str, Any], key: str, where: str = "") -> bool | None:
+    value = data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise bad(where + key, "must be true, false or null")
+
+
+def items(data: dict[str, Any], key: str, cap: int) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad(key, "must be a list")
+    if len(value) > cap:
+        raise ClientError(413, "too_many_items", f"{key}: {len(value)} items; the limit is {cap}")
+    return value
+
+
+def obj(item: Any, field: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise bad(field, "must be an object")
+    return item
+
+
+def headers(data: dict[str, Any], key: str, where: str = "") -> dict[str, str] | None:
+    """A header map: at most ``MAX_HEADERS`` string → string pairs; long values are cut."""
+    value = data.get(key)
+    if value is None:
+        return None
+    field = where + key
+    if not isinstance(value, dict):
+        raise bad(field, "must be an object of header name to string value")
+    if len(value) > MAX_HEADERS:
+        raise bad(field, f"{len(value)} headers; the limit is {MAX_HEADERS}")
+    out: dict[str, str] = {}
+    for name, text in value.items():
+        if len(name) > MAX_HEADER_NAME:
+            raise bad(field, f"a header name is longer than {MAX_HEADER_NAME} characters")
+        if not isinstance(text, str):
+            raise bad(f"{field}.{name[:64]}", "must be a string")
+        out[name] = cut(text, MAX_HEADER_VALUE)
+    return out
+
+
+def timing(data: dict[str, Any], key: str, where: str = "") -> dict[str, float | None] | None:
+    """Phase durations in ms: finite numbers from 0 to 1e9, or null for "unknown"."""
+    value = data.get(key)
+    if value is None:
+        return None
+    field = where + key
+    if not isinstance(value, dict):
+        raise bad(field, "must be an object of phase name to milliseconds")
+    if len(value) > MAX_TIMING_KEYS:
+        raise bad(field, f"{len(value)} phases; the limit is {MAX_TIMING_KEYS}")
+    out: dict[str, float | None] = {}
+    for name, ms in value.items():
+        if ms is not None and (not finite(ms) or not 0 <= ms <= 1e9):
+            raise bad(f"{field}.{name[:64]}", "must be null or a number of ms from 0 to 1e9")
+        out[name[:64]] = None if ms is None else float(ms)
+    return out
