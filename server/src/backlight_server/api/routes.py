@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Id = Annotated[str, Query(max_length=128)]
-EpochMs = Annotated[float | None, Query(ge=0, le=1e14, allow_inf_nan=False,
+EpochMs = Annotated[float | None, Query(ge=0, le=9e12, allow_inf_nan=False,
                                         description="epoch milliseconds")]
 GroupId = Annotated[int, Path(ge=0, le=2**62)]
 
@@ -56,7 +56,7 @@ def session(request: Request, secure_id: str) -> Response:
 @router.get("/sessions/{secure_id}/replay",
             summary="rrweb events of a session, a page of batches at a time")
 def replay(request: Request, secure_id: str,
-           after_seq: Annotated[int, Query(ge=-1)] = -1,
+           after_seq: Annotated[int, Query(ge=-1, le=2**62)] = -1,
            limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Response:
     page = get_state(request).store.get_replay(secure_id[:128], after_seq, limit)
     events = b",".join(page["events_json"])

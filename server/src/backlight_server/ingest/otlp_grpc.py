@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from backlight_server.errors import ClientError
 from backlight_server.pipeline.otlp import Conversion, convert_logs, convert_traces
@@ -63,29 +64,47 @@ def _export(state: AppState, request: Any, context: grpc.ServicerContext, kind: 
     return resp
 
 
-class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, state: AppState) -> None:
-        self.state = state
+class _Invalid:
+    """A request body that did not decode: answered INVALID_ARGUMENT by the servicer
+    (grpcio would answer INTERNAL if the deserializer raised)."""
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _export(self.state, request, context, "traces")
-
-
-class _Logs(logs_service_pb2_grpc.LogsServiceServicer):
-    def __init__(self, state: AppState) -> None:
-        self.state = state
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _export(self.state, request, context, "logs")
+    def __init__(self, why: str) -> None:
+        self.why = why
 
 
-class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, state: AppState) -> None:
-        self.state = state
+def _decoder(message_type: Any) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            return _Invalid(str(exc)[:200])
+    return decode
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.state.metrics.rejected.labels("metrics_dropped").inc()
-        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+def _servicer(state: AppState, kind: str) -> Callable[[Any, grpc.ServicerContext], Any]:
+    def export(request: Any, context: grpc.ServicerContext) -> Any:
+        if isinstance(request, _Invalid):
+            state.metrics.rejected.labels("invalid_protobuf").inc()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"invalid_protobuf: not a valid OTLP {kind} message: {request.why}")
+        if kind == "metrics":
+            state.metrics.rejected.labels("metrics_dropped").inc()
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+        return _export(state, request, context, kind)
+    return export
+
+
+_SERVICES: dict[str, tuple[str, Any, Any]] = {
+    "traces": ("opentelemetry.proto.collector.trace.v1.TraceService",
+               trace_service_pb2.ExportTraceServiceRequest,
+               trace_service_pb2.ExportTraceServiceResponse),
+    "logs": ("opentelemetry.proto.collector.logs.v1.LogsService",
+             logs_service_pb2.ExportLogsServiceRequest,
+             logs_service_pb2.ExportLogsServiceResponse),
+    "metrics": ("opentelemetry.proto.collector.metrics.v1.MetricsService",
+                metrics_service_pb2.ExportMetricsServiceRequest,
+                metrics_service_pb2.ExportMetricsServiceResponse),
+}
 
 
 def start_grpc(state: AppState, host: str, port: int) -> grpc.Server:
@@ -93,14 +112,12 @@ def start_grpc(state: AppState, host: str, port: int) -> grpc.Server:
     cap = state.settings.max_decompressed_bytes
     server = grpc.server(ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-grpc"),
                          options=[("grpc.max_receive_message_length", cap)])
-    # the generated registration functions carry no type hints
-    registrations: list[tuple[Callable[[Any, grpc.Server], None], Any]] = [
-        (trace_service_pb2_grpc.add_TraceServiceServicer_to_server, _Traces(state)),
-        (logs_service_pb2_grpc.add_LogsServiceServicer_to_server, _Logs(state)),
-        (metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server, _Metrics(state)),
-    ]
-    for register, servicer in registrations:
-        register(servicer, server)
+    for kind, (service, request_type, response_type) in _SERVICES.items():
+        handler = grpc.unary_unary_rpc_method_handler(
+            _servicer(state, kind), request_deserializer=_decoder(request_type),
+            response_serializer=response_type.SerializeToString)
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(service, {"Export": handler}),))
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError:
