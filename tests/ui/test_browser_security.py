@@ -1,12 +1,16 @@
-"""Replaying a session never makes the viewer's browser fetch what the recorded page
-referenced: the replayer's about:blank iframe inherits the UI's Content-Security-Policy.
+"""The browser side of the UI's hardening, in Debian Chromium against a real server.
 
-A session recorded by a hostile page (sent, as anyone can, through the public browser
+The login cookie is a session (HttpOnly, SameSite=Lax), and a page of another origin on the
+same host (same site: the cookie goes with its requests) cannot log the viewer out.
+
+Replaying a session never makes the viewer's browser fetch what the recorded page
+referenced: the replayer's about:blank iframe inherits the UI's Content-Security-Policy. A
+session recorded by a hostile page (sent, as anyone can, through the public browser
 protocol) references a loopback HTTP receiver in every way a DOM can load something. The
-session page is opened, played and seeked in Debian Chromium: the receiver must see no
-connection at all, and the replay must still render. A control run with the CSP bypassed
-(Playwright's ``bypass_csp``) shows that the same replay does reach the receiver, so the
-test cannot pass for the wrong reason.
+session page is opened, played and seeked: the receiver must see no connection at all, and
+the replay must still render. A control run with the CSP bypassed (Playwright's
+``bypass_csp``) shows that the same replay does reach the receiver, so the test cannot pass
+for the wrong reason.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ class Receiver(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, pages: dict[str, str] | None = None) -> None:
         self.hits = Hits()
+        self.pages = pages or {}  # path → HTML served there
         super().__init__(("127.0.0.1", 0), _Handler)
 
     @property
@@ -68,10 +73,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.hits.paths.append(self.path)
         kinds = {".css": "text/css", ".html": "text/html", ".woff": "font/woff"}
         kind = next((v for k, v in kinds.items() if self.path.endswith(k)), "image/png")
+        body = self.server.pages.get(self.path, "").encode()
         self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Type", "text/html" if body else kind)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     do_POST = do_GET
 
@@ -240,3 +247,72 @@ def test_replay_frame_loads_nothing_from_the_network(ui: Ui, server: BacklightPr
     ui.run(control)
     with receiver.hits.lock:
         assert receiver.hits.paths, "control: without the CSP the replay should load"
+
+
+def logged_in_page(ui: Ui, server: BacklightProcess) -> tuple[Any, Page]:
+    """A fresh browser context, logged in through the login form."""
+    ctx = ui.new_context()
+    page = ctx.new_page()
+    page.goto("/login")
+    page.fill("input[name=token]", server.token)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/sessions")
+    return ctx, page
+
+
+def test_login_cookie_is_an_httponly_session(ui: Ui, server: BacklightProcess) -> None:
+    def check() -> None:
+        ctx, page = logged_in_page(ui, server)
+        cookies = ctx.cookies()
+        assert [c["name"] for c in cookies] == [f"backlight_session_{server.port}"]
+        cookie = cookies[0]
+        assert server.token not in cookie["value"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+        assert cookie["expires"] > time.time() + 29 * 86_400
+        assert page.evaluate("() => document.cookie") == ""  # not readable by scripts
+        ctx.close()
+
+    ui.run(check)
+
+
+def test_another_site_cannot_log_the_viewer_out(ui: Ui, server: BacklightProcess) -> None:
+    """A page on another port of the same host is the same *site*: the browser sends the
+    SameSite=Lax cookie with its POST, so only the same-origin rule stops it."""
+    attack = (f"<form id=f method=post action='{server.url}/logout'></form>"
+              "<script>document.getElementById('f').submit()</script>")
+    attacker = Receiver({"/attack.html": attack})
+    thread = threading.Thread(target=attacker.serve_forever, daemon=True)
+    thread.start()
+
+    def check() -> None:
+        ctx, page = logged_in_page(ui, server)
+        response = page.goto(f"{attacker.url}/attack.html")
+        assert response is not None
+        page.wait_for_url(lambda url: url.startswith(server.url))  # the form went
+        refusal = page.content()
+        page.goto("/sessions")  # still logged in
+        assert page.url.endswith("/sessions"), page.url
+        assert "cross_site_request" in refusal
+        page.goto("/logout")  # a GET (a link, an <img>) shows the button and nothing more
+        page.goto("/sessions")
+        assert page.url.endswith("/sessions"), page.url
+        ctx.close()
+
+    try:
+        ui.run(check)
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+
+
+def test_log_out_button(ui: Ui, server: BacklightProcess) -> None:
+    def check() -> None:
+        ctx, page = logged_in_page(ui, server)
+        page.click("form.logout button")
+        page.wait_for_url("**/login")
+        assert ctx.cookies() == []
+        page.goto("/sessions")
+        assert "/login?next=" in page.url, page.url
+        ctx.close()
+
+    ui.run(check)
