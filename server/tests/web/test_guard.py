@@ -234,3 +234,13 @@ def test_bool_settings_from_env_and_flags() -> None:
     args = build_parser().parse_args(["serve", "--public-api-docs", "--no-public-metrics"])
     assert args.public_api_docs is True and args.public_metrics is False
     assert build_parser().parse_args(["serve"]).trust_proxy_headers is None
+
+
+@pytest.mark.parametrize("host", ["[", "example.com:x", "a:99999999", ""])
+async def test_odd_host_headers_are_not_a_500(client: httpx.AsyncClient, host: str) -> None:
+    for method, path in [("GET", "/sessions"), ("POST", "/logout"), ("GET", "/metrics"),
+                         ("POST", "/login"), ("GET", "/login")]:
+        r = await client.request(method, path, headers={"host": host})
+        assert r.status_code in (200, 303, 401), (method, path, r.status_code)
+    r = await client.post("/login", data={"token": TOKEN}, headers={"host": host})
+    assert r.status_code == 303 and "set-cookie" in r.headers

@@ -71,7 +71,7 @@ class BrowserGuard:
         await self.app(scope, receive, send)
 
     def _refusal(self, request: Request) -> Response | None:
-        path = request.url.path
+        path: str = request.scope["path"]
         gated = ((path in METRICS_PATHS and not self.settings.public_metrics)
                  or (path in DOCS_PATHS and not self.settings.public_api_docs))
         if gated and not token_ok(request):
@@ -84,7 +84,7 @@ class BrowserGuard:
                            f"or log in at /login); {env_name(setting)}=true makes it public"},
                 401, {"WWW-Authenticate": "Bearer"})
         if request.method not in SAFE_METHODS and not bearer_ok(request):
-            origins = own_origins(request.url.scheme, request.headers.get("host", ""),
+            origins = own_origins(request.scope["scheme"], request.headers.get("host", ""),
                                   self.settings.public_url)
             reason = cross_site_reason(request.headers, origins)
             if reason is not None:

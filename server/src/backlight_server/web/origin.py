@@ -39,7 +39,10 @@ def normal_origin(scheme: str, netloc: str) -> str:
 def own_origins(scheme: str, host_header: str, public_url: str) -> set[str]:
     origins = {normal_origin(scheme, host_header)} if host_header else set()
     if public_url:
-        parts = urlsplit(public_url)
+        try:
+            parts = urlsplit(public_url)
+        except ValueError:  # not a URL: only the Host origin counts
+            return origins
         if parts.scheme and parts.netloc:
             origins.add(normal_origin(parts.scheme, parts.netloc))
     return origins

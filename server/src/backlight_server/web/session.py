@@ -68,18 +68,26 @@ def valid(token: str, value: str, now: float | None = None) -> bool:
     return issued <= t + CLOCK_SKEW_S and t < expires and expires - issued <= SESSION_TTL_S
 
 
+def is_https(conn: HTTPConnection) -> bool:
+    """The scheme as the browser sees it (``BrowserGuard`` applies a trusted proxy's)."""
+    return conn.scope.get("scheme") == "https"
+
+
 def _port(conn: HTTPConnection) -> int | None:
-    try:
-        return conn.url.port
-    except ValueError:  # a Host header such as "example.com:x"
-        return None
+    """The port in the Host header (read by hand: any Host must work, even ``[``)."""
+    host = conn.headers.get("host")
+    if host is None:
+        server = conn.scope.get("server")
+        return int(server[1]) if server and server[1] else None
+    _, sep, port = host.rpartition(":")
+    return int(port) if sep and port.isascii() and port.isdigit() and len(port) <= 5 else None
 
 
 def cookie_name(conn: HTTPConnection) -> str:
     """``backlight_session_8082`` over http, ``__Host-backlight_session`` over https on 443."""
     port = _port(conn)
     name = BASE_NAME if port is None else f"{BASE_NAME}_{port}"
-    return f"__Host-{name}" if conn.url.scheme == "https" else name
+    return f"__Host-{name}" if is_https(conn) else name
 
 
 def from_request(conn: HTTPConnection, token: str) -> bool:
@@ -88,12 +96,12 @@ def from_request(conn: HTTPConnection, token: str) -> bool:
 
 def start(response: Response, conn: HTTPConnection, token: str) -> None:
     response.set_cookie(cookie_name(conn), issue(token), max_age=SESSION_TTL_S, path="/",
-                        secure=conn.url.scheme == "https", httponly=True, samesite="lax")
+                        secure=is_https(conn), httponly=True, samesite="lax")
     _drop_legacy(response, conn)
 
 
 def end(response: Response, conn: HTTPConnection) -> None:
-    response.delete_cookie(cookie_name(conn), path="/", secure=conn.url.scheme == "https",
+    response.delete_cookie(cookie_name(conn), path="/", secure=is_https(conn),
                            httponly=True, samesite="lax")
     _drop_legacy(response, conn)
 
