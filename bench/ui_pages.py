@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         with BacklightProcess(data_dir) as server, httpx.Client(
                 base_url=server.url, timeout=60,
-                cookies={"backlight_token": server.token}) as client:
+                headers={"Authorization": f"Bearer {server.token}"}) as client:
             srv, total, size = measure(client, ["/setup"])  # before its counts are cached
             rows.append(["setup, first load (counts not cached)", f"{srv[0]:.1f}", "–",
                          f"{total[0]:.1f}", "–", f"{size / 1024:.0f}"])

@@ -72,10 +72,10 @@ class Ui:
         page.wait_for_url("**/sessions")
         page.close()
 
-    def new_context(self) -> BrowserContext:
+    def new_context(self, **options: Any) -> BrowserContext:
         assert self._browser is not None
         ctx = self._browser.new_context(base_url=self.base_url,
-                                        viewport={"width": 1400, "height": 1000})
+                                        viewport={"width": 1400, "height": 1000}, **options)
         ctx.set_default_timeout(20_000)
         return ctx
 

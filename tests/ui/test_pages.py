@@ -133,8 +133,8 @@ def test_player_controls_play_and_pause(ui: Ui, seeded: Seed) -> None:
         assert frame.locator("header").inner_text() == "Demo shop"
         page.select_option("#speed", "8")
         page.click("#play")
-        page.wait_for_function(
-            "Number(document.getElementById('session').dataset.offsetMs) > 1500")
+        page.wait_for_function(  # a function, not an expression: the CSP forbids eval
+            "() => Number(document.getElementById('session').dataset.offsetMs) > 1500")
         page.click("#play")  # pause
         page.wait_for_selector("#session[data-playing=false]")
         paused = current_ms(page)

@@ -33,6 +33,7 @@ from backlight_server.settings import Settings
 from backlight_server.state import AppState
 from backlight_server.store.sqlite import SqliteStore
 from backlight_server.ui import routes as ui_routes
+from backlight_server.web.middleware import BrowserGuard
 
 log = logging.getLogger("backlight")
 PURGE_INTERVAL_S = 3600.0
@@ -119,7 +120,8 @@ def create_app(settings: Settings) -> FastAPI:
         store.close()
 
     app = FastAPI(title="Backlight", version=__version__, lifespan=lifespan,
-                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None)
+                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None)
     app.state.backlight = state
     ingest = [*browser.routes, *otlp_http.routes, *graphql_api.routes]
     for route in [*ingest, *ops_routes.routes, *ui_routes.routes]:
@@ -129,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")
     app.add_middleware(ErrorGuard)
     app.add_middleware(IngestCORS)
+    app.add_middleware(BrowserGuard, settings=settings)  # outermost: runs first
     _error_handlers(app)
     return app
 

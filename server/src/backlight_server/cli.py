@@ -21,9 +21,14 @@ def _serve_parser(sub: Any) -> None:
     for f in fields(Settings):
         if not f.metadata.get("flag"):
             continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata['help']} [env {env_name(f.name)}]"
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=help_text)
+            continue
         kind = int if f.type in (int, "int") else (Path if f.type in (Path, "Path") else str)
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
-                       help=f"{f.metadata['help']} [env {env_name(f.name)}]")
+        p.add_argument(flag, dest=f.name, type=kind, default=None, help=help_text)
 
 
 def _project_parser(sub: Any) -> None:
@@ -97,8 +102,11 @@ def serve(args: argparse.Namespace) -> int:
           f"  OTLP/gRPC:       "
           f"{f'{settings.host}:{settings.otlp_grpc_port}' if settings.otlp_grpc_port else 'off'}\n"
           f"  data dir:        {settings.data_dir}", flush=True)
+    # proxy_headers=False: X-Forwarded-Proto is honoured by our own middleware, and only
+    # when trust_proxy_headers is set (uvicorn would trust it from any loopback client)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                access_log=False, loop="auto", http="auto", lifespan="on")
+                access_log=False, loop="auto", http="auto", lifespan="on",
+                proxy_headers=False)
     return 0
 
 

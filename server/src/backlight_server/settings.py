@@ -73,6 +73,22 @@ class Settings:
         default=4317, metadata=_meta("Port for OTLP over gRPC (same host); 0 turns it off.")
     )
     log_level: str = field(default="info", metadata=_meta("Server log level."))
+    trust_proxy_headers: bool = field(
+        default=False,
+        metadata=_meta("Take the request scheme (https) from X-Forwarded-Proto. Only behind a "
+                       "TLS proxy that sets that header and is the only way in: a client could "
+                       "send it too."),
+    )
+    public_metrics: bool = field(
+        default=False,
+        metadata=_meta("Serve /metrics without the access token (default: bearer token or "
+                       "login session required)."),
+    )
+    public_api_docs: bool = field(
+        default=False,
+        metadata=_meta("Serve /api/docs and /api/openapi.json without the access token "
+                       "(default: bearer token or login session required)."),
+    )
 
     @property
     def db_path(self) -> Path:
@@ -83,7 +99,22 @@ def env_name(name: str) -> str:
     return "BACKLIGHT_" + name.upper()
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def parse_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}, got {raw!r}")
+
+
 def _coerce(kind: Any, raw: str) -> Any:
+    if kind in (bool, "bool"):
+        return parse_bool(raw)
     if kind in (int, "int"):
         return int(raw)
     if kind in (Path, "Path"):
@@ -119,6 +150,8 @@ def describe() -> list[tuple[str, str, str, str]]:
         default = f.default_factory() if callable(f.default_factory) else f.default
         if f.name == "data_dir":
             default = "~/.local/share/backlight"
+        elif isinstance(default, bool):
+            default = "true" if default else "false"
         rows.append((f.name, env_name(f.name), str(default), str(f.metadata["help"])))
     return rows
 
@@ -129,5 +162,7 @@ def markdown_table() -> str:
     for f in fields(Settings):
         name, env, default, help_text = next(r for r in describe() if r[0] == f.name)
         flag = "--" + name.replace("_", "-") if f.metadata["flag"] else "—"
+        if f.metadata["flag"] and f.type in (bool, "bool"):
+            flag = "--[no-]" + name.replace("_", "-")
         lines.append(f"| `{name}` | `{flag}` | `{env}` | `{default}` | {help_text} |")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from backlight_server.app import create_app
 from backlight_server.settings import Settings
-from bltest import TOKEN, batch, session_id, wait_for
+from bltest import AUTH, TOKEN, batch, session_id, wait_for
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ async def test_full_queue_is_503_with_retry_after(small_queue_app: FastAPI) -> N
         assert r.status_code == 503
         assert r.headers["retry-after"] == "1"
         assert r.json()["error"] == "overloaded"
-        metrics = (await client.get("/metrics")).text
+        metrics = (await client.get("/metrics", headers=AUTH)).text
         assert 'backlight_rejected_requests_total{reason="overloaded"} 1.0' in metrics
         release.set()
         wait_for(lambda: store.queue_depth() == 0, timeout=10)

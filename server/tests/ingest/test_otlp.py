@@ -130,4 +130,4 @@ async def test_metrics_are_accepted_and_dropped(client: httpx.AsyncClient) -> No
     r = await client.post("/v1/metrics", content=b"", headers={
         "content-type": "application/x-protobuf"})
     assert r.status_code == 200
-    assert 'reason="metrics_dropped"' in (await client.get("/metrics")).text
+    assert 'reason="metrics_dropped"' in (await client.get("/metrics", headers=AUTH)).text

@@ -2,6 +2,7 @@
 // inactivity). Times outside are epoch ms; the Replayer counts ms from its first event.
 import { Replayer } from '@rrweb/replay'
 import { getJSON } from './api'
+import { inertFrames } from './inert'
 
 type ReplayPage = { events: Array<{ type: number; timestamp: number }>; next_seq: number | null }
 const FULL_SNAPSHOT = 2
@@ -41,7 +42,7 @@ export class Player {
       this.total = Math.max(0, fallback.end - fallback.start)
       return
     }
-    this.replayer = new Replayer(events as never, {
+    this.replayer = new Replayer(inertFrames(events) as never, {
       root: frame,
       skipInactive: true,
       showWarning: false,

@@ -1,25 +1,26 @@
-"""Access-token auth: ``Authorization: Bearer <token>`` or the login cookie."""
+"""Access-token auth: ``Authorization: Bearer <token>``, or the login session cookie
+(a signed session, never the token itself: see ``web/session.py``)."""
 
 from __future__ import annotations
 
 import secrets
 
 from fastapi import HTTPException, Request
+from starlette.requests import HTTPConnection
 
 from backlight_server.state import get_state
+from backlight_server.web import session
 
-COOKIE = "backlight_token"
 
-
-def token_ok(request: Request) -> bool:
-    expected = get_state(request).auth_token
-    header = request.headers.get("authorization", "")
+def bearer_ok(conn: HTTPConnection) -> bool:
+    header = conn.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value and secrets.compare_digest(
-            value.strip().encode(), expected.encode()):
-        return True
-    cookie = request.cookies.get(COOKIE, "")
-    return bool(cookie) and secrets.compare_digest(cookie.encode(), expected.encode())
+    return (scheme.lower() == "bearer" and bool(value) and secrets.compare_digest(
+        value.strip().encode(), get_state(conn).auth_token.encode()))
+
+
+def token_ok(conn: HTTPConnection) -> bool:
+    return bearer_ok(conn) or session.from_request(conn, get_state(conn).auth_token)
 
 
 def require_token(request: Request) -> None:

@@ -1,5 +1,6 @@
-"""Login, logout and the routes of every UI page. The token becomes an HttpOnly cookie;
-pages without it go to /login."""
+"""Login, logout and the routes of every UI page. A valid token starts a login session (a
+signed cookie, see web/session.py); pages without one go to /login. Logging out takes a POST
+from our own pages (BrowserGuard refuses cross-site ones); GET /logout only shows the button."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from backlight_server.api.auth import COOKIE, token_ok
+from backlight_server.api.auth import token_ok
 from backlight_server.state import get_state
 from backlight_server.ui import errors, logs, requests, sessions, setup, traces
 from backlight_server.ui.render import BUILD_DIR, render
+from backlight_server.web import session
 
 
 def _safe_next(target: str) -> str:
@@ -24,9 +26,9 @@ def _safe_next(target: str) -> str:
     return "/"
 
 
-def _logged_in(token: str, target: str) -> Response:
+def _logged_in(request: Request, token: str, target: str) -> Response:
     response = RedirectResponse(_safe_next(target), status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=30 * 86400)
+    session.start(response, request, token)
     return response
 
 
@@ -40,15 +42,17 @@ async def login(request: Request) -> Response:
         token = request.query_params.get("token", "")
         target = request.query_params.get("next", "/")
     if token and secrets.compare_digest(token.encode(), expected.encode()):
-        return _logged_in(token, target)
+        return _logged_in(request, token, target)
     error = "That token is not valid." if token else ""
     return render(request, "login.html", status=401 if token else 200, error=error,
                   next=_safe_next(target))
 
 
-async def logout(_: Request) -> Response:
+async def logout(request: Request) -> Response:
+    if request.method != "POST":
+        return render(request, "logout.html")
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    session.end(response, request)
     return response
 
 
