@@ -8,6 +8,7 @@ bash scripts/setup.sh
 export PATH="$ROOT/.venv/bin:$PATH"
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
+echo "== UI typecheck"; (cd server/ui && npm run --silent typecheck)
 if [ -f sdk/browser/package.json ]; then
   echo "== browser SDK unit tests"; (cd sdk/browser && npm test --silent)
 fi

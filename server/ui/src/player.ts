@@ -7,25 +7,48 @@ import { inertFrames } from './inert'
 type ReplayPage = { events: Array<{ type: number; timestamp: number }>; next_seq: number | null }
 const FULL_SNAPSHOT = 2
 
-/** Every rrweb event of a session, page by page. */
-export async function loadEvents(sessionId: string): Promise<ReplayPage['events']> {
-  const events: ReplayPage['events'] = []
+type Events = ReplayPage['events']
+const byTime = (a: { timestamp: number }, b: { timestamp: number }): number =>
+  a.timestamp - b.timestamp
+
+/**
+ * A session's rrweb events, streamed: resolves with the first events that can start a
+ * replay (a full snapshot and one more event) or with everything when none can, and passes
+ * every later page to `more` as it arrives. Pages are capped in bytes by the server, so a
+ * long session starts playing after its first page instead of after its last.
+ */
+export async function loadEvents(
+  sessionId: string,
+  more: (events: Events) => void = () => {},
+): Promise<Events> {
+  const path = (after: number): string =>
+    `/api/v1/sessions/${encodeURIComponent(sessionId)}/replay?after_seq=${after}&limit=200`
+  const first: Events = []
   let after = -1
   for (let pages = 0; pages < 10_000; pages++) {
-    const page = await getJSON<ReplayPage>(
-      `/api/v1/sessions/${encodeURIComponent(sessionId)}/replay?after_seq=${after}&limit=200`,
-    )
-    events.push(...page.events)
-    if (page.next_seq === null) break
+    const page = await getJSON<ReplayPage>(path(after))
+    first.push(...page.events)
+    if (page.next_seq === null) return first.sort(byTime)
     after = page.next_seq
+    if (playable(first)) break
   }
-  events.sort((a, b) => a.timestamp - b.timestamp)
-  return events
+  void (async () => {
+    for (let pages = 0; pages < 10_000 && after !== null; pages++) {
+      const page: ReplayPage = await getJSON<ReplayPage>(path(after))
+      more(page.events.sort(byTime))
+      after = page.next_seq ?? (null as unknown as number)
+      if (page.next_seq === null) break
+    }
+  })().catch((err: unknown) => console.warn('could not load the rest of the replay', err))
+  return first.sort(byTime)
 }
+
+const playable = (events: Events): boolean =>
+  events.length >= 2 && events.some((e) => e.type === FULL_SNAPSHOT)
 
 export class Player {
   readonly base: number
-  readonly total: number
+  total: number
   private readonly replayer: Replayer | null
   private offset = 0
   private playing = false
@@ -35,8 +58,7 @@ export class Player {
     events: ReplayPage['events'],
     fallback: { start: number; end: number },
   ) {
-    const playable = events.length >= 2 && events.some((e) => e.type === FULL_SNAPSHOT)
-    if (!playable) {
+    if (!playable(events)) {
       this.replayer = null
       this.base = fallback.start
       this.total = Math.max(0, fallback.end - fallback.start)
@@ -61,6 +83,14 @@ export class Player {
     new ResizeObserver(() => this.fit()).observe(frame)
     this.replayer.pause(0)
     this.fit()
+  }
+
+  /** Adds events that arrived later (the next pages of a long session). */
+  append(events: Events): void {
+    if (!this.replayer) return
+    for (const event of inertFrames(events)) this.replayer.addEvent(event as never)
+    const meta = this.replayer.getMetaData()
+    this.total = Math.max(this.total, meta.endTime - this.base)
   }
 
   get hasReplay(): boolean {

@@ -82,8 +82,10 @@ async function main(): Promise<void> {
   const msg = byId<HTMLElement>('player-msg')
 
   let events: Awaited<ReturnType<typeof loadEvents>> = []
+  const later: typeof events[] = []
+  let grow = (page: typeof events): void => void later.push(page)
   try {
-    events = await loadEvents(data.session.secure_id)
+    events = await loadEvents(data.session.secure_id, (page) => grow(page))
   } catch (err) {
     console.warn('could not load the replay', err)
   }
@@ -137,7 +139,10 @@ async function main(): Promise<void> {
     frontend: data.errors.filter((e) => e.source === 'frontend').map((e) => ({ ms: e.ts_ms, label: `${e.type}: ${e.message}`, bad: true })),
     backend: data.errors.filter((e) => e.source !== 'frontend').map((e) => ({ ms: e.ts_ms, label: `${e.type}: ${e.message}`, bad: true })),
   }
-  for (const [name, list] of Object.entries(marks)) drawLane(lane(name), list, base, player.total)
+  const drawLanes = (): void => {
+    for (const [name, list] of Object.entries(marks)) drawLane(lane(name), list, base, player.total)
+  }
+  drawLanes()
   const timeline = byId<HTMLElement>('timeline')
   timeline.addEventListener('click', (event) => {
     const track = (event.target as Element).closest<HTMLElement>('.lane-track') ?? lane('network')
@@ -181,6 +186,15 @@ async function main(): Promise<void> {
     lists.console.setActive(lastAtOrBefore(times.console, now), followRows)
     lists.errors.setActive(lastAtOrBefore(times.errors, now), followRows)
   }
+
+  // the rest of a long replay streams in after playback can start
+  grow = (page) => {
+    player.append(page)
+    seek.max = String(Math.round(player.total))
+    drawLanes()
+    tick(false)
+  }
+  for (const page of later.splice(0)) grow(page)
 
   if (data.start_at !== null) seekTo(data.start_at)
   if (data.open_request) {
