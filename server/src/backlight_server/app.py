@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.ops import routes as ops_routes
 from backlight_server.ops.metrics import Metrics
 from backlight_server.settings import Settings
-from backlight_server.state import AppState
+from backlight_server.state import AppState, get_state
 from backlight_server.store.sqlite import SqliteStore
 from backlight_server.ui import routes as ui_routes
 from backlight_server.web.middleware import BrowserGuard
@@ -140,6 +141,16 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientError)
     async def client_error(_: Request, exc: ClientError) -> Response:
         return error_response(exc)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def query_failed(request: Request, exc: sqlite3.OperationalError) -> Response:
+        if "interrupted" not in str(exc):
+            raise exc  # a bug or a broken store: the guard logs it and answers 500
+        limit = get_state(request).settings.query_timeout_ms
+        return json_response({"error": "query_timeout",
+                              "detail": f"the query took longer than query_timeout_ms "
+                                        f"({limit} ms); narrow the filters or the time range"},
+                             503, {"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:

@@ -43,6 +43,9 @@ def document(app: FastAPI) -> dict[str, Any]:
                 responses["401"] = _error("No valid access token")
             if (path, method) in NOT_FOUND:
                 responses["404"] = _error("No such item")
+            if path.startswith("/api/v1/") and method == "get":
+                responses["503"] = _error("A query ran past `query_timeout_ms`; retry with "
+                                          "narrower filters (`Retry-After` says when)")
     return schema
 
 
