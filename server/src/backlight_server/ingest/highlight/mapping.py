@@ -27,6 +27,7 @@ from backlight_server.pipeline.model import (
     NetworkRecord,
     SessionInfo,
 )
+from backlight_server.pipeline.redact import redact_body, redact_headers
 
 _LEVELS = {"log", "info", "warn", "error", "debug", "trace"}
 _KINDS = {"fetch": "fetch", "xmlhttprequest": "xhr"}
@@ -91,6 +92,12 @@ def _text(value: object, cap: int) -> str | None:
     return s[:cap]
 
 
+def _body(value: object) -> str | None:
+    """A recorded body, cut to MAX_TEXT then redacted (a cut value is redacted to its end)."""
+    text = _text(value, MAX_TEXT)
+    return None if text is None else redact_body(text)
+
+
 def _num(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -130,10 +137,10 @@ def _network(sid: str, res: dict[str, Any], start_ms: float) -> NetworkRecord | 
         request, response = {}, {}
     request_id = clean_token(request.get("id"))
     detail = {k: v for k, v in {
-        "request_headers": request.get("headers") or None,
-        "response_headers": response.get("headers") or None,
-        "request_body": _text(request.get("body"), MAX_TEXT),
-        "response_body": _text(response.get("body"), MAX_TEXT),
+        "request_headers": redact_headers(request.get("headers")) or None,
+        "response_headers": redact_headers(response.get("headers")) or None,
+        "request_body": _body(request.get("body")),
+        "response_body": _body(response.get("body")),
         "response_size": response.get("size") or res.get("transferSize"),
     }.items() if v is not None}
     status = response.get("status")
