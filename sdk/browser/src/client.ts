@@ -8,7 +8,6 @@ import { errorEntry, listenErrors, patchConsole } from './capture'
 import { jsonSafe } from './format'
 import { flushWaiting, patchFetch, patchXhr, type NetConfig } from './network'
 import { findSite, matches, type Page, type Rules } from './origins'
-import { BODY_KEYS } from './redact'
 import { addCustom, fullSnapshot, hiddenWatcher, isUserActivity, type ReplayEvent, startReplay } from './replay'
 import { expired, type KV, Session } from './session'
 import { BEACON_BUDGET, Transport } from './transport'
@@ -47,7 +46,7 @@ export function settings(o: Options, defaultBackend: string): Settings {
       bodies: n.recordHeadersAndBody === true,
       limit: n.bodySizeLimit && n.bodySizeLimit > 0 ? n.bodySizeLimit : 64 * 1024,
       headersToRedact: new Set((n.networkHeadersToRedact ?? []).map((h) => h.toLowerCase())),
-      bodyKeys: new Set([...BODY_KEYS, ...(n.networkBodyKeysToRedact ?? [])].map((k) => k.toLowerCase())),
+      bodyKeys: new Set((n.networkBodyKeysToRedact ?? []).map((k) => k.toLowerCase())),
       blocklist: n.urlBlocklist ?? ['https://www.googleapis.com/identitytoolkit', 'https://securetoken.googleapis.com'],
       traceparent: o.enableTraceparent !== false,
       sanitize: n.requestResponseSanitizer,

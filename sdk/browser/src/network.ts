@@ -13,8 +13,9 @@ export interface NetConfig {
   record: boolean
   bodies: boolean
   limit: number
-  /** lower-case header names redacted in addition to the built-in list */
+  /** lower-case header names redacted in addition to the built-in rule */
   headersToRedact: Set<string>
+  /** lower-case body keys redacted in addition to the built-in rule */
   bodyKeys: Set<string>
   blocklist: string[]
   traceparent: boolean

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { beforeEach, test } from 'node:test'
 import { type NetConfig, type NetHooks, patchFetch } from '../src/network'
 import { matches, type Page } from '../src/origins'
-import { BODY_KEYS, REDACTED } from '../src/redact'
+import { REDACTED } from '../src/redact'
 import type { NetworkEntry } from '../src/types'
 
 const PAGE = 'http://app.shop.test:8000/page'
@@ -51,7 +51,7 @@ function setup(cfg: Partial<NetConfig> = {}, extra: Partial<NetHooks> = {}) {
       bodies: false,
       limit: 65536,
       headersToRedact: new Set(),
-      bodyKeys: new Set(BODY_KEYS),
+      bodyKeys: new Set(),
       blocklist: [],
       traceparent: true,
       ...cfg,

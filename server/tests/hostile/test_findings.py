@@ -319,3 +319,20 @@ def test_graphql_payload_seq_and_compressed_data_are_checked(server: BacklightPr
         assert r.status_code == 200
         assert r.json()["errors"][0]["extensions"]["code"] == code, r.text
     pages_answer(server, sid)
+
+
+def test_11_bodies_are_redacted_by_substring_on_the_server(server: BacklightProcess) -> None:
+    sid, rid = start_session(server), request_id()
+    entry = {**network_entry(rid),
+             "request_headers": {"X-Session-Token": "abc", "content-type": "application/json"},
+             "request_body": '{"new_password": "hunter2", "password_confirmation": "hunter2",'
+                             ' "id_token": "eyJ.x.y", "name": "ada"}',
+             "response_body": '{"session_token": "s3cr3t", "ok": true}'}
+    assert post(server, "/ingest/v1/batch",
+                batch(server.project, sid, 0, network=[entry])).status_code == 200
+    detail = server.api(f"/api/v1/requests/{rid}")["browser"]["detail"]  # type: ignore[index]
+    stored = orjson.dumps(detail).decode()
+    for secret in ("hunter2", "eyJ.x.y", "s3cr3t", "abc"):
+        assert secret not in stored, stored
+    assert orjson.loads(detail["request_body"])["name"] == "ada"  # type: ignore[index]
+    assert detail["request_headers"]["content-type"] == "application/json"  # type: ignore[index]

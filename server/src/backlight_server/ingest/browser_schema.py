@@ -26,6 +26,7 @@ from backlight_server.pipeline.model import (
     SessionInfo,
     TrackRecord,
 )
+from backlight_server.pipeline.redact import redact_body, redact_headers
 
 PROTOCOL_VERSION = 1
 MAX_EVENTS = 20_000
@@ -77,6 +78,12 @@ def session_info(data: dict[str, Any], window: tuple[float, float]) -> SessionIn
     )
 
 
+def _body(item: dict[str, Any], key: str, at: str) -> str | None:
+    """A recorded body, capped, then redacted again (older or other clients may not have)."""
+    text = f.string(item, key, MAX_BODY, at)
+    return None if text is None else redact_body(text)
+
+
 def _network(sid: str, item: dict[str, Any], at: str,
              window: tuple[float, float]) -> NetworkRecord:
     rid = item.get("request_id")
@@ -89,10 +96,10 @@ def _network(sid: str, item: dict[str, Any], at: str,
     if error is not None and error not in _NETWORK_ERRORS:
         raise f.bad(at + "error", f"must be null or one of {', '.join(_NETWORK_ERRORS)}")
     detail: dict[str, Any] = {
-        "request_headers": f.headers(item, "request_headers", at),
-        "response_headers": f.headers(item, "response_headers", at),
-        "request_body": f.string(item, "request_body", MAX_BODY, at),
-        "response_body": f.string(item, "response_body", MAX_BODY, at),
+        "request_headers": redact_headers(f.headers(item, "request_headers", at)),
+        "response_headers": redact_headers(f.headers(item, "response_headers", at)),
+        "request_body": _body(item, "request_body", at),
+        "response_body": _body(item, "response_body", at),
         "request_body_truncated": f.boolean(item, "request_body_truncated", at),
         "response_body_truncated": f.boolean(item, "response_body_truncated", at),
         "request_size": f.optional_int(item, "request_size", 0, 2**53, at),

@@ -16,6 +16,7 @@ from backlight_server.errors import ClientError
 from backlight_server.pipeline import linkage, stack
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.model import ErrorRecord, LogRecord, SpanRecord, TelemetryBatch
+from backlight_server.pipeline.redact import KEPT, has_map, redact_attributes
 
 MAX_STRING = 8192
 MAX_BODY = 65536
@@ -25,6 +26,7 @@ MAX_NS = 2**63 - 1  # SQLite integers are signed 64-bit; later times are refused
 MAX_PAST_NS = 365 * 86_400 * 10**9  # accepted times: at most 365 days old,
 MAX_FUTURE_NS = 86_400 * 10**9  # and at most one day ahead of the server's clock
 _LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+_all_kept = KEPT.issuperset
 
 
 @dataclass(slots=True)
@@ -82,9 +84,12 @@ def _any(v: Any) -> object:
 
 
 def attributes(kvs: Iterable[Any]) -> dict[str, object]:
-    # ``{kv.key: _any(kv.value) for kv in kvs}``, with the common kinds inlined: this runs
-    # for every attribute of every record.
+    # ``redact_attributes({kv.key: _any(kv.value) for kv in kvs})``, with the common kinds
+    # inlined: this runs for every attribute of every record. When every key is already
+    # known to need no redaction (``_all_kept``: a set lookup per key, in C) and no value
+    # holds a map, the rule is skipped.
     out: dict[str, object] = {}
+    check = False
     for kv in kvs:
         v = kv.value
         kind = v.WhichOneof("value")
@@ -94,8 +99,10 @@ def attributes(kvs: Iterable[Any]) -> dict[str, object]:
         elif kind == "int_value":
             out[kv.key] = v.int_value
         else:
-            out[kv.key] = _any(v)
-    return out
+            value = out[kv.key] = _any(v)
+            if has_map(value):
+                check = True
+    return redact_attributes(out) if check or not _all_kept(out) else out
 
 
 def _dumps(obj: object) -> str | None:

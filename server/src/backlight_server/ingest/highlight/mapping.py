@@ -32,6 +32,7 @@ from backlight_server.pipeline.model import (
     NetworkRecord,
     SessionInfo,
 )
+from backlight_server.pipeline.redact import redact_body, redact_headers
 
 _LEVELS = {"log", "info", "warn", "error", "debug", "trace"}
 _KINDS = {"fetch": "fetch", "xmlhttprequest": "xhr"}
@@ -99,6 +100,12 @@ def _text(value: object, cap: int) -> str | None:
     return json_text(value, cap)
 
 
+def _body(value: object) -> str | None:
+    """A recorded body, cut to MAX_BODY then redacted (a cut value is redacted to its end)."""
+    text = _text(value, MAX_BODY)
+    return None if text is None else redact_body(text)
+
+
 def _num(value: object) -> float | None:
     return float(value) if f.finite(value) else None  # type: ignore[arg-type]
 
@@ -143,10 +150,11 @@ def _network(sid: str, res: dict[str, Any], start_ms: float, at: str,
         request, response = {}, {}
     request_id = clean_token(request.get("id"))
     detail = {k: v for k, v in {
-        "request_headers": f.headers(request, "headers", at + "request.") or None,
-        "response_headers": f.headers(response, "headers", at + "response.") or None,
-        "request_body": _text(request.get("body"), MAX_BODY),
-        "response_body": _text(response.get("body"), MAX_BODY),
+        "request_headers": redact_headers(f.headers(request, "headers", at + "request.")) or None,
+        "response_headers": redact_headers(f.headers(response, "headers", at + "response."))
+        or None,
+        "request_body": _body(request.get("body")),
+        "response_body": _body(response.get("body")),
         "response_size": _size(response.get("size")) or _size(res.get("transferSize")),
     }.items() if v is not None}
     status = response.get("status")
