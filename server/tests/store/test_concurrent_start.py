@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -94,7 +95,7 @@ def _round(data: Path, logs: Path) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    with sqlite3.connect(data / "backlight.db") as conn:
+    with closing(sqlite3.connect(data / "backlight.db")) as conn:
         assert conn.execute("SELECT count(*) FROM projects").fetchone()[0] == 1
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 2
 

@@ -64,6 +64,9 @@ class Job:
     future: Future[Any] = field(default_factory=Future)
 
 
+Outcome = tuple[Job, Any, BaseException | None]  # a job, its value, or its error
+
+
 @dataclass
 class WriterStats:
     commits: int = 0
@@ -143,7 +146,7 @@ class Writer:
     def _commit(self, group: list[Job]) -> None:
         started = time.perf_counter()
         try:
-            results = self._apply_group(group)
+            results, wrote = self._apply_group(group)
         except Exception as exc:
             rollback(self._conn)
             reason = self._reason(exc)
@@ -154,7 +157,8 @@ class Writer:
                 self._failed(reason)
                 results = [(job, None, StorageUnavailable(reason)) for job in group]
         else:
-            self._recovered()
+            if wrote:  # a commit that wrote nothing (only reads, or only failed jobs) proves
+                self._recovered()  # nothing about the disk
         elapsed = time.perf_counter() - started
         self.stats.commits += 1
         self.stats.last_commit_seconds = elapsed
@@ -170,13 +174,18 @@ class Writer:
             else:
                 job.future.set_result(value)
 
-    def _apply_group(self, group: list[Job]) -> list[tuple[Job, Any, BaseException | None]]:
-        """Run the jobs in one transaction, each in a savepoint; raise on a storage failure."""
-        results: list[tuple[Job, Any, BaseException | None]] = []
+    def _apply_group(self, group: list[Job]) -> tuple[list[Outcome], bool]:
+        """Run the jobs in one transaction, each in a savepoint; raise on a storage failure.
+
+        Returns each job's outcome, and whether any job that is kept changed a row.
+        """
+        results: list[Outcome] = []
+        wrote = False
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         for job in group:
             conn.execute("SAVEPOINT job")
+            changes = conn.total_changes
             try:
                 value = job.apply(conn)
             except Exception as exc:  # a bad job must not sink its neighbours
@@ -187,10 +196,11 @@ class Writer:
                 log.warning("write job failed: %r", exc)
                 results.append((job, None, exc))
             else:
+                wrote = wrote or conn.total_changes != changes
                 conn.execute("RELEASE job")
                 results.append((job, value, None))
         conn.execute("COMMIT")
-        return results
+        return results, wrote
 
     def _probe(self) -> None:
         """One tiny real write, on this thread, when no job came for a while."""
