@@ -62,7 +62,9 @@ def refusal(settings: Settings, exc: Exception) -> str:
     if isinstance(exc, StorageUnavailable):
         return (f"backlight: cannot write to {exc.where or settings.data_dir}: {exc.reason}. "
                 "The data dir (--data-dir) must be on a writable file system with free space.")
-    return f"backlight: cannot open the database {settings.db_path}: {exc}"
+    name = getattr(exc, "sqlite_errorname", None)
+    return f"backlight: cannot open the database {settings.db_path}: {exc}" + (
+        f" ({name})" if name else "")
 
 
 def project_command(args: argparse.Namespace) -> int:
