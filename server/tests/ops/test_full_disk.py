@@ -5,6 +5,7 @@ recovers by itself once space is freed."""
 from __future__ import annotations
 
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,15 @@ def _spans(project: str, trace_id: str, n: int = 20) -> ExportTraceServiceReques
         span = spans.spans.add()
         span.trace_id, span.span_id = bytes.fromhex(trace_id), secrets.token_bytes(8)
         span.name = f"work {i} " + "x" * 2000
-        span.start_time_unix_nano, span.end_time_unix_nano = 1_700_000_000_000_000_000, \
-            1_700_000_000_100_000_000
+        span.start_time_unix_nano = time.time_ns()
+        span.end_time_unix_nano = span.start_time_unix_nano + 100_000_000
     return req
 
 
 def _otlp_json(project: str, trace_id: str) -> dict[str, Any]:
+    now = time.time_ns()
     spans = [{"traceId": trace_id, "spanId": secrets.token_hex(8), "name": "json " + "y" * 2000,
-              "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000100000000"}
+              "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 100_000_000)}
              for _ in range(20)]
     return {"resourceSpans": [{"resource": {"attributes": [
         {"key": "highlight.project_id", "value": {"stringValue": project}}]},
@@ -78,6 +80,7 @@ def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
         server.log_path = tmp_path / "server.log"  # the log must not share the full disk
         with server, httpx.Client(base_url=server.url, timeout=30) as client:
             project = server.project
+            auth = {"Authorization": f"Bearer {server.token}"}
             # committed before the disk fills
             sid, kept_trace = session_id(), secrets.token_hex(16)
             assert client.post("/ingest/v1/session",
@@ -125,13 +128,13 @@ def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
             assert health.status_code == 503
             assert health.json()["ok"] is False
             assert health.json()["reason"].startswith("disk full")
-            assert "backlight_storage_writable 0.0" in client.get("/metrics").text
+            assert "backlight_storage_writable 0.0" in client.get("/metrics", headers=auth).text
 
             filler.unlink()
             # no traffic: the writer's probe notices the space on its own
             wait_for(lambda: client.get("/healthz").status_code == 200, timeout=20)
             assert client.get("/healthz").json()["ok"] is True
-            assert "backlight_storage_writable 1.0" in client.get("/metrics").text
+            assert "backlight_storage_writable 1.0" in client.get("/metrics", headers=auth).text
 
             # nothing of the refused requests was half-written: the batch is not a duplicate,
             # the lost trace is absent, the identify did not happen
