@@ -60,7 +60,8 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
                 conn.close()
-            err = unavailable(exc, self.path.parent, where=str(self.path))
+            where = exc.filename if isinstance(exc, OSError) and exc.filename else self.path
+            err = unavailable(exc, self.path.parent, where=str(where))
             if err is None:
                 raise
             raise err from exc
