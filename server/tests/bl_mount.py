@@ -6,7 +6,6 @@ the reason; CI and the development machine run as root. Every mount is undone on
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import subprocess
@@ -15,6 +14,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +34,7 @@ def tmpfs(where: Path, size: str = "16m") -> Iterator[Path]:
     done = _run("mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where))
     if done.returncode != 0:
         pytest.skip(f"mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN): "
-                    f"{done.stderr.strip()}")
+                    f"{_first_line(done.stderr)}")
     try:
         yield where
     finally:
@@ -53,7 +56,7 @@ def read_only_file(path: Path) -> Iterator[Path]:
     """``path`` bound read-only over itself: even root cannot write it (chmod would not do)."""
     done = _run("mount", "--bind", str(path), str(path))
     if done.returncode != 0:
-        pytest.skip(f"bind mounts are not permitted here: {done.stderr.strip()}")
+        pytest.skip(f"bind mounts are not permitted here: {_first_line(done.stderr)}")
     try:
         remount_done = _run("mount", "-o", "remount,bind,ro", str(path))
         assert remount_done.returncode == 0, remount_done.stderr
@@ -76,7 +79,3 @@ def fill(folder: Path) -> Path:
     st = os.statvfs(folder)
     assert st.f_bavail == 0, f"{st.f_bavail} blocks still free"
     return filler
-
-
-def is_enospc(exc: OSError) -> bool:
-    return exc.errno == errno.ENOSPC
