@@ -33,6 +33,8 @@ from backlight_server.ops.metrics import Metrics
 from backlight_server.settings import Settings
 from backlight_server.state import AppState, get_state
 from backlight_server.store.sqlite import SqliteStore
+from backlight_server.store.sqlite.datadir import read_or_create_secret
+from backlight_server.store.sqlite.health import unavailable
 from backlight_server.ui import routes as ui_routes
 from backlight_server.web.middleware import BrowserGuard
 
@@ -41,23 +43,24 @@ PURGE_INTERVAL_S = 3600.0
 
 
 def load_token(settings: Settings) -> str:
-    """The configured token, else the one kept in the data dir (made on first start)."""
+    """The configured token, else the one kept in the data dir (made on first start).
+
+    Raises ``StorageUnavailable`` if the token file cannot be read or written.
+    """
     if settings.auth_token:
         return settings.auth_token
     path = settings.data_dir / "auth_token"
-    if path.exists():
-        return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    return token
+    try:
+        return read_or_create_secret(path, lambda: secrets.token_urlsafe(24))
+    except OSError as exc:
+        err = unavailable(exc, where=str(path))
+        if err is None:
+            raise
+        raise err from exc
 
 
 def default_project(store: SqliteStore) -> str:
-    projects = store.list_projects()
-    return str(projects[0]["id"]) if projects else store.create_project("default")
+    return store.default_project()
 
 
 def sdk_dir() -> Path:
@@ -102,11 +105,16 @@ def create_app(settings: Settings) -> FastAPI:
                         queue_max_jobs=settings.queue_max_jobs,
                         queue_max_bytes=settings.queue_max_bytes,
                         query_timeout_ms=settings.query_timeout_ms)
-    store.open()
-    metrics = Metrics(store.queue_depth)
+    store.open()  # refuses (StorageUnavailable) a data dir it cannot write
+    try:
+        token, project = load_token(settings), default_project(store)
+    except BaseException:
+        store.close()
+        raise
+    metrics = Metrics(store.queue_depth, store.health)
     store.writer.stats.observe = metrics.write_latency.observe
     state = AppState(settings=settings, store=store, metrics=metrics,
-                     auth_token=load_token(settings), default_project=default_project(store))
+                     auth_token=token, default_project=project)
     purger = Purger(store, settings.retention_days)
     purger.start()
     grpc_server = (start_grpc(state, settings.host, settings.otlp_grpc_port)

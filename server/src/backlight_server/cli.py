@@ -12,6 +12,7 @@ from typing import Any
 
 from backlight_server import __version__
 from backlight_server.doctor import command as doctor
+from backlight_server.errors import StorageUnavailable
 from backlight_server.settings import Settings, env_name, settings_from_env
 
 
@@ -61,9 +62,25 @@ def _store(settings: Settings) -> Any:
     return store
 
 
+def refusal(settings: Settings, exc: Exception) -> str:
+    """The one line printed when the data dir cannot be used."""
+    if isinstance(exc, StorageUnavailable):
+        return (f"backlight: cannot write to {exc.where or settings.data_dir}: {exc.reason}. "
+                "The data dir (--data-dir) must be on a writable file system with free space.")
+    name = getattr(exc, "sqlite_errorname", None)
+    return f"backlight: cannot open the database {settings.db_path}: {exc}" + (
+        f" ({name})" if name else "")
+
+
 def project_command(args: argparse.Namespace) -> int:
+    import sqlite3
+
     settings = settings_from_env({"data_dir": args.data_dir})
-    store = _store(settings)
+    try:
+        store = _store(settings)
+    except (StorageUnavailable, sqlite3.DatabaseError) as exc:
+        print(refusal(settings, exc), file=sys.stderr)
+        return 1
     try:
         if args.project_command == "create":
             pid = args.project_id
@@ -73,7 +90,11 @@ def project_command(args: argparse.Namespace) -> int:
             if pid is not None and store.project_exists(pid):
                 print(f"error: project {pid!r} already exists", file=sys.stderr)
                 return 1
-            print(store.create_project(args.name, pid))
+            try:
+                print(store.create_project(args.name, pid))
+            except StorageUnavailable as exc:
+                print(refusal(settings, exc), file=sys.stderr)
+                return 1
         else:
             for p in store.list_projects():
                 print(f"{p['id']}\t{p['name']}")
@@ -83,6 +104,8 @@ def project_command(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import sqlite3
+
     import uvicorn
 
     from backlight_server.app import create_app
@@ -91,7 +114,11 @@ def serve(args: argparse.Namespace) -> int:
     settings = settings_from_env(overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: "
                         "%(message)s")
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (StorageUnavailable, sqlite3.DatabaseError) as exc:
+        print(refusal(settings, exc), file=sys.stderr)
+        return 1
     state = app.state.backlight
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     print(f"Backlight {__version__}\n"

@@ -1,4 +1,4 @@
-"""The one error type that reaches HTTP clients: a 4xx with a code and a detail."""
+"""The error types that reach HTTP clients: a 4xx (or a 503) with a code and a detail."""
 
 from __future__ import annotations
 
@@ -21,3 +21,18 @@ class Overloaded(ClientError):
     def __init__(self, retry_after: int = 1) -> None:
         super().__init__(503, "overloaded", "the write queue is full; retry later",
                          {"Retry-After": str(retry_after)})
+
+
+class StorageUnavailable(ClientError):
+    """The store cannot write (disk full, read-only, I/O error): 503, retry later.
+
+    ``reason`` is what clients see (no paths); ``where`` names the file or folder for the
+    operator (start-up messages and logs only).
+    """
+
+    def __init__(self, reason: str, retry_after: int = 10, where: str = "") -> None:
+        super().__init__(503, "storage_unavailable",
+                         f"the server cannot write to its database: {reason}; retry later",
+                         {"Retry-After": str(retry_after)})
+        self.reason = reason
+        self.where = where

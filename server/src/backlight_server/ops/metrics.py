@@ -1,4 +1,5 @@
-"""Prometheus metrics of one server: ingest counts, rejections, queue depth, write latency."""
+"""Prometheus metrics of one server: ingest counts, rejections, queue depth, write latency,
+and whether the store can write."""
 
 from __future__ import annotations
 
@@ -11,19 +12,29 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from backlight_server.pipeline.otlp import Conversion
+    from backlight_server.store.sqlite.health import Health
 
 
 class _QueueCollector(Collector):
-    def __init__(self, depth: Callable[[], int]) -> None:
+    def __init__(self, depth: Callable[[], int], health: Callable[[], Health] | None) -> None:
         self._depth = depth
+        self._health = health
 
     def collect(self) -> list[GaugeMetricFamily]:
-        return [GaugeMetricFamily("backlight_write_queue_depth",
-                                  "Write jobs waiting for the writer thread.", value=self._depth())]
+        found = [GaugeMetricFamily("backlight_write_queue_depth",
+                                   "Write jobs waiting for the writer thread.",
+                                   value=self._depth())]
+        if self._health is not None:
+            found.append(GaugeMetricFamily(
+                "backlight_storage_writable",
+                "1 while the last write (or probe write) succeeded; 0 while the disk is "
+                "full, read-only or failing.", value=1 if self._health().ok else 0))
+        return found
 
 
 class Metrics:
-    def __init__(self, queue_depth: Callable[[], int]) -> None:
+    def __init__(self, queue_depth: Callable[[], int],
+                 health: Callable[[], Health] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.ingested = Counter("backlight_ingested_records", "Records committed, by kind.",
                                 ["kind"], registry=self.registry)
@@ -36,7 +47,7 @@ class Metrics:
             registry=self.registry)
         self.up = Gauge("backlight_up", "1 while the server runs.", registry=self.registry)
         self.up.set(1)
-        self.registry.register(_QueueCollector(queue_depth))
+        self.registry.register(_QueueCollector(queue_depth, health))
 
     def count_conversion(self, conv: Conversion) -> None:
         """Count what one OTLP request delivered and what it had refused."""

@@ -12,8 +12,18 @@ from backlight_server.state import get_state
 
 
 async def healthz(request: Request) -> Response:
+    """200 ``{"ok": true}`` while writes succeed; 503 ``{"ok": false, "reason"}`` while not.
+
+    Reads the writer's last outcome: no I/O, so it never waits on the disk.
+    """
     state = get_state(request)
-    return json_response({"ok": True, "queue_depth": state.store.queue_depth()})
+    health = state.store.health()
+    depth = state.store.queue_depth()
+    if health.ok:
+        return json_response({"ok": True, "queue_depth": depth})
+    return json_response({"ok": False, "reason": health.reason,
+                          "since_ms": round(health.since * 1000),
+                          "queue_depth": depth}, 503)
 
 
 async def metrics(request: Request) -> Response:

@@ -17,22 +17,30 @@ def _migrations() -> list[tuple[int, str, str]]:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every migration newer than the database; return the resulting version."""
-    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    for number, _name, sql in _migrations():
-        if number <= current:
-            continue
+    """Apply every migration newer than the database; return the resulting version.
+
+    Each step takes the write lock (``BEGIN IMMEDIATE``) before it reads ``user_version``,
+    so processes starting together on one fresh file apply each migration exactly once:
+    the others wait for the lock, then see the new version.
+    """
+    pending = _migrations()
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={number}")
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            step = next(((n, sql) for n, _name, sql in pending if n > current), None)
+            if step is not None:
+                number, sql = step
+                for statement in _split(sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        current = number
-    return current
+        if step is None:
+            return current
 
 
 def _split(sql: str) -> list[str]:

@@ -21,8 +21,9 @@ from backlight_server.pipeline.model import (
 from backlight_server.store.base import Row
 from backlight_server.store.sqlite import annotate, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
+from backlight_server.store.sqlite.health import Health, unavailable
 from backlight_server.store.sqlite.migrations import migrate
-from backlight_server.store.sqlite.writer import Apply, Writer
+from backlight_server.store.sqlite.writer import Apply, Writer, write_probe
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -46,10 +47,28 @@ class SqliteStore:
 
     # --- lifecycle ---
     def open(self) -> None:
-        self._conn = open_writer(self.path, self._synchronous)
-        migrate(self._conn)
+        """Open, migrate, and check with a real write that the database can be written.
+
+        Raises ``StorageUnavailable`` (with ``where``) if the folder or file is read-only,
+        cannot be created, or the disk is full, so start-up can refuse with one line.
+        """
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = open_writer(self.path, self._synchronous)
+            migrate(conn)
+            write_probe(conn)
+        except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
+            where = exc.filename if isinstance(exc, OSError) and exc.filename else self.path
+            err = unavailable(exc, self.path.parent, where=str(where))
+            if err is None:
+                raise
+            raise err from exc
+        self._conn = conn
         self._load_projects()
-        self._writer = Writer(self._conn, self._queue_max_jobs, self._queue_max_bytes)
+        self._writer = Writer(conn, self._queue_max_jobs, self._queue_max_bytes,
+                              folder=self.path.parent)
         self._writer.start()
 
     def close(self) -> None:
@@ -68,6 +87,15 @@ class SqliteStore:
     def queue_depth(self) -> int:
         return self._writer.depth() if self._writer else 0
 
+    def health(self) -> Health:
+        """Whether writes succeed (the last write or probe). Cheap: no I/O, no lock."""
+        writer = self._writer
+        if writer is None:
+            return Health(False, "store is not open")
+        if not writer.alive():
+            return Health(False, "the writer thread stopped")
+        return writer.health
+
     # --- projects ---
     def _load_projects(self) -> None:
         self._projects = {r[0] for r in self._read().execute("SELECT id FROM projects")}
@@ -84,21 +112,35 @@ class SqliteStore:
     def create_project(self, name: str, project_id: str | None = None) -> str:
         """Synchronous: used at start-up and by the CLI, not on the request path."""
         pid = project_id or new_project_id()
-        conn = self._conn or open_writer(self.path, self._synchronous)
-        try:
-            if self._conn is None:
-                migrate(conn)
+        self.writer.submit(lambda c: c.execute(
+            "INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)",
+            (pid, name, time.time() * 1000)), 1).result()
+        self._projects.add(pid)
+        return pid
+
+    def default_project(self) -> str:
+        """The first project, created ("default") if there is none. Synchronous.
+
+        Read and insert run in one write transaction, so processes starting together on
+        a fresh data dir make one default project and all agree on it.
+        """
+        def first_or_create(conn: sqlite3.Connection) -> str:
+            row = conn.execute(
+                "SELECT id FROM projects ORDER BY created_ms, rowid LIMIT 1").fetchone()
+            if row is not None:
+                return str(row[0])
+            pid = new_project_id()
             conn.execute("INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)",
-                         (pid, name, time.time() * 1000))
-        finally:
-            if conn is not self._conn:
-                conn.close()
+                         (pid, "default", time.time() * 1000))
+            return pid
+
+        pid: str = self.writer.submit(first_or_create, 1).result()
         self._projects.add(pid)
         return pid
 
     def list_projects(self) -> list[Row]:
         return reads._rows(self._read().execute(
-            "SELECT id, name, created_ms FROM projects ORDER BY created_ms"))
+            "SELECT id, name, created_ms FROM projects ORDER BY created_ms, rowid"))
 
     # --- writes ---
     async def _submit(self, apply: Apply, weight: int) -> Any:
