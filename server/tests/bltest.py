@@ -13,6 +13,10 @@ from typing import Any, TypeVar
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 
+from backlight_server.testing import wait_for
+
+__all__ = ["wait_for"]
+
 TOKEN = "test-token"
 NOW_MS = time.time() * 1000  # a timestamp inside the accepted window (at most 365 days old)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -46,18 +50,6 @@ class OtelService:
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
         self.logger_provider.shutdown()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
 def session_start(project: str, sid: str, **extra: Any) -> dict[str, Any]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +18,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
-from backlight_server.testing import BacklightProcess
+from backlight_server.testing import BacklightProcess, wait_for
+
+__all__ = ["wait_for"]
 
 from .apps import AppServer
 
@@ -32,18 +33,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic", f"--host-resolver-rules={HOST_RULES}"]
 
 T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    """Polls ``probe`` until it returns something truthy (bounded, generous timeout)."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 def sdk_page(backlight: BacklightProcess, options_js: str, body: str = "",

@@ -13,8 +13,7 @@ import json
 import os
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from backlight_server.testing import BacklightProcess, free_port
+from backlight_server.testing import BacklightProcess, free_port, wait_for
 from bltest import in_thread
 
 HERE = Path(__file__).resolve().parent
@@ -38,17 +37,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-blink-features=AutomationControlled"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def poll(probe: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 class PageServer:
@@ -134,7 +122,7 @@ def start_backend(script: str,
         except httpx.TransportError:
             return False
 
-    poll(healthy, f"{script} to start", 60)
+    wait_for(healthy, f"{script} to start", 60)
     return proc, url
 
 
@@ -178,7 +166,7 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
                                          args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(pages.url + "/")
-            session = poll(lambda: [s for s in sessions_of(backlight)
+            session = wait_for(lambda: [s for s in sessions_of(backlight)
                                     if s["secure_id"] not in before], "the session")[0]
             sid = session["secure_id"]
             for button in ("ok", "fail", "log", "boom"):
@@ -193,7 +181,7 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
                 ok = fails and data["errors"] and data["console"]
                 return (data, fails[0]) if ok else None
 
-            data, fail_row = poll(linked, "linked network request, console and error", 90)
+            data, fail_row = wait_for(linked, "linked network request, console and error", 90)
             view = backlight.api(f"/api/v1/requests/{fail_row['request_id']}")
             assert view["session_secure_id"] == sid
             assert service in view["services"]  # type: ignore[operator]
@@ -208,7 +196,7 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
 
             # highlight.run's own browser OTLP (to otlpEndpoint, with CORS) arrives too: its
             # fetch span carries the request id as trace id, so it joins the request
-            browser_side = poll(lambda: "hl-web" in backlight.api(
+            browser_side = wait_for(lambda: "hl-web" in backlight.api(
                 f"/api/v1/requests/{fail_row['request_id']}")["services"],  # type: ignore[operator]
                 "highlight.run's browser span of the request", 60)
             assert browser_side

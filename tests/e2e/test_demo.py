@@ -5,7 +5,6 @@ and to the exact request that caused it."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
+from backlight_server.testing import wait_for
 from bltest import in_thread
 from demo.drive import BUTTONS, CHROMIUM, CHROMIUM_ARGS
 from demo.stack import Demo, Ports
@@ -41,17 +41,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     stack.start()
     yield stack
     stack.stop()
-
-
-def poll(probe: Any, what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def test_every_backend_record_links_to_its_request(demo: Demo) -> None:
@@ -87,7 +76,7 @@ def _scenario(demo: Demo) -> None:
         return data if ready else None
 
     try:
-        data = poll(complete, "the session's network requests and backend errors", 60)
+        data = wait_for(complete, "the session's network requests and backend errors", 60)
     except AssertionError:
         summary = [(n["url"], n["status"], n["request_id"], n["backend"])
                    for n in last[0]["network"]] if last else None

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,6 @@ testing = pytest.importorskip("backlight_server.testing")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with testing.BacklightProcess(Path(tmp_path_factory.mktemp("serve"))) as process:
         yield process
-
-
-def poll(fetch: Callable[[], Any], ready: Callable[[Any], bool], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if ready(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not ready in time: {value}")
-        time.sleep(0.2)
 
 
 def test_fastapi_errors_and_logs_link_in_backlight_serve(server: Any) -> None:
@@ -68,10 +56,11 @@ def test_fastapi_errors_and_logs_link_in_backlight_serve(server: Any) -> None:
     finally:
         backlight.shutdown()
 
-    view = poll(
-        lambda: server.api(f"/api/v1/requests/{request_id}"),
-        lambda v: len(v.get("errors", [])) >= 2 and bool(v.get("logs")),
-    )
+    def linked() -> Any:
+        v = server.api(f"/api/v1/requests/{request_id}")
+        return v if len(v.get("errors", [])) >= 2 and v.get("logs") else None
+
+    view = testing.wait_for(linked, "two errors and a log on the request")
     assert view["services"] == ["shop-api"] or set(view["services"]) == {"shop-api"}
     assert "reserving stock" in {log["body"] for log in view["logs"]}
     types = {e["type"] for e in view["errors"]}

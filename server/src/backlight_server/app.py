@@ -112,7 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
         store.close()
         raise
     metrics = Metrics(store.queue_depth, store.health)
-    store.writer.stats.observe = metrics.write_latency.observe
+    store.writer.observe_commit = metrics.write_latency.observe
     state = AppState(settings=settings, store=store, metrics=metrics,
                      auth_token=token, default_project=project)
     purger = Purger(store, settings.retention_days)

@@ -8,10 +8,31 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], what: str = "the condition", timeout: float = 30.0,
+             interval: float = 0.1) -> T:
+    """Poll ``probe`` until it returns something truthy and return that; fail after
+    ``timeout`` seconds with ``what`` and the last value. The one bounded wait of the tests
+    (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while True:
+        last = probe()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; "
+                                 f"last value: {last!r}")
+        time.sleep(interval)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

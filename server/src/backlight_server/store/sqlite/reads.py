@@ -15,7 +15,6 @@ from backlight_server.store.shapes import JSON_COLUMNS, json_column, network_det
 Row = dict[str, Any]
 REPLAY_PAGE_BYTES = 8 * 1024 * 1024
 MAX_TREE_DEPTH = 100
-_LEVEL_RANK = {"trace": 1, "debug": 2, "info": 3, "warn": 4, "error": 5, "fatal": 6}
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 DAY_MS = 86_400_000
 

@@ -67,15 +67,6 @@ class Job:
 Outcome = tuple[Job, Any, BaseException | None]  # a job, its value, or its error
 
 
-@dataclass
-class WriterStats:
-    commits: int = 0
-    jobs: int = 0
-    failed_jobs: int = 0
-    last_commit_seconds: float = 0.0
-    observe: Callable[[float], None] | None = None
-
-
 class Writer:
     def __init__(self, conn: sqlite3.Connection, max_jobs: int, max_weight: int,
                  folder: Path | None = None) -> None:
@@ -88,7 +79,8 @@ class Writer:
         self._weight = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="backlight-writer", daemon=True)
-        self.stats = WriterStats()
+        # called with each group commit's duration in seconds (the metrics histogram)
+        self.observe_commit: Callable[[float], None] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -159,17 +151,12 @@ class Writer:
         else:
             if wrote:  # a commit that wrote nothing (only reads, or only failed jobs) proves
                 self._recovered()  # nothing about the disk
-        elapsed = time.perf_counter() - started
-        self.stats.commits += 1
-        self.stats.last_commit_seconds = elapsed
-        if self.stats.observe is not None:
-            self.stats.observe(elapsed)
+        if self.observe_commit is not None:
+            self.observe_commit(time.perf_counter() - started)
         with self._lock:
             self._weight -= sum(job.weight for job in group)
         for job, value, error in results:
-            self.stats.jobs += 1
             if error is not None:
-                self.stats.failed_jobs += 1
                 job.future.set_exception(error)
             else:
                 job.future.set_result(value)
