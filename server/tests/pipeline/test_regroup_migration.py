@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from backlight_server.pipeline import stack
 from backlight_server.pipeline.fingerprint import fingerprint
+from backlight_server.store.sqlite import migrations, regroup
 from backlight_server.store.sqlite.migrations import _split, migrate
 from backlight_server.testing import BacklightProcess
 from bltest import OtelService, wait_for
@@ -150,4 +152,13 @@ def test_migrating_a_fresh_database_is_a_no_op(tmp_path: Path) -> None:
     version = migrate(conn)
     assert version >= 3 and conn.execute("SELECT count(*) FROM error_groups").fetchone()[0] == 0
     assert migrate(conn) == version
+    conn.close()
+
+
+def test_two_steps_with_one_number_refuse_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two branches that each add a step 3 must not merge into a server that skips one."""
+    monkeypatch.setitem(migrations.PYTHON_STEPS, 2, ("0002_from_another_branch", regroup.apply))
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    with pytest.raises(RuntimeError, match=r"0002_from_another_branch, 0002_fts_bulk_index\.sql"):
+        migrate(conn)
     conn.close()
