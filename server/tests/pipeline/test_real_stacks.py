@@ -168,6 +168,8 @@ def test_go_stdlib_and_module_cache_are_not_in_app() -> None:
     assert module_of("example.com/tinydb@v1.2.3/db.go") == tinydb
     assert module_of("/usr/lib/go-1.19/src/net/http/server.go") == "net/http/server.go"
     assert module_of("/usr/local/go/src/net/http/server.go") == "net/http/server.go"
+    assert module_of("/root/go/pkg/mod/golang.org/toolchain@v0.0.1-go1.22.0.linux-amd64/src/"
+                     "net/http/server.go") == "net/http/server.go"
     assert module_of("/app/vendor/github.com/lib/pq/conn.go") == "github.com/lib/pq/conn.go"
     assert not in_app("/app/vendor/github.com/lib/pq/conn.go")
 
@@ -228,6 +230,8 @@ def test_extension_frames_group_across_installations() -> None:
     ("/srv/.venv/lib/python3.12/site-packages/foo-1.2-py3.12.egg/foo/x.py", "foo/x.py"),
     ("internal/process/task_queues.js", "node:internal/process/task_queues"),
     ("node:internal/process/task_queues", "node:internal/process/task_queues"),
+    ("https://unpkg.com/react@18/umd/react.development.js",
+     "https://unpkg.com/react/umd/react.development.js"),
 ])
 def test_module_of_library_files(file: str, module: str) -> None:
     assert not in_app(file)
@@ -238,6 +242,7 @@ def test_module_of_library_files(file: str, module: str) -> None:
     "/app/api/views.py", "/home/me/src/native_bridge.js", "/app/src/vendor/views.py",
     "https://app.test/assets/index-3f9a1c.js", "/home/me/python-projects/lib/app.py",
     "file:///srv/app/server.mjs", "/srv/app/server.js", "<string>", "/home/me@corp/app.py",
+    "/srv/web/icons@2x/sprite.js",
 ])
 def test_app_files_stay_in_app(file: str) -> None:
     assert in_app(file)

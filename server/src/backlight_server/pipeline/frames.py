@@ -61,13 +61,22 @@ def _python_stdlib(path: str) -> int:
     return -1
 
 
+def _version_at(text: str, at: int) -> bool:
+    """Whether ``text[at]`` is the ``@`` of ``name@1.2.3``, ``name@v1.10.9`` or ``name@18``
+    (not of ``icon@2x`` or ``user@host``): digits, then a dot or the segment's end."""
+    start = at + 2 if text[at + 1:at + 2] == "v" else at + 1
+    end = start
+    while end < len(text) and text[end] in _DIGITS:
+        end += 1
+    return end > start and at > 0 and text[at - 1] != "/" and (
+        end == len(text) or text[end] in "./")
+
+
 def _versioned(path: str) -> bool:
-    """A path segment ``name@1.2.3`` or ``name@v1.2.3`` (Go's module cache, npm CDNs)."""
+    """A path segment with an installed version (Go's module cache, npm CDNs)."""
     at = path.find("@", 1)
     while at > 0:
-        rest = path[at + 1:at + 3]
-        if path[at - 1] != "/" and (rest[:1] in _DIGITS or (
-                rest[:1] == "v" and rest[1:2] in _DIGITS)):
+        if _version_at(path, at):
             return True
         at = path.find("@", at + 1)
     return False
@@ -114,8 +123,7 @@ def _without_versions(path: str) -> str:
     parts = []
     for segment in path.split("/"):
         at = segment.find("@", 1)
-        if at > 0 and (segment[at + 1:at + 2] in _DIGITS or (
-                segment[at + 1:at + 2] == "v" and segment[at + 2:at + 3] in _DIGITS)):
+        if at > 0 and _version_at(segment, at):
             segment = segment[:at]
         parts.append(segment)
     return "/".join(parts)
@@ -155,6 +163,9 @@ def module_of(file: str) -> str:
         if path.startswith(scheme):
             rest = path[len(scheme):].lstrip("/")
             return scheme + "//" + rest[rest.find("/") + 1:]
+    toolchain = path.find("/golang.org/toolchain@")  # GOTOOLCHAIN's GOROOT, in the cache
+    if toolchain >= 0 and path.endswith(".go") and "/src/" in path[toolchain:]:
+        return path[path.find("/src/", toolchain) + len("/src/"):]
     cut = max(path.rfind(d) + len(d) if d in path else -1 for d in _LIBRARY_DIRS)
     if cut < 0 and "/sdk/python/src/" in path:
         cut = path.rfind("/sdk/python/src/") + len("/sdk/python/src/")

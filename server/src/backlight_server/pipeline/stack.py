@@ -21,6 +21,7 @@ MAX_STACK_CHARS = 65536
 MAX_LINE = 4096
 _PY_FRAME = re.compile(r'\s*File "([^"]+)", line (\d+), in (.+)\Z')
 
+
 def _lines(stack: str) -> list[str]:
     return [line for line in stack[:MAX_STACK_CHARS].splitlines() if len(line) <= MAX_LINE]
 
