@@ -14,8 +14,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from backlight_server.pipeline import stack
-from backlight_server.pipeline.fingerprint import normalise_message
+from backlight_server.pipeline import ansi, stack
+from backlight_server.pipeline.fingerprint import fingerprint, normalise_message
+from backlight_server.pipeline.frames import in_app, module_of
 
 HOSTILE_STACKS = {
     "v8 open parens (the 244-byte gzip request)": "at " + " (" * 32766 + "x",
@@ -24,7 +25,16 @@ HOSTILE_STACKS = {
     "firefox colons": "f@" + "1:" * 2000 + "x",
     "40 spans of 8 KiB": ("    at " + "a (" * 2700 + "\n") * 8,
     "go without .go": "\t/" + "a" * 4000,
+    "go frames": "main.f(0x1, {0x2})\n\t/src/app/main.go:12 +0x1d\n" * 2000,
+    "go open parens": "(" * 4000 + "\n\t" + "(" * 4000 + ".go:1",
+    "safari bare locations with @": "http://a.test/" + "x@1" * 1300 + ":1:2",
+    "library versions": "    at f (/n/node_modules/" + "a@1/" * 1000 + "b.js:1:2)",
 }
+# A frame's file is at most MAX_LINE (parsed) or 2,048 (browser JSON) characters.
+HOSTILE_PATHS = ["/" + "a@1/" * 1023, "@v1" * 1365, "/lib/python" * 372,
+                 "moz-extension:" + "/" * 4080, "node_modules/" * 200 + "x.js?" * 200]
+HOSTILE_BODIES = ["\x1b[" + "0" * 65536, "\x1b]" + "a" * 65536, "\x1b" * 65536,
+                  "\x1b]" * 32768, ("\x1b[" + ";" * 100) * 640, "\x9b" * 65536]
 
 
 @contextmanager
@@ -46,6 +56,23 @@ def test_hostile_stack_parses_quickly(name: str) -> None:
     with deadline(2):
         for _ in range(50):
             stack.parse(HOSTILE_STACKS[name])
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS, ids=range(len(HOSTILE_PATHS)))
+def test_hostile_paths_classify_quickly(path: str) -> None:
+    frames = stack.frames_from_json([{"file": path, "function": "f"}] * 3)
+    with deadline(2):
+        for _ in range(50):
+            in_app(path)
+            module_of(path)
+            fingerprint("E", "m", frames)
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
+def test_hostile_log_bodies_lose_their_colours_quickly(body: str) -> None:
+    with deadline(2):
+        for _ in range(50):
+            ansi.strip(body)
 
 
 @pytest.mark.parametrize("message", ["1" * 1024, ("0" * 100 + " ") * 10, "0x" + "9" * 1022])

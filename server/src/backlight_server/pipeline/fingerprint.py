@@ -2,10 +2,14 @@
 
 fingerprint = sha1(type, normalised message, top 3 in-app frames), where
 - the message has uuids, hex ids, numbers and quoted values replaced by placeholders;
-- a frame is (file, function, code line) when the code line is known, else
+- an app frame is (file, function, code line) when the code line is known, else
   (file, function, line number). Using the code line keeps a group stable when unrelated
-  lines above it move, and still separates two raise sites in one function.
-If no frame is in-app, the top 3 frames are used.
+  lines above it move, and still separates two raise sites in one function. URLs lose
+  their query and fragment (cache busters), functions V8's ``async`` mark.
+- Runtime and library frames never count while the stack has an app frame. When it has
+  none, the top 3 frames are each named by module and function only (``frames.module_of``:
+  no line number, no install location, no version), so an upgrade of the runtime or of a
+  library keeps the group.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from backlight_server.pipeline.frames import module_of, strip_query
 from backlight_server.pipeline.model import Frame
 
 TOP_FRAMES = 3
@@ -48,13 +53,25 @@ def normalise_message(message: str) -> str:
     return " ".join(text.split())
 
 
-def _frame_key(frame: Frame) -> str:
+def _function(frame: Frame) -> str:
+    name = frame.function
+    return name[len("async "):] if name.startswith("async ") else name
+
+
+def _app_key(frame: Frame) -> str:
     where = frame.code.strip() if frame.code else str(frame.line or "")
-    return f"{frame.file}|{frame.function}|{where}"
+    return f"{strip_query(frame.file)}|{_function(frame)}|{where}"
+
+
+def _library_key(frame: Frame) -> str:
+    return f"{module_of(frame.file)}|{_function(frame)}"
 
 
 def fingerprint(error_type: str, message: str, frames: list[Frame]) -> str:
-    in_app = [f for f in frames if f.in_app] or frames
     parts = [error_type, normalise_message(message)]
-    parts.extend(_frame_key(f) for f in in_app[:TOP_FRAMES])
+    app = [f for f in frames if f.in_app]
+    if app:
+        parts.extend(_app_key(f) for f in app[:TOP_FRAMES])
+    else:
+        parts.extend(_library_key(f) for f in frames[:TOP_FRAMES])
     return hashlib.sha1("\n".join(parts).encode("utf-8", "replace")).hexdigest()

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from backlight_server.errors import ClientError
-from backlight_server.pipeline import linkage, stack
+from backlight_server.pipeline import ansi, linkage, stack
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.model import ErrorRecord, LogRecord, SpanRecord, TelemetryBatch
 from backlight_server.pipeline.redact import KEPT, has_map, redact_attributes
@@ -251,7 +251,8 @@ def convert_logs(request: Any, header_project: str | None,
                 span_id = rec.span_id.hex() or None
                 link = linkage.resolve(attrs, res.attrs)
                 request_id = link.request_id or trace_id
-                body = _text(_any(rec.body), MAX_BODY) if rec.HasField("body") else ""
+                # Stored without terminal colours, so full-text search sees the words.
+                body = ansi.strip(_text(_any(rec.body), MAX_BODY)) if rec.HasField("body") else ""
                 level = level_of(rec.severity_number, rec.severity_text)
                 logs.append(LogRecord(
                     project, ts_ns, trace_id, span_id, rec.severity_number, level, body,

@@ -1,30 +1,25 @@
 """Parse stack traces (Python, JavaScript, Go) into frames, innermost frame first.
 
-Every parser here runs in time linear in its input: JavaScript lines are split with
-string operations (no backtracking pattern), the patterns that remain are anchored and
+Every parser here runs in time linear in its input: JavaScript and Go lines are split with
+string operations (no backtracking pattern), the pattern that remains is anchored and
 cannot backtrack more than once per character, and the input is capped first.
 Caps: ``MAX_STACK_CHARS`` of text, lines longer than ``MAX_LINE`` are skipped, and at
-most ``MAX_FRAMES`` frames are kept.
+most ``MAX_FRAMES`` frames are kept. Which frames are the app's own: ``frames.in_app``.
 """
 
 from __future__ import annotations
 
 import re
 
+from backlight_server.pipeline.frames import go_runtime, in_app
 from backlight_server.pipeline.model import Frame
+
+__all__ = ["MAX_FRAMES", "MAX_LINE", "MAX_STACK_CHARS", "frames_from_json", "in_app", "parse"]
 
 MAX_FRAMES = 64
 MAX_STACK_CHARS = 65536
 MAX_LINE = 4096
 _PY_FRAME = re.compile(r'\s*File "([^"]+)", line (\d+), in (.+)\Z')
-_GO_FILE = re.compile(r"\s+(/\S+\.go):(\d+)")
-_NOT_IN_APP = ("site-packages", "dist-packages", "node_modules", "<frozen", "/lib/python3",
-               "/usr/lib/", "<anonymous>", "native", "/usr/local/go/src/", "/pkg/mod/",
-               "webpack/bootstrap", "/sdk/backlight.js")
-
-
-def in_app(file: str) -> bool:
-    return not any(marker in file for marker in _NOT_IN_APP)
 
 
 def _lines(stack: str) -> list[str]:
@@ -78,9 +73,14 @@ def _v8(line: str) -> Frame | None:
 
 
 def _firefox(line: str) -> Frame | None:
-    """``func@file:line:col`` (Firefox, Safari)."""
-    func, sep, where = line.strip().partition("@")
-    loc = _location(where) if sep else None
+    """``func@file:line:col`` (Firefox, Safari), or Safari's anonymous ``file:line:col``."""
+    text = line.strip()
+    func, sep, where = text.partition("@")
+    if not sep or "://" in func:  # no function: the "@" (if any) is the URL's own
+        if any(c.isspace() for c in text):
+            return None
+        func, where = "", text
+    loc = _location(where)
     if loc is None:
         return None
     return Frame(loc[0], func.strip() or "?", loc[1], loc[2], None, in_app(loc[0]))
@@ -97,14 +97,45 @@ def _javascript(lines: list[str]) -> list[Frame]:
     return frames
 
 
+def _go_file(line: str) -> tuple[str, int] | None:
+    """``\t/src/app/main.go:12 +0x1d`` (``+0x…`` and ``fp=… sp=… pc=…`` optional)."""
+    if not line[:1].isspace():
+        return None
+    text = line.strip()
+    cut = text.rfind(" +0x")
+    if cut > 0:
+        text = text[:cut]
+    file, sep, number = text.rpartition(":")
+    if not sep or not number.isdecimal() or not file.endswith(".go"):
+        return None
+    return file, int(number)
+
+
+def _go_function(line: str) -> str:
+    """``net/http.(*conn).serve(0xc000…, {…})`` → ``net/http.(*conn).serve``;
+    ``created by net/http.(*Server).Serve in goroutine 1`` → ``net/http.(*Server).Serve``."""
+    text = line.strip()
+    if text.startswith("created by "):
+        text = text[len("created by "):]
+        cut = text.find(" in goroutine ")
+        return (text[:cut] if cut > 0 else text) or "?"
+    if text.endswith(")"):
+        cut = text.rfind("(")
+        if cut > 0:
+            text = text[:cut]
+    return text or "?"
+
+
 def _go(lines: list[str]) -> list[Frame]:
     frames: list[Frame] = []
     for i, line in enumerate(lines):
-        m = _GO_FILE.match(line)
-        if m and i > 0:
-            func = lines[i - 1].strip().split("(")[0] or "?"
-            file = m[1]
-            frames.append(Frame(file, func, int(m[2]), None, None, in_app(file)))
+        where = _go_file(line) if i > 0 else None
+        if where is not None:
+            func = _go_function(lines[i - 1])
+            app = in_app(where[0]) and not go_runtime(func)
+            frames.append(Frame(where[0], func, where[1], None, None, app))
+            if len(frames) >= MAX_FRAMES:
+                break
     return frames
 
 

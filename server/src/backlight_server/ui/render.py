@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from backlight_server.api.auth import token_ok
-from backlight_server.pipeline import jsontext
+from backlight_server.pipeline import ansi, jsontext
 from backlight_server.store.shapes import epoch_ms
 
 HERE = Path(__file__).parent
@@ -68,6 +68,12 @@ def json_script(data: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+def plain(text: object) -> str:
+    """A log body as shown: terminal colour codes out (stored bodies of servers before
+    issue 17 may hold them; ingest strips them now), any stored value as text."""
+    return ansi.strip(text if isinstance(text, str) else "" if text is None else str(text))
+
+
 def _asset_hash(name: str) -> str:
     path = BUILD_DIR / name
     try:
@@ -101,7 +107,8 @@ def query(request: Request, **changes: Any) -> str:
 env = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
                   trim_blocks=True, lstrip_blocks=True)
-env.filters.update(ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script)
+env.filters.update(ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script,
+                   plain=plain)
 env.globals.update(asset=asset)
 
 

@@ -1,19 +1,35 @@
-"""Named, versioned schema migrations: ``migrations/NNNN_name.sql``, tracked in user_version."""
+"""Named, versioned schema migrations: ``migrations/NNNN_name.sql``, tracked in user_version.
+
+A step that SQL cannot express is a Python function in ``PYTHON_STEPS``, numbered with the
+files (a change of the error fingerprint ships a ``regroup`` step).
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from importlib import resources
 
+from backlight_server.store.sqlite import regroup
 
-def _migrations() -> list[tuple[int, str, str]]:
+Step = str | Callable[[sqlite3.Connection], None]
+PYTHON_STEPS: dict[int, tuple[str, Callable[[sqlite3.Connection], None]]] = {
+    3: ("0003_regroup_errors", regroup.apply),  # issue 17: runtime/library frames out
+}
+
+
+def _migrations() -> list[tuple[int, str, Step]]:
     folder = resources.files("backlight_server.store.sqlite") / "migrations"
-    found = []
+    found: list[tuple[int, str, Step]] = [(n, name, fn) for n, (name, fn) in PYTHON_STEPS.items()]
     for item in folder.iterdir():
         if item.name.endswith(".sql"):
             number = int(item.name.split("_", 1)[0])
             found.append((number, item.name, item.read_text("utf-8")))
-    return sorted(found)
+    numbers = [number for number, _name, _step in found]
+    if len(set(numbers)) != len(numbers):  # e.g. two branches each added step 3
+        names = sorted(name for number, name, _step in found if numbers.count(number) > 1)
+        raise RuntimeError(f"two migrations share a number: {', '.join(names)}")
+    return sorted(found, key=lambda step: step[0])
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -31,8 +47,11 @@ def migrate(conn: sqlite3.Connection) -> int:
             step = next(((n, sql) for n, _name, sql in pending if n > current), None)
             if step is not None:
                 number, sql = step
-                for statement in _split(sql):
-                    conn.execute(statement)
+                if callable(sql):
+                    sql(conn)
+                else:
+                    for statement in _split(sql):
+                        conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
             conn.execute("COMMIT")
         except BaseException:
