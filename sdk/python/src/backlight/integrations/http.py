@@ -14,7 +14,7 @@ from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from backlight._context import LINK_KEY, attach, get_current, with_link
+from backlight._context import LINK_KEY, attach, get_current, with_link, without_link
 from backlight._debug import debug
 from backlight._debug import state as debug_state
 from backlight._state import state
@@ -80,8 +80,7 @@ def _attach_with_baggage(
     link = span.request_link() if highlight is not None else None
     if link is None:
         link = span.link = from_baggage(carrier["baggage"])
-    if link is not None:
-        parent = with_link(link, parent)
+    parent = with_link(link, parent) if link is not None else without_link(parent)
     return attach(Context({**parent, _SPAN_KEY: span}))
 
 
