@@ -8,9 +8,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from backlight_server.doctor.origins import traced_by_default
+from backlight_server.doctor.origins import Rules, describe, matches
+from backlight_server.names import HEADER, TRACEPARENT_HEADER
 
-NEEDED_HEADERS = ("x-highlight-request", "traceparent")
+NEEDED_HEADERS = (HEADER, TRACEPARENT_HEADER)
 TIMEOUT_S = 10.0
 
 
@@ -59,10 +60,10 @@ def check_cors(origin: str, url: str, method: str = "GET") -> Finding:
                                 f"{', '.join(NEEDED_HEADERS)}")
 
 
-def check_tracing(origin: str, url: str) -> Finding:
-    matched, reason = traced_by_default(origin, url)
+def check_tracing(origin: str, url: str, rules: Rules = True) -> Finding:
+    matched, reason = matches(rules, origin, url)
     verdict = "would be traced" if matched else "would NOT be traced"
-    return Finding(matched, f"tracingOrigins: true on {origin} {verdict} for {url}", reason)
+    return Finding(matched, f"{describe(rules)} on {origin} {verdict} for {url}", reason)
 
 
 def _get_json(url: str, token: str | None) -> tuple[int, Any]:
