@@ -4,6 +4,7 @@ middlewares with whichever encoder is in use; and again with BACKLIGHT_NO_EXTENS
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import subprocess
@@ -58,6 +59,30 @@ def test_names_and_limits_are_the_contract() -> None:
     assert ours == VECTORS["names"]
     limits = {"id": MAX_TOKEN, "header": MAX_RAW_VALUE, "traceparent": MAX_TRACEPARENT}
     assert limits == {k: VECTORS["limits"][k] for k in limits}
+
+
+# Spelled out elsewhere for now (files under other work), tied to names.py by this test.
+ELSEWHERE = {
+    ("integrations/asgi.py", b"x-highlight-request"),  # compared per header: bytes constants
+    ("integrations/asgi.py", b"traceparent"),
+    ("integrations/asgi.py", b"baggage"),
+    ("export/wire.py", "highlight.trace_id"),
+}
+
+
+def test_names_are_spelled_in_names_py_only() -> None:
+    package = Path(backlight.__file__).parent
+    spelled = {getattr(names, n) for n in dir(names) if n.isupper()}
+    found = set()
+    for path in package.rglob("*.py"):
+        if path.name == "names.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+                text = node.value.decode() if isinstance(node.value, bytes) else node.value
+                if text in spelled:
+                    found.add((path.relative_to(package).as_posix(), node.value))
+    assert found == ELSEWHERE
 
 
 def _placed(ident: str) -> list[tuple[str, tuple[str, str]]]:
