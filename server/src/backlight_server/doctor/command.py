@@ -6,7 +6,13 @@ import argparse
 import os
 from typing import Any
 
-from backlight_server.doctor.checks import Finding, check_cors, check_server, check_tracing
+from backlight_server.doctor.checks import (
+    Finding,
+    check_cors,
+    check_header,
+    check_server,
+    check_tracing,
+)
 from backlight_server.doctor.origins import parse_rules
 
 
@@ -24,6 +30,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tracing-origins", action="append", metavar="ENTRY",
                    help="the page's tracingOrigins: true (the default), false, default (not "
                         "given), or entries, repeated: a string, or /source/flags for a RegExp")
+    p.add_argument("--header", metavar="VALUE",
+                   help="an x-highlight-request value a backend received: does it link?")
     p.add_argument("--server", default=os.environ.get("BACKLIGHT_URL", "http://127.0.0.1:8082"),
                    help="the Backlight server [env BACKLIGHT_URL]")
     p.add_argument("--token", default=os.environ.get("BACKLIGHT_AUTH_TOKEN"),
@@ -44,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         findings.append(check_cors(args.origin, args.url, args.method.upper()))
         findings.append(check_tracing(args.origin, args.url, rules))
+    if args.header is not None:
+        findings.append(check_header(args.header))
     findings.extend(check_server(args.server, args.token, args.project))
     for f in findings:
         print(f"[{'ok' if f.ok else 'FAIL'}] {f.title}\n       {f.detail}")

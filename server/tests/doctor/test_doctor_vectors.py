@@ -1,5 +1,6 @@
-"""``backlight doctor``'s reading of ``tracingOrigins`` against docs/linkage-vectors.json,
-the same cases the browser SDK's tests run (sdk/browser/test/linkage.test.ts)."""
+"""``backlight doctor`` against docs/linkage-vectors.json: its reading of ``tracingOrigins``
+(the cases the browser SDK's tests run, sdk/browser/test/linkage.test.ts) and of an
+``x-highlight-request`` value a backend received (the server's and the SDKs' cases)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from backlight_server.doctor.checks import check_header
 from backlight_server.doctor.origins import (
     PUBLIC_SUFFIXES,
     Rule,
@@ -46,6 +48,18 @@ def test_origin_vectors(case: dict[str, Any]) -> None:
     assert reason
 
 
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"{i}-{c['why'][:40]}")
+                                  for i, c in enumerate(VECTORS["headers"])])
+def test_header_vectors(case: dict[str, Any]) -> None:
+    finding = check_header(case["value"])
+    assert finding.ok == (case["link"] is not None), finding.detail
+    if case["link"] is not None:
+        session, request = case["link"]
+        assert finding.detail == f"links session {session}, request {request}"
+    else:
+        assert finding.detail.startswith("does not link: ")
+
+
 def test_parse_rules_reads_the_command_line_forms() -> None:
     assert parse_rules(None) is True
     assert parse_rules(["false"]) is False
@@ -77,3 +91,18 @@ def test_doctor_with_tracing_origins_given() -> None:
     out = doctor("--origin", page, "--tracing-origins", "false", "--tracing-origins", "x", api)
     assert out.returncode == 2
     assert "error: false cannot be combined" in out.stdout
+
+
+def test_doctor_reads_a_header_value() -> None:
+    def doctor(value: str) -> str:
+        return subprocess.run([sys.executable, "-m", "backlight_server", "doctor", "--header",
+                               value, "--server", "http://127.0.0.1:9"], text=True,
+                              capture_output=True, timeout=60, check=False).stdout
+
+    assert "[ok] x-highlight-request 'sess-1/req-1'\n       links session sess-1, request " \
+           "req-1" in doctor("sess-1/req-1")
+    assert "does not link: the session id 'sess 1' is not 1-128 characters" in doctor(
+        "sess 1/req-1")
+    assert "does not link: the value must be <session id>/<request id>, with exactly one " \
+           "slash" in doctor("a/b/c")
+    assert "does not link: 300 characters, more than 261" in doctor("a" * 300)
