@@ -252,12 +252,14 @@ def test_vectors_through_the_middlewares(sdk: Receiver) -> None:
     seen: dict[str, dict[str, str]] = {}
 
     async def asgi_app(scope_: Any, receive: Any, send: Any) -> None:
-        seen[scope_["path"]] = backlight.message_headers(as_dict=True)
+        if "/asks/" in scope_["path"]:
+            seen[scope_["path"]] = backlight.message_headers(as_dict=True)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
     def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
-        seen[environ["PATH_INFO"]] = backlight.message_headers(as_dict=True)
+        if "/asks/" in environ["PATH_INFO"]:
+            seen[environ["PATH_INFO"]] = backlight.message_headers(as_dict=True)
         start_response("200 OK", [])
         return [b"ok"]
 
@@ -276,9 +278,12 @@ def test_vectors_through_the_middlewares(sdk: Receiver) -> None:
                          ids_of(case), case["why"]))
     for name, headers, link, ids, why in requests:
         for kind, run, app in (("asgi", _asgi_request, asgi), ("wsgi", _wsgi_request, wsgi)):
-            path = f"/{kind}/{name}"
-            expected[path] = (link, ids, why)
-            run(app, path, headers)
+            # an app that asks for the link parses the headers at once; one that does not
+            # leaves them raw for the export thread's encoder (the compiled fast path)
+            for asks in ("asks", "quiet"):
+                path = f"/{kind}/{asks}/{name}"
+                expected[path] = (link, ids, why)
+                run(app, path, headers)
     sdk.wait_for(lambda r: len({s.attributes.get("url.path") for s in r.spans}
                                & expected.keys()) == len(expected))
     wrong: list[tuple[object, ...]] = []
@@ -287,12 +292,15 @@ def test_vectors_through_the_middlewares(sdk: Receiver) -> None:
         if at not in expected:
             continue
         link, ids, why = expected[at]
-        sent = seen[at]
-        sent_link = sent.get(names.HEADER)
-        if span.link != (link or (None, None)) or sent_link != (link and "/".join(link)):
-            wrong.append((at, why, span.link, short(sent_link)))
+        if span.link != (link or (None, None)):
+            wrong.append((at, why, span.link))
         if ids is not None and (int(span.trace_id, 16), int(span.parent_span_id, 16)) != ids:
             wrong.append((at, why, span.trace_id, span.parent_span_id))
+        sent = seen.get(at)
+        if sent is None:
+            continue
+        if sent.get(names.HEADER) != (link and "/".join(link)):
+            wrong.append((at, why, short(sent.get(names.HEADER))))
         if ids is not None and sent["traceparent"].split("-")[1] != f"{ids[0]:032x}":
             wrong.append((at, why, short(sent.get("traceparent"))))
         if ids is None and span.parent_span_id:
