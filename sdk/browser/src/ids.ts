@@ -1,4 +1,7 @@
-/** Random identifiers of the linkage contract, from crypto.getRandomValues. */
+/**
+ * Identifiers of the linkage contract (docs/linkage.md): random ones from
+ * crypto.getRandomValues, the id rule, and the W3C traceparent an app may already send.
+ */
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
@@ -29,7 +32,31 @@ export function randomHex(bytes: number): string {
 
 export const newSessionId = (): string => randomAlnum(28)
 
-export const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/
+/**
+ * A session or request id: 1-128 characters of [A-Za-z0-9_.:-], at least one of them a
+ * letter or digit. The same rule for both, in every component.
+ */
+const ID = /^(?=[_.:-]*[A-Za-z0-9])[A-Za-z0-9_.:-]{1,128}$/
+
+export const isId = (value: unknown): value is string => typeof value === 'string' && ID.test(value)
+
+const MAX_TRACEPARENT = 512
+const TRACEPARENT = /^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^ \t]*)?[ \t]*$/
+const ZEROS = /^0+$/
+
+/**
+ * The trace id and parent span id of a valid W3C `traceparent`: lower-case hex, neither id
+ * all zeros, version `ff` never, version `00` with exactly four fields, later versions with
+ * any fields appended; spaces and tabs around it are ignored. `null` for anything else.
+ */
+export function parseTraceparent(value: string): [string, string] | null {
+  if (value.length > MAX_TRACEPARENT) return null
+  const m = TRACEPARENT.exec(value)
+  if (!m || m[1] === 'ff' || (m[1] === '00' && m[4] !== undefined)) return null
+  const trace = m[2]!
+  const parent = m[3]!
+  return ZEROS.test(trace) || ZEROS.test(parent) ? null : [trace, parent]
+}
 
 /**
  * The two tracing headers for one request. When the app already sends a valid
@@ -39,11 +66,11 @@ export function traceHeaders(
   sessionId: string,
   existingTraceparent: string | null,
 ): { requestId: string; highlight: string; traceparent: string | null } {
-  const m = existingTraceparent ? TRACEPARENT.exec(existingTraceparent.trim()) : null
-  const requestId = m ? m[1]! : randomHex(16)
+  const ids = existingTraceparent === null ? null : parseTraceparent(existingTraceparent)
+  const requestId = ids ? ids[0] : randomHex(16)
   return {
     requestId,
     highlight: `${sessionId}/${requestId}`,
-    traceparent: m ? null : `00-${requestId}-${randomHex(8)}-01`,
+    traceparent: ids ? null : `00-${requestId}-${randomHex(8)}-01`,
   }
 }

@@ -5,6 +5,7 @@
  * bodies are read from clones. Every internal failure falls back to the original call.
  */
 import { traceHeaders } from './ids'
+import { HEADER, TRACEPARENT_HEADER } from './names'
 import { blocked } from './origins'
 import { byteLength, capBytes, redactBody, redactHeaders } from './redact'
 import type { Log, NetworkEntry, Timing } from './types'
@@ -83,9 +84,9 @@ function addTrace(
   get: (n: string) => string | null,
   set: (n: string, v: string) => void,
 ): string {
-  const t = traceHeaders(k.session(), get('traceparent'))
-  set('x-highlight-request', t.highlight)
-  if (t.traceparent && k.cfg.traceparent) set('traceparent', t.traceparent)
+  const t = traceHeaders(k.session(), get(TRACEPARENT_HEADER))
+  set(HEADER, t.highlight)
+  if (t.traceparent && k.cfg.traceparent) set(TRACEPARENT_HEADER, t.traceparent)
   return t.requestId
 }
 

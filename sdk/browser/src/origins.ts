@@ -1,6 +1,6 @@
 /**
  * Which request URLs get `x-highlight-request` and `traceparent`.
- * Semantics: shared/product-brief.md, "What tracingOrigins means".
+ * Semantics: docs/linkage.md, "tracingOrigins"; tests hold them to docs/linkage-vectors.json.
  */
 import type { OriginRule } from './types'
 
@@ -56,7 +56,7 @@ export function matches(rules: Rules, raw: string, url: URL, page: Page): boolea
   if (rules === true) {
     if (!ABSOLUTE.test(raw)) return true
     const h = url.hostname
-    if (h === 'localhost' || h === page.hostname) return true
+    if (h === 'localhost' || h.endsWith('.localhost') || h === page.hostname) return true
     const site = page.site()
     return h === site || h.endsWith(`.${site}`)
   }

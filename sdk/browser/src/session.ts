@@ -5,7 +5,7 @@
  * live tab's) is recognised by the `open` mark, which a live page keeps set and clears
  * on `pagehide`: a page that finds it set was copied from a page still running.
  */
-import { newSessionId, randomAlnum } from './ids'
+import { isId, newSessionId, randomAlnum } from './ids'
 
 export const IDLE_MS = 15 * 60 * 1000
 export const MAX_MS = 4 * 60 * 60 * 1000
@@ -47,7 +47,7 @@ export const expired = (s: SessionState, now: number): Origin | null =>
 function parse(raw: string | null): SessionState | null {
   try {
     const s = raw ? (JSON.parse(raw) as SessionState) : null
-    return s && typeof s.id === 'string' && typeof s.seq === 'number' ? s : null
+    return s && isId(s.id) && typeof s.seq === 'number' ? s : null
   } catch {
     return null
   }

@@ -43,6 +43,13 @@ def with_link(link: RequestContext, ctx: Context | None = None) -> Context:
     return context.set_value(LINK_KEY, link, ctx)
 
 
+def without_link(ctx: Context) -> Context:
+    """``ctx`` without the baggage entry OpenTelemetry's propagator may have read from a
+    ``baggage`` header that, by the contract's reading (``headers.from_baggage``), holds
+    no link: its reading differs on duplicate keys and white space."""
+    return baggage.remove_baggage(HEADER, ctx)
+
+
 # The request path reads and sets OpenTelemetry's current context many times per request.
 # With the default runtime context (a ContextVar), these go straight to its variable: the
 # same Context objects in the same place, three Python calls fewer each. Any other runtime

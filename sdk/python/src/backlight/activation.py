@@ -12,11 +12,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from backlight._context import attach, current_link, detach, with_link
 from backlight._debug import internal_error
 from backlight._state import state
+from backlight.names import REQUEST_ATTR as REQUEST_ATTR
+from backlight.names import SESSION_ATTR as SESSION_ATTR
 from backlight.span import LeanSpan
 from backlight.types import RequestContext
-
-SESSION_ATTR = "highlight.session_id"
-REQUEST_ATTR = "highlight.trace_id"
 
 
 class Activation:

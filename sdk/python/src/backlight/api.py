@@ -14,7 +14,7 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from backlight import activation
-from backlight._context import current_link
+from backlight._context import current_link, without_link
 from backlight._debug import debug, guarded, internal_error
 from backlight.headers import HEADER, parse_headers
 from backlight.span import LeanSpan
@@ -134,6 +134,8 @@ def consume(headers: Any, name: str = "consume") -> Iterator[RequestContext | No
         carrier = _carrier(headers)
         link = parse_headers(carrier)
         parent = propagate.extract(carrier)
+        if link is None:
+            parent = without_link(parent)
         debug("backlight: consume with headers %r -> %s", sorted(carrier), link)
         act = activation.start(name, SpanKind.CONSUMER, link, parent)
     except Exception:

@@ -8,6 +8,7 @@ from backlight.config import Config
 from backlight.export import encode
 from backlight.export.transport import Transport
 from backlight.export.worker import Worker
+from backlight.names import PROJECT_HEADER
 from backlight.records import LogItem
 from backlight.span import LeanSpan
 
@@ -20,7 +21,7 @@ class Client:
         resource = encode.resource(config.resource_attributes())
         self.transport = Transport(
             config.backend_url,
-            {"x-highlight-project": config.project_id},
+            {PROJECT_HEADER: config.project_id},
             timeout=config.export_timeout,
         )
         self.worker = Worker(self.transport.send, config.export_interval)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from backlight.names import PROJECT_ATTR
+
 
 @dataclass(frozen=True)
 class Config:
@@ -29,7 +31,7 @@ class Config:
         from backlight._version import __version__
 
         attributes = {
-            "highlight.project_id": self.project_id,
+            PROJECT_ATTR: self.project_id,
             "service.name": self.service_name,
             "deployment.environment": self.environment,
             "telemetry.sdk.name": "backlight",

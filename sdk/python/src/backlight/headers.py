@@ -1,7 +1,8 @@
-"""Reading the linkage headers: ``x-highlight-request`` (``<sessionSecureId>/<requestId>``),
-its ``baggage`` fallback, and W3C ``traceparent``.
+"""Reading the linkage headers (docs/linkage.md): ``x-highlight-request``
+(``<session id>/<request id>``), its ``baggage`` fallback, and W3C ``traceparent``.
 
-Anything malformed means "no linkage": these functions never raise.
+Anything malformed means "no linkage": these functions never raise. Tests hold them, and
+the compiled encoder's copy of the id rule (``_speedups.c``), to docs/linkage-vectors.json.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from backlight.names import BAGGAGE_HEADER, BAGGAGE_KEY
+from backlight.names import HEADER as HEADER
 from backlight.types import RequestContext
 
-HEADER = "x-highlight-request"
 MAX_TOKEN = 128
-_TOKEN_RE = r"[A-Za-z0-9_\-.:]{1,128}"  # MAX_TOKEN characters at most
+"""The longest session or request id."""
+# An id: 1 to MAX_TOKEN characters of [A-Za-z0-9_.:-], at least one a letter or digit
+# (so never a dot segment such as ``..``). The same rule for sessions and requests.
+_TOKEN_RE = r"(?=[_.:-]*[A-Za-z0-9])[A-Za-z0-9_.:-]{1,128}"
 _TOKEN = re.compile(_TOKEN_RE + r"\Z")
+_OWS = " \t"
 _VALUE = re.compile(rf"[ \t]*({_TOKEN_RE})/({_TOKEN_RE})[ \t]*\Z".encode())
 PLAIN_VALUE = re.compile(rf"({_TOKEN_RE})/({_TOKEN_RE})")
 """A str value with nothing around it: ``fullmatch`` gives what ``parse_value`` would."""
-_MAX_VALUE = 2 * MAX_TOKEN + 1
-MAX_RAW_VALUE = _MAX_VALUE + 4  # room for surrounding spaces; anything longer is malformed
+MAX_RAW_VALUE = 2 * MAX_TOKEN + 1 + 4
+"""The longest value read: two ids, the slash and 4 characters of white space around."""
 _MAX_BAGGAGE = 8192
 MAX_TRACEPARENT = 512  # 55 characters in version 00; later versions may append fields
 _CANONICAL = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
@@ -57,9 +63,9 @@ def parse_value(value: object) -> RequestContext | None:
         if match is None:
             return None
         return _link(match[1].decode("ascii"), match[2].decode("ascii"))
-    if not isinstance(value, str) or len(value) > _MAX_VALUE:
+    if not isinstance(value, str) or len(value) > MAX_RAW_VALUE:
         return None
-    session, sep, request = value.strip().partition("/")
+    session, sep, request = value.strip(_OWS).partition("/")
     if not sep or not _TOKEN.match(session) or not _TOKEN.match(request):
         return None
     return RequestContext(session, request)
@@ -101,8 +107,8 @@ def from_baggage(value: object) -> RequestContext | None:
         return None
     for member in value.split(","):
         key, sep, rest = member.partition("=")
-        if sep and key.strip().lower() == HEADER:
-            return parse_value(unquote(rest.split(";", 1)[0].strip()))
+        if sep and key.strip(_OWS).lower() == BAGGAGE_KEY:
+            return parse_value(unquote(rest.split(";", 1)[0].strip(_OWS)))
     return None
 
 
@@ -123,7 +129,7 @@ def parse_headers(headers: Any) -> RequestContext | None:
     """
     link = parse_value(get_header(headers, HEADER))
     if link is None:
-        link = from_baggage(get_header(headers, "baggage"))
+        link = from_baggage(get_header(headers, BAGGAGE_HEADER))
     return link
 
 

@@ -12,10 +12,8 @@ from opentelemetry import trace
 from backlight._context import current_link
 from backlight._debug import INTERNAL, internal_error
 from backlight._state import state
+from backlight.names import REQUEST_ATTR, SESSION_ATTR
 from backlight.records import LogItem
-
-SESSION_ATTR = "highlight.session_id"
-REQUEST_ATTR = "highlight.trace_id"
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {

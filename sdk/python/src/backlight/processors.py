@@ -9,10 +9,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from backlight._context import current_link
 from backlight._debug import internal_error
 from backlight._state import state
+from backlight.names import REQUEST_ATTR, SESSION_ATTR
 from backlight.records import LogItem
-
-SESSION_ATTR = "highlight.session_id"
-REQUEST_ATTR = "highlight.trace_id"
 
 
 class BacklightSpanProcessor(SpanProcessor):

@@ -22,7 +22,8 @@ from opentelemetry.propagators.textmap import (
 )
 
 from backlight._context import current_link, with_link
-from backlight.headers import HEADER, parse_value
+from backlight.headers import parse_value
+from backlight.names import BAGGAGE_HEADER, BAGGAGE_KEY, HEADER
 
 
 class HighlightRequestPropagator(TextMapPropagator):
@@ -53,9 +54,9 @@ class HighlightRequestPropagator(TextMapPropagator):
         # The request path keeps the link out of W3C baggage (a copy per request); add the
         # entry here, after the baggage propagator, for services that only read baggage.
         if baggage.get_baggage(HEADER, context) is None and isinstance(carrier, MutableMapping):
-            entry = f"{HEADER}={quote(link.header_value, safe='')}"
-            existing = carrier.get("baggage")
-            setter.set(carrier, "baggage", f"{existing},{entry}" if existing else entry)
+            entry = f"{BAGGAGE_KEY}={quote(link.header_value, safe='')}"
+            existing = carrier.get(BAGGAGE_HEADER)
+            setter.set(carrier, BAGGAGE_HEADER, f"{existing},{entry}" if existing else entry)
 
     @property
     def fields(self) -> set[str]:

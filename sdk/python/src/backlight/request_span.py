@@ -20,12 +20,11 @@ from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 from backlight._debug import internal_error
 from backlight.headers import parse_traceparent, parse_value
+from backlight.names import REQUEST_ATTR as REQUEST_ATTR
+from backlight.names import SESSION_ATTR as SESSION_ATTR
 from backlight.span import LeanSpan, SpanRecord, _getrandbits
 from backlight.types import RequestContext
 
-# as in activation.py (which imports the export chain that imports this module)
-SESSION_ATTR = "highlight.session_id"
-REQUEST_ATTR = "highlight.trace_id"
 METHOD = "http.request.method"
 PATH = "url.path"
 ROUTE = "http.route"

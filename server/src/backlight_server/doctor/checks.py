@@ -1,4 +1,5 @@
-"""The checks: CORS preflight of the API, tracingOrigins, and the Backlight server."""
+"""The checks: CORS preflight of the API, tracingOrigins, a header value a backend got, and
+the Backlight server."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from backlight_server.doctor.origins import traced_by_default
+from backlight_server.doctor.origins import Rules, describe, matches
+from backlight_server.names import HEADER, TRACEPARENT_HEADER
+from backlight_server.pipeline.linkage import ID_RULE, MAX_HEADER, clean_id, parse_header
 
-NEEDED_HEADERS = ("x-highlight-request", "traceparent")
+NEEDED_HEADERS = (HEADER, TRACEPARENT_HEADER)
 TIMEOUT_S = 10.0
 
 
@@ -59,10 +62,34 @@ def check_cors(origin: str, url: str, method: str = "GET") -> Finding:
                                 f"{', '.join(NEEDED_HEADERS)}")
 
 
-def check_tracing(origin: str, url: str) -> Finding:
-    matched, reason = traced_by_default(origin, url)
+def check_tracing(origin: str, url: str, rules: Rules = True) -> Finding:
+    matched, reason = matches(rules, origin, url)
     verdict = "would be traced" if matched else "would NOT be traced"
-    return Finding(matched, f"tracingOrigins: true on {origin} {verdict} for {url}", reason)
+    return Finding(matched, f"{describe(rules)} on {origin} {verdict} for {url}", reason)
+
+
+def check_header(value: str) -> Finding:
+    """Does this ``x-highlight-request`` value, as a backend received it, link? The verdict is
+    the server's own reading (``pipeline/linkage.py``); the detail says why not."""
+    shown = repr(value if len(value) <= 80 else value[:77] + "...")
+    link = parse_header(value)
+    if link.session_id:
+        return Finding(True, f"{HEADER} {shown}",
+                       f"links session {link.session_id}, request {link.request_id}")
+    return Finding(False, f"{HEADER} {shown}", f"does not link: {_why_not(value)} "
+                                                "(docs/linkage.md)")
+
+
+def _why_not(value: str) -> str:
+    if len(value) > MAX_HEADER:
+        return f"{len(value)} characters, more than {MAX_HEADER}"
+    parts = value.strip(" \t").split("/")
+    if len(parts) != 2:
+        return "the value must be <session id>/<request id>, with exactly one slash"
+    for name, part in zip(("session id", "request id"), parts, strict=True):
+        if clean_id(part) is None:
+            return f"the {name} {part[:40]!r} is not {ID_RULE}"
+    return "malformed"
 
 
 def _get_json(url: str, token: str | None) -> tuple[int, Any]:

@@ -7,7 +7,6 @@ depth-clipped and size-capped with a marked wrapper, never cut (``pipeline.jsont
 
 from __future__ import annotations
 
-import re
 import zlib
 from typing import Any
 
@@ -17,6 +16,7 @@ from backlight_server.errors import ClientError
 from backlight_server.ingest import fields as f
 from backlight_server.pipeline import jsontext, stack
 from backlight_server.pipeline.fingerprint import fingerprint
+from backlight_server.pipeline.linkage import ID_RULE, clean_id
 from backlight_server.pipeline.model import (
     BrowserBatch,
     ConsoleRecord,
@@ -36,8 +36,6 @@ MAX_SHORT = 512
 MAX_TEXT = 65536
 MAX_BODY = 256 * 1024
 MAX_EVENT_TYPE = 1000
-_SESSION_ID = re.compile(r"[A-Za-z0-9]{8,64}\Z")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,128}\Z")
 LEVELS = frozenset({"log", "info", "warn", "error", "debug", "trace"})
 _NETWORK_TYPES = ("fetch", "xhr", "beacon", "other")
 _NETWORK_ERRORS = ("network", "cors", "abort", "timeout")
@@ -63,9 +61,9 @@ def json_text(value: Any, cap: int = MAX_TEXT) -> str | None:
 
 def session_info(data: dict[str, Any], window: tuple[float, float]) -> SessionInfo:
     project = f.string(data, "project_id", 64, required=True)
-    secure_id = data.get("session_secure_id")
-    if not isinstance(secure_id, str) or not _SESSION_ID.match(secure_id):
-        raise f.bad("session_secure_id", "must be 8-64 characters of [A-Za-z0-9]")
+    secure_id = clean_id(data.get("session_secure_id"))
+    if secure_id is None:
+        raise f.bad("session_secure_id", f"must be {ID_RULE}")
     assert project is not None
     return SessionInfo(
         project_id=project, secure_id=secure_id,
@@ -87,8 +85,8 @@ def _body(item: dict[str, Any], key: str, at: str) -> str | None:
 def _network(sid: str, item: dict[str, Any], at: str,
              window: tuple[float, float]) -> NetworkRecord:
     rid = item.get("request_id")
-    if rid is not None and (not isinstance(rid, str) or not _REQUEST_ID.match(rid)):
-        raise f.bad(at + "request_id", "must be null or 1-128 characters of [A-Za-z0-9_-.:]")
+    if rid is not None and clean_id(rid) is None:
+        raise f.bad(at + "request_id", f"must be null or {ID_RULE}")
     kind = item.get("type", "fetch")
     if kind not in _NETWORK_TYPES:
         raise f.bad(at + "type", f"must be one of {', '.join(_NETWORK_TYPES)}")

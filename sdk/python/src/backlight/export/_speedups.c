@@ -120,26 +120,37 @@ static int canonical_ids(const unsigned char *v, unsigned char *trace, unsigned 
     return unhex(v + 3, trace, 16) == 1 && unhex(v + 36, parent, 8) == 1;
 }
 
+/* 2 for a letter or digit, 1 for the other id characters (_ - . :), 0 for the rest. */
 static int token_char(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':';
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return 2;
+    return c == '_' || c == '-' || c == '.' || c == ':';
 }
 
-/* headers.match_value: [ \t]*<token>/<token>[ \t]* with tokens of 1 to 128 characters.
-   Sets the offsets of the two tokens; 0 when the value is malformed. */
+/* An id from v[*start]: 1 to 128 id characters, at least one a letter or digit
+   (headers._TOKEN_RE). Moves *end past it; 0 when it is not one. */
+static int id_at(const unsigned char *v, Py_ssize_t n, Py_ssize_t start, Py_ssize_t *end) {
+    Py_ssize_t i = start;
+    int kind, alnum = 0;
+    while (i < n && (kind = token_char(v[i])) != 0) {
+        alnum |= kind == 2;
+        i++;
+    }
+    *end = i;
+    return alnum && i - start <= MAX_TOKEN;
+}
+
+/* headers.match_value: [ \t]*<id>/<id>[ \t]* (docs/linkage.md). Sets the offsets of the
+   two ids; 0 when the value is malformed. */
 static int link_tokens(const unsigned char *v, Py_ssize_t n, Py_ssize_t *s0, Py_ssize_t *s1,
                        Py_ssize_t *r0, Py_ssize_t *r1) {
     if (n > MAX_RAW_VALUE) return 0;
     Py_ssize_t i = 0;
     while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
     *s0 = i;
-    while (i < n && token_char(v[i])) i++;
-    *s1 = i;
-    if (*s1 - *s0 < 1 || *s1 - *s0 > MAX_TOKEN || i >= n || v[i] != '/') return 0;
-    *r0 = ++i;
-    while (i < n && token_char(v[i])) i++;
-    *r1 = i;
-    if (*r1 - *r0 < 1 || *r1 - *r0 > MAX_TOKEN) return 0;
+    if (!id_at(v, n, *s0, s1) || *s1 >= n || v[*s1] != '/') return 0;
+    *r0 = *s1 + 1;
+    if (!id_at(v, n, *r0, r1)) return 0;
+    i = *r1;
     while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
     return i == n;
 }

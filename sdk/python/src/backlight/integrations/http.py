@@ -14,12 +14,13 @@ from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from backlight._context import LINK_KEY, attach, get_current, with_link
+from backlight._context import LINK_KEY, attach, get_current, with_link, without_link
 from backlight._debug import debug
 from backlight._debug import state as debug_state
 from backlight._state import state
 from backlight.activation import Activation
 from backlight.headers import MAX_RAW_VALUE, MAX_TRACEPARENT, from_baggage
+from backlight.names import BAGGAGE_HEADER, TRACEPARENT_HEADER
 from backlight.request_span import METHOD, PATH, ROUTE, STATUS, RequestSpan
 
 __all__ = ["METHOD", "PATH", "ROUTE", "STATUS", "begin_request", "finish_request"]
@@ -73,15 +74,14 @@ def _attach_with_baggage(
     traceparent: str | bytes | None,
     baggage: str | bytes,
 ) -> Token[Context]:
-    carrier = {"baggage": _text(baggage)}
+    carrier = {BAGGAGE_HEADER: _text(baggage)}
     if traceparent is not None:
-        carrier["traceparent"] = _text(traceparent)
+        carrier[TRACEPARENT_HEADER] = _text(traceparent)
     parent = propagate.extract(carrier, Context())
     link = span.request_link() if highlight is not None else None
     if link is None:
-        link = span.link = from_baggage(carrier["baggage"])
-    if link is not None:
-        parent = with_link(link, parent)
+        link = span.link = from_baggage(carrier[BAGGAGE_HEADER])
+    parent = with_link(link, parent) if link is not None else without_link(parent)
     return attach(Context({**parent, _SPAN_KEY: span}))
 
 

@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from backlight._context import current_link
+from backlight.names import REQUEST_ATTR, SESSION_ATTR
 
 
 def add_request_link(
@@ -27,6 +28,6 @@ def add_request_link(
     except Exception:
         link = None
     if link is not None:
-        event_dict.setdefault("highlight.session_id", link.secure_session_id)
-        event_dict.setdefault("highlight.trace_id", link.request_id)
+        event_dict.setdefault(SESSION_ATTR, link.secure_session_id)
+        event_dict.setdefault(REQUEST_ATTR, link.request_id)
     return event_dict

@@ -35,6 +35,7 @@ from backlight_server.ingest.highlight.mapping import (
 )
 from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.pipeline import jsontext
+from backlight_server.pipeline.linkage import ID_RULE, MAX_ID, clean_id
 from backlight_server.pipeline.model import BrowserBatch, Identify, SessionInfo, TrackRecord
 from backlight_server.state import AppState, get_state
 
@@ -58,9 +59,9 @@ def _ctx(info: Any) -> tuple[AppState, Request]:
 
 
 def _session(state: AppState, secure_id: str) -> SessionInfo:
-    session = state.store.session_info(str(secure_id)[:64])
+    session = state.store.session_info(str(secure_id)[:MAX_ID])
     if session is None:
-        raise GraphQLError(f"unknown session {str(secure_id)[:64]!r}: call initializeSession "
+        raise GraphQLError(f"unknown session {str(secure_id)[:MAX_ID]!r}: call initializeSession "
                            "first", extensions={"code": "unknown_session"})
     return session
 
@@ -81,9 +82,9 @@ async def initialize_session(_: Any, info: Any, **args: Any) -> dict[str, Any]:
         raise GraphQLError(f"project {project!r} does not exist on this server (see "
                            "`backlight project create --id`)",
                            extensions={"code": "unknown_project"})
-    secure_id = str(args["session_secure_id"])
-    if not secure_id.isalnum() or not 8 <= len(secure_id) <= 64:
-        raise GraphQLError("session_secure_id must be 8-64 alphanumerics",
+    secure_id = clean_id(args["session_secure_id"])
+    if secure_id is None:
+        raise GraphQLError(f"session_secure_id must be {ID_RULE}",
                            extensions={"code": "invalid_field"})
     await state.store.start_session(SessionInfo(
         project_id=project, secure_id=secure_id, started_ms=time.time() * 1000,
@@ -153,14 +154,14 @@ async def identify_session(_: Any, info: Any, **args: Any) -> str:
 
 
 async def add_session_properties(_: Any, info: Any, **args: Any) -> str:
-    sid = str(args["session_secure_id"])[:64]
+    sid = str(args["session_secure_id"])[:MAX_ID]
     track = [TrackRecord(sid, time.time() * 1000, "session properties",
                          _json(args.get("properties_object")))]
     return await _annotate(info, sid, track=track)
 
 
 async def add_session_feedback(_: Any, info: Any, **args: Any) -> str:
-    sid = str(args["session_secure_id"])[:64]
+    sid = str(args["session_secure_id"])[:MAX_ID]
     props = {k: args.get(k) for k in ("user_name", "user_email", "verbatim")}
     ts = timestamp_ms(args.get("timestamp"), time.time() * 1000)
     return await _annotate(info, sid, track=[TrackRecord(sid, ts, "feedback", _json(props))])

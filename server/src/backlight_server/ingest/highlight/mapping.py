@@ -25,7 +25,7 @@ from backlight_server.ingest.browser_schema import (
     json_text,
 )
 from backlight_server.pipeline import jsontext
-from backlight_server.pipeline.linkage import clean_token
+from backlight_server.pipeline.linkage import clean_id
 from backlight_server.pipeline.model import (
     BrowserBatch,
     ConsoleRecord,
@@ -148,7 +148,7 @@ def _network(sid: str, res: dict[str, Any], start_ms: float, at: str,
     response = (pair.get("response") or {}) if isinstance(pair, dict) else {}
     if not isinstance(request, dict) or not isinstance(response, dict):
         request, response = {}, {}
-    request_id = clean_token(request.get("id"))
+    request_id = clean_id(request.get("id"))
     detail = {k: v for k, v in {
         "request_headers": redact_headers(f.headers(request, "headers", at + "request.")) or None,
         "response_headers": redact_headers(f.headers(response, "headers", at + "response."))
