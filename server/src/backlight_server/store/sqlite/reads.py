@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from backlight_server.store.shapes import JSON_COLUMNS, json_column, network_detail
+from backlight_server.store.sqlite import timematch
 
 Row = dict[str, Any]
 REPLAY_PAGE_BYTES = 8 * 1024 * 1024
@@ -256,6 +257,38 @@ def _error_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[R
         f"FROM errors WHERE {where} ORDER BY ts_ms", args))
 
 
+def _time_key(key: str) -> Any:
+    """Sort key on a time column that tolerates any stored value (non-numbers go last)."""
+    def by(row: Row) -> tuple[int, float]:
+        t = timematch.number(row.get(key))
+        return (0, t) if t is not None else (1, 0.0)
+    return by
+
+
+def _timed(conn: sqlite3.Connection, browser: list[Row], request_id: str,
+           logs: list[Row], errors: list[Row]) -> tuple[list[Row], list[Row]]:
+    """The request's logs and errors, each marked ``match``: ``"exact"`` (by request id or
+    trace) or ``"time"`` (a record with only the session id, recorded while this was the
+    session's one request in flight: see ``timematch``)."""
+    for item in (*logs, *errors):
+        item["match"] = "exact"
+    b = browser[0] if browser else None
+    if b is None or not isinstance(b["session_id"], str):
+        return logs, errors
+    error_ids, log_ids = timematch.for_request(conn, request_id, b["session_id"],
+                                               b["start_ms"], b["end_ms"])
+    error_ids = sorted(set(error_ids) - {e["id"] for e in errors})
+    log_ids = sorted(set(log_ids) - {lg["id"] for lg in logs})[:max(0, 5000 - len(logs))]
+    more_errors = _error_rows(conn, f"id IN ({_marks(len(error_ids))})", error_ids) \
+        if error_ids else []
+    more_logs = _log_rows(conn, f"id IN ({_marks(len(log_ids))})", log_ids, len(log_ids)) \
+        if log_ids else []
+    for item in (*more_logs, *more_errors):
+        item["match"] = "time"
+    return (sorted([*logs, *more_logs], key=_time_key("ts_ns")),
+            sorted([*errors, *more_errors], key=_time_key("ts_ms")))
+
+
 def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
     browser = _rows(conn.execute(
         "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, error,"
@@ -271,6 +304,7 @@ def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
     errors = _error_rows(conn, f"({in_traces} AND trace_id IS NOT NULL) OR "
                          "(request_id = ? AND request_id IS NOT NULL)",
                          [*traces, request_id])
+    logs, errors = _timed(conn, browser, request_id, logs, errors)
     session_id = next((b["session_id"] for b in browser), None) or next(
         (x["session_id"] for x in [*spans, *logs, *errors] if x.get("session_id")), None)
     services = sorted({s["service"] for s in spans} | {lg["service"] for lg in logs})
@@ -379,9 +413,10 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
         args += [session_id, session_id]
     if request_id:
         traces = _trace_ids_for_request(conn, request_id)
-        where.append(f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?)"
-                     if traces else "logs.request_id = ?")
-        args += [*traces, request_id]
+        timed = _timed_log_ids(conn, request_id)
+        where.append(f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?"
+                     f" OR logs.id IN ({_marks(len(timed))}))")
+        args += [*traces, request_id, *timed]
     if service:
         where.append("logs.service = ?")
         args.append(service)
@@ -406,6 +441,15 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
         lg["session_secure_id"] = lg.pop("network_session") or lg["session_id"]
     return {"logs": rows[:limit], "limit": limit, "offset": offset,
             "has_more": len(rows) > limit}
+
+
+def _timed_log_ids(conn: sqlite3.Connection, request_id: str) -> list[int]:
+    """Logs matched to the request by time (``timematch``), for the log search."""
+    row = conn.execute("SELECT session_id, start_ms, end_ms FROM network WHERE request_id = ? "
+                       "ORDER BY start_ms LIMIT 1", (request_id,)).fetchone()
+    if row is None or not isinstance(row[0], str):
+        return []
+    return timematch.for_request(conn, request_id, row[0], row[1], row[2])[1][:5000]
 
 
 def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
@@ -459,7 +503,7 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict
     and merged here, so a session with thousands of requests costs milliseconds. Spans and
     logs that carry a request id and a trace id are counted through that trace id (it is
     one of the request's traces by construction); logs without a trace id through the
-    request id.
+    request id. Errors and logs matched by time (``timematch``) count too.
     """
     ids = orjson.dumps(request_ids).decode()
     owners: dict[str, list[str]] = {r: [r] for r in request_ids}  # trace id -> request ids
@@ -499,13 +543,18 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict
     for eid, rid in conn.execute(f"SELECT id, request_id FROM errors WHERE request_id IN "
                                  f"{_IDS} AND request_id IS NOT NULL", (ids,)):
         errors.setdefault(rid, set()).add(eid)
+    for rid, timed in timematch.summaries(conn, request_ids).items():  # matched by time
+        out[rid]["logs"] += timed.logs
+        out[rid]["worst"] = max(out[rid]["worst"], timed.worst)
+        errors.setdefault(rid, set()).update(timed.error_ids)
     return {r: {"spans": o["spans"], "logs": o["logs"], "errors": len(errors.get(r, ())),
                 "worst_level": _severity_level(o["worst"])} for r, o in out.items()}
 
 
 def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
     """Backend summaries (spans, logs, errors, worst_level) of the given request ids."""
-    return _backend_summaries(conn, sorted(set(request_ids))) if request_ids else {}
+    ids = sorted({r for r in request_ids if isinstance(r, str)})  # stored ids may be anything
+    return _backend_summaries(conn, ids) if ids else {}
 
 
 def get_session_overview(conn: sqlite3.Connection, secure_id: str,
