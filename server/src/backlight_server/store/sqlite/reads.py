@@ -101,7 +101,7 @@ def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
     network = _rows(conn.execute(
         "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error, detail "
         "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
-    summary = backend_summaries(conn, [n["request_id"] for n in network if n["request_id"]])
+    summary = _session_summaries(conn, secure_id, network)
     none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
     for item in network:
         item["backend"] = summary.get(item["request_id"], none)
@@ -495,7 +495,8 @@ def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
 _IDS = "(SELECT value FROM json_each(?))"
 
 
-def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
+def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str],
+                       timed: dict[str, timematch.Summary] | None = None) -> dict[str, Row]:
     """Per request id: spans, logs, errors and the worst log level of its backend side.
 
     A request's traces are its id and the trace ids of spans and logs that carry it; this
@@ -503,7 +504,8 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict
     and merged here, so a session with thousands of requests costs milliseconds. Spans and
     logs that carry a request id and a trace id are counted through that trace id (it is
     one of the request's traces by construction); logs without a trace id through the
-    request id. Errors and logs matched by time (``timematch``) count too.
+    request id. Errors and logs matched by time (``timematch``) count too: ``timed`` when
+    the caller has them, else looked up.
     """
     ids = orjson.dumps(request_ids).decode()
     owners: dict[str, list[str]] = {r: [r] for r in request_ids}  # trace id -> request ids
@@ -543,10 +545,13 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict
     for eid, rid in conn.execute(f"SELECT id, request_id FROM errors WHERE request_id IN "
                                  f"{_IDS} AND request_id IS NOT NULL", (ids,)):
         errors.setdefault(rid, set()).add(eid)
-    for rid, timed in timematch.summaries(conn, request_ids).items():  # matched by time
-        out[rid]["logs"] += timed.logs
-        out[rid]["worst"] = max(out[rid]["worst"], timed.worst)
-        errors.setdefault(rid, set()).update(timed.error_ids)
+    if timed is None:
+        timed = timematch.summaries(conn, request_ids)
+    for rid, match in timed.items():  # matched by time
+        if rid in out:
+            out[rid]["logs"] += match.logs
+            out[rid]["worst"] = max(out[rid]["worst"], match.worst)
+            errors.setdefault(rid, set()).update(match.error_ids)
     return {r: {"spans": o["spans"], "logs": o["logs"], "errors": len(errors.get(r, ())),
                 "worst_level": _severity_level(o["worst"])} for r, o in out.items()}
 
@@ -555,6 +560,18 @@ def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[
     """Backend summaries (spans, logs, errors, worst_level) of the given request ids."""
     ids = sorted({r for r in request_ids if isinstance(r, str)})  # stored ids may be anything
     return _backend_summaries(conn, ids) if ids else {}
+
+
+def _session_summaries(conn: sqlite3.Connection, secure_id: str,
+                       network: list[Row]) -> dict[str, Row]:
+    """``backend_summaries`` of all of a session's network rows (the flights for matching
+    by time are these rows, so they are not read again)."""
+    ids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
+    if not ids:
+        return {}
+    flights = [f for f in (timematch.flight(n["request_id"], n["start_ms"], n["end_ms"])
+                           for n in network) if f is not None]
+    return _backend_summaries(conn, ids, timematch.session_summaries(conn, secure_id, flights))
 
 
 def get_session_overview(conn: sqlite3.Connection, secure_id: str,
@@ -572,7 +589,7 @@ def get_session_overview(conn: sqlite3.Connection, secure_id: str,
         "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error "
         "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
     if len(network) <= summaries_up_to:
-        summary = backend_summaries(conn, [n["request_id"] for n in network if n["request_id"]])
+        summary = _session_summaries(conn, secure_id, network)
         none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
         for item in network:
             item["backend"] = summary.get(item["request_id"], none)

@@ -60,39 +60,42 @@ class Summary(NamedTuple):
     error_ids: frozenset[int]
 
 
+def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor that yields plain tuples (faster than the connection's row factory)."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    return cur
+
+
 def number(value: object) -> float | None:
     """A finite number from a stored value, else None (stored rows may hold anything)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    kind = type(value)
+    if kind is not float and kind is not int:
         return None
-    result = float(value)
+    result = float(value)  # type: ignore[arg-type]
     return result if math.isfinite(result) else None
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def candidates(conn: sqlite3.Connection, session_id: str, lo_ms: float,
                hi_ms: float) -> list[Candidate]:
     """Errors and logs of the session between ``lo_ms`` and ``hi_ms`` without a request id
-    of their own (not yet checked for a linked trace)."""
+    of their own (not yet checked for a linked trace). ``BETWEEN`` two finite numbers only
+    holds for a finite number (SQLite orders text and blobs after every number)."""
+    if not (math.isfinite(lo_ms) and math.isfinite(hi_ms)):
+        return []
     found: list[Candidate] = []
-    for eid, ts, tid in conn.execute(
+    for eid, ts, tid in _plain(conn).execute(
             "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = ? "
             "AND request_id IS trace_id AND source != 'frontend' AND ts_ms BETWEEN ? AND ? "
             "LIMIT ?", (session_id, lo_ms, hi_ms, MAX_CANDIDATES)):
-        t = number(ts)
-        if t is not None and isinstance(eid, int):
-            found.append(Candidate("error", eid, t, tid if isinstance(tid, str) else None, 0))
-    lo_ns, hi_ns = math.floor(lo_ms * 1e6), math.ceil(hi_ms * 1e6)
-    for lid, ts, tid, sev in conn.execute(
+        found.append(Candidate("error", eid, float(ts),
+                               tid if type(tid) is str else None, 0))
+    for lid, ts, tid, sev in _plain(conn).execute(
             "SELECT id, ts_ns, trace_id, severity_number FROM logs WHERE session_id = ? "
             "AND request_id IS trace_id AND ts_ns BETWEEN ? AND ? LIMIT ?",
-            (session_id, lo_ns, hi_ns, MAX_CANDIDATES)):
-        t = number(ts)
-        if t is not None and isinstance(lid, int):
-            found.append(Candidate("log", lid, t / 1e6, tid if isinstance(tid, str) else None,
-                                   _int(sev)))
+            (session_id, lo_ms * 1e6, hi_ms * 1e6, MAX_CANDIDATES)):  # REAL bounds: no overflow
+        found.append(Candidate("log", lid, ts / 1e6, tid if type(tid) is str else None,
+                               sev if type(sev) is int else 0))
     return found
 
 
@@ -123,28 +126,39 @@ def linked_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> set[str
     return linked
 
 
+def flight(request_id: object, start_ms: object, end_ms: object) -> Flight | None:
+    """A stored network row as a Flight, if its id is text and its times are numbers."""
+    start, end = number(start_ms), number(end_ms)
+    if type(request_id) is not str or start is None or end is None:
+        return None
+    return Flight(request_id, start, end)
+
+
 def flights(conn: sqlite3.Connection, session_id: str, lo_ms: float,
             hi_ms: float) -> list[Flight]:
     """The session's network requests with a request id that overlap [lo_ms, hi_ms]."""
-    out = []
-    for rid, start, end in conn.execute(
-            "SELECT request_id, start_ms, end_ms FROM network WHERE session_id = ? "
-            "AND request_id IS NOT NULL AND start_ms <= ? AND end_ms >= ?",
-            (session_id, hi_ms, lo_ms)):
-        s, e = number(start), number(end)
-        if isinstance(rid, str) and s is not None and e is not None:
-            out.append(Flight(rid, s, e))
-    return out
+    rows = _plain(conn).execute(
+        "SELECT request_id, start_ms, end_ms FROM network WHERE session_id = ? "
+        "AND request_id IS NOT NULL AND start_ms <= ? AND end_ms >= ?",
+        (session_id, hi_ms, lo_ms))
+    return [f for f in (flight(*row) for row in rows) if f is not None]
 
 
-def in_flight(active: Iterable[Flight], t: float) -> str | None:
+def in_flight(active: list[Flight], t: float) -> str | None:
     """The one request in flight at ``t`` among ``active`` (the flights within SKEW_MS of
     ``t``): exactly one whose span holds ``t``, or, when none does, exactly one within
     SKEW_MS. Else None."""
-    near = {f.request_id for f in active}
-    strict = {f.request_id for f in active if f.start_ms <= t <= f.end_ms}
-    pool = strict or near
-    return next(iter(pool)) if len(pool) == 1 else None
+    strict: str | None = None
+    for rid, start, end in active:
+        if start <= t <= end:
+            if strict is None:
+                strict = rid
+            elif rid != strict:
+                return None  # two requests in flight
+    if strict is not None or not active:
+        return strict
+    near = active[0].request_id
+    return near if all(f.request_id == near for f in active) else None
 
 
 def match(found: list[Flight], times: list[float]) -> list[str | None]:
@@ -152,28 +166,36 @@ def match(found: list[Flight], times: list[float]) -> list[str | None]:
     sorted, so a session with thousands of requests and records costs milliseconds."""
     out: list[str | None] = [None] * len(times)
     pending = sorted(found, key=lambda f: f.start_ms)
+    opens = [f.start_ms - SKEW_MS for f in pending]
     active: list[Flight] = []
-    i = 0
+    i, n = 0, len(pending)
     for k in sorted(range(len(times)), key=times.__getitem__):
         t = times[k]
-        while i < len(pending) and pending[i].start_ms - SKEW_MS <= t:
+        while i < n and opens[i] <= t:
             active.append(pending[i])
             i += 1
-        active = [f for f in active if f.end_ms + SKEW_MS >= t]
+        if not active:
+            continue
+        close = t - SKEW_MS  # times only grow: a flight that ended before this is done
+        if any(f.end_ms < close for f in active):
+            active = [f for f in active if f.end_ms >= close]
         out[k] = in_flight(active, t)
     return out
 
 
-def assign(conn: sqlite3.Connection, session_id: str,
-           found: list[Candidate]) -> list[tuple[Candidate, str]]:
-    """The candidates that match a request of the session by time, with that request id."""
+def assign(conn: sqlite3.Connection, session_id: str, found: list[Candidate],
+           known: list[Flight] | None = None) -> list[tuple[Candidate, str]]:
+    """The candidates that match a request of the session by time, with that request id.
+    ``known``: all of the session's requests, when the caller has them already."""
     linked = linked_traces(conn, (c.trace_id for c in found if c.trace_id))
     kept = [c for c in found if c.trace_id is None or c.trace_id not in linked]
     if not kept:
         return []
-    lo = min(c.t_ms for c in kept) - SKEW_MS
-    hi = max(c.t_ms for c in kept) + SKEW_MS
-    requests = match(flights(conn, session_id, lo, hi), [c.t_ms for c in kept])
+    if known is None:
+        lo = min(c.t_ms for c in kept) - SKEW_MS
+        hi = max(c.t_ms for c in kept) + SKEW_MS
+        known = flights(conn, session_id, lo, hi)
+    requests = match(known, [c.t_ms for c in kept])
     return [(c, rid) for c, rid in zip(kept, requests, strict=True) if rid is not None]
 
 
@@ -191,32 +213,48 @@ def for_request(conn: sqlite3.Connection, request_id: str, session_id: str,
             [c.id for c in matched if c.kind == "log"])
 
 
-def summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Summary]:
-    """Per request id (of those given that match anything): what matched it by time."""
-    ids = orjson.dumps(request_ids).decode()
-    spans: dict[str, tuple[float, float]] = {}  # session -> time range of its given requests
-    for sid, start, end in conn.execute(
-            f"SELECT session_id, start_ms, end_ms FROM network WHERE request_id IN {_IDS}",
-            (ids,)):
-        s, e = number(start), number(end)
-        if isinstance(sid, str) and s is not None and e is not None:
-            lo, hi = spans.get(sid, (s, e))
-            spans[sid] = (min(lo, s), max(hi, e))
-    wanted = set(request_ids)
+def _summarise(conn: sqlite3.Connection, session_id: str, lo_ms: float, hi_ms: float,
+               wanted: set[str], known: list[Flight] | None,
+               into: dict[str, Summary]) -> None:
+    found = candidates(conn, session_id, lo_ms - SKEW_MS, hi_ms + SKEW_MS)
+    if not found:
+        return
     logs: dict[str, int] = {}
     worst: dict[str, int] = {}
     errors: dict[str, set[int]] = {}
-    for sid, (lo, hi) in spans.items():
-        found = candidates(conn, sid, lo - SKEW_MS, hi + SKEW_MS)
-        if not found:
+    for c, rid in assign(conn, session_id, found, known):
+        if rid not in wanted:
             continue
-        for c, rid in assign(conn, sid, found):
-            if rid not in wanted:
-                continue
-            if c.kind == "error":
-                errors.setdefault(rid, set()).add(c.id)
-            else:
-                logs[rid] = logs.get(rid, 0) + 1
-                worst[rid] = max(worst.get(rid, 0), c.severity)
-    return {rid: Summary(logs.get(rid, 0), worst.get(rid, 0), frozenset(errors.get(rid, ())))
-            for rid in logs.keys() | errors.keys()}
+        if c.kind == "error":
+            errors.setdefault(rid, set()).add(c.id)
+        else:
+            logs[rid] = logs.get(rid, 0) + 1
+            worst[rid] = max(worst.get(rid, 0), c.severity)
+    for rid in logs.keys() | errors.keys():
+        into[rid] = Summary(logs.get(rid, 0), worst.get(rid, 0),
+                            frozenset(errors.get(rid, ())))
+
+
+def summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Summary]:
+    """Per request id (of those given that match anything): what matched it by time."""
+    ranges = conn.execute(
+        "SELECT session_id, min(start_ms), max(end_ms) FROM network "
+        f"WHERE request_id IN {_IDS} AND typeof(session_id) = 'text' "
+        "AND start_ms BETWEEN -1e300 AND 1e300 AND end_ms BETWEEN -1e300 AND 1e300 "
+        "GROUP BY session_id", (orjson.dumps(request_ids).decode(),))
+    out: dict[str, Summary] = {}
+    wanted = set(request_ids)
+    for sid, lo, hi in ranges:
+        _summarise(conn, sid, lo, hi, wanted, None, out)
+    return out
+
+
+def session_summaries(conn: sqlite3.Connection, session_id: str,
+                      network: list[Flight]) -> dict[str, Summary]:
+    """``summaries`` of all the requests of one session, given as flights (all of them)."""
+    out: dict[str, Summary] = {}
+    if network:
+        lo = min(f.start_ms for f in network)
+        hi = max(f.end_ms for f in network)
+        _summarise(conn, session_id, lo, hi, {f.request_id for f in network}, network, out)
+    return out
