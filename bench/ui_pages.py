@@ -18,6 +18,11 @@ Shape of the data:
   plain OTel one whose trace id is the request id) and 2 logs; every 25th has a backend error;
 - one session with ``--big`` network requests, each with 2 spans and 1 log;
 - unlinked logs up to ``--logs`` in all.
+
+``--session-only`` adds, per request of the ``--big`` session, what highlight's Node SDK
+sends: a log carrying only the session id (no trace), and on every 10th request an error
+carrying only the session id in a trace of its own; the server matches them to the
+request by time (``store/sqlite/timematch.py``). It also times that session's request view.
 """
 
 from __future__ import annotations
@@ -148,6 +153,28 @@ class Gen:
         if batch.size():
             yield batch
 
+    def session_only(self, requests: list[tuple[str, str, float]]) -> Iterator[TelemetryBatch]:
+        """highlight's Node SDK: ``H.log`` and ``H.consumeError`` with the session id only."""
+        rng, batch = self.rng, TelemetryBatch()
+        for i, (sid, _rid, start_ms) in enumerate(requests):
+            ns = int(start_ms * 1e6)
+            batch.logs.append(LogRecord(self.project, ns + 2_000_000, None, None, 0, "warn",
+                                        self.bodies[rng.randrange(512)], "hl-node",
+                                        "production", sid, None, None))
+            if i % 10 == 0:
+                own = hex_id(rng, 16)
+                frames = [Frame("/app/server.js", "handler", 10, 5)]
+                batch.errors.append(ErrorRecord(
+                    self.project, start_ms + 3, "span", "Error", "stock check failed", frames,
+                    "Error: stock check failed", sid, own, own, hex_id(rng, 8), "hl-node",
+                    "production", None, None, fingerprint("Error", "stock check failed",
+                                                          frames)))
+            if len(batch.logs) >= CHUNK:
+                yield batch
+                batch = TelemetryBatch()
+        if batch.size():
+            yield batch
+
     def unlinked_logs(self, n: int) -> Iterator[TelemetryBatch]:
         ns = int(self.now_ms * 1e6)
         while n > 0:
@@ -158,7 +185,8 @@ class Gen:
             n -= k
 
 
-def load(db: Path, n_sessions: int, n_logs: int, big: int, seed: int) -> dict[str, object]:
+def load(db: Path, n_sessions: int, n_logs: int, big: int, seed: int,
+         session_only: bool = False) -> dict[str, object]:
     store = SqliteStore(db)
     store.open()
     project = store.create_project("bench")
@@ -187,6 +215,9 @@ def load(db: Path, n_sessions: int, n_logs: int, big: int, seed: int) -> dict[st
         commit(lambda c, t=t: write_telemetry(c, t))
     for t in gen.backend(big_requests, 1, 50):
         commit(lambda c, t=t: write_telemetry(c, t))
+    if session_only:
+        for t in gen.session_only(big_requests):
+            commit(lambda c, t=t: write_telemetry(c, t))
     linked_logs = len(requests) * 2 + len(big_requests)
     for t in gen.unlinked_logs(max(0, n_logs - linked_logs)):
         commit(lambda c, t=t: write_telemetry(c, t))
@@ -228,6 +259,10 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
             "/ui-data/backend-summaries?ids=" + ",".join(big[k:k + 100])
             for k in (rng.randrange(0, len(big) - 100) for _ in range(n))],
         "setup": ["/setup"] * n,
+        **({f"request view ({info['big_n']}-request session, matched by time)": [
+            f"/requests/{pick(big)}" for _ in range(n)],
+            f"API session ({info['big_n']} requests, with summaries)": [
+                f"/api/v1/sessions/{info['big']}"] * n} if info.get("session_only") else {}),
     }
 
 
@@ -253,13 +288,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big", type=int, default=5000, help="network requests of one session")
     ap.add_argument("--samples", type=int, default=60, help="GETs timed per page")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--session-only", action="store_true",
+                    help="add highlight-Node-style records to the big session (see above)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="backlight-ui-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         t0 = time.perf_counter()
-        info = load(data_dir / "backlight.db", args.sessions, args.logs, args.big, args.seed)
+        info = load(data_dir / "backlight.db", args.sessions, args.logs, args.big, args.seed,
+                    args.session_only)
         info["big_n"] = args.big
+        info["session_only"] = args.session_only
         print(f"loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}", flush=True)
         rows = []
         with BacklightProcess(data_dir) as server, httpx.Client(

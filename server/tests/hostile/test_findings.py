@@ -217,10 +217,15 @@ def test_5_network_detail_types_are_checked_and_old_rows_render(server: Backligh
                (sid, legacy, time.time() * 1000, time.time() * 1000, orjson.dumps(
                    {"timing": "slow", "request_headers": ["a", "b"], "response_headers": "x",
                     "request_size": "big"}).decode()))
+    odd = request_id()  # numbers that are not numbers (SQLite keeps any type in any column)
+    db.execute("INSERT INTO network (session_id, request_id, type, method, url, status, "
+               "start_ms, end_ms) VALUES (?, ?, 'fetch', 'GET', '/y', 'ok', 'soon', X'00')",
+               (sid, odd))
     db.commit()
     db.close()
     pages_answer(server, sid, legacy)
     pages_answer(server, sid, rid)
+    pages_answer(server, sid, odd)
     view = server.api(f"/api/v1/requests/{legacy}")
     assert set(view["browser"]["detail"]["invalid"]) == {  # type: ignore[index]
         "timing", "request_headers", "response_headers", "request_size"}

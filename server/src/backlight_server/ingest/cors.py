@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-INGEST_PREFIXES = ("/ingest/", "/v1/", "/public")
+# "//v1/": OTLP paths from an endpoint written with a trailing slash (see otlp_http.py)
+INGEST_PREFIXES = ("/ingest/", "/v1/", "//v1/", "/public")
 _ALLOW_HEADERS = (b"content-type, content-encoding, x-highlight-project, x-highlight-request, "
                   b"traceparent, tracestate, baggage")
 

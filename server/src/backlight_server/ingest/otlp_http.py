@@ -1,4 +1,7 @@
-"""OTLP/HTTP ingest: ``POST /v1/traces``, ``/v1/logs`` (stored) and ``/v1/metrics`` (dropped)."""
+"""OTLP/HTTP ingest: ``POST /v1/traces``, ``/v1/logs`` (stored) and ``/v1/metrics`` (dropped).
+
+Each is also served at ``//v1/…`` (an endpoint configured with a trailing slash).
+"""
 
 from __future__ import annotations
 
@@ -109,8 +112,10 @@ async def metrics(request: Request) -> Response:
     return await _export(request, "metrics")
 
 
+# ``//v1/…`` too: SDKs that append ``/v1/traces`` to their endpoint (highlight's Node SDK)
+# send there when the endpoint is written with a trailing slash (``http://host:8082/``).
 routes = [
-    Route("/v1/traces", traces, methods=["POST"]),
-    Route("/v1/logs", logs, methods=["POST"]),
-    Route("/v1/metrics", metrics, methods=["POST"]),
+    Route(prefix + path, handler, methods=["POST"])
+    for prefix in ("", "/")
+    for path, handler in (("/v1/traces", traces), ("/v1/logs", logs), ("/v1/metrics", metrics))
 ]

@@ -31,6 +31,19 @@ def json_column(key: str, value: Any) -> Any:
     return decoded
 
 
+# Columns every reader does arithmetic on: a stored value that is not a number (SQLite
+# keeps any type in any column) reads as 0, so pages and the API still render.
+NUMBER_COLUMNS = frozenset({
+    "start_ms", "end_ms", "ts_ms", "started_ms", "last_ms", "first_ms", "duration_ms",
+    "start_ns", "end_ns", "ts_ns", "status", "status_code", "severity_number", "kind",
+    "count", "seq", "pages", "n_events"})
+
+
+def number_column(value: Any) -> int | None:
+    """A stored number column that holds something else: 0 (NULL stays None)."""
+    return None if value is None else 0
+
+
 def _number(value: Any) -> bool:
     return (isinstance(value, int | float) and not isinstance(value, bool)
             and math.isfinite(value))

@@ -10,7 +10,14 @@ from typing import Any
 
 import orjson
 
-from backlight_server.store.shapes import JSON_COLUMNS, json_column, network_detail
+from backlight_server.store.shapes import (
+    JSON_COLUMNS,
+    NUMBER_COLUMNS,
+    json_column,
+    network_detail,
+    number_column,
+)
+from backlight_server.store.sqlite import timematch
 
 Row = dict[str, Any]
 REPLAY_PAGE_BYTES = 8 * 1024 * 1024
@@ -27,6 +34,8 @@ def _row(row: sqlite3.Row) -> Row:
             value = json_column(key, value)
             if key == "detail":
                 value = network_detail(value)
+        elif key in NUMBER_COLUMNS and not isinstance(value, int | float):
+            value = number_column(value)
         out[key] = value
     return out
 
@@ -99,7 +108,7 @@ def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
     network = _rows(conn.execute(
         "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error, detail "
         "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
-    summary = backend_summaries(conn, [n["request_id"] for n in network if n["request_id"]])
+    summary = _session_summaries(conn, secure_id, network)
     none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
     for item in network:
         item["backend"] = summary.get(item["request_id"], none)
@@ -255,6 +264,38 @@ def _error_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[R
         f"FROM errors WHERE {where} ORDER BY ts_ms", args))
 
 
+def _time_key(key: str) -> Any:
+    """Sort key on a time column that tolerates any stored value (non-numbers go last)."""
+    def by(row: Row) -> tuple[int, float]:
+        t = timematch.number(row.get(key))
+        return (0, t) if t is not None else (1, 0.0)
+    return by
+
+
+def _timed(conn: sqlite3.Connection, browser: list[Row], request_id: str,
+           logs: list[Row], errors: list[Row]) -> tuple[list[Row], list[Row]]:
+    """The request's logs and errors, each marked ``match``: ``"exact"`` (by request id or
+    trace) or ``"time"`` (a record with only the session id, recorded while this was the
+    session's one request in flight: see ``timematch``)."""
+    for item in (*logs, *errors):
+        item["match"] = "exact"
+    b = browser[0] if browser else None
+    if b is None or not isinstance(b["session_id"], str):
+        return logs, errors
+    error_ids, log_ids = timematch.for_request(conn, request_id, b["session_id"],
+                                               b["start_ms"], b["end_ms"])
+    error_ids = sorted(set(error_ids) - {e["id"] for e in errors})
+    log_ids = sorted(set(log_ids) - {lg["id"] for lg in logs})[:max(0, 5000 - len(logs))]
+    more_errors = _error_rows(conn, f"id IN ({_marks(len(error_ids))})", error_ids) \
+        if error_ids else []
+    more_logs = _log_rows(conn, f"id IN ({_marks(len(log_ids))})", log_ids, len(log_ids)) \
+        if log_ids else []
+    for item in (*more_logs, *more_errors):
+        item["match"] = "time"
+    return (sorted([*logs, *more_logs], key=_time_key("ts_ns")),
+            sorted([*errors, *more_errors], key=_time_key("ts_ms")))
+
+
 def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
     browser = _rows(conn.execute(
         "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, error,"
@@ -270,6 +311,7 @@ def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
     errors = _error_rows(conn, f"({in_traces} AND trace_id IS NOT NULL) OR "
                          "(request_id = ? AND request_id IS NOT NULL)",
                          [*traces, request_id])
+    logs, errors = _timed(conn, browser, request_id, logs, errors)
     session_id = next((b["session_id"] for b in browser), None) or next(
         (x["session_id"] for x in [*spans, *logs, *errors] if x.get("session_id")), None)
     services = sorted({s["service"] for s in spans} | {lg["service"] for lg in logs})
@@ -378,9 +420,10 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
         args += [session_id, session_id]
     if request_id:
         traces = _trace_ids_for_request(conn, request_id)
-        where.append(f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?)"
-                     if traces else "logs.request_id = ?")
-        args += [*traces, request_id]
+        timed = _timed_log_ids(conn, request_id)
+        where.append(f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?"
+                     f" OR logs.id IN ({_marks(len(timed))}))")
+        args += [*traces, request_id, *timed]
     if service:
         where.append("logs.service = ?")
         args.append(service)
@@ -405,6 +448,15 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
         lg["session_secure_id"] = lg.pop("network_session") or lg["session_id"]
     return {"logs": rows[:limit], "limit": limit, "offset": offset,
             "has_more": len(rows) > limit}
+
+
+def _timed_log_ids(conn: sqlite3.Connection, request_id: str) -> list[int]:
+    """Logs matched to the request by time (``timematch``), for the log search."""
+    row = conn.execute("SELECT session_id, start_ms, end_ms FROM network WHERE request_id = ? "
+                       "ORDER BY start_ms LIMIT 1", (request_id,)).fetchone()
+    if row is None or not isinstance(row[0], str):
+        return []
+    return timematch.for_request(conn, request_id, row[0], row[1], row[2])[1][:5000]
 
 
 def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
@@ -450,7 +502,8 @@ def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
 _IDS = "(SELECT value FROM json_each(?))"
 
 
-def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
+def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str],
+                       timed: dict[str, timematch.Summary] | None = None) -> dict[str, Row]:
     """Per request id: spans, logs, errors and the worst log level of its backend side.
 
     A request's traces are its id and the trace ids of spans and logs that carry it; this
@@ -458,7 +511,8 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict
     and merged here, so a session with thousands of requests costs milliseconds. Spans and
     logs that carry a request id and a trace id are counted through that trace id (it is
     one of the request's traces by construction); logs without a trace id through the
-    request id.
+    request id. Errors and logs matched by time (``timematch``) count too: ``timed`` when
+    the caller has them, else looked up.
     """
     ids = orjson.dumps(request_ids).decode()
     owners: dict[str, list[str]] = {r: [r] for r in request_ids}  # trace id -> request ids
@@ -498,13 +552,33 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict
     for eid, rid in conn.execute(f"SELECT id, request_id FROM errors WHERE request_id IN "
                                  f"{_IDS} AND request_id IS NOT NULL", (ids,)):
         errors.setdefault(rid, set()).add(eid)
+    if timed is None:
+        timed = timematch.summaries(conn, request_ids)
+    for rid, match in timed.items():  # matched by time
+        if rid in out:
+            out[rid]["logs"] += match.logs
+            out[rid]["worst"] = max(out[rid]["worst"], match.worst)
+            errors.setdefault(rid, set()).update(match.error_ids)
     return {r: {"spans": o["spans"], "logs": o["logs"], "errors": len(errors.get(r, ())),
                 "worst_level": _severity_level(o["worst"])} for r, o in out.items()}
 
 
 def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
     """Backend summaries (spans, logs, errors, worst_level) of the given request ids."""
-    return _backend_summaries(conn, sorted(set(request_ids))) if request_ids else {}
+    ids = sorted({r for r in request_ids if isinstance(r, str)})  # stored ids may be anything
+    return _backend_summaries(conn, ids) if ids else {}
+
+
+def _session_summaries(conn: sqlite3.Connection, secure_id: str,
+                       network: list[Row]) -> dict[str, Row]:
+    """``backend_summaries`` of all of a session's network rows (the flights for matching
+    by time are these rows, so they are not read again)."""
+    ids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
+    if not ids:
+        return {}
+    flights = [f for f in (timematch.flight(n["request_id"], n["start_ms"], n["end_ms"])
+                           for n in network) if f is not None]
+    return _backend_summaries(conn, ids, timematch.session_summaries(conn, secure_id, flights))
 
 
 def get_session_overview(conn: sqlite3.Connection, secure_id: str,
@@ -522,7 +596,7 @@ def get_session_overview(conn: sqlite3.Connection, secure_id: str,
         "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error "
         "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
     if len(network) <= summaries_up_to:
-        summary = backend_summaries(conn, [n["request_id"] for n in network if n["request_id"]])
+        summary = _session_summaries(conn, secure_id, network)
         none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
         for item in network:
             item["backend"] = summary.get(item["request_id"], none)
