@@ -8,6 +8,10 @@ bash scripts/setup.sh
 export PATH="$ROOT/.venv/bin:$PATH"
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
+# the tests, strict too; one run per test root (each has its own conftest and helpers)
+echo "== mypy (tests)"
+MYPYPATH=server/tests mypy --config-file pyproject.toml --strict server/tests
+MYPYPATH=server/tests mypy --config-file pyproject.toml --strict tests conftest.py
 echo "== UI typecheck"; (cd server/ui && npm run --silent typecheck)
 if [ -f sdk/browser/package.json ]; then
   echo "== browser SDK unit tests"; (cd sdk/browser && npm test --silent)

@@ -8,11 +8,13 @@ import copy
 import gzip
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+__all__ = ["ExportLogsServiceRequest", "ExportTraceServiceRequest"]
 
 HOSTILE_SCALARS: list[Any] = [
     None, True, False, 0, -1, 1, 2**31, 2**53 + 1, 2**63, 2**64, -(2**63) - 1, 2**70, 1e300,
@@ -193,7 +195,7 @@ def traces(draw: st.DrawFn, project: str) -> ExportTraceServiceRequest:
         span.span_id = draw(st.binary(min_size=8, max_size=8) | st.binary(max_size=10))
         span.parent_span_id = draw(st.binary(max_size=8))
         span.name = draw(st.text(max_size=30))
-        span.kind = draw(st.integers(min_value=0, max_value=5))
+        span.kind = cast(Any, draw(st.integers(min_value=0, max_value=5)))
         span.start_time_unix_nano = draw(TIMES)
         span.end_time_unix_nano = draw(TIMES)
         for _ in range(draw(st.integers(min_value=0, max_value=4))):
@@ -216,7 +218,7 @@ def logs(draw: st.DrawFn, project: str) -> ExportLogsServiceRequest:
     for _ in range(draw(st.integers(min_value=0, max_value=5))):
         rec = scope.log_records.add()
         rec.time_unix_nano = draw(TIMES)
-        rec.severity_number = draw(st.integers(min_value=0, max_value=30))
+        rec.severity_number = cast(Any, draw(st.integers(min_value=0, max_value=30)))
         rec.severity_text = draw(st.text(max_size=10))
         rec.body.string_value = draw(st.text(max_size=50))
         rec.trace_id = draw(st.binary(max_size=16))

@@ -125,13 +125,13 @@ def test_server_outage_loses_nothing_and_duplicates_nothing(
         got = [m for m in _messages(server, sid) if m != "after"]
         assert sorted(got) == sorted(expected), got
 
-        replay: list[dict[str, Any]] = server.api(  # type: ignore[assignment]
+        replay: list[dict[str, Any]] = server.api(
             f"/api/v1/sessions/{sid}/replay")["events"]
         keys = [json.dumps(e, sort_keys=True) for e in replay]
         assert len(keys) == len(set(keys)), "no replay event is stored twice"
         for i in range(5):
             assert f"mutation {i}" in str(replay)
-        session: dict[str, Any] = server.api(  # type: ignore[assignment]
+        session: dict[str, Any] = server.api(
             f"/api/v1/sessions/{sid}")["session"]
         assert session["event_count"] == len(replay)
         assert session["dropped_events"] == 0

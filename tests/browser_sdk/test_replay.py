@@ -52,7 +52,7 @@ def _record(context: BrowserContext, sites: Sites, backlight: BacklightProcess, 
     sid = page.evaluate("H.getSessionId()")
 
     def replay() -> list[dict[str, Any]] | None:
-        events: list[dict[str, Any]] = backlight.api(  # type: ignore[assignment]
+        events: list[dict[str, Any]] = backlight.api(
             f"/api/v1/sessions/{sid}/replay")["events"]
         has_snapshot = any(e["type"] == 2 for e in events)
         mutated = "'id': 'later'" in str(events)

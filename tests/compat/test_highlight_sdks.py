@@ -128,7 +128,7 @@ def start_backend(script: str,
 
 def sessions_of(backlight: BacklightProcess) -> list[dict[str, Any]]:
     data = backlight.api("/api/v1/sessions", limit=100)
-    return [s for s in data["sessions"]  # type: ignore[union-attr]
+    return [s for s in data["sessions"]
             if str(s.get("sdk_version", "")).startswith("highlight.run")]
 
 
@@ -175,7 +175,7 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
 
             def linked() -> Any:
                 data = backlight.api(f"/api/v1/sessions/{sid}")
-                fails = [n for n in data["network"]  # type: ignore[union-attr]
+                fails = [n for n in data["network"]
                          if n["url"].endswith("/fail") and n["request_id"]
                          and n["backend"]["errors"]]
                 ok = fails and data["errors"] and data["console"]
@@ -184,12 +184,12 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
             data, fail_row = wait_for(linked, "linked network request, console and error", 90)
             view = backlight.api(f"/api/v1/requests/{fail_row['request_id']}")
             assert view["session_secure_id"] == sid
-            assert service in view["services"]  # type: ignore[operator]
-            assert view["span_count"] >= 1  # type: ignore[operator]
-            assert any("stock check failing" in lg["body"]  # type: ignore[union-attr]
-                       for lg in view["logs"])  # type: ignore[union-attr]
+            assert service in view["services"]
+            assert view["span_count"] >= 1
+            assert any("stock check failing" in lg["body"]
+                       for lg in view["logs"])
             assert any(e["type"].endswith(error_type) and "inventory exploded" in e["message"]
-                       for e in view["errors"])  # type: ignore[union-attr]
+                       for e in view["errors"])
             assert any("hl console check" in c["message"] for c in data["console"])
             assert any("hl frontend boom" in e["message"] for e in data["errors"])
             assert data["session"]["url"].startswith(pages.url)
@@ -197,7 +197,7 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
             # highlight.run's own browser OTLP (to otlpEndpoint, with CORS) arrives too: its
             # fetch span carries the request id as trace id, so it joins the request
             browser_side = wait_for(lambda: "hl-web" in backlight.api(
-                f"/api/v1/requests/{fail_row['request_id']}")["services"],  # type: ignore[operator]
+                f"/api/v1/requests/{fail_row['request_id']}")["services"],
                 "highlight.run's browser span of the request", 60)
             assert browser_side
 
@@ -211,8 +211,8 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
             ui.close()
 
             events = backlight.api(f"/api/v1/sessions/{sid}/replay")["events"]
-            assert any(e["type"] == 2 for e in events)  # type: ignore[union-attr]
-            html = rebuild(page, pages, events)  # type: ignore[arg-type]
+            assert any(e["type"] == 2 for e in events)
+            html = rebuild(page, pages, events)
             assert "Highlight shop" in html
             assert 'id="fail"' in html
             browser.close()

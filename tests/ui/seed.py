@@ -231,7 +231,7 @@ def seed(server: BacklightProcess) -> Seed:
     view = wait_for(lambda: (lambda v: v if v["errors"] and v["logs"] else None)(
         server.api(f"/api/v1/requests/{r_fail}")))
     groups = server.api("/api/v1/error-groups")["groups"]
-    by_type = {g["type"]: g["id"] for g in groups}  # type: ignore[index]
+    by_type = {g["type"]: g["id"] for g in groups}
     wait_for(lambda: server.api(f"/api/v1/requests/{big_ids[BIG_AT]}")["errors"])
     return Seed(server=server, sid=sid, sid_empty=sid_empty, sid_big=sid_big,
                 r_big=big_ids[BIG_AT], r_ok=r_ok, r_fail=r_fail, t0=t0,

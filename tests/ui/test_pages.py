@@ -185,7 +185,7 @@ def test_error_state_actions_patch_the_group(ui: Ui, seeded: Seed) -> None:
 
     ui.run(check)
     group = s.server.api(f"/api/v1/error-groups/{s.frontend_group}")["group"]
-    assert group["state"] == "ignored"  # type: ignore[index]
+    assert group["state"] == "ignored"
 
 
 def test_without_the_token_access_is_refused(ui: Ui, seeded: Seed) -> None:

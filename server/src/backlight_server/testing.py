@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -82,11 +82,11 @@ class BacklightProcess:
         self.project = str(self.api("/api/v1/projects")["default"])
         return self
 
-    def api(self, path: str, **params: object) -> dict[str, object]:
+    def api(self, path: str, **params: object) -> dict[str, Any]:
         r = httpx.get(self.url + path, params=params,  # type: ignore[arg-type]
                       headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
         r.raise_for_status()
-        data: dict[str, object] = r.json()
+        data: dict[str, Any] = r.json()
         return data
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import grpc
@@ -89,7 +89,8 @@ def seeded(fuzz: Fuzzed) -> dict[str, Any]:
     rl = logs.resource_logs.add()
     blfuzz.attr(rl.resource.attributes, "highlight.project_id", server.project)
     rec = rl.scope_logs.add().log_records.add()
-    rec.time_unix_nano, rec.trace_id, rec.severity_number = time.time_ns(), bytes.fromhex(rid), 17
+    rec.time_unix_nano, rec.trace_id = time.time_ns(), bytes.fromhex(rid)
+    rec.severity_number = cast(Any, 17)
     rec.body.string_value = "seeded log line"
     for kind, message in (("traces", traces), ("logs", logs)):
         r = httpx.post(f"{server.url}/v1/{kind}", content=message.SerializeToString(),

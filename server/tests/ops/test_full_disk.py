@@ -142,13 +142,13 @@ def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
             assert r.json() == {"ok": True, "duplicate": False}
             assert server.api(f"/api/v1/traces/{lost_trace}")["spans"] == []
             session = server.api(f"/api/v1/sessions/{sid}")
-            assert session["session"]["identifier"] in (None, "")  # type: ignore[index]
+            assert session["session"]["identifier"] in (None, "")
             # and what was committed before is intact
-            assert session["session"]["event_count"] == 100  # type: ignore[index]
-            assert len(session["network"]) == 2  # type: ignore[arg-type]
+            assert session["session"]["event_count"] == 100
+            assert len(session["network"]) == 2
             kept = server.api(f"/api/v1/traces/{kept_trace}")["spans"]
-            assert len(kept) == 20  # type: ignore[arg-type]
+            assert len(kept) == 20
             replay = server.api(f"/api/v1/sessions/{sid}/replay", limit=200)
-            assert len(replay["events"]) == 100  # type: ignore[arg-type]
+            assert len(replay["events"]) == 100
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log[-3000:]

@@ -79,7 +79,7 @@ def test_werkzeug_request_log_is_stored_and_shown_without_colours(
 
     def request_logs() -> list[dict[str, object]] | None:
         found = server.api("/api/v1/logs", q=marker, limit=10)["logs"]
-        return found if len(found) == 2 else None  # type: ignore[arg-type,return-value]
+        return found if len(found) == 2 else None
 
     logs = wait_for(request_logs)
     bodies = sorted(str(lg["body"]) for lg in logs)
@@ -88,7 +88,7 @@ def test_werkzeug_request_log_is_stored_and_shown_without_colours(
     # the words werkzeug coloured are words of the index: "GET" next to a colour code was
     # the token "35mget" before, and "404" was "33m404"... (FTS5 splits at ESC and "[")
     by_search = server.api("/api/v1/logs", q=f"GET {marker}", limit=10)["logs"]
-    assert len(by_search) == 2  # type: ignore[arg-type]
+    assert len(by_search) == 2
 
     page = httpx.get(f"{server.url}/logs", params={"q": marker},
                      headers={"Authorization": f"Bearer {server.token}"})

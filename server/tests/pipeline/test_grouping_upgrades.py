@@ -45,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BacklightProces
 
 
 def groups(server: BacklightProcess, error_type: str) -> list[Group]:
-    found: list[Group] = server.api("/api/v1/error-groups", limit=500)["groups"]  # type: ignore[assignment]
+    found: list[Group] = server.api("/api/v1/error-groups", limit=500)["groups"]
     return [g for g in found if g["type"] == error_type]
 
 
@@ -156,7 +156,7 @@ def test_same_error_from_two_python_library_versions_is_one_group(
     assert in_app(with_app)[0] == "checkout"
     assert in_app(library_only) == []
     detail = server.api(f"/api/v1/error-groups/{library_only['id']}")
-    instances: list[dict[str, Any]] = detail["instances"]  # type: ignore[assignment]
+    instances: list[dict[str, Any]] = detail["instances"]
     raws = [i["raw_stack"] for i in instances]
     assert any("python3.11/site-packages/tinypay" in r for r in raws)
     assert any(".local/lib/python3.13/site-packages/tinypay" in r for r in raws)

@@ -115,7 +115,7 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
 
     with BacklightProcess(data) as server:
         assert server.project == PROJECT
-        found = {g["id"]: g for g in server.api("/api/v1/error-groups", limit=100)["groups"]}  # type: ignore[attr-defined]
+        found = {g["id"]: g for g in server.api("/api/v1/error-groups", limit=100)["groups"]}
         assert sorted(found) == sorted(ids[k] for k in ("emitter20", "refused20", "browser1",
                                                          "app", "clash"))
         merged = found[ids["emitter20"]]  # the oldest group of the two stays
@@ -128,7 +128,7 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
         assert (browser["count"], browser["state"]) == (2, "open")
         assert found[ids["app"]]["count"] == 1 and found[ids["clash"]]["type"] == "TypeError"
         detail = server.api(f"/api/v1/error-groups/{ids['emitter20']}", limit=10)
-        assert len(detail["instances"]) == 3  # type: ignore[arg-type]
+        assert len(detail["instances"]) == 3
 
         # the same error from either Node version now counts in the merged group
         svc = otel_service(server.url, "node-after-upgrade", server.project)
@@ -137,8 +137,8 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
                                          "exception.stacktrace": emitter[1]})
         svc.flush()
         wait_for(lambda: server.api(f"/api/v1/error-groups/{ids['emitter20']}")[
-            "group"]["count"] == 4)  # type: ignore[index]
-        assert len(server.api("/api/v1/error-groups", limit=100)["groups"]) == 5  # type: ignore[arg-type]
+            "group"]["count"] == 4)
+        assert len(server.api("/api/v1/error-groups", limit=100)["groups"]) == 5
 
     conn = sqlite3.connect(data / "backlight.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3
