@@ -5,7 +5,8 @@
     python bench/sdk_overhead.py --frameworks fastapi-h11   # uvicorn without uvloop/httptools
 
 Variants: bare, Backlight, Backlight with its compiled encoder off (the Python one, as on a
-platform without a compiler), highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
+platform without a compiler), Backlight added to FastAPI with ``add_middleware`` (inside
+FastAPI's native telemetry), highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
 SDK exports to a sink on 127.0.0.1 (OTLP/HTTP and Sentry envelopes to an HTTP sink in this
 process, highlight-io's OTLP/gRPC to a gRPC sink). FastAPI runs under uvicorn (uvloop,
 httptools; or, as "fastapi-h11", asyncio and h11), Flask under gunicorn (one gthread
@@ -59,6 +60,9 @@ RUNS: dict[str, tuple[str, str]] = {
     # the same SDK with its compiled encoder switched off: what a platform without a
     # compiler gets (BACKLIGHT_NO_EXTENSIONS=1)
     "backlight (python encoder)": ("backlight", "bare"),
+    # FastAPI: Backlight added with app.add_middleware, inside FastAPI's native telemetry
+    # (on by default), whose server span and operation spans it then exports
+    "backlight (add_middleware)": ("backlight", "bare"),
     "sentry": ("sentry", "bare"),
     "highlight": ("highlight", "bare (highlight venv)"),
     "bare (highlight venv)": ("highlight", "bare (highlight venv)"),
@@ -247,6 +251,8 @@ def servers(
             env.pop("BACKLIGHT_NO_EXTENSIONS", None)
             if variant.endswith("(python encoder)"):
                 env["BACKLIGHT_NO_EXTENSIONS"] = "1"
+            if variant.endswith("(add_middleware)"):
+                env["BENCH_FORM"] = "add_middleware"
             command = server_command(venv(RUNS[variant][0]), framework, port)
             up[variant] = (stack.enter_context(process(command, env)), f"http://127.0.0.1:{port}/")
         for _, url in up.values():
@@ -341,7 +347,9 @@ def main() -> None:
         for framework in frameworks:
             log(f"{framework}: {args.rounds} rounds of {args.duration:g} s bursts")
             grpc_url = f"http://127.0.0.1:{grpc_port}"
-            for variant, runs in measure(framework, variants, sink, grpc_url, args).items():
+            asgi = framework.startswith("fastapi")  # add_middleware: an ASGI form only
+            ran = [v for v in variants if asgi or not v.endswith("(add_middleware)")]
+            for variant, runs in measure(framework, ran, sink, grpc_url, args).items():
                 results[(framework, variant)] = runs
                 log(f"{framework:8} {variant:22} "
                     + " ".join(f"{r.rps:7.0f}/{r.cpu_us:.0f}" for r in runs))  # fmt: skip
