@@ -22,6 +22,7 @@ older FastAPI, and its ratio is to a bare run in that same venv. Nothing is sent
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
@@ -92,6 +94,7 @@ end
 class Result:
     rps: float
     cpu_us: float  # server CPU time (all its processes and threads) per request
+    export_us: float | None = None  # Backlight's export thread alone, per request
 
 
 def cpu_seconds(pid: int) -> float:
@@ -274,7 +277,8 @@ def measure(
     with servers(framework, variants, sink, grpc_sink) as up:
         for _, url in up.values():
             wrk(url, args.warmup, args.connections)
-        started: dict[str, tuple[float, int, float]] = {}  # variant -> (cpu, requests, req/s)
+        # variant -> (cpu, requests, req/s, export thread cpu)
+        started: dict[str, tuple[float, int, float, float | None]] = {}
         for round_ in range(args.rounds + 1):
             last = round_ == args.rounds
             if last:
@@ -283,16 +287,27 @@ def measure(
             for variant in variants[shift:] + variants[:shift]:
                 pid, url = up[variant]
                 cpu = cpu_seconds(pid)
+                export = export_stats(url) if variant.startswith("backlight") else None
                 if variant in started:
-                    cpu_before, count, rps = started.pop(variant)
-                    results[variant].append(Result(rps, (cpu - cpu_before) / count * 1e6))
-                if last and variant == "backlight":  # what its exporter sent and dropped
-                    with urllib.request.urlopen(url + "_backlight") as response:
-                        log(f"{framework} backlight export: {response.read().decode()}")
+                    cpu_before, count, rps, export_before = started.pop(variant)
+                    result = Result(rps, (cpu - cpu_before) / count * 1e6)
+                    if export is not None and export_before is not None:
+                        result.export_us = (export["cpu"] - export_before) / count * 1e6
+                    results[variant].append(result)
+                if last and export is not None:  # what its exporter sent and dropped
+                    del export["cpu"]
+                    log(f"{framework} {variant} export: {export}")
                 if not last:
                     rps, count = wrk(url, args.duration, args.connections)
-                    started[variant] = (cpu, max(count, 1), rps)
+                    started[variant] = (cpu, max(count, 1), rps, export and export["cpu"])
     return results
+
+
+def export_stats(url: str) -> dict[str, Any]:
+    """Backlight's export counters and its export thread's CPU seconds (``/_backlight``)."""
+    with urllib.request.urlopen(url + "_backlight") as response:
+        stats: dict[str, Any] = json.loads(response.read())
+    return stats
 
 
 def import_time_and_size() -> tuple[float, float, int]:
@@ -351,8 +366,10 @@ def main() -> None:
             ran = [v for v in variants if asgi or not v.endswith("(add_middleware)")]
             for variant, runs in measure(framework, ran, sink, grpc_url, args).items():
                 results[(framework, variant)] = runs
-                log(f"{framework:8} {variant:22} "
-                    + " ".join(f"{r.rps:7.0f}/{r.cpu_us:.0f}" for r in runs))  # fmt: skip
+                log(f"{framework:8} {variant:22} " + " ".join(
+                    f"{r.rps:7.0f}/{r.cpu_us:.0f}"
+                    + ("" if r.export_us is None else f"/{r.export_us:.1f}") for r in runs
+                ))  # fmt: skip
     print(f"\nwrk -t1 -c{args.connections}; {args.rounds} rounds of {args.duration:g} s bursts, "
           f"variants in turn; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(
@@ -362,9 +379,9 @@ def main() -> None:
     )
     print(
         "\n| framework | variant | req/s | vs bare | middle half | server CPU µs/req "
-        "| CPU vs bare |"
+        "| CPU vs bare | export thread µs/req |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for (framework, variant), runs in results.items():
         rps = statistics.median(r.rps for r in runs)
         cpu = statistics.median(r.cpu_us for r in runs)
@@ -379,8 +396,10 @@ def main() -> None:
                 low, _, high = statistics.quantiles(ratios, n=4)
                 spread = f"{low:.0%}–{high:.0%}"
             cpu_ratio = f"{statistics.median(r.cpu_us / b.cpu_us for r, b in pairs):.2f}×"
+        exports = [r.export_us for r in runs if r.export_us is not None]
+        export = f"{statistics.median(exports):.1f}" if exports else ""
         print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} | {spread} | {cpu:.0f} "
-              f"| {cpu_ratio} |")  # fmt: skip
+              f"| {cpu_ratio} | {export} |")  # fmt: skip
     print(f"\nsink received {_Sink.received:,} bytes of OTLP/HTTP and Sentry envelopes")
     ms, own, size = import_time_and_size()
     print(f"import backlight: {ms:.0f} ms (median of 7 fresh processes; "

@@ -50,12 +50,18 @@ def _init_sdk() -> None:
 
 
 def _export_stats() -> dict[str, Any]:
-    """Spans exported and dropped so far (the benchmark asks once, at its end)."""
+    """Spans exported and dropped so far (the benchmark asks at its end), and the CPU
+    seconds of the export thread (asked before every burst)."""
+    import time
+
     from backlight._state import state
 
     assert state.client is not None
     worker = state.client.worker
-    return {"exported": worker.stats.exported, "dropped": worker.dropped()}
+    thread = worker._thread
+    assert thread is not None and thread.ident is not None
+    export_cpu = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return {"exported": worker.stats.exported, "dropped": worker.dropped(), "cpu": export_cpu}
 
 
 def _make_fastapi() -> Any:

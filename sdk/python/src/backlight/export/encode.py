@@ -1,8 +1,10 @@
 """OTLP protobuf encoding of queued spans and logs (runs on the worker thread).
 
 Lean spans, request spans (resolved here, see ``backlight.request_span``) and SDK
-``ReadableSpan``s are encoded alike; the resource is the SDK's own
-and is encoded once per batch. Message types come from ``opentelemetry-proto``.
+``ReadableSpan``s are all written straight to the wire format (``wire``, ``lean``,
+``request``), as OpenTelemetry's own encoder would encode them (the conformance tests
+compare the two); the resource is the SDK's own and is encoded once per batch. Logs are
+built with the message types of ``opentelemetry-proto``.
 """
 
 from __future__ import annotations
@@ -108,8 +110,8 @@ def encode_traces(res: Resource, spans: Sequence[SpanRecord | RequestSpan | Read
 
 
 def _scope(scope: object) -> bytes:
-    """``ScopeSpans.scope`` (1) and, after the spans, nothing: the schema URL (3) is put
-    first here, which decodes the same (fields may come in any order)."""
+    """The ``scope`` (1) and ``schema_url`` (3) fields of an SDK scope's ``ScopeSpans``,
+    both written before its spans (a decoder takes fields in any order)."""
     if not isinstance(scope, SDKScope):
         return b"\x0a\x00"  # a span without a scope: an empty InstrumentationScope
     body = wire.length_delimited(1, wire.text(scope.name or ""))
