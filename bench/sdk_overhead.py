@@ -5,7 +5,8 @@
     python bench/sdk_overhead.py --frameworks fastapi-h11   # uvicorn without uvloop/httptools
 
 Variants: bare, Backlight, Backlight with its compiled encoder off (the Python one, as on a
-platform without a compiler), highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
+platform without a compiler), Backlight added to FastAPI with ``add_middleware`` (inside
+FastAPI's native telemetry), highlight-io 0.10.2, sentry-sdk (traces_sample_rate=1.0). Each
 SDK exports to a sink on 127.0.0.1 (OTLP/HTTP and Sentry envelopes to an HTTP sink in this
 process, highlight-io's OTLP/gRPC to a gRPC sink). FastAPI runs under uvicorn (uvloop,
 httptools; or, as "fastapi-h11", asyncio and h11), Flask under gunicorn (one gthread
@@ -21,6 +22,7 @@ older FastAPI, and its ratio is to a bare run in that same venv. Nothing is sent
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -36,6 +38,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
@@ -59,6 +62,9 @@ RUNS: dict[str, tuple[str, str]] = {
     # the same SDK with its compiled encoder switched off: what a platform without a
     # compiler gets (BACKLIGHT_NO_EXTENSIONS=1)
     "backlight (python encoder)": ("backlight", "bare"),
+    # FastAPI: Backlight added with app.add_middleware, inside FastAPI's native telemetry
+    # (on by default), whose server span and operation spans it then exports
+    "backlight (add_middleware)": ("backlight", "bare"),
     "sentry": ("sentry", "bare"),
     "highlight": ("highlight", "bare (highlight venv)"),
     "bare (highlight venv)": ("highlight", "bare (highlight venv)"),
@@ -88,6 +94,7 @@ end
 class Result:
     rps: float
     cpu_us: float  # server CPU time (all its processes and threads) per request
+    export_us: float | None = None  # Backlight's export thread alone, per request
 
 
 def cpu_seconds(pid: int) -> float:
@@ -247,6 +254,8 @@ def servers(
             env.pop("BACKLIGHT_NO_EXTENSIONS", None)
             if variant.endswith("(python encoder)"):
                 env["BACKLIGHT_NO_EXTENSIONS"] = "1"
+            if variant.endswith("(add_middleware)"):
+                env["BENCH_FORM"] = "add_middleware"
             command = server_command(venv(RUNS[variant][0]), framework, port)
             up[variant] = (stack.enter_context(process(command, env)), f"http://127.0.0.1:{port}/")
         for _, url in up.values():
@@ -268,7 +277,8 @@ def measure(
     with servers(framework, variants, sink, grpc_sink) as up:
         for _, url in up.values():
             wrk(url, args.warmup, args.connections)
-        started: dict[str, tuple[float, int, float]] = {}  # variant -> (cpu, requests, req/s)
+        # variant -> (cpu, requests, req/s, export thread cpu)
+        started: dict[str, tuple[float, int, float, float | None]] = {}
         for round_ in range(args.rounds + 1):
             last = round_ == args.rounds
             if last:
@@ -277,16 +287,27 @@ def measure(
             for variant in variants[shift:] + variants[:shift]:
                 pid, url = up[variant]
                 cpu = cpu_seconds(pid)
+                export = export_stats(url) if variant.startswith("backlight") else None
                 if variant in started:
-                    cpu_before, count, rps = started.pop(variant)
-                    results[variant].append(Result(rps, (cpu - cpu_before) / count * 1e6))
-                if last and variant == "backlight":  # what its exporter sent and dropped
-                    with urllib.request.urlopen(url + "_backlight") as response:
-                        log(f"{framework} backlight export: {response.read().decode()}")
+                    cpu_before, count, rps, export_before = started.pop(variant)
+                    result = Result(rps, (cpu - cpu_before) / count * 1e6)
+                    if export is not None and export_before is not None:
+                        result.export_us = (export["cpu"] - export_before) / count * 1e6
+                    results[variant].append(result)
+                if last and export is not None:  # what its exporter sent and dropped
+                    del export["cpu"]
+                    log(f"{framework} {variant} export: {export}")
                 if not last:
                     rps, count = wrk(url, args.duration, args.connections)
-                    started[variant] = (cpu, max(count, 1), rps)
+                    started[variant] = (cpu, max(count, 1), rps, export and export["cpu"])
     return results
+
+
+def export_stats(url: str) -> dict[str, Any]:
+    """Backlight's export counters and its export thread's CPU seconds (``/_backlight``)."""
+    with urllib.request.urlopen(url + "_backlight") as response:
+        stats: dict[str, Any] = json.loads(response.read())
+    return stats
 
 
 def import_time_and_size() -> tuple[float, float, int]:
@@ -341,10 +362,14 @@ def main() -> None:
         for framework in frameworks:
             log(f"{framework}: {args.rounds} rounds of {args.duration:g} s bursts")
             grpc_url = f"http://127.0.0.1:{grpc_port}"
-            for variant, runs in measure(framework, variants, sink, grpc_url, args).items():
+            asgi = framework.startswith("fastapi")  # add_middleware: an ASGI form only
+            ran = [v for v in variants if asgi or not v.endswith("(add_middleware)")]
+            for variant, runs in measure(framework, ran, sink, grpc_url, args).items():
                 results[(framework, variant)] = runs
-                log(f"{framework:8} {variant:22} "
-                    + " ".join(f"{r.rps:7.0f}/{r.cpu_us:.0f}" for r in runs))  # fmt: skip
+                log(f"{framework:8} {variant:22} " + " ".join(
+                    f"{r.rps:7.0f}/{r.cpu_us:.0f}"
+                    + ("" if r.export_us is None else f"/{r.export_us:.1f}") for r in runs
+                ))  # fmt: skip
     print(f"\nwrk -t1 -c{args.connections}; {args.rounds} rounds of {args.duration:g} s bursts, "
           f"variants in turn; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(
@@ -354,9 +379,9 @@ def main() -> None:
     )
     print(
         "\n| framework | variant | req/s | vs bare | middle half | server CPU µs/req "
-        "| CPU vs bare |"
+        "| CPU vs bare | export thread µs/req |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for (framework, variant), runs in results.items():
         rps = statistics.median(r.rps for r in runs)
         cpu = statistics.median(r.cpu_us for r in runs)
@@ -371,8 +396,10 @@ def main() -> None:
                 low, _, high = statistics.quantiles(ratios, n=4)
                 spread = f"{low:.0%}–{high:.0%}"
             cpu_ratio = f"{statistics.median(r.cpu_us / b.cpu_us for r, b in pairs):.2f}×"
+        exports = [r.export_us for r in runs if r.export_us is not None]
+        export = f"{statistics.median(exports):.1f}" if exports else ""
         print(f"| {framework} | {variant} | {rps:,.0f} | {ratio} | {spread} | {cpu:.0f} "
-              f"| {cpu_ratio} |")  # fmt: skip
+              f"| {cpu_ratio} | {export} |")  # fmt: skip
     print(f"\nsink received {_Sink.received:,} bytes of OTLP/HTTP and Sentry envelopes")
     ms, own, size = import_time_and_size()
     print(f"import backlight: {ms:.0f} ms (median of 7 fresh processes; "

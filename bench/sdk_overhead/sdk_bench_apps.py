@@ -3,6 +3,8 @@
 Run by the benchmark inside each variant's venv:
 ``uvicorn sdk_bench_apps:fastapi_app`` / ``gunicorn sdk_bench_apps:flask_app``.
 Variants: bare, backlight, highlight (highlight-io), sentry (sentry-sdk, traces at 100 %).
+FastAPI with Backlight: the app wrapped, as the README says, or with ``add_middleware``
+(BENCH_FORM=add_middleware), FastAPI's telemetry settings left at their defaults.
 Every SDK exports to the sink on 127.0.0.1 named by ``BENCH_SINK`` (and ``BENCH_GRPC_SINK``).
 """
 
@@ -16,6 +18,7 @@ VARIANT = os.environ.get("BENCH_VARIANT", "bare")
 FRAMEWORK = os.environ.get("BENCH_FRAMEWORK", "fastapi")
 SINK = os.environ.get("BENCH_SINK", "http://127.0.0.1:9")
 GRPC_SINK = os.environ.get("BENCH_GRPC_SINK", "http://127.0.0.1:9")
+FORM = os.environ.get("BENCH_FORM", "wrapped")  # how Backlight's ASGI middleware is added
 
 
 def _init_sdk() -> None:
@@ -47,21 +50,29 @@ def _init_sdk() -> None:
 
 
 def _export_stats() -> dict[str, Any]:
-    """Spans exported and dropped so far (the benchmark asks once, at its end)."""
+    """Spans exported and dropped so far (the benchmark asks at its end), and the CPU
+    seconds of the export thread (asked before every burst)."""
+    import time
+
     from backlight._state import state
 
     assert state.client is not None
     worker = state.client.worker
-    return {"exported": worker.stats.exported, "dropped": worker.dropped()}
+    thread = worker._thread
+    assert thread is not None and thread.ident is not None
+    export_cpu = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return {"exported": worker.stats.exported, "dropped": worker.dropped(), "cpu": export_cpu}
 
 
 def _make_fastapi() -> Any:
     from fastapi import FastAPI
 
     options: dict[str, Any] = {}
-    if "telemetry" in inspect.signature(FastAPI).parameters:
+    if VARIANT != "backlight" and "telemetry" in inspect.signature(FastAPI).parameters:
         # FastAPI's native OpenTelemetry spans switch on whenever an SDK tracer provider
-        # is global; they are not any SDK's own cost, so every variant runs without them.
+        # is global. The peers run without them, as in every earlier round; Backlight runs
+        # with FastAPI's defaults, as its users do (its middleware gives one server span
+        # per request either way: see docs/python-sdk.md).
         options["telemetry"] = {"tracing": False, "logs": False, "metrics": False}
     app = FastAPI(**options)
 
@@ -72,8 +83,11 @@ def _make_fastapi() -> Any:
     if VARIANT == "backlight":
         from backlight.integrations.asgi import BacklightMiddleware
 
-        app.add_middleware(BacklightMiddleware)
         app.get("/_backlight")(_export_stats)
+        if FORM == "add_middleware":  # inside FastAPI's telemetry: its span is the one
+            app.add_middleware(BacklightMiddleware)
+            return app
+        return BacklightMiddleware(app)  # as the README says
     elif VARIANT == "highlight":
         from highlight_io.integrations.fastapi import (  # type: ignore[import-not-found, unused-ignore]
             FastAPIMiddleware,

@@ -113,7 +113,8 @@ class RequestSpan(LeanSpan):
             status = attributes.get(STATUS)
             if type(status) is int and status >= 500:
                 code, description = _ERROR, f"HTTP {status}"
-        return self._to_record(name, code, description)
+        # its parent, when it has one, is the traceparent's: another process's span
+        return self._to_record(name, code, description, self.parent_span_id != 0)
 
     def _resolve_parent(self) -> None:
         raw = self.raw_parent

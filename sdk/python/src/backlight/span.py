@@ -21,8 +21,16 @@ from opentelemetry.util import types
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _getrandbits = random.getrandbits  # reseeded after fork by the random module itself
+MAX_EVENTS = 128
+"""Events a lean span keeps (the OpenTelemetry SDK's default limit); more are counted."""
 
 Event = tuple[str, Mapping[str, Any], int]
+
+
+class Events(list[Event]):
+    """A lean span's events: at most ``MAX_EVENTS``, and how many more were dropped."""
+
+    dropped = 0
 
 
 class SpanRecord(NamedTuple):
@@ -44,6 +52,11 @@ class SpanRecord(NamedTuple):
     events: list[Event] | None
     status_code: int
     status_description: str | None
+    remote_parent: bool = False
+    """The parent span is another process's (a ``traceparent``, a message's headers)."""
+    trace_state: str = ""
+    """The W3C ``tracestate`` of the span's context, inherited from its parent."""
+    dropped_events: int = 0
 
 
 _new_record = tuple.__new__
@@ -68,6 +81,7 @@ class LeanSpan(trace.Span):
         "kind",
         "name",
         "parent_span_id",
+        "remote_parent",
         "sink",
         "span_id",
         "start_time",
@@ -87,18 +101,24 @@ class LeanSpan(trace.Span):
         self.name = name
         self.sink = sink
         self.kind = kind
+        self.span_id = _getrandbits(64) or 1
+        self._context: SpanContext | None = None
         if parent is not None and parent.is_valid:
             self.trace_id = parent.trace_id
             self.parent_span_id = parent.span_id
+            self.remote_parent = parent.is_remote
+            if parent.trace_state:  # inherited, as the SDK's default sampler does
+                self._context = SpanContext(
+                    self.trace_id, self.span_id, False, _SAMPLED, parent.trace_state
+                )
         else:
             self.trace_id = _getrandbits(128) or 1
             self.parent_span_id = 0
-        self.span_id = _getrandbits(64) or 1
+            self.remote_parent = False
         self.attributes: dict[str, Any] = attributes if attributes is not None else {}
-        self.events: list[Event] | None = None
+        self.events: Events | None = None
         self.status_code = StatusCode.UNSET
         self.status_description: str | None = None
-        self._context: SpanContext | None = None
         self.start_time = time_ns()
         self.end_time = 0
 
@@ -112,14 +132,23 @@ class LeanSpan(trace.Span):
         if self.end_time:
             return
         self.end_time = end_time or time_ns()
-        self.sink(self._to_record(self.name, self.status_code, self.status_description))
+        self.sink(
+            self._to_record(
+                self.name, self.status_code, self.status_description, self.remote_parent
+            )
+        )
 
     def _to_record(
-        self, name: str, status_code: StatusCode, status_description: str | None
+        self,
+        name: str,
+        status_code: StatusCode,
+        status_description: str | None,
+        remote_parent: bool,
     ) -> SpanRecord:
         """The ended span as queued for export, with its final name and status."""
         # tuple.__new__ directly: the NamedTuple's own __new__ is one more Python call;
         # ``_value_`` is what the enums' ``value`` property returns, without the property.
+        context, events = self._context, self.events
         return _new_record(
             SpanRecord,
             (
@@ -131,9 +160,12 @@ class LeanSpan(trace.Span):
                 self.start_time,
                 self.end_time,
                 self.attributes,
-                self.events,
+                events,
                 status_code._value_,
                 status_description,
+                remote_parent,
+                context.trace_state.to_header() if context and context.trace_state else "",
+                events.dropped if events is not None else 0,
             ),
         )
 
@@ -153,10 +185,13 @@ class LeanSpan(trace.Span):
     ) -> None:
         if self.end_time:
             return
-        if self.events is None:
-            self.events = []
-        if len(self.events) < 128:
-            self.events.append((name, dict(attributes or {}), timestamp or time_ns()))
+        events = self.events
+        if events is None:
+            events = self.events = Events()
+        if len(events) < MAX_EVENTS:
+            events.append((name, dict(attributes or {}), timestamp or time_ns()))
+        else:
+            events.dropped += 1
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         return None  # links are not kept on request spans
@@ -174,7 +209,8 @@ class LeanSpan(trace.Span):
             code = status
         if code is not StatusCode.UNSET:
             self.status_code = code
-            self.status_description = description
+            # as the SDK's Status: a description goes with an error only
+            self.status_description = description if code is StatusCode.ERROR else None
 
     def record_exception(
         self,

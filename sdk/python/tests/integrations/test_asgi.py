@@ -303,6 +303,41 @@ async def test_with_fastapi_native_telemetry_there_is_one_linked_server_span(
     assert sdk.logs_from("app")[0].link == (SESSION, REQUEST)
 
 
+async def test_fastapi_with_default_telemetry_wrapped_has_one_server_span(sdk: Receiver) -> None:
+    """``app = BacklightMiddleware(FastAPI())``, FastAPI's settings untouched: Backlight's
+    span is the request's one server span, for the app and for one mounted in another, and
+    an unhandled exception is recorded once (FastAPI logs none of its own)."""
+    api = FastAPI()
+
+    @api.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        log.info("defaults %d", item_id)
+        return {"id": item_id}
+
+    @api.get("/boom")
+    async def boom() -> None:
+        raise Boom("with FastAPI's telemetry on")
+
+    sub = FastAPI()
+    sub.get("/items/{item_id}")(item)
+    api.mount("/sub", sub)
+    parent = f"00-{REQUEST}-00f067aa0ba902b7-01"
+    async with client_for(BacklightMiddleware(api)) as client:
+        for path in ["/items/1", "/sub/items/2", "/boom"]:
+            await client.get(path, headers={**LINK, "traceparent": parent})
+    await wait(sdk, lambda r: len([s for s in r.spans if s.kind == 2]) >= 3)
+    sdk.wait_for(lambda r: len(r.logs_from("app")) == 2)  # and one more export
+    servers = sorted((s.name, s.scope, s.parent_span_id) for s in sdk.spans if s.kind == 2)
+    assert servers == [
+        ("GET /boom", "backlight", "00f067aa0ba902b7"),
+        ("GET /items/{item_id}", "backlight", "00f067aa0ba902b7"),
+        ("GET /sub/items/{item_id}", "backlight", "00f067aa0ba902b7"),
+    ]
+    assert [s for s in sdk.spans if s.scope == "fastapi"] == []
+    assert [log.body for log in sdk.logs if log.scope == "fastapi"] == []
+    assert len(sdk.errors()) == 1
+
+
 async def test_not_initialised_passes_through(receiver: Receiver) -> None:
     async with client_for(fastapi_app()) as client:
         response = await client.get("/items/5", headers=LINK)

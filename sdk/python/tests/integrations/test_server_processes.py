@@ -19,6 +19,8 @@ import httpx
 import pytest
 from sdk_capture import REQUEST, SESSION, Receiver, free_port, wait_http
 
+import backlight
+
 APPS = Path(__file__).parents[1] / "apps"
 BIN = Path(sys.executable).parent
 LINK = {"x-highlight-request": f"{SESSION}/{REQUEST}"}
@@ -26,7 +28,9 @@ LINK = {"x-highlight-request": f"{SESSION}/{REQUEST}"}
 
 @contextmanager
 def serve(command: list[str], receiver: Receiver, port: int, **env: str) -> Iterator[str]:
-    environment = {**os.environ, "BACKLIGHT_TEST_URL": receiver.url, "PYTHONPATH": str(APPS)}
+    # the apps import the same backlight as this process (a checkout's, not an installed one)
+    path = os.pathsep.join([str(APPS), str(Path(backlight.__file__).parents[1])])
+    environment = {**os.environ, "BACKLIGHT_TEST_URL": receiver.url, "PYTHONPATH": path}
     environment.update(env)
     proc = subprocess.Popen(
         command, cwd=APPS, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -163,3 +167,48 @@ def test_service_to_service_httpx_fastapi_calls_flask(sdk: Receiver) -> None:
     assert log_b.resource["service.name"] == "service-b"
     assert log_b.link == (SESSION, REQUEST)
     assert log_b.body == f"service b working for {SESSION}/{REQUEST}"
+
+
+@pytest.mark.parametrize("form", ["wrapped", "add_middleware"])
+def test_fastapi_with_its_default_telemetry_exports_one_server_span_per_request(
+    receiver: Receiver, form: str
+) -> None:
+    """FastAPI's native telemetry switches itself on once ``backlight.init`` has set a
+    tracer provider. Under uvicorn, with FastAPI's defaults untouched, each request still
+    has exactly one server span, linked, continuing the browser's trace; an unhandled
+    exception is one linked error."""
+    port = free_port()
+    requests = [f"{n:032x}" for n in range(0xA1, 0xA7)]
+    command = uvicorn("fastapi_defaults_app", port)
+    with serve(command, receiver, port, BACKLIGHT_TEST_FORM=form) as base:
+        for n, request in enumerate(requests[:-1]):
+            headers = {
+                "x-highlight-request": f"{SESSION}/{request}",
+                "traceparent": f"00-{request}-{n + 1:016x}-01",
+            }
+            assert httpx.get(f"{base}/items/{n}", headers=headers, timeout=10).status_code == 200
+        failing = {"x-highlight-request": f"{SESSION}/{requests[-1]}"}
+        assert httpx.get(f"{base}/boom", headers=failing, timeout=10).status_code == 500
+
+        def arrived(r: Receiver) -> bool:
+            return {s.link[1] for s in r.spans if s.kind == 2} >= set(requests)
+
+        receiver.wait_for(arrived, timeout=30)
+        receiver.wait_for(lambda r: True, timeout=1)  # one more export: a second span would be in
+    with receiver.lock:
+        servers = [s for s in receiver.spans if s.kind == 2 and s.link[0] == SESSION]
+        error_logs = [x for x in receiver.logs if "exception.type" in x.attributes]
+    assert sorted(s.link[1] for s in servers) == sorted(requests)  # one each
+    for n, span in enumerate(sorted(servers, key=lambda s: s.link[1])[:-1]):
+        assert span.name == "GET /items/{item_id}"
+        assert (span.trace_id, span.parent_span_id) == (requests[n], f"{n + 1:016x}")
+    boom = next(s for s in servers if s.link[1] == requests[-1])
+    assert boom.name == "GET /boom" and boom.status_code == 2
+    errors = [boom.exception()] if boom.exception() is not None else []
+    errors += [x for x in error_logs if x.link == (SESSION, requests[-1])]
+    assert len(errors) == 1, errors
+    if form == "wrapped":  # Backlight's lean span; FastAPI's telemetry stepped aside
+        assert {s.scope for s in servers} == {"backlight"}
+        assert not [s for s in receiver.spans if s.scope == "fastapi"]
+    else:  # FastAPI's span came first: Backlight linked it and made none of its own
+        assert {s.scope for s in servers} == {"fastapi"}

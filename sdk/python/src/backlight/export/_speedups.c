@@ -37,7 +37,7 @@ static PyObject *s_events, *s_status_code, *s_value_, *s_attributes, *s_raw_pare
 #define MAX_TOKEN 128
 #define MAX_RAW_VALUE (2 * MAX_TOKEN + 1 + 4)
 #define TRACEPARENT_SIZE 55
-#define HEAD_SIZE 56 /* ids (fields 1, 2, 4) and times (7, 8) */
+#define HEAD_SIZE 62 /* ids (fields 1, 2, 4), times (7, 8) and flags (16) */
 
 /* ---- an output buffer that grows --------------------------------------------------- */
 
@@ -206,7 +206,7 @@ static int u64_attr(PyObject *span, PyObject *name, unsigned long long *out) {
     return plain;
 }
 
-/* Fields 1, 2, 4, 7 and 8 from a canonical traceparent: 1 if written to head, 0 if the
+/* Fields 1, 2, 4, 7, 8 and 16 from a canonical traceparent: 1 if written to head, 0 if the
    value is not canonical, 2 if the span is not for this path at all (an id or time that
    is not a plain int: the Python encoder takes the whole span, and its errors), -1 on
    error. */
@@ -228,6 +228,9 @@ static int remote_head(PyObject *span, PyObject *traceparent, unsigned char *hea
     for (int i = 0; i < 8; i++) head[39 + i] = (unsigned char)(start >> (8 * i));
     head[47] = 0x41;                   /* 8: end time */
     for (int i = 0; i < 8; i++) head[48 + i] = (unsigned char)(end >> (8 * i));
+    /* 16: flags, fixed32: the parent is remote (export.lean.REMOTE_FLAGS, 0x300) */
+    head[56] = 0x85, head[57] = 0x01, head[58] = 0x00, head[59] = 0x03, head[60] = 0x00,
+    head[61] = 0x00;
     return 1;
 }
 

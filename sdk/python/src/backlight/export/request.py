@@ -38,8 +38,10 @@ _endpoints: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
 _paths: dict[str, bytes] = {}
 _sessions: dict[bytes, bytes] = {}
 _plain_value = PLAIN_VALUE.fullmatch
-# 1: trace id, 2: span id, 4: parent span id, 7/8: start/end time (fixed64, little-endian)
-_pack_remote = struct.Struct("<2s16s2s8s2s8sBQBQ").pack
+# 1: trace id, 2: span id, 4: parent span id, 7/8: start/end time (fixed64, little-endian),
+# 16: flags (a remote parent)
+_pack_remote = struct.Struct("<2s16s2s8s2s8sBQBQ6s").pack
+_REMOTE_FLAGS = lean.REMOTE_FLAGS
 
 
 def _request_prefix(size: int) -> bytes:
@@ -67,6 +69,7 @@ def request_span(span: RequestSpan) -> bytes:
         head = _pack_remote(
             b"\x0a\x10", unhexlify(ids[0]), b"\x12\x08", span.span_id.to_bytes(8, "big"),
             b"\x22\x08", unhexlify(ids[1]), 0x39, span.start_time, 0x41, span.end_time,
+            _REMOTE_FLAGS,
         )  # fmt: skip
     else:
         head = _own_ids(span, raw)
@@ -93,20 +96,27 @@ def other_link_pairs(span: RequestSpan) -> bytes:
     if type(link) is str and (text := _plain_value(link)) is not None:
         # a str header with nothing to strip: what parse_value makes of it, without the
         # RequestContext (validated ASCII, so its bytes are its characters)
-        return _link_pairs(text[1].encode(), text[2].encode())
+        return _link_pairs(wire.text(text[1]), wire.text(text[2]))
     if (parsed := span.request_link()) is not None:  # a str to strip, or parsed already
-        return _link_pairs(parsed.secure_session_id.encode(), parsed.request_id.encode())
+        return _link_pairs(wire.text(parsed.secure_session_id), wire.text(parsed.request_id))
     return b""
 
 
 def _own_ids(span: RequestSpan, traceparent: str | bytes | None) -> bytes:
-    """Ids and times, continuing ``traceparent`` if valid (any form the parser takes)."""
+    """Ids, times and flags, continuing ``traceparent`` if valid (any form the parser
+    takes): a request span's parent, when it has one, is always remote."""
     trace_id, parent = span.trace_id, span.parent_span_id
     if traceparent is not None:
         remote = parse_traceparent(traceparent)
         if remote is not None:
             trace_id, parent = remote
-    return lean.ids(trace_id, span.span_id, parent) + lean.times(span.start_time, span.end_time)
+    return b"".join(
+        (
+            lean.ids(trace_id, span.span_id, parent),
+            lean.times(span.start_time, span.end_time),
+            _REMOTE_FLAGS if parent else lean.LOCAL_FLAGS,
+        )
+    )
 
 
 def _endpoint(span: RequestSpan, attributes: dict[str, Any]) -> bytes:

@@ -7,6 +7,7 @@ The result is decoded with the real message types in the tests.
 
 from __future__ import annotations
 
+import codecs
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +17,30 @@ _pack_q = struct.Struct("<Q").pack
 _pack_d = struct.Struct("<d").pack
 _pack_i = struct.Struct("<I").pack
 _MAX_DEPTH = 4
+
+
+def _replace_unencodable(error: UnicodeError) -> tuple[bytes, int]:
+    """U+FFFD for each character UTF-8 cannot hold: in a ``str``, only a lone surrogate
+    (``os.fsdecode`` makes them from undecodable file names, ``surrogateescape`` too).
+    Given as its UTF-8 bytes: CPython's UTF-8 encoder takes a str replacement only if
+    it is ASCII."""
+    if isinstance(error, UnicodeEncodeError):
+        return _REPLACEMENT * (error.end - error.start), error.end
+    raise error
+
+
+_REPLACEMENT = "\ufffd".encode()
+
+
+codecs.register_error("backlight.replace", _replace_unencodable)
+ERRORS = "backlight.replace"
+"""The error handler of every ``str`` the SDK encodes: protobuf strings must be valid UTF-8,
+and a lone surrogate must cost the character, not the batch."""
+
+
+def text(value: str) -> bytes:
+    """``value`` in UTF-8, a lone surrogate as U+FFFD (the Unicode replacement character)."""
+    return value.encode("utf-8", ERRORS)
 
 
 def varint(n: int) -> bytes:
@@ -67,33 +92,36 @@ def _key(key: str) -> bytes:
     """``KeyValue.key`` (field 1), cached: attribute keys repeat on every span."""
     encoded = _key_cache.get(key)
     if encoded is None:
-        encoded = length_delimited(1, key.encode("utf-8", "replace"))
+        encoded = length_delimited(1, key.encode("utf-8", ERRORS))
         if len(_key_cache) < 4096:
             _key_cache[key] = encoded
     return encoded
 
 
 def any_value(value: Any, depth: int = 0) -> bytes:
-    """An encoded ``AnyValue``; unknown types become their ``str``."""
+    """An encoded ``AnyValue``; ``None`` is the empty one (as OpenTelemetry's encoder writes
+    it), unknown types become their ``str``."""
     if isinstance(value, str):
-        return length_delimited(1, value.encode("utf-8", "replace"))
+        return length_delimited(1, value.encode("utf-8", ERRORS))
     if isinstance(value, bool):
         return b"\x10\x01" if value else b"\x10\x00"
     if isinstance(value, int):
         if -(2**63) <= value < 2**63:
             return b"\x18" + varint(value)
         return length_delimited(1, str(value).encode())
+    if value is None:
+        return b""
     if isinstance(value, float):
         return double(4, value)
     if isinstance(value, bytes):
         return length_delimited(7, value)
     if depth < _MAX_DEPTH:
         if isinstance(value, Mapping):
-            return length_delimited(6, key_values(value, depth + 1))
+            return length_delimited(6, key_values(value, 1, depth + 1))
         if isinstance(value, list | tuple | set | frozenset):
             items = b"".join(length_delimited(1, any_value(v, depth + 1)) for v in value)
             return length_delimited(5, items)
-    return length_delimited(1, str(value).encode("utf-8", "replace"))
+    return length_delimited(1, str(value).encode("utf-8", ERRORS))
 
 
 def key_value(key: str, value: Any, depth: int = 0) -> bytes:
@@ -109,7 +137,7 @@ do not evict the pairs that do repeat."""
 
 def _short_str_pair(field: int, key: str, value: str) -> bytes:
     """``field`` → KeyValue{key, AnyValue{string_value}} with one-byte lengths, or b""."""
-    encoded = value.encode("utf-8", "replace")
+    encoded = value.encode("utf-8", ERRORS)
     size = len(encoded)
     if size > 120:
         return b""

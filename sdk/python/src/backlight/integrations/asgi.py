@@ -3,10 +3,17 @@
 It never buffers: the response is observed by wrapping ``send``. Websocket and lifespan
 scopes pass straight through.
 
-When another instrumentation already opened the server span (FastAPI's native
-telemetry, OpenTelemetry's ASGI middleware), no second span is made: that span gets
-the link (the propagator ``backlight.init`` installs has put it in the context) and the
-app runs untouched.
+Every request gets exactly one server span, whatever FastAPI's telemetry settings:
+
+- When another instrumentation already opened the server span (FastAPI's native
+  telemetry with ``app.add_middleware``, OpenTelemetry's ASGI middleware), no second span
+  is made: that span gets the link (the propagator ``backlight.init`` installs has put it
+  in the context).
+- Otherwise this middleware opens it, and a FastAPI app inside (``BacklightMiddleware(app)``)
+  is told that the request's telemetry is handled further out, as an outer FastAPI app
+  tells a mounted one (``_FASTAPI_TELEMETRY``): its native telemetry, which
+  ``backlight.init``'s tracer provider switches on, would otherwise open a second server
+  span with the same parent.
 """
 
 from __future__ import annotations
@@ -28,6 +35,13 @@ from backlight.integrations.http import STATUS, begin_request
 from backlight.request_span import RequestSpan
 from backlight.types import ASGIApp, Message, Receive, Scope, Send
 
+_FASTAPI_TELEMETRY = "fastapi.telemetry"
+"""FastAPI skips its native telemetry (server span, operation spans, exception logs, request
+metrics) for a request whose scope has this key: an outer FastAPI app sets it for the apps
+mounted in it, and FastAPI's ``exclude`` option sets it to ``None``, as this middleware
+does when the request's server span is its own or another one outside FastAPI. Set
+already (``app.add_middleware``: FastAPI's span is the open one), it is left alone."""
+
 
 class BacklightMiddleware:
     """``app.add_middleware(BacklightMiddleware)`` or ``BacklightMiddleware(app)``."""
@@ -42,6 +56,8 @@ class BacklightMiddleware:
         outer = get_current().get(_SPAN_KEY)  # trace.get_current_span(), without the calls
         if outer is not None and isinstance(outer, trace.Span) and outer.is_recording():
             _link_outer_span(scope)
+            if _FASTAPI_TELEMETRY not in scope:
+                scope[_FASTAPI_TELEMETRY] = None  # see _FASTAPI_TELEMETRY
             await self.app(scope, receive, send)
             return
         try:
@@ -61,6 +77,8 @@ class BacklightMiddleware:
             await self.app(scope, receive, send)
             return
         span, token = begun
+        if _FASTAPI_TELEMETRY not in scope:
+            scope[_FASTAPI_TELEMETRY] = None  # see _FASTAPI_TELEMETRY
         attributes = span.attributes
         root_path = scope.get("root_path", "")
 
