@@ -12,6 +12,7 @@ echo "== mypy"; mypy
 echo "== mypy (tests)"
 MYPYPATH=server/tests mypy --config-file pyproject.toml --strict server/tests
 MYPYPATH=server/tests mypy --config-file pyproject.toml --strict tests conftest.py
+MYPYPATH=sdk/python/tests mypy --config-file pyproject.toml --strict sdk/python/tests
 echo "== UI typecheck"; (cd server/ui && npm run --silent typecheck)
 if [ -f sdk/browser/package.json ]; then
   echo "== browser SDK unit tests"; (cd sdk/browser && npm test --silent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -151,7 +152,12 @@ def test_request_span_with_malformed_or_oversized_headers(sdk: Receiver) -> None
             assert span.raw_link is None and span.raw_parent is None  # not kept until export
         assert _context.current_link() is None
         finish_request(act, 200, None, None)
-        sdk.wait_for(lambda r, s=span: any(v.span_id == f"{s.span_id:016x}" for v in r.spans))
+        wanted = f"{span.span_id:016x}"
+
+        def exported(r: Receiver, w: str = wanted) -> bool:
+            return any(v.span_id == w for v in r.spans)
+
+        sdk.wait_for(exported)
         (view,) = [v for v in sdk.spans if v.span_id == f"{span.span_id:016x}"]
         assert view.name == "GET" and view.parent_span_id == ""
         assert "highlight.session_id" not in view.attributes
@@ -184,7 +190,7 @@ def _twins(
     return a, b
 
 
-def _as_dict(encoded: bytes) -> dict[str, object]:
+def _as_dict(encoded: bytes) -> dict[str, Any]:
     from google.protobuf.json_format import MessageToDict
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -239,12 +245,12 @@ def test_request_span_fast_encoding_matches_the_general_one() -> None:
     assert _as_dict(request_span(fast)) == expected
     assert {"key": "highlight.trace_id", "value": {"stringValue": "r" * 300}} in expected[
         "attributes"
-    ]  # type: ignore[operator]
+    ]
     # and the case the fast path exists for, spelled out
     fast, _ = _twins(b"sess-1/req-1", canonical.encode(), _Route(), 503)
     message = _as_dict(request_span(fast))
     assert message["name"] == "GET /api/items/{id}"
-    assert {kv["key"]: kv["value"] for kv in message["attributes"]} == {  # type: ignore[index]
+    assert {kv["key"]: kv["value"] for kv in message["attributes"]} == {
         "http.request.method": {"stringValue": "GET"},
         "url.path": {"stringValue": "/items/7"},
         "http.route": {"stringValue": "/api/items/{id}"},

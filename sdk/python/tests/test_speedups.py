@@ -175,7 +175,7 @@ def test_no_references_leak() -> None:
 
 def _same(make: Any) -> None:
     """``make()`` twice: C and Python give the same bytes, or the same exception."""
-    results = []
+    results: list[object] = []
     for encode, batch in ((_speedups.our_spans, make()), (scope.our_spans_python, make())):
         try:
             results.append(encode(batch))

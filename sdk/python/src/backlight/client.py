@@ -10,7 +10,6 @@ from backlight.export.transport import Transport
 from backlight.export.worker import Worker
 from backlight.names import PROJECT_HEADER
 from backlight.records import LogItem
-from backlight.span import LeanSpan
 
 
 class Client:
@@ -41,9 +40,6 @@ class Client:
         self.put_span = spans.buffer.put
         self.put_log = logs.buffer.put
         self.worker.start()
-
-    def new_span(self, name: str, **kwargs: Any) -> LeanSpan:
-        return LeanSpan(name, self.put_span, **kwargs)
 
     def flush(self, timeout: float = 5.0) -> bool:
         return self.worker.flush(timeout)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+from collections.abc import Iterator
 
 import django
 from django.conf import settings
@@ -39,7 +40,7 @@ def boom(request: HttpRequest) -> HttpResponse:
 
 
 def stream(request: HttpRequest) -> StreamingHttpResponse:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield b"one "
         yield b"two"
 

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import httpx
 import pytest
@@ -215,13 +216,14 @@ async def test_starlette_mounted_route_template(sdk: Receiver) -> None:
 async def test_websocket_and_lifespan_pass_through(sdk: Receiver) -> None:
     events: list[str] = []
     app = starlette_app(events)
-    sent: list[dict] = []  # type: ignore[type-arg]
-    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[MutableMapping[str, Any]] = []
+    inbox: list[MutableMapping[str, Any]] = [{"type": "lifespan.startup"},
+                                             {"type": "lifespan.shutdown"}]
 
-    async def receive() -> dict:  # type: ignore[type-arg]
+    async def receive() -> MutableMapping[str, Any]:
         return inbox.pop(0)
 
-    async def send(message: dict) -> None:  # type: ignore[type-arg]
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
@@ -230,7 +232,7 @@ async def test_websocket_and_lifespan_pass_through(sdk: Receiver) -> None:
 
     sent.clear()
     inbox[:] = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
-    scope = {
+    scope: dict[str, Any] = {
         "type": "websocket",
         "path": "/ws",
         "raw_path": b"/ws",

@@ -16,7 +16,7 @@ LINK = {"HTTP_X_HIGHLIGHT_REQUEST": f"{SESSION}/{REQUEST}"}
 
 
 def test_django_request_is_linked_and_named_by_route(sdk: Receiver) -> None:
-    response = Client().get("/items/4", **LINK)  # type: ignore[arg-type]
+    response = Client().get("/items/4", **LINK)
     assert response.json() == {"id": 4}
     sdk.wait_for(lambda r: bool(r.spans) and bool(r.logs_from("app")))
     span = sdk.spans[0]
@@ -29,7 +29,7 @@ def test_django_request_is_linked_and_named_by_route(sdk: Receiver) -> None:
 
 def test_django_view_exception_is_recorded(sdk: Receiver) -> None:
     client = Client(raise_request_exception=False)
-    response = client.get("/boom", **LINK)  # type: ignore[arg-type]
+    response = client.get("/boom", **LINK)
     assert response.status_code == 500
     sdk.wait_for(lambda r: bool(r.errors()))
     span = sdk.errors()[0]
@@ -41,12 +41,12 @@ def test_django_view_exception_is_recorded(sdk: Receiver) -> None:
 
 def test_django_exception_reraised_unchanged_when_django_propagates(sdk: Receiver) -> None:
     with pytest.raises(django_app.Boom, match="django view failed"):
-        Client(raise_request_exception=True).get("/boom", **LINK)  # type: ignore[arg-type]
+        Client(raise_request_exception=True).get("/boom", **LINK)
 
 
 def test_django_streaming_response_ends_on_close(sdk: Receiver) -> None:
-    response = Client().get("/stream", **LINK)  # type: ignore[arg-type]
-    assert b"".join(response.streaming_content) == b"one two"  # type: ignore[attr-defined]
+    response = Client().get("/stream", **LINK)
+    assert b"".join(response.streaming_content) == b"one two"
     response.close()
     sdk.wait_for(lambda r: bool(r.spans))
     assert sdk.spans[0].name == "GET /stream"

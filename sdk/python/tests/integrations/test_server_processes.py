@@ -204,7 +204,7 @@ def test_fastapi_with_its_default_telemetry_exports_one_server_span_per_request(
         assert (span.trace_id, span.parent_span_id) == (requests[n], f"{n + 1:016x}")
     boom = next(s for s in servers if s.link[1] == requests[-1])
     assert boom.name == "GET /boom" and boom.status_code == 2
-    errors = [boom.exception()] if boom.exception() is not None else []
+    errors: list[object] = [boom.exception()] if boom.exception() is not None else []
     errors += [x for x in error_logs if x.link == (SESSION, requests[-1])]
     assert len(errors) == 1, errors
     if form == "wrapped":  # Backlight's lean span; FastAPI's telemetry stepped aside

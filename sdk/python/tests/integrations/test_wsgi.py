@@ -85,7 +85,7 @@ def test_exception_from_a_wsgi_generator_is_recorded_and_reraised(sdk: Receiver)
         log.warning("in generator")
         raise Boom("wsgi generator broke")
 
-    wrapped = BacklightMiddleware(app)  # type: ignore[arg-type]
+    wrapped = BacklightMiddleware(app)
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/gen",
@@ -120,7 +120,7 @@ def test_span_ends_only_when_the_iterable_closes(sdk: Receiver) -> None:
         start_response("200 OK", [])  # type: ignore[operator]
         return Body()
 
-    wrapped = BacklightMiddleware(app)  # type: ignore[arg-type]
+    wrapped = BacklightMiddleware(app)
     body = wrapped({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *a: lambda d: None)
     assert list(body) == [b"a"]
     assert __import__("backlight").flush()
