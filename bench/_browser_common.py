@@ -12,9 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SDK = ROOT / "sdk" / "browser"
 CACHE = ROOT / ".cache" / "bench"
 ESBUILD = SDK / "node_modules" / ".bin" / "esbuild"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def run(cmd: Sequence[str], cwd: Path) -> str:
@@ -49,8 +56,10 @@ def npm_install(spec: str) -> Path:
     if not (folder / "node_modules").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "package.json").write_text('{"private": true}\n')
-        run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--save-exact",
-             spec], folder)
+        run(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--save-exact", spec],
+            folder,
+        )
     return folder
 
 

@@ -70,15 +70,18 @@ def _attrs(rng: random.Random, linked: bool, i: int) -> list[KeyValue]:
         _kv("user.id", f"user-{rng.randrange(100_000)}"),
     ]
     if linked:
-        attrs += [_kv("highlight.session_id", session_id(rng)),
-                  _kv("highlight.trace_id", hex_id(rng, 16))]
+        attrs += [
+            _kv("highlight.session_id", session_id(rng)),
+            _kv("highlight.trace_id", hex_id(rng, 16)),
+        ]
     else:
         attrs += [_kv("thread.name", f"worker-{i % 8}"), _kv("db.rows", rng.randrange(1000))]
     return attrs
 
 
-def trace_payloads(project: str, n_requests: int, per_request: int, seed: int = 1,
-                   linked_share: float = 0.5) -> list[Payload]:
+def trace_payloads(
+    project: str, n_requests: int, per_request: int, seed: int = 1, linked_share: float = 0.5
+) -> list[Payload]:
     """Export requests of ``per_request`` spans: traces of 10 spans, half of them linked."""
     rng = random.Random(seed)
     out = []
@@ -86,12 +89,14 @@ def trace_payloads(project: str, n_requests: int, per_request: int, seed: int = 
     for r in range(n_requests):
         req = ExportTraceServiceRequest()
         rs = req.resource_spans.add()
-        rs.resource.attributes.extend([
-            _kv("service.name", SERVICES[r % len(SERVICES)]),
-            _kv("deployment.environment", "production"),
-            _kv("highlight.project_id", project),
-            _kv("telemetry.sdk.language", "python"),
-        ])
+        rs.resource.attributes.extend(
+            [
+                _kv("service.name", SERVICES[r % len(SERVICES)]),
+                _kv("deployment.environment", "production"),
+                _kv("highlight.project_id", project),
+                _kv("telemetry.sdk.language", "python"),
+            ]
+        )
         ss = rs.scope_spans.add()
         ss.scope.name = "opentelemetry.instrumentation.fastapi"
         trace_id = parent = b""
@@ -100,14 +105,19 @@ def trace_payloads(project: str, n_requests: int, per_request: int, seed: int = 
                 trace_id, parent = rng.randbytes(16), b""
             span_id = rng.randbytes(8)
             start = now_ns + (r * per_request + i) * 1_000_000
-            span = Span(trace_id=trace_id, span_id=span_id, parent_span_id=parent,
-                        name=f"{rng.choice(('GET', 'POST'))} {rng.choice(ROUTES)}",
-                        kind=Span.SPAN_KIND_SERVER if not parent else Span.SPAN_KIND_INTERNAL,
-                        start_time_unix_nano=start,
-                        end_time_unix_nano=start + rng.randrange(100_000, 50_000_000))
+            span = Span(
+                trace_id=trace_id,
+                span_id=span_id,
+                parent_span_id=parent,
+                name=f"{rng.choice(('GET', 'POST'))} {rng.choice(ROUTES)}",
+                kind=Span.SPAN_KIND_SERVER if not parent else Span.SPAN_KIND_INTERNAL,
+                start_time_unix_nano=start,
+                end_time_unix_nano=start + rng.randrange(100_000, 50_000_000),
+            )
             span.attributes.extend(_attrs(rng, rng.random() < linked_share, i))
-            span.status.code = (Status.STATUS_CODE_ERROR if rng.random() < 0.02
-                                else Status.STATUS_CODE_OK)
+            span.status.code = (
+                Status.STATUS_CODE_ERROR if rng.random() < 0.02 else Status.STATUS_CODE_OK
+            )
             ss.spans.append(span)
             parent = parent or span_id
         raw = req.SerializeToString()
@@ -115,8 +125,9 @@ def trace_payloads(project: str, n_requests: int, per_request: int, seed: int = 
     return out
 
 
-def log_payloads(project: str, n_requests: int, per_request: int, seed: int = 2,
-                 linked_share: float = 0.5) -> list[Payload]:
+def log_payloads(
+    project: str, n_requests: int, per_request: int, seed: int = 2, linked_share: float = 0.5
+) -> list[Payload]:
     """Export requests of ``per_request`` log records, half of them linked."""
     rng = random.Random(seed)
     out = []
@@ -124,25 +135,34 @@ def log_payloads(project: str, n_requests: int, per_request: int, seed: int = 2,
     for r in range(n_requests):
         req = ExportLogsServiceRequest()
         rl = req.resource_logs.add()
-        rl.resource.attributes.extend([
-            _kv("service.name", SERVICES[r % len(SERVICES)]),
-            _kv("deployment.environment", "production"),
-            _kv("highlight.project_id", project),
-            _kv("telemetry.sdk.language", "python"),
-        ])
+        rl.resource.attributes.extend(
+            [
+                _kv("service.name", SERVICES[r % len(SERVICES)]),
+                _kv("deployment.environment", "production"),
+                _kv("highlight.project_id", project),
+                _kv("telemetry.sdk.language", "python"),
+            ]
+        )
         sl = rl.scope_logs.add()
         sl.scope.name = "app.logger"
         for i in range(per_request):
             severity = rng.choice((9, 9, 9, 9, 5, 13, 17))
             text = rng.choice(LOG_TEMPLATES).format(
-                route=rng.choice(ROUTES), ms=rng.randrange(1, 900), user=rng.randrange(10**5),
-                status=rng.choice((200, 402, 502)), n=rng.randrange(10**6), k=rng.randrange(9))
+                route=rng.choice(ROUTES),
+                ms=rng.randrange(1, 900),
+                user=rng.randrange(10**5),
+                status=rng.choice((200, 402, 502)),
+                n=rng.randrange(10**6),
+                k=rng.randrange(9),
+            )
             ts = now_ns + (r * per_request + i) * 1_000_000
-            rec = LogRecord(time_unix_nano=ts, observed_time_unix_nano=ts,
-                            severity_number=severity,  # type: ignore[arg-type]
-                            severity_text={5: "DEBUG", 9: "INFO", 13: "WARN",
-                                           17: "ERROR"}[severity],
-                            body=AnyValue(string_value=text))
+            rec = LogRecord(
+                time_unix_nano=ts,
+                observed_time_unix_nano=ts,
+                severity_number=severity,  # type: ignore[arg-type]
+                severity_text={5: "DEBUG", 9: "INFO", 13: "WARN", 17: "ERROR"}[severity],
+                body=AnyValue(string_value=text),
+            )
             if rng.random() < 0.7:
                 rec.trace_id, rec.span_id = rng.randbytes(16), rng.randbytes(8)
             rec.attributes.extend(_attrs(rng, rng.random() < linked_share, i))

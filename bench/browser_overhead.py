@@ -90,12 +90,15 @@ class Site:
                 path = self.path.split("?")[0]
                 if path.startswith("/page/"):
                     head = site.heads[unquote(path.removeprefix("/page/"))]
-                    html = (f"<!doctype html><html><head>{head}</head>"
-                            "<body><h1>Workload</h1><ul id='list'></ul></body></html>")
+                    html = (
+                        f"<!doctype html><html><head>{head}</head>"
+                        "<body><h1>Workload</h1><ul id='list'></ul></body></html>"
+                    )
                     self.send(html.encode(), "text/html")
                 elif path == "/api/item":
-                    self.send(json.dumps({"ok": True, "path": self.path}).encode(),
-                              "application/json")
+                    self.send(
+                        json.dumps({"ok": True, "path": self.path}).encode(), "application/json"
+                    )
                 elif path in site.files:
                     self.send(site.files[path], "text/javascript")
                 else:
@@ -154,7 +157,8 @@ def run_once(browser: Browser, url: str) -> tuple[float, float, str]:
     page.wait_for_timeout(500)  # let an SDK start (highlight.run loads lazily)
     state = page.evaluate(
         "typeof H === 'undefined' ? 'no SDK' : (H.getRecordingState ? H.getRecordingState()"
-        " : (H.getSessionId() ? 'Recording' : 'not started'))")
+        " : (H.getSessionId() ? 'Recording' : 'not started'))"
+    )
     before = task_seconds(cdp)
     ms = float(page.evaluate(WORKLOAD))
     busy = (task_seconds(cdp) - before) * 1000
@@ -166,8 +170,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
-    files = {"/backlight.js": build_sdk().read_bytes(),
-             "/highlight.js": npm_file(HIGHLIGHT, "dist/index.umd.js")}
+    files = {
+        "/backlight.js": build_sdk().read_bytes(),
+        "/highlight.js": npm_file(HIGHLIGHT, "dist/index.umd.js"),
+    }
     with tempfile.TemporaryDirectory() as tmp, BacklightProcess(Path(tmp) / "data") as server:
         options = "{tracingOrigins: true, networkRecording: {recordHeadersAndBody: true}}"
         heads = {"none": ""}
@@ -179,14 +185,14 @@ def main() -> None:
         heads["highlight.run"] = (
             '<script src="/highlight.js"></script><script>H.init("1", '
             f"{{backendUrl: '{site.url}/public', otlpEndpoint: '{site.url}/otlp', "
-            f"{options[1:-1]}}});</script>")
+            f"{options[1:-1]}}});</script>"
+        )
         times: dict[str, list[float]] = {k: [] for k in heads}
         busy: dict[str, list[float]] = {k: [] for k in heads}
         states: dict[str, set[str]] = {k: set() for k in heads}
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                            args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 run_once(browser, f"{site.url}/page/none")  # warm-up, not counted
                 for _ in range(args.rounds):
                     for mode in heads:
@@ -203,11 +209,30 @@ def main() -> None:
     rows = []
     for mode, values in times.items():
         med, med_busy = statistics.median(values), statistics.median(busy[mode])
-        rows.append([mode, ", ".join(sorted(states[mode])), f"{med:.0f}", f"{med / base:.2f}x",
-                     f"{med_busy:.0f}", f"{med_busy / base_busy:.2f}x"])
+        rows.append(
+            [
+                mode,
+                ", ".join(sorted(states[mode])),
+                f"{med:.0f}",
+                f"{med / base:.2f}x",
+                f"{med_busy:.0f}",
+                f"{med_busy / base_busy:.2f}x",
+            ]
+        )
     print(f"workload: 2,000 DOM mutations + 200 fetches; {args.rounds} rounds, medians")
-    print(table(["variant", "SDK state", "wall ms", "wall vs none", "main-thread ms",
-                 "main-thread vs none"], rows))
+    print(
+        table(
+            [
+                "variant",
+                "SDK state",
+                "wall ms",
+                "wall vs none",
+                "main-thread ms",
+                "main-thread vs none",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,19 @@ def esbuild_iife(folder_entry: str, cwd_name: str, source: str) -> bytes:
     entry = folder / folder_entry
     entry.write_text(source)
     out = folder / (folder_entry + ".out.js")
-    run([str(ESBUILD), str(entry), "--bundle", "--minify", "--format=iife",
-         "--target=es2020", "--legal-comments=none", f"--outfile={out}"], folder)
+    run(
+        [
+            str(ESBUILD),
+            str(entry),
+            "--bundle",
+            "--minify",
+            "--format=iife",
+            "--target=es2020",
+            "--legal-comments=none",
+            f"--outfile={out}",
+        ],
+        folder,
+    )
     data = out.read_bytes()
     entry.unlink()
     out.unlink()
@@ -58,8 +69,9 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
     ours = build_sdk().read_bytes()
     version = json.loads((SDK / "package.json").read_text())["version"]
-    rrweb = esbuild_iife(".bench-record.js", "",
-                         "import {record} from '@rrweb/record'; window.R = record;")
+    rrweb = esbuild_iife(
+        ".bench-record.js", "", "import {record} from '@rrweb/record'; window.R = record;"
+    )
     highlight = npm_file(HIGHLIGHT, "dist/index.umd.js")
     sentry = esbuild_iife("entry.js", SENTRY, SENTRY_ENTRY)
     sizes = [
@@ -69,12 +81,16 @@ def main() -> None:
         (f"{SENTRY} + tracing + replay (esbuild IIFE)", sentry),
     ]
     base = gz(ours)
-    rows = [[name, f"{len(b):,}", f"{gz(b):,}", f"{gz(b) / 1000:.1f} KB", f"{gz(b) / base:.2f}x"]
-            for name, b in sizes]
+    rows = [
+        [name, f"{len(b):,}", f"{gz(b):,}", f"{gz(b) / 1000:.1f} KB", f"{gz(b) / base:.2f}x"]
+        for name, b in sizes
+    ]
     print(table(["bundle", "minified bytes", "gzip bytes", "gzip", "vs Backlight"], rows))
     verdict = "meets" if base <= TARGET else "MISSES"
-    print(f"\nBacklight bundle: {base / 1000:.1f} KB gzip, {verdict} the 40 KB target; "
-          f"Backlight's own code ~{(base - gz(rrweb)) / 1000:.1f} KB gzip.")
+    print(
+        f"\nBacklight bundle: {base / 1000:.1f} KB gzip, {verdict} the 40 KB target; "
+        f"Backlight's own code ~{(base - gz(rrweb)) / 1000:.1f} KB gzip."
+    )
 
 
 if __name__ == "__main__":

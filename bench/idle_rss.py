@@ -46,11 +46,16 @@ def main(argv: list[str] | None = None) -> int:
             threads = status_value(pid, "Threads")
         finally:
             server.stop()
-    print(table(["measure", "MB"], [
-        ["RSS right after start-up (healthz + one API call)", f"{after_start:.1f}"],
-        [f"RSS after {args.idle:g} s idle (VmRSS)", f"{idle:.1f}"],
-        ["peak RSS so far (VmHWM)", f"{peak:.1f}"],
-    ]))
+    print(
+        table(
+            ["measure", "MB"],
+            [
+                ["RSS right after start-up (healthz + one API call)", f"{after_start:.1f}"],
+                [f"RSS after {args.idle:g} s idle (VmRSS)", f"{idle:.1f}"],
+                ["peak RSS so far (VmHWM)", f"{peak:.1f}"],
+            ],
+        )
+    )
     print(f"\nthreads: {threads}; MB = MiB (1,048,576 bytes)")
     print(f"target idle RSS < {TARGET_MB:.0f} MB: {'met' if idle < TARGET_MB else 'MISSED'}")
     return 0

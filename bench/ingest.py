@@ -157,33 +157,52 @@ def main(argv: list[str] | None = None) -> int:
         try:
             assert server.proc is not None
             project = server.project
-            print(f"building payloads: {args.rounds} rounds x {args.requests} requests x "
-                  f"{args.per_request} records per kind ...", flush=True)
+            print(
+                f"building payloads: {args.rounds} rounds x {args.requests} requests x "
+                f"{args.per_request} records per kind ...",
+                flush=True,
+            )
             n = args.requests
             spans = trace_payloads(project, n * args.rounds + 4, args.per_request)
             logs = log_payloads(project, n * args.rounds + 4, args.per_request)
             warm = {"traces": spans[-4:], "logs": logs[-4:]}
-            rounds = {"traces": [spans[i * n:(i + 1) * n] for i in range(args.rounds)],
-                      "logs": [logs[i * n:(i + 1) * n] for i in range(args.rounds)]}
+            rounds = {
+                "traces": [spans[i * n : (i + 1) * n] for i in range(args.rounds)],
+                "logs": [logs[i * n : (i + 1) * n] for i in range(args.rounds)],
+            }
             gz = sum(len(p.body) for p in spans[:n]) / n / 1024
             raw_kb = sum(len(p.raw) for p in spans[:n]) / n / 1024
             lgz = sum(len(p.body) for p in logs[:n]) / n / 1024
             lraw_kb = sum(len(p.raw) for p in logs[:n]) / n / 1024
-            print(f"  span request: {raw_kb:.0f} KiB protobuf, {gz:.0f} KiB gzip; "
-                  f"log request: {lraw_kb:.0f} KiB protobuf, {lgz:.0f} KiB gzip", flush=True)
+            print(
+                f"  span request: {raw_kb:.0f} KiB protobuf, {gz:.0f} KiB gzip; "
+                f"log request: {lraw_kb:.0f} KiB protobuf, {lgz:.0f} KiB gzip",
+                flush=True,
+            )
             rows = {k: [server_rows(r, project) for r in v] for k, v in rounds.items()}
 
             raw_conn = open_writer(root / "raw" / "raw.db", "normal")
             migrate(raw_conn)
             for kind in ("traces", "logs"):  # warm-up: imports, caches, first pages
                 send(server, warm[kind], args.connections)
-                raw_insert(raw_conn, INSERT_SPAN if kind == "traces" else INSERT_LOG,
-                           server_rows(warm[kind], project))
+                raw_insert(
+                    raw_conn,
+                    INSERT_SPAN if kind == "traces" else INSERT_LOG,
+                    server_rows(warm[kind], project),
+                )
 
             results: dict[str, dict[str, list[float]]] = {
-                k: {"raw": [], "server": [], "ratio": [], "cpu": [], "raw_cpu": [],
-                    "client": [], "pipe": []}
-                for k in ("traces", "logs")}
+                k: {
+                    "raw": [],
+                    "server": [],
+                    "ratio": [],
+                    "cpu": [],
+                    "raw_cpu": [],
+                    "client": [],
+                    "pipe": [],
+                }
+                for k in ("traces", "logs")
+            }
             retries = 0
             for i in range(args.rounds):
                 for kind in ("traces", "logs"):
@@ -206,11 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                     r["cpu"].append(sent.server_cpu / sent.records * 1e6)
                     r["client"].append(sent.client_cpu / sent.seconds)
                     r["pipe"].append(pipe_s / pipe_n * 1e6)
-                    print(f"  round {i + 1} {kind:6}: raw {records / raw_s:>9,.0f}/s  "
-                          f"server {sent.records / sent.seconds:>9,.0f}/s  "
-                          f"ratio {sent.records / sent.seconds / (records / raw_s):5.1%}  "
-                          f"server CPU {sent.server_cpu / sent.seconds:.2f} cores  "
-                          f"client CPU {sent.client_cpu / sent.seconds:.2f} cores", flush=True)
+                    print(
+                        f"  round {i + 1} {kind:6}: raw {records / raw_s:>9,.0f}/s  "
+                        f"server {sent.records / sent.seconds:>9,.0f}/s  "
+                        f"ratio {sent.records / sent.seconds / (records / raw_s):5.1%}  "
+                        f"server CPU {sent.server_cpu / sent.seconds:.2f} cores  "
+                        f"client CPU {sent.client_cpu / sent.seconds:.2f} cores",
+                        flush=True,
+                    )
             raw_conn.close()
 
             db = server.data_dir / "backlight.db"
@@ -223,24 +245,50 @@ def main(argv: list[str] | None = None) -> int:
     if got != want:
         print(f"ERROR: stored {got}, sent {want}", file=sys.stderr)
         return 1
-    print(f"\nall {want['spans']:,} spans and {want['logs']:,} logs stored "
-          f"({retries} back-pressure retries); server RSS after the run {rss:.0f} MB\n")
+    print(
+        f"\nall {want['spans']:,} spans and {want['logs']:,} logs stored "
+        f"({retries} back-pressure retries); server RSS after the run {rss:.0f} MB\n"
+    )
     body = []
     for kind, label in (("traces", "spans"), ("logs", "logs")):
         r = results[kind]
         cpu, raw_cpu = median(r["cpu"]), median(r["raw_cpu"])
-        body.append([label, f"{median(r['server']):,.0f}", f"{median(r['raw']):,.0f}",
-                     f"{median(r['ratio']):.0%}", f"{cpu:.1f}", f"{raw_cpu:.1f}",
-                     f"{raw_cpu / cpu:.0%}", f"{median(r['pipe']):.1f}",
-                     f"{median(r['client']):.2f}"])
-    print(table(["records", "server rec/s", "raw SQLite rec/s", "ratio",
-                 "server CPU µs/rec", "raw CPU µs/rec", "CPU ratio",
-                 "decode+convert µs/rec", "client CPU (cores)"], body))
-    print(f"\nmedians of {args.rounds} rounds; ratio = median of the per-round ratios (server "
-          f"and baseline run back to back); CPU ratio = raw CPU per record / server CPU per "
-          f"record (server: all threads, from /proc).\n{args.requests} requests x "
-          f"{args.per_request} records per kind and round; {args.connections} connections; "
-          f"gzip protobuf; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after")
+        body.append(
+            [
+                label,
+                f"{median(r['server']):,.0f}",
+                f"{median(r['raw']):,.0f}",
+                f"{median(r['ratio']):.0%}",
+                f"{cpu:.1f}",
+                f"{raw_cpu:.1f}",
+                f"{raw_cpu / cpu:.0%}",
+                f"{median(r['pipe']):.1f}",
+                f"{median(r['client']):.2f}",
+            ]
+        )
+    print(
+        table(
+            [
+                "records",
+                "server rec/s",
+                "raw SQLite rec/s",
+                "ratio",
+                "server CPU µs/rec",
+                "raw CPU µs/rec",
+                "CPU ratio",
+                "decode+convert µs/rec",
+                "client CPU (cores)",
+            ],
+            body,
+        )
+    )
+    print(
+        f"\nmedians of {args.rounds} rounds; ratio = median of the per-round ratios (server "
+        f"and baseline run back to back); CPU ratio = raw CPU per record / server CPU per "
+        f"record (server: all threads, from /proc).\n{args.requests} requests x "
+        f"{args.per_request} records per kind and round; {args.connections} connections; "
+        f"gzip protobuf; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     return 0
 
 

@@ -61,62 +61,132 @@ class Loader:
         self.project = project
         self.now_ms = time.time() * 1000 - 6 * 3_600_000
         rng = self.rng
-        self.attrs = [orjson.dumps({
-            "http.method": rng.choice(("GET", "POST")), "http.route": rng.choice(ROUTES),
-            "http.status_code": rng.choice((200, 201, 404, 500)),
-            "net.peer.name": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
-            "code.function": f"handler_{rng.randrange(50)}", "user.id": f"user-{i}",
-            "thread.name": f"worker-{i % 8}", "db.rows": rng.randrange(1000)}).decode()
-            for i in range(512)]
-        self.bodies = [f"GET {rng.choice(ROUTES)} served in {rng.randrange(900)} ms for "
-                       f"user {rng.randrange(10**5)} (cache {rng.choice(('hit', 'miss'))})"
-                       for _ in range(512)]
+        self.attrs = [
+            orjson.dumps(
+                {
+                    "http.method": rng.choice(("GET", "POST")),
+                    "http.route": rng.choice(ROUTES),
+                    "http.status_code": rng.choice((200, 201, 404, 500)),
+                    "net.peer.name": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
+                    "code.function": f"handler_{rng.randrange(50)}",
+                    "user.id": f"user-{i}",
+                    "thread.name": f"worker-{i % 8}",
+                    "db.rows": rng.randrange(1000),
+                }
+            ).decode()
+            for i in range(512)
+        ]
+        self.bodies = [
+            f"GET {rng.choice(ROUTES)} served in {rng.randrange(900)} ms for "
+            f"user {rng.randrange(10**5)} (cache {rng.choice(('hit', 'miss'))})"
+            for _ in range(512)
+        ]
 
-    def _spans(self, trace: str, n: int, start_ns: int, service: str, session: str | None,
-               request: str) -> list[SpanRecord]:
+    def _spans(
+        self, trace: str, n: int, start_ns: int, service: str, session: str | None, request: str
+    ) -> list[SpanRecord]:
         rng, out, root = self.rng, [], None
         for i in range(n):
             sid = hex_id(rng, 8)
             begin = start_ns + i * 2_000_000
-            out.append(SpanRecord(
-                self.project, trace, sid, root, f"GET {ROUTES[i % len(ROUTES)]}",
-                2 if root is None else 1, begin, begin + rng.randrange(10**5, 5 * 10**7),
-                1, None, service, "production", session, request,
-                self.attrs[rng.randrange(512)], None))
+            out.append(
+                SpanRecord(
+                    self.project,
+                    trace,
+                    sid,
+                    root,
+                    f"GET {ROUTES[i % len(ROUTES)]}",
+                    2 if root is None else 1,
+                    begin,
+                    begin + rng.randrange(10**5, 5 * 10**7),
+                    1,
+                    None,
+                    service,
+                    "production",
+                    session,
+                    request,
+                    self.attrs[rng.randrange(512)],
+                    None,
+                )
+            )
             root = root or sid
         return out
 
-    def _logs(self, trace: str | None, n: int, start_ns: int, service: str,
-              session: str | None, request: str | None) -> list[LogRecord]:
+    def _logs(
+        self,
+        trace: str | None,
+        n: int,
+        start_ns: int,
+        service: str,
+        session: str | None,
+        request: str | None,
+    ) -> list[LogRecord]:
         rng = self.rng
-        return [LogRecord(self.project, start_ns + i * 1_000_000, trace,
-                          hex_id(rng, 8) if trace else None, sev, _LEVEL[sev], body,
-                          service, "production", session, request,
-                          self.attrs[rng.randrange(512)])
-                for i in range(n)
-                for sev, body in [(rng.choice((9, 9, 9, 5, 13, 17)),
-                                   self.bodies[rng.randrange(512)])]]
+        return [
+            LogRecord(
+                self.project,
+                start_ns + i * 1_000_000,
+                trace,
+                hex_id(rng, 8) if trace else None,
+                sev,
+                _LEVEL[sev],
+                body,
+                service,
+                "production",
+                session,
+                request,
+                self.attrs[rng.randrange(512)],
+            )
+            for i in range(n)
+            for sev, body in [(rng.choice((9, 9, 9, 5, 13, 17)), self.bodies[rng.randrange(512)])]
+        ]
 
     def sessions(self, n_sessions: int, per_session: int) -> Iterator[BrowserBatch]:
         rng = self.rng
         for _ in range(n_sessions):
             sid = session_id(rng)
             start = self.now_ms - rng.randrange(3_600_000 * 5)
-            info = SessionInfo(self.project, sid, start, url="https://shop.test/cart",
-                               user_agent="Mozilla/5.0 (bench)", sdk_version="0.1.0",
-                               environment="production", service="storefront")
-            network = [NetworkRecord(sid, hex_id(rng, 16), "fetch", "POST",
-                                     f"https://api.shop.test{ROUTES[r % len(ROUTES)]}",
-                                     200, start + r * 1000, start + r * 1000 + 80, None,
-                                     '{"request_headers":{"content-type":"application/json"}}')
-                       for r in range(per_session)]
-            console = [ConsoleRecord(sid, start + c * 900, "info", f"render step {c}", None)
-                       for c in range(per_session)]
-            yield BrowserBatch(session=info, seq=0, network=network, console=console,
-                               page_loads=1, last_url=info.url)
+            info = SessionInfo(
+                self.project,
+                sid,
+                start,
+                url="https://shop.test/cart",
+                user_agent="Mozilla/5.0 (bench)",
+                sdk_version="0.1.0",
+                environment="production",
+                service="storefront",
+            )
+            network = [
+                NetworkRecord(
+                    sid,
+                    hex_id(rng, 16),
+                    "fetch",
+                    "POST",
+                    f"https://api.shop.test{ROUTES[r % len(ROUTES)]}",
+                    200,
+                    start + r * 1000,
+                    start + r * 1000 + 80,
+                    None,
+                    '{"request_headers":{"content-type":"application/json"}}',
+                )
+                for r in range(per_session)
+            ]
+            console = [
+                ConsoleRecord(sid, start + c * 900, "info", f"render step {c}", None)
+                for c in range(per_session)
+            ]
+            yield BrowserBatch(
+                session=info,
+                seq=0,
+                network=network,
+                console=console,
+                page_loads=1,
+                last_url=info.url,
+            )
 
-    def linked(self, requests: list[tuple[str, str, float]], spans_per: int,
-               logs_per: int) -> Iterator[TelemetryBatch]:
+    def linked(
+        self, requests: list[tuple[str, str, float]], spans_per: int, logs_per: int
+    ) -> Iterator[TelemetryBatch]:
         """Per request: a highlight-SDK service (own trace) and a plain OTel one (trace = R)."""
         batch = TelemetryBatch()
         for i, (sid, rid, start_ms) in enumerate(requests):
@@ -138,13 +208,29 @@ class Loader:
 
     def _error(self, sid: str, rid: str, trace: str, ts_ms: float) -> ErrorRecord:
         n = self.rng.randrange(40)
-        frames = [Frame("app/checkout.py", f"charge_{n % 7}", 10 + n % 7),
-                  Frame("app/payments.py", "call_provider", 88)]
+        frames = [
+            Frame("app/checkout.py", f"charge_{n % 7}", 10 + n % 7),
+            Frame("app/payments.py", "call_provider", 88),
+        ]
         message = f"payment provider timed out after {n} s"
-        return ErrorRecord(self.project, ts_ms, "span", "TimeoutError", message, frames,
-                           "Traceback (most recent call last): ...", sid, rid, trace,
-                           hex_id(self.rng, 8), "checkout", "production", None, None,
-                           fingerprint("TimeoutError", message, frames))
+        return ErrorRecord(
+            self.project,
+            ts_ms,
+            "span",
+            "TimeoutError",
+            message,
+            frames,
+            "Traceback (most recent call last): ...",
+            sid,
+            rid,
+            trace,
+            hex_id(self.rng, 8),
+            "checkout",
+            "production",
+            None,
+            None,
+            fingerprint("TimeoutError", message, frames),
+        )
 
     def unlinked(self, n_spans: int, n_logs: int) -> Iterator[TelemetryBatch]:
         rng = self.rng
@@ -204,12 +290,19 @@ def load(db: Path, rows: int, n_sessions: int, per_session: int) -> dict[str, ob
         commit(lambda c, t=t: write_telemetry(c, t))
         unlinked_traces.append(t.spans[0].trace_id if t.spans else "")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    counts = {name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-              for name in ("sessions", "network", "spans", "logs", "errors")}
+    counts = {
+        name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        for name in ("sessions", "network", "spans", "logs", "errors")
+    }
     conn.close()
-    return {"sessions": sessions, "requests": [r for _, r, _ in requests],
-            "unlinked": [t for t in unlinked_traces if t], "counts": counts,
-            "spans_per_request": spans_per, "logs_per_request": logs_per}
+    return {
+        "sessions": sessions,
+        "requests": [r for _, r, _ in requests],
+        "unlinked": [t for t in unlinked_traces if t],
+        "counts": counts,
+        "spans_per_request": spans_per,
+        "logs_per_request": logs_per,
+    }
 
 
 def check_linkage(client: httpx.Client, sid: str, info: dict[str, object]) -> None:
@@ -249,26 +342,37 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         t0 = time.perf_counter()
-        print(f"loading {args.rows:,} spans and {args.rows:,} logs, {args.sessions:,} sessions "
-              f"x {args.requests_per_session} requests ...", flush=True)
-        info = load(data_dir / "backlight.db", args.rows, args.sessions,
-                    args.requests_per_session)
+        print(
+            f"loading {args.rows:,} spans and {args.rows:,} logs, {args.sessions:,} sessions "
+            f"x {args.requests_per_session} requests ...",
+            flush=True,
+        )
+        info = load(data_dir / "backlight.db", args.rows, args.sessions, args.requests_per_session)
         size_mb = sum(f.stat().st_size for f in data_dir.iterdir()) / 1e6
-        print(f"  loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}; "
-              f"{info['spans_per_request']} spans and {info['logs_per_request']} logs per "
-              f"linked request; database {size_mb:,.0f} MB", flush=True)
+        print(
+            f"  loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}; "
+            f"{info['spans_per_request']} spans and {info['logs_per_request']} logs per "
+            f"linked request; database {size_mb:,.0f} MB",
+            flush=True,
+        )
 
         rng = random.Random(args.seed)
         sessions: list[str] = info["sessions"]  # type: ignore[assignment]
         requests: list[str] = info["requests"]  # type: ignore[assignment]
         unlinked: list[str] = info["unlinked"]  # type: ignore[assignment]
         cases = [
-            ("GET /api/v1/sessions/{id}", [f"/api/v1/sessions/{rng.choice(sessions)}"
-                                           for _ in range(args.samples)]),
-            ("GET /api/v1/requests/{id} (browser-linked)",
-             [f"/api/v1/requests/{rng.choice(requests)}" for _ in range(args.samples)]),
-            ("GET /api/v1/requests/{id} (backend-only trace)",
-             [f"/api/v1/requests/{rng.choice(unlinked)}" for _ in range(args.samples)]),
+            (
+                "GET /api/v1/sessions/{id}",
+                [f"/api/v1/sessions/{rng.choice(sessions)}" for _ in range(args.samples)],
+            ),
+            (
+                "GET /api/v1/requests/{id} (browser-linked)",
+                [f"/api/v1/requests/{rng.choice(requests)}" for _ in range(args.samples)],
+            ),
+            (
+                "GET /api/v1/requests/{id} (backend-only trace)",
+                [f"/api/v1/requests/{rng.choice(unlinked)}" for _ in range(args.samples)],
+            ),
         ]
         server = BacklightProcess(data_dir).start()
         try:
@@ -283,12 +387,22 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
 
-    rows = [[name, f"{median(lat):.1f}", f"{percentile(lat, 95):.1f}",
-             f"{max(lat):.1f}", f"{size / 1024:.0f} KiB"] for name, lat, size in results]
+    rows = [
+        [
+            name,
+            f"{median(lat):.1f}",
+            f"{percentile(lat, 95):.1f}",
+            f"{max(lat):.1f}",
+            f"{size / 1024:.0f} KiB",
+        ]
+        for name, lat, size in results
+    ]
     print()
     print(table(["endpoint", "p50 ms", "p95 ms", "max ms", "mean response"], rows))
-    print(f"\n{args.samples} random ids per endpoint, sequential, keep-alive, loopback; "
-          f"server RSS after the queries {rss:.0f} MB")
+    print(
+        f"\n{args.samples} random ids per endpoint, sequential, keep-alive, loopback; "
+        f"server RSS after the queries {rss:.0f} MB"
+    )
     worst = max(percentile(lat, 95) for _, lat, _ in results)
     print(f"target p95 < 50 ms: {'met' if worst < 50 else 'MISSED'} (worst p95 {worst:.1f} ms)")
     return 0

@@ -70,83 +70,209 @@ class Gen:
         self.project = project
         self.now_ms = time.time() * 1000 - 3 * 3_600_000
         rng = self.rng
-        self.bodies = [f"{rng.choice(WORDS)} {rng.choice(ROUTES)} step {rng.randrange(900)} "
-                       f"for user {rng.randrange(10**5)} ({rng.choice(WORDS)})"
-                       for _ in range(512)]
+        self.bodies = [
+            f"{rng.choice(WORDS)} {rng.choice(ROUTES)} step {rng.randrange(900)} "
+            f"for user {rng.randrange(10**5)} ({rng.choice(WORDS)})"
+            for _ in range(512)
+        ]
 
     def replay(self, start: float) -> bytes:
-        events = [{"type": 4, "data": {"href": "https://shop.test/", "width": 1280,
-                                       "height": 720}, "timestamp": start},
-                  {"type": 2, "data": {"node": {"type": 0, "id": 1, "childNodes": []},
-                                       "initialOffset": {"left": 0, "top": 0}},
-                   "timestamp": start + 1}]
-        events += [{"type": 3, "data": {"source": 1, "positions": [
-            {"x": i, "y": i, "id": 1, "timeOffset": 0}]}, "timestamp": start + i * 500}
-            for i in range(1, 40)]
+        events = [
+            {
+                "type": 4,
+                "data": {"href": "https://shop.test/", "width": 1280, "height": 720},
+                "timestamp": start,
+            },
+            {
+                "type": 2,
+                "data": {
+                    "node": {"type": 0, "id": 1, "childNodes": []},
+                    "initialOffset": {"left": 0, "top": 0},
+                },
+                "timestamp": start + 1,
+            },
+        ]
+        events += [
+            {
+                "type": 3,
+                "data": {"source": 1, "positions": [{"x": i, "y": i, "id": 1, "timeOffset": 0}]},
+                "timestamp": start + i * 500,
+            }
+            for i in range(1, 40)
+        ]
         return zlib.compress(orjson.dumps(events))
 
-    def session(self, n_requests: int, identifier: str | None,
-                error: bool) -> BrowserBatch:
+    def session(self, n_requests: int, identifier: str | None, error: bool) -> BrowserBatch:
         rng = self.rng
         sid = session_id(rng)
         start = self.now_ms - rng.randrange(3_600_000 * 2)
-        info = SessionInfo(self.project, sid, start, url=f"https://shop.test/p/{rng.randrange(50)}",
-                           user_agent="Mozilla/5.0 (bench)", sdk_version="0.1.0",
-                           environment="production", service="storefront")
-        network = [NetworkRecord(
-            sid, hex_id(rng, 16), "fetch", rng.choice(("GET", "POST")),
-            f"https://api.shop.test{ROUTES[r % len(ROUTES)]}", rng.choice((200, 200, 201, 500)),
-            start + r * 400, start + r * 400 + rng.randrange(20, 400), None,
-            '{"request_headers":{"content-type":"application/json"},"response_body":"{}"}')
-            for r in range(n_requests)]
-        console = [ConsoleRecord(sid, start + c * 900, rng.choice(("info", "log", "error")),
-                                 f"render step {c}", None) for c in range(10)]
+        info = SessionInfo(
+            self.project,
+            sid,
+            start,
+            url=f"https://shop.test/p/{rng.randrange(50)}",
+            user_agent="Mozilla/5.0 (bench)",
+            sdk_version="0.1.0",
+            environment="production",
+            service="storefront",
+        )
+        network = [
+            NetworkRecord(
+                sid,
+                hex_id(rng, 16),
+                "fetch",
+                rng.choice(("GET", "POST")),
+                f"https://api.shop.test{ROUTES[r % len(ROUTES)]}",
+                rng.choice((200, 200, 201, 500)),
+                start + r * 400,
+                start + r * 400 + rng.randrange(20, 400),
+                None,
+                '{"request_headers":{"content-type":"application/json"},"response_body":"{}"}',
+            )
+            for r in range(n_requests)
+        ]
+        console = [
+            ConsoleRecord(
+                sid, start + c * 900, rng.choice(("info", "log", "error")), f"render step {c}", None
+            )
+            for c in range(10)
+        ]
         errors = []
         if error:
             frames = [Frame("https://shop.test/app.js", "onClick", 10 + rng.randrange(5), 3)]
             message = f"x is undefined ({rng.randrange(3)})"
-            errors.append(ErrorRecord(self.project, start + 5000, "frontend", "TypeError",
-                                      message, frames, None, sid, None, None, None, None,
-                                      "production", info.url, None,
-                                      fingerprint("TypeError", message, frames)))
-        return BrowserBatch(session=info, seq=0, replay=self.replay(start),
-                            replay_first_ms=start, replay_last_ms=start + 20_000, n_events=41,
-                            network=network, console=console, errors=errors,
-                            identify=Identify(start, identifier, None) if identifier else None,
-                            page_loads=1, last_url=info.url)
+            errors.append(
+                ErrorRecord(
+                    self.project,
+                    start + 5000,
+                    "frontend",
+                    "TypeError",
+                    message,
+                    frames,
+                    None,
+                    sid,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "production",
+                    info.url,
+                    None,
+                    fingerprint("TypeError", message, frames),
+                )
+            )
+        return BrowserBatch(
+            session=info,
+            seq=0,
+            replay=self.replay(start),
+            replay_first_ms=start,
+            replay_last_ms=start + 20_000,
+            n_events=41,
+            network=network,
+            console=console,
+            errors=errors,
+            identify=Identify(start, identifier, None) if identifier else None,
+            page_loads=1,
+            last_url=info.url,
+        )
 
-    def _log(self, trace: str | None, ts_ns: int, service: str, session: str | None,
-             request: str | None) -> LogRecord:
+    def _log(
+        self, trace: str | None, ts_ns: int, service: str, session: str | None, request: str | None
+    ) -> LogRecord:
         sev = self.rng.choice((9, 9, 9, 5, 13, 17))
-        return LogRecord(self.project, ts_ns, trace, hex_id(self.rng, 8) if trace else None,
-                         sev, _LEVEL[sev], self.bodies[self.rng.randrange(512)], service,
-                         "production", session, request, None)
+        return LogRecord(
+            self.project,
+            ts_ns,
+            trace,
+            hex_id(self.rng, 8) if trace else None,
+            sev,
+            _LEVEL[sev],
+            self.bodies[self.rng.randrange(512)],
+            service,
+            "production",
+            session,
+            request,
+            None,
+        )
 
-    def backend(self, requests: list[tuple[str, str, float]], logs_per: int,
-                error_every: int) -> Iterator[TelemetryBatch]:
+    def backend(
+        self, requests: list[tuple[str, str, float]], logs_per: int, error_every: int
+    ) -> Iterator[TelemetryBatch]:
         rng, batch = self.rng, TelemetryBatch()
         for i, (sid, rid, start_ms) in enumerate(requests):
             ns = int(start_ms * 1e6)
             own, root = hex_id(rng, 16), hex_id(rng, 8)
-            batch.spans.append(SpanRecord(self.project, own, root, None, "POST /api/checkout",
-                                          2, ns + 1_000_000, ns + 40_000_000, 1, None,
-                                          "checkout", "production", sid, rid, None, None))
-            batch.spans.append(SpanRecord(self.project, rid, hex_id(rng, 8), None,
-                                          "reserve_stock", 2, ns + 5_000_000, ns + 30_000_000,
-                                          1, None, "inventory", "production", None, rid, None,
-                                          None))
-            batch.logs += [self._log(own, ns + k * 1_000_000, "checkout", sid, rid)
-                           for k in range(logs_per)]
+            batch.spans.append(
+                SpanRecord(
+                    self.project,
+                    own,
+                    root,
+                    None,
+                    "POST /api/checkout",
+                    2,
+                    ns + 1_000_000,
+                    ns + 40_000_000,
+                    1,
+                    None,
+                    "checkout",
+                    "production",
+                    sid,
+                    rid,
+                    None,
+                    None,
+                )
+            )
+            batch.spans.append(
+                SpanRecord(
+                    self.project,
+                    rid,
+                    hex_id(rng, 8),
+                    None,
+                    "reserve_stock",
+                    2,
+                    ns + 5_000_000,
+                    ns + 30_000_000,
+                    1,
+                    None,
+                    "inventory",
+                    "production",
+                    None,
+                    rid,
+                    None,
+                    None,
+                )
+            )
+            batch.logs += [
+                self._log(own, ns + k * 1_000_000, "checkout", sid, rid) for k in range(logs_per)
+            ]
             if i % error_every == 0:
                 n = rng.randrange(30)
-                frames = [Frame("app/checkout.py", f"charge_{n}", 10 + n, code=f"charge({n})"),
-                          Frame("app/payments.py", "call_provider", 88)]
+                frames = [
+                    Frame("app/checkout.py", f"charge_{n}", 10 + n, code=f"charge({n})"),
+                    Frame("app/payments.py", "call_provider", 88),
+                ]
                 message = f"payment provider timed out after {n} s"
                 kind = f"TimeoutError{n % 10}"
-                batch.errors.append(ErrorRecord(
-                    self.project, start_ms + 20, "span", kind, message, frames,
-                    "Traceback (most recent call last): ...", sid, rid, own, root, "checkout",
-                    "production", None, None, fingerprint(kind, message, frames)))
+                batch.errors.append(
+                    ErrorRecord(
+                        self.project,
+                        start_ms + 20,
+                        "span",
+                        kind,
+                        message,
+                        frames,
+                        "Traceback (most recent call last): ...",
+                        sid,
+                        rid,
+                        own,
+                        root,
+                        "checkout",
+                        "production",
+                        None,
+                        None,
+                        fingerprint(kind, message, frames),
+                    )
+                )
             if len(batch.spans) + len(batch.logs) >= CHUNK:
                 yield batch
                 batch = TelemetryBatch()
@@ -158,17 +284,45 @@ class Gen:
         rng, batch = self.rng, TelemetryBatch()
         for i, (sid, _rid, start_ms) in enumerate(requests):
             ns = int(start_ms * 1e6)
-            batch.logs.append(LogRecord(self.project, ns + 2_000_000, None, None, 0, "warn",
-                                        self.bodies[rng.randrange(512)], "hl-node",
-                                        "production", sid, None, None))
+            batch.logs.append(
+                LogRecord(
+                    self.project,
+                    ns + 2_000_000,
+                    None,
+                    None,
+                    0,
+                    "warn",
+                    self.bodies[rng.randrange(512)],
+                    "hl-node",
+                    "production",
+                    sid,
+                    None,
+                    None,
+                )
+            )
             if i % 10 == 0:
                 own = hex_id(rng, 16)
                 frames = [Frame("/app/server.js", "handler", 10, 5)]
-                batch.errors.append(ErrorRecord(
-                    self.project, start_ms + 3, "span", "Error", "stock check failed", frames,
-                    "Error: stock check failed", sid, own, own, hex_id(rng, 8), "hl-node",
-                    "production", None, None, fingerprint("Error", "stock check failed",
-                                                          frames)))
+                batch.errors.append(
+                    ErrorRecord(
+                        self.project,
+                        start_ms + 3,
+                        "span",
+                        "Error",
+                        "stock check failed",
+                        frames,
+                        "Error: stock check failed",
+                        sid,
+                        own,
+                        own,
+                        hex_id(rng, 8),
+                        "hl-node",
+                        "production",
+                        None,
+                        None,
+                        fingerprint("Error", "stock check failed", frames),
+                    )
+                )
             if len(batch.logs) >= CHUNK:
                 yield batch
                 batch = TelemetryBatch()
@@ -179,14 +333,16 @@ class Gen:
         ns = int(self.now_ms * 1e6)
         while n > 0:
             k = min(CHUNK, n)
-            yield TelemetryBatch(logs=[self._log(None, ns + i * 50_000_000, "worker", None, None)
-                                       for i in range(k)])
+            yield TelemetryBatch(
+                logs=[self._log(None, ns + i * 50_000_000, "worker", None, None) for i in range(k)]
+            )
             ns += k * 50_000_000
             n -= k
 
 
-def load(db: Path, n_sessions: int, n_logs: int, big: int, seed: int,
-         session_only: bool = False) -> dict[str, object]:
+def load(
+    db: Path, n_sessions: int, n_logs: int, big: int, seed: int, session_only: bool = False
+) -> dict[str, object]:
     store = SqliteStore(db)
     store.open()
     project = store.create_project("bench")
@@ -209,8 +365,7 @@ def load(db: Path, n_sessions: int, n_logs: int, big: int, seed: int,
         requests += [(b.session.secure_id, str(n.request_id), n.start_ms) for n in b.network]
     huge = gen.session(big, "big@example.com", True)
     commit(lambda c: write_browser(c, huge, huge.session.started_ms))
-    big_requests = [(huge.session.secure_id, str(n.request_id), n.start_ms)
-                    for n in huge.network]
+    big_requests = [(huge.session.secure_id, str(n.request_id), n.start_ms) for n in huge.network]
     for t in gen.backend(requests, 2, 25):
         commit(lambda c, t=t: write_telemetry(c, t))
     for t in gen.backend(big_requests, 1, 50):
@@ -222,13 +377,20 @@ def load(db: Path, n_sessions: int, n_logs: int, big: int, seed: int,
     for t in gen.unlinked_logs(max(0, n_logs - linked_logs)):
         commit(lambda c, t=t: write_telemetry(c, t))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    counts = {name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-              for name in ("sessions", "network", "spans", "logs", "errors", "error_groups")}
+    counts = {
+        name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        for name in ("sessions", "network", "spans", "logs", "errors", "error_groups")
+    }
     groups = [r[0] for r in conn.execute("SELECT id FROM error_groups")]
     conn.close()
-    return {"sessions": sessions, "requests": [r for _, r, _ in requests], "groups": groups,
-            "big": huge.session.secure_id, "big_requests": [r for _, r, _ in big_requests],
-            "counts": counts}
+    return {
+        "sessions": sessions,
+        "requests": [r for _, r, _ in requests],
+        "groups": groups,
+        "big": huge.session.secure_id,
+        "big_requests": [r for _, r, _ in big_requests],
+        "counts": counts,
+    }
 
 
 def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list[str]]:
@@ -240,8 +402,9 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
     return {
         "sessions list, page 1": ["/sessions"] * n,
         "sessions list, last page": [f"/sessions?offset={950 + rng.randrange(2) * 50}"] * n,
-        "sessions list, filtered": [f"/sessions?errors=yes&since=24h&user=user{rng.randrange(300)}"
-                                    for _ in range(n)],
+        "sessions list, filtered": [
+            f"/sessions?errors=yes&since=24h&user=user{rng.randrange(300)}" for _ in range(n)
+        ],
         "session (20 requests)": [f"/sessions/{pick(sessions)}" for _ in range(n)],
         f"session ({info['big_n']} requests)": [f"/sessions/{info['big']}"] * n,
         "request view": [f"/requests/{pick(requests)}" for _ in range(n)],
@@ -250,19 +413,30 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
         "error group": [f"/errors/{pick(groups)}" for _ in range(n)],
         "logs, newest": ["/logs"] * n,
         "logs, search (common word)": [f"/logs?q={pick(WORDS)}" for _ in range(n)],
-        "logs, search + level + service": [f"/logs?q={pick(WORDS)}&level=error&service=checkout"
-                                           for _ in range(n)],
+        "logs, search + level + service": [
+            f"/logs?q={pick(WORDS)}&level=error&service=checkout" for _ in range(n)
+        ],
         "logs, page 100": [f"/logs?offset={99 * 100}"] * n,
         "logs, by session": [f"/logs?session={pick(sessions)}" for _ in range(n)],
         "trace": [f"/traces/{pick(requests)}" for _ in range(n)],
         f"backend summaries of 100 rows in view ({info['big_n']}-request session)": [
-            "/ui-data/backend-summaries?ids=" + ",".join(big[k:k + 100])
-            for k in (rng.randrange(0, len(big) - 100) for _ in range(n))],
+            "/ui-data/backend-summaries?ids=" + ",".join(big[k : k + 100])
+            for k in (rng.randrange(0, len(big) - 100) for _ in range(n))
+        ],
         "setup": ["/setup"] * n,
-        **({f"request view ({info['big_n']}-request session, matched by time)": [
-            f"/requests/{pick(big)}" for _ in range(n)],
-            f"API session ({info['big_n']} requests, with summaries)": [
-                f"/api/v1/sessions/{info['big']}"] * n} if info.get("session_only") else {}),
+        **(
+            {
+                f"request view ({info['big_n']}-request session, matched by time)": [
+                    f"/requests/{pick(big)}" for _ in range(n)
+                ],
+                f"API session ({info['big_n']} requests, with summaries)": [
+                    f"/api/v1/sessions/{info['big']}"
+                ]
+                * n,
+            }
+            if info.get("session_only")
+            else {}
+        ),
     }
 
 
@@ -288,34 +462,72 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big", type=int, default=5000, help="network requests of one session")
     ap.add_argument("--samples", type=int, default=60, help="GETs timed per page")
     ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--session-only", action="store_true",
-                    help="add highlight-Node-style records to the big session (see above)")
+    ap.add_argument(
+        "--session-only",
+        action="store_true",
+        help="add highlight-Node-style records to the big session (see above)",
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="backlight-ui-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         t0 = time.perf_counter()
-        info = load(data_dir / "backlight.db", args.sessions, args.logs, args.big, args.seed,
-                    args.session_only)
+        info = load(
+            data_dir / "backlight.db",
+            args.sessions,
+            args.logs,
+            args.big,
+            args.seed,
+            args.session_only,
+        )
         info["big_n"] = args.big
         info["session_only"] = args.session_only
         print(f"loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}", flush=True)
         rows = []
-        with BacklightProcess(data_dir) as server, httpx.Client(
-                base_url=server.url, timeout=60,
-                headers={"Authorization": f"Bearer {server.token}"}) as client:
+        with (
+            BacklightProcess(data_dir) as server,
+            httpx.Client(
+                base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {server.token}"}
+            ) as client,
+        ):
             srv, total, size = measure(client, ["/setup"])  # before its counts are cached
-            rows.append(["setup, first load (counts not cached)", f"{srv[0]:.1f}", "–",
-                         f"{total[0]:.1f}", "–", f"{size / 1024:.0f}"])
+            rows.append(
+                [
+                    "setup, first load (counts not cached)",
+                    f"{srv[0]:.1f}",
+                    "–",
+                    f"{total[0]:.1f}",
+                    "–",
+                    f"{size / 1024:.0f}",
+                ]
+            )
             for name, paths in pages(info, random.Random(args.seed), args.samples).items():
                 measure(client, paths[:5])  # warm the caches and the read connection
                 srv, total, size = measure(client, paths)
-                rows.append([name, f"{percentile(srv, 50):.1f}", f"{percentile(srv, 95):.1f}",
-                             f"{percentile(total, 50):.1f}", f"{percentile(total, 95):.1f}",
-                             f"{size / 1024:.0f}"])
+                rows.append(
+                    [
+                        name,
+                        f"{percentile(srv, 50):.1f}",
+                        f"{percentile(srv, 95):.1f}",
+                        f"{percentile(total, 50):.1f}",
+                        f"{percentile(total, 95):.1f}",
+                        f"{size / 1024:.0f}",
+                    ]
+                )
                 print(f"  {name}: server p95 {rows[-1][2]} ms", file=sys.stderr, flush=True)
-        print(table(["page", "server p50 ms", "server p95 ms", "round trip p50 ms",
-                     "round trip p95 ms", "HTML KiB"], rows))
+        print(
+            table(
+                [
+                    "page",
+                    "server p50 ms",
+                    "server p95 ms",
+                    "round trip p50 ms",
+                    "round trip p95 ms",
+                    "HTML KiB",
+                ],
+                rows,
+            )
+        )
     return 0
 
 

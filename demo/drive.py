@@ -7,11 +7,17 @@ from typing import Any
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-BUTTONS = ["ok-fetch", "ok-xhr", "checkout", "stock", "job", "frontend", "partner",
-           "thirdparty"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+BUTTONS = ["ok-fetch", "ok-xhr", "checkout", "stock", "job", "frontend", "partner", "thirdparty"]
 
 
 def drive(page_url: str, pause_ms: int = 400) -> dict[str, Any]:

@@ -41,7 +41,8 @@ class Ports:
     @classmethod
     def free(cls) -> Ports:
         backlight, page, api, inventory, partner, thirdparty, redis = (
-            free_port() for _ in range(7))
+            free_port() for _ in range(7)
+        )
         return cls(backlight, page, api, inventory, partner, thirdparty, redis, grpc=0)
 
 
@@ -67,17 +68,22 @@ class Demo:
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
         self.log(name).parent.mkdir(parents=True, exist_ok=True)
         with self.log(name).open("ab") as out:
-            self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, stdout=out,
-                                                stderr=subprocess.STDOUT,
-                                                env={**os.environ, **(env or {})})
+            self.procs[name] = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+            )
 
     def _wait(self, name: str, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{name} exited; see {self.log(name)}:\n"
-                                   + self.log(name).read_text()[-1500:])
+                raise RuntimeError(
+                    f"{name} exited; see {self.log(name)}:\n" + self.log(name).read_text()[-1500:]
+                )
             try:
                 if httpx.get(url, timeout=2).status_code < 500:
                     return
@@ -90,8 +96,20 @@ class Demo:
         if not self.use_redis or redis_server is None:
             self.queue = "local"
             return
-        self._spawn("redis", [redis_server, "--port", str(self.ports.redis), "--bind",
-                              "127.0.0.1", "--save", "", "--appendonly", "no"])
+        self._spawn(
+            "redis",
+            [
+                redis_server,
+                "--port",
+                str(self.ports.redis),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -106,30 +124,50 @@ class Demo:
         if self.backlight_url:
             return
         env = {"BACKLIGHT_AUTH_TOKEN": self.token} if self.token else {}
-        self._spawn("backlight", [sys.executable, "-m", "backlight_server", "serve",
-                                  "--port", str(self.ports.backlight), "--data-dir",
-                                  str(self.data_dir / "backlight"),
-                                  "--otlp-grpc-port", str(self.ports.grpc)], env)
+        self._spawn(
+            "backlight",
+            [
+                sys.executable,
+                "-m",
+                "backlight_server",
+                "serve",
+                "--port",
+                str(self.ports.backlight),
+                "--data-dir",
+                str(self.data_dir / "backlight"),
+                "--otlp-grpc-port",
+                str(self.ports.grpc),
+            ],
+            env,
+        )
         self.backlight_url = f"http://127.0.0.1:{self.ports.backlight}"
         self._wait("backlight", self.backlight_url + "/healthz")
         if not self.token:
             self.token = (self.data_dir / "backlight" / "auth_token").read_text().strip()
 
     def api(self, path: str, **params: Any) -> Any:
-        r = httpx.get(self.backlight_url + path, params=params, timeout=30,
-                      headers={"Authorization": f"Bearer {self.token}"})
+        r = httpx.get(
+            self.backlight_url + path,
+            params=params,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
         r.raise_for_status()
         return r.json()
 
     def start_services(self) -> None:
         self.project = self.project or self.api("/api/v1/projects")["default"]
-        env = {"DEMO_PROJECT": self.project, "DEMO_BACKLIGHT_URL": self.backlight_url,
-               "DEMO_PAGE_ORIGIN": f"http://localhost:{self.ports.page}",
-               "DEMO_INVENTORY_URL": f"http://127.0.0.1:{self.ports.inventory}",
-               "DEMO_QUEUE": self.queue, "DEMO_API_PORT": str(self.ports.api),
-               "DEMO_INVENTORY_PORT": str(self.ports.inventory),
-               "DEMO_PARTNER_PORT": str(self.ports.partner),
-               "DEMO_THIRDPARTY_PORT": str(self.ports.thirdparty)}
+        env = {
+            "DEMO_PROJECT": self.project,
+            "DEMO_BACKLIGHT_URL": self.backlight_url,
+            "DEMO_PAGE_ORIGIN": f"http://localhost:{self.ports.page}",
+            "DEMO_INVENTORY_URL": f"http://127.0.0.1:{self.ports.inventory}",
+            "DEMO_QUEUE": self.queue,
+            "DEMO_API_PORT": str(self.ports.api),
+            "DEMO_INVENTORY_PORT": str(self.ports.inventory),
+            "DEMO_PARTNER_PORT": str(self.ports.partner),
+            "DEMO_THIRDPARTY_PORT": str(self.ports.thirdparty),
+        }
         names = ["inventory", "api", "partner", "thirdparty"]
         if self.queue != "local":
             names.append("worker")
@@ -141,9 +179,13 @@ class Demo:
         self._wait("thirdparty", f"http://127.0.0.2:{self.ports.thirdparty}/seen")
 
     def start_page(self) -> None:
-        values = {"BACKLIGHT": self.backlight_url, "PROJECT": self.project,
-                  "API_PORT": self.ports.api, "PARTNER_PORT": self.ports.partner,
-                  "THIRDPARTY_PORT": self.ports.thirdparty}
+        values = {
+            "BACKLIGHT": self.backlight_url,
+            "PROJECT": self.project,
+            "API_PORT": self.ports.api,
+            "PARTNER_PORT": self.ports.partner,
+            "THIRDPARTY_PORT": self.ports.thirdparty,
+        }
         html = PAGE.read_text()
         for key, value in values.items():
             html = html.replace("{{" + key + "}}", str(value))
@@ -179,7 +221,8 @@ class Demo:
 
     def third_party_seen(self) -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = httpx.get(
-            f"http://127.0.0.2:{self.ports.thirdparty}/seen", timeout=5).json()
+            f"http://127.0.0.2:{self.ports.thirdparty}/seen", timeout=5
+        ).json()
         return seen
 
     def stop(self) -> None:

@@ -7,6 +7,7 @@ cd "$ROOT"
 bash scripts/setup.sh
 export PATH="$ROOT/.venv/bin:$PATH"
 echo "== ruff"; ruff check .
+echo "== format"; ruff format --check .
 echo "== mypy"; mypy
 # the tests, strict too; one run per test root (each has its own conftest and helpers)
 echo "== mypy (tests)"

@@ -21,10 +21,11 @@ log = start("api")
 jobs = Jobs(QUEUE_URL)
 if jobs.local:
     worker.start_thread(jobs, log)
-inventory = httpx.AsyncClient(base_url=INVENTORY_URL, timeout=10,
-                              event_hooks=async_event_hooks())
-PRODUCTS = [{"sku": "lamp", "name": "Desk lamp", "price": 39},
-            {"sku": "mug", "name": "Backlit mug", "price": 12}]
+inventory = httpx.AsyncClient(base_url=INVENTORY_URL, timeout=10, event_hooks=async_event_hooks())
+PRODUCTS = [
+    {"sku": "lamp", "name": "Desk lamp", "price": 39},
+    {"sku": "mug", "name": "Backlit mug", "price": 12},
+]
 
 api = FastAPI(title="demo api")
 
@@ -65,8 +66,12 @@ async def enqueue(sku: str = "broken") -> dict[str, Any]:
 
 
 # CORS outermost, so even the 500 of an unhandled error reaches the page readable.
-app = CORSMiddleware(BacklightMiddleware(api), allow_origins=[PAGE_ORIGIN],
-                     allow_methods=["*"], allow_headers=CORS_HEADERS)
+app = CORSMiddleware(
+    BacklightMiddleware(api),
+    allow_origins=[PAGE_ORIGIN],
+    allow_methods=["*"],
+    allow_headers=CORS_HEADERS,
+)
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=port("api", 8091), log_level="warning")

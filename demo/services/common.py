@@ -18,8 +18,7 @@ CORS_HEADERS = ["content-type", "x-highlight-request", "traceparent", "baggage"]
 def start(service: str) -> logging.Logger:
     """Initialise the Backlight SDK for ``service`` and return its logger."""
     logging.basicConfig(level=logging.INFO, format=f"{service}: %(levelname)s %(message)s")
-    backlight.init(PROJECT, backend_url=BACKLIGHT_URL, service_name=service,
-                   environment="demo")
+    backlight.init(PROJECT, backend_url=BACKLIGHT_URL, service_name=service, environment="demo")
     return logging.getLogger(f"demo.{service}")
 
 

@@ -34,8 +34,11 @@ class Jobs:
 
     def put(self, payload: dict[str, Any], headers: dict[str, str]) -> None:
         if self.redis is not None:
-            self.redis.xadd(STREAM, {"payload": json.dumps(payload),
-                                     "headers": json.dumps(headers)}, maxlen=10_000)
+            self.redis.xadd(
+                STREAM,
+                {"payload": json.dumps(payload), "headers": json.dumps(headers)},
+                maxlen=10_000,
+            )
         else:
             _local.put({"payload": payload, "headers": headers}, timeout=1)
 
@@ -49,8 +52,9 @@ class Jobs:
         with contextlib.suppress(redis.ResponseError):  # the group may exist already
             self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
         while True:
-            for _stream, messages in self.redis.xreadgroup(GROUP, consumer, {STREAM: ">"},
-                                                           count=10, block=1000) or []:
+            for _stream, messages in (
+                self.redis.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=10, block=1000) or []
+            ):
                 for message_id, fields in messages:
                     yield json.loads(fields["payload"]), json.loads(fields["headers"])
                     self.redis.xack(STREAM, GROUP, message_id)

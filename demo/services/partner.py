@@ -26,8 +26,12 @@ async def rates() -> dict[str, Any]:
     return {"standard": 4.5, "express": 12}
 
 
-app = CORSMiddleware(BacklightMiddleware(api), allow_origins=[PAGE_ORIGIN],
-                     allow_methods=["*"], allow_headers=CORS_HEADERS)
+app = CORSMiddleware(
+    BacklightMiddleware(api),
+    allow_origins=[PAGE_ORIGIN],
+    allow_methods=["*"],
+    allow_headers=CORS_HEADERS,
+)
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=port("partner", 8093), log_level="warning")

@@ -25,13 +25,23 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/seen":
             self._reply(200, json.dumps(SEEN).encode())
             return
-        SEEN.append({"method": "GET", "path": self.path,
-                     "headers": {k.lower(): v for k, v in self.headers.items()}})
+        SEEN.append(
+            {
+                "method": "GET",
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
+        )
         self._reply(200, b'{"pixel": true}')
 
     def do_OPTIONS(self) -> None:
-        SEEN.append({"method": "OPTIONS", "path": self.path,
-                     "headers": {k.lower(): v for k, v in self.headers.items()}})
+        SEEN.append(
+            {
+                "method": "OPTIONS",
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
+        )
         self._reply(204, b"")
 
     def log_message(self, *args: object) -> None:

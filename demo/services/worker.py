@@ -29,8 +29,11 @@ def handle(payload: dict[str, Any], headers: dict[str, str], log: logging.Logger
         except PrinterJam as exc:
             log.error("worker: job failed: %s", exc)
             backlight.consume_error(
-                exc, link.secure_session_id if link else None,
-                link.request_id if link else None, attributes={"job": "print_label"})
+                exc,
+                link.secure_session_id if link else None,
+                link.request_id if link else None,
+                attributes={"job": "print_label"},
+            )
 
 
 def run(jobs: Jobs, log: logging.Logger) -> None:

@@ -28,13 +28,16 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 def tmpfs(where: Path, size: str = "16m") -> Iterator[Path]:
     """A fresh tmpfs of ``size`` mounted at ``where`` (created); skips if mount is refused."""
     if shutil.which("mount") is None or shutil.which("umount") is None:
-        pytest.skip("mount(8)/umount(8) not installed: cannot test a real full or "
-                    "read-only file system")
+        pytest.skip(
+            "mount(8)/umount(8) not installed: cannot test a real full or read-only file system"
+        )
     where.mkdir(parents=True, exist_ok=True)
     done = _run("mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where))
     if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN): "
-                    f"{_first_line(done.stderr)}")
+        pytest.skip(
+            f"mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN): "
+            f"{_first_line(done.stderr)}"
+        )
     try:
         yield where
     finally:

@@ -17,10 +17,40 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 __all__ = ["ExportLogsServiceRequest", "ExportTraceServiceRequest"]
 
 HOSTILE_SCALARS: list[Any] = [
-    None, True, False, 0, -1, 1, 2**31, 2**53 + 1, 2**63, 2**64, -(2**63) - 1, 2**70, 1e300,
-    -1e300, 1e-300, 0.5, "", " ", "\x00", "a" * 70_000, "𝕏🙂", "\u202e", "NaN", "Infinity",
-    "1e300", "../../etc/passwd", "<script>alert(1)</script>", "%00", "a/b", "x" * 129,
-    "at " + " (" * 3000 + "x", "{\"half\": ", "[", "Ab3dEf7hIj0lMn4pQr8tUv2xYz6a/req",
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**31,
+    2**53 + 1,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    2**70,
+    1e300,
+    -1e300,
+    1e-300,
+    0.5,
+    "",
+    " ",
+    "\x00",
+    "a" * 70_000,
+    "𝕏🙂",
+    "\u202e",
+    "NaN",
+    "Infinity",
+    "1e300",
+    "../../etc/passwd",
+    "<script>alert(1)</script>",
+    "%00",
+    "a/b",
+    "x" * 129,
+    "at " + " (" * 3000 + "x",
+    '{"half": ',
+    "[",
+    "Ab3dEf7hIj0lMn4pQr8tUv2xYz6a/req",
 ]
 
 
@@ -38,9 +68,13 @@ def json_values() -> st.SearchStrategy[Any]:
         st.floats(allow_nan=False, allow_infinity=False),
         st.text(max_size=40),
     )
-    nested = st.recursive(scalars, lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-        max_leaves=12)
+    nested = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
     return st.one_of(nested, st.integers(min_value=1, max_value=600).map(deep))
 
 
@@ -108,29 +142,63 @@ def flipped(draw: st.DrawFn, data: bytes) -> bytes:
 
 # --- valid payloads ------------------------------------------------------------------------
 
+
 def browser_batch(project: str, sid: str, seq: int) -> dict[str, Any]:
     now = time.time() * 1000
     return {
-        "v": 1, "project_id": project, "session_secure_id": sid, "seq": seq,
-        "events": [{"type": 4, "data": {"href": "http://shop.test/", "width": 800,
-                                        "height": 600}, "timestamp": now},
-                   {"type": 2, "data": {"node": {"type": 0, "childNodes": [], "id": 1},
-                                        "initialOffset": {"left": 0, "top": 0}},
-                    "timestamp": now + 1}],
-        "network": [{"request_id": "0af7651916cd43dd8448eb211c80319c", "type": "fetch",
-                     "method": "POST", "url": "http://api.test/checkout", "status": 500,
-                     "start": now, "end": now + 30, "error": None,
-                     "request_headers": {"content-type": "application/json"},
-                     "response_headers": {"x-id": "1"}, "request_body": '{"sku": 1}',
-                     "response_body": "{}", "request_size": 10, "response_size": 2,
-                     "timing": {"dns": 1.5, "ttfb": None}}],
+        "v": 1,
+        "project_id": project,
+        "session_secure_id": sid,
+        "seq": seq,
+        "events": [
+            {
+                "type": 4,
+                "data": {"href": "http://shop.test/", "width": 800, "height": 600},
+                "timestamp": now,
+            },
+            {
+                "type": 2,
+                "data": {
+                    "node": {"type": 0, "childNodes": [], "id": 1},
+                    "initialOffset": {"left": 0, "top": 0},
+                },
+                "timestamp": now + 1,
+            },
+        ],
+        "network": [
+            {
+                "request_id": "0af7651916cd43dd8448eb211c80319c",
+                "type": "fetch",
+                "method": "POST",
+                "url": "http://api.test/checkout",
+                "status": 500,
+                "start": now,
+                "end": now + 30,
+                "error": None,
+                "request_headers": {"content-type": "application/json"},
+                "response_headers": {"x-id": "1"},
+                "request_body": '{"sku": 1}',
+                "response_body": "{}",
+                "request_size": 10,
+                "response_size": 2,
+                "timing": {"dns": 1.5, "ttfb": None},
+            }
+        ],
         "console": [{"ts": now, "level": "warn", "message": "careful", "args": ["a", {"b": 1}]}],
-        "errors": [{"ts": now, "type": "TypeError", "message": "x is undefined",
-                    "source": "onerror", "url": "http://shop.test/",
-                    "stack": [{"file": "http://shop.test/app.js", "function": "f", "line": 1,
-                               "column": 2}],
-                    "raw_stack": "TypeError: x\n    at f (http://shop.test/app.js:1:2)",
-                    "payload": {"any": "json"}}],
+        "errors": [
+            {
+                "ts": now,
+                "type": "TypeError",
+                "message": "x is undefined",
+                "source": "onerror",
+                "url": "http://shop.test/",
+                "stack": [
+                    {"file": "http://shop.test/app.js", "function": "f", "line": 1, "column": 2}
+                ],
+                "raw_stack": "TypeError: x\n    at f (http://shop.test/app.js:1:2)",
+                "payload": {"any": "json"},
+            }
+        ],
         "track": [{"ts": now, "event": "checkout", "properties": {"total": 3}}],
         "identify": {"ts": now, "identifier": "ada@example.com", "metadata": {"plan": "pro"}},
         "dropped": {"events": 0, "network": 1},
@@ -138,9 +206,17 @@ def browser_batch(project: str, sid: str, seq: int) -> dict[str, Any]:
 
 
 def session_start(project: str, sid: str) -> dict[str, Any]:
-    return {"v": 1, "project_id": project, "session_secure_id": sid,
-            "started_at": time.time() * 1000, "url": "http://shop.test/",
-            "user_agent": "fuzz", "sdk_version": "0", "environment": "fuzz", "service": "web"}
+    return {
+        "v": 1,
+        "project_id": project,
+        "session_secure_id": sid,
+        "started_at": time.time() * 1000,
+        "url": "http://shop.test/",
+        "user_agent": "fuzz",
+        "sdk_version": "0",
+        "environment": "fuzz",
+        "service": "web",
+    }
 
 
 def attr(kvs: Any, key: str, value: Any) -> None:
@@ -171,22 +247,43 @@ def attr(kvs: Any, key: str, value: Any) -> None:
 ATTR_VALUES = st.one_of(
     st.sampled_from([v for v in HOSTILE_SCALARS if isinstance(v, str | bool | float)]),
     st.integers(min_value=1, max_value=150).map(lambda n: {"depth": n}),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(), st.binary(max_size=20),
-    st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3))
-ATTR_KEYS = st.sampled_from([
-    "highlight.project_id", "highlight.session_id", "highlight.trace_id", "x-highlight-request",
-    "baggage", "exception.type", "exception.message", "exception.stacktrace", "service.name",
-    "http.request.header.authorization", "http.request.body", "user.password", "k"])
-TIMES = st.one_of(st.integers(min_value=0, max_value=2**64 - 1),
-                  st.just(0).map(lambda _: time.time_ns()))
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),
+    st.binary(max_size=20),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+ATTR_KEYS = st.sampled_from(
+    [
+        "highlight.project_id",
+        "highlight.session_id",
+        "highlight.trace_id",
+        "x-highlight-request",
+        "baggage",
+        "exception.type",
+        "exception.message",
+        "exception.stacktrace",
+        "service.name",
+        "http.request.header.authorization",
+        "http.request.body",
+        "user.password",
+        "k",
+    ]
+)
+TIMES = st.one_of(
+    st.integers(min_value=0, max_value=2**64 - 1), st.just(0).map(lambda _: time.time_ns())
+)
 
 
 @st.composite
 def traces(draw: st.DrawFn, project: str) -> ExportTraceServiceRequest:
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
-    attr(rs.resource.attributes, "highlight.project_id",
-          draw(st.sampled_from([project, project, "", "nosuch", "x" * 100])))
+    attr(
+        rs.resource.attributes,
+        "highlight.project_id",
+        draw(st.sampled_from([project, project, "", "nosuch", "x" * 100])),
+    )
     attr(rs.resource.attributes, "service.name", draw(st.text(max_size=20)))
     scope = rs.scope_spans.add()
     for _ in range(draw(st.integers(min_value=0, max_value=5))):
@@ -212,8 +309,11 @@ def traces(draw: st.DrawFn, project: str) -> ExportTraceServiceRequest:
 def logs(draw: st.DrawFn, project: str) -> ExportLogsServiceRequest:
     req = ExportLogsServiceRequest()
     rl = req.resource_logs.add()
-    attr(rl.resource.attributes, "highlight.project_id",
-          draw(st.sampled_from([project, project, "", "nosuch"])))
+    attr(
+        rl.resource.attributes,
+        "highlight.project_id",
+        draw(st.sampled_from([project, project, "", "nosuch"])),
+    )
     scope = rl.scope_logs.add()
     for _ in range(draw(st.integers(min_value=0, max_value=5))):
         rec = scope.log_records.add()
@@ -258,31 +358,69 @@ IDENTIFY = """mutation identifySession($session_secure_id: String!, $user_identi
 
 
 def init_vars(project: str, sid: str) -> dict[str, Any]:
-    return {"session_secure_id": sid, "organization_verbose_id": project,
-            "enable_strict_privacy": False, "enable_recording_network_contents": True,
-            "clientVersion": "10.7.5", "firstloadVersion": "10.7.5", "clientConfig": "{}",
-            "environment": "fuzz", "id": "fp", "serviceName": "web", "client_id": "c1"}
+    return {
+        "session_secure_id": sid,
+        "organization_verbose_id": project,
+        "enable_strict_privacy": False,
+        "enable_recording_network_contents": True,
+        "clientVersion": "10.7.5",
+        "firstloadVersion": "10.7.5",
+        "clientConfig": "{}",
+        "environment": "fuzz",
+        "id": "fp",
+        "serviceName": "web",
+        "client_id": "c1",
+    }
 
 
 def push_vars(sid: str) -> dict[str, Any]:
     now = time.time() * 1000
-    resource = {"name": "http://api.test/x", "initiatorType": "fetch", "startTimeAbs": now,
-                "responseEndAbs": now + 20, "requestResponsePairs": {
-                    "request": {"id": "abcdefghij", "verb": "POST", "url": "http://api.test/x",
-                                "headers": {"a": "b"}, "body": '{"password": "p"}'},
-                    "response": {"status": 500, "headers": {}, "body": "{}", "size": 2}}}
+    resource = {
+        "name": "http://api.test/x",
+        "initiatorType": "fetch",
+        "startTimeAbs": now,
+        "responseEndAbs": now + 20,
+        "requestResponsePairs": {
+            "request": {
+                "id": "abcdefghij",
+                "verb": "POST",
+                "url": "http://api.test/x",
+                "headers": {"a": "b"},
+                "body": '{"password": "p"}',
+            },
+            "response": {"status": 500, "headers": {}, "body": "{}", "size": 2},
+        },
+    }
     return {
-        "session_secure_id": sid, "payload_id": "1",
-        "events": {"events": [{"type": 4, "timestamp": now, "_sid": 1,
-                               "data": {"href": "http://shop.test/", "width": 1,
-                                        "height": 1}}]},
-        "messages": json.dumps({"messages": [{"type": "warn", "value": ["x"], "time": now,
-                                              "attributes": "{}"}]}),
+        "session_secure_id": sid,
+        "payload_id": "1",
+        "events": {
+            "events": [
+                {
+                    "type": 4,
+                    "timestamp": now,
+                    "_sid": 1,
+                    "data": {"href": "http://shop.test/", "width": 1, "height": 1},
+                }
+            ]
+        },
+        "messages": json.dumps(
+            {"messages": [{"type": "warn", "value": ["x"], "time": now, "attributes": "{}"}]}
+        ),
         "resources": json.dumps({"resources": [resource]}),
         "web_socket_events": "{}",
-        "errors": [{"event": "Error: x", "type": "window.onerror", "url": "http://shop.test/",
-                    "source": "app.js", "lineNumber": 1, "columnNumber": 1,
-                    "timestamp": now, "stackTrace": []}],
+        "errors": [
+            {
+                "event": "Error: x",
+                "type": "window.onerror",
+                "url": "http://shop.test/",
+                "source": "app.js",
+                "lineNumber": 1,
+                "columnNumber": 1,
+                "timestamp": now,
+                "stackTrace": [],
+            }
+        ],
     }
 
 

@@ -53,31 +53,56 @@ class OtelService:
 
 
 def session_start(project: str, sid: str, **extra: Any) -> dict[str, Any]:
-    return {"v": 1, "project_id": project, "session_secure_id": sid,
-            "started_at": time.time() * 1000, "url": "http://app.test/cart",
-            "user_agent": "pytest", "sdk_version": "0.1.0", "environment": "test",
-            "service": "storefront", **extra}
+    return {
+        "v": 1,
+        "project_id": project,
+        "session_secure_id": sid,
+        "started_at": time.time() * 1000,
+        "url": "http://app.test/cart",
+        "user_agent": "pytest",
+        "sdk_version": "0.1.0",
+        "environment": "test",
+        "service": "storefront",
+        **extra,
+    }
 
 
 def batch(project: str, sid: str, seq: int, **lists: Any) -> dict[str, Any]:
     return {"v": 1, "project_id": project, "session_secure_id": sid, "seq": seq, **lists}
 
 
-def network_entry(rid: str | None, url: str = "http://api.test/checkout",
-                  status: int = 500) -> dict[str, Any]:
+def network_entry(
+    rid: str | None, url: str = "http://api.test/checkout", status: int = 500
+) -> dict[str, Any]:
     now = time.time() * 1000
-    return {"request_id": rid, "type": "fetch", "method": "POST", "url": url, "status": status,
-            "start": now - 50, "end": now, "error": None,
-            "request_headers": {"content-type": "application/json"},
-            "request_body": '{"sku": 1}', "response_body": '{"error": "boom"}'}
+    return {
+        "request_id": rid,
+        "type": "fetch",
+        "method": "POST",
+        "url": url,
+        "status": status,
+        "start": now - 50,
+        "end": now,
+        "error": None,
+        "request_headers": {"content-type": "application/json"},
+        "request_body": '{"sku": 1}',
+        "response_body": '{"error": "boom"}',
+    }
 
 
 def rrweb_events(n: int = 3) -> list[dict[str, Any]]:
     now = time.time() * 1000
-    events: list[dict[str, Any]] = [{"type": 4, "data": {"href": "http://app.test/", "width": 800,
-                                                         "height": 600}, "timestamp": now}]
-    events += [{"type": 3, "data": {"source": 2, "type": 2, "id": i}, "timestamp": now + i}
-               for i in range(1, n)]
+    events: list[dict[str, Any]] = [
+        {
+            "type": 4,
+            "data": {"href": "http://app.test/", "width": 800, "height": 600},
+            "timestamp": now,
+        }
+    ]
+    events += [
+        {"type": 3, "data": {"source": 2, "type": 2, "id": i}, "timestamp": now + i}
+        for i in range(1, n)
+    ]
     return events
 
 

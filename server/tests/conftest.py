@@ -27,8 +27,9 @@ from bltest import TOKEN, OtelService
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[FastAPI]:
-    application = create_app(Settings(data_dir=tmp_path / "data", auth_token=TOKEN,
-                                      retention_days=0, otlp_grpc_port=0))
+    application = create_app(
+        Settings(data_dir=tmp_path / "data", auth_token=TOKEN, retention_days=0, otlp_grpc_port=0)
+    )
     yield application
     application.state.backlight.store.close()
 
@@ -49,18 +50,29 @@ def project(app: FastAPI) -> str:
 def otel_service() -> Iterator[Callable[..., OtelService]]:
     made: list[OtelService] = []
 
-    def make(base_url: str, service: str, project: str | None,
-             headers: dict[str, str] | None = None) -> OtelService:
+    def make(
+        base_url: str, service: str, project: str | None, headers: dict[str, str] | None = None
+    ) -> OtelService:
         attrs: dict[str, str] = {"service.name": service, "deployment.environment": "test"}
         if project:
             attrs["highlight.project_id"] = project
         resource = Resource.create(attrs)
         tp = TracerProvider(resource=resource)
-        tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
-            endpoint=base_url + "/v1/traces", compression=Compression.Gzip, headers=headers)))
+        tp.add_span_processor(
+            BatchSpanProcessor(
+                OTLPSpanExporter(
+                    endpoint=base_url + "/v1/traces", compression=Compression.Gzip, headers=headers
+                )
+            )
+        )
         lp = LoggerProvider(resource=resource)
-        lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(
-            endpoint=base_url + "/v1/logs", compression=Compression.Gzip, headers=headers)))
+        lp.add_log_record_processor(
+            BatchLogRecordProcessor(
+                OTLPLogExporter(
+                    endpoint=base_url + "/v1/logs", compression=Compression.Gzip, headers=headers
+                )
+            )
+        )
         logger = logging.getLogger(f"test.{service}.{secrets.token_hex(4)}")
         logger.propagate = False
         logger.setLevel(logging.DEBUG)
@@ -74,5 +86,3 @@ def otel_service() -> Iterator[Callable[..., OtelService]]:
     yield make
     for svc in made:
         svc.shutdown()
-
-

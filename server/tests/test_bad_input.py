@@ -31,54 +31,168 @@ def _cases(project: str) -> list[tuple[str, str, bytes, dict[str, str], int, str
     return [
         ("not json", "/ingest/v1/batch", b"{", JSON, 400, "invalid_json"),
         ("json array", "/ingest/v1/batch", b"[1,2]", JSON, 400, "invalid_json"),
-        ("no version", "/ingest/v1/batch", j({**ok, "v": None}), JSON, 400,
-         "unsupported_version"),
-        ("future version", "/ingest/v1/session", j({**ok, "v": 2}), JSON, 400,
-         "unsupported_version"),
-        ("gzip header, plain body", "/ingest/v1/batch", j(ok),
-         {**JSON, "content-encoding": "gzip"}, 400, "invalid_gzip"),
-        ("truncated gzip", "/ingest/v1/batch", gzip.compress(j(ok))[:-12],
-         {**JSON, "content-encoding": "gzip"}, 400, "invalid_gzip"),
-        ("gzip bomb", "/ingest/v1/batch", bomb, {**JSON, "content-encoding": "gzip"}, 413,
-         "decompressed_too_large"),
-        ("oversized body", "/ingest/v1/batch", b" " * (6 * 1024 * 1024), JSON, 413,
-         "body_too_large"),
-        ("wrong content type", "/ingest/v1/batch", j(ok), {"content-type": "application/xml"},
-         415, "unsupported_media_type"),
-        ("unknown encoding", "/ingest/v1/batch", j(ok), {**JSON, "content-encoding": "br"},
-         415, "unsupported_encoding"),
-        ("unknown project", "/ingest/v1/batch", j({**ok, "project_id": "nosuchp1"}), JSON, 404,
-         "unknown_project"),
-        ("path-like session id", "/ingest/v1/batch",
-         j({**ok, "session_secure_id": "../../etc/passwd"}), JSON, 400, "invalid_field"),
+        ("no version", "/ingest/v1/batch", j({**ok, "v": None}), JSON, 400, "unsupported_version"),
+        (
+            "future version",
+            "/ingest/v1/session",
+            j({**ok, "v": 2}),
+            JSON,
+            400,
+            "unsupported_version",
+        ),
+        (
+            "gzip header, plain body",
+            "/ingest/v1/batch",
+            j(ok),
+            {**JSON, "content-encoding": "gzip"},
+            400,
+            "invalid_gzip",
+        ),
+        (
+            "truncated gzip",
+            "/ingest/v1/batch",
+            gzip.compress(j(ok))[:-12],
+            {**JSON, "content-encoding": "gzip"},
+            400,
+            "invalid_gzip",
+        ),
+        (
+            "gzip bomb",
+            "/ingest/v1/batch",
+            bomb,
+            {**JSON, "content-encoding": "gzip"},
+            413,
+            "decompressed_too_large",
+        ),
+        (
+            "oversized body",
+            "/ingest/v1/batch",
+            b" " * (6 * 1024 * 1024),
+            JSON,
+            413,
+            "body_too_large",
+        ),
+        (
+            "wrong content type",
+            "/ingest/v1/batch",
+            j(ok),
+            {"content-type": "application/xml"},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "unknown encoding",
+            "/ingest/v1/batch",
+            j(ok),
+            {**JSON, "content-encoding": "br"},
+            415,
+            "unsupported_encoding",
+        ),
+        (
+            "unknown project",
+            "/ingest/v1/batch",
+            j({**ok, "project_id": "nosuchp1"}),
+            JSON,
+            404,
+            "unknown_project",
+        ),
+        (
+            "path-like session id",
+            "/ingest/v1/batch",
+            j({**ok, "session_secure_id": "../../etc/passwd"}),
+            JSON,
+            400,
+            "invalid_field",
+        ),
         ("negative seq", "/ingest/v1/batch", j({**ok, "seq": -1}), JSON, 400, "invalid_field"),
-        ("event without type", "/ingest/v1/batch",
-         j({**ok, "events": [{"type": "x", "timestamp": 1}]}), JSON, 400, "invalid_event"),
-        ("too many events", "/ingest/v1/batch",
-         j({**ok, "events": [{"type": 3, "timestamp": 1}] * 20_001}), JSON, 413,
-         "too_many_items"),
-        ("CRLF in request id", "/ingest/v1/batch",
-         j({**ok, "network": [network_entry("abc\r\nx-evil: 1")]}), JSON, 400, "invalid_field"),
-        ("valid network, bad console", "/ingest/v1/batch",
-         j({**ok, "console": [{"ts": 1, "level": "shout", "message": "x"}]}), JSON, 400,
-         "invalid_field"),
-        ("timestamp out of range", "/ingest/v1/batch",
-         j({**ok, "console": [{"ts": 1e300, "level": "log", "message": "x"}]}), JSON, 400,
-         "invalid_field"),
-        ("url is a number", "/ingest/v1/session", j({**session_start(project, SID), "url": 5}),
-         JSON, 400, "invalid_field"),
+        (
+            "event without type",
+            "/ingest/v1/batch",
+            j({**ok, "events": [{"type": "x", "timestamp": 1}]}),
+            JSON,
+            400,
+            "invalid_event",
+        ),
+        (
+            "too many events",
+            "/ingest/v1/batch",
+            j({**ok, "events": [{"type": 3, "timestamp": 1}] * 20_001}),
+            JSON,
+            413,
+            "too_many_items",
+        ),
+        (
+            "CRLF in request id",
+            "/ingest/v1/batch",
+            j({**ok, "network": [network_entry("abc\r\nx-evil: 1")]}),
+            JSON,
+            400,
+            "invalid_field",
+        ),
+        (
+            "valid network, bad console",
+            "/ingest/v1/batch",
+            j({**ok, "console": [{"ts": 1, "level": "shout", "message": "x"}]}),
+            JSON,
+            400,
+            "invalid_field",
+        ),
+        (
+            "timestamp out of range",
+            "/ingest/v1/batch",
+            j({**ok, "console": [{"ts": 1e300, "level": "log", "message": "x"}]}),
+            JSON,
+            400,
+            "invalid_field",
+        ),
+        (
+            "url is a number",
+            "/ingest/v1/session",
+            j({**session_start(project, SID), "url": 5}),
+            JSON,
+            400,
+            "invalid_field",
+        ),
         ("deeply nested json", "/ingest/v1/batch", nested, JSON, 400, "invalid_json"),
-        ("protobuf garbage", "/v1/traces", b"\xff\xff\xff\xff\x0f garbage", PB, 400,
-         "invalid_protobuf"),
-        ("otlp json with bad hex id", "/v1/traces",
-         j({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "00"}]}]}]}),
-         JSON, 400, "invalid_json"),
-        ("span time past 2^63", "/v1/traces", _far_future_span(project), PB, 400,
-         "invalid_data"),
-        ("otlp as text/plain", "/v1/logs", b"hello", {"content-type": "text/plain"}, 415,
-         "unsupported_media_type"),
-        ("otlp gzip bomb", "/v1/logs", bomb, {**PB, "content-encoding": "gzip"}, 413,
-         "decompressed_too_large"),
+        (
+            "protobuf garbage",
+            "/v1/traces",
+            b"\xff\xff\xff\xff\x0f garbage",
+            PB,
+            400,
+            "invalid_protobuf",
+        ),
+        (
+            "otlp json with bad hex id",
+            "/v1/traces",
+            j(
+                {
+                    "resourceSpans": [
+                        {"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "00"}]}]}
+                    ]
+                }
+            ),
+            JSON,
+            400,
+            "invalid_json",
+        ),
+        ("span time past 2^63", "/v1/traces", _far_future_span(project), PB, 400, "invalid_data"),
+        (
+            "otlp as text/plain",
+            "/v1/logs",
+            b"hello",
+            {"content-type": "text/plain"},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "otlp gzip bomb",
+            "/v1/logs",
+            bomb,
+            {**PB, "content-encoding": "gzip"},
+            413,
+            "decompressed_too_large",
+        ),
     ]
 
 
@@ -99,8 +213,11 @@ def _far_future_span(project: str) -> bytes:
 
 def _snapshot(server: BacklightProcess, sid: str, rid: str) -> Any:
     session = server.api(f"/api/v1/sessions/{sid}")
-    return session, server.api(f"/api/v1/requests/{rid}"), server.api(
-        f"/api/v1/sessions/{sid}/replay")
+    return (
+        session,
+        server.api(f"/api/v1/requests/{rid}"),
+        server.api(f"/api/v1/sessions/{sid}/replay"),
+    )
 
 
 @pytest.mark.slow
@@ -109,9 +226,17 @@ def test_hostile_inputs_get_4xx_and_change_nothing(backlight_process: BacklightP
     project = server.project
     sid, rid = session_id(), request_id()
     httpx.post(server.url + "/ingest/v1/session", json=session_start(project, sid))
-    r = httpx.post(server.url + "/ingest/v1/batch", json=batch(
-        project, sid, 0, events=rrweb_events(), network=[network_entry(rid)],
-        errors=[{"ts": time.time() * 1000, "type": "Error", "message": "before"}]))
+    r = httpx.post(
+        server.url + "/ingest/v1/batch",
+        json=batch(
+            project,
+            sid,
+            0,
+            events=rrweb_events(),
+            network=[network_entry(rid)],
+            errors=[{"ts": time.time() * 1000, "type": "Error", "message": "before"}],
+        ),
+    )
     assert r.status_code == 200
     before = _snapshot(server, sid, rid)
 

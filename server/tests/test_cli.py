@@ -13,8 +13,13 @@ from bltest import session_id, session_start
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backlight_server", *args], text=True,
-                          capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "backlight_server", *args],
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_project_create_then_ingest(tmp_path: Path) -> None:
@@ -37,8 +42,9 @@ def test_project_create_then_ingest(tmp_path: Path) -> None:
         # a project created while the server runs is accepted without a restart
         late = run("project", "create", "late", "--data-dir", str(data)).stdout.strip()
         for project in (pid, "hl-4d7k1", late):
-            r = httpx.post(server.url + "/ingest/v1/session",
-                           json=session_start(project, session_id()))
+            r = httpx.post(
+                server.url + "/ingest/v1/session", json=session_start(project, session_id())
+            )
             assert r.status_code == 200, r.text
 
 
@@ -51,8 +57,11 @@ def test_serve_prints_address_token_and_project(tmp_path: Path) -> None:
 
 def test_serve_flags_match_env_vars() -> None:
     out = run("serve", "--help").stdout
-    for flag, env in (("--port", "BACKLIGHT_PORT"), ("--data-dir", "BACKLIGHT_DATA_DIR"),
-                      ("--host", "BACKLIGHT_HOST"), ("--retention-days",
-                                                     "BACKLIGHT_RETENTION_DAYS")):
+    for flag, env in (
+        ("--port", "BACKLIGHT_PORT"),
+        ("--data-dir", "BACKLIGHT_DATA_DIR"),
+        ("--host", "BACKLIGHT_HOST"),
+        ("--retention-days", "BACKLIGHT_RETENTION_DAYS"),
+    ):
         assert flag in out
         assert env in out

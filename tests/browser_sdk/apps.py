@@ -20,8 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-RRWEB_UMD = (Path(__file__).resolve().parents[2] / "sdk" / "browser" / "node_modules" / "rrweb"
-             / "dist" / "rrweb.umd.min.cjs")
+RRWEB_UMD = (
+    Path(__file__).resolve().parents[2]
+    / "sdk"
+    / "browser"
+    / "node_modules"
+    / "rrweb"
+    / "dist"
+    / "rrweb.umd.min.cjs"
+)
 
 
 @dataclass
@@ -84,8 +91,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("access-control-allow-origin", origin)
             self.send_header("access-control-expose-headers", "x-echo, content-length")
 
-    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None,
-              cors: bool = True) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        ctype: str,
+        extra: dict[str, str] | None = None,
+        cors: bool = True,
+    ) -> None:
         self.send_response(status)
         self.send_header("content-type", ctype)
         self.send_header("content-length", str(len(body)))
@@ -134,8 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.app.role == "app" and path in self.app.pages:
             self._send(200, self.app.pages[path].encode(), "text/html; charset=utf-8")
         elif path == "/echo":
-            echo = {"method": self.command, "path": self.path, "headers": headers,
-                    "body": body.decode("utf-8", "replace")}
+            echo = {
+                "method": self.command,
+                "path": self.path,
+                "headers": headers,
+                "body": body.decode("utf-8", "replace"),
+            }
             self._send(200, json.dumps(echo).encode(), "application/json", {"x-echo": "yes"})
         elif path == "/json":
             data = {"user": "bob", "token": "tok-123", "items": [{"password": "pw-1", "n": 1}]}

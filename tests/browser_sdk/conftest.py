@@ -25,18 +25,27 @@ __all__ = ["wait_for"]
 from .apps import AppServer
 
 SDK = Path(__file__).resolve().parents[2] / "sdk" / "browser"
-HOST_RULES = ("MAP *.shop.test 127.0.0.1, MAP *.partner.test 127.0.0.1, "
-              "MAP *.thirdparty.test 127.0.0.1, MAP *.github.io 127.0.0.1, "
-              "MAP localhost 127.0.0.1")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic", f"--host-resolver-rules={HOST_RULES}"]
+HOST_RULES = (
+    "MAP *.shop.test 127.0.0.1, MAP *.partner.test 127.0.0.1, "
+    "MAP *.thirdparty.test 127.0.0.1, MAP *.github.io 127.0.0.1, "
+    "MAP localhost 127.0.0.1"
+)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    f"--host-resolver-rules={HOST_RULES}",
+]
 
 T = TypeVar("T")
 
 
-def sdk_page(backlight: BacklightProcess, options_js: str, body: str = "",
-             script: str = "") -> str:
+def sdk_page(backlight: BacklightProcess, options_js: str, body: str = "", script: str = "") -> str:
     """A page that loads the SDK from the server, calls H.init, then runs ``script``."""
     return (
         '<!doctype html><html><head><meta charset="utf-8"><title>Backlight test</title>'
@@ -66,10 +75,12 @@ def sdk_dist() -> Path:
 
 
 @pytest.fixture(scope="session")
-def backlight(tmp_path_factory: pytest.TempPathFactory,
-              sdk_dist: Path) -> Iterator[BacklightProcess]:
-    proc = BacklightProcess(tmp_path_factory.mktemp("backlight"),
-                            env={"BACKLIGHT_SDK_DIR": str(sdk_dist)})
+def backlight(
+    tmp_path_factory: pytest.TempPathFactory, sdk_dist: Path
+) -> Iterator[BacklightProcess]:
+    proc = BacklightProcess(
+        tmp_path_factory.mktemp("backlight"), env={"BACKLIGHT_SDK_DIR": str(sdk_dist)}
+    )
     with proc:
         yield proc
 

@@ -141,16 +141,22 @@ def _run(context: BrowserContext, sites: Sites, html: str, path: str) -> Any:
     return page, results
 
 
-def test_fetch_and_xhr_are_unchanged_for_the_app(context: BrowserContext, sites: Sites,
-                                                 backlight: BacklightProcess) -> None:
-    consts = (f"const API = {json.dumps(sites.api.url('api.shop.test'))};"
-              f"const THIRD = {json.dumps(sites.third.url('cdn.thirdparty.test'))};"
-              f"const CLOSED = 'http://127.0.0.1:{free_port()}';")
+def test_fetch_and_xhr_are_unchanged_for_the_app(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
+    consts = (
+        f"const API = {json.dumps(sites.api.url('api.shop.test'))};"
+        f"const THIRD = {json.dumps(sites.third.url('cdn.thirdparty.test'))};"
+        f"const CLOSED = 'http://127.0.0.1:{free_port()}';"
+    )
     bare_html = f"<!doctype html><html><body><script>{consts}{SCENARIO}</script></body></html>"
     _, bare = _run(context, sites, bare_html, "/bare")
-    with_sdk_html = sdk_page(backlight, "{tracingOrigins: true, networkRecording: "
-                             "{recordHeadersAndBody: true, bodySizeLimit: 512}}",
-                             script=consts + SCENARIO)
+    with_sdk_html = sdk_page(
+        backlight,
+        "{tracingOrigins: true, networkRecording: "
+        "{recordHeadersAndBody: true, bodySizeLimit: 512}}",
+        script=consts + SCENARIO,
+    )
     page, with_sdk = _run(context, sites, with_sdk_html, "/with-sdk")
     assert with_sdk == bare
     # the scenario did what it says (so that equality means something)
@@ -158,8 +164,11 @@ def test_fetch_and_xhr_are_unchanged_for_the_app(context: BrowserContext, sites:
     assert bare["abort"] == ["AbortError", True]
     assert bare["xhr_json"][1]["items"][0]["password"] == "pw-1"
     assert bare["xhr_timeout"][1][-2:] == ["timeout", "loadend"]
-    assert bare["merge"] == ["POST", "init-body",
-                             {"a": None, "b": "2", "ct": "text/plain;charset=UTF-8"}]
+    assert bare["merge"] == [
+        "POST",
+        "init-body",
+        {"a": None, "b": "2", "ct": "text/plain;charset=UTF-8"},
+    ]
 
     # ... and the SDK saw it all, with the right failure kinds
     sid = page.evaluate("H.getSessionId()")
@@ -170,8 +179,9 @@ def test_fetch_and_xhr_are_unchanged_for_the_app(context: BrowserContext, sites:
         return data if done else None
 
     net = wait_for(recorded, "the scenario's network entries")["network"]
-    failed = {(n["type"], n["method"], n["url"].split("/", 3)[-1], n["error"])
-              for n in net if n["error"]}
+    failed = {
+        (n["type"], n["method"], n["url"].split("/", 3)[-1], n["error"]) for n in net if n["error"]
+    }
     assert ("fetch", "GET", "slow", "abort") in failed
     assert ("fetch", "GET", "echo", "abort") in failed  # the pre-aborted signal
     assert ("fetch", "GET", "nocors", "cors") in failed

@@ -23,8 +23,14 @@ def _messages(backlight: BacklightProcess, sid: str) -> list[str]:
     return [c["message"] for c in data["console"]] if data else []
 
 
-def _open(context: BrowserContext, sites: Sites, backlight: BacklightProcess, path: str,
-          options: str = "{}", script: str = "") -> Page:
+def _open(
+    context: BrowserContext,
+    sites: Sites,
+    backlight: BacklightProcess,
+    path: str,
+    options: str = "{}",
+    script: str = "",
+) -> Page:
     sites.app.pages[path] = sdk_page(backlight, options, "<p>page</p>", script)
     page = context.new_page()
     page.goto(sites.page_url(path))
@@ -32,7 +38,8 @@ def _open(context: BrowserContext, sites: Sites, backlight: BacklightProcess, pa
 
 
 def test_reload_resumes_and_a_duplicated_tab_gets_its_own_session(
-        context: BrowserContext, sites: Sites, backlight: BacklightProcess) -> None:
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     page = _open(context, sites, backlight, "/life")
     sid = page.evaluate("H.getSessionId()")
     page.evaluate("console.log('before reload')")
@@ -47,8 +54,8 @@ def test_reload_resumes_and_a_duplicated_tab_gets_its_own_session(
     storage = page.evaluate("JSON.stringify(Object.entries(sessionStorage))")
     dup = context.new_page()
     dup.add_init_script(
-        "if (!sessionStorage.length)"
-        f" for (const [k, v] of {storage}) sessionStorage.setItem(k, v);")
+        f"if (!sessionStorage.length) for (const [k, v] of {storage}) sessionStorage.setItem(k, v);"
+    )
     dup.goto(sites.page_url("/life"))
     dup_sid = dup.evaluate("H.getSessionId()")
     assert dup_sid != sid
@@ -67,11 +74,13 @@ def test_reload_resumes_and_a_duplicated_tab_gets_its_own_session(
     assert other.evaluate("H.getSessionId()") not in (sid, dup_sid)
 
 
-def test_a_copy_made_by_the_browser_is_detected(context: BrowserContext, sites: Sites,
-                                               backlight: BacklightProcess) -> None:
+def test_a_copy_made_by_the_browser_is_detected(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     """window.open copies sessionStorage in Chromium, as duplicating a tab does."""
     context.add_init_script(
-        f"window.__copied = sessionStorage.getItem('backlight_{backlight.project}')")
+        f"window.__copied = sessionStorage.getItem('backlight_{backlight.project}')"
+    )
     page = _open(context, sites, backlight, "/copied")
     sid = page.evaluate("H.getSessionId()")
     with context.expect_page() as opened:
@@ -87,8 +96,9 @@ def test_a_copy_made_by_the_browser_is_detected(context: BrowserContext, sites: 
     assert "from the popup" not in _messages(backlight, sid)
 
 
-def test_pagehide_flushes_what_is_buffered(context: BrowserContext, sites: Sites,
-                                           backlight: BacklightProcess) -> None:
+def test_pagehide_flushes_what_is_buffered(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     sites.app.pages["/elsewhere"] = "<!doctype html><p>another site</p>"
     page = _open(context, sites, backlight, "/leaving")
     sid = page.evaluate("H.getSessionId()")
@@ -101,7 +111,8 @@ def test_pagehide_flushes_what_is_buffered(context: BrowserContext, sites: Sites
 
 
 def test_server_outage_loses_nothing_and_duplicates_nothing(
-        context: BrowserContext, sites: Sites, tmp_path: Path, sdk_dist: Path) -> None:
+    context: BrowserContext, sites: Sites, tmp_path: Path, sdk_dist: Path
+) -> None:
     port = free_port()
     env = {"BACKLIGHT_SDK_DIR": str(sdk_dist)}
     server = BacklightProcess(tmp_path / "data", port=port, env=env).start()
@@ -125,22 +136,21 @@ def test_server_outage_loses_nothing_and_duplicates_nothing(
         got = [m for m in _messages(server, sid) if m != "after"]
         assert sorted(got) == sorted(expected), got
 
-        replay: list[dict[str, Any]] = server.api(
-            f"/api/v1/sessions/{sid}/replay")["events"]
+        replay: list[dict[str, Any]] = server.api(f"/api/v1/sessions/{sid}/replay")["events"]
         keys = [json.dumps(e, sort_keys=True) for e in replay]
         assert len(keys) == len(set(keys)), "no replay event is stored twice"
         for i in range(5):
             assert f"mutation {i}" in str(replay)
-        session: dict[str, Any] = server.api(
-            f"/api/v1/sessions/{sid}")["session"]
+        session: dict[str, Any] = server.api(f"/api/v1/sessions/{sid}")["session"]
         assert session["event_count"] == len(replay)
         assert session["dropped_events"] == 0
     finally:
         server.stop()
 
 
-def test_internal_errors_never_reach_the_page(context: BrowserContext, sites: Sites,
-                                              backlight: BacklightProcess) -> None:
+def test_internal_errors_never_reach_the_page(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     options = (
         f"{{backendUrl: {json.dumps(closed)}, debug: true,"
@@ -175,8 +185,7 @@ def test_internal_errors_never_reach_the_page(context: BrowserContext, sites: Si
     assert page.evaluate("H.getSessionURL()").startswith(closed + "/sessions/")
 
 
-def test_stop_and_start(context: BrowserContext, sites: Sites,
-                        backlight: BacklightProcess) -> None:
+def test_stop_and_start(context: BrowserContext, sites: Sites, backlight: BacklightProcess) -> None:
     api = sites.api.url("api.shop.test")
     page = _open(context, sites, backlight, "/stopstart", "{tracingOrigins: true}")
     sid = page.evaluate("H.getSessionId()")

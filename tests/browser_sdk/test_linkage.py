@@ -54,8 +54,16 @@ def targets(sites: Sites) -> dict[str, str]:
     }
 
 
-def _load(context: BrowserContext, sites: Sites, backlight: BacklightProcess, path: str,
-          options: str, body: str = "", script: str = "", host: str = "app.shop.test") -> Any:
+def _load(
+    context: BrowserContext,
+    sites: Sites,
+    backlight: BacklightProcess,
+    path: str,
+    options: str,
+    body: str = "",
+    script: str = "",
+    host: str = "app.shop.test",
+) -> Any:
     sites.app.pages[path] = sdk_page(backlight, options, body, script)
     page = context.new_page()
     page.goto(sites.page_url(path, host))
@@ -63,9 +71,13 @@ def _load(context: BrowserContext, sites: Sites, backlight: BacklightProcess, pa
 
 
 def test_headers_go_to_matching_origins_only_and_everything_arrives(
-        context: BrowserContext, sites: Sites, backlight: BacklightProcess) -> None:
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     tg = targets(sites)
-    script = f"const TARGETS = {json.dumps(tg)};" + CALLS_JS + """
+    script = (
+        f"const TARGETS = {json.dumps(tg)};"
+        + CALLS_JS
+        + """
       console.log('hello from the page', {n: 1});
       console.info('an info');
       console.warn('a warning');
@@ -76,9 +88,16 @@ def test_headers_go_to_matching_origins_only_and_everything_arrives(
       setTimeout(function thrower() { null.boom(); }, 0);
       Promise.reject(new RangeError('rejected on purpose'));
     """
-    page = _load(context, sites, backlight, "/linkage",
-                 "{tracingOrigins: true, networkRecording: {recordHeadersAndBody: true}}",
-                 "<h1>Linkage</h1>", script)
+    )
+    page = _load(
+        context,
+        sites,
+        backlight,
+        "/linkage",
+        "{tracingOrigins: true, networkRecording: {recordHeadersAndBody: true}}",
+        "<h1>Linkage</h1>",
+        script,
+    )
     results = page.evaluate("window.done")
     sid = page.evaluate("H.getSessionId()")
     assert re.fullmatch(r"[A-Za-z0-9]{28}", sid)
@@ -102,8 +121,9 @@ def test_headers_go_to_matching_origins_only_and_everything_arrives(
         assert re.fullmatch(rf"00-{rid}-[0-9a-f]{{16}}-01", seen.headers["traceparent"])
         assert rid not in sent.values(), "request ids are fresh per request"
         sent[seen.target.split("?")[1].split("&from")[0]] = rid
-    assert sorted(sent) == sorted(f"via={v}&to={t}" for v in ("fetch", "xhr")
-                                  for t in ("same_site", "cross_origin"))
+    assert sorted(sent) == sorted(
+        f"via={v}&to={t}" for v in ("fetch", "xhr") for t in ("same_site", "cross_origin")
+    )
     assert len([s for s in sites.third.requests("/echo") if "from=/linkage" in s.target]) == 2
     for seen in sites.third.requests("/echo"):
         assert "x-highlight-request" not in seen.headers
@@ -124,14 +144,14 @@ def test_headers_go_to_matching_origins_only_and_everything_arrives(
         entry = by_rid[rid]
         assert entry["type"] == target.split("&")[0].removeprefix("via=")
         assert entry["status"] == 200
-    assert not [n for n in data["network"] if n["url"].startswith(backlight.url)], \
+    assert not [n for n in data["network"] if n["url"].startswith(backlight.url)], (
         "the SDK's own uploads are never recorded"
+    )
     third = [n for n in data["network"] if "cdn.thirdparty.test" in n["url"]]
     assert len(third) == 2
     assert all(n["request_id"] is None and n["status"] == 200 for n in third)
 
-    fetch_entry = next(n for n in data["network"]
-                       if "via=fetch&to=same_site" in n["url"])
+    fetch_entry = next(n for n in data["network"] if "via=fetch&to=same_site" in n["url"])
     detail = fetch_entry["detail"]
     assert json.loads(detail["request_body"]) == {"password": "[REDACTED]", "query": "shoes"}
     assert detail["request_headers"]["x-app"] == "kept"
@@ -160,20 +180,32 @@ def test_headers_go_to_matching_origins_only_and_everything_arrives(
     assert data["session"]["sdk_version"] == "0.1.0"
 
 
-def test_tracing_origins_list_and_default(context: BrowserContext, sites: Sites,
-                                          backlight: BacklightProcess) -> None:
-    tg = {"partner": sites.api.url("api.partner.test"),
-          "same_site": sites.api.url("api.shop.test"),
-          "own": sites.page_url("").rstrip("/")}
+def test_tracing_origins_list_and_default(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
+    tg = {
+        "partner": sites.api.url("api.partner.test"),
+        "same_site": sites.api.url("api.shop.test"),
+        "own": sites.page_url("").rstrip("/"),
+    }
     script = f"const TARGETS = {json.dumps(tg)};" + CALLS_JS
-    page = _load(context, sites, backlight, "/list",
-                 "{tracingOrigins: ['api.partner.test', /never-matches/]}", script=script)
+    page = _load(
+        context,
+        sites,
+        backlight,
+        "/list",
+        "{tracingOrigins: ['api.partner.test', /never-matches/]}",
+        script=script,
+    )
     page.evaluate("window.done")
     sid = page.evaluate("H.getSessionId()")
 
     def got(server_requests: list[Any], to: str) -> list[bool]:
-        return [("x-highlight-request" in s.headers) for s in server_requests
-                if f"to={to}&from=/list" in s.target]
+        return [
+            ("x-highlight-request" in s.headers)
+            for s in server_requests
+            if f"to={to}&from=/list" in s.target
+        ]
 
     assert got(sites.api.requests("/echo"), "partner") == [True, True]
     assert got(sites.api.requests("/echo"), "same_site") == [False, False]
@@ -190,12 +222,20 @@ def test_tracing_origins_list_and_default(context: BrowserContext, sites: Sites,
     assert got(sites.app.requests("/echo"), "own") == [False, False]  # /list: not in its list
 
 
-def test_public_suffix_is_never_a_site(context: BrowserContext, sites: Sites,
-                                       backlight: BacklightProcess) -> None:
+def test_public_suffix_is_never_a_site(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     tg = {"sibling": sites.api.url("b.github.io"), "own_sub": sites.api.url("api.a.github.io")}
     script = f"const TARGETS = {json.dumps(tg)};" + CALLS_JS
-    page = _load(context, sites, backlight, "/psl", "{tracingOrigins: true}", script=script,
-                 host="a.github.io")
+    page = _load(
+        context,
+        sites,
+        backlight,
+        "/psl",
+        "{tracingOrigins: true}",
+        script=script,
+        host="a.github.io",
+    )
     page.evaluate("window.done")
     reqs = [s for s in sites.api.requests("/echo") if "github.io" in s.headers.get("host", "")]
     sibling = [s for s in reqs if "to=sibling" in s.target]
@@ -204,12 +244,16 @@ def test_public_suffix_is_never_a_site(context: BrowserContext, sites: Sites,
     assert len(own_sub) == 2 and all("x-highlight-request" in s.headers for s in own_sub)
 
 
-def test_server_serves_the_built_bundle_with_an_etag(backlight: BacklightProcess,
-                                                    sdk_dist: Path) -> None:
+def test_server_serves_the_built_bundle_with_an_etag(
+    backlight: BacklightProcess, sdk_dist: Path
+) -> None:
     r = httpx.get(f"{backlight.url}/sdk/backlight.js", timeout=10)
     assert r.status_code == 200
     assert r.content == (sdk_dist / "backlight.js").read_bytes()
     assert r.headers.get("etag")
-    again = httpx.get(f"{backlight.url}/sdk/backlight.js", timeout=10,
-                      headers={"if-none-match": r.headers["etag"]})
+    again = httpx.get(
+        f"{backlight.url}/sdk/backlight.js",
+        timeout=10,
+        headers={"if-none-match": r.headers["etag"]},
+    )
     assert again.status_code == 304

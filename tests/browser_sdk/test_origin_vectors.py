@@ -24,7 +24,8 @@ from .conftest import CHROMIUM_ARGS, SDK
 pytestmark = pytest.mark.browser
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[2] / "docs" / "linkage-vectors.json").read_text("utf-8"))
+    (Path(__file__).resolve().parents[2] / "docs" / "linkage-vectors.json").read_text("utf-8")
+)
 CASES = [c for c in VECTORS["origins"]["cases"] if c["tracingOrigins"] is True]
 
 # As client.ts wires it: the page, its site found lazily by the probe on document.cookie.
@@ -43,9 +44,20 @@ CHECK_JS = """(cases) => cases.map(([raw]) => {
 def origins_js() -> str:
     """sdk/browser/src/origins.ts bundled for a page, as the global ``O``."""
     esbuild = SDK / "node_modules" / ".bin" / "esbuild"
-    out = subprocess.run([str(esbuild), "src/origins.ts", "--bundle", "--format=iife",
-                          "--global-name=O", "--log-level=warning"],
-                         cwd=SDK, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            str(esbuild),
+            "src/origins.ts",
+            "--bundle",
+            "--format=iife",
+            "--global-name=O",
+            "--log-level=warning",
+        ],
+        cwd=SDK,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout
 
 
@@ -77,8 +89,9 @@ def any_host_browser(playwright: Playwright) -> Iterator[Browser]:
     """Chromium that resolves every name (example.com, a.github.io, intranet...) to
     127.0.0.1."""
     args = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                         args=[*args, "--host-resolver-rules=MAP * 127.0.0.1"])
+    browser = playwright.chromium.launch(
+        executable_path="/usr/bin/chromium", args=[*args, "--host-resolver-rules=MAP * 127.0.0.1"]
+    )
     yield browser
     browser.close()
 
@@ -89,8 +102,13 @@ def test_tracing_origins_true_in_chromium(any_host_browser: Browser, page_server
         host = urlsplit(case["page"]).hostname or ""
         if ":" not in host:  # the page server listens on 127.0.0.1 only
             by_host.setdefault(host, []).append(case)
-    assert {"app.example.com", "a.github.io", "www.example.co.uk", "localhost",
-            "127.0.0.1"} <= by_host.keys()
+    assert {
+        "app.example.com",
+        "a.github.io",
+        "www.example.co.uk",
+        "localhost",
+        "127.0.0.1",
+    } <= by_host.keys()
     wrong = []
     for host, cases in by_host.items():
         context = any_host_browser.new_context()

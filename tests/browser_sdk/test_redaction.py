@@ -36,13 +36,19 @@ window.done = (async () => {
 """
 
 
-def test_the_sdk_uploads_no_secret(context: BrowserContext, sites: Sites,
-                                   backlight: BacklightProcess) -> None:
-    options = ("{tracingOrigins: true, networkRecording: {recordHeadersAndBody: true, "
-               "networkBodyKeysToRedact: ['pin']}}")
+def test_the_sdk_uploads_no_secret(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
+    options = (
+        "{tracingOrigins: true, networkRecording: {recordHeadersAndBody: true, "
+        "networkBodyKeysToRedact: ['pin']}}"
+    )
     sites.app.pages["/redaction"] = sdk_page(
-        backlight, options, "<h1>Account</h1>",
-        f"const API = {json.dumps(sites.api.url('api.shop.test'))};" + SCRIPT)
+        backlight,
+        options,
+        "<h1>Account</h1>",
+        f"const API = {json.dumps(sites.api.url('api.shop.test'))};" + SCRIPT,
+    )
     page = context.new_page()
     page.goto(sites.page_url("/redaction"))
     page.evaluate("window.done")
@@ -50,15 +56,22 @@ def test_the_sdk_uploads_no_secret(context: BrowserContext, sites: Sites,
 
     def entries() -> dict[str, Any] | None:
         data = session_data(backlight, sid)
-        found = {n["url"].rsplit("case=", 1)[1]: n["detail"] for n in (data or {}).get(
-            "network", []) if "case=" in n["url"]}
+        found = {
+            n["url"].rsplit("case=", 1)[1]: n["detail"]
+            for n in (data or {}).get("network", [])
+            if "case=" in n["url"]
+        }
         return found if len(found) == 3 else None
 
     got = wait_for(entries, "the three requests of the page")
 
     change = got["password-change"]
     assert json.loads(change["request_body"]) == {
-        "new_password": R, "password_confirmation": R, "id_token": R, "query": "shoes"}
+        "new_password": R,
+        "password_confirmation": R,
+        "id_token": R,
+        "query": "shoes",
+    }
     assert change["request_headers"]["x-client-secret"] == R
     assert change["request_headers"]["x-app"] == "kept"
     echo = json.loads(change["response_body"])
@@ -68,7 +81,10 @@ def test_the_sdk_uploads_no_secret(context: BrowserContext, sites: Sites,
         assert secret not in json.dumps(change), secret
 
     assert json.loads(got["tokens"]["response_body"]) == {
-        "user": "bob", "token": R, "items": [{"password": R, "n": 1}]}
+        "user": "bob",
+        "token": R,
+        "items": [{"password": R, "n": 1}],
+    }
 
     form = got["form"]
     assert form["request_body"] == f"user=bob&new_password={R}&PIN={R}&max_tokens=5"

@@ -14,8 +14,10 @@ from .conftest import Sites, sdk_page, wait_for
 
 pytestmark = pytest.mark.browser
 
-BODY = ('<h1 id="title">Replay me</h1><p>Visible text</p>'
-        '<input id="name" type="text"><input id="pw" type="password">')
+BODY = (
+    '<h1 id="title">Replay me</h1><p>Visible text</p>'
+    '<input id="name" type="text"><input id="pw" type="password">'
+)
 MUTATE = """
 document.getElementById('name').addEventListener('change', () => {
   const d = document.createElement('div');
@@ -40,8 +42,9 @@ REBUILD = """
 """
 
 
-def _record(context: BrowserContext, sites: Sites, backlight: BacklightProcess, path: str,
-            options: str) -> tuple[list[dict[str, Any]], Any]:
+def _record(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess, path: str, options: str
+) -> tuple[list[dict[str, Any]], Any]:
     sites.app.pages[path] = sdk_page(backlight, options, BODY, MUTATE)
     page = context.new_page()
     page.goto(sites.page_url(path))
@@ -52,22 +55,24 @@ def _record(context: BrowserContext, sites: Sites, backlight: BacklightProcess, 
     sid = page.evaluate("H.getSessionId()")
 
     def replay() -> list[dict[str, Any]] | None:
-        events: list[dict[str, Any]] = backlight.api(
-            f"/api/v1/sessions/{sid}/replay")["events"]
+        events: list[dict[str, Any]] = backlight.api(f"/api/v1/sessions/{sid}/replay")["events"]
         has_snapshot = any(e["type"] == 2 for e in events)
         mutated = "'id': 'later'" in str(events)
         return events if has_snapshot and mutated else None
 
     events = wait_for(replay, "the full snapshot and the mutation in the replay")
-    sites.app.pages["/replayer"] = ('<!doctype html><html><body><div id="root"></div>'
-                                    '<script src="/rrweb.js"></script></body></html>')
+    sites.app.pages["/replayer"] = (
+        '<!doctype html><html><body><div id="root"></div>'
+        '<script src="/rrweb.js"></script></body></html>'
+    )
     viewer = context.new_page()
     viewer.goto(sites.page_url("/replayer"))
     return events, viewer.evaluate(REBUILD, events)
 
 
-def test_replay_rebuilds_the_page_with_inputs_masked(context: BrowserContext, sites: Sites,
-                                                      backlight: BacklightProcess) -> None:
+def test_replay_rebuilds_the_page_with_inputs_masked(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     events, dom = _record(context, sites, backlight, "/replay", "{}")
     types = [e["type"] for e in events]
     assert types.index(4) < types.index(2)  # Meta, then the full snapshot
@@ -79,8 +84,9 @@ def test_replay_rebuilds_the_page_with_inputs_masked(context: BrowserContext, si
     assert "secret-typed" not in str(events) and "hunter2" not in str(events)
 
 
-def test_strict_privacy_masks_all_text(context: BrowserContext, sites: Sites,
-                                       backlight: BacklightProcess) -> None:
+def test_strict_privacy_masks_all_text(
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     events, dom = _record(context, sites, backlight, "/strict", "{privacySetting: 'strict'}")
     assert dom["title"] == "****** **"  # rrweb keeps whitespace
     assert dom["later"] == "***** *****"
@@ -89,7 +95,8 @@ def test_strict_privacy_masks_all_text(context: BrowserContext, sites: Sites,
 
 
 def test_privacy_none_records_inputs_but_never_passwords(
-        context: BrowserContext, sites: Sites, backlight: BacklightProcess) -> None:
+    context: BrowserContext, sites: Sites, backlight: BacklightProcess
+) -> None:
     _, dom = _record(context, sites, backlight, "/none", "{privacySetting: 'none'}")
     assert dom["name"] == "secret-typed"
     assert dom["pw"] == "*" * len("hunter2")

@@ -30,11 +30,18 @@ ROOT = HERE.parents[1]
 COMPAT_PY = ROOT / ".venv-compat" / "bin" / "python"
 HL_UMD = HERE / "node_modules" / "highlight.run" / "dist" / "index.umd.js"
 RRWEB_UMD = HERE / "node_modules" / "rrweb" / "dist" / "rrweb.umd.min.cjs"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 # highlight.run does not record when navigator.webdriver is true, as it is
-                 # under automation; a real user's browser looks like this instead.
-                 "--disable-blink-features=AutomationControlled"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # highlight.run does not record when navigator.webdriver is true, as it is
+    # under automation; a real user's browser looks like this instead.
+    "--disable-blink-features=AutomationControlled",
+]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,10 +77,14 @@ class PageServer:
 
 
 def app_page(backlight: BacklightProcess, api: str) -> bytes:
-    options = {"backendUrl": backlight.url + "/public", "otlpEndpoint": backlight.url,
-               "tracingOrigins": ["localhost"], "serviceName": "hl-web",
-               "environment": "test", "networkRecording": {
-                   "enabled": True, "recordHeadersAndBody": True}}
+    options = {
+        "backendUrl": backlight.url + "/public",
+        "otlpEndpoint": backlight.url,
+        "tracingOrigins": ["localhost"],
+        "serviceName": "hl-web",
+        "environment": "test",
+        "networkRecording": {"enabled": True, "recordHeadersAndBody": True},
+    }
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
 <script src="/hl.js"></script>
 <script>H.init({json.dumps(backlight.project)}, {json.dumps(options)});</script></head>
@@ -93,8 +104,9 @@ REPLAY_PAGE = b"""<!doctype html><html><head><script src="/rrweb.js"></script></
 @pytest.fixture(scope="module")
 def backlight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BacklightProcess]:
     grpc_port = free_port()
-    server = BacklightProcess(tmp_path_factory.mktemp("compat"),
-                              args=["--otlp-grpc-port", str(grpc_port)])
+    server = BacklightProcess(
+        tmp_path_factory.mktemp("compat"), args=["--otlp-grpc-port", str(grpc_port)]
+    )
     server.grpc_port = grpc_port  # type: ignore[attr-defined]
     with server:
         yield server
@@ -107,13 +119,20 @@ def pages() -> Iterator[PageServer]:
     server.close()
 
 
-def start_backend(script: str,
-                  backlight: BacklightProcess) -> tuple[subprocess.Popen[bytes], str]:
+def start_backend(script: str, backlight: BacklightProcess) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "PROJECT": backlight.project,
-           "OTLP": f"http://127.0.0.1:{backlight.grpc_port}"}  # type: ignore[attr-defined]
-    proc = subprocess.Popen([str(COMPAT_PY), str(HERE / "apps" / script)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "PROJECT": backlight.project,
+        "OTLP": f"http://127.0.0.1:{backlight.grpc_port}",
+    }  # type: ignore[attr-defined]
+    proc = subprocess.Popen(
+        [str(COMPAT_PY), str(HERE / "apps" / script)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://localhost:{port}"
 
     def healthy() -> bool:
@@ -128,46 +147,57 @@ def start_backend(script: str,
 
 def sessions_of(backlight: BacklightProcess) -> list[dict[str, Any]]:
     data = backlight.api("/api/v1/sessions", limit=100)
-    return [s for s in data["sessions"]
-            if str(s.get("sdk_version", "")).startswith("highlight.run")]
+    return [
+        s for s in data["sessions"] if str(s.get("sdk_version", "")).startswith("highlight.run")
+    ]
 
 
 def rebuild(page: Page, pages: PageServer, events: list[dict[str, Any]]) -> str:
     """Replays the events with rrweb's Replayer and returns the rebuilt body's HTML."""
     pages.files["/replay"] = (REPLAY_PAGE, "text/html")
     page.goto(pages.url + "/replay")
-    return str(page.evaluate("""(events) => new Promise((resolve) => {
+    return str(
+        page.evaluate(
+            """(events) => new Promise((resolve) => {
         const r = new rrweb.Replayer(events, {root: document.getElementById('root'),
                                               showWarning: false});
         r.pause(events[events.length - 1].timestamp - events[0].timestamp);
         setTimeout(() => resolve(r.iframe.contentDocument.body
                                  ? r.iframe.contentDocument.body.innerHTML : ''), 300);
-    })""", events))
+    })""",
+            events,
+        )
+    )
 
 
-@pytest.mark.parametrize(("script", "service", "error_type"), [
-    ("hl_fastapi.py", "hl-fastapi", "InventoryError"),
-    ("hl_flask.py", "hl-flask", "RuntimeError"),
-])
-def test_highlight_sdks_link_through_backlight(backlight: BacklightProcess, pages: PageServer,
-                                               script: str, service: str,
-                                               error_type: str) -> None:
+@pytest.mark.parametrize(
+    ("script", "service", "error_type"),
+    [
+        ("hl_fastapi.py", "hl-fastapi", "InventoryError"),
+        ("hl_flask.py", "hl-flask", "RuntimeError"),
+    ],
+)
+def test_highlight_sdks_link_through_backlight(
+    backlight: BacklightProcess, pages: PageServer, script: str, service: str, error_type: str
+) -> None:
     in_thread(lambda: _scenario(backlight, pages, script, service, error_type))
 
 
-def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, service: str,
-              error_type: str) -> None:
+def _scenario(
+    backlight: BacklightProcess, pages: PageServer, script: str, service: str, error_type: str
+) -> None:
     proc, api = start_backend(script, backlight)
     before = {s["secure_id"] for s in sessions_of(backlight)}
     pages.files["/"] = (app_page(backlight, api), "text/html")
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                         args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(pages.url + "/")
-            session = wait_for(lambda: [s for s in sessions_of(backlight)
-                                    if s["secure_id"] not in before], "the session")[0]
+            session = wait_for(
+                lambda: [s for s in sessions_of(backlight) if s["secure_id"] not in before],
+                "the session",
+            )[0]
             sid = session["secure_id"]
             for button in ("ok", "fail", "log", "boom"):
                 page.click(f"#{button}")
@@ -175,9 +205,11 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
 
             def linked() -> Any:
                 data = backlight.api(f"/api/v1/sessions/{sid}")
-                fails = [n for n in data["network"]
-                         if n["url"].endswith("/fail") and n["request_id"]
-                         and n["backend"]["errors"]]
+                fails = [
+                    n
+                    for n in data["network"]
+                    if n["url"].endswith("/fail") and n["request_id"] and n["backend"]["errors"]
+                ]
                 ok = fails and data["errors"] and data["console"]
                 return (data, fails[0]) if ok else None
 
@@ -186,19 +218,25 @@ def _scenario(backlight: BacklightProcess, pages: PageServer, script: str, servi
             assert view["session_secure_id"] == sid
             assert service in view["services"]
             assert view["span_count"] >= 1
-            assert any("stock check failing" in lg["body"]
-                       for lg in view["logs"])
-            assert any(e["type"].endswith(error_type) and "inventory exploded" in e["message"]
-                       for e in view["errors"])
+            assert any("stock check failing" in lg["body"] for lg in view["logs"])
+            assert any(
+                e["type"].endswith(error_type) and "inventory exploded" in e["message"]
+                for e in view["errors"]
+            )
             assert any("hl console check" in c["message"] for c in data["console"])
             assert any("hl frontend boom" in e["message"] for e in data["errors"])
             assert data["session"]["url"].startswith(pages.url)
 
             # highlight.run's own browser OTLP (to otlpEndpoint, with CORS) arrives too: its
             # fetch span carries the request id as trace id, so it joins the request
-            browser_side = wait_for(lambda: "hl-web" in backlight.api(
-                f"/api/v1/requests/{fail_row['request_id']}")["services"],
-                "highlight.run's browser span of the request", 60)
+            browser_side = wait_for(
+                lambda: (
+                    "hl-web"
+                    in backlight.api(f"/api/v1/requests/{fail_row['request_id']}")["services"]
+                ),
+                "highlight.run's browser span of the request",
+                60,
+            )
             assert browser_side
 
             # and in the UI's request view

@@ -39,8 +39,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 NODE = shutil.which("node")
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(NODE is None, reason="needs Node (scripts/setup.sh)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(NODE is None, reason="needs Node (scripts/setup.sh)"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +51,18 @@ def backlight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BacklightPro
         yield server
 
 
-def start_node(args: list[str], env: dict[str, str],
-               log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_node(
+    args: list[str], env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(NODE), *args], cwd=HERE, stdout=out,
-                                stderr=subprocess.STDOUT,
-                                env={**os.environ, **env, "PORT": str(port)})
+        proc = subprocess.Popen(
+            [str(NODE), *args],
+            cwd=HERE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env, "PORT": str(port)},
+        )
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
@@ -71,17 +78,28 @@ def start_node(args: list[str], env: dict[str, str],
 
 
 @pytest.fixture(scope="module")
-def apis(backlight: BacklightProcess,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def apis(
+    backlight: BacklightProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     logs = tmp_path_factory.mktemp("node-apps")
-    hl = start_node(["apps/hl_node.cjs"], {
-        "PROJECT": backlight.project,
-        "OTLP": backlight.url + "/",  # a trailing slash: the SDK posts to //v1/traces
-    }, logs / "hl_node.log")
-    otel = start_node(["--require", "./apps/otel_instrumentation.cjs", "apps/otel_node.cjs"], {
-        "BACKLIGHT_URL": backlight.url, "BACKLIGHT_PROJECT": backlight.project,
-        "SERVICE_NAME": "otel-node", "NODE_ENV": "test",
-    }, logs / "otel_node.log")
+    hl = start_node(
+        ["apps/hl_node.cjs"],
+        {
+            "PROJECT": backlight.project,
+            "OTLP": backlight.url + "/",  # a trailing slash: the SDK posts to //v1/traces
+        },
+        logs / "hl_node.log",
+    )
+    otel = start_node(
+        ["--require", "./apps/otel_instrumentation.cjs", "apps/otel_node.cjs"],
+        {
+            "BACKLIGHT_URL": backlight.url,
+            "BACKLIGHT_PROJECT": backlight.project,
+            "SERVICE_NAME": "otel-node",
+            "NODE_ENV": "test",
+        },
+        logs / "otel_node.log",
+    )
     yield {"hl": hl[1], "otel": otel[1]}
     for proc, _url in (hl, otel):
         proc.terminate()  # both SDKs flush on SIGTERM
@@ -93,13 +111,26 @@ def browser_call(url: str, sid: str) -> dict[str, Any]:
     ``network[]`` entry of the browser protocol."""
     rid = secrets.token_hex(16)
     start = time.time() * 1000
-    r = httpx.get(url, timeout=10, headers={
-        "x-highlight-request": f"{sid}/{rid}",
-        "traceparent": f"00-{rid}-{secrets.token_hex(8)}-01",
-        "origin": "http://shop.test"})
+    r = httpx.get(
+        url,
+        timeout=10,
+        headers={
+            "x-highlight-request": f"{sid}/{rid}",
+            "traceparent": f"00-{rid}-{secrets.token_hex(8)}-01",
+            "origin": "http://shop.test",
+        },
+    )
     end = time.time() * 1000
-    return {"request_id": rid, "type": "fetch", "method": "GET", "url": url,
-            "status": r.status_code, "start": start, "end": end, "error": None}
+    return {
+        "request_id": rid,
+        "type": "fetch",
+        "method": "GET",
+        "url": url,
+        "status": r.status_code,
+        "start": start,
+        "end": end,
+        "error": None,
+    }
 
 
 def session_id() -> str:
@@ -107,22 +138,42 @@ def session_id() -> str:
 
 
 def test_highlight_node_matches_by_time_and_plain_otel_links_exactly(
-        backlight: BacklightProcess, apis: dict[str, str]) -> None:
+    backlight: BacklightProcess, apis: dict[str, str]
+) -> None:
     sid, project = session_id(), backlight.project
     started = time.time() * 1000
-    r = httpx.post(backlight.url + "/ingest/v1/session", json={
-        "v": 1, "project_id": project, "session_secure_id": sid, "started_at": started,
-        "url": "http://shop.test/", "user_agent": "pytest", "sdk_version": "0.1.0"})
+    r = httpx.post(
+        backlight.url + "/ingest/v1/session",
+        json={
+            "v": 1,
+            "project_id": project,
+            "session_secure_id": sid,
+            "started_at": started,
+            "url": "http://shop.test/",
+            "user_agent": "pytest",
+            "sdk_version": "0.1.0",
+        },
+    )
     assert r.status_code == 200, r.text
     calls = {}
-    for name, url in (("hl ok", apis["hl"] + "/ok"), ("hl fail", apis["hl"] + "/fail"),
-                      ("hl wrapped", apis["hl"] + "/fail-wrapped"),
-                      ("otel fail", apis["otel"] + "/fail")):
+    for name, url in (
+        ("hl ok", apis["hl"] + "/ok"),
+        ("hl fail", apis["hl"] + "/fail"),
+        ("hl wrapped", apis["hl"] + "/fail-wrapped"),
+        ("otel fail", apis["otel"] + "/fail"),
+    ):
         calls[name] = browser_call(url, sid)  # one after the other: never two in flight
     assert [c["status"] for c in calls.values()] == [200, 500, 500, 500]
-    r = httpx.post(backlight.url + "/ingest/v1/batch", json={
-        "v": 1, "project_id": project, "session_secure_id": sid, "seq": 0,
-        "network": list(calls.values())})
+    r = httpx.post(
+        backlight.url + "/ingest/v1/batch",
+        json={
+            "v": 1,
+            "project_id": project,
+            "session_secure_id": sid,
+            "seq": 0,
+            "network": list(calls.values()),
+        },
+    )
     assert r.status_code == 200, r.text
 
     def request(name: str) -> dict[str, Any]:
@@ -135,8 +186,11 @@ def test_highlight_node_matches_by_time_and_plain_otel_links_exactly(
         return {lg["body"]: lg["match"] for lg in view["logs"]}
 
     # highlight's Node SDK: session id only, so its error and log match by time
-    hl = wait_for(lambda: (v := request("hl fail"))["errors"] and v["logs"] and v,
-              "hl-node's error and log on the request", 60)
+    hl = wait_for(
+        lambda: (v := request("hl fail"))["errors"] and v["logs"] and v,
+        "hl-node's error and log on the request",
+        60,
+    )
     assert messages(hl) == {"hl node inventory exploded": "time"}
     assert bodies(hl) == {"hl node: stock check failing": "time"}
     assert hl["session_secure_id"] == sid
@@ -146,15 +200,21 @@ def test_highlight_node_matches_by_time_and_plain_otel_links_exactly(
     ok = request("hl ok")
     assert (ok["errors"], ok["logs"]) == ([], [])
     # … unless the handler runs inside H.runWithHeaders: then they link exactly
-    wrapped = wait_for(lambda: (v := request("hl wrapped"))["errors"] and v["logs"] and v,
-                   "hl-node's error and log inside H.runWithHeaders", 60)
+    wrapped = wait_for(
+        lambda: (v := request("hl wrapped"))["errors"] and v["logs"] and v,
+        "hl-node's error and log inside H.runWithHeaders",
+        60,
+    )
     assert messages(wrapped) == {"hl node wrapped inventory exploded": "exact"}
     assert bodies(wrapped) == {"hl node wrapped: stock check failing": "exact"}
     assert wrapped["trace_ids"] == [calls["hl wrapped"]["request_id"]]
 
     # plain OpenTelemetry: the server span continues the browser's trace, exact links
-    otel = wait_for(lambda: (v := request("otel fail"))["errors"] and v["logs"] and v,
-                "the OpenTelemetry service's error and log on the request", 60)
+    otel = wait_for(
+        lambda: (v := request("otel fail"))["errors"] and v["logs"] and v,
+        "the OpenTelemetry service's error and log on the request",
+        60,
+    )
     assert messages(otel) == {"otel node inventory exploded": "exact"}
     assert bodies(otel) == {"otel node: stock check failing": "exact"}
     assert otel["trace_ids"] == [calls["otel fail"]["request_id"]]
@@ -164,8 +224,10 @@ def test_highlight_node_matches_by_time_and_plain_otel_links_exactly(
     # the session's per-request badges count them on the right rows
     session: dict[str, Any] = backlight.api(f"/api/v1/sessions/{sid}")
     backend = {n["request_id"]: n["backend"] for n in session["network"]}
-    assert [(backend[c["request_id"]]["errors"], backend[c["request_id"]]["logs"])
-            for c in calls.values()] == [(0, 0), (1, 1), (1, 1), (1, 1)]
+    assert [
+        (backend[c["request_id"]]["errors"], backend[c["request_id"]]["logs"])
+        for c in calls.values()
+    ] == [(0, 0), (1, 1), (1, 1), (1, 1)]
 
     # the UI's request view marks what matched by time
     with httpx.Client(base_url=backlight.url, follow_redirects=True, timeout=30) as ui:

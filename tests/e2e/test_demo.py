@@ -31,8 +31,11 @@ EXPECTED_PATH = {
     "worker: job failed": "/api/jobs",
     "partner: quoting": "/partner/rates",
 }
-EXPECTED_ERRORS = {"RuntimeError": "/api/checkout", "ShelfUnreadable": "/api/stock/broken",
-                   "PrinterJam": "/api/jobs"}
+EXPECTED_ERRORS = {
+    "RuntimeError": "/api/checkout",
+    "ShelfUnreadable": "/api/stock/broken",
+    "PrinterJam": "/api/jobs",
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +81,14 @@ def _scenario(demo: Demo) -> None:
     try:
         data = wait_for(complete, "the session's network requests and backend errors", 60)
     except AssertionError:
-        summary = [(n["url"], n["status"], n["request_id"], n["backend"])
-                   for n in last[0]["network"]] if last else None
-        raise AssertionError(f"incomplete session: {summary}; "
-                             f"errors {last[0]['errors'] if last else None}") from None
+        summary = (
+            [(n["url"], n["status"], n["request_id"], n["backend"]) for n in last[0]["network"]]
+            if last
+            else None
+        )
+        raise AssertionError(
+            f"incomplete session: {summary}; errors {last[0]['errors'] if last else None}"
+        ) from None
     rows = {n["request_id"]: n for n in data["network"] if n["request_id"]}
     path_of = {rid: urlsplit(n["url"]).path for rid, n in rows.items()}
 
@@ -92,7 +99,8 @@ def _scenario(demo: Demo) -> None:
         assert "x-highlight-request" not in request["headers"]
         assert "traceparent" not in request["headers"]
         assert "x-highlight-request" not in request["headers"].get(
-            "access-control-request-headers", "")
+            "access-control-request-headers", ""
+        )
     third = [n for n in data["network"] if "/pixel.gif" in n["url"]]
     assert third
     assert third[0]["request_id"] is None
@@ -115,33 +123,36 @@ def _scenario(demo: Demo) -> None:
 
     # every log and span of the services: in the database, each one's request is a row of
     # this session, and the right one
-    db = sqlite3.connect(f"file:{demo.data_dir / 'backlight' / 'backlight.db'}?mode=ro",
-                         uri=True)
-    logs = db.execute("SELECT service, body, session_id, request_id FROM logs WHERE service "
-                      "IN ('api', 'inventory', 'worker', 'partner')").fetchall()
-    spans = db.execute("SELECT service, name, session_id, request_id, trace_id, parent_span_id "
-                       "FROM spans WHERE service IN ('api', 'inventory', 'worker', 'partner')"
-                       ).fetchall()
+    db = sqlite3.connect(f"file:{demo.data_dir / 'backlight' / 'backlight.db'}?mode=ro", uri=True)
+    logs = db.execute(
+        "SELECT service, body, session_id, request_id FROM logs WHERE service "
+        "IN ('api', 'inventory', 'worker', 'partner')"
+    ).fetchall()
+    spans = db.execute(
+        "SELECT service, name, session_id, request_id, trace_id, parent_span_id "
+        "FROM spans WHERE service IN ('api', 'inventory', 'worker', 'partner')"
+    ).fetchall()
     db.close()
     assert {s for s, *_ in logs} == {"api", "inventory", "worker", "partner"}
     assert {s for s, *_ in spans} >= {"api", "inventory", "worker", "partner"}
     # the services' own log lines (servers' start-up banners are not caused by a request)
-    logs = [row for row in logs if row[1].startswith(("api:", "inventory:", "worker:",
-                                                      "partner:"))]
+    logs = [row for row in logs if row[1].startswith(("api:", "inventory:", "worker:", "partner:"))]
     assert len(logs) >= 8
     for service, body, session, rid in logs:
         assert session == sid, (service, body)
         assert rid in rows, (service, body)
-        expected = next((p for prefix, p in EXPECTED_PATH.items() if body.startswith(prefix)),
-                        None)
+        expected = next((p for prefix, p in EXPECTED_PATH.items() if body.startswith(prefix)), None)
         if expected is not None:
             assert path_of[rid] == expected, (body, path_of[rid])
     probes = {row[4] for row in spans if "/health" in row[1]}  # the stack's own probes
     spans = [row for row in spans if row[4] not in probes]
     assert len(spans) >= 8
     # one server span per request and service, whatever FastAPI's telemetry does
-    servers = [(service, name, rid) for service, name, _s, rid, *_ in spans
-               if name.startswith(("GET ", "POST "))]
+    servers = [
+        (service, name, rid)
+        for service, name, _s, rid, *_ in spans
+        if name.startswith(("GET ", "POST "))
+    ]
     assert len(servers) == len(set(servers)), sorted(servers)
     for service, name, session, rid, _trace, _parent in spans:
         assert session == sid, (service, name)
@@ -172,8 +183,11 @@ def _scenario(demo: Demo) -> None:
 
     # the replay contains the clicks: rrweb MouseInteraction (source 2) of type Click (2)
     events = demo.api(f"/api/v1/sessions/{sid}/replay")["events"]
-    clicks = [e for e in events if e["type"] == 3 and e["data"].get("source") == 2
-              and e["data"].get("type") == 2]
+    clicks = [
+        e
+        for e in events
+        if e["type"] == 3 and e["data"].get("source") == 2 and e["data"].get("type") == 2
+    ]
     assert len(clicks) >= len(BUTTONS)
     assert any(e["type"] == 2 for e in events)  # a full snapshot
 

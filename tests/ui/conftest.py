@@ -25,8 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 UI_SRC = ROOT / "server" / "ui"
 BUILD = ROOT / "server" / "src" / "backlight_server" / "ui" / "static" / "build"
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 T = TypeVar("T")
 
 
@@ -38,8 +45,9 @@ def ui_assets() -> Path:
     if not (UI_SRC / "node_modules").is_dir():
         pytest.fail("server/ui/node_modules is missing: run scripts/setup.sh")
     if not bundle.exists() or max(p.stat().st_mtime for p in sources) > bundle.stat().st_mtime:
-        subprocess.run(["npm", "run", "--silent", "build"], cwd=UI_SRC, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["npm", "run", "--silent", "build"], cwd=UI_SRC, check=True, capture_output=True
+        )
     return BUILD
 
 
@@ -62,8 +70,9 @@ class Ui:
 
     def _start(self) -> None:
         self._pw = sync_playwright().start()
-        self._browser = self._pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=CHROMIUM_ARGS)
+        self._browser = self._pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         self.context = self.new_context()
         page = self.context.new_page()
         page.goto(self.base_url + "/login")
@@ -74,8 +83,9 @@ class Ui:
 
     def new_context(self, **options: Any) -> BrowserContext:
         assert self._browser is not None
-        ctx = self._browser.new_context(base_url=self.base_url,
-                                        viewport={"width": 1400, "height": 1000}, **options)
+        ctx = self._browser.new_context(
+            base_url=self.base_url, viewport={"width": 1400, "height": 1000}, **options
+        )
         ctx.set_default_timeout(20_000)
         return ctx
 
@@ -88,6 +98,7 @@ class Ui:
                 self._browser.close()
             if self._pw is not None:
                 self._pw.stop()
+
         try:
             self.run(stop)
         finally:
@@ -107,8 +118,12 @@ class Watched:
     def __init__(self, page: Page) -> None:
         self.page = page
         self.problems: list[str] = []
-        page.on("console", lambda m: self.problems.append(f"console.{m.type}: {m.text}")
-                if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                self.problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None
+            ),
+        )
         page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
 
     def shot(self, name: str) -> None:

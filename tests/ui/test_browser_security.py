@@ -98,76 +98,161 @@ def receiver() -> Iterator[Receiver]:
 
 def hostile_page(r: str, t0: float) -> list[dict[str, Any]]:
     """rrweb events of a page that references ``r`` from every kind of element and CSS."""
-    css = (f"@import url({r}/import.css);"
-           f"@font-face{{font-family:leak;src:url({r}/font.woff) format('woff')}}"
-           f".fancy{{font-family:leak,sans-serif}}"
-           f"body{{margin:0;font-family:sans-serif;background:#fff url({r}/body-bg.png)}}"
-           f"h1{{padding:20px;background:#234;color:#fff;cursor:url({r}/cursor.png),auto}}")
-    svg = {"type": 2, "tagName": "svg", "isSVG": True, "id": 40,
-           "attributes": {"width": "20", "height": "20"},
-           "childNodes": [{"type": 2, "tagName": "image", "isSVG": True, "id": 41,
-                           "attributes": {"href": f"{r}/svg-image.png", "width": "20",
-                                          "height": "20"}, "childNodes": []}]}
-    doc = {"type": 0, "id": 1, "childNodes": [
-        {"type": 1, "name": "html", "publicId": "", "systemId": "", "id": 2},
-        _el(3, "html", [
-            _el(4, "head", [
-                _el(5, "style", [], _cssText=css),
-                _el(6, "link", [], rel="stylesheet", href=f"{r}/sheet.css"),
-                _el(7, "link", [], rel="preconnect", href=f"{r}"),
-                _el(8, "link", [], rel="prefetch", href=f"{r}/prefetch.html"),
-                _el(9, "link", [], rel="icon", href=f"{r}/favicon.ico"),
-                _el(10, "meta", [], **{"http-equiv": "refresh", "content": f"1;url={r}/refresh"}),
-            ]),
-            _el(11, "body", [
-                _el(12, "h1", [_text(13, VISIBLE_TEXT)], **{"class": "fancy"}),
-                _el(14, "img", [], src=f"{r}/img.png", width="20", height="20"),
-                _el(15, "img", [], srcset=f"{r}/srcset.png 2x", width="20", height="20"),
-                _el(16, "div", [_text(17, "background")],
-                    style=f"height:30px;background:url({r}/inline-bg.png)"),
-                _el(18, "video", [], poster=f"{r}/poster.png", src=f"{r}/video.mp4",
-                    width="40", height="30"),
-                _el(19, "audio", [], src=f"{r}/audio.mp3", preload="auto"),
-                _el(20, "iframe", [], src=f"{r}/frame.html", width="40", height="30"),
-                _el(21, "object", [], data=f"{r}/object.html", width="40", height="30"),
-                _el(22, "embed", [], src=f"{r}/embed.html", width="40", height="30"),
-                _el(23, "input", [], type="image", src=f"{r}/input.png"),
-                _el(24, "table", [], background=f"{r}/table.png"),
-                _el(27, "iframe", [], srcdoc=f"<img src='{r}/srcdoc.png'><iframe "
-                                           f"src='{r}/srcdoc-frame.html'></iframe>"),
-                svg,
-                _el(25, "p", [_text(26, "Status")], id="status"),
-            ]),
-        ]),
-    ]}
+    css = (
+        f"@import url({r}/import.css);"
+        f"@font-face{{font-family:leak;src:url({r}/font.woff) format('woff')}}"
+        f".fancy{{font-family:leak,sans-serif}}"
+        f"body{{margin:0;font-family:sans-serif;background:#fff url({r}/body-bg.png)}}"
+        f"h1{{padding:20px;background:#234;color:#fff;cursor:url({r}/cursor.png),auto}}"
+    )
+    svg = {
+        "type": 2,
+        "tagName": "svg",
+        "isSVG": True,
+        "id": 40,
+        "attributes": {"width": "20", "height": "20"},
+        "childNodes": [
+            {
+                "type": 2,
+                "tagName": "image",
+                "isSVG": True,
+                "id": 41,
+                "attributes": {"href": f"{r}/svg-image.png", "width": "20", "height": "20"},
+                "childNodes": [],
+            }
+        ],
+    }
+    doc = {
+        "type": 0,
+        "id": 1,
+        "childNodes": [
+            {"type": 1, "name": "html", "publicId": "", "systemId": "", "id": 2},
+            _el(
+                3,
+                "html",
+                [
+                    _el(
+                        4,
+                        "head",
+                        [
+                            _el(5, "style", [], _cssText=css),
+                            _el(6, "link", [], rel="stylesheet", href=f"{r}/sheet.css"),
+                            _el(7, "link", [], rel="preconnect", href=f"{r}"),
+                            _el(8, "link", [], rel="prefetch", href=f"{r}/prefetch.html"),
+                            _el(9, "link", [], rel="icon", href=f"{r}/favicon.ico"),
+                            _el(
+                                10,
+                                "meta",
+                                [],
+                                **{"http-equiv": "refresh", "content": f"1;url={r}/refresh"},
+                            ),
+                        ],
+                    ),
+                    _el(
+                        11,
+                        "body",
+                        [
+                            _el(12, "h1", [_text(13, VISIBLE_TEXT)], **{"class": "fancy"}),
+                            _el(14, "img", [], src=f"{r}/img.png", width="20", height="20"),
+                            _el(
+                                15, "img", [], srcset=f"{r}/srcset.png 2x", width="20", height="20"
+                            ),
+                            _el(
+                                16,
+                                "div",
+                                [_text(17, "background")],
+                                style=f"height:30px;background:url({r}/inline-bg.png)",
+                            ),
+                            _el(
+                                18,
+                                "video",
+                                [],
+                                poster=f"{r}/poster.png",
+                                src=f"{r}/video.mp4",
+                                width="40",
+                                height="30",
+                            ),
+                            _el(19, "audio", [], src=f"{r}/audio.mp3", preload="auto"),
+                            _el(20, "iframe", [], src=f"{r}/frame.html", width="40", height="30"),
+                            _el(21, "object", [], data=f"{r}/object.html", width="40", height="30"),
+                            _el(22, "embed", [], src=f"{r}/embed.html", width="40", height="30"),
+                            _el(23, "input", [], type="image", src=f"{r}/input.png"),
+                            _el(24, "table", [], background=f"{r}/table.png"),
+                            _el(
+                                27,
+                                "iframe",
+                                [],
+                                srcdoc=f"<img src='{r}/srcdoc.png'><iframe "
+                                f"src='{r}/srcdoc-frame.html'></iframe>",
+                            ),
+                            svg,
+                            _el(25, "p", [_text(26, "Status")], id="status"),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    }
     # the replayer builds each added node alone (its children come as adds of their own)
-    later = [(11, _el(50, "div", [], style=f"background-image:url({r}/later-bg.png)")),
-             (50, _text(51, LATER_TEXT)),
-             (50, _el(52, "img", [], src=f"{r}/later.png")),
-             (50, _el(53, "iframe", [], src=f"{r}/later-frame.html"))]
+    later = [
+        (11, _el(50, "div", [], style=f"background-image:url({r}/later-bg.png)")),
+        (50, _text(51, LATER_TEXT)),
+        (50, _el(52, "img", [], src=f"{r}/later.png")),
+        (50, _el(53, "iframe", [], src=f"{r}/later-frame.html")),
+    ]
     events: list[dict[str, Any]] = [
-        {"type": 4, "data": {"href": "http://hostile.test/", "width": 1024, "height": 640},
-         "timestamp": t0},
-        {"type": 2, "data": {"node": doc, "initialOffset": {"left": 0, "top": 0}},
-         "timestamp": t0 + 5},
-        {"type": 3, "timestamp": t0 + 2_000, "data": {
-            "source": 0, "texts": [], "attributes": [], "removes": [],
-            "adds": [{"parentId": p, "nextId": None, "node": n} for p, n in later]}},
-        {"type": 3, "timestamp": t0 + 3_000, "data": {  # a frame's src set afterwards
-            "source": 0, "texts": [], "removes": [], "adds": [], "attributes": [
-                {"id": 20, "attributes": {"src": f"{r}/changed-frame.html"}},
-                {"id": 53, "attributes": {"src": f"{r}/changed-later-frame.html"}}]}},
+        {
+            "type": 4,
+            "data": {"href": "http://hostile.test/", "width": 1024, "height": 640},
+            "timestamp": t0,
+        },
+        {
+            "type": 2,
+            "data": {"node": doc, "initialOffset": {"left": 0, "top": 0}},
+            "timestamp": t0 + 5,
+        },
+        {
+            "type": 3,
+            "timestamp": t0 + 2_000,
+            "data": {
+                "source": 0,
+                "texts": [],
+                "attributes": [],
+                "removes": [],
+                "adds": [{"parentId": p, "nextId": None, "node": n} for p, n in later],
+            },
+        },
+        {
+            "type": 3,
+            "timestamp": t0 + 3_000,
+            "data": {  # a frame's src set afterwards
+                "source": 0,
+                "texts": [],
+                "removes": [],
+                "adds": [],
+                "attributes": [
+                    {"id": 20, "attributes": {"src": f"{r}/changed-frame.html"}},
+                    {"id": 53, "attributes": {"src": f"{r}/changed-later-frame.html"}},
+                ],
+            },
+        },
     ]
     for i in range(1, 9):
-        events.append({"type": 3, "timestamp": t0 + i * 1000, "data": {
-            "source": 1, "positions": [{"x": 50 + i * 30, "y": 80, "id": 11,
-                                        "timeOffset": 0}]}})
+        events.append(
+            {
+                "type": 3,
+                "timestamp": t0 + i * 1000,
+                "data": {
+                    "source": 1,
+                    "positions": [{"x": 50 + i * 30, "y": 80, "id": 11, "timeOffset": 0}],
+                },
+            }
+        )
     return events
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, ui_assets: Path) -> Iterator[
-        BacklightProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, ui_assets: Path) -> Iterator[BacklightProcess]:
     with BacklightProcess(tmp_path_factory.mktemp("backlight-replay")) as s:
         yield s
 
@@ -181,11 +266,22 @@ def ui(server: BacklightProcess) -> Iterator[Ui]:
 
 def ingest(server: BacklightProcess, r: str) -> str:
     sid, t0 = session_id(), time.time() * 1000 - 60_000
-    start = {"v": 1, "project_id": server.project, "session_secure_id": sid,
-             "started_at": t0, "url": "http://hostile.test/", "user_agent": "Mozilla/5.0",
-             "sdk_version": "0.1.0"}
-    batch = {"v": 1, "project_id": server.project, "session_secure_id": sid, "seq": 0,
-             "events": hostile_page(r, t0)}
+    start = {
+        "v": 1,
+        "project_id": server.project,
+        "session_secure_id": sid,
+        "started_at": t0,
+        "url": "http://hostile.test/",
+        "user_agent": "Mozilla/5.0",
+        "sdk_version": "0.1.0",
+    }
+    batch = {
+        "v": 1,
+        "project_id": server.project,
+        "session_secure_id": sid,
+        "seq": 0,
+        "events": hostile_page(r, t0),
+    }
     for path, body in (("/ingest/v1/session", start), ("/ingest/v1/batch", batch)):
         resp = httpx.post(server.url + path, json=body, timeout=30)
         assert resp.status_code == 200, resp.text
@@ -200,15 +296,18 @@ def replay_everything(page: Page, sid: str) -> None:
     frame.get_by_text(VISIBLE_TEXT).wait_for(state="visible")
     page.click("#play")
     page.wait_for_timeout(800)
-    page.eval_on_selector("#seek", "(el) => { el.value = '5000';"
-                          " el.dispatchEvent(new Event('input', {bubbles: true})) }")
+    page.eval_on_selector(
+        "#seek",
+        "(el) => { el.value = '5000'; el.dispatchEvent(new Event('input', {bubbles: true})) }",
+    )
     frame.get_by_text(LATER_TEXT).wait_for(state="visible")
     page.select_option("#speed", "8")
     page.wait_for_timeout(1500)
 
 
-def test_replay_frame_loads_nothing_from_the_network(ui: Ui, server: BacklightProcess,
-                                                      receiver: Receiver) -> None:
+def test_replay_frame_loads_nothing_from_the_network(
+    ui: Ui, server: BacklightProcess, receiver: Receiver
+) -> None:
     sid = ingest(server, receiver.url)
 
     def control() -> None:  # the same replay without the CSP does reach the receiver
@@ -239,10 +338,11 @@ def test_replay_frame_loads_nothing_from_the_network(ui: Ui, server: BacklightPr
     problems = ui.run(check)
     with receiver.hits.lock:
         assert receiver.hits.connections == 0 and receiver.hits.paths == [], (
-            receiver.hits.connections, receiver.hits.paths)
+            receiver.hits.connections,
+            receiver.hits.paths,
+        )
     # the console holds only refusals: by the CSP, or by the frame's sandbox (meta refresh)
-    others = [p for p in problems
-              if "Content Security Policy" not in p and "is sandboxed" not in p]
+    others = [p for p in problems if "Content Security Policy" not in p and "is sandboxed" not in p]
     assert not others, others
     ui.run(control)
     with receiver.hits.lock:
@@ -278,8 +378,10 @@ def test_login_cookie_is_an_httponly_session(ui: Ui, server: BacklightProcess) -
 def test_another_site_cannot_log_the_viewer_out(ui: Ui, server: BacklightProcess) -> None:
     """A page on another port of the same host is the same *site*: the browser sends the
     SameSite=Lax cookie with its POST, so only the same-origin rule stops it."""
-    attack = (f"<form id=f method=post action='{server.url}/logout'></form>"
-              "<script>document.getElementById('f').submit()</script>")
+    attack = (
+        f"<form id=f method=post action='{server.url}/logout'></form>"
+        "<script>document.getElementById('f').submit()</script>"
+    )
     attacker = Receiver({"/attack.html": attack})
     thread = threading.Thread(target=attacker.serve_forever, daemon=True)
     thread.start()

@@ -19,8 +19,11 @@ def test_every_page_renders_without_console_errors(ui: Ui, seeded: Seed) -> None
     pages = {
         "sessions": ("/sessions", "table.sessions-table", "ada@example.com"),
         "session": (f"/sessions/{s.sid}", "#session[data-state=ready]", "ada@example.com"),
-        "session-no-replay": (f"/sessions/{s.sid_empty}", "#session[data-state=ready]",
-                              "No replay was recorded"),
+        "session-no-replay": (
+            f"/sessions/{s.sid_empty}",
+            "#session[data-state=ready]",
+            "No replay was recorded",
+        ),
         "request": (f"/requests/{s.r_fail}", ".request-view", "out of stock for order"),
         "errors": ("/errors", "table.errors-table", "ValueError"),
         "error-group": (f"/errors/{s.backend_group}", "#play-at-error", "out of stock"),
@@ -72,8 +75,7 @@ def test_network_row_with_backend_error_opens_request_view(ui: Ui, seeded: Seed)
     ui.run(check)
 
 
-def test_large_session_list_is_virtualised_and_loads_badges_in_view(ui: Ui,
-                                                                    seeded: Seed) -> None:
+def test_large_session_list_is_virtualised_and_loads_badges_in_view(ui: Ui, seeded: Seed) -> None:
     s = seeded
 
     def check() -> None:
@@ -134,7 +136,8 @@ def test_player_controls_play_and_pause(ui: Ui, seeded: Seed) -> None:
         page.select_option("#speed", "8")
         page.click("#play")
         page.wait_for_function(  # a function, not an expression: the CSP forbids eval
-            "() => Number(document.getElementById('session').dataset.offsetMs) > 1500")
+            "() => Number(document.getElementById('session').dataset.offsetMs) > 1500"
+        )
         page.click("#play")  # pause
         page.wait_for_selector("#session[data-playing=false]")
         paused = current_ms(page)
@@ -192,13 +195,22 @@ def test_without_the_token_access_is_refused(ui: Ui, seeded: Seed) -> None:
     s = seeded
     for path in ("/api/v1/sessions", f"/api/v1/requests/{s.r_fail}", "/api/v1/logs"):
         assert httpx.get(s.server.url + path).status_code == 401, path
-    for path in ("/sessions", f"/sessions/{s.sid}", f"/requests/{s.r_fail}", "/errors",
-                 "/logs", "/traces", "/setup", f"/requests/{s.r_fail}?fragment=1"):
+    for path in (
+        "/sessions",
+        f"/sessions/{s.sid}",
+        f"/requests/{s.r_fail}",
+        "/errors",
+        "/logs",
+        "/traces",
+        "/setup",
+        f"/requests/{s.r_fail}?fragment=1",
+    ):
         r = httpx.get(s.server.url + path)
         assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
     with pytest.raises(httpx.HTTPStatusError):
-        httpx.patch(s.server.url + f"/api/v1/error-groups/{s.backend_group}",
-                    json={"state": "resolved"}).raise_for_status()
+        httpx.patch(
+            s.server.url + f"/api/v1/error-groups/{s.backend_group}", json={"state": "resolved"}
+        ).raise_for_status()
 
     def check() -> None:
         ctx = ui.new_context()  # no cookie

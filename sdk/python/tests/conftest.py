@@ -36,5 +36,3 @@ def sdk(receiver: Receiver) -> Iterator[Receiver]:
     )
     yield receiver
     backlight.shutdown()
-
-

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8"))
+    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8")
+)
 
 
 def cases(section: list[dict[str, Any]]) -> list[Any]:

@@ -52,10 +52,16 @@ def context(link: tuple[str, str] | None) -> RequestContext | None:
 
 
 def test_names_and_limits_are_the_contract() -> None:
-    ours = {"header": names.HEADER, "traceparent_header": names.TRACEPARENT_HEADER,
-            "baggage_header": names.BAGGAGE_HEADER, "baggage_key": names.BAGGAGE_KEY,
-            "project_header": names.PROJECT_HEADER, "project_attribute": names.PROJECT_ATTR,
-            "session_attribute": names.SESSION_ATTR, "request_attribute": names.REQUEST_ATTR}
+    ours = {
+        "header": names.HEADER,
+        "traceparent_header": names.TRACEPARENT_HEADER,
+        "baggage_header": names.BAGGAGE_HEADER,
+        "baggage_key": names.BAGGAGE_KEY,
+        "project_header": names.PROJECT_HEADER,
+        "project_attribute": names.PROJECT_ATTR,
+        "session_attribute": names.SESSION_ATTR,
+        "request_attribute": names.REQUEST_ATTR,
+    }
     assert ours == VECTORS["names"]
     limits = {"id": MAX_TOKEN, "header": MAX_RAW_VALUE, "traceparent": MAX_TRACEPARENT}
     assert limits == {k: VECTORS["limits"][k] for k in limits}
@@ -157,14 +163,20 @@ Encode = Callable[[list[Any]], tuple[bytes, list[Any]]]
 def _encoders() -> list[Any]:
     from backlight.export import _speedups  # built by the set-up: missing fails here
 
-    return [pytest.param(_speedups.our_spans, id="compiled"),
-            pytest.param(scope.our_spans_python, id="python")]
+    return [
+        pytest.param(_speedups.our_spans, id="compiled"),
+        pytest.param(scope.our_spans_python, id="python"),
+    ]
 
 
 def _encoded(encode: Encode, raw_link: object, raw_parent: object) -> tuple[Span, RequestSpan]:
-    span = RequestSpan("GET", lambda s: None, {"http.request.method": "GET", "url.path": "/x",
-                                                 "http.response.status_code": 200},
-                       raw_link, raw_parent)  # type: ignore[arg-type]
+    span = RequestSpan(
+        "GET",
+        lambda s: None,
+        {"http.request.method": "GET", "url.path": "/x", "http.response.status_code": 200},
+        raw_link,
+        raw_parent,
+    )  # type: ignore[arg-type]
     span.trace_id, span.span_id, span.start_time = 0xABC, 0xDEF, 1_000_000
     own_trace = span.trace_id
     span.end(2_000_000)
@@ -205,8 +217,10 @@ def test_both_encoders_continue_the_traceparent_vectors(encode: Encode) -> None:
         want = ids_of(case)
         for raw in (as_bytes(case["value"]), case["value"]):
             encoded, span = _encoded(encode, None, raw)
-            got = (int.from_bytes(encoded.trace_id, "big"),
-                   int.from_bytes(encoded.parent_span_id, "big"))
+            got = (
+                int.from_bytes(encoded.trace_id, "big"),
+                int.from_bytes(encoded.parent_span_id, "big"),
+            )
             if got != (want or (span.trace_id, 0)):
                 wrong.append((case["why"], short(raw), got))
     assert not wrong, "\n".join(map(str, wrong))
@@ -214,11 +228,22 @@ def test_both_encoders_continue_the_traceparent_vectors(encode: Encode) -> None:
 
 # ---- whole requests through the middlewares ------------------------------------------
 
+
 def _asgi_request(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "root_path": "", "query_string": b"", "headers": headers,
-             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -230,9 +255,15 @@ def _asgi_request(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> No
 
 
 def _wsgi_request(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "",
-                               "QUERY_STRING": "", "SERVER_NAME": "x", "SERVER_PORT": "80",
-                               "wsgi.url_scheme": "http"}
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+    }
     for name, value in headers:  # PEP 3333: header values are latin-1 decoded str
         environ["HTTP_" + name.decode().upper().replace("-", "_")] = value.decode("latin-1")
     body = app(environ, lambda status, headers, exc_info=None: lambda data: None)
@@ -265,17 +296,27 @@ def test_vectors_through_the_middlewares(sdk: Receiver) -> None:
 
     asgi, wsgi = AsgiMiddleware(asgi_app), WsgiMiddleware(wsgi_app)
     expected: dict[str, tuple[tuple[str, str] | None, tuple[int, int] | None, str]] = {}
-    requests: list[tuple[str, list[tuple[bytes, bytes]], tuple[str, str] | None,
-                         tuple[int, int] | None, str]] = []
+    requests: list[
+        tuple[str, list[tuple[bytes, bytes]], tuple[str, str] | None, tuple[int, int] | None, str]
+    ] = []
     for n, case in enumerate(VECTORS["headers"]):
-        requests.append((f"h{n}", [(b"x-highlight-request", as_bytes(case["value"]))],
-                         link_of(case), None, case["why"]))
+        requests.append(
+            (
+                f"h{n}",
+                [(b"x-highlight-request", as_bytes(case["value"]))],
+                link_of(case),
+                None,
+                case["why"],
+            )
+        )
     for n, case in enumerate(VECTORS["baggage"]):
-        requests.append((f"b{n}", [(b"baggage", as_bytes(case["value"]))], link_of(case), None,
-                         case["why"]))
+        requests.append(
+            (f"b{n}", [(b"baggage", as_bytes(case["value"]))], link_of(case), None, case["why"])
+        )
     for n, case in enumerate(VECTORS["traceparent"]):
-        requests.append((f"t{n}", [(b"traceparent", as_bytes(case["value"]))], None,
-                         ids_of(case), case["why"]))
+        requests.append(
+            (f"t{n}", [(b"traceparent", as_bytes(case["value"]))], None, ids_of(case), case["why"])
+        )
     for name, headers, link, ids, why in requests:
         for kind, run, app in (("asgi", _asgi_request, asgi), ("wsgi", _wsgi_request, wsgi)):
             # an app that asks for the link parses the headers at once; one that does not
@@ -284,8 +325,11 @@ def test_vectors_through_the_middlewares(sdk: Receiver) -> None:
                 path = f"/{kind}/{asks}/{name}"
                 expected[path] = (link, ids, why)
                 run(app, path, headers)
-    sdk.wait_for(lambda r: len({s.attributes.get("url.path") for s in r.spans}
-                               & expected.keys()) == len(expected))
+    sdk.wait_for(
+        lambda r: (
+            len({s.attributes.get("url.path") for s in r.spans} & expected.keys()) == len(expected)
+        )
+    )
     wrong: list[tuple[object, ...]] = []
     for span in sdk.spans:
         at = span.attributes.get("url.path")
@@ -329,9 +373,23 @@ def test_the_vectors_hold_without_extensions() -> None:
     Python encoder is the one in use."""
     env = {**os.environ, "BACKLIGHT_NO_EXTENSIONS": "1"}
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
-         f"{Path(__file__)}::test_vectors_through_the_middlewares"],
-        env=env, cwd=Path(__file__).resolve().parents[3], capture_output=True, text=True,
-        timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            f"{Path(__file__)}::test_vectors_through_the_middlewares",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "1 passed" in out.stdout

@@ -101,10 +101,13 @@ class Purger:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    store = SqliteStore(settings.db_path, synchronous=settings.sqlite_synchronous,
-                        queue_max_jobs=settings.queue_max_jobs,
-                        queue_max_bytes=settings.queue_max_bytes,
-                        query_timeout_ms=settings.query_timeout_ms)
+    store = SqliteStore(
+        settings.db_path,
+        synchronous=settings.sqlite_synchronous,
+        queue_max_jobs=settings.queue_max_jobs,
+        queue_max_bytes=settings.queue_max_bytes,
+        query_timeout_ms=settings.query_timeout_ms,
+    )
     store.open()  # refuses (StorageUnavailable) a data dir it cannot write
     try:
         token, project = load_token(settings), default_project(store)
@@ -113,12 +116,16 @@ def create_app(settings: Settings) -> FastAPI:
         raise
     metrics = Metrics(store.queue_depth, store.health)
     store.writer.observe_commit = metrics.write_latency.observe
-    state = AppState(settings=settings, store=store, metrics=metrics,
-                     auth_token=token, default_project=project)
+    state = AppState(
+        settings=settings, store=store, metrics=metrics, auth_token=token, default_project=project
+    )
     purger = Purger(store, settings.retention_days)
     purger.start()
-    grpc_server = (start_grpc(state, settings.host, settings.otlp_grpc_port)
-                   if settings.otlp_grpc_port else None)
+    grpc_server = (
+        start_grpc(state, settings.host, settings.otlp_grpc_port)
+        if settings.otlp_grpc_port
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -128,9 +135,15 @@ def create_app(settings: Settings) -> FastAPI:
             grpc_server.stop(grace=5).wait()
         store.close()
 
-    app = FastAPI(title="Backlight", version=__version__, lifespan=lifespan,
-                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
-                  swagger_ui_oauth2_redirect_url=None)
+    app = FastAPI(
+        title="Backlight",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     app.state.backlight = state
     ingest = [*browser.routes, *otlp_http.routes, *graphql_api.routes]
     for route in [*ingest, *ops_routes.routes, *ui_routes.routes]:
@@ -155,20 +168,28 @@ def _error_handlers(app: FastAPI) -> None:
         if "interrupted" not in str(exc):
             raise exc  # a bug or a broken store: the guard logs it and answers 500
         limit = get_state(request).settings.query_timeout_ms
-        return json_response({"error": "query_timeout",
-                              "detail": f"the query took longer than query_timeout_ms "
-                                        f"({limit} ms); narrow the filters or the time range"},
-                             503, {"Retry-After": "5"})
+        return json_response(
+            {
+                "error": "query_timeout",
+                "detail": f"the query took longer than query_timeout_ms "
+                f"({limit} ms); narrow the filters or the time range",
+            },
+            503,
+            {"Retry-After": "5"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
-        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                          for e in exc.errors()[:5])
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
         return json_response({"error": "invalid_parameter", "detail": where}, 400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
-        return json_response({"error": codes.get(exc.status_code, "http_error"),
-                              "detail": str(exc.detail)}, exc.status_code,
-                             dict(exc.headers or {}))
+        return json_response(
+            {"error": codes.get(exc.status_code, "http_error"), "detail": str(exc.detail)},
+            exc.status_code,
+            dict(exc.headers or {}),
+        )

@@ -17,16 +17,24 @@ from backlight_server.settings import Settings, env_name, settings_from_env
 
 
 def _serve_parser(sub: Any) -> None:
-    p = sub.add_parser("serve", help="Run the server (ingest, API, UI, SDK file) on one port.",
-                       description="Run Backlight. Every flag also reads BACKLIGHT_<NAME>.")
+    p = sub.add_parser(
+        "serve",
+        help="Run the server (ingest, API, UI, SDK file) on one port.",
+        description="Run Backlight. Every flag also reads BACKLIGHT_<NAME>.",
+    )
     for f in fields(Settings):
         if not f.metadata.get("flag"):
             continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f"{f.metadata['help']} [env {env_name(f.name)}]"
         if f.type in (bool, "bool"):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                           default=None, help=help_text)
+            p.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
             continue
         kind = int if f.type in (int, "int") else (Path if f.type in (Path, "Path") else str)
         p.add_argument(flag, dest=f.name, type=kind, default=None, help=help_text)
@@ -37,8 +45,12 @@ def _project_parser(sub: Any) -> None:
     psub = p.add_subparsers(dest="project_command", required=True)
     create = psub.add_parser("create", help="Create a project and print its id.")
     create.add_argument("name")
-    create.add_argument("--id", dest="project_id", default=None,
-                        help="Use this id (e.g. the project id an app already sends).")
+    create.add_argument(
+        "--id",
+        dest="project_id",
+        default=None,
+        help="Use this id (e.g. the project id an app already sends).",
+    )
     create.add_argument("--data-dir", dest="data_dir", type=Path, default=None)
     listing = psub.add_parser("list", help="List projects.")
     listing.add_argument("--data-dir", dest="data_dir", type=Path, default=None)
@@ -65,11 +77,14 @@ def _store(settings: Settings) -> Any:
 def refusal(settings: Settings, exc: Exception) -> str:
     """The one line printed when the data dir cannot be used."""
     if isinstance(exc, StorageUnavailable):
-        return (f"backlight: cannot write to {exc.where or settings.data_dir}: {exc.reason}. "
-                "The data dir (--data-dir) must be on a writable file system with free space.")
+        return (
+            f"backlight: cannot write to {exc.where or settings.data_dir}: {exc.reason}. "
+            "The data dir (--data-dir) must be on a writable file system with free space."
+        )
     name = getattr(exc, "sqlite_errorname", None)
     return f"backlight: cannot open the database {settings.db_path}: {exc}" + (
-        f" ({name})" if name else "")
+        f" ({name})" if name else ""
+    )
 
 
 def project_command(args: argparse.Namespace) -> int:
@@ -112,8 +127,9 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
     settings = settings_from_env(overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         app = create_app(settings)
     except (StorageUnavailable, sqlite3.DatabaseError) as exc:
@@ -121,19 +137,30 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     state = app.state.backlight
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    print(f"Backlight {__version__}\n"
-          f"  UI:              {base}/login?token={state.auth_token}\n"
-          f"  access token:    {state.auth_token}\n"
-          f"  default project: {state.default_project}\n"
-          f"  OTLP/HTTP:       {base}/v1/traces, {base}/v1/logs\n"
-          f"  OTLP/gRPC:       "
-          f"{f'{settings.host}:{settings.otlp_grpc_port}' if settings.otlp_grpc_port else 'off'}\n"
-          f"  data dir:        {settings.data_dir}", flush=True)
+    print(
+        f"Backlight {__version__}\n"
+        f"  UI:              {base}/login?token={state.auth_token}\n"
+        f"  access token:    {state.auth_token}\n"
+        f"  default project: {state.default_project}\n"
+        f"  OTLP/HTTP:       {base}/v1/traces, {base}/v1/logs\n"
+        f"  OTLP/gRPC:       "
+        f"{f'{settings.host}:{settings.otlp_grpc_port}' if settings.otlp_grpc_port else 'off'}\n"
+        f"  data dir:        {settings.data_dir}",
+        flush=True,
+    )
     # proxy_headers=False: X-Forwarded-Proto is honoured by our own middleware, and only
     # when trust_proxy_headers is set (uvicorn would trust it from any loopback client)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                access_log=False, loop="auto", http="auto", lifespan="on",
-                proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        proxy_headers=False,
+    )
     return 0
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 class ClientError(Exception):
     """Bad input. Rendered as ``{"error": code, "detail": detail}`` with ``status``."""
 
-    def __init__(self, status: int, code: str, detail: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
@@ -19,8 +20,12 @@ class Overloaded(ClientError):
     """The write queue is full; the client should retry after ``retry_after`` seconds."""
 
     def __init__(self, retry_after: int = 1) -> None:
-        super().__init__(503, "overloaded", "the write queue is full; retry later",
-                         {"Retry-After": str(retry_after)})
+        super().__init__(
+            503,
+            "overloaded",
+            "the write queue is full; retry later",
+            {"Retry-After": str(retry_after)},
+        )
 
 
 class StorageUnavailable(ClientError):
@@ -31,8 +36,11 @@ class StorageUnavailable(ClientError):
     """
 
     def __init__(self, reason: str, retry_after: int = 10, where: str = "") -> None:
-        super().__init__(503, "storage_unavailable",
-                         f"the server cannot write to its database: {reason}; retry later",
-                         {"Retry-After": str(retry_after)})
+        super().__init__(
+            503,
+            "storage_unavailable",
+            f"the server cannot write to its database: {reason}; retry later",
+            {"Retry-After": str(retry_after)},
+        )
         self.reason = reason
         self.where = where

@@ -13,8 +13,9 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("backlight")
-_BODY = orjson.dumps({"error": "internal_error",
-                      "detail": "the server failed on this request; it has been logged"})
+_BODY = orjson.dumps(
+    {"error": "internal_error", "detail": "the server failed on this request; it has been logged"}
+)
 
 
 class ErrorGuard:
@@ -43,7 +44,14 @@ class ErrorGuard:
                 backlight.metrics.rejected.labels("internal_error").inc()
             if started:
                 raise
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(_BODY)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_BODY)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": _BODY})

@@ -30,18 +30,24 @@ class Settings:
     port: int = field(default=8082, metadata=_meta("Port for ingest, API, UI and SDK file."))
     data_dir: Path = field(
         default_factory=default_data_dir,
-        metadata=_meta("Where the SQLite database and the token live. "
-                       "Default: $XDG_DATA_HOME/backlight or ~/.local/share/backlight."),
+        metadata=_meta(
+            "Where the SQLite database and the token live. "
+            "Default: $XDG_DATA_HOME/backlight or ~/.local/share/backlight."
+        ),
     )
     auth_token: str = field(
         default="",
-        metadata=_meta("Access token for the UI and query API. Empty: generated on the "
-                       "first start and kept in DATA_DIR/auth_token.", flag=False),
+        metadata=_meta(
+            "Access token for the UI and query API. Empty: generated on the "
+            "first start and kept in DATA_DIR/auth_token.",
+            flag=False,
+        ),
     )
     public_url: str = field(
         default="",
-        metadata=_meta("Base URL used in links handed out (session URLs). "
-                       "Empty: derived from each request."),
+        metadata=_meta(
+            "Base URL used in links handed out (session URLs). Empty: derived from each request."
+        ),
     )
     retention_days: int = field(
         default=30, metadata=_meta("Days to keep data; older data is purged hourly. 0 keeps all.")
@@ -63,8 +69,10 @@ class Settings:
     )
     sqlite_synchronous: str = field(
         default="normal",
-        metadata=_meta("SQLite synchronous mode: 'normal' survives a process crash; "
-                       "'full' also survives power loss, at a cost per commit."),
+        metadata=_meta(
+            "SQLite synchronous mode: 'normal' survives a process crash; "
+            "'full' also survives power loss, at a cost per commit."
+        ),
     )
     query_timeout_ms: int = field(
         default=5000, metadata=_meta("Time limit of one query-API database query (ms).")
@@ -75,19 +83,25 @@ class Settings:
     log_level: str = field(default="info", metadata=_meta("Server log level."))
     trust_proxy_headers: bool = field(
         default=False,
-        metadata=_meta("Take the request scheme (https) from X-Forwarded-Proto. Only behind a "
-                       "TLS proxy that sets that header and is the only way in: a client could "
-                       "send it too."),
+        metadata=_meta(
+            "Take the request scheme (https) from X-Forwarded-Proto. Only behind a "
+            "TLS proxy that sets that header and is the only way in: a client could "
+            "send it too."
+        ),
     )
     public_metrics: bool = field(
         default=False,
-        metadata=_meta("Serve /metrics without the access token (default: bearer token or "
-                       "login session required)."),
+        metadata=_meta(
+            "Serve /metrics without the access token (default: bearer token or "
+            "login session required)."
+        ),
     )
     public_api_docs: bool = field(
         default=False,
-        metadata=_meta("Serve /api/docs and /api/openapi.json without the access token "
-                       "(default: bearer token or login session required)."),
+        metadata=_meta(
+            "Serve /api/docs and /api/openapi.json without the access token "
+            "(default: bearer token or login session required)."
+        ),
     )
 
     @property
@@ -122,8 +136,9 @@ def _coerce(kind: Any, raw: str) -> Any:
     return raw
 
 
-def settings_from_env(overrides: dict[str, Any] | None = None,
-                      environ: dict[str, str] | None = None) -> Settings:
+def settings_from_env(
+    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     """Settings from defaults, then ``BACKLIGHT_*`` env vars, then explicit overrides."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}

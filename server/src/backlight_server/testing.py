@@ -18,8 +18,12 @@ import httpx
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], what: str = "the condition", timeout: float = 30.0,
-             interval: float = 0.1) -> T:
+def wait_for(
+    probe: Callable[[], T | None],
+    what: str = "the condition",
+    timeout: float = 30.0,
+    interval: float = 0.1,
+) -> T:
     """Poll ``probe`` until it returns something truthy and return that; fail after
     ``timeout`` seconds with ``what`` and the last value. The one bounded wait of the tests
     (never a fixed sleep)."""
@@ -30,8 +34,9 @@ def wait_for(probe: Callable[[], T | None], what: str = "the condition", timeout
         if last:
             return last
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; "
-                                 f"last value: {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what}; last value: {last!r}"
+            )
         time.sleep(interval)
 
 
@@ -44,8 +49,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 class BacklightProcess:
     """``with BacklightProcess(tmp_path) as server: server.url, server.token, server.project``."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, token: str = "test-token",
-                 env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        token: str = "test-token",
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.token = token
@@ -59,8 +71,18 @@ class BacklightProcess:
     def start(self, timeout: float = 30.0) -> BacklightProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "BACKLIGHT_AUTH_TOKEN": self.token, **self._env}
-        cmd = [sys.executable, "-m", "backlight_server", "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "backlight_server",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
         if "--otlp-grpc-port" not in self._args:
             cmd += ["--otlp-grpc-port", "0"]
         cmd += self._args
@@ -83,8 +105,12 @@ class BacklightProcess:
         return self
 
     def api(self, path: str, **params: object) -> dict[str, Any]:
-        r = httpx.get(self.url + path, params=params,  # type: ignore[arg-type]
-                      headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        r = httpx.get(
+            self.url + path,
+            params=params,  # type: ignore[arg-type]
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
         r.raise_for_status()
         data: dict[str, Any] = r.json()
         return data
@@ -105,6 +131,10 @@ class BacklightProcess:
     def __enter__(self) -> BacklightProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

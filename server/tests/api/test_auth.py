@@ -8,8 +8,14 @@ from bltest import AUTH, TOKEN
 
 
 async def test_api_without_token_is_401(client: httpx.AsyncClient) -> None:
-    for path in ("/api/v1/sessions", "/api/v1/requests/abc", "/api/v1/error-groups",
-                 "/api/v1/logs", "/api/v1/traces/abc", "/api/v1/sessions/x/replay"):
+    for path in (
+        "/api/v1/sessions",
+        "/api/v1/requests/abc",
+        "/api/v1/error-groups",
+        "/api/v1/logs",
+        "/api/v1/traces/abc",
+        "/api/v1/sessions/x/replay",
+    ):
         r = await client.get(path)
         assert r.status_code == 401, path
         assert r.json()["error"] == "unauthorized"
@@ -38,10 +44,16 @@ async def test_login_cookie_grants_access(client: httpx.AsyncClient) -> None:
 
 async def test_openapi_document_lists_the_query_api(client: httpx.AsyncClient) -> None:
     doc = (await client.get("/api/openapi.json", headers=AUTH)).json()
-    for path in ("/api/v1/sessions", "/api/v1/sessions/{secure_id}",
-                 "/api/v1/sessions/{secure_id}/replay", "/api/v1/requests/{request_id}",
-                 "/api/v1/error-groups", "/api/v1/error-groups/{group_id}", "/api/v1/logs",
-                 "/api/v1/traces/{trace_id}"):
+    for path in (
+        "/api/v1/sessions",
+        "/api/v1/sessions/{secure_id}",
+        "/api/v1/sessions/{secure_id}/replay",
+        "/api/v1/requests/{request_id}",
+        "/api/v1/error-groups",
+        "/api/v1/error-groups/{group_id}",
+        "/api/v1/logs",
+        "/api/v1/traces/{trace_id}",
+    ):
         assert path in doc["paths"], path
 
 

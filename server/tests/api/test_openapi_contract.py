@@ -24,10 +24,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BacklightProces
     with BacklightProcess(tmp_path_factory.mktemp("contract")) as proc:
         sid = session_id()
         httpx.post(proc.url + "/ingest/v1/session", json=session_start(proc.project, sid))
-        httpx.post(proc.url + "/ingest/v1/batch", json=batch(
-            proc.project, sid, 0, events=rrweb_events(), network=[network_entry(request_id())],
-            errors=[{"ts": 1.0e3 * __import__("time").time(), "type": "Error",
-                     "message": "seed"}]))
+        httpx.post(
+            proc.url + "/ingest/v1/batch",
+            json=batch(
+                proc.project,
+                sid,
+                0,
+                events=rrweb_events(),
+                network=[network_entry(request_id())],
+                errors=[
+                    {"ts": 1.0e3 * __import__("time").time(), "type": "Error", "message": "seed"}
+                ],
+            ),
+        )
         yield proc
 
 
@@ -44,9 +53,15 @@ def test_api_answers_as_documented(api_schema: Any) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: Any) -> None:
             case.call_and_validate(headers=AUTH)
 
@@ -57,8 +72,9 @@ def test_without_token_every_route_answers_documented_401(server: BacklightProce
     doc = httpx.get(server.url + "/api/openapi.json", headers=AUTH).json()
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
-            url = server.url + path.replace("{secure_id}", "x").replace(
-                "{group_id}", "1").replace("{request_id}", "r").replace("{trace_id}", "t")
+            url = server.url + path.replace("{secure_id}", "x").replace("{group_id}", "1").replace(
+                "{request_id}", "r"
+            ).replace("{trace_id}", "t")
             r = httpx.request(method.upper(), url)
             assert r.status_code == 401, (method, path, r.status_code)
             assert "401" in op["responses"], (method, path)

@@ -52,8 +52,13 @@ def bad_api() -> Iterator[str]:
 
 
 def doctor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backlight_server", "doctor", *args],
-                          text=True, capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "backlight_server", "doctor", *args],
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_site_rules() -> None:
@@ -71,10 +76,15 @@ def test_site_rules() -> None:
 def test_doctor_all_good(backlight_process: BacklightProcess, good_api: str) -> None:
     server = backlight_process.start()
     sid, rid = session_id(), request_id()
-    httpx.post(server.url + "/ingest/v1/batch",
-               json=batch(server.project, sid, 0, network=[network_entry(rid)]))
-    httpx.post(server.url + "/v1/traces", content=_span_for(server.project, rid),
-               headers={"content-type": "application/x-protobuf"})
+    httpx.post(
+        server.url + "/ingest/v1/batch",
+        json=batch(server.project, sid, 0, network=[network_entry(rid)]),
+    )
+    httpx.post(
+        server.url + "/v1/traces",
+        content=_span_for(server.project, rid),
+        headers={"content-type": "application/x-protobuf"},
+    )
     out = doctor("--origin", ORIGIN, good_api, "--server", server.url, "--token", server.token)
     assert out.returncode == 0, out.stdout
     assert "[ok] CORS preflight" in out.stdout
@@ -82,8 +92,9 @@ def test_doctor_all_good(backlight_process: BacklightProcess, good_api: str) -> 
     assert "[ok] a browser request linked to backend data" in out.stdout
 
 
-def test_doctor_reports_bad_cors_and_missing_data(backlight_process: BacklightProcess,
-                                                  bad_api: str) -> None:
+def test_doctor_reports_bad_cors_and_missing_data(
+    backlight_process: BacklightProcess, bad_api: str
+) -> None:
     server = backlight_process.start()
     out = doctor("--origin", ORIGIN, bad_api, "--server", server.url, "--token", server.token)
     assert out.returncode == 1
@@ -92,8 +103,13 @@ def test_doctor_reports_bad_cors_and_missing_data(backlight_process: BacklightPr
     assert "not http://app.shop.test" in out.stdout
     assert "[FAIL] browser sessions" in out.stdout
     # loopback only: another address of the loopback range is another site
-    far = doctor("--origin", "http://127.0.0.2:8000", "http://127.0.0.3:9/x",
-                 "--server", "http://127.0.0.1:9")
+    far = doctor(
+        "--origin",
+        "http://127.0.0.2:8000",
+        "http://127.0.0.3:9/x",
+        "--server",
+        "http://127.0.0.1:9",
+    )
     assert far.returncode == 1
     assert "would NOT be traced" in far.stdout
     assert "not reachable" in far.stdout

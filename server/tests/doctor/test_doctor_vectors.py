@@ -23,7 +23,8 @@ from backlight_server.doctor.origins import (
 )
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8"))
+    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8")
+)
 CASES = VECTORS["origins"]["cases"]
 
 
@@ -40,16 +41,18 @@ def test_the_doctor_knows_every_public_suffix_of_the_vectors() -> None:
     assert set(VECTORS["origins"]["public_suffixes"]) <= PUBLIC_SUFFIXES
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=f"{i}-{c['why'][:40]}")
-                                  for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=f"{i}-{c['why'][:40]}") for i, c in enumerate(CASES)]
+)
 def test_origin_vectors(case: dict[str, Any]) -> None:
     traced, reason = matches(rules_of(case["tracingOrigins"]), case["page"], case["url"])
     assert traced == case["traced"], reason
     assert reason
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=f"{i}-{c['why'][:40]}")
-                                  for i, c in enumerate(VECTORS["headers"])])
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=f"{i}-{c['why'][:40]}") for i, c in enumerate(VECTORS["headers"])]
+)
 def test_header_vectors(case: dict[str, Any]) -> None:
     finding = check_header(case["value"])
     assert finding.ok == (case["link"] is not None), finding.detail
@@ -77,17 +80,33 @@ def test_parse_rules_reads_the_command_line_forms() -> None:
 
 def test_doctor_with_tracing_origins_given() -> None:
     def doctor(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "backlight_server", "doctor",
-                               "--server", "http://127.0.0.1:9", *args],
-                              text=True, capture_output=True, timeout=60, check=False)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "backlight_server",
+                "doctor",
+                "--server",
+                "http://127.0.0.1:9",
+                *args,
+            ],
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
 
     page, api = "https://app.example.com", "http://127.0.0.1:9/api"
     out = doctor("--origin", page, "--tracing-origins", "/127\\.0\\.0\\.1:9\\//", api)
-    assert r"[ok] tracingOrigins: [/127\.0\.0\.1:9\//] on https://app.example.com would be " \
-           "traced" in out.stdout, out.stdout
+    assert (
+        r"[ok] tracingOrigins: [/127\.0\.0\.1:9\//] on https://app.example.com would be "
+        "traced" in out.stdout
+    ), out.stdout
     out = doctor("--origin", page, "--tracing-origins", "default", api)
-    assert "[FAIL] tracingOrigins not given on https://app.example.com would NOT be traced" \
-           in out.stdout, out.stdout
+    assert (
+        "[FAIL] tracingOrigins not given on https://app.example.com would NOT be traced"
+        in out.stdout
+    ), out.stdout
     out = doctor("--origin", page, "--tracing-origins", "false", "--tracing-origins", "x", api)
     assert out.returncode == 2
     assert "error: false cannot be combined" in out.stdout
@@ -95,14 +114,32 @@ def test_doctor_with_tracing_origins_given() -> None:
 
 def test_doctor_reads_a_header_value() -> None:
     def doctor(value: str) -> str:
-        return subprocess.run([sys.executable, "-m", "backlight_server", "doctor", "--header",
-                               value, "--server", "http://127.0.0.1:9"], text=True,
-                              capture_output=True, timeout=60, check=False).stdout
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "backlight_server",
+                "doctor",
+                "--header",
+                value,
+                "--server",
+                "http://127.0.0.1:9",
+            ],
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        ).stdout
 
-    assert "[ok] x-highlight-request 'sess-1/req-1'\n       links session sess-1, request " \
-           "req-1" in doctor("sess-1/req-1")
+    assert (
+        "[ok] x-highlight-request 'sess-1/req-1'\n       links session sess-1, request "
+        "req-1" in doctor("sess-1/req-1")
+    )
     assert "does not link: the session id 'sess 1' is not 1-128 characters" in doctor(
-        "sess 1/req-1")
-    assert "does not link: the value must be <session id>/<request id>, with exactly one " \
-           "slash" in doctor("a/b/c")
+        "sess 1/req-1"
+    )
+    assert (
+        "does not link: the value must be <session id>/<request id>, with exactly one "
+        "slash" in doctor("a/b/c")
+    )
     assert "does not link: 300 characters, more than 261" in doctor("a" * 300)

@@ -32,9 +32,13 @@ from backlight_server.testing import BacklightProcess, free_port
 from bltest import AUTH, batch, network_entry, request_id, rrweb_events, session_id, session_start
 
 EXAMPLES = int(os.environ.get("BACKLIGHT_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                derandomize=not os.environ.get("BACKLIGHT_FUZZ_RANDOM"),
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=not os.environ.get("BACKLIGHT_FUZZ_RANDOM"),
+    suppress_health_check=list(HealthCheck),
+)
 PB = "application/x-protobuf"
 
 
@@ -58,12 +62,15 @@ class Fuzzed:
 @pytest.fixture(scope="module")
 def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     port = free_port()
-    with BacklightProcess(tmp_path_factory.mktemp("fuzz"),
-                          args=["--otlp-grpc-port", str(port)]) as server:
+    with BacklightProcess(
+        tmp_path_factory.mktemp("fuzz"), args=["--otlp-grpc-port", str(port)]
+    ) as server:
         state = Fuzzed(server, port)
         for sid in state.sids:  # sessions for GraphQL calls to name
-            state.post("/ingest/v1/session", *blfuzz.encode(
-                blfuzz.session_start(server.project, sid), False))
+            state.post(
+                "/ingest/v1/session",
+                *blfuzz.encode(blfuzz.session_start(server.project, sid), False),
+            )
         yield state
         state.client.close()
 
@@ -74,9 +81,17 @@ def seeded(fuzz: Fuzzed) -> dict[str, Any]:
     server = fuzz.server
     sid, rid = session_id(), request_id()
     httpx.post(server.url + "/ingest/v1/session", json=session_start(server.project, sid))
-    r = httpx.post(server.url + "/ingest/v1/batch", json=batch(
-        server.project, sid, 0, events=rrweb_events(5), network=[network_entry(rid)],
-        console=[{"ts": time.time() * 1000, "level": "error", "message": "before the fuzz"}]))
+    r = httpx.post(
+        server.url + "/ingest/v1/batch",
+        json=batch(
+            server.project,
+            sid,
+            0,
+            events=rrweb_events(5),
+            network=[network_entry(rid)],
+            console=[{"ts": time.time() * 1000, "level": "error", "message": "before the fuzz"}],
+        ),
+    )
     assert r.status_code == 200
     traces = blfuzz.ExportTraceServiceRequest()
     rs = traces.resource_spans.add()
@@ -93,16 +108,22 @@ def seeded(fuzz: Fuzzed) -> dict[str, Any]:
     rec.severity_number = cast(Any, 17)
     rec.body.string_value = "seeded log line"
     for kind, message in (("traces", traces), ("logs", logs)):
-        r = httpx.post(f"{server.url}/v1/{kind}", content=message.SerializeToString(),
-                       headers={"content-type": PB})
+        r = httpx.post(
+            f"{server.url}/v1/{kind}",
+            content=message.SerializeToString(),
+            headers={"content-type": PB},
+        )
         assert r.status_code == 200, r.text
     assert server.api(f"/api/v1/requests/{rid}")["span_count"] == 1
     return {"sid": sid, "rid": rid, "before": snapshot(server, sid, rid)}
 
 
 def snapshot(server: BacklightProcess, sid: str, rid: str) -> list[Any]:
-    return [server.api(f"/api/v1/sessions/{sid}"), server.api(f"/api/v1/requests/{rid}"),
-            server.api(f"/api/v1/sessions/{sid}/replay")]
+    return [
+        server.api(f"/api/v1/sessions/{sid}"),
+        server.api(f"/api/v1/requests/{rid}"),
+        server.api(f"/api/v1/sessions/{sid}/replay"),
+    ]
 
 
 @FUZZ
@@ -111,8 +132,11 @@ def test_browser_protocol(fuzz: Fuzzed, seeded: dict[str, Any], data: st.DataObj
     project = fuzz.server.project
     kind = data.draw(st.sampled_from(["batch", "batch", "session"]))
     sid = data.draw(st.sampled_from(fuzz.sids))
-    valid = (blfuzz.browser_batch(project, sid, data.draw(st.integers(0, 10**6)))
-             if kind == "batch" else blfuzz.session_start(project, sid))
+    valid = (
+        blfuzz.browser_batch(project, sid, data.draw(st.integers(0, 10**6)))
+        if kind == "batch"
+        else blfuzz.session_start(project, sid)
+    )
     body = data.draw(blfuzz.mutated(valid))
     fuzz.post(f"/ingest/v1/{kind}", *blfuzz.encode(body, data.draw(st.booleans())))
 
@@ -143,8 +167,9 @@ def test_otlp_json(fuzz: Fuzzed, seeded: dict[str, Any], data: st.DataObject) ->
                         import base64
 
                         span[key] = base64.b64decode(span[key]).hex()
-    fuzz.post(f"/v1/{kind}", *blfuzz.encode(data.draw(blfuzz.mutated(valid)),
-                                            data.draw(st.booleans())))
+    fuzz.post(
+        f"/v1/{kind}", *blfuzz.encode(data.draw(blfuzz.mutated(valid)), data.draw(st.booleans()))
+    )
 
 
 @FUZZ
@@ -175,10 +200,14 @@ def test_highlight_graphql(fuzz: Fuzzed, seeded: dict[str, Any], data: st.DataOb
     query, variables = {
         "init": (blfuzz.INIT, blfuzz.init_vars(project, session_id())),
         "push": (blfuzz.PUSH, blfuzz.push_vars(sid)),
-        "compressed": (blfuzz.COMPRESSED, blfuzz.compressed_vars(sid, data.draw(
-            blfuzz.mutated(blfuzz.push_vars(sid))))),
-        "identify": (blfuzz.IDENTIFY, {"session_secure_id": sid, "user_identifier": "ada",
-                                       "user_object": {"plan": "pro"}}),
+        "compressed": (
+            blfuzz.COMPRESSED,
+            blfuzz.compressed_vars(sid, data.draw(blfuzz.mutated(blfuzz.push_vars(sid)))),
+        ),
+        "identify": (
+            blfuzz.IDENTIFY,
+            {"session_secure_id": sid, "user_identifier": "ada", "user_object": {"plan": "pro"}},
+        ),
     }[op]
     payload: Any = {"query": query, "variables": data.draw(blfuzz.mutated(variables))}
     if data.draw(st.integers(0, 4)) == 0:
@@ -224,9 +253,21 @@ def test_zz_everything_reads_back(fuzz: Fuzzed, seeded: dict[str, Any]) -> None:
     for g in groups:
         _get(fuzz, f"/api/v1/error-groups/{g['id']}")
         _get(fuzz, f"/errors/{g['id']}")
-    for path in ("/sessions", "/sessions?errors=yes", "/errors", "/errors?state=open", "/logs",
-                 "/logs?q=x", "/logs?q=%22", "/traces", "/setup", "/api/v1/status",
-                 "/api/v1/projects", "/api/v1/logs?q=password", "/metrics"):
+    for path in (
+        "/sessions",
+        "/sessions?errors=yes",
+        "/errors",
+        "/errors?state=open",
+        "/logs",
+        "/logs?q=x",
+        "/logs?q=%22",
+        "/traces",
+        "/setup",
+        "/api/v1/status",
+        "/api/v1/projects",
+        "/api/v1/logs?q=password",
+        "/metrics",
+    ):
         _get(fuzz, path)
     assert fuzz.client.get("/healthz").json()["ok"] is True
     assert fuzz.server.proc is not None and fuzz.server.proc.poll() is None

@@ -19,8 +19,11 @@ def test_query_past_the_time_limit_is_a_503(tmp_path: Path) -> None:
 def _check(server: BacklightProcess) -> None:
     sid = session_id()
     entries = [network_entry(request_id()) for _ in range(3000)]
-    r = httpx.post(server.url + "/ingest/v1/batch", timeout=60,
-                   json=batch(server.project, sid, 0, network=entries))
+    r = httpx.post(
+        server.url + "/ingest/v1/batch",
+        timeout=60,
+        json=batch(server.project, sid, 0, network=entries),
+    )
     assert r.status_code == 200, r.text
     for path in (f"/api/v1/sessions/{sid}", f"/sessions/{sid}"):
         r = httpx.get(server.url + path, headers=AUTH, timeout=60)

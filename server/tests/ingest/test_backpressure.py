@@ -17,8 +17,15 @@ from bltest import AUTH, TOKEN, batch, session_id, wait_for
 
 @pytest.fixture
 def small_queue_app(tmp_path: Path) -> Iterator[FastAPI]:
-    app = create_app(Settings(data_dir=tmp_path, auth_token=TOKEN, retention_days=0,
-                              queue_max_jobs=1, otlp_grpc_port=0))
+    app = create_app(
+        Settings(
+            data_dir=tmp_path,
+            auth_token=TOKEN,
+            retention_days=0,
+            queue_max_jobs=1,
+            otlp_grpc_port=0,
+        )
+    )
     yield app
     app.state.backlight.store.close()
 

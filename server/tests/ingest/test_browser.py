@@ -32,19 +32,38 @@ async def test_session_start_and_batch_roundtrip(client: httpx.AsyncClient, proj
     r = await client.post("/ingest/v1/session", json=session_start(project, sid))
     assert r.status_code == 200
     assert r.json()["session_url"].endswith(f"/sessions/{sid}")
-    body = batch(project, sid, 0, events=rrweb_events(5), network=[network_entry(rid)],
-                 console=[{"ts": NOW_MS, "level": "warn", "message": "careful"}],
-                 errors=[{"ts": NOW_MS, "type": "TypeError", "message": "x is undefined",
-                          "source": "onerror", "stack": [{"file": "http://app.test/app.js",
-                                                          "function": "onClick", "line": 3,
-                                                          "column": 7}]}],
-                 track=[{"ts": NOW_MS, "event": "checkout", "properties": {"total": 3}}],
-                 identify={"ts": NOW_MS, "identifier": "ada@example.com",
-                           "metadata": {"plan": "pro"}},
-                 dropped={"events": 4, "network": 1, "errors": 2, "track": 3})
-    r = await client.post("/ingest/v1/batch", content=gzip.compress(orjson.dumps(body)),
-                          headers={"content-type": "application/json",
-                                   "content-encoding": "gzip"})
+    body = batch(
+        project,
+        sid,
+        0,
+        events=rrweb_events(5),
+        network=[network_entry(rid)],
+        console=[{"ts": NOW_MS, "level": "warn", "message": "careful"}],
+        errors=[
+            {
+                "ts": NOW_MS,
+                "type": "TypeError",
+                "message": "x is undefined",
+                "source": "onerror",
+                "stack": [
+                    {
+                        "file": "http://app.test/app.js",
+                        "function": "onClick",
+                        "line": 3,
+                        "column": 7,
+                    }
+                ],
+            }
+        ],
+        track=[{"ts": NOW_MS, "event": "checkout", "properties": {"total": 3}}],
+        identify={"ts": NOW_MS, "identifier": "ada@example.com", "metadata": {"plan": "pro"}},
+        dropped={"events": 4, "network": 1, "errors": 2, "track": 3},
+    )
+    r = await client.post(
+        "/ingest/v1/batch",
+        content=gzip.compress(orjson.dumps(body)),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
     assert r.status_code == 200, r.text
     assert r.json() == {"ok": True, "duplicate": False}
 
@@ -67,13 +86,20 @@ async def test_session_start_and_batch_roundtrip(client: httpx.AsyncClient, proj
 
 async def test_retried_batch_is_not_duplicated(client: httpx.AsyncClient, project: str) -> None:
     sid = session_id()
-    body = batch(project, sid, 7, events=rrweb_events(3), network=[network_entry(request_id())],
-                 console=[{"ts": NOW_MS, "level": "log", "message": "hi"}],
-                 errors=[{"ts": NOW_MS, "type": "Error", "message": "once"}])
+    body = batch(
+        project,
+        sid,
+        7,
+        events=rrweb_events(3),
+        network=[network_entry(request_id())],
+        console=[{"ts": NOW_MS, "level": "log", "message": "hi"}],
+        errors=[{"ts": NOW_MS, "type": "Error", "message": "once"}],
+    )
     first = await client.post("/ingest/v1/batch", json=body)
     again = await client.post("/ingest/v1/batch", json=body)
-    third = await client.post("/ingest/v1/batch", content=orjson.dumps(body),
-                              headers={"content-type": "text/plain"})
+    third = await client.post(
+        "/ingest/v1/batch", content=orjson.dumps(body), headers={"content-type": "text/plain"}
+    )
     assert first.json() == {"ok": True, "duplicate": False}
     assert again.json() == third.json() == {"ok": True, "duplicate": True}
     data = await _session(client, sid)
@@ -89,24 +115,34 @@ async def test_replay_pages_in_sequence_order(client: httpx.AsyncClient, project
     sid = session_id()
     for seq in (2, 0, 1):
         events = [{"type": 3, "data": {"seq": seq}, "timestamp": NOW_MS + seq}]
-        assert (await client.post("/ingest/v1/batch",
-                                  json=batch(project, sid, seq, events=events))).status_code == 200
+        assert (
+            await client.post("/ingest/v1/batch", json=batch(project, sid, seq, events=events))
+        ).status_code == 200
     page = (await client.get(f"/api/v1/sessions/{sid}/replay?limit=2", headers=AUTH)).json()
     assert [e["data"]["seq"] for e in page["events"]] == [0, 1]
-    rest = (await client.get(f"/api/v1/sessions/{sid}/replay?after_seq={page['next_seq']}",
-                             headers=AUTH)).json()
+    rest = (
+        await client.get(
+            f"/api/v1/sessions/{sid}/replay?after_seq={page['next_seq']}", headers=AUTH
+        )
+    ).json()
     assert [e["data"]["seq"] for e in rest["events"]] == [2] and rest["next_seq"] is None
 
 
 async def test_preflight_is_answered_for_any_origin(client: httpx.AsyncClient) -> None:
-    r = await client.options("/ingest/v1/batch", headers={
-        "origin": "https://shop.example.org", "access-control-request-method": "POST",
-        "access-control-request-headers": "content-type,content-encoding"})
+    r = await client.options(
+        "/ingest/v1/batch",
+        headers={
+            "origin": "https://shop.example.org",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,content-encoding",
+        },
+    )
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == "https://shop.example.org"
     assert "content-encoding" in r.headers["access-control-allow-headers"]
-    r = await client.post("/ingest/v1/batch", json={"v": 1},
-                          headers={"origin": "https://shop.example.org"})
+    r = await client.post(
+        "/ingest/v1/batch", json={"v": 1}, headers={"origin": "https://shop.example.org"}
+    )
     assert r.headers["access-control-allow-origin"] == "https://shop.example.org"
 
 
@@ -120,9 +156,16 @@ async def test_sessions_list_filters(client: httpx.AsyncClient, project: str) ->
     a, b = session_id(), session_id()
     await client.post("/ingest/v1/session", json=session_start(project, a, url="http://x/shop"))
     await client.post("/ingest/v1/session", json=session_start(project, b, url="http://x/blog"))
-    await client.post("/ingest/v1/batch", json=batch(
-        project, a, 0, identify={"ts": NOW_MS, "identifier": "grace@example.com"},
-        errors=[{"ts": NOW_MS, "type": "Error", "message": "bad"}]))
+    await client.post(
+        "/ingest/v1/batch",
+        json=batch(
+            project,
+            a,
+            0,
+            identify={"ts": NOW_MS, "identifier": "grace@example.com"},
+            errors=[{"ts": NOW_MS, "type": "Error", "message": "bad"}],
+        ),
+    )
 
     async def ids(**params: Any) -> set[str]:
         r = await client.get("/api/v1/sessions", params=params, headers=AUTH)

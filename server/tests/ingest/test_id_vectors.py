@@ -14,11 +14,13 @@ import pytest
 from bltest import AUTH, batch, network_entry, session_id, session_start
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8"))
+    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8")
+)
 VALID = [c["id"] for c in VECTORS["ids"]["valid"]]
 INVALID = [c["id"] for c in VECTORS["ids"]["invalid"]]
 ALL = [pytest.param(i, True, id=f"valid-{n}") for n, i in enumerate(VALID)] + [
-    pytest.param(i, False, id=f"invalid-{n}") for n, i in enumerate(INVALID)]
+    pytest.param(i, False, id=f"invalid-{n}") for n, i in enumerate(INVALID)
+]
 
 INIT = """mutation initializeSession($session_secure_id: String!, $organization_verbose_id: String!,
   $enable_strict_privacy: Boolean!, $enable_recording_network_contents: Boolean!,
@@ -35,8 +37,7 @@ INIT = """mutation initializeSession($session_secure_id: String!, $organization_
 
 
 @pytest.mark.parametrize(("sid", "valid"), ALL)
-async def test_session_ids(client: httpx.AsyncClient, project: str, sid: str,
-                           valid: bool) -> None:
+async def test_session_ids(client: httpx.AsyncClient, project: str, sid: str, valid: bool) -> None:
     r = await client.post("/ingest/v1/session", json=session_start(project, sid))
     if not valid:
         assert r.status_code == 400, r.text
@@ -50,11 +51,11 @@ async def test_session_ids(client: httpx.AsyncClient, project: str, sid: str,
 
 
 @pytest.mark.parametrize(("rid", "valid"), ALL)
-async def test_request_ids(client: httpx.AsyncClient, project: str, rid: str,
-                           valid: bool) -> None:
+async def test_request_ids(client: httpx.AsyncClient, project: str, rid: str, valid: bool) -> None:
     sid = session_id()
-    r = await client.post("/ingest/v1/batch", json=batch(project, sid, 0,
-                                                         network=[network_entry(rid)]))
+    r = await client.post(
+        "/ingest/v1/batch", json=batch(project, sid, 0, network=[network_entry(rid)])
+    )
     if not valid:
         assert r.status_code == 400, r.text
         assert r.json()["error"] == "invalid_field"
@@ -68,12 +69,22 @@ async def test_request_ids(client: httpx.AsyncClient, project: str, rid: str,
 
 
 @pytest.mark.parametrize(("sid", "valid"), ALL)
-async def test_highlight_session_ids(client: httpx.AsyncClient, project: str, sid: str,
-                                     valid: bool) -> None:
-    variables = {"session_secure_id": sid, "organization_verbose_id": project,
-                 "enable_strict_privacy": False, "enable_recording_network_contents": True,
-                 "clientVersion": "10.7.5", "firstloadVersion": "10.7.5", "clientConfig": "{}",
-                 "environment": "test", "id": "1", "serviceName": "web", "client_id": "c"}
+async def test_highlight_session_ids(
+    client: httpx.AsyncClient, project: str, sid: str, valid: bool
+) -> None:
+    variables = {
+        "session_secure_id": sid,
+        "organization_verbose_id": project,
+        "enable_strict_privacy": False,
+        "enable_recording_network_contents": True,
+        "clientVersion": "10.7.5",
+        "firstloadVersion": "10.7.5",
+        "clientConfig": "{}",
+        "environment": "test",
+        "id": "1",
+        "serviceName": "web",
+        "client_id": "c",
+    }
     r = await client.post("/public", json={"query": INIT, "variables": variables})
     assert r.status_code == 200, r.text
     data = r.json()

@@ -26,14 +26,23 @@ def test_grpc_export_with_gzip_links(tmp_path: Path) -> None:
     port = free_port()
     with BacklightProcess(tmp_path, args=["--otlp-grpc-port", str(port)]) as server:
         endpoint = f"127.0.0.1:{port}"
-        resource = Resource.create({"service.name": "grpc-svc",
-                                    "highlight.project_id": server.project})
+        resource = Resource.create(
+            {"service.name": "grpc-svc", "highlight.project_id": server.project}
+        )
         tp = TracerProvider(resource=resource)
-        tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
-            endpoint=endpoint, insecure=True, compression=grpc.Compression.Gzip)))
+        tp.add_span_processor(
+            BatchSpanProcessor(
+                OTLPSpanExporter(
+                    endpoint=endpoint, insecure=True, compression=grpc.Compression.Gzip
+                )
+            )
+        )
         lp = LoggerProvider(resource=resource)
-        lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(
-            endpoint=endpoint, insecure=True, compression=grpc.Compression.Gzip)))
+        lp.add_log_record_processor(
+            BatchLogRecordProcessor(
+                OTLPLogExporter(endpoint=endpoint, insecure=True, compression=grpc.Compression.Gzip)
+            )
+        )
         logger = logging.getLogger("grpc-test")
         logger.propagate = False
         with warnings.catch_warnings():
@@ -51,8 +60,11 @@ def test_grpc_export_with_gzip_links(tmp_path: Path) -> None:
         assert lp.force_flush(10_000)
         tp.shutdown()
         lp.shutdown()
-        view = wait_for(lambda: (lambda v: v if v["logs"] and v["errors"] else None)(
-            server.api(f"/api/v1/requests/{rid}")))
+        view = wait_for(
+            lambda: (lambda v: v if v["logs"] and v["errors"] else None)(
+                server.api(f"/api/v1/requests/{rid}")
+            )
+        )
         assert view["span_count"] == 1
         assert view["spans"][0]["session_id"] == sid
         assert view["logs"][0]["body"] == "over grpc"

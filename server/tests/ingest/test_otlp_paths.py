@@ -18,21 +18,61 @@ BROWSER = {"Origin": "http://app.example", "Sec-Fetch-Site": "cross-site"}
 
 
 def _resource(project: str) -> dict[str, object]:
-    return {"attributes": [{"key": "service.name", "value": {"stringValue": "slashes"}},
-                           {"key": "highlight.project_id", "value": {"stringValue": project}}]}
+    return {
+        "attributes": [
+            {"key": "service.name", "value": {"stringValue": "slashes"}},
+            {"key": "highlight.project_id", "value": {"stringValue": project}},
+        ]
+    }
 
 
 @pytest.mark.parametrize("headers", [{}, BROWSER])
-async def test_doubled_slash_paths_are_served(client: httpx.AsyncClient, project: str,
-                                              headers: dict[str, str]) -> None:
+async def test_doubled_slash_paths_are_served(
+    client: httpx.AsyncClient, project: str, headers: dict[str, str]
+) -> None:
     now = time.time_ns()
     trace_id = secrets.token_hex(16)
-    spans = {"resourceSpans": [{"resource": _resource(project), "scopeSpans": [{"spans": [{
-        "traceId": trace_id, "spanId": secrets.token_hex(8), "name": "GET /", "kind": 2,
-        "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 1000)}]}]}]}
-    logs = {"resourceLogs": [{"resource": _resource(project), "scopeLogs": [{"logRecords": [{
-        "timeUnixNano": str(now), "severityNumber": 9, "traceId": trace_id,
-        "spanId": secrets.token_hex(8), "body": {"stringValue": "through //v1/logs"}}]}]}]}
+    spans = {
+        "resourceSpans": [
+            {
+                "resource": _resource(project),
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": trace_id,
+                                "spanId": secrets.token_hex(8),
+                                "name": "GET /",
+                                "kind": 2,
+                                "startTimeUnixNano": str(now),
+                                "endTimeUnixNano": str(now + 1000),
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    logs = {
+        "resourceLogs": [
+            {
+                "resource": _resource(project),
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": str(now),
+                                "severityNumber": 9,
+                                "traceId": trace_id,
+                                "spanId": secrets.token_hex(8),
+                                "body": {"stringValue": "through //v1/logs"},
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
     for path, body in (("traces", spans), ("logs", logs), ("metrics", {"resourceMetrics": []})):
         r = await client.post(f"http://backlight//v1/{path}", json=body, headers=headers)
         assert r.status_code == 200, r.text
@@ -44,9 +84,14 @@ async def test_doubled_slash_paths_are_served(client: httpx.AsyncClient, project
 
 
 async def test_doubled_slash_preflight(client: httpx.AsyncClient) -> None:
-    r = await client.options("http://backlight//v1/traces", headers={
-        **BROWSER, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    r = await client.options(
+        "http://backlight//v1/traces",
+        headers={
+            **BROWSER,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == BROWSER["Origin"]
     assert "POST" in r.headers["access-control-allow-methods"]

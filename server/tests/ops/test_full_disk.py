@@ -50,12 +50,28 @@ def _spans(project: str, trace_id: str, n: int = 20) -> ExportTraceServiceReques
 
 def _otlp_json(project: str, trace_id: str) -> dict[str, Any]:
     now = time.time_ns()
-    spans = [{"traceId": trace_id, "spanId": secrets.token_hex(8), "name": "json " + "y" * 2000,
-              "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 100_000_000)}
-             for _ in range(20)]
-    return {"resourceSpans": [{"resource": {"attributes": [
-        {"key": "highlight.project_id", "value": {"stringValue": project}}]},
-        "scopeSpans": [{"spans": spans}]}]}
+    spans = [
+        {
+            "traceId": trace_id,
+            "spanId": secrets.token_hex(8),
+            "name": "json " + "y" * 2000,
+            "startTimeUnixNano": str(now),
+            "endTimeUnixNano": str(now + 100_000_000),
+        }
+        for _ in range(20)
+    ]
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [
+                        {"key": "highlight.project_id", "value": {"stringValue": project}}
+                    ]
+                },
+                "scopeSpans": [{"spans": spans}],
+            }
+        ]
+    }
 
 
 def _big_batch(project: str, sid: str, seq: int) -> dict[str, Any]:
@@ -83,12 +99,18 @@ def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
             auth = {"Authorization": f"Bearer {server.token}"}
             # committed before the disk fills
             sid, kept_trace = session_id(), secrets.token_hex(16)
-            assert client.post("/ingest/v1/session",
-                               json=session_start(project, sid)).status_code == 200
-            assert client.post("/ingest/v1/batch", json=_big_batch(project, sid, 0)
-                               ).status_code == 200
-            r = client.post("/v1/traces", content=_spans(project, kept_trace).SerializeToString(),
-                            headers={"content-type": "application/x-protobuf"})
+            assert (
+                client.post("/ingest/v1/session", json=session_start(project, sid)).status_code
+                == 200
+            )
+            assert (
+                client.post("/ingest/v1/batch", json=_big_batch(project, sid, 0)).status_code == 200
+            )
+            r = client.post(
+                "/v1/traces",
+                content=_spans(project, kept_trace).SerializeToString(),
+                headers={"content-type": "application/x-protobuf"},
+            )
             assert r.status_code == 200, r.text
 
             filler = fill(mnt)
@@ -96,14 +118,17 @@ def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
             # browser protocol
             refused = _big_batch(project, sid, 1)
             _assert_storage_503(client.post("/ingest/v1/batch", json=refused))
-            _assert_storage_503(client.post("/ingest/v1/session",
-                                            json=session_start(project, session_id())))
+            _assert_storage_503(
+                client.post("/ingest/v1/session", json=session_start(project, session_id()))
+            )
             # OTLP/HTTP, JSON and protobuf (a google.rpc.Status, code 14 UNAVAILABLE)
             lost_trace = secrets.token_hex(16)
             _assert_storage_503(client.post("/v1/traces", json=_otlp_json(project, lost_trace)))
-            r = client.post("/v1/traces",
-                            content=_spans(project, lost_trace).SerializeToString(),
-                            headers={"content-type": "application/x-protobuf"})
+            r = client.post(
+                "/v1/traces",
+                content=_spans(project, lost_trace).SerializeToString(),
+                headers={"content-type": "application/x-protobuf"},
+            )
             assert r.status_code == 503
             assert r.headers["retry-after"].isdigit()
             status = status_pb2.Status.FromString(r.content)
@@ -117,9 +142,17 @@ def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
             assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
             assert "disk full" in str(failed.value.details())
             # highlight.run's GraphQL: the resolver's error carries the code
-            r = client.post("/public", json={"query": IDENTIFY, "variables": {
-                "session_secure_id": sid, "user_identifier": "ada@shop.test",
-                "user_object": {"note": secrets.token_hex(20_000)}}})
+            r = client.post(
+                "/public",
+                json={
+                    "query": IDENTIFY,
+                    "variables": {
+                        "session_secure_id": sid,
+                        "user_identifier": "ada@shop.test",
+                        "user_object": {"note": secrets.token_hex(20_000)},
+                    },
+                },
+            )
             errors = r.json()["errors"]
             assert errors[0]["extensions"]["code"] == "storage_unavailable"
             assert "disk full" in errors[0]["message"]

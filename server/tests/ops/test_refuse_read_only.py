@@ -25,9 +25,14 @@ def _run(data: Path, *args: str, token: str | None) -> subprocess.CompletedProce
         env["BACKLIGHT_AUTH_TOKEN"] = token
     if args[0] == "serve":
         args = (*args, "--port", str(free_port()), "--otlp-grpc-port", "0")
-    return subprocess.run([sys.executable, "-m", "backlight_server", *args, "--data-dir",
-                           str(data)], env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "backlight_server", *args, "--data-dir", str(data)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _assert_refused(done: subprocess.CompletedProcess[str], words: str) -> None:
@@ -45,9 +50,23 @@ def _serve_once(data: Path, log: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "BACKLIGHT_AUTH_TOKEN"}
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "backlight_server", "serve", "--port",
-                                 str(port), "--otlp-grpc-port", "0", "--data-dir", str(data)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backlight_server",
+                "serve",
+                "--port",
+                str(port),
+                "--otlp-grpc-port",
+                "0",
+                "--data-dir",
+                str(data),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for(lambda: _healthy(f"http://127.0.0.1:{port}") or proc.poll() is not None)
         assert proc.poll() is None, log.read_text()

@@ -22,26 +22,30 @@ from bltest import OtelService, wait_for
 ESC = "\x1b"
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    ("\x1b[1m\x1b[35mGET /boom HTTP/1.1\x1b[0m", "GET /boom HTTP/1.1"),  # werkzeug, 5xx
-    ("\x1b[33mGET /nope HTTP/1.1\x1b[0m", "GET /nope HTTP/1.1"),  # werkzeug, 404
-    ("\x1b[38;5;196mred\x1b[39m \x1b[48;2;0;0;0mtruecolor\x1b[49m", "red truecolor"),
-    ("\x1b]8;;https://x.test/\x1b\\a link\x1b]8;;\x1b\\", "a link"),  # OSC 8 hyperlink
-    ("\x1b]0;window title\x07text", "text"),
-    ("\x1b(B\x1b[mreset", "reset"),  # tput sgr0
-    ("progress\x1b[2K\x1b[1Gdone", "progressdone"),  # erase line, cursor to column 1
-    ("\x9b31mC1 form\x9b0m", "C1 form"),
-    ("cut at the cap \x1b[38;5;19", "cut at the cap "),
-    ("no escapes: [31m stays, so do [brackets]", "no escapes: [31m stays, so do [brackets]"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[1m\x1b[35mGET /boom HTTP/1.1\x1b[0m", "GET /boom HTTP/1.1"),  # werkzeug, 5xx
+        ("\x1b[33mGET /nope HTTP/1.1\x1b[0m", "GET /nope HTTP/1.1"),  # werkzeug, 404
+        ("\x1b[38;5;196mred\x1b[39m \x1b[48;2;0;0;0mtruecolor\x1b[49m", "red truecolor"),
+        ("\x1b]8;;https://x.test/\x1b\\a link\x1b]8;;\x1b\\", "a link"),  # OSC 8 hyperlink
+        ("\x1b]0;window title\x07text", "text"),
+        ("\x1b(B\x1b[mreset", "reset"),  # tput sgr0
+        ("progress\x1b[2K\x1b[1Gdone", "progressdone"),  # erase line, cursor to column 1
+        ("\x9b31mC1 form\x9b0m", "C1 form"),
+        ("cut at the cap \x1b[38;5;19", "cut at the cap "),
+        ("no escapes: [31m stays, so do [brackets]", "no escapes: [31m stays, so do [brackets]"),
+        ("", ""),
+    ],
+)
 def test_strip(raw: str, shown: str) -> None:
     assert strip(raw) == shown
 
 
 @pytest.fixture
-def werkzeug_app(otel_service: Callable[..., OtelService],
-                 backlight_server: BacklightProcess) -> Iterator[tuple[str, OtelService]]:
+def werkzeug_app(
+    otel_service: Callable[..., OtelService], backlight_server: BacklightProcess
+) -> Iterator[tuple[str, OtelService]]:
     """A Flask app on werkzeug's own server, its ``werkzeug`` logger exporting over OTLP."""
     app = Flask("colours")
 
@@ -69,7 +73,8 @@ def werkzeug_app(otel_service: Callable[..., OtelService],
 
 
 def test_werkzeug_request_log_is_stored_and_shown_without_colours(
-        backlight_server: BacklightProcess, werkzeug_app: tuple[str, OtelService]) -> None:
+    backlight_server: BacklightProcess, werkzeug_app: tuple[str, OtelService]
+) -> None:
     server = backlight_server
     url, svc = werkzeug_app
     marker = f"colourcheck{int(time.time() * 1000)}"
@@ -90,14 +95,18 @@ def test_werkzeug_request_log_is_stored_and_shown_without_colours(
     by_search = server.api("/api/v1/logs", q=f"GET {marker}", limit=10)["logs"]
     assert len(by_search) == 2
 
-    page = httpx.get(f"{server.url}/logs", params={"q": marker},
-                     headers={"Authorization": f"Bearer {server.token}"})
+    page = httpx.get(
+        f"{server.url}/logs",
+        params={"q": marker},
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
     assert page.status_code == 200 and f"GET /boom?{marker} HTTP/1.1" in page.text
     assert ESC not in page.text and "[35m" not in page.text
 
 
 def test_a_body_stored_raw_by_an_older_server_is_shown_without_colours(
-        backlight_server: BacklightProcess) -> None:
+    backlight_server: BacklightProcess,
+) -> None:
     server = backlight_server
     marker = f"rawcolour{int(time.time() * 1000)}"
     body = f"\x1b[31mWARNING: {marker} development server\x1b[0m"
@@ -106,11 +115,15 @@ def test_a_body_stored_raw_by_an_older_server_is_shown_without_colours(
         log_id = conn.execute(
             "INSERT INTO logs (project_id, ts_ns, severity_number, level, body, service) "
             "VALUES (?, ?, 13, 'warn', ?, 'old') RETURNING id",
-            (server.project, time.time_ns(), body)).fetchone()[0]
+            (server.project, time.time_ns(), body),
+        ).fetchone()[0]
         conn.execute("INSERT INTO logs_fts (rowid, body) VALUES (?, ?)", (log_id, body))
     conn.close()
-    page = httpx.get(f"{server.url}/logs", params={"q": marker},
-                     headers={"Authorization": f"Bearer {server.token}"})
+    page = httpx.get(
+        f"{server.url}/logs",
+        params={"q": marker},
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
     assert page.status_code == 200
     assert f"WARNING: {marker} development server" in page.text
     assert ESC not in page.text and "[31m" not in page.text

@@ -3,13 +3,13 @@ from __future__ import annotations
 from backlight_server.pipeline import stack
 from backlight_server.pipeline.fingerprint import fingerprint, normalise_message
 
-PY_TB = '''Traceback (most recent call last):
+PY_TB = """Traceback (most recent call last):
   File "/app/api/views.py", line 10, in checkout
     charge(order)
   File "/usr/lib/python3.11/site-packages/stripe/api.py", line 99, in charge
     raise CardError(msg)
 stripe.CardError: declined
-'''
+"""
 JS_STACK = """TypeError: x is undefined
     at onClick (https://app.test/static/app.js:10:5)
     at https://app.test/node_modules/react-dom/index.js:1:2"""
@@ -22,7 +22,8 @@ net/http.HandlerFunc.ServeHTTP(...)
 
 def test_normalise_message() -> None:
     a = normalise_message(
-        "user 42 not found in 'shard-a' (id 550e8400-e29b-41d4-a716-446655440000)")
+        "user 42 not found in 'shard-a' (id 550e8400-e29b-41d4-a716-446655440000)"
+    )
     b = normalise_message('user 7 not found in "shard-b" (id 123e4567-e89b-12d3-a456-426614174000)')
     assert a == b == "user <n> not found in <str> (id <uuid>)"
     assert normalise_message("object at 0x7f3a9c2b1d40") == "object at <hex>"
@@ -50,7 +51,8 @@ def test_parse_javascript_and_go() -> None:
 def test_fingerprint_uses_in_app_frames_and_normalised_message() -> None:
     frames = stack.parse(PY_TB)
     assert fingerprint("CardError", "declined 12", frames) == fingerprint(
-        "CardError", "declined 99", frames)
+        "CardError", "declined 99", frames
+    )
     moved = stack.parse(PY_TB.replace("line 10", "line 20"))
     assert fingerprint("CardError", "x", frames) == fingerprint("CardError", "x", moved)
     other = stack.parse(PY_TB.replace("charge(order)", "refund(order)"))

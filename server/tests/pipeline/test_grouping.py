@@ -30,8 +30,9 @@ def _groups(server: BacklightProcess, service_marker: str) -> list[dict[str, Any
     return [g for g in groups if service_marker in str(g.get("stack"))]
 
 
-def test_grouping_and_reopen(backlight_server: BacklightProcess,
-                             otel_service: Callable[..., OtelService]) -> None:
+def test_grouping_and_reopen(
+    backlight_server: BacklightProcess, otel_service: Callable[..., OtelService]
+) -> None:
     server = backlight_server
     svc = otel_service(server.url, "grouping", server.project)
     for i in range(100):
@@ -52,22 +53,32 @@ def test_grouping_and_reopen(backlight_server: BacklightProcess,
 
     import httpx
 
-    r = httpx.patch(f"{server.url}/api/v1/error-groups/{gid}", json={"state": "resolved"},
-                    headers={"Authorization": f"Bearer {server.token}"})
+    r = httpx.patch(
+        f"{server.url}/api/v1/error-groups/{gid}",
+        json={"state": "resolved"},
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
     assert r.status_code == 200 and r.json()["state"] == "resolved"
     assert server.api(f"/api/v1/error-groups/{gid}")["group"]["state"] == "resolved"
     _record(svc, charge, 5)
     svc.flush()
-    reopened = wait_for(lambda: (lambda g: g if g["count"] == 101 else None)(
-        server.api(f"/api/v1/error-groups/{gid}")["group"]))
+    reopened = wait_for(
+        lambda: (lambda g: g if g["count"] == 101 else None)(
+            server.api(f"/api/v1/error-groups/{gid}")["group"]
+        )
+    )
     assert reopened["state"] == "open"
-    r = httpx.patch(f"{server.url}/api/v1/error-groups/{gid}", json={"state": "bogus"},
-                    headers={"Authorization": f"Bearer {server.token}"})
+    r = httpx.patch(
+        f"{server.url}/api/v1/error-groups/{gid}",
+        json={"state": "bogus"},
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
     assert r.status_code == 400
 
 
 def test_exception_logged_and_recorded_is_one_instance(
-        backlight_server: BacklightProcess, otel_service: Callable[..., OtelService]) -> None:
+    backlight_server: BacklightProcess, otel_service: Callable[..., OtelService]
+) -> None:
     """A server that records the exception on its span and also logs it with
     ``logger.exception`` (uvicorn does) must not count it twice."""
     server = backlight_server

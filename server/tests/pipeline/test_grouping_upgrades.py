@@ -37,10 +37,10 @@ Group = dict[str, Any]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BacklightProcess]:
     """A server of this module's own: every group it holds was made here."""
     if not (SDK_DIST / "backlight.js").exists():
-        subprocess.run(["node", "build.mjs"], cwd=SDK_DIST.parent, check=True,
-                       capture_output=True)
-    with BacklightProcess(tmp_path_factory.mktemp("upgrades"),
-                          env={"BACKLIGHT_SDK_DIR": str(SDK_DIST)}) as proc:
+        subprocess.run(["node", "build.mjs"], cwd=SDK_DIST.parent, check=True, capture_output=True)
+    with BacklightProcess(
+        tmp_path_factory.mktemp("upgrades"), env={"BACKLIGHT_SDK_DIR": str(SDK_DIST)}
+    ) as proc:
         yield proc
 
 
@@ -51,6 +51,7 @@ def groups(server: BacklightProcess, error_type: str) -> list[Group]:
 
 def settled(server: BacklightProcess, error_type: str, instances: int) -> list[Group]:
     """The groups of ``error_type`` once ``instances`` instances are stored."""
+
     def enough() -> list[Group] | None:
         found = groups(server, error_type)
         return found if sum(g["count"] for g in found) >= instances else None
@@ -62,8 +63,14 @@ def settled(server: BacklightProcess, error_type: str, instances: int) -> list[G
 def record(svc: OtelService, error_type: str, message: str, raw_stack: str) -> None:
     """An exception event as any OpenTelemetry SDK (Node's too) writes it."""
     with svc.tracer.start_as_current_span("job") as span:
-        span.add_event("exception", {"exception.type": error_type, "exception.message": message,
-                                     "exception.stacktrace": raw_stack})
+        span.add_event(
+            "exception",
+            {
+                "exception.type": error_type,
+                "exception.message": message,
+                "exception.stacktrace": raw_stack,
+            },
+        )
 
 
 def in_app(group: Group) -> list[str]:
@@ -72,18 +79,21 @@ def in_app(group: Group) -> list[str]:
 
 # --- Node -----------------------------------------------------------------------------------
 
+
 def node_stacks(binary: str, app: Path) -> tuple[str, dict[str, str]]:
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True,
-                             check=True, timeout=60).stdout.strip()
-    out = subprocess.run([binary, str(app)], capture_output=True, text=True, check=True,
-                         timeout=60, cwd=app.parent)
+    version = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    out = subprocess.run(
+        [binary, str(app)], capture_output=True, text=True, check=True, timeout=60, cwd=app.parent
+    )
     stacks: dict[str, str] = json.loads(out.stdout)
     return version, stacks
 
 
 def test_same_error_from_two_node_versions_is_one_group(
-        server: BacklightProcess, otel_service: Callable[..., OtelService],
-        tmp_path: Path) -> None:
+    server: BacklightProcess, otel_service: Callable[..., OtelService], tmp_path: Path
+) -> None:
     node = shutil.which("node")
     assert node is not None and PLAYWRIGHT_NODE.exists(), "needs node and Playwright's node"
     app = tmp_path / "srv" / "app.js"  # one app, one path: only the runtime changes
@@ -101,15 +111,22 @@ def test_same_error_from_two_node_versions_is_one_group(
     svc.flush()
     found = settled(server, "Error", 8)
     assert sorted((g["message"], g["count"]) for g in found) == [
-        ("card declined for order 42", 2), ("card declined for order 7", 2),
-        ("card declined for order 9", 2), ("connect ECONNREFUSED 127.0.0.1:1", 2)]
+        ("card declined for order 42", 2),
+        ("card declined for order 7", 2),
+        ("card declined for order 9", 2),
+        ("connect ECONNREFUSED 127.0.0.1:1", 2),
+    ]
     by_message = {g["message"]: g for g in found}
     assert in_app(by_message["card declined for order 7"]) == [
-        "chargeCard", "EventEmitter.<anonymous>", "Server.<anonymous>"]
+        "chargeCard",
+        "EventEmitter.<anonymous>",
+        "Server.<anonymous>",
+    ]
     assert in_app(by_message["connect ECONNREFUSED 127.0.0.1:1"]) == []
 
 
 # --- Python ---------------------------------------------------------------------------------
+
 
 def install(site_packages: Path, source: str) -> ModuleType:
     """``tinypay`` installed into a site-packages folder and imported from there."""
@@ -129,13 +146,15 @@ def checkout(tinypay: ModuleType, amount: int) -> str:
 
 
 def test_same_error_from_two_python_library_versions_is_one_group(
-        server: BacklightProcess, otel_service: Callable[..., OtelService],
-        tmp_path: Path) -> None:
+    server: BacklightProcess, otel_service: Callable[..., OtelService], tmp_path: Path
+) -> None:
     versions = [
         install(tmp_path / "venv" / "lib" / "python3.11" / "site-packages", "tinypay-1.0.0.py.txt"),
         # no venv: the user site of another Python (``pip install --user``)
-        install(tmp_path / "home" / ".local" / "lib" / "python3.13" / "site-packages",
-                "tinypay-2.0.0.py.txt"),
+        install(
+            tmp_path / "home" / ".local" / "lib" / "python3.13" / "site-packages",
+            "tinypay-2.0.0.py.txt",
+        ),
     ]
     svc = otel_service(server.url, "python-upgrade", server.project)
     for tinypay in versions:
@@ -163,7 +182,7 @@ def test_same_error_from_two_python_library_versions_is_one_group(
     assert any("_check(int(amount))" in r for r in raws)  # 2.0.0 changed the code too
 
 
-FASTAPI_APP = '''
+FASTAPI_APP = """
 import json, sys, traceback
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -183,17 +202,22 @@ try:
     TestClient(app).get("/stock/abc")
 except KeyError:
     json.dump(traceback.format_exc(), sys.stdout)
-'''
+"""
 
 
 def test_sdk_middleware_frame_is_not_shown_as_app_code(
-        server: BacklightProcess, otel_service: Callable[..., OtelService],
-        tmp_path: Path) -> None:
+    server: BacklightProcess, otel_service: Callable[..., OtelService], tmp_path: Path
+) -> None:
     script = tmp_path / "service" / "main.py"
     script.parent.mkdir()
     script.write_text(FASTAPI_APP)
-    out = subprocess.run([sys.executable, "-W", "ignore", str(script)], capture_output=True,
-                         text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     raw: str = json.loads(out.stdout)
     assert "backlight/integrations/asgi.py" in raw
     svc = otel_service(server.url, "fastapi", server.project)
@@ -209,15 +233,17 @@ def test_sdk_middleware_frame_is_not_shown_as_app_code(
 
 LIBRARY = {
     "1.0.0": "export function parse(text) {\n  return JSON.parse(text)\n}\n"
-             "export function later(text) {\n  setTimeout(function tick() { parse(text) }, 0)\n}\n",
+    "export function later(text) {\n  setTimeout(function tick() { parse(text) }, 0)\n}\n",
     "1.1.0": "// tinylib 1.1.0: adds sum()\nexport function sum(items) {\n"
-             "  return items.reduce((a, b) => a + b, 0)\n}\n\n"
-             "export function parse(text) {\n  return JSON.parse(text)\n}\n\n"
-             "export function later(text) {\n  setTimeout(function tick() { parse(text) }, 0)\n}\n",
+    "  return items.reduce((a, b) => a + b, 0)\n}\n\n"
+    "export function parse(text) {\n  return JSON.parse(text)\n}\n\n"
+    "export function later(text) {\n  setTimeout(function tick() { parse(text) }, 0)\n}\n",
 }
-APP = ("import { parse, later } from '/npm/tinylib@VERSION/index.js'\n"
-       "export function run(text) { parse(text) }\n"
-       "export function timer(text) { later(text) }\n")
+APP = (
+    "import { parse, later } from '/npm/tinylib@VERSION/index.js'\n"
+    "export function run(text) { parse(text) }\n"
+    "export function timer(text) { later(text) }\n"
+)
 
 
 class Site:
@@ -231,7 +257,8 @@ class Site:
             f'<!doctype html><script src="{backlight.url}/sdk/backlight.js"></script>'
             f"<script>H.init({json.dumps(backlight.project)}, {{}})</script>"
             '<script type="module">import { run, timer } from "/assets/app.js?v=VERSION"\n'
-            'setTimeout(() => run("{oops"))\ntimer("{oops")\n</script>')
+            'setTimeout(() => run("{oops"))\ntimer("{oops")\n</script>'
+        )
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
@@ -269,8 +296,10 @@ def browse(site: Site, server: BacklightProcess) -> list[str]:
     has delivered its two errors; returns the page errors Chromium saw."""
     seen: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu"],
+        )
         for n, version in enumerate(LIBRARY, start=1):
             site.version = version
             context = browser.new_context()
@@ -285,7 +314,8 @@ def browse(site: Site, server: BacklightProcess) -> list[str]:
 
 @pytest.mark.browser
 def test_same_error_from_two_browser_library_versions_is_one_group(
-        server: BacklightProcess) -> None:
+    server: BacklightProcess,
+) -> None:
     site = Site(server)
     try:
         page_errors = in_thread(lambda: browse(site, server))
@@ -298,5 +328,6 @@ def test_same_error_from_two_browser_library_versions_is_one_group(
     assert in_app(called_from_app)[0] == "run"
     assert in_app(library_only) == []
     files = {f["file"] for g in found for f in g["stack"] if "tinylib@" in f["file"]}
-    assert files and not any(f["in_app"] for g in found for f in g["stack"]
-                             if "tinylib@" in f["file"])
+    assert files and not any(
+        f["in_app"] for g in found for f in g["stack"] if "tinylib@" in f["file"]
+    )

@@ -20,7 +20,8 @@ from backlight_server.pipeline.linkage import NO_LINK, Link, clean_id, from_bagg
 from backlight_server.pipeline.otlp import convert_logs, convert_traces
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8"))
+    (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8")
+)
 
 
 def cases(section: list[dict[str, Any]]) -> list[Any]:
@@ -33,19 +34,26 @@ def expected(case: dict[str, Any]) -> Link:
 
 
 def test_names_and_limits_are_the_contract() -> None:
-    ours = {"header": names.HEADER, "traceparent_header": names.TRACEPARENT_HEADER,
-            "baggage_header": names.BAGGAGE_HEADER, "baggage_key": names.BAGGAGE_KEY,
-            "project_header": names.PROJECT_HEADER, "project_attribute": names.PROJECT_ATTR,
-            "session_attribute": names.SESSION_ATTR, "request_attribute": names.REQUEST_ATTR}
+    ours = {
+        "header": names.HEADER,
+        "traceparent_header": names.TRACEPARENT_HEADER,
+        "baggage_header": names.BAGGAGE_HEADER,
+        "baggage_key": names.BAGGAGE_KEY,
+        "project_header": names.PROJECT_HEADER,
+        "project_attribute": names.PROJECT_ATTR,
+        "session_attribute": names.SESSION_ATTR,
+        "request_attribute": names.REQUEST_ATTR,
+    }
     assert ours == VECTORS["names"]
-    limits = {"id": linkage.MAX_ID, "header": linkage.MAX_HEADER,
-              "baggage": linkage.MAX_BAGGAGE}
+    limits = {"id": linkage.MAX_ID, "header": linkage.MAX_HEADER, "baggage": linkage.MAX_BAGGAGE}
     assert limits == {k: VECTORS["limits"][k] for k in limits}
 
 
 # Spelled out elsewhere for now (files under other work), tied to names.py by this test.
-ELSEWHERE = {("ingest/otlp_http.py", "x-highlight-project"),
-             ("ingest/otlp_grpc.py", "x-highlight-project")}
+ELSEWHERE = {
+    ("ingest/otlp_http.py", "x-highlight-project"),
+    ("ingest/otlp_grpc.py", "x-highlight-project"),
+}
 
 
 def test_names_are_spelled_in_names_py_only() -> None:

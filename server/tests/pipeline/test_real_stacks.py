@@ -53,7 +53,10 @@ def test_node_versions_share_a_group(case: str) -> None:
 
 def test_node_core_frames_are_not_in_app() -> None:
     assert app_functions(NODE20["http"]) == [
-        "chargeCard", "EventEmitter.<anonymous>", "Server.<anonymous>"]
+        "chargeCard",
+        "EventEmitter.<anonymous>",
+        "Server.<anonymous>",
+    ]
     assert app_functions(NODE14["http"]) == app_functions(NODE20["http"])
     for raw in (*NODE20.values(), *NODE26.values(), *NODE14.values()):
         for frame in stack.parse(raw):
@@ -70,10 +73,14 @@ def test_node_all_runtime_stack_is_named_by_module_and_function() -> None:
     assert group(other) != group(NODE20["refused"])  # the function still counts
 
 
-SHOP = {name: load(f"python/shop-{name}.json")
-        for name in ("3.11.7-venv", "3.12.1-venv", "3.13.0-user-site")}
-THREADS = {name: load(f"python/threads-{name}.json")["stdlib_only"]
-           for name in ("3.11.7", "3.12.1", "3.13.0", "debian-3.11")}
+SHOP = {
+    name: load(f"python/shop-{name}.json")
+    for name in ("3.11.7-venv", "3.12.1-venv", "3.13.0-user-site")
+}
+THREADS = {
+    name: load(f"python/threads-{name}.json")["stdlib_only"]
+    for name in ("3.11.7", "3.12.1", "3.13.0", "debian-3.11")
+}
 
 
 def test_python_library_versions_share_a_group_with_and_without_a_venv() -> None:
@@ -90,7 +97,10 @@ def test_python_library_versions_share_a_group_with_and_without_a_venv() -> None
     assert all(app_functions(raw) == [] for raw in library)
     assert len({group(raw, "CardError") for raw in library}) == 1
     assert [module_of(f.file) for f in stack.parse(library[2])] == [
-        "tinypay/__init__.py", "tinypay/__init__.py", "concurrent/futures/thread.py"]
+        "tinypay/__init__.py",
+        "tinypay/__init__.py",
+        "concurrent/futures/thread.py",
+    ]
 
 
 def test_python_stdlib_of_any_install_is_not_in_app() -> None:
@@ -103,7 +113,11 @@ def test_python_stdlib_of_any_install_is_not_in_app() -> None:
     assert all(app_functions(raw) == [] for raw in THREADS.values())
     assert len({group(raw, "JSONDecodeError") for raw in THREADS.values()}) == 1
     assert [module_of(f.file) for f in stack.parse(THREADS["3.13.0"])] == [
-        "json/decoder.py", "json/decoder.py", "json/__init__.py", "concurrent/futures/thread.py"]
+        "json/decoder.py",
+        "json/decoder.py",
+        "json/__init__.py",
+        "concurrent/futures/thread.py",
+    ]
 
 
 def test_python_install_layouts() -> None:
@@ -115,10 +129,14 @@ def test_python_install_layouts() -> None:
     frozen = load("python/fastapi-3.11.7-sdk-checkout.json")["frozen"]
     assert app_functions(frozen) == ["<module>"]
     assert module_of("<frozen importlib._bootstrap>") == "<frozen importlib._bootstrap>"
-    for stdlib in ("/usr/lib64/python3.11/socket.py",  # Fedora, RHEL
-                   "C:\\Program Files\\Python312\\Lib\\asyncio\\base_events.py"):
-        [frame] = stack.parse(f'Traceback (most recent call last):\n  File "{stdlib}", '
-                              'line 9, in connect\n    sock.connect(sa)\nOSError: x\n')
+    for stdlib in (
+        "/usr/lib64/python3.11/socket.py",  # Fedora, RHEL
+        "C:\\Program Files\\Python312\\Lib\\asyncio\\base_events.py",
+    ):
+        [frame] = stack.parse(
+            f'Traceback (most recent call last):\n  File "{stdlib}", '
+            "line 9, in connect\n    sock.connect(sa)\nOSError: x\n"
+        )
         assert not frame.in_app
 
 
@@ -147,35 +165,56 @@ def test_go_module_versions_share_a_group() -> None:
     trimmed = [text(f"go/recovered-trimpath-tinydb-{v}.txt") for v in ("v1.2.3", "v1.3.0")]
     assert len({fingerprint("panic", "x", stack.parse(r)) for r in trimmed}) == 1
     assert [f.file for f in stack.parse(trimmed[0]) if f.in_app] == [  # -trimpath: relative
-        "example.com/shop/main.go", "example.com/shop/main.go"]
+        "example.com/shop/main.go",
+        "example.com/shop/main.go",
+    ]
     crashes = [text(f"go/crash-tinydb-{v}.txt") for v in ("v1.2.3", "v1.3.0")]
     assert len({fingerprint("panic", "x", stack.parse(r)) for r in crashes}) == 1
 
 
 def test_go_stdlib_and_module_cache_are_not_in_app() -> None:
-    for raw in (GO_V123, text("go/recovered-trimpath-tinydb-v1.3.0.txt"),
-                text("go/recovered-go1.22-shape-tinydb-v1.3.0.txt")):
+    for raw in (
+        GO_V123,
+        text("go/recovered-trimpath-tinydb-v1.3.0.txt"),
+        text("go/recovered-go1.22-shape-tinydb-v1.3.0.txt"),
+    ):
         frames = stack.parse(raw)
         assert [f.function for f in frames if f.in_app] == [
-            "main.stockHandler.func1", "main.stockHandler"]
+            "main.stockHandler.func1",
+            "main.stockHandler",
+        ]
         assert [f.function for f in frames] == [
-            "runtime/debug.Stack", "main.stockHandler.func1", "panic", "example.com/tinydb.run",
-            "example.com/tinydb.Query", "main.stockHandler", "net/http.HandlerFunc.ServeHTTP",
-            "net/http.serverHandler.ServeHTTP", "net/http.(*conn).serve",
-            "net/http.(*Server).Serve"]
+            "runtime/debug.Stack",
+            "main.stockHandler.func1",
+            "panic",
+            "example.com/tinydb.run",
+            "example.com/tinydb.Query",
+            "main.stockHandler",
+            "net/http.HandlerFunc.ServeHTTP",
+            "net/http.serverHandler.ServeHTTP",
+            "net/http.(*conn).serve",
+            "net/http.(*Server).Serve",
+        ]
     tinydb = "example.com/tinydb/db.go"
     assert module_of("/root/go/pkg/mod/example.com/tinydb@v1.3.0/db.go") == tinydb
     assert module_of("example.com/tinydb@v1.2.3/db.go") == tinydb
     assert module_of("/usr/lib/go-1.19/src/net/http/server.go") == "net/http/server.go"
     assert module_of("/usr/local/go/src/net/http/server.go") == "net/http/server.go"
-    assert module_of("/root/go/pkg/mod/golang.org/toolchain@v0.0.1-go1.22.0.linux-amd64/src/"
-                     "net/http/server.go") == "net/http/server.go"
+    assert (
+        module_of(
+            "/root/go/pkg/mod/golang.org/toolchain@v0.0.1-go1.22.0.linux-amd64/src/"
+            "net/http/server.go"
+        )
+        == "net/http/server.go"
+    )
     assert module_of("/app/vendor/github.com/lib/pq/conn.go") == "github.com/lib/pq/conn.go"
     assert not in_app("/app/vendor/github.com/lib/pq/conn.go")
 
 
-BROWSERS = {name: load_nested(f"browser/{name}.json")
-            for name in ("chrome-156", "firefox-shape", "safari-shape")}
+BROWSERS = {
+    name: load_nested(f"browser/{name}.json")
+    for name in ("chrome-156", "firefox-shape", "safari-shape")
+}
 FIREFOX, SAFARI = BROWSERS["firefox-shape"], BROWSERS["safari-shape"]
 
 
@@ -185,7 +224,8 @@ def test_browser_library_versions_share_a_group(browser: str, case: str) -> None
     old, new = BROWSERS[browser]["1.0.0"][case], BROWSERS[browser]["1.1.0"][case]
     assert old.replace("1.0.0", "1.1.0") != new  # the library's line numbers moved
     assert fingerprint("SyntaxError", "x", stack.parse(old)) == fingerprint(
-        "SyntaxError", "x", stack.parse(new))
+        "SyntaxError", "x", stack.parse(new)
+    )
     top = "module code" if browser == "safari-shape" else "?"
     expected = ["run", top] if case == "library" else []
     assert app_functions(old) == expected
@@ -195,10 +235,15 @@ def test_safari_anonymous_and_native_frames() -> None:
     raw = SAFARI["1.0.0"]["callback"]
     frames = stack.parse(raw)
     assert [(f.function, f.in_app) for f in frames] == [
-        ("renderPrice", True), ("?", False), ("each", False), ("render", True)]
+        ("renderPrice", True),
+        ("?", False),
+        ("each", False),
+        ("render", True),
+    ]
     moved = SAFARI["1.1.0"]["callback"]
     assert fingerprint("TypeError", "x", frames) == fingerprint(
-        "TypeError", "x", stack.parse(moved))
+        "TypeError", "x", stack.parse(moved)
+    )
 
 
 def test_extension_frames_group_across_installations() -> None:
@@ -207,43 +252,71 @@ def test_extension_frames_group_across_installations() -> None:
     assert not any(f.in_app for f in a + b)
     assert module_of(a[0].file) == "moz-extension://content.js"
     assert fingerprint("TypeError", "x", a) == fingerprint("TypeError", "x", b)
-    for file in ("chrome-extension://abcdefghijklmnopabcdefghijklmnop/content.js",
-                 "safari-web-extension://4C1D7C54-1B1A-4B7E-9A43-21E1B2F4A0C3/content.js",
-                 "webkit-masked-url://hidden/"):
+    for file in (
+        "chrome-extension://abcdefghijklmnopabcdefghijklmnop/content.js",
+        "safari-web-extension://4C1D7C54-1B1A-4B7E-9A43-21E1B2F4A0C3/content.js",
+        "webkit-masked-url://hidden/",
+    ):
         assert not in_app(file)
 
 
-@pytest.mark.parametrize(("file", "module"), [
-    ("http://localhost:5173/node_modules/.vite/deps/react-dom_client.js?v=5c1e4a7b",
-     ".vite/deps/react-dom_client.js"),
-    ("webpack-internal:///./node_modules/react-dom/cjs/react-dom.development.js",
-     "react-dom/cjs/react-dom.development.js"),
-    ("/app/node_modules/.pnpm/express@4.18.2/node_modules/express/lib/router/layer.js",
-     "express/lib/router/layer.js"),
-    ("https://cdn.jsdelivr.net/npm/@babel/standalone@7.23.2/babel.min.js",
-     "https://cdn.jsdelivr.net/npm/@babel/standalone/babel.min.js"),
-    ("/usr/local/lib/python3.12/site-packages/urllib3/connectionpool.py",
-     "urllib3/connectionpool.py"),
-    ("/usr/lib64/python3.11/socket.py", "socket.py"),
-    ("C:\\Users\\me\\AppData\\Local\\Programs\\Python\\Python312\\Lib\\json\\decoder.py",
-     "json/decoder.py"),
-    ("/srv/.venv/lib/python3.12/site-packages/foo-1.2-py3.12.egg/foo/x.py", "foo/x.py"),
-    ("internal/process/task_queues.js", "node:internal/process/task_queues"),
-    ("node:internal/process/task_queues", "node:internal/process/task_queues"),
-    ("https://unpkg.com/react@18/umd/react.development.js",
-     "https://unpkg.com/react/umd/react.development.js"),
-])
+@pytest.mark.parametrize(
+    ("file", "module"),
+    [
+        (
+            "http://localhost:5173/node_modules/.vite/deps/react-dom_client.js?v=5c1e4a7b",
+            ".vite/deps/react-dom_client.js",
+        ),
+        (
+            "webpack-internal:///./node_modules/react-dom/cjs/react-dom.development.js",
+            "react-dom/cjs/react-dom.development.js",
+        ),
+        (
+            "/app/node_modules/.pnpm/express@4.18.2/node_modules/express/lib/router/layer.js",
+            "express/lib/router/layer.js",
+        ),
+        (
+            "https://cdn.jsdelivr.net/npm/@babel/standalone@7.23.2/babel.min.js",
+            "https://cdn.jsdelivr.net/npm/@babel/standalone/babel.min.js",
+        ),
+        (
+            "/usr/local/lib/python3.12/site-packages/urllib3/connectionpool.py",
+            "urllib3/connectionpool.py",
+        ),
+        ("/usr/lib64/python3.11/socket.py", "socket.py"),
+        (
+            "C:\\Users\\me\\AppData\\Local\\Programs\\Python\\Python312\\Lib\\json\\decoder.py",
+            "json/decoder.py",
+        ),
+        ("/srv/.venv/lib/python3.12/site-packages/foo-1.2-py3.12.egg/foo/x.py", "foo/x.py"),
+        ("internal/process/task_queues.js", "node:internal/process/task_queues"),
+        ("node:internal/process/task_queues", "node:internal/process/task_queues"),
+        (
+            "https://unpkg.com/react@18/umd/react.development.js",
+            "https://unpkg.com/react/umd/react.development.js",
+        ),
+    ],
+)
 def test_module_of_library_files(file: str, module: str) -> None:
     assert not in_app(file)
     assert module_of(file) == module
 
 
-@pytest.mark.parametrize("file", [
-    "/app/api/views.py", "/home/me/src/native_bridge.js", "/app/src/vendor/views.py",
-    "https://app.test/assets/index-3f9a1c.js", "/home/me/python-projects/lib/app.py",
-    "file:///srv/app/server.mjs", "/srv/app/server.js", "<string>", "/home/me@corp/app.py",
-    "/srv/web/icons@2x/sprite.js",
-])
+@pytest.mark.parametrize(
+    "file",
+    [
+        "/app/api/views.py",
+        "/home/me/src/native_bridge.js",
+        "/app/src/vendor/views.py",
+        "https://app.test/assets/index-3f9a1c.js",
+        "/home/me/python-projects/lib/app.py",
+        "file:///srv/app/server.mjs",
+        "/srv/app/server.js",
+        "<string>",
+        "/home/me@corp/app.py",
+        "/srv/web/icons@2x/sprite.js",
+    ],
+)
 def test_app_files_stay_in_app(file: str) -> None:
     assert in_app(file)
 

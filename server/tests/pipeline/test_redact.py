@@ -40,7 +40,8 @@ from backlight_server.pipeline.redact import (
 from bltest import AUTH, session_id
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[3] / "tests" / "vectors" / "redaction.json").read_text("utf-8"))
+    (Path(__file__).parents[3] / "tests" / "vectors" / "redaction.json").read_text("utf-8")
+)
 BODIES = VECTORS["bodies"]
 
 
@@ -83,8 +84,12 @@ def test_attribute_vectors() -> None:
 
 
 def test_attributes_unchanged_are_returned_as_is() -> None:
-    attrs: dict[str, object] = {"http.route": "/a", "gen_ai.usage.input_tokens": 3,
-                                "highlight.session_id": "s", "app.tags": ["a", "b"]}
+    attrs: dict[str, object] = {
+        "http.route": "/a",
+        "gen_ai.usage.input_tokens": 3,
+        "highlight.session_id": "s",
+        "app.tags": ["a", "b"],
+    }
     assert redact_attributes(attrs) is attrs
 
 
@@ -95,28 +100,65 @@ def test_a_cut_otlp_body_attribute_keeps_its_mark() -> None:
 
 
 def test_structured_body_attributes_keep_their_type() -> None:
-    out = redact_attributes({"http.request.body": {"user": "u", "password": "p"},
-                             "http.response.body": [{"token": "t"}, 1]})
-    assert out == {"http.request.body": {"user": "u", "password": REDACTED},
-                   "http.response.body": [{"token": REDACTED}, 1]}
+    out = redact_attributes(
+        {
+            "http.request.body": {"user": "u", "password": "p"},
+            "http.response.body": [{"token": "t"}, 1],
+        }
+    )
+    assert out == {
+        "http.request.body": {"user": "u", "password": REDACTED},
+        "http.response.body": [{"token": REDACTED}, 1],
+    }
 
 
 def test_header_values_of_other_types() -> None:
-    out = redact_headers({"Content-Length": 12, "X-Flag": True, "X-Multi": ["a", 2],
-                          "X-Obj": {"a": 1}, "X-Null": None, "Cookie": {"a": 1},
-                          "X-Tokens-Left": 5.0, 3: "x"})
-    assert out == {"content-length": "12", "x-flag": "true", "x-multi": "a, 2",
-                   "cookie": REDACTED, "x-tokens-left": "5.0"}
+    out = redact_headers(
+        {
+            "Content-Length": 12,
+            "X-Flag": True,
+            "X-Multi": ["a", 2],
+            "X-Obj": {"a": 1},
+            "X-Null": None,
+            "Cookie": {"a": 1},
+            "X-Tokens-Left": 5.0,
+            3: "x",
+        }
+    )
+    assert out == {
+        "content-length": "12",
+        "x-flag": "true",
+        "x-multi": "a, 2",
+        "cookie": REDACTED,
+        "x-tokens-left": "5.0",
+    }
     assert redact_headers("authorization: x") is None
     assert redact_headers(None) is None
     assert redact_headers([["a", "1"], "junk", ["b"], ["Token", "t"]]) == {
-        "a": "1", "token": REDACTED}
+        "a": "1",
+        "token": REDACTED,
+    }
 
 
 # --- properties -----------------------------------------------------------------------------
 
-_NAMES = ["id", "name", "email", "items", "password", "new_password", "session_token",
-          "max_tokens", "tokens", "apiKey", "X-Api-Key", "note", "cvv", "auth", "author"]
+_NAMES = [
+    "id",
+    "name",
+    "email",
+    "items",
+    "password",
+    "new_password",
+    "session_token",
+    "max_tokens",
+    "tokens",
+    "apiKey",
+    "X-Api-Key",
+    "note",
+    "cvv",
+    "auth",
+    "author",
+]
 
 
 def _value(rng: random.Random, depth: int) -> object:
@@ -176,9 +218,12 @@ def _parsed(value: object) -> object:
 
 
 def _dumps(rng: random.Random, value: object) -> str:
-    return json.dumps(value, ensure_ascii=rng.random() < 0.5,
-                      indent=rng.choice([None, 0, 2, "\t"]),
-                      separators=rng.choice([None, (",", ":"), (" ,  ", " : ")]))
+    return json.dumps(
+        value,
+        ensure_ascii=rng.random() < 0.5,
+        indent=rng.choice([None, 0, 2, "\t"]),
+        separators=rng.choice([None, (",", ":"), (" ,  ", " : ")]),
+    )
 
 
 def test_valid_json_stays_valid_and_is_redacted_by_the_rule() -> None:
@@ -199,8 +244,9 @@ def _secrets_of(value: object, hidden: bool = False) -> set[str]:
     if isinstance(value, list):
         return set().union(*(_secrets_of(v, hidden) for v in value))
     if isinstance(value, dict):
-        return set().union(*(_secrets_of(v, hidden or name_rule(k) != KEEP)
-                             for k, v in value.items()))
+        return set().union(
+            *(_secrets_of(v, hidden or name_rule(k) != KEEP) for k, v in value.items())
+        )
     return set()
 
 
@@ -293,16 +339,19 @@ def test_cost_is_linear(make: Callable[[int], str]) -> None:
 
 # --- call sites: what arrives through OTLP and highlight.run is stored redacted --------------
 
+
 def _sdk_attributes() -> tuple[dict[str, Any], dict[str, Any]]:
     """The attribute vectors an OpenTelemetry SDK can send (no maps), in and out."""
     vec = VECTORS["attributes"]
-    keys = [k for k, v in vec["in"].items()
-            if not isinstance(v, dict) and k != "highlight.session_id"]
+    keys = [
+        k for k, v in vec["in"].items() if not isinstance(v, dict) and k != "highlight.session_id"
+    ]
     return {k: vec["in"][k] for k in keys}, {k: vec["out"][k] for k in keys}
 
 
 async def test_otlp_span_event_and_log_attributes_are_stored_redacted(
-        client: httpx.AsyncClient, project: str) -> None:
+    client: httpx.AsyncClient, project: str
+) -> None:
     attrs_in, attrs_out = _sdk_attributes()
     link = {"highlight.session_id": session_id(), "highlight.trace_id": "redact16otlp"}
     resource = Resource.create({"service.name": "redact-svc", "highlight.project_id": project})
@@ -310,23 +359,30 @@ async def test_otlp_span_event_and_log_attributes_are_stored_redacted(
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     with tracer_provider.get_tracer("t").start_as_current_span(
-            "POST /password", attributes={**attrs_in, **link}) as span:
+        "POST /password", attributes={**attrs_in, **link}
+    ) as span:
         span.add_event("retry", {"client_secret": "s3", "attempt": 2})
     tracer_provider.shutdown()
-    r = await client.post("/v1/traces", content=encode_spans(
-        spans.get_finished_spans()).SerializeToString(),
-                          headers={"content-type": "application/x-protobuf"})
+    r = await client.post(
+        "/v1/traces",
+        content=encode_spans(spans.get_finished_spans()).SerializeToString(),
+        headers={"content-type": "application/x-protobuf"},
+    )
     assert r.status_code == 200, r.text
 
     logs = InMemoryLogRecordExporter()
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    logger_provider.get_logger("t").emit(body="password changed", severity_text="INFO",
-                                         attributes={**attrs_in, **link})
+    logger_provider.get_logger("t").emit(
+        body="password changed", severity_text="INFO", attributes={**attrs_in, **link}
+    )
     logger_provider.shutdown()
     body = gzip.compress(encode_logs(logs.get_finished_logs()).SerializeToString())
-    r = await client.post("/v1/logs", content=body, headers={
-        "content-type": "application/x-protobuf", "content-encoding": "gzip"})
+    r = await client.post(
+        "/v1/logs",
+        content=body,
+        headers={"content-type": "application/x-protobuf", "content-encoding": "gzip"},
+    )
     assert r.status_code == 200, r.text
 
     view = (await client.get("/api/v1/requests/redact16otlp", headers=AUTH)).json()
@@ -337,8 +393,9 @@ async def test_otlp_span_event_and_log_attributes_are_stored_redacted(
     assert stored_log["body"] == "password changed"  # log bodies are free text: kept
 
 
-async def test_otlp_json_maps_are_redacted_by_their_keys(client: httpx.AsyncClient,
-                                                         project: str) -> None:
+async def test_otlp_json_maps_are_redacted_by_their_keys(
+    client: httpx.AsyncClient, project: str
+) -> None:
     def kv(key: str, value: dict[str, Any]) -> dict[str, Any]:
         return {"key": key, "value": value}
 
@@ -346,20 +403,41 @@ async def test_otlp_json_maps_are_redacted_by_their_keys(client: httpx.AsyncClie
         return {"stringValue": text}
 
     now = time.time_ns()
-    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
-            "name": "login", "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 1000),
-            "attributes": [
-                kv("highlight.trace_id", s("redact16json")),
-                kv("app.config", {"kvlistValue": {"values": [
-                    kv("db_password", s("pw")), kv("host", s("h"))]}}),
-                kv("http.request.headers", {"kvlistValue": {"values": [
-                    kv("Authorization", s("x")), kv("accept", s("*/*"))]}}),
-                kv("http.request.body", s('{"user":"u","new_password":"n"}'))]}
-    payload = {"resourceSpans": [{"resource": {"attributes": [
-        kv("service.name", s("json-svc")), kv("highlight.project_id", s(project))]},
-        "scopeSpans": [{"spans": [span]}]}]}
-    r = await client.post("/v1/traces", content=orjson.dumps(payload),
-                          headers={"content-type": "application/json"})
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "login",
+        "startTimeUnixNano": str(now),
+        "endTimeUnixNano": str(now + 1000),
+        "attributes": [
+            kv("highlight.trace_id", s("redact16json")),
+            kv(
+                "app.config",
+                {"kvlistValue": {"values": [kv("db_password", s("pw")), kv("host", s("h"))]}},
+            ),
+            kv(
+                "http.request.headers",
+                {"kvlistValue": {"values": [kv("Authorization", s("x")), kv("accept", s("*/*"))]}},
+            ),
+            kv("http.request.body", s('{"user":"u","new_password":"n"}')),
+        ],
+    }
+    payload = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [
+                        kv("service.name", s("json-svc")),
+                        kv("highlight.project_id", s(project)),
+                    ]
+                },
+                "scopeSpans": [{"spans": [span]}],
+            }
+        ]
+    }
+    r = await client.post(
+        "/v1/traces", content=orjson.dumps(payload), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 200, r.text
     view = (await client.get("/api/v1/requests/redact16json", headers=AUTH)).json()
     stored = view["spans"][0]["attributes"]
@@ -387,52 +465,104 @@ PUSH = """mutation PushPayloadCompressed($session_secure_id: String!, $payload_i
 
 
 async def test_highlight_network_headers_and_bodies_are_stored_redacted(
-        client: httpx.AsyncClient, project: str) -> None:
+    client: httpx.AsyncClient, project: str
+) -> None:
     sid = session_id()
-    r = await client.post("/public", json={"query": INIT, "variables": {
-        "session_secure_id": sid, "organization_verbose_id": project,
-        "enable_strict_privacy": False, "enable_recording_network_contents": True,
-        "clientVersion": "10.7.5", "firstloadVersion": "10.7.5", "clientConfig": "{}",
-        "environment": "production", "id": "fp"}})
+    r = await client.post(
+        "/public",
+        json={
+            "query": INIT,
+            "variables": {
+                "session_secure_id": sid,
+                "organization_verbose_id": project,
+                "enable_strict_privacy": False,
+                "enable_recording_network_contents": True,
+                "clientVersion": "10.7.5",
+                "firstloadVersion": "10.7.5",
+                "clientConfig": "{}",
+                "environment": "production",
+                "id": "fp",
+            },
+        },
+    )
     assert r.status_code == 200 and "errors" not in r.json(), r.text
     now = time.time() * 1000
 
     def resource(rid: str, request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
-        return {"name": f"http://api.test/{rid}", "initiatorType": "fetch",
-                "startTimeAbs": now, "responseEndAbs": now + 20,
-                "requestResponsePairs": {"request": {"id": rid, "verb": "POST", **request},
-                                         "response": {"status": 200, **response}}}
+        return {
+            "name": f"http://api.test/{rid}",
+            "initiatorType": "fetch",
+            "startTimeAbs": now,
+            "responseEndAbs": now + 20,
+            "requestResponsePairs": {
+                "request": {"id": rid, "verb": "POST", **request},
+                "response": {"status": 200, **response},
+            },
+        }
 
     resources = [
-        resource("pwchange", {
-            "headers": {"Authorization": "Bearer abc", "Content-Type": "application/json",
-                        "X-CSRF-Token": "c"},
-            "body": '{"new_password":"n3w","password_confirmation":"n3w","id_token":"t","sku":1}'},
-            {"headers": {"Set-Cookie": "sid=1", "X-Request-Id": "r1"},
-             "body": '{"session_token":"abc","ok":true}'}),
-        resource("objbody", {"body": {"user": {"password": "p", "name": "n"}}},
-                 {"body": "access_token=abc&expires_in=3600"}),
-        resource("cut", {"body": '{"a":"' + "x" * 300_000 + '"}'},
-                 {"body": '{"refresh_token":"' + "y" * 300_000 + '"}'})]
-    variables = {"session_secure_id": sid, "payload_id": "1",
-                 "events": {"events": []}, "messages": '{"messages": []}',
-                 "resources": orjson.dumps({"resources": resources}).decode(),
-                 "errors": [], "is_beacon": False, "has_session_unloaded": False}
+        resource(
+            "pwchange",
+            {
+                "headers": {
+                    "Authorization": "Bearer abc",
+                    "Content-Type": "application/json",
+                    "X-CSRF-Token": "c",
+                },
+                "body": '{"new_password":"n3w","password_confirmation":"n3w",'
+                '"id_token":"t","sku":1}',
+            },
+            {
+                "headers": {"Set-Cookie": "sid=1", "X-Request-Id": "r1"},
+                "body": '{"session_token":"abc","ok":true}',
+            },
+        ),
+        resource(
+            "objbody",
+            {"body": {"user": {"password": "p", "name": "n"}}},
+            {"body": "access_token=abc&expires_in=3600"},
+        ),
+        resource(
+            "cut",
+            {"body": '{"a":"' + "x" * 300_000 + '"}'},
+            {"body": '{"refresh_token":"' + "y" * 300_000 + '"}'},
+        ),
+    ]
+    variables = {
+        "session_secure_id": sid,
+        "payload_id": "1",
+        "events": {"events": []},
+        "messages": '{"messages": []}',
+        "resources": orjson.dumps({"resources": resources}).decode(),
+        "errors": [],
+        "is_beacon": False,
+        "has_session_unloaded": False,
+    }
     data = base64.b64encode(gzip.compress(orjson.dumps(variables))).decode()
-    r = await client.post("/public", json={"query": PUSH, "variables": {
-        "session_secure_id": sid, "payload_id": "1", "data": data}})
+    r = await client.post(
+        "/public",
+        json={
+            "query": PUSH,
+            "variables": {"session_secure_id": sid, "payload_id": "1", "data": data},
+        },
+    )
     assert r.status_code == 200 and "errors" not in r.json(), r.text
 
     network = (await client.get(f"/api/v1/sessions/{sid}", headers=AUTH)).json()["network"]
     detail = {n["request_id"]: n["detail"] for n in network}
     pw = detail["pwchange"]
-    assert pw["request_headers"] == {"authorization": REDACTED,
-                                     "content-type": "application/json",
-                                     "x-csrf-token": REDACTED}
+    assert pw["request_headers"] == {
+        "authorization": REDACTED,
+        "content-type": "application/json",
+        "x-csrf-token": REDACTED,
+    }
     assert pw["response_headers"] == {"set-cookie": REDACTED, "x-request-id": "r1"}
     assert json.loads(pw["request_body"]) == {
-        "new_password": REDACTED, "password_confirmation": REDACTED, "id_token": REDACTED,
-        "sku": 1}
+        "new_password": REDACTED,
+        "password_confirmation": REDACTED,
+        "id_token": REDACTED,
+        "sku": 1,
+    }
     assert json.loads(pw["response_body"]) == {"session_token": REDACTED, "ok": True}
     obj = detail["objbody"]
     assert json.loads(obj["request_body"]) == {"user": {"password": REDACTED, "name": "n"}}

@@ -30,10 +30,13 @@ from bltest import OtelService, wait_for
 STACKS = Path(__file__).parent / "stacks"
 PROJECT = "proj1234"
 NOW = time.time() * 1000
-PY_APP = ('Traceback (most recent call last):\n  File "/srv/app/views.py", line 10, in checkout\n'
-          '    charge(order)\nValueError: declined\n')
-NODE = {v: json.loads((STACKS / "node" / f"node-v{v}.json").read_text())
-        for v in ("20.20.2", "26.13.1")}
+PY_APP = (
+    'Traceback (most recent call last):\n  File "/srv/app/views.py", line 10, in checkout\n'
+    "    charge(order)\nValueError: declined\n"
+)
+NODE = {
+    v: json.loads((STACKS / "node" / f"node-v{v}.json").read_text()) for v in ("20.20.2", "26.13.1")
+}
 CHROME = json.loads((STACKS / "browser" / "chrome-156.json").read_text())
 
 
@@ -62,25 +65,47 @@ class OldServer:
     def __init__(self, path: Path) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None)
 
-    def group(self, fp: str, etype: str, message: str, source: str, raw: str, state: str,
-              times: list[float]) -> int:
+    def group(
+        self,
+        fp: str,
+        etype: str,
+        message: str,
+        source: str,
+        raw: str,
+        state: str,
+        times: list[float],
+    ) -> int:
         frames = orjson.dumps(old_frames(raw)).decode()
-        group_id = int(self.conn.execute(
-            "INSERT INTO error_groups (project_id, fingerprint, type, message, source, stack, "
-            "first_ms, last_ms, count, state) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
-            (PROJECT, fp, etype, message, source, frames, min(times), max(times), len(times),
-             state)).fetchone()[0])
+        group_id = int(
+            self.conn.execute(
+                "INSERT INTO error_groups (project_id, fingerprint, type, message, source, stack, "
+                "first_ms, last_ms, count, state) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                (
+                    PROJECT,
+                    fp,
+                    etype,
+                    message,
+                    source,
+                    frames,
+                    min(times),
+                    max(times),
+                    len(times),
+                    state,
+                ),
+            ).fetchone()[0]
+        )
         for ts in times:
             self.conn.execute(
                 "INSERT INTO errors (group_id, project_id, ts_ms, source, type, message, stack, "
                 "raw_stack, trace_id) VALUES (?,?,?,?,?,?,?,?,?)",
-                (group_id, PROJECT, ts, source, etype, message, frames, raw,
-                 secrets.token_hex(16)))
+                (group_id, PROJECT, ts, source, etype, message, frames, raw, secrets.token_hex(16)),
+            )
         return group_id
 
 
 def test_groups_split_by_an_old_server_merge_and_keep_their_history(
-        tmp_path: Path, otel_service: Callable[..., OtelService]) -> None:
+    tmp_path: Path, otel_service: Callable[..., OtelService]
+) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     old_database(data / "backlight.db")
@@ -89,17 +114,34 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
     refused = [NODE[v]["refused"] for v in NODE]
     msg = "card declined for order 42"
     ids = {
-        "emitter20": old.group("old-e20", "Error", msg, "span", emitter[0], "resolved",
-                               [NOW - 9000, NOW - 8000]),
+        "emitter20": old.group(
+            "old-e20", "Error", msg, "span", emitter[0], "resolved", [NOW - 9000, NOW - 8000]
+        ),
         "emitter26": old.group("old-e26", "Error", msg, "span", emitter[1], "open", [NOW - 100]),
-        "refused20": old.group("old-r20", "Error", "connect", "log", refused[0], "ignored",
-                               [NOW - 5000]),
-        "refused26": old.group("old-r26", "Error", "connect", "log", refused[1], "ignored",
-                               [NOW - 4000]),
-        "browser1": old.group("old-b1", "SyntaxError", "JSON", "frontend",
-                              CHROME["1.0.0"]["timer"], "open", [NOW - 3000]),
-        "browser2": old.group("old-b2", "SyntaxError", "JSON", "frontend",
-                              CHROME["1.1.0"]["timer"], "resolved", [NOW - 2000]),
+        "refused20": old.group(
+            "old-r20", "Error", "connect", "log", refused[0], "ignored", [NOW - 5000]
+        ),
+        "refused26": old.group(
+            "old-r26", "Error", "connect", "log", refused[1], "ignored", [NOW - 4000]
+        ),
+        "browser1": old.group(
+            "old-b1",
+            "SyntaxError",
+            "JSON",
+            "frontend",
+            CHROME["1.0.0"]["timer"],
+            "open",
+            [NOW - 3000],
+        ),
+        "browser2": old.group(
+            "old-b2",
+            "SyntaxError",
+            "JSON",
+            "frontend",
+            CHROME["1.1.0"]["timer"],
+            "resolved",
+            [NOW - 2000],
+        ),
     }
     # A group the new rule leaves alone keeps its fingerprint...
     app_fp = fingerprint("ValueError", "declined", stack.parse(PY_APP))
@@ -108,16 +150,18 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
     emitter_fp = fingerprint("Error", msg, stack.parse(emitter[0]))
     ids["clash"] = old.group(emitter_fp, "TypeError", "x", "span", PY_APP, "open", [NOW - 1])
     # A group whose instances retention already deleted is fingerprinted from its own row.
-    ids["orphan"] = old.group("old-orphan", "Error", "connect", "log", refused[0], "ignored",
-                              [NOW - 7000])
+    ids["orphan"] = old.group(
+        "old-orphan", "Error", "connect", "log", refused[0], "ignored", [NOW - 7000]
+    )
     old.conn.execute("DELETE FROM errors WHERE group_id = ?", (ids["orphan"],))
     old.conn.close()
 
     with BacklightProcess(data) as server:
         assert server.project == PROJECT
         found = {g["id"]: g for g in server.api("/api/v1/error-groups", limit=100)["groups"]}
-        assert sorted(found) == sorted(ids[k] for k in ("emitter20", "refused20", "browser1",
-                                                         "app", "clash"))
+        assert sorted(found) == sorted(
+            ids[k] for k in ("emitter20", "refused20", "browser1", "app", "clash")
+        )
         merged = found[ids["emitter20"]]  # the oldest group of the two stays
         assert (merged["count"], merged["state"]) == (3, "open")
         assert (merged["first_ms"], merged["last_ms"]) == (NOW - 9000, NOW - 100)
@@ -133,11 +177,18 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
         # the same error from either Node version now counts in the merged group
         svc = otel_service(server.url, "node-after-upgrade", server.project)
         with svc.tracer.start_as_current_span("job") as span:
-            span.add_event("exception", {"exception.type": "Error", "exception.message": msg,
-                                         "exception.stacktrace": emitter[1]})
+            span.add_event(
+                "exception",
+                {
+                    "exception.type": "Error",
+                    "exception.message": msg,
+                    "exception.stacktrace": emitter[1],
+                },
+            )
         svc.flush()
-        wait_for(lambda: server.api(f"/api/v1/error-groups/{ids['emitter20']}")[
-            "group"]["count"] == 4)
+        wait_for(
+            lambda: server.api(f"/api/v1/error-groups/{ids['emitter20']}")["group"]["count"] == 4
+        )
         assert len(server.api("/api/v1/error-groups", limit=100)["groups"]) == 5
 
     conn = sqlite3.connect(data / "backlight.db")

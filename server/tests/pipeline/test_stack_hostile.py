@@ -31,10 +31,21 @@ HOSTILE_STACKS = {
     "library versions": "    at f (/n/node_modules/" + "a@1/" * 1000 + "b.js:1:2)",
 }
 # A frame's file is at most MAX_LINE (parsed) or 2,048 (browser JSON) characters.
-HOSTILE_PATHS = ["/" + "a@1/" * 1023, "@v1" * 1365, "/lib/python" * 372,
-                 "moz-extension:" + "/" * 4080, "node_modules/" * 200 + "x.js?" * 200]
-HOSTILE_BODIES = ["\x1b[" + "0" * 65536, "\x1b]" + "a" * 65536, "\x1b" * 65536,
-                  "\x1b]" * 32768, ("\x1b[" + ";" * 100) * 640, "\x9b" * 65536]
+HOSTILE_PATHS = [
+    "/" + "a@1/" * 1023,
+    "@v1" * 1365,
+    "/lib/python" * 372,
+    "moz-extension:" + "/" * 4080,
+    "node_modules/" * 200 + "x.js?" * 200,
+]
+HOSTILE_BODIES = [
+    "\x1b[" + "0" * 65536,
+    "\x1b]" + "a" * 65536,
+    "\x1b" * 65536,
+    "\x1b]" * 32768,
+    ("\x1b[" + ";" * 100) * 640,
+    "\x9b" * 65536,
+]
 
 
 @contextmanager
@@ -86,7 +97,11 @@ def test_hostile_message_normalises_quickly(message: str) -> None:
 def test_linear_parsers_keep_their_results() -> None:
     frame = stack.parse("Error: x\n    at new Foo (https://a.test/app.js:10:5)")[0]
     assert (frame.file, frame.function, frame.line, frame.column) == (
-        "https://a.test/app.js", "new Foo", 10, 5)
+        "https://a.test/app.js",
+        "new Foo",
+        10,
+        5,
+    )
     frame = stack.parse("    at https://a.test/app.js:1:2)")[0]
     assert (frame.file, frame.function) == ("https://a.test/app.js", "?")
     frame = stack.parse("onClick@https://a.test/x@y/app.js:3:4")[0]
@@ -94,7 +109,8 @@ def test_linear_parsers_keep_their_results() -> None:
     assert stack.parse("    at foo (native)") == []
     assert stack.parse("at x (a.js:1:2:)") == []
     assert normalise_message("id 0xdeadbeef1 and 0xzz and 0a9 and 12") == (
-        "id <hex> and <n>xzz and <hex> and <n>")
+        "id <hex> and <n>xzz and <hex> and <n>"
+    )
 
 
 def test_overlong_lines_are_skipped_not_cut() -> None:
@@ -104,8 +120,7 @@ def test_overlong_lines_are_skipped_not_cut() -> None:
 
 
 def test_frames_from_json_refuse_odd_positions() -> None:
-    frames = stack.frames_from_json([{"file": "a.js", "function": "f", "line": 2**70,
-                                      "column": True}, {"file": 5, "line": -1}])
+    frames = stack.frames_from_json(
+        [{"file": "a.js", "function": "f", "line": 2**70, "column": True}, {"file": 5, "line": -1}]
+    )
     assert [(f.file, f.line, f.column) for f in frames] == [("a.js", None, None), ("?", None, None)]
-
-

@@ -26,7 +26,8 @@ READY_THEN_SERVE = (
     "from backlight_server.cli import main\n"
     "print('ready', flush=True)\n"
     "sys.stdin.readline()\n"
-    "sys.exit(main(sys.argv[1:]))\n")
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def _healthy(port: int) -> bool:
@@ -51,10 +52,26 @@ def _round(data: Path, logs: Path) -> None:
     try:
         for port, path in zip(ports, paths, strict=True):
             with path.open("wb") as out:
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-c", READY_THEN_SERVE, "serve", "--port", str(port),
-                     "--otlp-grpc-port", "0", "--data-dir", str(data)],
-                    env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-c",
+                            READY_THEN_SERVE,
+                            "serve",
+                            "--port",
+                            str(port),
+                            "--otlp-grpc-port",
+                            "0",
+                            "--data-dir",
+                            str(data),
+                        ],
+                        env=env,
+                        stdin=subprocess.PIPE,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         deadline = time.monotonic() + 60
         while not all("ready" in p.read_text() for p in paths):
             assert time.monotonic() < deadline, "the processes did not get ready"
@@ -79,8 +96,11 @@ def _round(data: Path, logs: Path) -> None:
         (token,), (project,) = tokens, projects
         assert (data / "auth_token").read_text().strip() == token
         for port in ports:  # each server accepts the one token and knows the one project
-            r = httpx.get(f"http://127.0.0.1:{port}/api/v1/projects",
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            r = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/projects",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
             assert r.status_code == 200, r.text
             assert r.json()["default"] == project
         for text in outputs:

@@ -45,8 +45,11 @@ def test_acknowledged_batches_survive_sigkill(backlight_process: BacklightProces
             while not stop.is_set():
                 body, trace_id = _payload(project)
                 try:
-                    r = client.post("/v1/traces", content=body,
-                                    headers={"content-type": "application/x-protobuf"})
+                    r = client.post(
+                        "/v1/traces",
+                        content=body,
+                        headers={"content-type": "application/x-protobuf"},
+                    )
                 except httpx.TransportError:
                     return
                 if r.status_code == 200:
@@ -56,8 +59,12 @@ def test_acknowledged_batches_survive_sigkill(backlight_process: BacklightProces
         sid, seq = session_id(), 0
         with httpx.Client(base_url=server.url, timeout=5) as client:
             while not stop.is_set():
-                body = batch(project, sid, seq, events=[{"type": 3, "data": {},
-                                                         "timestamp": time.time() * 1000}])
+                body = batch(
+                    project,
+                    sid,
+                    seq,
+                    events=[{"type": 3, "data": {}, "timestamp": time.time() * 1000}],
+                )
                 try:
                     r = client.post("/ingest/v1/batch", json=body)
                 except httpx.TransportError:

@@ -47,16 +47,30 @@ def test_fresh_data_dir_is_private(tmp_path: Path) -> None:
 
 def test_project_create_makes_a_private_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    done = subprocess.run([sys.executable, "-m", "backlight_server", "project", "create", "shop",
-                           "--data-dir", str(data)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backlight_server",
+            "project",
+            "create",
+            "shop",
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert _mode(data) == 0o700
     assert _mode(data / "backlight.db") == 0o600
 
 
-def test_existing_open_files_are_made_private(tmp_path: Path,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_existing_open_files_are_made_private(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
     _start(data)

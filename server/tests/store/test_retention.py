@@ -16,10 +16,30 @@ DAY_MS = 86_400_000
 def _telemetry(project: str, ts_ms: float, rid: str) -> TelemetryBatch:
     ns = int(ts_ms * 1e6)
     return TelemetryBatch(
-        spans=[SpanRecord(project, rid, "ab" * 8, None, "op", 1, ns, ns + 1000, 0, None, "svc",
-                          None, None, rid, None, None)],
-        logs=[LogRecord(project, ns, rid, None, 9, "info", f"log {rid}", "svc", None, None,
-                        rid, None)])
+        spans=[
+            SpanRecord(
+                project,
+                rid,
+                "ab" * 8,
+                None,
+                "op",
+                1,
+                ns,
+                ns + 1000,
+                0,
+                None,
+                "svc",
+                None,
+                None,
+                rid,
+                None,
+                None,
+            )
+        ],
+        logs=[
+            LogRecord(project, ns, rid, None, 9, "info", f"log {rid}", "svc", None, None, rid, None)
+        ],
+    )
 
 
 async def test_purge_before_cutoff(app: FastAPI, client: httpx.AsyncClient, project: str) -> None:
@@ -27,13 +47,27 @@ async def test_purge_before_cutoff(app: FastAPI, client: httpx.AsyncClient, proj
     now = time.time() * 1000
     old_sid, new_sid, old_rid, new_rid = session_id(), session_id(), request_id(), request_id()
     old_net = {**network_entry(old_rid), "start": now - 40 * DAY_MS, "end": now - 40 * DAY_MS}
-    await client.post("/ingest/v1/batch", json=batch(
-        project, old_sid, 0, network=[old_net],
-        events=[{"type": 3, "data": {}, "timestamp": now - 40 * DAY_MS}],
-        errors=[{"ts": now - 40 * DAY_MS, "type": "Old", "message": "old"}]))
-    await client.post("/ingest/v1/batch", json=batch(
-        project, new_sid, 0, network=[network_entry(new_rid)],
-        events=[{"type": 3, "data": {}, "timestamp": now}]))
+    await client.post(
+        "/ingest/v1/batch",
+        json=batch(
+            project,
+            old_sid,
+            0,
+            network=[old_net],
+            events=[{"type": 3, "data": {}, "timestamp": now - 40 * DAY_MS}],
+            errors=[{"ts": now - 40 * DAY_MS, "type": "Old", "message": "old"}],
+        ),
+    )
+    await client.post(
+        "/ingest/v1/batch",
+        json=batch(
+            project,
+            new_sid,
+            0,
+            network=[network_entry(new_rid)],
+            events=[{"type": 3, "data": {}, "timestamp": now}],
+        ),
+    )
     await store.write_telemetry(_telemetry(project, now - 40 * DAY_MS, old_rid), 1)
     await store.write_telemetry(_telemetry(project, now, new_rid), 1)
 

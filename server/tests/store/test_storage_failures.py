@@ -31,8 +31,11 @@ def _schema(db: Path) -> None:
 
 def _insert(name: str, blob_bytes: int = 0) -> Any:
     def apply(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO projects (id, name, created_ms) VALUES (?, ?, 0)",
-                     (name, name + "x" * blob_bytes))
+        conn.execute(
+            "INSERT INTO projects (id, name, created_ms) VALUES (?, ?, 0)",
+            (name, name + "x" * blob_bytes),
+        )
+
     return apply
 
 
@@ -72,8 +75,9 @@ def writer_on() -> Iterator[Any]:
 def test_read_only_database_refuses_the_group(tmp_path: Path, writer_on: Any) -> None:
     db = tmp_path / "backlight.db"
     _schema(db)
-    read_only = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None,
-                                check_same_thread=False)
+    read_only = sqlite3.connect(
+        f"file:{db}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
     writer = writer_on(read_only, tmp_path)
     futures = _group(writer, _insert("a"), _insert("b"))
     for future in futures:

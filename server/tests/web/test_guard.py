@@ -15,12 +15,20 @@ from backlight_server.cli import build_parser
 from backlight_server.settings import Settings, settings_from_env
 from bltest import AUTH, TOKEN, batch, session_id, session_start
 
-CROSS_SITE = [{"Origin": "http://evil.example"}, {"Origin": "null"},
-              {"Origin": "http://backlight:8083"},  # another port of the same host
-              {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
-              {"Sec-Fetch-Site": "cross-site", "Origin": "http://backlight"}]
-SAME_ORIGIN = [{"Origin": "http://backlight"}, {"Sec-Fetch-Site": "same-origin"},
-               {"Sec-Fetch-Site": "same-origin", "Origin": "http://backlight"}, {}]
+CROSS_SITE = [
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Origin": "http://backlight:8083"},  # another port of the same host
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Sec-Fetch-Site": "cross-site", "Origin": "http://backlight"},
+]
+SAME_ORIGIN = [
+    {"Origin": "http://backlight"},
+    {"Sec-Fetch-Site": "same-origin"},
+    {"Sec-Fetch-Site": "same-origin", "Origin": "http://backlight"},
+    {},
+]
 
 
 @pytest.fixture
@@ -37,6 +45,7 @@ def csp(r: httpx.Response) -> dict[str, list[str]]:
 
 # --- logout and the same-origin rule ------------------------------------------------------
 
+
 async def test_get_logout_does_not_log_out(logged_in: httpx.AsyncClient) -> None:
     r = await logged_in.get("/logout")
     assert r.status_code == 200 and 'action="/logout"' in r.text
@@ -45,8 +54,9 @@ async def test_get_logout_does_not_log_out(logged_in: httpx.AsyncClient) -> None
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
-async def test_cross_site_logout_is_refused(logged_in: httpx.AsyncClient,
-                                            headers: dict[str, str]) -> None:
+async def test_cross_site_logout_is_refused(
+    logged_in: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
     r = await logged_in.post("/logout", headers=headers)
     assert r.status_code == 403
     body = r.json()
@@ -56,16 +66,24 @@ async def test_cross_site_logout_is_refused(logged_in: httpx.AsyncClient,
 
 
 @pytest.mark.parametrize("headers", SAME_ORIGIN)
-async def test_same_origin_logout_logs_out(logged_in: httpx.AsyncClient,
-                                           headers: dict[str, str]) -> None:
+async def test_same_origin_logout_logs_out(
+    logged_in: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
     r = await logged_in.post("/logout", headers=headers)
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert (await logged_in.get("/api/v1/sessions")).status_code == 401
 
 
 async def test_public_url_is_an_own_origin(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path / "d", auth_token=TOKEN, retention_days=0,
-                              otlp_grpc_port=0, public_url="https://bl.example.com/"))
+    app = create_app(
+        Settings(
+            data_dir=tmp_path / "d",
+            auth_token=TOKEN,
+            retention_days=0,
+            otlp_grpc_port=0,
+            public_url="https://bl.example.com/",
+        )
+    )
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8082") as c:
@@ -78,43 +96,51 @@ async def test_public_url_is_an_own_origin(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
-async def test_cookie_state_changes_must_be_same_origin(logged_in: httpx.AsyncClient,
-                                                        headers: dict[str, str]) -> None:
-    r = await logged_in.patch("/api/v1/error-groups/999999", json={"state": "resolved"},
-                              headers=headers)
+async def test_cookie_state_changes_must_be_same_origin(
+    logged_in: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    r = await logged_in.patch(
+        "/api/v1/error-groups/999999", json={"state": "resolved"}, headers=headers
+    )
     assert r.status_code == 403 and r.json()["error"] == "cross_site_request"
     # the same request from our own page passes the guard (and finds no such group)
-    r = await logged_in.patch("/api/v1/error-groups/999999", json={"state": "resolved"},
-                              headers={"Origin": "http://backlight",
-                                       "Sec-Fetch-Site": "same-origin"})
+    r = await logged_in.patch(
+        "/api/v1/error-groups/999999",
+        json={"state": "resolved"},
+        headers={"Origin": "http://backlight", "Sec-Fetch-Site": "same-origin"},
+    )
     assert r.status_code == 404
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE)
-async def test_bearer_requests_are_not_affected(client: httpx.AsyncClient,
-                                                headers: dict[str, str]) -> None:
-    r = await client.patch("/api/v1/error-groups/999999", json={"state": "resolved"},
-                           headers={**AUTH, **headers})
+async def test_bearer_requests_are_not_affected(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    r = await client.patch(
+        "/api/v1/error-groups/999999", json={"state": "resolved"}, headers={**AUTH, **headers}
+    )
     assert r.status_code == 404
     # a wrong bearer token with the cookie does not pass as a bearer request
     await client.post("/login", data={"token": TOKEN})
-    r = await client.patch("/api/v1/error-groups/999999", json={"state": "resolved"},
-                           headers={"Authorization": "Bearer wrong", **headers})
+    r = await client.patch(
+        "/api/v1/error-groups/999999",
+        json={"state": "resolved"},
+        headers={"Authorization": "Bearer wrong", **headers},
+    )
     assert r.status_code == 403
 
 
 async def test_cross_site_login_post_is_refused(client: httpx.AsyncClient) -> None:
-    r = await client.post("/login", data={"token": TOKEN},
-                          headers={"Origin": "http://evil.example"})
+    r = await client.post(
+        "/login", data={"token": TOKEN}, headers={"Origin": "http://evil.example"}
+    )
     assert r.status_code == 403 and "set-cookie" not in r.headers
 
 
-async def test_ingest_from_any_origin_still_works(client: httpx.AsyncClient,
-                                                  project: str) -> None:
+async def test_ingest_from_any_origin_still_works(client: httpx.AsyncClient, project: str) -> None:
     sid = session_id()
     headers = {"Origin": "http://shop.example", "Sec-Fetch-Site": "cross-site"}
-    r = await client.post("/ingest/v1/session", json=session_start(project, sid),
-                          headers=headers)
+    r = await client.post("/ingest/v1/session", json=session_start(project, sid), headers=headers)
     assert r.status_code == 200
     r = await client.post("/ingest/v1/batch", json=batch(project, sid, 0), headers=headers)
     assert r.status_code == 200
@@ -123,13 +149,23 @@ async def test_ingest_from_any_origin_still_works(client: httpx.AsyncClient,
 
 # --- headers ------------------------------------------------------------------------------
 
-UI_PATHS = ["/login", "/logout", "/sessions", "/errors", "/logs", "/traces", "/setup",
-            "/sessions/nope", "/no-such-page", "/api/v1/sessions", "/healthz"]
+UI_PATHS = [
+    "/login",
+    "/logout",
+    "/sessions",
+    "/errors",
+    "/logs",
+    "/traces",
+    "/setup",
+    "/sessions/nope",
+    "/no-such-page",
+    "/api/v1/sessions",
+    "/healthz",
+]
 ALLOWED_SOURCES = {"'self'", "'none'", "data:", "blob:", "'unsafe-inline'"}
 
 
-async def test_every_ui_response_has_the_security_headers(
-        logged_in: httpx.AsyncClient) -> None:
+async def test_every_ui_response_has_the_security_headers(logged_in: httpx.AsyncClient) -> None:
     for path in UI_PATHS:
         r = await logged_in.get(path)
         assert r.status_code < 500, path
@@ -143,18 +179,26 @@ async def test_every_ui_response_has_the_security_headers(
         for directive, sources in policy.items():
             # no other origin anywhere: the replay frame inherits this policy
             assert set(sources) <= ALLOWED_SOURCES, (path, directive, sources)
-        for directive in ("img-src", "media-src", "font-src", "frame-src", "child-src",
-                          "worker-src", "manifest-src"):
+        for directive in (
+            "img-src",
+            "media-src",
+            "font-src",
+            "frame-src",
+            "child-src",
+            "worker-src",
+            "manifest-src",
+        ):
             assert "'self'" not in policy[directive], directive
 
 
-async def test_ingest_and_sdk_get_only_nosniff(client: httpx.AsyncClient,
-                                               project: str) -> None:
+async def test_ingest_and_sdk_get_only_nosniff(client: httpx.AsyncClient, project: str) -> None:
     r = await client.post("/ingest/v1/session", json=session_start(project, session_id()))
     assert r.status_code == 200
-    r2 = await client.post("/v1/traces", content=b"{}",
-                           headers={"content-type": "application/json",
-                                    "x-highlight-project": project})
+    r2 = await client.post(
+        "/v1/traces",
+        content=b"{}",
+        headers={"content-type": "application/json", "x-highlight-project": project},
+    )
     r3 = await client.get("/sdk/backlight.js")
     for resp in (r, r2, r3):
         assert resp.headers["x-content-type-options"] == "nosniff"
@@ -170,6 +214,7 @@ async def test_security_headers_on_refusals_too(client: httpx.AsyncClient) -> No
 
 
 # --- /metrics and /api/docs ---------------------------------------------------------------
+
 
 async def test_metrics_and_docs_need_the_token_by_default(client: httpx.AsyncClient) -> None:
     for path in ("/metrics", "/api/openapi.json"):
@@ -193,8 +238,15 @@ async def test_healthz_stays_public(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 def public_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FastAPI]:
-    application = create_app(Settings(data_dir=tmp_path / "data", auth_token=TOKEN,
-                                      retention_days=0, otlp_grpc_port=0, **request.param))
+    application = create_app(
+        Settings(
+            data_dir=tmp_path / "data",
+            auth_token=TOKEN,
+            retention_days=0,
+            otlp_grpc_port=0,
+            **request.param,
+        )
+    )
     yield application
     application.state.backlight.store.close()
 
@@ -224,9 +276,13 @@ async def test_public_api_docs_setting(public_client: httpx.AsyncClient) -> None
 
 
 def test_bool_settings_from_env_and_flags() -> None:
-    s = settings_from_env(environ={"BACKLIGHT_PUBLIC_METRICS": "true",
-                                   "BACKLIGHT_TRUST_PROXY_HEADERS": "1",
-                                   "BACKLIGHT_PUBLIC_API_DOCS": "off"})
+    s = settings_from_env(
+        environ={
+            "BACKLIGHT_PUBLIC_METRICS": "true",
+            "BACKLIGHT_TRUST_PROXY_HEADERS": "1",
+            "BACKLIGHT_PUBLIC_API_DOCS": "off",
+        }
+    )
     assert s.public_metrics and s.trust_proxy_headers and not s.public_api_docs
     assert not settings_from_env(environ={}).public_metrics
     with pytest.raises(SystemExit, match="BACKLIGHT_PUBLIC_METRICS"):
@@ -238,8 +294,13 @@ def test_bool_settings_from_env_and_flags() -> None:
 
 @pytest.mark.parametrize("host", ["[", "example.com:x", "a:99999999", ""])
 async def test_odd_host_headers_are_not_a_500(client: httpx.AsyncClient, host: str) -> None:
-    for method, path in [("GET", "/sessions"), ("POST", "/logout"), ("GET", "/metrics"),
-                         ("POST", "/login"), ("GET", "/login")]:
+    for method, path in [
+        ("GET", "/sessions"),
+        ("POST", "/logout"),
+        ("GET", "/metrics"),
+        ("POST", "/login"),
+        ("GET", "/login"),
+    ]:
         r = await client.request(method, path, headers={"host": host})
         assert r.status_code in (200, 303, 401), (method, path, r.status_code)
     r = await client.post("/login", data={"token": TOKEN}, headers={"host": host})

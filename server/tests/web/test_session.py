@@ -55,8 +55,9 @@ async def test_login_url_printed_by_serve_still_works(client: httpx.AsyncClient)
 async def test_the_raw_token_as_a_cookie_is_not_accepted(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app)
     for name in ("backlight_token", "backlight_session"):
-        async with httpx.AsyncClient(transport=transport, base_url="http://backlight",
-                                     cookies={name: TOKEN}) as c:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://backlight", cookies={name: TOKEN}
+        ) as c:
             assert (await c.get("/api/v1/sessions")).status_code == 401, name
             r = await c.get("/sessions")
             assert r.status_code == 303 and r.headers["location"].startswith("/login"), name
@@ -64,15 +65,28 @@ async def test_the_raw_token_as_a_cookie_is_not_accepted(app: FastAPI) -> None:
 
 async def test_old_token_cookie_is_removed_at_login(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://backlight",
-                                 cookies={"backlight_token": TOKEN}) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://backlight", cookies={"backlight_token": TOKEN}
+    ) as c:
         r = await c.post("/login", data={"token": TOKEN})
-        assert any(h.startswith("backlight_token=") and "max-age=0" in h.lower()
-                   for h in set_cookie_headers(r)), set_cookie_headers(r)
+        assert any(
+            h.startswith("backlight_token=") and "max-age=0" in h.lower()
+            for h in set_cookie_headers(r)
+        ), set_cookie_headers(r)
 
 
-@pytest.mark.parametrize("case", ["expired", "other token", "tampered expiry", "bad mac",
-                                  "too long a life", "garbage", "issued in the future"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "expired",
+        "other token",
+        "tampered expiry",
+        "bad mac",
+        "too long a life",
+        "garbage",
+        "issued in the future",
+    ],
+)
 async def test_forged_or_expired_sessions_are_refused(app: FastAPI, case: str) -> None:
     now = time.time()
     good = session.issue(TOKEN, now)
@@ -88,12 +102,14 @@ async def test_forged_or_expired_sessions_are_refused(app: FastAPI, case: str) -
     }[case]
     assert session.valid(TOKEN, good)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://backlight",
-                                 cookies={"backlight_session": value}) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://backlight", cookies={"backlight_session": value}
+    ) as c:
         assert (await c.get("/api/v1/sessions")).status_code == 401
         assert (await c.get("/sessions")).status_code == 303
-    async with httpx.AsyncClient(transport=transport, base_url="http://backlight",
-                                 cookies={"backlight_session": good}) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://backlight", cookies={"backlight_session": good}
+    ) as c:
         assert (await c.get("/api/v1/sessions")).status_code == 200
 
 
@@ -111,12 +127,14 @@ async def https_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_over_https_the_cookie_is_secure_with_the_host_prefix(
-        https_client: httpx.AsyncClient) -> None:
+    https_client: httpx.AsyncClient,
+) -> None:
     r = await https_client.post("/login", data={"token": TOKEN})
     name, _, attrs = session_cookie(r)
     assert name == "__Host-backlight_session"
-    assert "secure" in attrs and "path=/" in attrs and not any(
-        a.startswith("domain=") for a in attrs)
+    assert (
+        "secure" in attrs and "path=/" in attrs and not any(a.startswith("domain=") for a in attrs)
+    )
     assert (await https_client.get("/api/v1/sessions")).status_code == 200
     r = await https_client.post("/logout", headers={"Origin": "https://backlight"})
     name, _, attrs = session_cookie(r)
@@ -134,8 +152,9 @@ def test_forwarded_proto_is_honoured_only_when_the_proxy_is_trusted(tmp_path: Pa
     with BacklightProcess(tmp_path / "a", token=TOKEN) as server:
         name, _, attrs = session_cookie(_login(server.url, **{"X-Forwarded-Proto": "https"}))
         assert name == f"backlight_session_{server.port}" and "secure" not in attrs
-    with BacklightProcess(tmp_path / "b", token=TOKEN,
-                          env={"BACKLIGHT_TRUST_PROXY_HEADERS": "true"}) as server:
+    with BacklightProcess(
+        tmp_path / "b", token=TOKEN, env={"BACKLIGHT_TRUST_PROXY_HEADERS": "true"}
+    ) as server:
         name, _, attrs = session_cookie(_login(server.url, **{"X-Forwarded-Proto": "https"}))
         assert name == f"__Host-backlight_session_{server.port}" and "secure" in attrs
         name, _, attrs = session_cookie(_login(server.url))
@@ -151,8 +170,12 @@ def test_a_new_token_ends_every_session(tmp_path: Path) -> None:
         ok = httpx.get(server.url + "/api/v1/sessions", cookies=cookies, timeout=10)
         assert ok.status_code == 200
     with BacklightProcess(data, port=port, token=TOKEN) as server:  # same token: still in
-        assert httpx.get(server.url + "/api/v1/sessions", cookies=cookies,
-                         timeout=10).status_code == 200
+        assert (
+            httpx.get(server.url + "/api/v1/sessions", cookies=cookies, timeout=10).status_code
+            == 200
+        )
     with BacklightProcess(data, port=port, token="a-new-token") as server:
-        assert httpx.get(server.url + "/api/v1/sessions", cookies=cookies,
-                         timeout=10).status_code == 401
+        assert (
+            httpx.get(server.url + "/api/v1/sessions", cookies=cookies, timeout=10).status_code
+            == 401
+        )

@@ -10,12 +10,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from highlight_io.integrations.fastapi import FastAPIMiddleware
 
-H = highlight_io.H(os.environ["PROJECT"], otlp_endpoint=os.environ["OTLP"],
-                   instrument_logging=True, service_name="hl-fastapi", environment="test")
+H = highlight_io.H(
+    os.environ["PROJECT"],
+    otlp_endpoint=os.environ["OTLP"],
+    instrument_logging=True,
+    service_name="hl-fastapi",
+    environment="test",
+)
 app = FastAPI()
 app.add_middleware(FastAPIMiddleware)
-app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
-                   allow_headers=["*"])
+app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
 log = logging.getLogger("shop")
 
 

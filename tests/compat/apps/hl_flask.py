@@ -8,9 +8,14 @@ from flask import Flask, Response, request
 from highlight_io.integrations.flask import FlaskIntegration
 
 app = Flask(__name__)
-H = highlight_io.H(os.environ["PROJECT"], integrations=[FlaskIntegration()],
-                   otlp_endpoint=os.environ["OTLP"], instrument_logging=True,
-                   service_name="hl-flask", environment="test")
+H = highlight_io.H(
+    os.environ["PROJECT"],
+    integrations=[FlaskIntegration()],
+    otlp_endpoint=os.environ["OTLP"],
+    instrument_logging=True,
+    service_name="hl-flask",
+    environment="test",
+)
 log = logging.getLogger("shop")
 
 

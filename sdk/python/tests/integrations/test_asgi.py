@@ -217,8 +217,10 @@ async def test_websocket_and_lifespan_pass_through(sdk: Receiver) -> None:
     events: list[str] = []
     app = starlette_app(events)
     sent: list[MutableMapping[str, Any]] = []
-    inbox: list[MutableMapping[str, Any]] = [{"type": "lifespan.startup"},
-                                             {"type": "lifespan.shutdown"}]
+    inbox: list[MutableMapping[str, Any]] = [
+        {"type": "lifespan.startup"},
+        {"type": "lifespan.shutdown"},
+    ]
 
     async def receive() -> MutableMapping[str, Any]:
         return inbox.pop(0)

@@ -98,8 +98,10 @@ def test_real_server_process_exports_linked_spans_logs_and_errors(
 
         def arrived(r: Receiver) -> bool:
             named = [s for s in r.spans if s.name == f"GET {route}" and s.link[0]]
-            return len(named) == 4 and bool(r.logs_from("app")) and bool(
-                [s for s in r.spans if s.name.startswith("GET /boom")]
+            return (
+                len(named) == 4
+                and bool(r.logs_from("app"))
+                and bool([s for s in r.spans if s.name.startswith("GET /boom")])
             )
 
         receiver.wait_for(arrived, timeout=30)
@@ -114,9 +116,7 @@ def test_real_server_process_exports_linked_spans_logs_and_errors(
     assert boom.link == (SESSION, REQUEST)
     with receiver.lock:
         error_logs = [x for x in receiver.logs if "exception.type" in x.attributes]
-    recorded = boom.exception() is not None or any(
-        x.link == (SESSION, REQUEST) for x in error_logs
-    )
+    recorded = boom.exception() is not None or any(x.link == (SESSION, REQUEST) for x in error_logs)
     assert recorded, "the unhandled exception reached the receiver as a linked error"
 
 
@@ -149,9 +149,11 @@ def test_service_to_service_httpx_fastapi_calls_flask(sdk: Receiver) -> None:
 
         assert asyncio.run(run()).json() == {"b": "done"}
         sdk.wait_for(
-            lambda r: bool(r.spans_named("GET /b/work"))
-            and bool(r.errors())
-            and bool(r.spans_named("GET /a")),
+            lambda r: (
+                bool(r.spans_named("GET /b/work"))
+                and bool(r.errors())
+                and bool(r.spans_named("GET /a"))
+            ),
             timeout=30,
         )
     span_a = sdk.spans_named("GET /a")[0]

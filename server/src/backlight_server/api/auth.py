@@ -15,8 +15,11 @@ from backlight_server.web import session
 def bearer_ok(conn: HTTPConnection) -> bool:
     header = conn.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    return (scheme.lower() == "bearer" and bool(value) and secrets.compare_digest(
-        value.strip().encode(), get_state(conn).auth_token.encode()))
+    return (
+        scheme.lower() == "bearer"
+        and bool(value)
+        and secrets.compare_digest(value.strip().encode(), get_state(conn).auth_token.encode())
+    )
 
 
 def token_ok(conn: HTTPConnection) -> bool:
@@ -25,6 +28,8 @@ def token_ok(conn: HTTPConnection) -> bool:
 
 def require_token(request: Request) -> None:
     if not token_ok(request):
-        raise HTTPException(401, "a valid access token is required (Authorization: Bearer "
-                                 "<token>, or log in at /login)",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "a valid access token is required (Authorization: Bearer <token>, or log in at /login)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -14,12 +14,19 @@ from fastapi.openapi.utils import get_openapi
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ERROR_SCHEMA = {
-    "title": "Error", "type": "object", "required": ["error", "detail"],
-    "properties": {"error": {"type": "string", "description": "a stable code"},
-                   "detail": {"type": "string", "description": "what was wrong, in words"}},
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "a stable code"},
+        "detail": {"type": "string", "description": "what was wrong, in words"},
+    },
 }
-NOT_FOUND = {("/api/v1/sessions/{secure_id}", "get"), ("/api/v1/error-groups/{group_id}", "get"),
-             ("/api/v1/error-groups/{group_id}", "patch")}
+NOT_FOUND = {
+    ("/api/v1/sessions/{secure_id}", "get"),
+    ("/api/v1/error-groups/{group_id}", "get"),
+    ("/api/v1/error-groups/{group_id}", "patch"),
+}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -37,15 +44,16 @@ def document(app: FastAPI) -> dict[str, Any]:
             responses = op.setdefault("responses", {})
             responses.pop("422", None)
             if op.get("parameters") or op.get("requestBody"):
-                responses["400"] = _error("A parameter or the body is invalid; `detail` "
-                                          "names it")
+                responses["400"] = _error("A parameter or the body is invalid; `detail` names it")
             if path.startswith("/api/v1/"):
                 responses["401"] = _error("No valid access token")
             if (path, method) in NOT_FOUND:
                 responses["404"] = _error("No such item")
             if path.startswith("/api/v1/") and method == "get":
-                responses["503"] = _error("A query ran past `query_timeout_ms`; retry with "
-                                          "narrower filters (`Retry-After` says when)")
+                responses["503"] = _error(
+                    "A query ran past `query_timeout_ms`; retry with "
+                    "narrower filters (`Retry-After` says when)"
+                )
     return schema
 
 

@@ -16,8 +16,9 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Id = Annotated[str, Query(max_length=128)]
-EpochMs = Annotated[float | None, Query(ge=0, le=9e12, allow_inf_nan=False,
-                                        description="epoch milliseconds")]
+EpochMs = Annotated[
+    float | None, Query(ge=0, le=9e12, allow_inf_nan=False, description="epoch milliseconds")
+]
 GroupId = Annotated[int, Path(ge=0, le=2**62)]
 
 
@@ -32,20 +33,36 @@ def projects(request: Request) -> Response:
 
 
 @router.get("/sessions", summary="Sessions, newest first, paginated")
-def sessions(request: Request, project_id: Id | None = None,
-             start_ms: EpochMs = None, end_ms: EpochMs = None,
-             user: Annotated[str | None, Query(max_length=512)] = None,
-             has_errors: bool | None = None,
-             url_contains: Annotated[str | None, Query(max_length=2048)] = None,
-             limit: Limit = 50, offset: Offset = 0) -> Response:
-    return _json(get_state(request).store.list_sessions(
-        project_id=project_id, start_ms=start_ms, end_ms=end_ms, identifier=user,
-        has_errors=has_errors, url_contains=url_contains, limit=limit, offset=offset))
+def sessions(
+    request: Request,
+    project_id: Id | None = None,
+    start_ms: EpochMs = None,
+    end_ms: EpochMs = None,
+    user: Annotated[str | None, Query(max_length=512)] = None,
+    has_errors: bool | None = None,
+    url_contains: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    return _json(
+        get_state(request).store.list_sessions(
+            project_id=project_id,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            identifier=user,
+            has_errors=has_errors,
+            url_contains=url_contains,
+            limit=limit,
+            offset=offset,
+        )
+    )
 
 
-@router.get("/sessions/{secure_id}",
-            summary="A session: metadata, network requests with backend summaries, console, "
-                    "frontend and backend errors")
+@router.get(
+    "/sessions/{secure_id}",
+    summary="A session: metadata, network requests with backend summaries, console, "
+    "frontend and backend errors",
+)
 def session(request: Request, secure_id: str) -> Response:
     data = get_state(request).store.get_session(secure_id[:128])
     if data is None:
@@ -53,30 +70,44 @@ def session(request: Request, secure_id: str) -> Response:
     return _json(data)
 
 
-@router.get("/sessions/{secure_id}/replay",
-            summary="rrweb events of a session, a page of batches at a time")
-def replay(request: Request, secure_id: str,
-           after_seq: Annotated[int, Query(ge=-1, le=2**62)] = -1,
-           limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Response:
+@router.get(
+    "/sessions/{secure_id}/replay", summary="rrweb events of a session, a page of batches at a time"
+)
+def replay(
+    request: Request,
+    secure_id: str,
+    after_seq: Annotated[int, Query(ge=-1, le=2**62)] = -1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
     page = get_state(request).store.get_replay(secure_id[:128], after_seq, limit)
     events = b",".join(page["events_json"])
     next_seq = jsontext.dumps(page["next_seq"])
-    return Response(b'{"events":[' + events + b'],"next_seq":' + next_seq + b"}",
-                    media_type="application/json")
+    return Response(
+        b'{"events":[' + events + b'],"next_seq":' + next_seq + b"}", media_type="application/json"
+    )
 
 
-@router.get("/requests/{request_id}",
-            summary="One request: browser record, backend spans (tree), logs and errors")
+@router.get(
+    "/requests/{request_id}",
+    summary="One request: browser record, backend spans (tree), logs and errors",
+)
 def request_view(request: Request, request_id: str) -> Response:
     return _json(get_state(request).store.get_request(request_id[:128]))
 
 
 @router.get("/error-groups", summary="Error groups, most recently seen first")
-def error_groups(request: Request, project_id: Id | None = None,
-                 state: Literal["open", "resolved", "ignored"] | None = None,
-                 limit: Limit = 50, offset: Offset = 0) -> Response:
-    return _json(get_state(request).store.list_error_groups(
-        project_id=project_id, state=state, limit=limit, offset=offset))
+def error_groups(
+    request: Request,
+    project_id: Id | None = None,
+    state: Literal["open", "resolved", "ignored"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    return _json(
+        get_state(request).store.list_error_groups(
+            project_id=project_id, state=state, limit=limit, offset=offset
+        )
+    )
 
 
 @router.get("/error-groups/{group_id}", summary="An error group with its latest instances")
@@ -89,26 +120,43 @@ def error_group(request: Request, group_id: GroupId, limit: Limit = 100) -> Resp
 
 @router.patch("/error-groups/{group_id}", summary="Change an error group's state")
 async def patch_error_group(
-        request: Request, group_id: GroupId,
-        state: Annotated[Literal["open", "resolved", "ignored"], Body(embed=True)]) -> Response:
+    request: Request,
+    group_id: GroupId,
+    state: Annotated[Literal["open", "resolved", "ignored"], Body(embed=True)],
+) -> Response:
     if not await get_state(request).store.set_error_group_state(group_id, state):
         raise HTTPException(404, f"no error group {group_id}")
     return _json({"id": group_id, "state": state})
 
 
 @router.get("/logs", summary="Full-text log search with filters, newest first")
-def logs(request: Request, q: Annotated[str | None, Query(max_length=1024)] = None,
-         project_id: Id | None = None, session_id: Id | None = None,
-         request_id: Id | None = None,
-         service: Annotated[str | None, Query(max_length=256)] = None,
-         level: Literal["trace", "debug", "info", "warn", "error", "fatal"] | None = None,
-         start_ms: EpochMs = None, end_ms: EpochMs = None,
-         limit: Limit = 100, offset: Offset = 0) -> Response:
-    return _json(get_state(request).store.search_logs(
-        q=q, project_id=project_id, session_id=session_id, request_id=request_id,
-        service=service, level=level,
-        start_ns=int(start_ms * 1e6) if start_ms is not None else None,
-        end_ns=int(end_ms * 1e6) if end_ms is not None else None, limit=limit, offset=offset))
+def logs(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=1024)] = None,
+    project_id: Id | None = None,
+    session_id: Id | None = None,
+    request_id: Id | None = None,
+    service: Annotated[str | None, Query(max_length=256)] = None,
+    level: Literal["trace", "debug", "info", "warn", "error", "fatal"] | None = None,
+    start_ms: EpochMs = None,
+    end_ms: EpochMs = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    return _json(
+        get_state(request).store.search_logs(
+            q=q,
+            project_id=project_id,
+            session_id=session_id,
+            request_id=request_id,
+            service=service,
+            level=level,
+            start_ns=int(start_ms * 1e6) if start_ms is not None else None,
+            end_ns=int(end_ms * 1e6) if end_ms is not None else None,
+            limit=limit,
+            offset=offset,
+        )
+    )
 
 
 @router.get("/traces/{trace_id}", summary="A trace as a span tree, with its logs and errors")
@@ -119,5 +167,9 @@ def trace(request: Request, trace_id: str) -> Response:
 @router.get("/status", summary="What the server has observed (setup checklist, doctor)")
 def status(request: Request, project_id: Id | None = None) -> Response:
     state = get_state(request)
-    return _json({"project_id": project_id or state.default_project,
-                  **state.store.counts(project_id or state.default_project)})
+    return _json(
+        {
+            "project_id": project_id or state.default_project,
+            **state.store.counts(project_id or state.default_project),
+        }
+    )

@@ -34,32 +34,44 @@ def _open(req: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
 
 def check_cors(origin: str, url: str, method: str = "GET") -> Finding:
     """Send the preflight a browser sends before a request carrying our headers."""
-    req = urllib.request.Request(url, method="OPTIONS", headers={
-        "Origin": origin, "Access-Control-Request-Method": method,
-        "Access-Control-Request-Headers": ",".join(NEEDED_HEADERS)})
+    req = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": ",".join(NEEDED_HEADERS),
+        },
+    )
     title = f"CORS preflight {method} {url} from {origin}"
     try:
         status, headers, _ = _open(req)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return Finding(False, title, f"the API did not answer: {exc}")
     allow_origin = headers.get("access-control-allow-origin", "")
-    allowed = {h.strip().lower() for h in headers.get("access-control-allow-headers",
-                                                       "").split(",") if h.strip()}
+    allowed = {
+        h.strip().lower()
+        for h in headers.get("access-control-allow-headers", "").split(",")
+        if h.strip()
+    }
     problems = []
     if not 200 <= status < 300:
         problems.append(f"the preflight was answered {status}, not 2xx")
     if allow_origin not in ("*", origin):
-        problems.append(f"Access-Control-Allow-Origin is {allow_origin or 'missing'}, "
-                        f"not {origin}")
+        problems.append(f"Access-Control-Allow-Origin is {allow_origin or 'missing'}, not {origin}")
     missing = [h for h in NEEDED_HEADERS if h not in allowed and "*" not in allowed]
     if missing:
-        problems.append("Access-Control-Allow-Headers does not allow " + ", ".join(missing)
-                        + " (the browser will refuse the request, so the SDK must not be "
-                          "told to trace this origin until it does)")
+        problems.append(
+            "Access-Control-Allow-Headers does not allow "
+            + ", ".join(missing)
+            + " (the browser will refuse the request, so the SDK must not be "
+            "told to trace this origin until it does)"
+        )
     if problems:
         return Finding(False, title, "; ".join(problems))
-    return Finding(True, title, f"allowed: origin {allow_origin}, headers "
-                                f"{', '.join(NEEDED_HEADERS)}")
+    return Finding(
+        True, title, f"allowed: origin {allow_origin}, headers {', '.join(NEEDED_HEADERS)}"
+    )
 
 
 def check_tracing(origin: str, url: str, rules: Rules = True) -> Finding:
@@ -74,10 +86,12 @@ def check_header(value: str) -> Finding:
     shown = repr(value if len(value) <= 80 else value[:77] + "...")
     link = parse_header(value)
     if link.session_id:
-        return Finding(True, f"{HEADER} {shown}",
-                       f"links session {link.session_id}, request {link.request_id}")
-    return Finding(False, f"{HEADER} {shown}", f"does not link: {_why_not(value)} "
-                                                "(docs/linkage.md)")
+        return Finding(
+            True, f"{HEADER} {shown}", f"links session {link.session_id}, request {link.request_id}"
+        )
+    return Finding(
+        False, f"{HEADER} {shown}", f"does not link: {_why_not(value)} (docs/linkage.md)"
+    )
 
 
 def _why_not(value: str) -> str:
@@ -111,29 +125,52 @@ def check_server(server: str, token: str | None, project: str | None) -> list[Fi
         return [Finding(False, f"Backlight server at {base}", f"/healthz answered {status}")]
     found = [Finding(True, f"Backlight server at {base}", "reachable and healthy")]
     if not token:
-        found.append(Finding(False, "what the server has seen",
-                             "pass --token (or set BACKLIGHT_AUTH_TOKEN) to check it"))
+        found.append(
+            Finding(
+                False,
+                "what the server has seen",
+                "pass --token (or set BACKLIGHT_AUTH_TOKEN) to check it",
+            )
+        )
         return found
     query = f"?project_id={project}" if project else ""
     status, seen = _get_json(base + "/api/v1/status" + query, token)
     if status != 200 or not isinstance(seen, dict):
-        found.append(Finding(False, "what the server has seen",
-                             f"/api/v1/status answered {status} (is the token right?)"))
+        found.append(
+            Finding(
+                False,
+                "what the server has seen",
+                f"/api/v1/status answered {status} (is the token right?)",
+            )
+        )
         return found
     pid = seen.get("project_id")
-    found.append(Finding(bool(seen.get("sessions")), f"browser sessions for project {pid}",
-                         f"{seen.get('sessions', 0)} seen" if seen.get("sessions") else
-                         "none yet: is the browser SDK loaded with this project id and "
-                         "backendUrl?"))
-    found.append(Finding(bool(seen.get("spans") or seen.get("logs")),
-                         f"backend data for project {pid}",
-                         f"{seen.get('spans', 0)} spans, {seen.get('logs', 0)} logs" if
-                         seen.get("spans") or seen.get("logs") else
-                         "none yet: is a backend SDK exporting to this server?"))
+    found.append(
+        Finding(
+            bool(seen.get("sessions")),
+            f"browser sessions for project {pid}",
+            f"{seen.get('sessions', 0)} seen"
+            if seen.get("sessions")
+            else "none yet: is the browser SDK loaded with this project id and backendUrl?",
+        )
+    )
+    found.append(
+        Finding(
+            bool(seen.get("spans") or seen.get("logs")),
+            f"backend data for project {pid}",
+            f"{seen.get('spans', 0)} spans, {seen.get('logs', 0)} logs"
+            if seen.get("spans") or seen.get("logs")
+            else "none yet: is a backend SDK exporting to this server?",
+        )
+    )
     linked = seen.get("first_linked_request")
-    found.append(Finding(bool(linked), "a browser request linked to backend data",
-                         f"first: request {linked['request_id']}" if linked else
-                         _unlinked_reason(seen)))
+    found.append(
+        Finding(
+            bool(linked),
+            "a browser request linked to backend data",
+            f"first: request {linked['request_id']}" if linked else _unlinked_reason(seen),
+        )
+    )
     return found
 
 
@@ -141,9 +178,13 @@ def _unlinked_reason(seen: dict[str, Any]) -> str:
     if not seen.get("sessions"):
         return "no sessions yet"
     if not seen.get("requests_with_id"):
-        return ("no network request carried x-highlight-request: tracingOrigins did not "
-                "match the API's host")
+        return (
+            "no network request carried x-highlight-request: tracingOrigins did not "
+            "match the API's host"
+        )
     if seen.get("requests_with_id_failed"):
-        return ("requests with x-highlight-request failed in the browser: CORS probably "
-                "blocked the header")
+        return (
+            "requests with x-highlight-request failed in the browser: CORS probably "
+            "blocked the header"
+        )
     return "requests carry ids but no backend span has them: no backend SDK is sending"

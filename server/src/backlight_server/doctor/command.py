@@ -18,24 +18,40 @@ from backlight_server.doctor.origins import parse_rules
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "doctor", help="Check why browser requests do not link to backend data.",
+        "doctor",
+        help="Check why browser requests do not link to backend data.",
         description="Sends the CORS preflight a browser would send for a request carrying "
-                    "x-highlight-request and traceparent, says whether tracingOrigins (true "
-                    "unless given) would match, and what the Backlight server has seen. "
-                    "Exits 1 if anything is wrong. The rules: docs/linkage.md.")
-    p.add_argument("url", nargs="?", help="an API URL the page calls, e.g. "
-                                          "https://api.example.com/some/path")
+        "x-highlight-request and traceparent, says whether tracingOrigins (true "
+        "unless given) would match, and what the Backlight server has seen. "
+        "Exits 1 if anything is wrong. The rules: docs/linkage.md.",
+    )
+    p.add_argument(
+        "url", nargs="?", help="an API URL the page calls, e.g. https://api.example.com/some/path"
+    )
     p.add_argument("--origin", help="the page's origin, e.g. https://app.example.com")
     p.add_argument("--method", default="GET", help="the request's method (default GET)")
-    p.add_argument("--tracing-origins", action="append", metavar="ENTRY",
-                   help="the page's tracingOrigins: true (the default), false, default (not "
-                        "given), or entries, repeated: a string, or /source/flags for a RegExp")
-    p.add_argument("--header", metavar="VALUE",
-                   help="an x-highlight-request value a backend received: does it link?")
-    p.add_argument("--server", default=os.environ.get("BACKLIGHT_URL", "http://127.0.0.1:8082"),
-                   help="the Backlight server [env BACKLIGHT_URL]")
-    p.add_argument("--token", default=os.environ.get("BACKLIGHT_AUTH_TOKEN"),
-                   help="access token [env BACKLIGHT_AUTH_TOKEN]")
+    p.add_argument(
+        "--tracing-origins",
+        action="append",
+        metavar="ENTRY",
+        help="the page's tracingOrigins: true (the default), false, default (not "
+        "given), or entries, repeated: a string, or /source/flags for a RegExp",
+    )
+    p.add_argument(
+        "--header",
+        metavar="VALUE",
+        help="an x-highlight-request value a backend received: does it link?",
+    )
+    p.add_argument(
+        "--server",
+        default=os.environ.get("BACKLIGHT_URL", "http://127.0.0.1:8082"),
+        help="the Backlight server [env BACKLIGHT_URL]",
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("BACKLIGHT_AUTH_TOKEN"),
+        help="access token [env BACKLIGHT_AUTH_TOKEN]",
+    )
     p.add_argument("--project", default=None, help="project id (default: the server's default)")
 
 

@@ -18,13 +18,44 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 # Suffixes under which every name is a separate site (a sample of the Public Suffix List's
 # most common multi-label entries; single-label TLDs are handled by the two-label rule).
-PUBLIC_SUFFIXES = frozenset({
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp",
-    "ne.jp", "or.jp", "com.br", "com.cn", "com.mx", "co.in", "co.za", "com.tr", "com.sg",
-    "github.io", "gitlab.io", "netlify.app", "vercel.app", "herokuapp.com", "pages.dev",
-    "workers.dev", "web.app", "firebaseapp.com", "azurewebsites.net", "cloudfront.net",
-    "appspot.com", "fly.dev", "onrender.com", "s3.amazonaws.com", "blogspot.com",
-})
+PUBLIC_SUFFIXES = frozenset(
+    {
+        "co.uk",
+        "org.uk",
+        "ac.uk",
+        "gov.uk",
+        "com.au",
+        "net.au",
+        "org.au",
+        "co.nz",
+        "co.jp",
+        "ne.jp",
+        "or.jp",
+        "com.br",
+        "com.cn",
+        "com.mx",
+        "co.in",
+        "co.za",
+        "com.tr",
+        "com.sg",
+        "github.io",
+        "gitlab.io",
+        "netlify.app",
+        "vercel.app",
+        "herokuapp.com",
+        "pages.dev",
+        "workers.dev",
+        "web.app",
+        "firebaseapp.com",
+        "azurewebsites.net",
+        "cloudfront.net",
+        "appspot.com",
+        "fly.dev",
+        "onrender.com",
+        "s3.amazonaws.com",
+        "blogspot.com",
+    }
+)
 
 Rule = str | re.Pattern[str]
 Rules = bool | Sequence[Rule] | None
@@ -61,7 +92,7 @@ def site_of(host: str) -> str:
     labels = host.split(".")
     for size in (3, 2):  # length of a public suffix, in labels
         if len(labels) > size and ".".join(labels[-size:]) in PUBLIC_SUFFIXES:
-            return ".".join(labels[-size - 1:])
+            return ".".join(labels[-size - 1 :])
     return ".".join(labels[-2:])
 
 
@@ -88,8 +119,7 @@ def _href(url: SplitResult) -> str:
     auth = url.netloc.rpartition("@")[0]
     query = f"?{url.query}" if url.query else ""
     fragment = f"#{url.fragment}" if url.fragment else ""
-    return (f"{url.scheme}://{auth + '@' if auth else ''}{host}{url.path or '/'}{query}"
-            f"{fragment}")
+    return f"{url.scheme}://{auth + '@' if auth else ''}{host}{url.path or '/'}{query}{fragment}"
 
 
 def matches(rules: Rules, page: str, raw: str) -> tuple[bool, str]:
@@ -101,8 +131,9 @@ def matches(rules: Rules, page: str, raw: str) -> tuple[bool, str]:
     if rules is None:
         if _origin(url) == _origin(page_url):
             return True, "tracingOrigins not given: the request is to the page's own origin"
-        return False, ("tracingOrigins not given: only the page's own origin (scheme, host "
-                       "and port) is traced")
+        return False, (
+            "tracingOrigins not given: only the page's own origin (scheme, host and port) is traced"
+        )
     if rules is True:
         return _default(page_url, url, raw)
     if rules is False:
@@ -128,8 +159,10 @@ def _default(page_url: SplitResult, url: SplitResult, raw: str) -> tuple[bool, s
     site = site_of(page)
     if target == site or target.endswith("." + site):
         return True, f"the API is on the page's site {site} (a subdomain or the parent)"
-    return False, (f"{target} is not the page's host {page} nor part of its site {site}; "
-                   f"add it to tracingOrigins, e.g. tracingOrigins: ['{target}']")
+    return False, (
+        f"{target} is not the page's host {page} nor part of its site {site}; "
+        f"add it to tracingOrigins, e.g. tracingOrigins: ['{target}']"
+    )
 
 
 def traced_by_default(page_origin: str, url: str) -> tuple[bool, str]:

@@ -16,8 +16,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if not declared.isdigit():
             raise ClientError(400, "invalid_content_length", "Content-Length is not a number")
         if int(declared) > max_bytes:
-            raise ClientError(413, "body_too_large",
-                              f"body is {declared} bytes; the limit is {max_bytes}")
+            raise ClientError(
+                413, "body_too_large", f"body is {declared} bytes; the limit is {max_bytes}"
+            )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -38,8 +39,11 @@ def decode_encoding(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
         return gunzip(body, max_bytes)
     if enc == "deflate":
         return _inflate(body, zlib.MAX_WBITS, max_bytes, "invalid_deflate")
-    raise ClientError(415, "unsupported_encoding",
-                      f"Content-Encoding {enc[:40]!r} is not supported; use gzip or identity")
+    raise ClientError(
+        415,
+        "unsupported_encoding",
+        f"Content-Encoding {enc[:40]!r} is not supported; use gzip or identity",
+    )
 
 
 def gunzip(body: bytes, max_bytes: int) -> bytes:
@@ -53,8 +57,9 @@ def _inflate(body: bytes, wbits: int, max_bytes: int, code: str) -> bytes:
     except zlib.error as exc:
         raise ClientError(400, code, f"body does not decompress: {exc}") from None
     if len(out) > max_bytes or d.unconsumed_tail:
-        raise ClientError(413, "decompressed_too_large",
-                          f"body decompresses to more than {max_bytes} bytes")
+        raise ClientError(
+            413, "decompressed_too_large", f"body decompresses to more than {max_bytes} bytes"
+        )
     if not d.eof:
         raise ClientError(400, code, "compressed body is truncated")
     return out

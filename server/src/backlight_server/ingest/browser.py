@@ -26,17 +26,21 @@ _JSON_TYPES = {"application/json", "text/plain", ""}
 
 async def _body(request: Request, state: AppState) -> tuple[bytes, str | None]:
     if media_type(request) not in _JSON_TYPES:
-        raise ClientError(415, "unsupported_media_type",
-                          "send application/json (or text/plain holding JSON)")
+        raise ClientError(
+            415, "unsupported_media_type", "send application/json (or text/plain holding JSON)"
+        )
     raw = await read_body(request, state.settings.max_body_bytes)
     return raw, request.headers.get("content-encoding")
 
 
 def _check_project(state: AppState, project_id: str) -> None:
     if not state.store.project_exists(project_id):
-        raise ClientError(404, "unknown_project",
-                          f"project {project_id!r} does not exist on this server "
-                          "(see `backlight project create`)")
+        raise ClientError(
+            404,
+            "unknown_project",
+            f"project {project_id!r} does not exist on this server "
+            "(see `backlight project create`)",
+        )
 
 
 def session_url(request: Request, state: AppState, secure_id: str) -> str:
@@ -53,8 +57,7 @@ def _decode_session(state: AppState, raw: bytes, encoding: str | None) -> Sessio
     return info
 
 
-def _decode_batch(state: AppState, raw: bytes,
-                  encoding: str | None) -> tuple[BrowserBatch, int]:
+def _decode_batch(state: AppState, raw: bytes, encoding: str | None) -> tuple[BrowserBatch, int]:
     body = decode_encoding(raw, encoding, state.settings.max_decompressed_bytes)
     data = parse_json(body)
     window = fields.time_window()
@@ -76,8 +79,13 @@ async def start_session(request: Request) -> Response:
         state.metrics.rejected.labels(err.code).inc()
         return error_response(err)
     state.metrics.ingested.labels("session").inc()
-    return json_response({"ok": True, "session_secure_id": info.secure_id,
-                          "session_url": session_url(request, state, info.secure_id)})
+    return json_response(
+        {
+            "ok": True,
+            "session_secure_id": info.secure_id,
+            "session_url": session_url(request, state, info.secure_id),
+        }
+    )
 
 
 async def batch(request: Request) -> Response:

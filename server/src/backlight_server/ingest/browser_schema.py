@@ -50,8 +50,11 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise ClientError(400, "invalid_json", "body must be a JSON object")
     version = data.get("v")
     if version != PROTOCOL_VERSION or isinstance(version, bool):
-        raise ClientError(400, "unsupported_version",
-                          f"field v must be {PROTOCOL_VERSION}, got {str(version)[:20]!r}")
+        raise ClientError(
+            400,
+            "unsupported_version",
+            f"field v must be {PROTOCOL_VERSION}, got {str(version)[:20]!r}",
+        )
     return data
 
 
@@ -66,9 +69,11 @@ def session_info(data: dict[str, Any], window: tuple[float, float]) -> SessionIn
         raise f.bad("session_secure_id", f"must be {ID_RULE}")
     assert project is not None
     return SessionInfo(
-        project_id=project, secure_id=secure_id,
+        project_id=project,
+        secure_id=secure_id,
         started_ms=f.epoch_ms(data, "started_at", window, default=0.0),
-        url=f.string(data, "url", MAX_URL), user_agent=f.string(data, "user_agent", MAX_SHORT),
+        url=f.string(data, "url", MAX_URL),
+        user_agent=f.string(data, "user_agent", MAX_SHORT),
         sdk_version=f.string(data, "sdk_version", MAX_SHORT),
         environment=f.string(data, "environment", MAX_SHORT),
         service=f.string(data, "service", MAX_SHORT),
@@ -82,8 +87,7 @@ def _body(item: dict[str, Any], key: str, at: str) -> str | None:
     return None if text is None else redact_body(text)
 
 
-def _network(sid: str, item: dict[str, Any], at: str,
-             window: tuple[float, float]) -> NetworkRecord:
+def _network(sid: str, item: dict[str, Any], at: str, window: tuple[float, float]) -> NetworkRecord:
     rid = item.get("request_id")
     if rid is not None and clean_id(rid) is None:
         raise f.bad(at + "request_id", f"must be null or {ID_RULE}")
@@ -112,14 +116,27 @@ def _network(sid: str, item: dict[str, Any], at: str,
     start = f.epoch_ms(item, "start", window, at)
     end = f.epoch_ms(item, "end", window, at, default=start)
     return NetworkRecord(
-        sid, rid, kind, (f.string(item, "method", 16, at) or "GET").upper(),
+        sid,
+        rid,
+        kind,
+        (f.string(item, "method", 16, at) or "GET").upper(),
         f.string(item, "url", MAX_URL, at, required=True) or "",
-        f.integer(item, "status", 0, 999, at, default=0), start, max(start, end), error,
-        orjson.dumps(detail).decode() if detail else None)
+        f.integer(item, "status", 0, 999, at, default=0),
+        start,
+        max(start, end),
+        error,
+        orjson.dumps(detail).decode() if detail else None,
+    )
 
 
-def frontend_error(project: str, sid: str, item: dict[str, Any], window: tuple[float, float],
-                   at: str = "errors.", request_id: str | None = None) -> ErrorRecord:
+def frontend_error(
+    project: str,
+    sid: str,
+    item: dict[str, Any],
+    window: tuple[float, float],
+    at: str = "errors.",
+    request_id: str | None = None,
+) -> ErrorRecord:
     etype = f.string(item, "type", MAX_SHORT, at) or "Error"
     message = f.string(item, "message", MAX_TEXT, at) or ""
     frames = stack.frames_from_json(item.get("stack"))
@@ -128,13 +145,28 @@ def frontend_error(project: str, sid: str, item: dict[str, Any], window: tuple[f
         frames = stack.parse(raw)
     source = item.get("source")
     return ErrorRecord(
-        project_id=project, ts_ms=f.epoch_ms(item, "ts", window, at), source="frontend",
-        type=etype, message=message, frames=frames, raw_stack=raw, session_id=sid,
-        request_id=request_id, trace_id=None, span_id=None, service=None, environment=None,
+        project_id=project,
+        ts_ms=f.epoch_ms(item, "ts", window, at),
+        source="frontend",
+        type=etype,
+        message=message,
+        frames=frames,
+        raw_stack=raw,
+        session_id=sid,
+        request_id=request_id,
+        trace_id=None,
+        span_id=None,
+        service=None,
+        environment=None,
         url=f.string(item, "url", MAX_URL, at),
-        attributes=json_text({"source": f.cut(source, MAX_SHORT) if isinstance(source, str)
-                              else None, "payload": item.get("payload")}),
-        fingerprint=fingerprint(etype, message, frames))
+        attributes=json_text(
+            {
+                "source": f.cut(source, MAX_SHORT) if isinstance(source, str) else None,
+                "payload": item.get("payload"),
+            }
+        ),
+        fingerprint=fingerprint(etype, message, frames),
+    )
 
 
 def _events(batch: BrowserBatch, events: list[Any], window: tuple[float, float]) -> None:
@@ -142,12 +174,16 @@ def _events(batch: BrowserBatch, events: list[Any], window: tuple[float, float])
         ev = f.obj(ev, f"events[{i}]")
         kind = ev.get("type")
         if isinstance(kind, bool) or not isinstance(kind, int) or not 0 <= kind <= MAX_EVENT_TYPE:
-            raise ClientError(400, "invalid_event", f"events[{i}].type: must be an integer "
-                                                    f"from 0 to {MAX_EVENT_TYPE}")
+            raise ClientError(
+                400,
+                "invalid_event",
+                f"events[{i}].type: must be an integer from 0 to {MAX_EVENT_TYPE}",
+            )
         ts = ev.get("timestamp")
         if not f.finite(ts):
-            raise ClientError(400, "invalid_event",
-                              f"events[{i}].timestamp: must be a finite number")
+            raise ClientError(
+                400, "invalid_event", f"events[{i}].timestamp: must be a finite number"
+            )
         try:
             f.check_epoch_ms(ts, f"events[{i}].timestamp", window)
         except ClientError as err:
@@ -159,19 +195,23 @@ def _events(batch: BrowserBatch, events: list[Any], window: tuple[float, float])
     batch.n_events = len(events)
 
 
-def _console(sid: str, item: dict[str, Any], at: str,
-             window: tuple[float, float]) -> ConsoleRecord:
+def _console(sid: str, item: dict[str, Any], at: str, window: tuple[float, float]) -> ConsoleRecord:
     level = item.get("level", "log")
     if not isinstance(level, str) or level not in LEVELS:
         raise f.bad(at + "level", f"must be one of {', '.join(sorted(LEVELS))}")
     args = item.get("args")
-    return ConsoleRecord(sid, f.epoch_ms(item, "ts", window, at), level,
-                         f.string(item, "message", MAX_TEXT, at) or "",
-                         json_text(args) if args else None)
+    return ConsoleRecord(
+        sid,
+        f.epoch_ms(item, "ts", window, at),
+        level,
+        f.string(item, "message", MAX_TEXT, at) or "",
+        json_text(args) if args else None,
+    )
 
 
-def browser_batch(data: dict[str, Any], info: SessionInfo,
-                  window: tuple[float, float]) -> BrowserBatch:
+def browser_batch(
+    data: dict[str, Any], info: SessionInfo, window: tuple[float, float]
+) -> BrowserBatch:
     sid, project = info.secure_id, info.project_id
     batch = BrowserBatch(session=info, seq=f.integer(data, "seq", 0, 2**40), page_loads=0)
     events = f.items(data, "events", MAX_EVENTS)
@@ -179,28 +219,42 @@ def browser_batch(data: dict[str, Any], info: SessionInfo,
         _events(batch, events, window)
         if info.started_ms == 0.0:
             info.started_ms = batch.replay_first_ms
-    batch.network = [_network(sid, f.obj(x, f"network[{i}]"), f"network[{i}].", window)
-                     for i, x in enumerate(f.items(data, "network", MAX_ITEMS))]
-    batch.console = [_console(sid, f.obj(x, f"console[{i}]"), f"console[{i}].", window)
-                     for i, x in enumerate(f.items(data, "console", MAX_ITEMS))]
-    batch.errors = [frontend_error(project, sid, f.obj(x, f"errors[{i}]"), window,
-                                   f"errors[{i}].")
-                    for i, x in enumerate(f.items(data, "errors", MAX_ITEMS))]
+    batch.network = [
+        _network(sid, f.obj(x, f"network[{i}]"), f"network[{i}].", window)
+        for i, x in enumerate(f.items(data, "network", MAX_ITEMS))
+    ]
+    batch.console = [
+        _console(sid, f.obj(x, f"console[{i}]"), f"console[{i}].", window)
+        for i, x in enumerate(f.items(data, "console", MAX_ITEMS))
+    ]
+    batch.errors = [
+        frontend_error(project, sid, f.obj(x, f"errors[{i}]"), window, f"errors[{i}].")
+        for i, x in enumerate(f.items(data, "errors", MAX_ITEMS))
+    ]
     for i, x in enumerate(f.items(data, "track", MAX_ITEMS)):
         item, at = f.obj(x, f"track[{i}]"), f"track[{i}]."
-        batch.track.append(TrackRecord(sid, f.epoch_ms(item, "ts", window, at),
-                                       f.string(item, "event", MAX_SHORT, at, True) or "",
-                                       json_text(item.get("properties"))))
+        batch.track.append(
+            TrackRecord(
+                sid,
+                f.epoch_ms(item, "ts", window, at),
+                f.string(item, "event", MAX_SHORT, at, True) or "",
+                json_text(item.get("properties")),
+            )
+        )
     ident = data.get("identify")
     if ident is not None:
         ident = f.obj(ident, "identify")
-        batch.identify = Identify(f.epoch_ms(ident, "ts", window, "identify.", default=0.0),
-                                  f.string(ident, "identifier", MAX_SHORT, "identify.", True)
-                                  or "", json_text(ident.get("metadata")))
+        batch.identify = Identify(
+            f.epoch_ms(ident, "ts", window, "identify.", default=0.0),
+            f.string(ident, "identifier", MAX_SHORT, "identify.", True) or "",
+            json_text(ident.get("metadata")),
+        )
     dropped = f.obj(data.get("dropped") or {}, "dropped")
     batch.dropped_events = f.integer(dropped, "events", 0, 2**31, "dropped.", 0)
-    batch.dropped_other = sum(f.integer(dropped, kind, 0, 2**31, "dropped.", 0)
-                              for kind in ("network", "console", "errors", "track"))
+    batch.dropped_other = sum(
+        f.integer(dropped, kind, 0, 2**31, "dropped.", 0)
+        for kind in ("network", "console", "errors", "track")
+    )
     if info.started_ms == 0.0:
         times = [n.start_ms for n in batch.network] + [c.ts_ms for c in batch.console]
         info.started_ms = min(times) if times else 0.0

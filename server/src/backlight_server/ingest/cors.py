@@ -6,8 +6,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # "//v1/": OTLP paths from an endpoint written with a trailing slash (see otlp_http.py)
 INGEST_PREFIXES = ("/ingest/", "/v1/", "//v1/", "/public")
-_ALLOW_HEADERS = (b"content-type, content-encoding, x-highlight-project, x-highlight-request, "
-                  b"traceparent, tracestate, baggage")
+_ALLOW_HEADERS = (
+    b"content-type, content-encoding, x-highlight-project, x-highlight-request, "
+    b"traceparent, tracestate, baggage"
+)
 
 
 class IngestCORS:
@@ -27,12 +29,18 @@ class IngestCORS:
                 break
         cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
         if scope["method"] == "OPTIONS":
-            await send({"type": "http.response.start", "status": 204, "headers": [
-                *cors,
-                (b"access-control-allow-methods", b"POST, GET, OPTIONS"),
-                (b"access-control-allow-headers", _ALLOW_HEADERS),
-                (b"access-control-max-age", b"86400"),
-            ]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 204,
+                    "headers": [
+                        *cors,
+                        (b"access-control-allow-methods", b"POST, GET, OPTIONS"),
+                        (b"access-control-allow-headers", _ALLOW_HEADERS),
+                        (b"access-control-max-age", b"86400"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
 

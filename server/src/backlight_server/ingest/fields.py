@@ -30,8 +30,9 @@ def cut(text: str, cap: int) -> str:
     return text if len(text) <= cap else text[:cap] + CUT
 
 
-def string(data: dict[str, Any], key: str, cap: int, where: str = "",
-           required: bool = False) -> str | None:
+def string(
+    data: dict[str, Any], key: str, cap: int, where: str = "", required: bool = False
+) -> str | None:
     value = data.get(key)
     if value is None:
         if required:
@@ -43,8 +44,7 @@ def string(data: dict[str, Any], key: str, cap: int, where: str = "",
 
 
 def finite(value: object) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def time_window(now_ms: float | None = None) -> tuple[float, float]:
@@ -58,21 +58,30 @@ def check_epoch_ms(value: object, field: str, window: tuple[float, float]) -> fl
     assert isinstance(value, int | float)
     lo, hi = window
     if not lo <= value <= hi:
-        raise bad(field, f"{value!r} is outside the accepted window (epoch milliseconds from "
-                         f"{lo:.0f} to {hi:.0f}: at most 365 days old, 1 day ahead)")
+        raise bad(
+            field,
+            f"{value!r} is outside the accepted window (epoch milliseconds from "
+            f"{lo:.0f} to {hi:.0f}: at most 365 days old, 1 day ahead)",
+        )
     return float(value)
 
 
-def epoch_ms(data: dict[str, Any], key: str, window: tuple[float, float], where: str = "",
-             default: float | None = None) -> float:
+def epoch_ms(
+    data: dict[str, Any],
+    key: str,
+    window: tuple[float, float],
+    where: str = "",
+    default: float | None = None,
+) -> float:
     value = data.get(key)
     if value is None and default is not None:
         return default
     return check_epoch_ms(value, where + key, window)
 
 
-def integer(data: dict[str, Any], key: str, lo: int, hi: int, where: str = "",
-            default: int | None = None) -> int:
+def integer(
+    data: dict[str, Any], key: str, lo: int, hi: int, where: str = "", default: int | None = None
+) -> int:
     value = data.get(key, default)
     if value is None and default is None:
         raise bad(where + key, "is required")
@@ -83,8 +92,7 @@ def integer(data: dict[str, Any], key: str, lo: int, hi: int, where: str = "",
     return value
 
 
-def optional_int(data: dict[str, Any], key: str, lo: int, hi: int,
-                 where: str = "") -> int | None:
+def optional_int(data: dict[str, Any], key: str, lo: int, hi: int, where: str = "") -> int | None:
     return None if data.get(key) is None else integer(data, key, lo, hi, where)
 
 

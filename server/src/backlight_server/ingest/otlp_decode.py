@@ -29,8 +29,9 @@ def decode_protobuf(kind: str, body: bytes) -> Any:
     try:
         return REQUEST_TYPES[kind].FromString(body)
     except (DecodeError, RecursionError, ValueError) as exc:
-        raise ClientError(400, "invalid_protobuf",
-                          f"body is not a valid OTLP {kind} protobuf message: {exc}") from None
+        raise ClientError(
+            400, "invalid_protobuf", f"body is not a valid OTLP {kind} protobuf message: {exc}"
+        ) from None
 
 
 def _hex_to_b64(value: object, key: str) -> str:
@@ -71,8 +72,8 @@ def decode_json(kind: str, body: bytes) -> Any:
     message = REQUEST_TYPES[kind]()
     try:
         json_format.ParseDict(data, message, ignore_unknown_fields=True, max_recursion_depth=64)
-    except (json_format.ParseError, binascii.Error, RecursionError, ValueError,
-            TypeError) as exc:
-        raise ClientError(400, "invalid_json",
-                          f"body is not a valid OTLP/JSON {kind} request: {exc}") from None
+    except (json_format.ParseError, binascii.Error, RecursionError, ValueError, TypeError) as exc:
+        raise ClientError(
+            400, "invalid_json", f"body is not a valid OTLP/JSON {kind} request: {exc}"
+        ) from None
     return message

@@ -22,8 +22,11 @@ from backlight_server.pipeline.otlp import Conversion, convert_logs, convert_tra
 from backlight_server.state import AppState
 
 log = logging.getLogger("backlight.grpc")
-_CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
-          503: grpc.StatusCode.UNAVAILABLE}
+_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
 
 
 def _project(context: grpc.ServicerContext) -> str | None:
@@ -49,8 +52,9 @@ def _export(state: AppState, request: Any, context: grpc.ServicerContext, kind: 
         _store(state, conv, request.ByteSize())
     except ClientError as err:
         state.metrics.rejected.labels(err.code).inc()
-        context.abort(_CODES.get(err.status, grpc.StatusCode.INVALID_ARGUMENT),
-                      f"{err.code}: {err.detail}")
+        context.abort(
+            _CODES.get(err.status, grpc.StatusCode.INVALID_ARGUMENT), f"{err.code}: {err.detail}"
+        )
     if kind == "traces":
         resp: Any = trace_service_pb2.ExportTraceServiceResponse()
         if conv.rejected:
@@ -78,6 +82,7 @@ def _decoder(message_type: Any) -> Callable[[bytes], Any]:
             return message_type.FromString(data)
         except (DecodeError, RecursionError, ValueError) as exc:
             return _Invalid(str(exc)[:200])
+
     return decode
 
 
@@ -85,46 +90,62 @@ def _servicer(state: AppState, kind: str) -> Callable[[Any, grpc.ServicerContext
     def export(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(request, _Invalid):
             state.metrics.rejected.labels("invalid_protobuf").inc()
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"invalid_protobuf: not a valid OTLP {kind} message: {request.why}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"invalid_protobuf: not a valid OTLP {kind} message: {request.why}",
+            )
         if kind == "metrics":
             state.metrics.rejected.labels("metrics_dropped").inc()
             return metrics_service_pb2.ExportMetricsServiceResponse()
         return _export(state, request, context, kind)
+
     return export
 
 
 _SERVICES: dict[str, tuple[str, Any, Any]] = {
-    "traces": ("opentelemetry.proto.collector.trace.v1.TraceService",
-               trace_service_pb2.ExportTraceServiceRequest,
-               trace_service_pb2.ExportTraceServiceResponse),
-    "logs": ("opentelemetry.proto.collector.logs.v1.LogsService",
-             logs_service_pb2.ExportLogsServiceRequest,
-             logs_service_pb2.ExportLogsServiceResponse),
-    "metrics": ("opentelemetry.proto.collector.metrics.v1.MetricsService",
-                metrics_service_pb2.ExportMetricsServiceRequest,
-                metrics_service_pb2.ExportMetricsServiceResponse),
+    "traces": (
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse,
+    ),
+    "logs": (
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        logs_service_pb2.ExportLogsServiceRequest,
+        logs_service_pb2.ExportLogsServiceResponse,
+    ),
+    "metrics": (
+        "opentelemetry.proto.collector.metrics.v1.MetricsService",
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        metrics_service_pb2.ExportMetricsServiceResponse,
+    ),
 }
 
 
 def start_grpc(state: AppState, host: str, port: int) -> grpc.Server:
     """Serve OTLP/gRPC on ``host:port``; raise SystemExit with advice if the port is taken."""
     cap = state.settings.max_decompressed_bytes
-    server = grpc.server(ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-grpc"),
-                         options=[("grpc.max_receive_message_length", cap)])
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-grpc"),
+        options=[("grpc.max_receive_message_length", cap)],
+    )
     for kind, (service, request_type, response_type) in _SERVICES.items():
         handler = grpc.unary_unary_rpc_method_handler(
-            _servicer(state, kind), request_deserializer=_decoder(request_type),
-            response_serializer=response_type.SerializeToString)
+            _servicer(state, kind),
+            request_deserializer=_decoder(request_type),
+            response_serializer=response_type.SerializeToString,
+        )
         server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(service, {"Export": handler}),))
+            (grpc.method_handlers_generic_handler(service, {"Export": handler}),)
+        )
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError:
         bound = 0
     if not bound:
-        raise SystemExit(f"cannot listen for OTLP/gRPC on {host}:{port} (in use?); choose "
-                         "another --otlp-grpc-port, or 0 to turn gRPC off")
+        raise SystemExit(
+            f"cannot listen for OTLP/gRPC on {host}:{port} (in use?); choose "
+            "another --otlp-grpc-port, or 0 to turn gRPC off"
+        )
     server.start()
     log.info("OTLP/gRPC listening on %s:%d", host, bound)
     return server

@@ -28,8 +28,14 @@ from backlight_server.state import AppState, get_state
 PROJECT_HEADER = "x-highlight-project"
 
 
-def _decode_and_convert(state: AppState, raw: bytes, encoding: str | None, protobuf: bool,
-                        kind: str, project: str | None) -> tuple[Conversion | None, int]:
+def _decode_and_convert(
+    state: AppState,
+    raw: bytes,
+    encoding: str | None,
+    protobuf: bool,
+    kind: str,
+    project: str | None,
+) -> tuple[Conversion | None, int]:
     """Decompress, decode and convert (on a worker thread: the cost grows with the body)."""
     body = decode_encoding(raw, encoding, state.settings.max_decompressed_bytes)
     message = decode_protobuf(kind, body) if protobuf else decode_json(kind, body)
@@ -84,12 +90,21 @@ async def _export(request: Request, kind: str) -> Response:
     protobuf = mtype == PROTOBUF
     try:
         if mtype not in (PROTOBUF, "application/json"):
-            raise ClientError(415, "unsupported_media_type",
-                              "OTLP/HTTP needs application/x-protobuf or application/json")
+            raise ClientError(
+                415,
+                "unsupported_media_type",
+                "OTLP/HTTP needs application/x-protobuf or application/json",
+            )
         raw = await read_body(request, state.settings.max_body_bytes)
         conv, weight = await run_in_threadpool(
-            _decode_and_convert, state, raw, request.headers.get("content-encoding"), protobuf,
-            kind, _header_project(request))
+            _decode_and_convert,
+            state,
+            raw,
+            request.headers.get("content-encoding"),
+            protobuf,
+            kind,
+            _header_project(request),
+        )
         if conv is not None:
             await store_conversion(state, conv, weight)
         else:

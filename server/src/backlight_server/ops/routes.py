@@ -21,9 +21,15 @@ async def healthz(request: Request) -> Response:
     depth = state.store.queue_depth()
     if health.ok:
         return json_response({"ok": True, "queue_depth": depth})
-    return json_response({"ok": False, "reason": health.reason,
-                          "since_ms": round(health.since * 1000),
-                          "queue_depth": depth}, 503)
+    return json_response(
+        {
+            "ok": False,
+            "reason": health.reason,
+            "since_ms": round(health.since * 1000),
+            "queue_depth": depth,
+        },
+        503,
+    )
 
 
 async def metrics(request: Request) -> Response:

@@ -22,8 +22,10 @@ from backlight_server.pipeline.model import Frame
 
 TOP_FRAMES = 3
 _PATTERNS = [
-    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
-     "<uuid>"),
+    (
+        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        "<uuid>",
+    ),
     (re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`"), "<str>"),
     (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
 ]
@@ -55,7 +57,7 @@ def normalise_message(message: str) -> str:
 
 def _function(frame: Frame) -> str:
     name = frame.function
-    return name[len("async "):] if name.startswith("async ") else name
+    return name[len("async ") :] if name.startswith("async ") else name
 
 
 def _app_key(frame: Frame) -> str:

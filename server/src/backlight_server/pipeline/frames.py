@@ -16,26 +16,92 @@ from __future__ import annotations
 _LIBRARY_DIRS = ("site-packages/", "dist-packages/", "node_modules/", "/pkg/mod/", ".egg/")
 # The Backlight SDKs: the Python SDK from a source checkout or an editable install (an
 # installed copy is under site-packages already), and the browser SDK as the server serves it.
-_SDK_PATHS = ("/backlight/integrations/", "/sdk/python/src/backlight/", "/sdk/backlight.js",
-              "/sdk/backlight.esm.js")
+_SDK_PATHS = (
+    "/backlight/integrations/",
+    "/sdk/python/src/backlight/",
+    "/sdk/backlight.js",
+    "/sdk/backlight.esm.js",
+)
 # Runtimes: Python's stdlib and frozen modules, GOROOT, bundler glue, engine-internal frames.
-_RUNTIME_MARKERS = ("<frozen ", "/usr/lib/", "/usr/local/go/src/", "/libexec/src/",
-                    "webpack/bootstrap", "<anonymous>", "[native code]")
+_RUNTIME_MARKERS = (
+    "<frozen ",
+    "/usr/lib/",
+    "/usr/local/go/src/",
+    "/libexec/src/",
+    "webpack/bootstrap",
+    "<anonymous>",
+    "[native code]",
+)
 _RUNTIME_FILES = frozenset({"native", "<unknown>", "[native code]", "<anonymous>"})
 # Node's core modules (``node:events``), Deno's (``ext:core/…``), and browser-internal or
 # extension code. Firefox gives every installation of an extension its own uuid.
 _RUNTIME_SCHEMES = ("node:", "ext:", "deno:")
-_EXTENSION_SCHEMES = ("chrome-extension:", "moz-extension:", "safari-extension:",
-                      "safari-web-extension:", "webkit-masked-url:", "chrome:", "resource:")
+_EXTENSION_SCHEMES = (
+    "chrome-extension:",
+    "moz-extension:",
+    "safari-extension:",
+    "safari-web-extension:",
+    "webkit-masked-url:",
+    "chrome:",
+    "resource:",
+)
 # Go's standard library: the first element of every std import path (``net`` of
 # ``net/http``). Paths without a dot in their first element are reserved for it.
-GO_STD_ROOTS = frozenset({
-    "archive", "bufio", "builtin", "bytes", "cmp", "compress", "container", "context", "crypto",
-    "database", "debug", "embed", "encoding", "errors", "expvar", "flag", "fmt", "go", "hash",
-    "html", "image", "index", "internal", "io", "iter", "log", "maps", "math", "mime", "net",
-    "os", "path", "plugin", "reflect", "regexp", "runtime", "slices", "sort", "strconv",
-    "strings", "structs", "sync", "syscall", "testing", "text", "time", "unicode", "unique",
-    "unsafe", "vendor", "weak"})
+GO_STD_ROOTS = frozenset(
+    {
+        "archive",
+        "bufio",
+        "builtin",
+        "bytes",
+        "cmp",
+        "compress",
+        "container",
+        "context",
+        "crypto",
+        "database",
+        "debug",
+        "embed",
+        "encoding",
+        "errors",
+        "expvar",
+        "flag",
+        "fmt",
+        "go",
+        "hash",
+        "html",
+        "image",
+        "index",
+        "internal",
+        "io",
+        "iter",
+        "log",
+        "maps",
+        "math",
+        "mime",
+        "net",
+        "os",
+        "path",
+        "plugin",
+        "reflect",
+        "regexp",
+        "runtime",
+        "slices",
+        "sort",
+        "strconv",
+        "strings",
+        "structs",
+        "sync",
+        "syscall",
+        "testing",
+        "text",
+        "time",
+        "unicode",
+        "unique",
+        "unsafe",
+        "vendor",
+        "weak",
+    }
+)
 _DIGITS = frozenset("0123456789")
 
 
@@ -55,7 +121,7 @@ def _python_stdlib(path: str) -> int:
                 return end + 1
     at = lower.rfind("/lib/")
     if at > 0:
-        folder = lower[lower.rfind("/", 0, at) + 1:at]  # Windows: C:/Python312/Lib/
+        folder = lower[lower.rfind("/", 0, at) + 1 : at]  # Windows: C:/Python312/Lib/
         if folder.startswith("python") and folder[6:].isdecimal():
             return at + len("/lib/")
     return -1
@@ -64,12 +130,13 @@ def _python_stdlib(path: str) -> int:
 def _version_at(text: str, at: int) -> bool:
     """Whether ``text[at]`` is the ``@`` of ``name@1.2.3``, ``name@v1.10.9`` or ``name@18``
     (not of ``icon@2x`` or ``user@host``): digits, then a dot or the segment's end."""
-    start = at + 2 if text[at + 1:at + 2] == "v" else at + 1
+    start = at + 2 if text[at + 1 : at + 2] == "v" else at + 1
     end = start
     while end < len(text) and text[end] in _DIGITS:
         end += 1
-    return end > start and at > 0 and text[at - 1] != "/" and (
-        end == len(text) or text[end] in "./")
+    return (
+        end > start and at > 0 and text[at - 1] != "/" and (end == len(text) or text[end] in "./")
+    )
 
 
 def _versioned(path: str) -> bool:
@@ -85,8 +152,11 @@ def _versioned(path: str) -> bool:
 def _old_node_core(file: str) -> bool:
     """Node ≤ 15 named its core modules without ``node:``: ``events.js``,
     ``internal/process/task_queues.js``. App files are absolute paths or URLs."""
-    return file.endswith(".js") and ":" not in file and (
-        "/" not in file or file.startswith("internal/"))
+    return (
+        file.endswith(".js")
+        and ":" not in file
+        and ("/" not in file or file.startswith("internal/"))
+    )
 
 
 def in_app(file: str) -> bool:
@@ -161,11 +231,11 @@ def module_of(file: str) -> str:
         return "node:" + path[:-3]
     for scheme in _EXTENSION_SCHEMES:
         if path.startswith(scheme):
-            rest = path[len(scheme):].lstrip("/")
-            return scheme + "//" + rest[rest.find("/") + 1:]
+            rest = path[len(scheme) :].lstrip("/")
+            return scheme + "//" + rest[rest.find("/") + 1 :]
     toolchain = path.find("/golang.org/toolchain@")  # GOTOOLCHAIN's GOROOT, in the cache
     if toolchain >= 0 and path.endswith(".go") and "/src/" in path[toolchain:]:
-        return path[path.find("/src/", toolchain) + len("/src/"):]
+        return path[path.find("/src/", toolchain) + len("/src/") :]
     cut = max(path.rfind(d) + len(d) if d in path else -1 for d in _LIBRARY_DIRS)
     if cut < 0 and "/sdk/python/src/" in path:
         cut = path.rfind("/sdk/python/src/") + len("/sdk/python/src/")

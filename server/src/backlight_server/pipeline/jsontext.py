@@ -91,8 +91,9 @@ def capped(value: Any, cap: int) -> str | None:
     text = dumps(clip_depth(value)).decode()
     if len(text) <= cap:
         return text
-    return orjson.dumps({"_truncated": True, "size": len(text),
-                         "preview": text[:max(cap - 100, 0)]}).decode()
+    return orjson.dumps(
+        {"_truncated": True, "size": len(text), "preview": text[: max(cap - 100, 0)]}
+    ).decode()
 
 
 def loads_tolerant(text: str | bytes | None) -> Any:

@@ -54,8 +54,14 @@ class Frame:
     in_app: bool = True
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "function": self.function, "line": self.line,
-                "column": self.column, "code": self.code, "in_app": self.in_app}
+        return {
+            "file": self.file,
+            "function": self.function,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "in_app": self.in_app,
+        }
 
 
 @dataclass(slots=True)
@@ -159,5 +165,10 @@ class BrowserBatch:
     last_url: str | None = None
 
     def size(self) -> int:
-        return (self.n_events + len(self.network) + len(self.console) + len(self.errors)
-                + len(self.track))
+        return (
+            self.n_events
+            + len(self.network)
+            + len(self.console)
+            + len(self.errors)
+            + len(self.track)
+        )

@@ -53,13 +53,17 @@ class Conversion:
             names = ", ".join(sorted(self.unknown_projects)[:5])
             parts.append(f"unknown project id(s): {names}")
         if self.missing_project:
-            parts.append(f"{self.missing_project} item(s) carry no project id (set the "
-                         "highlight.project_id resource attribute or the x-highlight-project "
-                         "header)")
+            parts.append(
+                f"{self.missing_project} item(s) carry no project id (set the "
+                "highlight.project_id resource attribute or the x-highlight-project "
+                "header)"
+            )
         if self.invalid:
-            parts.append(f"{self.invalid} item(s) have an invalid trace or span id or a "
-                         "timestamp outside the accepted window (at most 365 days old, "
-                         "1 day ahead)")
+            parts.append(
+                f"{self.invalid} item(s) have an invalid trace or span id or a "
+                "timestamp outside the accepted window (at most 365 days old, "
+                "1 day ahead)"
+            )
         return "; ".join(parts)
 
 
@@ -128,12 +132,12 @@ def level_of(number: int, text: str) -> str:
 class _Resource:
     __slots__ = ("attrs", "environment", "known_project", "project", "service")
 
-    def __init__(self, res: Any, header_project: str | None,
-                 known: Callable[[str], bool]) -> None:
+    def __init__(self, res: Any, header_project: str | None, known: Callable[[str], bool]) -> None:
         self.attrs = attributes(res.attributes)
         self.service = str(self.attrs.get("service.name") or "unknown_service")[:256]
         env = self.attrs.get("deployment.environment") or self.attrs.get(
-            "deployment.environment.name")
+            "deployment.environment.name"
+        )
         self.environment = str(env)[:256] if env else None
         proj = self.attrs.get(linkage.PROJECT_ATTR)
         self.project = str(proj) if proj not in (None, "") else header_project
@@ -141,8 +145,9 @@ class _Resource:
         self.known_project = self.project if self.project and known(self.project) else None
 
 
-def _project(attrs: dict[str, object], res: _Resource, out: Conversion,
-             known: Callable[[str], bool]) -> str | None:
+def _project(
+    attrs: dict[str, object], res: _Resource, out: Conversion, known: Callable[[str], bool]
+) -> str | None:
     proj = attrs.get(linkage.PROJECT_ATTR)
     if proj in (None, "") and res.known_project is not None:
         return res.known_project
@@ -156,19 +161,38 @@ def _project(attrs: dict[str, object], res: _Resource, out: Conversion,
     return project
 
 
-def _exception_error(attrs: dict[str, object], project: str, ts_ms: float, source: str,
-                     res: _Resource, link: linkage.Link, trace_id: str | None,
-                     span_id: str | None, extra: dict[str, object]) -> ErrorRecord:
+def _exception_error(
+    attrs: dict[str, object],
+    project: str,
+    ts_ms: float,
+    source: str,
+    res: _Resource,
+    link: linkage.Link,
+    trace_id: str | None,
+    span_id: str | None,
+    extra: dict[str, object],
+) -> ErrorRecord:
     etype = str(attrs.get("exception.type") or "Error")[:512]
     message = _text(attrs.get("exception.message") or "", MAX_STRING)
     raw = attrs.get("exception.stacktrace")
     raw_stack = _text(raw, MAX_BODY) if raw else None
     frames = stack.parse(raw_stack)
     return ErrorRecord(
-        project_id=project, ts_ms=ts_ms, source=source, type=etype, message=message,
-        frames=frames, raw_stack=raw_stack, session_id=link.session_id,
-        request_id=link.request_id, trace_id=trace_id, span_id=span_id, service=res.service,
-        environment=res.environment, url=None, attributes=_dumps(extra),
+        project_id=project,
+        ts_ms=ts_ms,
+        source=source,
+        type=etype,
+        message=message,
+        frames=frames,
+        raw_stack=raw_stack,
+        session_id=link.session_id,
+        request_id=link.request_id,
+        trace_id=trace_id,
+        span_id=span_id,
+        service=res.service,
+        environment=res.environment,
+        url=None,
+        attributes=_dumps(extra),
         fingerprint=fingerprint(etype, message, frames),
     )
 
@@ -178,8 +202,9 @@ def _window_ns() -> tuple[int, int]:
     return now - MAX_PAST_NS, min(now + MAX_FUTURE_NS, MAX_NS)
 
 
-def convert_traces(request: Any, header_project: str | None,
-                   known: Callable[[str], bool]) -> Conversion:
+def convert_traces(
+    request: Any, header_project: str | None, known: Callable[[str], bool]
+) -> Conversion:
     out = Conversion()
     spans = out.batch.spans
     lo, hi = _window_ns()
@@ -191,9 +216,14 @@ def convert_traces(request: Any, header_project: str | None,
                 project = _project(attrs, res, out, known)
                 trace_id = span.trace_id.hex()
                 span_id = span.span_id.hex()
-                if project is None or len(trace_id) != 32 or trace_id == _ZERO_TRACE or len(
-                        span_id) != 16 or not lo <= span.start_time_unix_nano <= hi or not (
-                        lo <= span.end_time_unix_nano <= hi):
+                if (
+                    project is None
+                    or len(trace_id) != 32
+                    or trace_id == _ZERO_TRACE
+                    or len(span_id) != 16
+                    or not lo <= span.start_time_unix_nano <= hi
+                    or not (lo <= span.end_time_unix_nano <= hi)
+                ):
                     if project is not None:
                         out.invalid += 1
                     out.rejected += 1
@@ -205,28 +235,54 @@ def convert_traces(request: Any, header_project: str | None,
                     events = []
                     for ev in span.events:
                         ev_attrs = attributes(ev.attributes)
-                        events.append({"name": ev.name, "time_ns": ev.time_unix_nano,
-                                       "attributes": ev_attrs})
+                        events.append(
+                            {"name": ev.name, "time_ns": ev.time_unix_nano, "attributes": ev_attrs}
+                        )
                         if ev.name == "exception":
                             ev_ns = ev.time_unix_nano
                             ts_ms = (ev_ns if lo <= ev_ns <= hi else span.end_time_unix_nano) / 1e6
-                            out.batch.errors.append(_exception_error(
-                                ev_attrs, project, ts_ms, "span", res,
-                                linkage.Link(link.session_id, request_id), trace_id, span_id,
-                                {"span.name": span.name[:MAX_NAME], **attrs}))
+                            out.batch.errors.append(
+                                _exception_error(
+                                    ev_attrs,
+                                    project,
+                                    ts_ms,
+                                    "span",
+                                    res,
+                                    linkage.Link(link.session_id, request_id),
+                                    trace_id,
+                                    span_id,
+                                    {"span.name": span.name[:MAX_NAME], **attrs},
+                                )
+                            )
                     events_json = _dumps(events)
                 parent = span.parent_span_id.hex() or None
                 status = span.status
-                spans.append(SpanRecord(
-                    project, trace_id, span_id, parent, span.name[:MAX_NAME], span.kind,
-                    span.start_time_unix_nano, span.end_time_unix_nano, status.code,
-                    status.message[:MAX_STRING] or None, res.service, res.environment,
-                    link.session_id, request_id, _dumps(attrs), events_json))
+                spans.append(
+                    SpanRecord(
+                        project,
+                        trace_id,
+                        span_id,
+                        parent,
+                        span.name[:MAX_NAME],
+                        span.kind,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                        status.code,
+                        status.message[:MAX_STRING] or None,
+                        res.service,
+                        res.environment,
+                        link.session_id,
+                        request_id,
+                        _dumps(attrs),
+                        events_json,
+                    )
+                )
     return out
 
 
-def convert_logs(request: Any, header_project: str | None,
-                 known: Callable[[str], bool]) -> Conversion:
+def convert_logs(
+    request: Any, header_project: str | None, known: Callable[[str], bool]
+) -> Conversion:
     out = Conversion()
     logs = out.batch.logs
     now_ns = time.time_ns()
@@ -254,12 +310,34 @@ def convert_logs(request: Any, header_project: str | None,
                 # Stored without terminal colours, so full-text search sees the words.
                 body = ansi.strip(_text(_any(rec.body), MAX_BODY)) if rec.HasField("body") else ""
                 level = level_of(rec.severity_number, rec.severity_text)
-                logs.append(LogRecord(
-                    project, ts_ns, trace_id, span_id, rec.severity_number, level, body,
-                    res.service, res.environment, link.session_id, request_id, _dumps(attrs)))
+                logs.append(
+                    LogRecord(
+                        project,
+                        ts_ns,
+                        trace_id,
+                        span_id,
+                        rec.severity_number,
+                        level,
+                        body,
+                        res.service,
+                        res.environment,
+                        link.session_id,
+                        request_id,
+                        _dumps(attrs),
+                    )
+                )
                 if "exception.type" in attrs or "exception.message" in attrs:
-                    out.batch.errors.append(_exception_error(
-                        attrs, project, ts_ns / 1e6, "log", res,
-                        linkage.Link(link.session_id, request_id), trace_id, span_id,
-                        {"log.body": body[:1024], "log.level": level}))
+                    out.batch.errors.append(
+                        _exception_error(
+                            attrs,
+                            project,
+                            ts_ns / 1e6,
+                            "log",
+                            res,
+                            linkage.Link(link.session_id, request_id),
+                            trace_id,
+                            span_id,
+                            {"log.body": body[:1024], "log.level": level},
+                        )
+                    )
     return out

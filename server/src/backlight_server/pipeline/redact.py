@@ -31,9 +31,22 @@ import orjson
 
 REDACTED: Final = "[REDACTED]"
 EXACT: Final = frozenset({"auth", "cvc", "cvv", "forwarded", "ssn", "xforwardedfor", "xrealip"})
-CONTAINS: Final = ("apikey", "authorization", "cardnumber", "cookie", "creditcard", "csrf",
-                   "jwt", "passphrase", "passwd", "password", "privatekey", "secret", "token",
-                   "xsrf")
+CONTAINS: Final = (
+    "apikey",
+    "authorization",
+    "cardnumber",
+    "cookie",
+    "creditcard",
+    "csrf",
+    "jwt",
+    "passphrase",
+    "passwd",
+    "password",
+    "privatekey",
+    "secret",
+    "token",
+    "xsrf",
+)
 COUNT_WORDS: Final = ("tokencount", "tokens")
 IGNORED_IN_NAMES: Final = "-_. "
 
@@ -102,7 +115,7 @@ def _string_end(text: str, start: int) -> int:
         q = text.find('"', p + 1)
         if q < 0:
             return -1
-        between = text[p + 1:q]
+        between = text[p + 1 : q]
         if (len(between) - len(between.rstrip("\\"))) % 2 == 0:
             return q + 1
         p = q
@@ -143,7 +156,7 @@ def _closed(token: str) -> str:
     """A cut string token closed: an escape cut short at its end is dropped first."""
     b = token.rfind("\\", max(0, len(token) - 6))
     if b > 0:
-        run = b + 1 - len(token[:b + 1].rstrip("\\"))  # backslashes ending at b
+        run = b + 1 - len(token[: b + 1].rstrip("\\"))  # backslashes ending at b
         escape = token[b:]
         if run % 2 and (len(escape) < 2 or (escape[1] == "u" and len(escape) < 6)):
             token = token[:b]
@@ -178,7 +191,7 @@ def _json_pass(text: str, rule: Callable[[str], int], embedded: bool = True) -> 
         if q < 0:
             break
         end = _string_end(text, q)
-        holds_json = embedded and text[q + 1:q + 2] in ("{", "[")
+        holds_json = embedded and text[q + 1 : q + 2] in ("{", "[")
         if end < 0:  # the rest of the text is inside a string
             if holds_json and '\\"' in text[q:]:
                 again = _embedded(text[q:], rule, cut=True)
@@ -243,8 +256,11 @@ def _form_pass(text: str, rule: Callable[[str], int]) -> str:
             if eq > part:
                 verdict = rule(_form_key(text[part:eq]))
                 value_start = eq + 1
-                if verdict != KEEP and value_start < seg_end and not (
-                        verdict == COUNT and _NUMBER.match(text, value_start, seg_end)):
+                if (
+                    verdict != KEEP
+                    and value_start < seg_end
+                    and not (verdict == COUNT and _NUMBER.match(text, value_start, seg_end))
+                ):
                     parts += (text[last:value_start], REDACTED)
                     last = seg_end
                     break
@@ -294,6 +310,7 @@ def redact_body(text: str, extra: Iterable[str] = ()) -> str:
 
 # --- headers ------------------------------------------------------------------------------
 
+
 def _header_value(value: object) -> str | None:
     if isinstance(value, str):
         return value
@@ -334,8 +351,9 @@ def redact_headers(headers: object, extra: Iterable[str] = ()) -> dict[str, str]
                 continue
             verdict = rule(name)
             text = _header_value(value)
-            if verdict == HIDE or (verdict == COUNT and not (
-                    text is not None and _NUMBER.match(text))):
+            if verdict == HIDE or (
+                verdict == COUNT and not (text is not None and _NUMBER.match(text))
+            ):
                 out[name.lower()] = REDACTED
             elif text is not None:
                 out[name.lower()] = text
@@ -347,12 +365,23 @@ def redact_headers(headers: object, extra: Iterable[str] = ()) -> dict[str, str]
 # --- OTLP attributes ----------------------------------------------------------------------
 
 _NEVER = ("highlight.", "exception.", "service.", "telemetry.", "otel.")
-_HEADER_PREFIXES = ("http.request.header.", "http.response.header.",
-                    "http.request.headers.", "http.response.headers.",
-                    "rpc.grpc.request.metadata.", "rpc.grpc.response.metadata.")
+_HEADER_PREFIXES = (
+    "http.request.header.",
+    "http.response.header.",
+    "http.request.headers.",
+    "http.response.headers.",
+    "rpc.grpc.request.metadata.",
+    "rpc.grpc.response.metadata.",
+)
 _HEADER_MAPS = frozenset({"http.request.headers", "http.response.headers"})
-_BODIES = frozenset({"http.request.body", "http.response.body",
-                     "http.request.body.content", "http.response.body.content"})
+_BODIES = frozenset(
+    {
+        "http.request.body",
+        "http.response.body",
+        "http.request.body.content",
+        "http.response.body.content",
+    }
+)
 _CUT = "…[truncated]"  # pipeline/otlp.py's mark on a cut string
 # Attribute kinds: KEEP, HIDE and COUNT as for names, then these three.
 HEADER_MAP, BODY, HEADER_COUNT = 3, 4, 5
@@ -368,7 +397,7 @@ def _attribute_kind(key: str) -> int:
         return HEADER_MAP
     for prefix in _HEADER_PREFIXES:
         if key.startswith(prefix):
-            rule = name_rule(key[len(prefix):])
+            rule = name_rule(key[len(prefix) :])
             return HEADER_COUNT if rule == COUNT else rule
     return name_rule(key.rpartition(".")[2])
 
@@ -399,7 +428,8 @@ so a bound ``KEPT.issuperset`` stays valid."""
 def has_map(value: object) -> bool:
     """A map, or a list holding one: its keys need the rule too."""
     return isinstance(value, dict) or (
-        isinstance(value, list) and any(isinstance(v, dict | list) for v in value))
+        isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+    )
 
 
 def _structured(value: object, redact: Callable[[str], str]) -> object:
@@ -415,7 +445,7 @@ def _structured(value: object, redact: Callable[[str], str]) -> object:
 def _body_value(value: object) -> object:
     if isinstance(value, str):
         if value.endswith(_CUT):
-            return redact_body(value[:-len(_CUT)]) + _CUT
+            return redact_body(value[: -len(_CUT)]) + _CUT
         return redact_body(value)
     if isinstance(value, dict | list):
         return _structured(value, redact_body)

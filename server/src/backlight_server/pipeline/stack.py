@@ -62,7 +62,7 @@ def _v8(line: str) -> Frame | None:
     body = rest[:-1] if rest.endswith(")") else rest
     split = rest.find(" (", 1)
     if split > 0:
-        func, where = rest[:split], body[split + 2:]
+        func, where = rest[:split], body[split + 2 :]
         loc = _location(where)
         if loc is not None:
             return Frame(loc[0], func.strip() or "?", loc[1], loc[2], None, in_app(loc[0]))
@@ -116,7 +116,7 @@ def _go_function(line: str) -> str:
     ``created by net/http.(*Server).Serve in goroutine 1`` → ``net/http.(*Server).Serve``."""
     text = line.strip()
     if text.startswith("created by "):
-        text = text[len("created by "):]
+        text = text[len("created by ") :]
         cut = text.find(" in goroutine ")
         return (text[:cut] if cut > 0 else text) or "?"
     if text.endswith(")"):

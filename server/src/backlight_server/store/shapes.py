@@ -13,8 +13,9 @@ from typing import Any
 
 from backlight_server.pipeline.jsontext import loads_tolerant
 
-JSON_COLUMNS = frozenset({"attributes", "events", "stack", "detail", "args", "properties",
-                          "user_metadata"})
+JSON_COLUMNS = frozenset(
+    {"attributes", "events", "stack", "detail", "args", "properties", "user_metadata"}
+)
 _OBJECT_COLUMNS = frozenset({"attributes", "detail"})
 _LIST_COLUMNS = frozenset({"events", "stack"})
 
@@ -33,10 +34,28 @@ def json_column(key: str, value: Any) -> Any:
 
 # Columns every reader does arithmetic on: a stored value that is not a number (SQLite
 # keeps any type in any column) reads as 0, so pages and the API still render.
-NUMBER_COLUMNS = frozenset({
-    "start_ms", "end_ms", "ts_ms", "started_ms", "last_ms", "first_ms", "duration_ms",
-    "start_ns", "end_ns", "ts_ns", "status", "status_code", "severity_number", "kind",
-    "count", "seq", "pages", "n_events"})
+NUMBER_COLUMNS = frozenset(
+    {
+        "start_ms",
+        "end_ms",
+        "ts_ms",
+        "started_ms",
+        "last_ms",
+        "first_ms",
+        "duration_ms",
+        "start_ns",
+        "end_ns",
+        "ts_ns",
+        "status",
+        "status_code",
+        "severity_number",
+        "kind",
+        "count",
+        "seq",
+        "pages",
+        "n_events",
+    }
+)
 
 
 def number_column(value: Any) -> int | None:
@@ -45,8 +64,7 @@ def number_column(value: Any) -> int | None:
 
 
 def _number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _header_map(value: Any) -> dict[str, str] | None:
@@ -73,8 +91,11 @@ def network_detail(detail: Any) -> dict[str, Any]:
         elif key in ("request_size", "response_size"):
             fixed = int(value) if _number(value) and value >= 0 else None
         elif key == "timing":
-            fixed = ({str(k): v if _number(v) else None for k, v in value.items()}
-                     if isinstance(value, dict) else None)
+            fixed = (
+                {str(k): v if _number(v) else None for k, v in value.items()}
+                if isinstance(value, dict)
+                else None
+            )
         else:
             continue  # not part of the documented shape
         if fixed is None:

@@ -19,10 +19,19 @@ def groups_list(request: Request) -> Response:
     state = params.choice(request, "state", (*STATES, "all"))
     state = "open" if state is None else state
     data = get_state(request).store.list_error_groups(
-        state=None if state == "all" else state, limit=PAGE_SIZE,
-        offset=params.integer(request, "offset"))
-    return render(request, "errors.html", nav="errors", data=data, state=state,
-                  states=(*STATES, "all"), page_size=PAGE_SIZE)
+        state=None if state == "all" else state,
+        limit=PAGE_SIZE,
+        offset=params.integer(request, "offset"),
+    )
+    return render(
+        request,
+        "errors.html",
+        nav="errors",
+        data=data,
+        state=state,
+        states=(*STATES, "all"),
+        page_size=PAGE_SIZE,
+    )
 
 
 @page
@@ -36,9 +45,16 @@ def group_page(request: Request) -> Response:
         return not_found(request, f"error group {group_id}")
     instances = data["instances"]
     playable = next((i for i in instances if i["session_id"]), None)
-    return render(request, "error_group.html", nav="errors", g=data["group"],
-                  instances=instances, latest=instances[0] if instances else None,
-                  playable=playable, states=STATES)
+    return render(
+        request,
+        "error_group.html",
+        nav="errors",
+        g=data["group"],
+        instances=instances,
+        latest=instances[0] if instances else None,
+        playable=playable,
+        states=STATES,
+    )
 
 
 routes = [

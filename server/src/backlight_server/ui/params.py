@@ -15,8 +15,9 @@ def text(request: Request, name: str, limit: int = 512) -> str | None:
     return value[:limit] or None
 
 
-def integer(request: Request, name: str, default: int = 0, lo: int = 0,
-            hi: int = MAX_OFFSET) -> int:
+def integer(
+    request: Request, name: str, default: int = 0, lo: int = 0, hi: int = MAX_OFFSET
+) -> int:
     try:
         value = int(request.query_params.get(name, default))
     except ValueError:

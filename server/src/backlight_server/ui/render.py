@@ -39,8 +39,12 @@ def fmt_ms(ms: object) -> str:
 
 
 def fmt_duration(ms: object) -> str:
-    if not isinstance(ms, int | float) or isinstance(ms, bool) or not math.isfinite(ms) or (
-            abs(ms) > 1e15):
+    if (
+        not isinstance(ms, int | float)
+        or isinstance(ms, bool)
+        or not math.isfinite(ms)
+        or (abs(ms) > 1e15)
+    ):
         return "–"
     if ms < 1000:
         return f"{ms:.0f} ms"
@@ -104,18 +108,26 @@ def query(request: Request, **changes: Any) -> str:
     return "?" + urlencode(params) if params else "?"
 
 
-env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                  autoescape=select_autoescape(default=True, default_for_string=True),
-                  trim_blocks=True, lstrip_blocks=True)
-env.filters.update(ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script,
-                   plain=plain)
+env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters.update(
+    ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script, plain=plain
+)
 env.globals.update(asset=asset)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("nav", "")
-    html = env.get_template(template).render(request=request, query=functools.partial(
-        query, request), now_ms=time.time() * 1000, **context)
+    html = env.get_template(template).render(
+        request=request,
+        query=functools.partial(query, request),
+        now_ms=time.time() * 1000,
+        **context,
+    )
     return HTMLResponse(html, status_code=status)
 
 
@@ -129,15 +141,16 @@ def page(handler: Page) -> Page:
 
     The time spent in the handler (queries + rendering) is sent as ``Server-Timing``.
     """
+
     @functools.wraps(handler)
     def guarded(request: Request) -> Response:
         if not token_ok(request):
             return RedirectResponse(login_url(request), status_code=303)
         started = time.perf_counter()
         response = handler(request)
-        response.headers["Server-Timing"] = (
-            f"page;dur={(time.perf_counter() - started) * 1000:.2f}")
+        response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1000:.2f}"
         return response
+
     return guarded
 
 

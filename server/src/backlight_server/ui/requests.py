@@ -21,8 +21,15 @@ def request_view(request: Request) -> Response:
     data = get_state(request).store.get_request(rid)
     template = "_request.html" if request.query_params.get("fragment") else "request.html"
     found = bool(data["browser"] or data["span_count"] or data["logs"] or data["errors"])
-    return render(request, template, nav="sessions", r=data, found=found,
-                  bars=bars(data["spans"], data["browser"]), status=200 if found else 404)
+    return render(
+        request,
+        template,
+        nav="sessions",
+        r=data,
+        found=found,
+        bars=bars(data["spans"], data["browser"]),
+        status=200 if found else 404,
+    )
 
 
 routes = [Route("/requests/{request_id}", request_view, methods=["GET"])]

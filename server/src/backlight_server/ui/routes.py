@@ -44,8 +44,9 @@ async def login(request: Request) -> Response:
     if token and secrets.compare_digest(token.encode(), expected.encode()):
         return _logged_in(request, token, target)
     error = "That token is not valid." if token else ""
-    return render(request, "login.html", status=401 if token else 200, error=error,
-                  next=_safe_next(target))
+    return render(
+        request, "login.html", status=401 if token else 200, error=error, next=_safe_next(target)
+    )
 
 
 async def logout(request: Request) -> Response:
@@ -66,7 +67,11 @@ routes: list[BaseRoute] = [
     Route("/login", login, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["GET", "POST"]),
     Route("/", home, methods=["GET"]),
-    *sessions.routes, *requests.routes, *errors.routes, *logs.routes, *traces.routes,
+    *sessions.routes,
+    *requests.routes,
+    *errors.routes,
+    *logs.routes,
+    *traces.routes,
     *setup.routes,
     Mount("/ui-static", app=StaticFiles(directory=BUILD_DIR, check_dir=False), name="ui-static"),
 ]

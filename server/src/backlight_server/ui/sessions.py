@@ -19,10 +19,28 @@ PAGE_SIZE = 50
 # /ui-data/backend-summaries as the rows scroll into view, not all at once in the page.
 INLINE_SUMMARIES = 1000
 MAX_SUMMARY_IDS = 200
-_NETWORK_KEYS = ("id", "request_id", "method", "url", "status", "start_ms", "end_ms", "error",
-                 "backend")
-_ERROR_KEYS = ("id", "group_id", "ts_ms", "source", "type", "message", "request_id",
-               "service", "stack")
+_NETWORK_KEYS = (
+    "id",
+    "request_id",
+    "method",
+    "url",
+    "status",
+    "start_ms",
+    "end_ms",
+    "error",
+    "backend",
+)
+_ERROR_KEYS = (
+    "id",
+    "group_id",
+    "ts_ms",
+    "source",
+    "type",
+    "message",
+    "request_id",
+    "service",
+    "stack",
+)
 
 
 @page
@@ -30,11 +48,21 @@ def sessions_list(request: Request) -> Response:
     has = params.choice(request, "errors", ("yes", "no"))
     offset = params.integer(request, "offset")
     data = get_state(request).store.list_sessions(
-        start_ms=params.since_ms(request), identifier=params.text(request, "user"),
+        start_ms=params.since_ms(request),
+        identifier=params.text(request, "user"),
         has_errors={"yes": True, "no": False}.get(has or ""),
-        url_contains=params.text(request, "url", 2048), limit=PAGE_SIZE, offset=offset)
-    return render(request, "sessions.html", nav="sessions", data=data, page_size=PAGE_SIZE,
-                  ranges=params.RANGES)
+        url_contains=params.text(request, "url", 2048),
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    return render(
+        request,
+        "sessions.html",
+        nav="sessions",
+        data=data,
+        page_size=PAGE_SIZE,
+        ranges=params.RANGES,
+    )
 
 
 def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -47,8 +75,10 @@ def session_page(request: Request) -> Response:
     data = get_state(request).store.get_session_overview(sid, INLINE_SUMMARIES)
     if data is None:
         return not_found(request, f"session {sid}")
-    errors = sorted((_pick(e, _ERROR_KEYS) for e in [*data["errors"], *data["backend_errors"]]),
-                    key=lambda e: float(e["ts_ms"]))
+    errors = sorted(
+        (_pick(e, _ERROR_KEYS) for e in [*data["errors"], *data["backend_errors"]]),
+        key=lambda e: float(e["ts_ms"]),
+    )
     client: dict[str, Any] = {
         "session": _pick(data["session"], ("secure_id", "started_ms", "last_ms")),
         "network": [_pick(n, _NETWORK_KEYS) for n in data["network"]],
@@ -57,8 +87,9 @@ def session_page(request: Request) -> Response:
         "start_at": params.number(request, "t"),
         "open_request": params.text(request, "request", 128),
     }
-    return render(request, "session.html", nav="sessions", s=data["session"], data=data,
-                  client=client)
+    return render(
+        request, "session.html", nav="sessions", s=data["session"], data=data, client=client
+    )
 
 
 def backend_summaries(request: Request) -> Response:

@@ -42,31 +42,58 @@ def diagnose(c: dict[str, Any]) -> list[Finding]:
     """Likely causes of "nothing is linked", from the counts of ``store.counts``."""
     out: list[Finding] = []
     if not c["sessions"]:
-        out.append(Finding("todo", "No browser session yet",
-                           "Add the browser snippet to your app's pages and load one."))
+        out.append(
+            Finding(
+                "todo",
+                "No browser session yet",
+                "Add the browser snippet to your app's pages and load one.",
+            )
+        )
     if not c["spans"]:
-        out.append(Finding("todo" if not c["sessions"] else "warn",
-                           "No backend SDK is sending",
-                           "No span has arrived. Install the Python SDK (or any OpenTelemetry "
-                           "SDK exporting OTLP to this server) and make a request."))
+        out.append(
+            Finding(
+                "todo" if not c["sessions"] else "warn",
+                "No backend SDK is sending",
+                "No span has arrived. Install the Python SDK (or any OpenTelemetry "
+                "SDK exporting OTLP to this server) and make a request.",
+            )
+        )
     if c["sessions"] and c["requests_without_id"] and not c["requests_with_id"]:
-        out.append(Finding("warn", "tracingOrigins did not match the API's host",
-                           f"{c['requests_without_id']} network requests were recorded, none "
-                           "with an x-highlight-request id. Set tracingOrigins to true (same "
-                           "site) or list the API's host."))
+        out.append(
+            Finding(
+                "warn",
+                "tracingOrigins did not match the API's host",
+                f"{c['requests_without_id']} network requests were recorded, none "
+                "with an x-highlight-request id. Set tracingOrigins to true (same "
+                "site) or list the API's host.",
+            )
+        )
     if c["requests_with_id_failed"]:
-        out.append(Finding("warn", "CORS blocked x-highlight-request",
-                           f"{c['requests_with_id_failed']} requests that carried the header "
-                           "failed with a CORS or network error. Allow the request headers "
-                           "x-highlight-request and traceparent in the API's CORS "
-                           "configuration (Access-Control-Allow-Headers)."))
+        out.append(
+            Finding(
+                "warn",
+                "CORS blocked x-highlight-request",
+                f"{c['requests_with_id_failed']} requests that carried the header "
+                "failed with a CORS or network error. Allow the request headers "
+                "x-highlight-request and traceparent in the API's CORS "
+                "configuration (Access-Control-Allow-Headers).",
+            )
+        )
     if c["spans"] and c["requests_with_id"] and not c["first_linked_request"]:
-        out.append(Finding("warn", "Spans arrive but none matches a browser request",
-                           "The backend does not read x-highlight-request / traceparent "
-                           "(middleware missing), or it sends to another project."))
+        out.append(
+            Finding(
+                "warn",
+                "Spans arrive but none matches a browser request",
+                "The backend does not read x-highlight-request / traceparent "
+                "(middleware missing), or it sends to another project.",
+            )
+        )
     if c["first_linked_request"]:
-        out.append(Finding("ok", "Front and back are linked",
-                           "At least one browser request has backend spans."))
+        out.append(
+            Finding(
+                "ok", "Front and back are linked", "At least one browser request has backend spans."
+            )
+        )
     return out
 
 
@@ -78,8 +105,16 @@ def setup_page(request: Request) -> Response:
     project = wanted if any(p["id"] == wanted for p in projects) else state.default_project
     counts = observed(request, project)
     base = str(request.base_url).rstrip("/")
-    return render(request, "setup.html", nav="setup", project=project, projects=projects,
-                  counts=counts, findings=diagnose(counts), base=base)
+    return render(
+        request,
+        "setup.html",
+        nav="setup",
+        project=project,
+        projects=projects,
+        counts=counts,
+        findings=diagnose(counts),
+        base=base,
+    )
 
 
 routes = [Route("/setup", setup_page, methods=["GET"])]

@@ -28,13 +28,26 @@ def trace_search(request: Request) -> Response:
 def trace_page(request: Request) -> Response:
     trace_id = request.path_params["trace_id"][:64].lower()
     if not _TRACE_ID.match(trace_id):
-        return render(request, "trace.html", nav="traces", t=None, bars=[], status=404,
-                      error=f"{trace_id!r} is not a trace id (hex)")
+        return render(
+            request,
+            "trace.html",
+            nav="traces",
+            t=None,
+            bars=[],
+            status=404,
+            error=f"{trace_id!r} is not a trace id (hex)",
+        )
     data = get_state(request).store.get_trace(trace_id)
     found = bool(data["span_count"] or data["logs"] or data["errors"])
-    return render(request, "trace.html", nav="traces", t=data, bars=bars(data["spans"]),
-                  status=200 if found else 404,
-                  error=None if found else f"nothing recorded for trace {trace_id}")
+    return render(
+        request,
+        "trace.html",
+        nav="traces",
+        t=data,
+        bars=bars(data["spans"]),
+        status=200 if found else 404,
+        error=None if found else f"nothing recorded for trace {trace_id}",
+    )
 
 
 routes = [

@@ -22,8 +22,9 @@ class Bar:
     span: dict[str, Any] | None
 
 
-def _flatten(spans: list[dict[str, Any]], depth: int,
-             out: list[tuple[int, dict[str, Any]]]) -> None:
+def _flatten(
+    spans: list[dict[str, Any]], depth: int, out: list[tuple[int, dict[str, Any]]]
+) -> None:
     """Depth-first, without recursion (a stored trace may be thousands of spans deep)."""
     stack = [(depth, span) for span in reversed(spans)]
     while stack:
@@ -42,8 +43,17 @@ def bars(roots: list[dict[str, Any]], browser: dict[str, Any] | None = None) -> 
         error = bool(browser.get("error")) or int(browser.get("status") or 0) >= 500
         items.append((label, "browser", 0, browser["start_ms"], browser["end_ms"], error, None))
     for depth, s in flat:
-        items.append((s["name"], s["service"], depth, s["start_ns"] / 1e6, s["end_ns"] / 1e6,
-                      s.get("status_code") == 2, s))
+        items.append(
+            (
+                s["name"],
+                s["service"],
+                depth,
+                s["start_ns"] / 1e6,
+                s["end_ns"] / 1e6,
+                s.get("status_code") == 2,
+                s,
+            )
+        )
     if not items:
         return []
     lo = min(i[3] for i in items)
@@ -54,6 +64,18 @@ def bars(roots: list[dict[str, Any]], browser: dict[str, Any] | None = None) -> 
         color = colors.setdefault(service, len(colors) % 8)
         left = (start - lo) / window * 100
         width = max((end - start) / window * 100, MIN_WIDTH_PCT)
-        out.append(Bar(label, service, depth, start, end - start, min(left, 100 - MIN_WIDTH_PCT),
-                       min(width, 100 - min(left, 100 - MIN_WIDTH_PCT)), error, color, span))
+        out.append(
+            Bar(
+                label,
+                service,
+                depth,
+                start,
+                end - start,
+                min(left, 100 - MIN_WIDTH_PCT),
+                min(width, 100 - min(left, 100 - MIN_WIDTH_PCT)),
+                error,
+                color,
+                span,
+            )
+        )
     return out

@@ -11,37 +11,41 @@ use ``style`` attributes. No inline script: the templates' only inline ``<script
 
 from __future__ import annotations
 
-UI_CSP = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src data: blob:",
-    "font-src data:",
-    "media-src data: blob:",
-    "connect-src 'self'",
-    "frame-src 'none'",
-    "child-src 'none'",
-    "worker-src 'none'",
-    "object-src 'none'",
-    "manifest-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+UI_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src data: blob:",
+        "font-src data:",
+        "media-src data: blob:",
+        "connect-src 'self'",
+        "frame-src 'none'",
+        "child-src 'none'",
+        "worker-src 'none'",
+        "object-src 'none'",
+        "manifest-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 # FastAPI's Swagger UI page: its script and stylesheet come from the jsDelivr CDN and it
 # starts with an inline script. It shows only our own OpenAPI document, never recorded data.
 DOCS_PATH = "/api/docs"
-DOCS_CSP = "; ".join([
-    "default-src 'none'",
-    "script-src 'unsafe-inline' https://cdn.jsdelivr.net",
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net",
-    "img-src data: https://fastapi.tiangolo.com",
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-])
+DOCS_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'unsafe-inline' https://cdn.jsdelivr.net",
+        "style-src 'unsafe-inline' https://cdn.jsdelivr.net",
+        "img-src data: https://fastapi.tiangolo.com",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 

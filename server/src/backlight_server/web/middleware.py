@@ -45,6 +45,7 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
             kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
             message["headers"] = [*kept, *extra]
         await send(message)
+
     return sender
 
 
@@ -72,26 +73,35 @@ class BrowserGuard:
 
     def _refusal(self, request: Request) -> Response | None:
         path: str = request.scope["path"]
-        gated = ((path in METRICS_PATHS and not self.settings.public_metrics)
-                 or (path in DOCS_PATHS and not self.settings.public_api_docs))
+        gated = (path in METRICS_PATHS and not self.settings.public_metrics) or (
+            path in DOCS_PATHS and not self.settings.public_api_docs
+        )
         if gated and not token_ok(request):
             if path == headers.DOCS_PATH:
                 return RedirectResponse("/login?" + urlencode({"next": path}), status_code=303)
             setting = "public_metrics" if path in METRICS_PATHS else "public_api_docs"
             return json_response(
-                {"error": "unauthorized",
-                 "detail": f"{path} requires the access token (Authorization: Bearer <token>, "
-                           f"or log in at /login); {env_name(setting)}=true makes it public"},
-                401, {"WWW-Authenticate": "Bearer"})
+                {
+                    "error": "unauthorized",
+                    "detail": f"{path} requires the access token (Authorization: Bearer <token>, "
+                    f"or log in at /login); {env_name(setting)}=true makes it public",
+                },
+                401,
+                {"WWW-Authenticate": "Bearer"},
+            )
         if request.method not in SAFE_METHODS and not bearer_ok(request):
-            origins = own_origins(request.scope["scheme"], request.headers.get("host", ""),
-                                  self.settings.public_url)
+            origins = own_origins(
+                request.scope["scheme"], request.headers.get("host", ""), self.settings.public_url
+            )
             reason = cross_site_reason(request.headers, origins)
             if reason is not None:
                 return json_response(
-                    {"error": "cross_site_request",
-                     "detail": f"{request.method} {path} refused: {reason}. Requests that "
-                               "change state with the login cookie must come from this "
-                               "server's own pages; API clients send Authorization: Bearer"},
-                    403)
+                    {
+                        "error": "cross_site_request",
+                        "detail": f"{request.method} {path} refused: {reason}. Requests that "
+                        "change state with the login cookie must come from this "
+                        "server's own pages; API clients send Authorization: Bearer",
+                    },
+                    403,
+                )
         return None

@@ -70,5 +70,7 @@ def cross_site_reason(headers: Headers, origins: set[str]) -> str | None:
         return None
     if origin.strip().lower() in origins:
         return None
-    return (f"Origin {_shown(origin)!r} is not this server's origin "
-            f"({', '.join(sorted(origins)) or 'unknown: no Host header'})")
+    return (
+        f"Origin {_shown(origin)!r} is not this server's origin "
+        f"({', '.join(sorted(origins)) or 'unknown: no Host header'})"
+    )

@@ -61,7 +61,7 @@ def valid(token: str, value: str, now: float | None = None) -> bool:
     issued, expires = _seconds(parts[1]), _seconds(parts[2])
     if issued is None or expires is None:
         return False
-    payload = value[:value.rindex(".")]
+    payload = value[: value.rindex(".")]
     if not hmac.compare_digest(parts[4].encode(), _mac(token, payload).encode()):
         return False
     t = time.time() if now is None else now
@@ -95,14 +95,22 @@ def from_request(conn: HTTPConnection, token: str) -> bool:
 
 
 def start(response: Response, conn: HTTPConnection, token: str) -> None:
-    response.set_cookie(cookie_name(conn), issue(token), max_age=SESSION_TTL_S, path="/",
-                        secure=is_https(conn), httponly=True, samesite="lax")
+    response.set_cookie(
+        cookie_name(conn),
+        issue(token),
+        max_age=SESSION_TTL_S,
+        path="/",
+        secure=is_https(conn),
+        httponly=True,
+        samesite="lax",
+    )
     _drop_legacy(response, conn)
 
 
 def end(response: Response, conn: HTTPConnection) -> None:
-    response.delete_cookie(cookie_name(conn), path="/", secure=is_https(conn),
-                           httponly=True, samesite="lax")
+    response.delete_cookie(
+        cookie_name(conn), path="/", secure=is_https(conn), httponly=True, samesite="lax"
+    )
     _drop_legacy(response, conn)
 
 

@@ -61,8 +61,10 @@ def _ctx(info: Any) -> tuple[AppState, Request]:
 def _session(state: AppState, secure_id: str) -> SessionInfo:
     session = state.store.session_info(str(secure_id)[:MAX_ID])
     if session is None:
-        raise GraphQLError(f"unknown session {str(secure_id)[:MAX_ID]!r}: call initializeSession "
-                           "first", extensions={"code": "unknown_session"})
+        raise GraphQLError(
+            f"unknown session {str(secure_id)[:MAX_ID]!r}: call initializeSession first",
+            extensions={"code": "unknown_session"},
+        )
     return session
 
 
@@ -70,8 +72,10 @@ def _seq(payload_id: object) -> int:
     text = str(payload_id)
     seq = int(text) if len(text) <= 20 and text.isdecimal() else -1
     if not 0 <= seq <= MAX_SEQ:
-        raise GraphQLError(f"payload_id must be an integer from 0 to {MAX_SEQ}",
-                           extensions={"code": "invalid_payload"})
+        raise GraphQLError(
+            f"payload_id must be an integer from 0 to {MAX_SEQ}",
+            extensions={"code": "invalid_payload"},
+        )
     return seq
 
 
@@ -79,20 +83,28 @@ async def initialize_session(_: Any, info: Any, **args: Any) -> dict[str, Any]:
     state, request = _ctx(info)
     project = str(args["organization_verbose_id"])[:64]
     if not state.store.project_exists(project):
-        raise GraphQLError(f"project {project!r} does not exist on this server (see "
-                           "`backlight project create --id`)",
-                           extensions={"code": "unknown_project"})
+        raise GraphQLError(
+            f"project {project!r} does not exist on this server (see "
+            "`backlight project create --id`)",
+            extensions={"code": "unknown_project"},
+        )
     secure_id = clean_id(args["session_secure_id"])
     if secure_id is None:
-        raise GraphQLError(f"session_secure_id must be {ID_RULE}",
-                           extensions={"code": "invalid_field"})
-    await state.store.start_session(SessionInfo(
-        project_id=project, secure_id=secure_id, started_ms=time.time() * 1000,
-        user_agent=request.headers.get("user-agent", "")[:512] or None,
-        sdk_version=f"highlight.run {str(args.get('clientVersion'))[:64]}",
-        environment=str(args.get("environment") or "")[:512] or None,
-        service=str(args.get("serviceName") or "")[:512] or None,
-        app_version=str(args.get("appVersion") or "")[:512] or None))
+        raise GraphQLError(
+            f"session_secure_id must be {ID_RULE}", extensions={"code": "invalid_field"}
+        )
+    await state.store.start_session(
+        SessionInfo(
+            project_id=project,
+            secure_id=secure_id,
+            started_ms=time.time() * 1000,
+            user_agent=request.headers.get("user-agent", "")[:512] or None,
+            sdk_version=f"highlight.run {str(args.get('clientVersion'))[:64]}",
+            environment=str(args.get("environment") or "")[:512] or None,
+            service=str(args.get("serviceName") or "")[:512] or None,
+            app_version=str(args.get("appVersion") or "")[:512] or None,
+        )
+    )
     return {"secure_id": secure_id, "project_id": numeric_project_id(project), "sampling": None}
 
 
@@ -104,8 +116,9 @@ def numeric_project_id(project: str) -> str:
     return str(int(hashlib.sha1(project.encode()).hexdigest()[:8], 16) % 1_000_000_000 + 1)
 
 
-def _payload(state: AppState, secure_id: str, payload_id: object,
-             variables: dict[str, Any] | str) -> BrowserBatch:
+def _payload(
+    state: AppState, secure_id: str, payload_id: object, variables: dict[str, Any] | str
+) -> BrowserBatch:
     """Decode (if compressed) and convert one payload: on a worker thread, as its cost
     grows with the payload."""
     session = _session(state, secure_id)
@@ -115,8 +128,9 @@ def _payload(state: AppState, secure_id: str, payload_id: object,
     return payload_batch(session, seq, variables, time.time() * 1000)
 
 
-async def _push(state: AppState, secure_id: str, payload_id: object,
-                variables: dict[str, Any] | str) -> int:
+async def _push(
+    state: AppState, secure_id: str, payload_id: object, variables: dict[str, Any] | str
+) -> int:
     batch = await run_in_threadpool(_payload, state, secure_id, payload_id, variables)
     await state.store.write_browser(batch, batch.size() + 1)
     return 0
@@ -124,8 +138,9 @@ async def _push(state: AppState, secure_id: str, payload_id: object,
 
 async def push_payload(_: Any, info: Any, **args: Any) -> int:
     state, _req = _ctx(info)
-    return await _push(state, args["session_secure_id"],
-                       args.get("payload_id") or time.time_ns(), args)
+    return await _push(
+        state, args["session_secure_id"], args.get("payload_id") or time.time_ns(), args
+    )
 
 
 async def push_payload_compressed(_: Any, info: Any, **args: Any) -> None:
@@ -134,8 +149,12 @@ async def push_payload_compressed(_: Any, info: Any, **args: Any) -> None:
     return None
 
 
-async def _annotate(info: Any, secure_id: str, identify: Identify | None = None,
-                    track: list[TrackRecord] | None = None) -> str:
+async def _annotate(
+    info: Any,
+    secure_id: str,
+    identify: Identify | None = None,
+    track: list[TrackRecord] | None = None,
+) -> str:
     state, _req = _ctx(info)
     session = _session(state, secure_id)
     await state.store.annotate_session(session.secure_id, identify, track or [])
@@ -148,15 +167,19 @@ def _json(value: object) -> str | None:
 
 
 async def identify_session(_: Any, info: Any, **args: Any) -> str:
-    ident = Identify(time.time() * 1000, str(args["user_identifier"])[:512],
-                     _json(args.get("user_object")))
+    ident = Identify(
+        time.time() * 1000, str(args["user_identifier"])[:512], _json(args.get("user_object"))
+    )
     return await _annotate(info, args["session_secure_id"], identify=ident)
 
 
 async def add_session_properties(_: Any, info: Any, **args: Any) -> str:
     sid = str(args["session_secure_id"])[:MAX_ID]
-    track = [TrackRecord(sid, time.time() * 1000, "session properties",
-                         _json(args.get("properties_object")))]
+    track = [
+        TrackRecord(
+            sid, time.time() * 1000, "session properties", _json(args.get("properties_object"))
+        )
+    ]
     return await _annotate(info, sid, track=track)
 
 
@@ -208,8 +231,9 @@ def _start(state: AppState, request: Request, raw: bytes) -> Any:
     """Everything whose cost grows with the request, on a worker thread: decompress, parse
     the body, parse the query within the caps, validate, coerce the variables and start
     executing. Returns an ExecutionResult or an awaitable of one (the resolvers' writes)."""
-    body = decode_encoding(raw, request.headers.get("content-encoding"),
-                           state.settings.max_decompressed_bytes)
+    body = decode_encoding(
+        raw, request.headers.get("content-encoding"), state.settings.max_decompressed_bytes
+    )
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -228,9 +252,13 @@ def _start(state: AppState, request: Request, raw: bytes) -> Any:
     if errors:
         raise _Refusal([e.formatted for e in errors], "graphql_invalid")
     op = payload.get("operationName")
-    return execute(schema(), document, variable_values=variables,
-                   operation_name=op if isinstance(op, str) else None,
-                   context_value={"state": state, "request": request})
+    return execute(
+        schema(),
+        document,
+        variable_values=variables,
+        operation_name=op if isinstance(op, str) else None,
+        context_value={"state": state, "request": request},
+    )
 
 
 async def public(request: Request) -> Response:

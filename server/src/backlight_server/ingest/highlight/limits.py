@@ -21,8 +21,7 @@ def _refuse(message: str) -> GraphQLError:
 def check(document: DocumentNode) -> None:
     """Raise a GraphQLError naming the cap a document exceeds. Linear in the document."""
     if len(document.definitions) > MAX_DEFINITIONS:
-        raise _refuse(f"{len(document.definitions)} definitions; the limit is "
-                      f"{MAX_DEFINITIONS}")
+        raise _refuse(f"{len(document.definitions)} definitions; the limit is {MAX_DEFINITIONS}")
     fields = 0
     stack: list[tuple[Node, int]] = [(d, 0) for d in document.definitions]
     while stack:

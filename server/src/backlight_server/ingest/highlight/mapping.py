@@ -51,8 +51,9 @@ def decode_compressed(data: str, max_bytes: int) -> dict[str, Any]:
             try:
                 text = zlib.decompressobj().decompress(raw, max_bytes)
             except zlib.error:
-                raise ClientError(400, "invalid_payload",
-                                  "data is not gzip-compressed JSON") from None
+                raise ClientError(
+                    400, "invalid_payload", "data is not gzip-compressed JSON"
+                ) from None
         else:
             raise
     try:
@@ -126,8 +127,10 @@ def _times(res: dict[str, Any], start_ms: float) -> tuple[float, float] | None:
     t0, t1 = _num(res.get("startTimeAbs")), _num(res.get("responseEndAbs"))
     if t0 is not None and t1 is not None:
         return t0, t1
-    rel = [_num(res.get(k)) for k in ("startTime", "offsetStartTime", "responseEnd",
-                                      "offsetResponseEnd")]
+    rel = [
+        _num(res.get(k))
+        for k in ("startTime", "offsetStartTime", "responseEnd", "offsetResponseEnd")
+    ]
     if rel[0] is None or rel[2] is None:
         return None
     b0, o0 = rel[0], rel[1] if rel[1] is not None else rel[0]
@@ -135,8 +138,9 @@ def _times(res: dict[str, Any], start_ms: float) -> tuple[float, float] | None:
     return start_ms + (b0 + o0) / 2, start_ms + (b1 + o1) / 2
 
 
-def _network(sid: str, res: dict[str, Any], start_ms: float, at: str,
-             window: tuple[float, float]) -> NetworkRecord | None:
+def _network(
+    sid: str, res: dict[str, Any], start_ms: float, at: str, window: tuple[float, float]
+) -> NetworkRecord | None:
     kind = _KINDS.get(str(res.get("initiatorType")))
     times = _times(res, start_ms)
     if kind is None or times is None:
@@ -149,20 +153,32 @@ def _network(sid: str, res: dict[str, Any], start_ms: float, at: str,
     if not isinstance(request, dict) or not isinstance(response, dict):
         request, response = {}, {}
     request_id = clean_id(request.get("id"))
-    detail = {k: v for k, v in {
-        "request_headers": redact_headers(f.headers(request, "headers", at + "request.")) or None,
-        "response_headers": redact_headers(f.headers(response, "headers", at + "response."))
-        or None,
-        "request_body": _body(request.get("body")),
-        "response_body": _body(response.get("body")),
-        "response_size": _size(response.get("size")) or _size(res.get("transferSize")),
-    }.items() if v is not None}
+    detail = {
+        k: v
+        for k, v in {
+            "request_headers": redact_headers(f.headers(request, "headers", at + "request."))
+            or None,
+            "response_headers": redact_headers(f.headers(response, "headers", at + "response."))
+            or None,
+            "request_body": _body(request.get("body")),
+            "response_body": _body(response.get("body")),
+            "response_size": _size(response.get("size")) or _size(res.get("transferSize")),
+        }.items()
+        if v is not None
+    }
     status = response.get("status")
     return NetworkRecord(
-        sid, request_id, kind, str(request.get("verb") or "GET")[:16].upper(),
+        sid,
+        request_id,
+        kind,
+        str(request.get("verb") or "GET")[:16].upper(),
         f.cut(str(res.get("name") or request.get("url") or ""), MAX_URL),
-        status if isinstance(status, int) and 0 <= status < 1000 else 0, t0, max(t0, t1),
-        None, orjson.dumps(detail).decode() if detail else None)
+        status if isinstance(status, int) and 0 <= status < 1000 else 0,
+        t0,
+        max(t0, t1),
+        None,
+        orjson.dumps(detail).decode() if detail else None,
+    )
 
 
 def _unquote(value: object) -> str:
@@ -178,31 +194,45 @@ def _unquote(value: object) -> str:
     return text
 
 
-def _console(sid: str, msg: dict[str, Any], at: str, window: tuple[float, float],
-             now_ms: float) -> ConsoleRecord:
+def _console(
+    sid: str, msg: dict[str, Any], at: str, window: tuple[float, float], now_ms: float
+) -> ConsoleRecord:
     level = str(msg.get("type") or "log")[:16].lower()
     value = msg.get("value")
     parts = value[:MAX_ITEMS] if isinstance(value, list) else [value]
     text = f.cut(" ".join(_unquote(p) for p in parts if p is not None), MAX_TEXT)
     ts_ms = f.epoch_ms(msg, "time", window, at, default=now_ms)
-    return ConsoleRecord(sid, ts_ms, level if level in _LEVELS else "log", text,
-                         json_text(msg.get("attributes")))
+    return ConsoleRecord(
+        sid, ts_ms, level if level in _LEVELS else "log", text, json_text(msg.get("attributes"))
+    )
 
 
-def _error(project: str, sid: str, err: dict[str, Any], at: str, window: tuple[float, float],
-           now_ms: float) -> Any:
+def _error(
+    project: str, sid: str, err: dict[str, Any], at: str, window: tuple[float, float], now_ms: float
+) -> Any:
     event = _unquote(err.get("event"))
     head, sep, _ = event[:MAX_SHORT].partition(":")
     etype = head.strip() if sep and head.strip().isidentifier() else "Error"
-    return frontend_error(project, sid, {
-        "ts": timestamp_ms(err.get("timestamp"), now_ms), "type": etype[:MAX_SHORT],
-        "message": event, "url": _text(err.get("url"), MAX_URL),
-        "source": _text(err.get("type") or err.get("source"), MAX_SHORT),
-        "stack": err.get("stackTrace") or [], "payload": err.get("payload")}, window, at)
+    return frontend_error(
+        project,
+        sid,
+        {
+            "ts": timestamp_ms(err.get("timestamp"), now_ms),
+            "type": etype[:MAX_SHORT],
+            "message": event,
+            "url": _text(err.get("url"), MAX_URL),
+            "source": _text(err.get("type") or err.get("source"), MAX_SHORT),
+            "stack": err.get("stackTrace") or [],
+            "payload": err.get("payload"),
+        },
+        window,
+        at,
+    )
 
 
-def payload_batch(info: SessionInfo, seq: int, variables: dict[str, Any],
-                  now_ms: float) -> BrowserBatch:
+def payload_batch(
+    info: SessionInfo, seq: int, variables: dict[str, Any], now_ms: float
+) -> BrowserBatch:
     """The variables of ``pushPayload`` as one batch, deduplicated by ``seq``."""
     sid, project = info.secure_id, info.project_id
     events_in = variables.get("events") or {}
@@ -212,10 +242,15 @@ def payload_batch(info: SessionInfo, seq: int, variables: dict[str, Any],
     if len(events) > MAX_EVENTS:
         raise ClientError(413, "too_many_items", f"{len(events)} events; limit {MAX_EVENTS}")
     window = f.time_window(now_ms)
-    clean = [{"type": e["type"], "data": e.get("data"), "timestamp": e["timestamp"]}
-             for e in events if isinstance(e, dict) and isinstance(e.get("type"), int)
-             and not isinstance(e.get("type"), bool) and 0 <= e["type"] <= MAX_EVENT_TYPE
-             and f.finite(e.get("timestamp"))]
+    clean = [
+        {"type": e["type"], "data": e.get("data"), "timestamp": e["timestamp"]}
+        for e in events
+        if isinstance(e, dict)
+        and isinstance(e.get("type"), int)
+        and not isinstance(e.get("type"), bool)
+        and 0 <= e["type"] <= MAX_EVENT_TYPE
+        and f.finite(e.get("timestamp"))
+    ]
     for i, e in enumerate(clean):
         f.check_epoch_ms(e["timestamp"], f"events.events[{i}].timestamp", window)
     batch = BrowserBatch(session=info, seq=seq, page_loads=0)
@@ -230,15 +265,27 @@ def payload_batch(info: SessionInfo, seq: int, variables: dict[str, Any],
             if isinstance(href, str) and href:
                 batch.last_url = f.cut(href, MAX_URL)
     resources = _json_field(variables, "resources", "resources")[:MAX_ITEMS]
-    batch.network = [n for n in (_network(sid, r, info.started_ms, f"resources[{i}].", window)
-                                 for i, r in enumerate(resources) if isinstance(r, dict))
-                     if n is not None]
+    batch.network = [
+        n
+        for n in (
+            _network(sid, r, info.started_ms, f"resources[{i}].", window)
+            for i, r in enumerate(resources)
+            if isinstance(r, dict)
+        )
+        if n is not None
+    ]
     messages = _json_field(variables, "messages", "messages")[:MAX_ITEMS]
-    batch.console = [_console(sid, m, f"messages[{i}].", window, now_ms)
-                     for i, m in enumerate(messages) if isinstance(m, dict)]
+    batch.console = [
+        _console(sid, m, f"messages[{i}].", window, now_ms)
+        for i, m in enumerate(messages)
+        if isinstance(m, dict)
+    ]
     errors = variables.get("errors") or []
     if not isinstance(errors, list):
         raise ClientError(400, "invalid_payload", "errors must be a list")
-    batch.errors = [_error(project, sid, e, f"errors[{i}].", window, now_ms)
-                    for i, e in enumerate(errors[:MAX_ITEMS]) if isinstance(e, dict)]
+    batch.errors = [
+        _error(project, sid, e, f"errors[{i}].", window, now_ms)
+        for i, e in enumerate(errors[:MAX_ITEMS])
+        if isinstance(e, dict)
+    ]
     return batch

@@ -18,9 +18,13 @@ def open_writer(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     try:
         _switch_to_wal(conn)
-        for pragma in (f"synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}",
-                       "foreign_keys=OFF", "cache_size=-65536", "temp_store=MEMORY",
-                       "wal_autocheckpoint=4000"):
+        for pragma in (
+            f"synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}",
+            "foreign_keys=OFF",
+            "cache_size=-65536",
+            "temp_store=MEMORY",
+            "wal_autocheckpoint=4000",
+        ):
             conn.execute(f"PRAGMA {pragma}")
     except BaseException:
         conn.close()
@@ -48,8 +52,9 @@ def _switch_to_wal(conn: sqlite3.Connection, wait_s: float = 10.0) -> None:
 
 
 def open_reader(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(
+        f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA cache_size=-32768")

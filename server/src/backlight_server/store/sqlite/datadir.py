@@ -34,8 +34,13 @@ def ensure_dir(folder: Path) -> None:
     mode = stat.S_IMODE(folder.stat().st_mode)
     if mode & 0o077 and folder not in _warned:
         _warned.add(folder)
-        log.warning("data dir %s has mode %04o: other users may list it (the files in it are "
-                    "0600); `chmod 700 %s` makes it private", folder, mode, folder)
+        log.warning(
+            "data dir %s has mode %04o: other users may list it (the files in it are "
+            "0600); `chmod 700 %s` makes it private",
+            folder,
+            mode,
+            folder,
+        )
 
 
 def tighten(path: Path) -> None:
@@ -115,8 +120,10 @@ def _read_secret(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     if not text:
-        raise SystemExit(f"{path} is empty: delete it (a new token is made on the next start) "
-                         "or set BACKLIGHT_AUTH_TOKEN")
+        raise SystemExit(
+            f"{path} is empty: delete it (a new token is made on the next start) "
+            "or set BACKLIGHT_AUTH_TOKEN"
+        )
     return text
 
 

@@ -69,8 +69,9 @@ def storage_reason(exc: BaseException, folder: Path | None = None) -> str | None
     return None
 
 
-def unavailable(exc: BaseException, folder: Path | None = None,
-                where: str = "") -> StorageUnavailable | None:
+def unavailable(
+    exc: BaseException, folder: Path | None = None, where: str = ""
+) -> StorageUnavailable | None:
     """``exc`` as the error clients get, if it is a storage failure."""
     reason = storage_reason(exc, folder)
     return None if reason is None else StorageUnavailable(reason, where=where)
@@ -85,8 +86,7 @@ class Health:
     since: float = 0.0  # epoch seconds of the last change
 
     def failed(self, reason: str) -> Health:
-        return self if not self.ok and self.reason == reason else Health(False, reason,
-                                                                          time.time())
+        return self if not self.ok and self.reason == reason else Health(False, reason, time.time())
 
     def recovered(self) -> Health:
         return self if self.ok else Health(True, "", time.time())

@@ -50,14 +50,23 @@ def _marks(n: int) -> str:
 
 # --- sessions -------------------------------------------------------------------------
 
-_BE_ERRORS = ("(SELECT count(*) FROM errors e WHERE e.session_id = s.secure_id "
-              "AND e.source != 'frontend')")
+_BE_ERRORS = (
+    "(SELECT count(*) FROM errors e WHERE e.session_id = s.secure_id AND e.source != 'frontend')"
+)
 
 
-def list_sessions(conn: sqlite3.Connection, *, project_id: str | None = None,
-                  start_ms: float | None = None, end_ms: float | None = None,
-                  identifier: str | None = None, has_errors: bool | None = None,
-                  url_contains: str | None = None, limit: int = 50, offset: int = 0) -> Row:
+def list_sessions(
+    conn: sqlite3.Connection,
+    *,
+    project_id: str | None = None,
+    start_ms: float | None = None,
+    end_ms: float | None = None,
+    identifier: str | None = None,
+    has_errors: bool | None = None,
+    url_contains: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Row:
     where: list[str] = ["1"]
     args: list[Any] = []
     if project_id:
@@ -76,15 +85,18 @@ def list_sessions(conn: sqlite3.Connection, *, project_id: str | None = None,
         where.append("(s.url LIKE ? ESCAPE '\\' OR s.last_url LIKE ? ESCAPE '\\')")
         args += ["%" + _like(url_contains) + "%"] * 2
     if has_errors is not None:
-        cond = ("(s.fe_error_count > 0 OR EXISTS (SELECT 1 FROM errors e WHERE "
-                "e.session_id = s.secure_id))")
+        cond = (
+            "(s.fe_error_count > 0 OR EXISTS (SELECT 1 FROM errors e WHERE "
+            "e.session_id = s.secure_id))"
+        )
         where.append(cond if has_errors else f"NOT {cond}")
     clause = " AND ".join(where)
     total = conn.execute(f"SELECT count(*) FROM sessions s WHERE {clause}", args).fetchone()[0]
     cur = conn.execute(
         f"SELECT s.*, {_BE_ERRORS} AS be_error_count, s.last_ms - s.started_ms AS duration_ms "
         f"FROM sessions s WHERE {clause} ORDER BY s.started_ms DESC LIMIT ? OFFSET ?",
-        [*args, limit, offset])
+        [*args, limit, offset],
+    )
     return {"total": total, "limit": limit, "offset": offset, "sessions": _rows(cur)}
 
 
@@ -101,29 +113,47 @@ def _severity_level(sev: int | None) -> str | None:
 def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
     row = conn.execute(
         f"SELECT s.*, {_BE_ERRORS} AS be_error_count, s.last_ms - s.started_ms AS duration_ms "
-        "FROM sessions s WHERE secure_id = ?", (secure_id,)).fetchone()
+        "FROM sessions s WHERE secure_id = ?",
+        (secure_id,),
+    ).fetchone()
     if row is None:
         return None
     session = _row(row)
-    network = _rows(conn.execute(
-        "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error, detail "
-        "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
+    network = _rows(
+        conn.execute(
+            "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error, detail "
+            "FROM network WHERE session_id = ? ORDER BY start_ms",
+            (secure_id,),
+        )
+    )
     summary = _session_summaries(conn, secure_id, network)
     none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
     for item in network:
         item["backend"] = summary.get(item["request_id"], none)
-    console = _rows(conn.execute(
-        "SELECT ts_ms, level, message, args FROM console WHERE session_id = ? ORDER BY ts_ms",
-        (secure_id,)))
-    errors = _rows(conn.execute(
-        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
-        "trace_id, span_id, service, url, attributes FROM errors WHERE session_id = ? "
-        "ORDER BY ts_ms", (secure_id,)))
-    track = _rows(conn.execute(
-        "SELECT ts_ms, event, properties FROM track_events WHERE session_id = ? ORDER BY ts_ms",
-        (secure_id,)))
+    console = _rows(
+        conn.execute(
+            "SELECT ts_ms, level, message, args FROM console WHERE session_id = ? ORDER BY ts_ms",
+            (secure_id,),
+        )
+    )
+    errors = _rows(
+        conn.execute(
+            "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
+            "trace_id, span_id, service, url, attributes FROM errors WHERE session_id = ? "
+            "ORDER BY ts_ms",
+            (secure_id,),
+        )
+    )
+    track = _rows(
+        conn.execute(
+            "SELECT ts_ms, event, properties FROM track_events WHERE session_id = ? ORDER BY ts_ms",
+            (secure_id,),
+        )
+    )
     return {
-        "session": session, "network": network, "console": console,
+        "session": session,
+        "network": network,
+        "console": console,
         "errors": [e for e in errors if e["source"] == "frontend"],
         "backend_errors": [e for e in errors if e["source"] != "frontend"],
         "track": track,
@@ -148,15 +178,21 @@ def _chunk(data: object, cap: int) -> bytes | None:
     return text[1:-1].strip()
 
 
-def get_replay(conn: sqlite3.Connection, secure_id: str, after_seq: int, limit: int,
-               max_bytes: int = REPLAY_PAGE_BYTES) -> Row:
+def get_replay(
+    conn: sqlite3.Connection,
+    secure_id: str,
+    after_seq: int,
+    limit: int,
+    max_bytes: int = REPLAY_PAGE_BYTES,
+) -> Row:
     """A page of rrweb events: batches after ``after_seq``, at most ``limit`` of them and
     about ``max_bytes`` of JSON (always at least one batch). The events are not decoded:
     ``events_json`` holds each batch's items as JSON text, in batch order (each batch in
     timestamp order), for the caller to join into one array."""
     cur = conn.execute(
-        "SELECT seq, data FROM replay_chunks WHERE session_id = ? AND seq > ? ORDER BY seq "
-        "LIMIT ?", (secure_id, after_seq, limit + 1))
+        "SELECT seq, data FROM replay_chunks WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (secure_id, after_seq, limit + 1),
+    )
     parts: list[bytes] = []
     size, last_seq, more = 0, None, False
     for count, (seq, data) in enumerate(cur):
@@ -172,6 +208,7 @@ def get_replay(conn: sqlite3.Connection, secure_id: str, after_seq: int, limit: 
 
 
 # --- requests and traces -----------------------------------------------------------------
+
 
 def _trace_ids_for_request(conn: sqlite3.Connection, request_id: str) -> list[str]:
     ids = {request_id} if _HEX32.match(request_id) else set()
@@ -237,10 +274,14 @@ def span_tree(spans: list[Row]) -> list[Row]:
 
 
 def _span_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Row]:
-    spans = _rows(conn.execute(
-        "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, "
-        "status_message, service, environment, session_id, request_id, attributes, events "
-        f"FROM spans WHERE {where} ORDER BY start_ns", args))
+    spans = _rows(
+        conn.execute(
+            "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, "
+            "status_message, service, environment, session_id, request_id, attributes, events "
+            f"FROM spans WHERE {where} ORDER BY start_ns",
+            args,
+        )
+    )
     for s in spans:
         s["duration_ms"] = (s["end_ns"] - s["start_ns"]) / 1e6
         s["start_ms"] = s["start_ns"] / 1e6
@@ -248,32 +289,47 @@ def _span_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Ro
 
 
 def _log_rows(conn: sqlite3.Connection, where: str, args: list[Any], limit: int) -> list[Row]:
-    logs = _rows(conn.execute(
-        "SELECT id, ts_ns, trace_id, span_id, level, severity_number, body, service, "
-        f"environment, session_id, request_id, attributes FROM logs WHERE {where} "
-        "ORDER BY ts_ns LIMIT ?", [*args, limit]))
+    logs = _rows(
+        conn.execute(
+            "SELECT id, ts_ns, trace_id, span_id, level, severity_number, body, service, "
+            f"environment, session_id, request_id, attributes FROM logs WHERE {where} "
+            "ORDER BY ts_ns LIMIT ?",
+            [*args, limit],
+        )
+    )
     for lg in logs:
         lg["ts_ms"] = lg["ts_ns"] / 1e6
     return logs
 
 
 def _error_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Row]:
-    return _rows(conn.execute(
-        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, session_id, "
-        "request_id, trace_id, span_id, service, environment, url, attributes "
-        f"FROM errors WHERE {where} ORDER BY ts_ms", args))
+    return _rows(
+        conn.execute(
+            "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, session_id, "
+            "request_id, trace_id, span_id, service, environment, url, attributes "
+            f"FROM errors WHERE {where} ORDER BY ts_ms",
+            args,
+        )
+    )
 
 
 def _time_key(key: str) -> Any:
     """Sort key on a time column that tolerates any stored value (non-numbers go last)."""
+
     def by(row: Row) -> tuple[int, float]:
         t = timematch.number(row.get(key))
         return (0, t) if t is not None else (1, 0.0)
+
     return by
 
 
-def _timed(conn: sqlite3.Connection, browser: list[Row], request_id: str,
-           logs: list[Row], errors: list[Row]) -> tuple[list[Row], list[Row]]:
+def _timed(
+    conn: sqlite3.Connection,
+    browser: list[Row],
+    request_id: str,
+    logs: list[Row],
+    errors: list[Row],
+) -> tuple[list[Row], list[Row]]:
     """The request's logs and errors, each marked ``match``: ``"exact"`` (by request id or
     trace) or ``"time"`` (a record with only the session id, recorded while this was the
     session's one request in flight: see ``timematch``)."""
@@ -282,68 +338,106 @@ def _timed(conn: sqlite3.Connection, browser: list[Row], request_id: str,
     b = browser[0] if browser else None
     if b is None or not isinstance(b["session_id"], str):
         return logs, errors
-    error_ids, log_ids = timematch.for_request(conn, request_id, b["session_id"],
-                                               b["start_ms"], b["end_ms"])
+    error_ids, log_ids = timematch.for_request(
+        conn, request_id, b["session_id"], b["start_ms"], b["end_ms"]
+    )
     error_ids = sorted(set(error_ids) - {e["id"] for e in errors})
-    log_ids = sorted(set(log_ids) - {lg["id"] for lg in logs})[:max(0, 5000 - len(logs))]
-    more_errors = _error_rows(conn, f"id IN ({_marks(len(error_ids))})", error_ids) \
-        if error_ids else []
-    more_logs = _log_rows(conn, f"id IN ({_marks(len(log_ids))})", log_ids, len(log_ids)) \
-        if log_ids else []
+    log_ids = sorted(set(log_ids) - {lg["id"] for lg in logs})[: max(0, 5000 - len(logs))]
+    more_errors = (
+        _error_rows(conn, f"id IN ({_marks(len(error_ids))})", error_ids) if error_ids else []
+    )
+    more_logs = (
+        _log_rows(conn, f"id IN ({_marks(len(log_ids))})", log_ids, len(log_ids)) if log_ids else []
+    )
     for item in (*more_logs, *more_errors):
         item["match"] = "time"
-    return (sorted([*logs, *more_logs], key=_time_key("ts_ns")),
-            sorted([*errors, *more_errors], key=_time_key("ts_ms")))
+    return (
+        sorted([*logs, *more_logs], key=_time_key("ts_ns")),
+        sorted([*errors, *more_errors], key=_time_key("ts_ms")),
+    )
 
 
 def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
-    browser = _rows(conn.execute(
-        "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, error,"
-        " detail FROM network WHERE request_id = ? ORDER BY start_ms", (request_id,)))
+    browser = _rows(
+        conn.execute(
+            "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, error,"
+            " detail FROM network WHERE request_id = ? ORDER BY start_ms",
+            (request_id,),
+        )
+    )
     traces = _trace_ids_for_request(conn, request_id)
     m = _marks(len(traces))
     in_traces = f"trace_id IN ({m})" if traces else "0"
-    spans = _span_rows(conn, f"{in_traces} OR (request_id = ? AND request_id != trace_id)",
-                       [*traces, request_id])
-    logs = _log_rows(conn, f"({in_traces} AND trace_id IS NOT NULL) OR "
-                     "(request_id = ? AND request_id IS NOT trace_id)",
-                     [*traces, request_id], 5000)
-    errors = _error_rows(conn, f"({in_traces} AND trace_id IS NOT NULL) OR "
-                         "(request_id = ? AND request_id IS NOT NULL)",
-                         [*traces, request_id])
+    spans = _span_rows(
+        conn, f"{in_traces} OR (request_id = ? AND request_id != trace_id)", [*traces, request_id]
+    )
+    logs = _log_rows(
+        conn,
+        f"({in_traces} AND trace_id IS NOT NULL) OR "
+        "(request_id = ? AND request_id IS NOT trace_id)",
+        [*traces, request_id],
+        5000,
+    )
+    errors = _error_rows(
+        conn,
+        f"({in_traces} AND trace_id IS NOT NULL) OR (request_id = ? AND request_id IS NOT NULL)",
+        [*traces, request_id],
+    )
     logs, errors = _timed(conn, browser, request_id, logs, errors)
     session_id = next((b["session_id"] for b in browser), None) or next(
-        (x["session_id"] for x in [*spans, *logs, *errors] if x.get("session_id")), None)
+        (x["session_id"] for x in [*spans, *logs, *errors] if x.get("session_id")), None
+    )
     services = sorted({s["service"] for s in spans} | {lg["service"] for lg in logs})
-    return {"request_id": request_id, "session_secure_id": session_id,
-            "browser": browser[0] if browser else None, "trace_ids": traces,
-            "services": services, "spans": span_tree(spans), "span_count": len(spans),
-            "logs": logs, "errors": errors}
+    return {
+        "request_id": request_id,
+        "session_secure_id": session_id,
+        "browser": browser[0] if browser else None,
+        "trace_ids": traces,
+        "services": services,
+        "spans": span_tree(spans),
+        "span_count": len(spans),
+        "logs": logs,
+        "errors": errors,
+    }
 
 
 def get_trace(conn: sqlite3.Connection, trace_id: str) -> Row:
     spans = _span_rows(conn, "trace_id = ?", [trace_id])
     logs = _log_rows(conn, "trace_id = ?", [trace_id], 5000)
     errors = _error_rows(conn, "trace_id = ?", [trace_id])
-    return {"trace_id": trace_id, "spans": span_tree(spans), "span_count": len(spans),
-            "logs": logs, "errors": errors}
+    return {
+        "trace_id": trace_id,
+        "spans": span_tree(spans),
+        "span_count": len(spans),
+        "logs": logs,
+        "errors": errors,
+    }
 
 
 # --- errors ------------------------------------------------------------------------------
+
 
 def _sparkline(conn: sqlite3.Connection, group_id: int, now_ms: float) -> list[int]:
     start = (now_ms // DAY_MS - 13) * DAY_MS
     counts = [0] * 14
     for day, n in conn.execute(
-            "SELECT CAST((ts_ms - ?) / ? AS INTEGER), count(*) FROM errors "
-            "WHERE group_id = ? AND ts_ms >= ? GROUP BY 1", (start, DAY_MS, group_id, start)):
+        "SELECT CAST((ts_ms - ?) / ? AS INTEGER), count(*) FROM errors "
+        "WHERE group_id = ? AND ts_ms >= ? GROUP BY 1",
+        (start, DAY_MS, group_id, start),
+    ):
         if 0 <= day < 14:
             counts[day] = n
     return counts
 
 
-def list_error_groups(conn: sqlite3.Connection, *, project_id: str | None = None,
-                      state: str | None = None, limit: int = 50, offset: int = 0) -> Row:
+def list_error_groups(
+    conn: sqlite3.Connection,
+    *,
+    project_id: str | None = None,
+    state: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Row:
     where: list[str] = ["1"]
     args: list[Any] = []
     if project_id:
@@ -354,10 +448,14 @@ def list_error_groups(conn: sqlite3.Connection, *, project_id: str | None = None
         args.append(state)
     clause = " AND ".join(where)
     total = conn.execute(f"SELECT count(*) FROM error_groups WHERE {clause}", args).fetchone()[0]
-    groups = _rows(conn.execute(
-        "SELECT g.*, (SELECT count(DISTINCT session_id) FROM errors e WHERE e.group_id = g.id) "
-        f"AS sessions FROM error_groups g WHERE {clause} ORDER BY last_ms DESC LIMIT ? OFFSET ?",
-        [*args, limit, offset]))
+    groups = _rows(
+        conn.execute(
+            "SELECT g.*, (SELECT count(DISTINCT session_id) FROM errors e "
+            "WHERE e.group_id = g.id) AS sessions FROM error_groups g "
+            f"WHERE {clause} ORDER BY last_ms DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+    )
     now = time.time() * 1000
     for g in groups:
         g["sparkline"] = _sparkline(conn, g["id"], now)
@@ -367,15 +465,21 @@ def list_error_groups(conn: sqlite3.Connection, *, project_id: str | None = None
 def get_error_group(conn: sqlite3.Connection, group_id: int, limit: int) -> Row | None:
     row = conn.execute(
         "SELECT g.*, (SELECT count(DISTINCT session_id) FROM errors e WHERE e.group_id = g.id) "
-        "AS sessions FROM error_groups g WHERE id = ?", (group_id,)).fetchone()
+        "AS sessions FROM error_groups g WHERE id = ?",
+        (group_id,),
+    ).fetchone()
     if row is None:
         return None
     group = _row(row)
     group["sparkline"] = _sparkline(conn, group_id, time.time() * 1000)
-    instances = _rows(conn.execute(
-        "SELECT id, ts_ms, source, type, message, stack, raw_stack, session_id, request_id, "
-        "trace_id, span_id, service, environment, url, attributes FROM errors "
-        "WHERE group_id = ? ORDER BY ts_ms DESC LIMIT ?", (group_id, limit)))
+    instances = _rows(
+        conn.execute(
+            "SELECT id, ts_ms, source, type, message, stack, raw_stack, session_id, request_id, "
+            "trace_id, span_id, service, environment, url, attributes FROM errors "
+            "WHERE group_id = ? ORDER BY ts_ms DESC LIMIT ?",
+            (group_id, limit),
+        )
+    )
     for inst in instances:
         inst["session_secure_id"] = inst["session_id"]
         inst["timestamp"] = inst["ts_ms"]
@@ -383,6 +487,7 @@ def get_error_group(conn: sqlite3.Connection, group_id: int, limit: int) -> Row 
 
 
 # --- logs --------------------------------------------------------------------------------
+
 
 def fts_query(text: str) -> str:
     """User text → a safe FTS5 query: every word quoted, all words required."""
@@ -396,11 +501,20 @@ def fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
-                project_id: str | None = None, session_id: str | None = None,
-                request_id: str | None = None, service: str | None = None,
-                level: str | None = None, start_ns: int | None = None,
-                end_ns: int | None = None, limit: int = 100, offset: int = 0) -> Row:
+def search_logs(
+    conn: sqlite3.Connection,
+    *,
+    q: str | None = None,
+    project_id: str | None = None,
+    session_id: str | None = None,
+    request_id: str | None = None,
+    service: str | None = None,
+    level: str | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Row:
     where: list[str] = ["1"]
     args: list[Any] = []
     source, order = "logs", "logs.ts_ns DESC"
@@ -415,14 +529,18 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
         where.append("logs.project_id = ?")
         args.append(project_id)
     if session_id:
-        where.append("(logs.session_id = ? OR logs.trace_id IN (SELECT request_id FROM network "
-                     "WHERE session_id = ? AND request_id IS NOT NULL))")
+        where.append(
+            "(logs.session_id = ? OR logs.trace_id IN (SELECT request_id FROM network "
+            "WHERE session_id = ? AND request_id IS NOT NULL))"
+        )
         args += [session_id, session_id]
     if request_id:
         traces = _trace_ids_for_request(conn, request_id)
         timed = _timed_log_ids(conn, request_id)
-        where.append(f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?"
-                     f" OR logs.id IN ({_marks(len(timed))}))")
+        where.append(
+            f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?"
+            f" OR logs.id IN ({_marks(len(timed))}))"
+        )
         args += [*traces, request_id, *timed]
     if service:
         where.append("logs.service = ?")
@@ -437,23 +555,29 @@ def search_logs(conn: sqlite3.Connection, *, q: str | None = None,
         where.append("logs.ts_ns < ?")
         args.append(end_ns)
     clause = " AND ".join(where)
-    rows = _rows(conn.execute(
-        "SELECT logs.id, logs.ts_ns, logs.trace_id, logs.span_id, logs.level, logs.body, "
-        "logs.service, logs.environment, logs.session_id, logs.request_id, logs.attributes, "
-        "(SELECT n.session_id FROM network n WHERE n.request_id = logs.request_id LIMIT 1) "
-        f"AS network_session FROM {source} WHERE {clause} "
-        f"ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit + 1, offset]))
+    rows = _rows(
+        conn.execute(
+            "SELECT logs.id, logs.ts_ns, logs.trace_id, logs.span_id, logs.level, logs.body, "
+            "logs.service, logs.environment, logs.session_id, logs.request_id, logs.attributes, "
+            "(SELECT n.session_id FROM network n WHERE n.request_id = logs.request_id LIMIT 1) "
+            f"AS network_session FROM {source} WHERE {clause} "
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, limit + 1, offset],
+        )
+    )
     for lg in rows:
         lg["ts_ms"] = lg["ts_ns"] / 1e6
         lg["session_secure_id"] = lg.pop("network_session") or lg["session_id"]
-    return {"logs": rows[:limit], "limit": limit, "offset": offset,
-            "has_more": len(rows) > limit}
+    return {"logs": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
 
 
 def _timed_log_ids(conn: sqlite3.Connection, request_id: str) -> list[int]:
     """Logs matched to the request by time (``timematch``), for the log search."""
-    row = conn.execute("SELECT session_id, start_ms, end_ms FROM network WHERE request_id = ? "
-                       "ORDER BY start_ms LIMIT 1", (request_id,)).fetchone()
+    row = conn.execute(
+        "SELECT session_id, start_ms, end_ms FROM network WHERE request_id = ? "
+        "ORDER BY start_ms LIMIT 1",
+        (request_id,),
+    ).fetchone()
     if row is None or not isinstance(row[0], str):
         return []
     return timematch.for_request(conn, request_id, row[0], row[1], row[2])[1][:5000]
@@ -463,36 +587,52 @@ def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
     """What the server has observed so far: for the setup page and ``backlight doctor``."""
     p = project_id
     first_session = conn.execute(
-        "SELECT min(started_ms), count(*) FROM sessions WHERE ?1 IS NULL OR project_id = ?1",
-        (p,)).fetchone()
+        "SELECT min(started_ms), count(*) FROM sessions WHERE ?1 IS NULL OR project_id = ?1", (p,)
+    ).fetchone()
     first_span = conn.execute(
         "SELECT min(start_ns), count(*) FROM (SELECT start_ns FROM spans "
-        "WHERE ?1 IS NULL OR project_id = ?1 LIMIT 100000)", (p,)).fetchone()
+        "WHERE ?1 IS NULL OR project_id = ?1 LIMIT 100000)",
+        (p,),
+    ).fetchone()
     linked = conn.execute(
         "SELECT n.request_id, n.start_ms FROM network n JOIN sessions s "
         "ON s.secure_id = n.session_id WHERE n.request_id IS NOT NULL "
         "AND (?1 IS NULL OR s.project_id = ?1) AND (EXISTS (SELECT 1 FROM spans "
         "WHERE spans.trace_id = n.request_id) OR EXISTS (SELECT 1 FROM spans WHERE "
         "spans.request_id = n.request_id AND spans.request_id != spans.trace_id)) "
-        "ORDER BY n.start_ms LIMIT 1", (p,)).fetchone()
+        "ORDER BY n.start_ms LIMIT 1",
+        (p,),
+    ).fetchone()
     with_id = conn.execute(
         "SELECT count(*) FROM network n JOIN sessions s ON s.secure_id = n.session_id "
-        "WHERE n.request_id IS NOT NULL AND (?1 IS NULL OR s.project_id = ?1)", (p,)).fetchone()
+        "WHERE n.request_id IS NOT NULL AND (?1 IS NULL OR s.project_id = ?1)",
+        (p,),
+    ).fetchone()
     without_id = conn.execute(
         "SELECT count(*) FROM network n JOIN sessions s ON s.secure_id = n.session_id "
-        "WHERE n.request_id IS NULL AND (?1 IS NULL OR s.project_id = ?1)", (p,)).fetchone()
+        "WHERE n.request_id IS NULL AND (?1 IS NULL OR s.project_id = ?1)",
+        (p,),
+    ).fetchone()
     cors = conn.execute(
         "SELECT count(*) FROM network n JOIN sessions s ON s.secure_id = n.session_id "
         "WHERE n.request_id IS NOT NULL AND n.error IN ('cors', 'network') "
-        "AND (?1 IS NULL OR s.project_id = ?1)", (p,)).fetchone()
-    logs = conn.execute("SELECT count(*) FROM (SELECT 1 FROM logs WHERE ?1 IS NULL OR "
-                        "project_id = ?1 LIMIT 100000)", (p,)).fetchone()
+        "AND (?1 IS NULL OR s.project_id = ?1)",
+        (p,),
+    ).fetchone()
+    logs = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM logs WHERE ?1 IS NULL OR "
+        "project_id = ?1 LIMIT 100000)",
+        (p,),
+    ).fetchone()
     return {
-        "sessions": first_session[1], "first_session_ms": first_session[0],
-        "spans": first_span[1], "first_span_ms": first_span[0] / 1e6 if first_span[0] else None,
+        "sessions": first_session[1],
+        "first_session_ms": first_session[0],
+        "spans": first_span[1],
+        "first_span_ms": first_span[0] / 1e6 if first_span[0] else None,
         "logs": logs[0],
         "first_linked_request": dict(linked) if linked else None,
-        "requests_with_id": with_id[0], "requests_without_id": without_id[0],
+        "requests_with_id": with_id[0],
+        "requests_without_id": without_id[0],
         "requests_with_id_failed": cors[0],
     }
 
@@ -502,8 +642,11 @@ def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
 _IDS = "(SELECT value FROM json_each(?))"
 
 
-def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str],
-                       timed: dict[str, timematch.Summary] | None = None) -> dict[str, Row]:
+def _backend_summaries(
+    conn: sqlite3.Connection,
+    request_ids: list[str],
+    timed: dict[str, timematch.Summary] | None = None,
+) -> dict[str, Row]:
     """Per request id: spans, logs, errors and the worst log level of its backend side.
 
     A request's traces are its id and the trace ids of spans and logs that carry it; this
@@ -528,29 +671,37 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str],
                 requests.append(rid)
     tids = orjson.dumps(list(owners)).decode()
     out = {r: {"spans": 0, "logs": 0, "errors": 0, "worst": 0} for r in request_ids}
-    for tid, n in conn.execute(f"SELECT trace_id, count(*) FROM spans WHERE trace_id IN {_IDS} "
-                               "GROUP BY trace_id", (tids,)):
+    for tid, n in conn.execute(
+        f"SELECT trace_id, count(*) FROM spans WHERE trace_id IN {_IDS} GROUP BY trace_id", (tids,)
+    ):
         for rid in owners[tid]:
             out[rid]["spans"] += n
     for tid, n, sev in conn.execute(
-            f"SELECT trace_id, count(*), max(severity_number) FROM logs WHERE trace_id IN "
-            f"{_IDS} AND trace_id IS NOT NULL GROUP BY trace_id", (tids,)):
+        f"SELECT trace_id, count(*), max(severity_number) FROM logs WHERE trace_id IN "
+        f"{_IDS} AND trace_id IS NOT NULL GROUP BY trace_id",
+        (tids,),
+    ):
         for rid in owners[tid]:
             out[rid]["logs"] += n
             out[rid]["worst"] = max(out[rid]["worst"], sev)
     for rid, n, sev in conn.execute(
-            f"SELECT request_id, count(*), max(severity_number) FROM logs WHERE request_id IN "
-            f"{_IDS} AND request_id IS NOT trace_id AND trace_id IS NULL GROUP BY request_id",
-            (ids,)):
+        f"SELECT request_id, count(*), max(severity_number) FROM logs WHERE request_id IN "
+        f"{_IDS} AND request_id IS NOT trace_id AND trace_id IS NULL GROUP BY request_id",
+        (ids,),
+    ):
         out[rid]["logs"] += n
         out[rid]["worst"] = max(out[rid]["worst"], sev)
     errors: dict[str, set[int]] = {}
-    for eid, tid in conn.execute(f"SELECT id, trace_id FROM errors WHERE trace_id IN {_IDS} "
-                                 "AND trace_id IS NOT NULL", (tids,)):
+    for eid, tid in conn.execute(
+        f"SELECT id, trace_id FROM errors WHERE trace_id IN {_IDS} AND trace_id IS NOT NULL",
+        (tids,),
+    ):
         for rid in owners[tid]:
             errors.setdefault(rid, set()).add(eid)
-    for eid, rid in conn.execute(f"SELECT id, request_id FROM errors WHERE request_id IN "
-                                 f"{_IDS} AND request_id IS NOT NULL", (ids,)):
+    for eid, rid in conn.execute(
+        f"SELECT id, request_id FROM errors WHERE request_id IN {_IDS} AND request_id IS NOT NULL",
+        (ids,),
+    ):
         errors.setdefault(rid, set()).add(eid)
     if timed is None:
         timed = timematch.summaries(conn, request_ids)
@@ -559,8 +710,15 @@ def _backend_summaries(conn: sqlite3.Connection, request_ids: list[str],
             out[rid]["logs"] += match.logs
             out[rid]["worst"] = max(out[rid]["worst"], match.worst)
             errors.setdefault(rid, set()).update(match.error_ids)
-    return {r: {"spans": o["spans"], "logs": o["logs"], "errors": len(errors.get(r, ())),
-                "worst_level": _severity_level(o["worst"])} for r, o in out.items()}
+    return {
+        r: {
+            "spans": o["spans"],
+            "logs": o["logs"],
+            "errors": len(errors.get(r, ())),
+            "worst_level": _severity_level(o["worst"]),
+        }
+        for r, o in out.items()
+    }
 
 
 def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:
@@ -569,32 +727,43 @@ def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[
     return _backend_summaries(conn, ids) if ids else {}
 
 
-def _session_summaries(conn: sqlite3.Connection, secure_id: str,
-                       network: list[Row]) -> dict[str, Row]:
+def _session_summaries(
+    conn: sqlite3.Connection, secure_id: str, network: list[Row]
+) -> dict[str, Row]:
     """``backend_summaries`` of all of a session's network rows (the flights for matching
     by time are these rows, so they are not read again)."""
     ids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
     if not ids:
         return {}
-    flights = [f for f in (timematch.flight(n["request_id"], n["start_ms"], n["end_ms"])
-                           for n in network) if f is not None]
+    flights = [
+        f
+        for f in (timematch.flight(n["request_id"], n["start_ms"], n["end_ms"]) for n in network)
+        if f is not None
+    ]
     return _backend_summaries(conn, ids, timematch.session_summaries(conn, secure_id, flights))
 
 
-def get_session_overview(conn: sqlite3.Connection, secure_id: str,
-                         summaries_up_to: int = 1000) -> Row | None:
+def get_session_overview(
+    conn: sqlite3.Connection, secure_id: str, summaries_up_to: int = 1000
+) -> Row | None:
     """``get_session`` for the UI's session page: network rows without headers and bodies
     (the request view loads those). Each row has its ``backend`` summary when the session
     has at most ``summaries_up_to`` requests; larger sessions get ``backend: None`` and the
     page asks ``backend_summaries`` for the rows in view."""
     row = conn.execute(
         f"SELECT s.*, {_BE_ERRORS} AS be_error_count, s.last_ms - s.started_ms AS duration_ms "
-        "FROM sessions s WHERE secure_id = ?", (secure_id,)).fetchone()
+        "FROM sessions s WHERE secure_id = ?",
+        (secure_id,),
+    ).fetchone()
     if row is None:
         return None
-    network = _rows(conn.execute(
-        "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error "
-        "FROM network WHERE session_id = ? ORDER BY start_ms", (secure_id,)))
+    network = _rows(
+        conn.execute(
+            "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error "
+            "FROM network WHERE session_id = ? ORDER BY start_ms",
+            (secure_id,),
+        )
+    )
     if len(network) <= summaries_up_to:
         summary = _session_summaries(conn, secure_id, network)
         none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
@@ -603,13 +772,23 @@ def get_session_overview(conn: sqlite3.Connection, secure_id: str,
     else:
         for item in network:
             item["backend"] = None
-    console = _rows(conn.execute(
-        "SELECT ts_ms, level, message, args FROM console WHERE session_id = ? ORDER BY ts_ms",
-        (secure_id,)))
-    errors = _rows(conn.execute(
-        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
-        "trace_id, span_id, service, url FROM errors WHERE session_id = ? ORDER BY ts_ms",
-        (secure_id,)))
-    return {"session": _row(row), "network": network, "console": console,
-            "errors": [e for e in errors if e["source"] == "frontend"],
-            "backend_errors": [e for e in errors if e["source"] != "frontend"]}
+    console = _rows(
+        conn.execute(
+            "SELECT ts_ms, level, message, args FROM console WHERE session_id = ? ORDER BY ts_ms",
+            (secure_id,),
+        )
+    )
+    errors = _rows(
+        conn.execute(
+            "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
+            "trace_id, span_id, service, url FROM errors WHERE session_id = ? ORDER BY ts_ms",
+            (secure_id,),
+        )
+    )
+    return {
+        "session": _row(row),
+        "network": network,
+        "console": console,
+        "errors": [e for e in errors if e["source"] == "frontend"],
+        "backend_errors": [e for e in errors if e["source"] != "frontend"],
+    }

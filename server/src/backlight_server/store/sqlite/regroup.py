@@ -70,18 +70,24 @@ def reclassified(frames_json: object) -> str | None:
         if isinstance(item, dict) and isinstance(item.get("file"), str):
             file, function = item["file"], item.get("function")
             item["in_app"] = in_app(file) and not (
-                file.endswith(".go") and isinstance(function, str) and go_runtime(function))
+                file.endswith(".go") and isinstance(function, str) and go_runtime(function)
+            )
     return orjson.dumps(items).decode()
 
 
-_GROUPS = ("SELECT id, project_id, fingerprint, count, first_ms, last_ms, state, stack, source, "
-           "type, message FROM error_groups ORDER BY id")
-_LATEST = ("SELECT source, type, message, stack, raw_stack FROM errors WHERE group_id = ? "
-           "ORDER BY ts_ms DESC LIMIT 1")
+_GROUPS = (
+    "SELECT id, project_id, fingerprint, count, first_ms, last_ms, state, stack, source, "
+    "type, message FROM error_groups ORDER BY id"
+)
+_LATEST = (
+    "SELECT source, type, message, stack, raw_stack FROM errors WHERE group_id = ? "
+    "ORDER BY ts_ms DESC LIMIT 1"
+)
 
 
-def _new_fingerprint(conn: sqlite3.Connection, group: _Group, source: str, etype: str,
-                     message: str) -> str:
+def _new_fingerprint(
+    conn: sqlite3.Connection, group: _Group, source: str, etype: str, message: str
+) -> str:
     latest = conn.execute(_LATEST, (group.id,)).fetchone()
     frames_json: object = group.stack
     raw: object = None
@@ -106,8 +112,7 @@ def apply(conn: sqlite3.Connection) -> None:
     for (_project, new), groups in clusters.items():
         keeper, merged = groups[0], groups[1:]
         for other in merged:
-            conn.execute("UPDATE errors SET group_id = ? WHERE group_id = ?",
-                         (keeper.id, other.id))
+            conn.execute("UPDATE errors SET group_id = ? WHERE group_id = ?", (keeper.id, other.id))
             conn.execute("DELETE FROM error_groups WHERE id = ?", (other.id,))
         if merged:
             keeper.count = sum(g.count for g in groups)
@@ -115,8 +120,10 @@ def apply(conn: sqlite3.Connection) -> None:
             keeper.last_ms = max(g.last_ms for g in groups)
             keeper.state = _merged_state([g.state for g in groups])
         if new != keeper.fingerprint:
-            conn.execute("UPDATE error_groups SET fingerprint = ? WHERE id = ?",
-                         (f"regroup:{keeper.id}", keeper.id))
+            conn.execute(
+                "UPDATE error_groups SET fingerprint = ? WHERE id = ?",
+                (f"regroup:{keeper.id}", keeper.id),
+            )
         kept.append((keeper, new, bool(merged)))
     for keeper, new, was_merged in kept:
         frames = reclassified(keeper.stack)
@@ -125,5 +132,5 @@ def apply(conn: sqlite3.Connection) -> None:
         conn.execute(
             "UPDATE error_groups SET fingerprint = ?, count = ?, first_ms = ?, last_ms = ?, "
             "state = ?, stack = ? WHERE id = ?",
-            (new, keeper.count, keeper.first_ms, keeper.last_ms, keeper.state,
-             frames, keeper.id))
+            (new, keeper.count, keeper.first_ms, keeper.last_ms, keeper.state, frames, keeper.id),
+        )

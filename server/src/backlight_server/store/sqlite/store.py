@@ -33,8 +33,15 @@ def new_project_id() -> str:
 
 
 class SqliteStore:
-    def __init__(self, path: Path, *, synchronous: str = "normal", queue_max_jobs: int = 512,
-                 queue_max_bytes: int = 256 * 1024 * 1024, query_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "normal",
+        queue_max_jobs: int = 512,
+        queue_max_bytes: int = 256 * 1024 * 1024,
+        query_timeout_ms: int = 5000,
+    ) -> None:
         self.path = path
         self._synchronous = synchronous
         self._queue_max_jobs = queue_max_jobs
@@ -67,8 +74,9 @@ class SqliteStore:
             raise err from exc
         self._conn = conn
         self._load_projects()
-        self._writer = Writer(conn, self._queue_max_jobs, self._queue_max_bytes,
-                              folder=self.path.parent)
+        self._writer = Writer(
+            conn, self._queue_max_jobs, self._queue_max_bytes, folder=self.path.parent
+        )
         self._writer.start()
 
     def close(self) -> None:
@@ -112,9 +120,13 @@ class SqliteStore:
     def create_project(self, name: str, project_id: str | None = None) -> str:
         """Synchronous: used at start-up and by the CLI, not on the request path."""
         pid = project_id or new_project_id()
-        self.writer.submit(lambda c: c.execute(
-            "INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)",
-            (pid, name, time.time() * 1000)), 1).result()
+        self.writer.submit(
+            lambda c: c.execute(
+                "INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)",
+                (pid, name, time.time() * 1000),
+            ),
+            1,
+        ).result()
         self._projects.add(pid)
         return pid
 
@@ -124,14 +136,18 @@ class SqliteStore:
         Read and insert run in one write transaction, so processes starting together on
         a fresh data dir make one default project and all agree on it.
         """
+
         def first_or_create(conn: sqlite3.Connection) -> str:
             row = conn.execute(
-                "SELECT id FROM projects ORDER BY created_ms, rowid LIMIT 1").fetchone()
+                "SELECT id FROM projects ORDER BY created_ms, rowid LIMIT 1"
+            ).fetchone()
             if row is not None:
                 return str(row[0])
             pid = new_project_id()
-            conn.execute("INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)",
-                         (pid, "default", time.time() * 1000))
+            conn.execute(
+                "INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)",
+                (pid, "default", time.time() * 1000),
+            )
             return pid
 
         pid: str = self.writer.submit(first_or_create, 1).result()
@@ -139,8 +155,11 @@ class SqliteStore:
         return pid
 
     def list_projects(self) -> list[Row]:
-        return reads._rows(self._read().execute(
-            "SELECT id, name, created_ms FROM projects ORDER BY created_ms, rowid"))
+        return reads._rows(
+            self._read().execute(
+                "SELECT id, name, created_ms FROM projects ORDER BY created_ms, rowid"
+            )
+        )
 
     # --- writes ---
     async def _submit(self, apply: Apply, weight: int) -> Any:
@@ -157,10 +176,12 @@ class SqliteStore:
     async def start_session(self, info: SessionInfo) -> None:
         await self._submit(lambda c: writes.start_session(c, info), 1)
 
-    async def annotate_session(self, secure_id: str, identify: Identify | None,
-                               track: list[TrackRecord]) -> bool:
-        return bool(await self._submit(
-            lambda c: annotate.annotate(c, secure_id, identify, track), 1))
+    async def annotate_session(
+        self, secure_id: str, identify: Identify | None, track: list[TrackRecord]
+    ) -> bool:
+        return bool(
+            await self._submit(lambda c: annotate.annotate(c, secure_id, identify, track), 1)
+        )
 
     def write_telemetry_sync(self, batch: TelemetryBatch, weight: int) -> None:
         """For ingest paths that run on threads (OTLP/gRPC): block until committed."""

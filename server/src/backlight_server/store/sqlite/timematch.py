@@ -76,8 +76,9 @@ def number(value: object) -> float | None:
     return result if math.isfinite(result) else None
 
 
-def candidates(conn: sqlite3.Connection, session_id: str, lo_ms: float,
-               hi_ms: float) -> list[Candidate]:
+def candidates(
+    conn: sqlite3.Connection, session_id: str, lo_ms: float, hi_ms: float
+) -> list[Candidate]:
     """Errors and logs of the session between ``lo_ms`` and ``hi_ms`` without a request id
     of their own (not yet checked for a linked trace). ``BETWEEN`` two finite numbers only
     holds for a finite number (SQLite orders text and blobs after every number)."""
@@ -85,17 +86,26 @@ def candidates(conn: sqlite3.Connection, session_id: str, lo_ms: float,
         return []
     found: list[Candidate] = []
     for eid, ts, tid in _plain(conn).execute(
-            "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = ? "
-            "AND request_id IS trace_id AND source != 'frontend' AND ts_ms BETWEEN ? AND ? "
-            "LIMIT ?", (session_id, lo_ms, hi_ms, MAX_CANDIDATES)):
-        found.append(Candidate("error", eid, float(ts),
-                               tid if type(tid) is str else None, 0))
+        "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = ? "
+        "AND request_id IS trace_id AND source != 'frontend' AND ts_ms BETWEEN ? AND ? "
+        "LIMIT ?",
+        (session_id, lo_ms, hi_ms, MAX_CANDIDATES),
+    ):
+        found.append(Candidate("error", eid, float(ts), tid if type(tid) is str else None, 0))
     for lid, ts, tid, sev in _plain(conn).execute(
-            "SELECT id, ts_ns, trace_id, severity_number FROM logs WHERE session_id = ? "
-            "AND request_id IS trace_id AND ts_ns BETWEEN ? AND ? LIMIT ?",
-            (session_id, lo_ms * 1e6, hi_ms * 1e6, MAX_CANDIDATES)):  # REAL bounds: no overflow
-        found.append(Candidate("log", lid, ts / 1e6, tid if type(tid) is str else None,
-                               sev if type(sev) is int else 0))
+        "SELECT id, ts_ns, trace_id, severity_number FROM logs WHERE session_id = ? "
+        "AND request_id IS trace_id AND ts_ns BETWEEN ? AND ? LIMIT ?",
+        (session_id, lo_ms * 1e6, hi_ms * 1e6, MAX_CANDIDATES),
+    ):  # REAL bounds: no overflow
+        found.append(
+            Candidate(
+                "log",
+                lid,
+                ts / 1e6,
+                tid if type(tid) is str else None,
+                sev if type(sev) is int else 0,
+            )
+        )
     return found
 
 
@@ -105,8 +115,12 @@ def linked_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> set[str
     tids = orjson.dumps(sorted(set(trace_ids))).decode()
     if tids == "[]":
         return set()
-    linked = {r for (r,) in conn.execute(
-        f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (tids,))}
+    linked = {
+        r
+        for (r,) in conn.execute(
+            f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (tids,)
+        )
+    }
     owners: dict[str, set[str]] = {}
     for sql in (
         f"SELECT DISTINCT trace_id, request_id FROM spans WHERE trace_id IN {_IDS} "
@@ -121,7 +135,8 @@ def linked_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> set[str
     if owners:
         rids = orjson.dumps([r for r in owners if isinstance(r, str)]).decode()
         for (rid,) in conn.execute(
-                f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (rids,)):
+            f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (rids,)
+        ):
             linked |= owners.get(rid, set())
     return linked
 
@@ -134,13 +149,13 @@ def flight(request_id: object, start_ms: object, end_ms: object) -> Flight | Non
     return Flight(request_id, start, end)
 
 
-def flights(conn: sqlite3.Connection, session_id: str, lo_ms: float,
-            hi_ms: float) -> list[Flight]:
+def flights(conn: sqlite3.Connection, session_id: str, lo_ms: float, hi_ms: float) -> list[Flight]:
     """The session's network requests with a request id that overlap [lo_ms, hi_ms]."""
     rows = _plain(conn).execute(
         "SELECT request_id, start_ms, end_ms FROM network WHERE session_id = ? "
         "AND request_id IS NOT NULL AND start_ms <= ? AND end_ms >= ?",
-        (session_id, hi_ms, lo_ms))
+        (session_id, hi_ms, lo_ms),
+    )
     return [f for f in (flight(*row) for row in rows) if f is not None]
 
 
@@ -183,8 +198,12 @@ def match(found: list[Flight], times: list[float]) -> list[str | None]:
     return out
 
 
-def assign(conn: sqlite3.Connection, session_id: str, found: list[Candidate],
-           known: list[Flight] | None = None) -> list[tuple[Candidate, str]]:
+def assign(
+    conn: sqlite3.Connection,
+    session_id: str,
+    found: list[Candidate],
+    known: list[Flight] | None = None,
+) -> list[tuple[Candidate, str]]:
     """The candidates that match a request of the session by time, with that request id.
     ``known``: all of the session's requests, when the caller has them already."""
     linked = linked_traces(conn, (c.trace_id for c in found if c.trace_id))
@@ -199,8 +218,9 @@ def assign(conn: sqlite3.Connection, session_id: str, found: list[Candidate],
     return [(c, rid) for c, rid in zip(kept, requests, strict=True) if rid is not None]
 
 
-def for_request(conn: sqlite3.Connection, request_id: str, session_id: str,
-                start_ms: object, end_ms: object) -> tuple[list[int], list[int]]:
+def for_request(
+    conn: sqlite3.Connection, request_id: str, session_id: str, start_ms: object, end_ms: object
+) -> tuple[list[int], list[int]]:
     """Ids of the errors and logs matched by time to one network request of the session."""
     start, end = number(start_ms), number(end_ms)
     if start is None or end is None:
@@ -209,13 +229,21 @@ def for_request(conn: sqlite3.Connection, request_id: str, session_id: str,
     if not found:
         return [], []
     matched = [c for c, rid in assign(conn, session_id, found) if rid == request_id]
-    return ([c.id for c in matched if c.kind == "error"],
-            [c.id for c in matched if c.kind == "log"])
+    return (
+        [c.id for c in matched if c.kind == "error"],
+        [c.id for c in matched if c.kind == "log"],
+    )
 
 
-def _summarise(conn: sqlite3.Connection, session_id: str, lo_ms: float, hi_ms: float,
-               wanted: set[str], known: list[Flight] | None,
-               into: dict[str, Summary]) -> None:
+def _summarise(
+    conn: sqlite3.Connection,
+    session_id: str,
+    lo_ms: float,
+    hi_ms: float,
+    wanted: set[str],
+    known: list[Flight] | None,
+    into: dict[str, Summary],
+) -> None:
     found = candidates(conn, session_id, lo_ms - SKEW_MS, hi_ms + SKEW_MS)
     if not found:
         return
@@ -231,8 +259,7 @@ def _summarise(conn: sqlite3.Connection, session_id: str, lo_ms: float, hi_ms: f
             logs[rid] = logs.get(rid, 0) + 1
             worst[rid] = max(worst.get(rid, 0), c.severity)
     for rid in logs.keys() | errors.keys():
-        into[rid] = Summary(logs.get(rid, 0), worst.get(rid, 0),
-                            frozenset(errors.get(rid, ())))
+        into[rid] = Summary(logs.get(rid, 0), worst.get(rid, 0), frozenset(errors.get(rid, ())))
 
 
 def summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Summary]:
@@ -241,7 +268,9 @@ def summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Sum
         "SELECT session_id, min(start_ms), max(end_ms) FROM network "
         f"WHERE request_id IN {_IDS} AND typeof(session_id) = 'text' "
         "AND start_ms BETWEEN -1e300 AND 1e300 AND end_ms BETWEEN -1e300 AND 1e300 "
-        "GROUP BY session_id", (orjson.dumps(request_ids).decode(),))
+        "GROUP BY session_id",
+        (orjson.dumps(request_ids).decode(),),
+    )
     out: dict[str, Summary] = {}
     wanted = set(request_ids)
     for sid, lo, hi in ranges:
@@ -249,8 +278,9 @@ def summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Sum
     return out
 
 
-def session_summaries(conn: sqlite3.Connection, session_id: str,
-                      network: list[Flight]) -> dict[str, Summary]:
+def session_summaries(
+    conn: sqlite3.Connection, session_id: str, network: list[Flight]
+) -> dict[str, Summary]:
     """``summaries`` of all the requests of one session, given as flights (all of them)."""
     out: dict[str, Summary] = {}
     if network:

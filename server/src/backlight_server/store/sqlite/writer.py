@@ -68,8 +68,9 @@ Outcome = tuple[Job, Any, BaseException | None]  # a job, its value, or its erro
 
 
 class Writer:
-    def __init__(self, conn: sqlite3.Connection, max_jobs: int, max_weight: int,
-                 folder: Path | None = None) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, max_jobs: int, max_weight: int, folder: Path | None = None
+    ) -> None:
         self._conn = conn
         self._folder = folder
         self.health = Health()
@@ -99,7 +100,8 @@ class Writer:
         """Queue a write; raise ``Overloaded`` if the queue is full."""
         with self._lock:
             if self._queue.qsize() >= self._max_jobs or (
-                    self._weight + weight > self._max_weight and self._weight > 0):
+                self._weight + weight > self._max_weight and self._weight > 0
+            ):
                 raise Overloaded(retry_after=1)
             self._weight += weight
         job = Job(apply, weight)
@@ -123,8 +125,7 @@ class Writer:
     def _run(self) -> None:
         while True:
             try:
-                first = self._queue.get(
-                    timeout=PROBE_IDLE_S if self.health.ok else PROBE_FAILING_S)
+                first = self._queue.get(timeout=PROBE_IDLE_S if self.health.ok else PROBE_FAILING_S)
             except queue.Empty:
                 self._probe()
                 continue
@@ -194,8 +195,11 @@ class Writer:
         # After "disk full", probe only once space is free again: a one-page probe could
         # otherwise succeed in space that the failed commit left allocated in the WAL file.
         failing = self.health
-        if not failing.ok and failing.reason.startswith("disk full") and short_of_space(
-                self._folder):
+        if (
+            not failing.ok
+            and failing.reason.startswith("disk full")
+            and short_of_space(self._folder)
+        ):
             return
         try:
             write_probe(self._conn)
@@ -213,8 +217,7 @@ class Writer:
 
     def _failed(self, reason: str) -> None:
         if self.health.ok or self.health.reason != reason:
-            log.error("storage unavailable: %s; ingest answers 503 until a write succeeds",
-                      reason)
+            log.error("storage unavailable: %s; ingest answers 503 until a write succeeds", reason)
         self.health = self.health.failed(reason)
 
     def _recovered(self) -> None:

@@ -15,13 +15,17 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
 )
 
-INSERT_SPAN = ("INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, "
-               "start_ns, end_ns, status_code, status_message, service, environment, "
-               "session_id, request_id, attributes, events) "
-               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-INSERT_LOG = ("INSERT INTO logs (project_id, ts_ns, trace_id, span_id, severity_number, level, "
-              "body, service, environment, session_id, request_id, attributes) "
-              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+INSERT_SPAN = (
+    "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, "
+    "start_ns, end_ns, status_code, status_message, service, environment, "
+    "session_id, request_id, attributes, events) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+INSERT_LOG = (
+    "INSERT INTO logs (project_id, ts_ns, trace_id, span_id, severity_number, level, "
+    "body, service, environment, session_id, request_id, attributes) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 # Full-text indexing of the log rows just inserted (rowid > the max id before the insert).
 # One statement per batch instead of a row trigger: see migrations/0002_fts_bulk_index.sql.
 MAX_LOG_ID = "SELECT coalesce(max(id), 0) FROM logs"
@@ -67,23 +71,52 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
     event and as a log record (``logger.exception`` while a server logs the failure) in the
     same trace is one instance: the second to arrive is dropped."""
     if err.trace_id is not None and err.source in ("span", "log"):
-        same = conn.execute(_SAME_EXCEPTION, (err.trace_id, err.type, err.message, err.source,
-                                              err.ts_ms)).fetchone()
+        same = conn.execute(
+            _SAME_EXCEPTION, (err.trace_id, err.type, err.message, err.source, err.ts_ms)
+        ).fetchone()
         if same is not None:
             return int(same[0])
     session_id = err.session_id
     if session_id is None and err.request_id is not None:
-        row = conn.execute("SELECT session_id FROM network WHERE request_id = ? LIMIT 1",
-                           (err.request_id,)).fetchone()
+        row = conn.execute(
+            "SELECT session_id FROM network WHERE request_id = ? LIMIT 1", (err.request_id,)
+        ).fetchone()
         session_id = row[0] if row else None
     stack = orjson.dumps([f.as_dict() for f in err.frames]).decode() if err.frames else None
-    group_id = conn.execute(_UPSERT_GROUP, (
-        err.project_id, err.fingerprint, err.type, err.message[:1024], err.source, stack,
-        err.ts_ms, err.ts_ms)).fetchone()[0]
-    conn.execute(_INSERT_ERROR, (
-        group_id, err.project_id, err.ts_ms, err.source, err.type, err.message, stack,
-        err.raw_stack, session_id, err.request_id, err.trace_id, err.span_id, err.service,
-        err.environment, err.url, err.attributes))
+    group_id = conn.execute(
+        _UPSERT_GROUP,
+        (
+            err.project_id,
+            err.fingerprint,
+            err.type,
+            err.message[:1024],
+            err.source,
+            stack,
+            err.ts_ms,
+            err.ts_ms,
+        ),
+    ).fetchone()[0]
+    conn.execute(
+        _INSERT_ERROR,
+        (
+            group_id,
+            err.project_id,
+            err.ts_ms,
+            err.source,
+            err.type,
+            err.message,
+            stack,
+            err.raw_stack,
+            session_id,
+            err.request_id,
+            err.trace_id,
+            err.span_id,
+            err.service,
+            err.environment,
+            err.url,
+            err.attributes,
+        ),
+    )
     return int(group_id)
 
 
@@ -103,12 +136,26 @@ def write_telemetry(conn: sqlite3.Connection, batch: TelemetryBatch) -> None:
         insert_error(conn, err)
 
 
-def upsert_session(conn: sqlite3.Connection, info: SessionInfo, pages: int, last_ms: float,
-                   last_url: str | None) -> None:
-    conn.execute(_UPSERT_SESSION, (
-        info.secure_id, info.project_id, info.started_ms, max(last_ms, info.started_ms),
-        info.url or last_url, last_url or info.url, info.user_agent, info.sdk_version,
-        info.environment, info.service, info.app_version, pages))
+def upsert_session(
+    conn: sqlite3.Connection, info: SessionInfo, pages: int, last_ms: float, last_url: str | None
+) -> None:
+    conn.execute(
+        _UPSERT_SESSION,
+        (
+            info.secure_id,
+            info.project_id,
+            info.started_ms,
+            max(last_ms, info.started_ms),
+            info.url or last_url,
+            last_url or info.url,
+            info.user_agent,
+            info.sdk_version,
+            info.environment,
+            info.service,
+            info.app_version,
+            pages,
+        ),
+    )
 
 
 def start_session(conn: sqlite3.Connection, info: SessionInfo) -> None:
@@ -118,44 +165,74 @@ def start_session(conn: sqlite3.Connection, info: SessionInfo) -> None:
 def write_browser(conn: sqlite3.Connection, batch: BrowserBatch, now_ms: float) -> bool:
     """Store one batch; False (and nothing stored) if its sequence number was seen."""
     sid = batch.session.secure_id
-    cur = conn.execute("INSERT OR IGNORE INTO batches (session_id, seq, received_ms) "
-                       "VALUES (?, ?, ?)", (sid, batch.seq, now_ms))
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO batches (session_id, seq, received_ms) VALUES (?, ?, ?)",
+        (sid, batch.seq, now_ms),
+    )
     if cur.rowcount == 0:
         return False
-    last_ms = max([batch.replay_last_ms] + [n.end_ms for n in batch.network]
-                  + [c.ts_ms for c in batch.console] + [e.ts_ms for e in batch.errors])
+    last_ms = max(
+        [batch.replay_last_ms]
+        + [n.end_ms for n in batch.network]
+        + [c.ts_ms for c in batch.console]
+        + [e.ts_ms for e in batch.errors]
+    )
     upsert_session(conn, batch.session, batch.page_loads, last_ms, batch.last_url)
     if batch.replay is not None:
-        conn.execute("INSERT INTO replay_chunks (session_id, seq, first_ms, last_ms, n_events, "
-                     "data) VALUES (?, ?, ?, ?, ?, ?)",
-                     (sid, batch.seq, batch.replay_first_ms, batch.replay_last_ms,
-                      batch.n_events, batch.replay))
+        conn.execute(
+            "INSERT INTO replay_chunks (session_id, seq, first_ms, last_ms, n_events, "
+            "data) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                sid,
+                batch.seq,
+                batch.replay_first_ms,
+                batch.replay_last_ms,
+                batch.n_events,
+                batch.replay,
+            ),
+        )
     if batch.network:
-        conn.executemany("INSERT INTO network (session_id, request_id, type, method, url, "
-                         "status, start_ms, end_ms, error, detail) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?)", batch.network)
+        conn.executemany(
+            "INSERT INTO network (session_id, request_id, type, method, url, "
+            "status, start_ms, end_ms, error, detail) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            batch.network,
+        )
     if batch.console:
-        conn.executemany("INSERT INTO console (session_id, ts_ms, level, message, args) "
-                         "VALUES (?,?,?,?,?)", batch.console)
+        conn.executemany(
+            "INSERT INTO console (session_id, ts_ms, level, message, args) VALUES (?,?,?,?,?)",
+            batch.console,
+        )
     if batch.track:
-        conn.executemany("INSERT INTO track_events (session_id, ts_ms, event, properties) "
-                         "VALUES (?,?,?,?)", batch.track)
+        conn.executemany(
+            "INSERT INTO track_events (session_id, ts_ms, event, properties) VALUES (?,?,?,?)",
+            batch.track,
+        )
     for err in batch.errors:
         insert_error(conn, err)
     if batch.network:
         # Backend errors that arrived before this batch carry the request id only.
-        conn.executemany("UPDATE errors SET session_id = ? WHERE request_id = ? "
-                         "AND session_id IS NULL",
-                         [(sid, n.request_id) for n in batch.network if n.request_id])
+        conn.executemany(
+            "UPDATE errors SET session_id = ? WHERE request_id = ? AND session_id IS NULL",
+            [(sid, n.request_id) for n in batch.network if n.request_id],
+        )
     ident = batch.identify
     conn.execute(
         "UPDATE sessions SET event_count = event_count + ?, network_count = network_count + ?, "
         "fe_error_count = fe_error_count + ?, dropped_events = dropped_events + ?, "
         "dropped_other = dropped_other + ?, identifier = coalesce(?, identifier), "
         "user_metadata = coalesce(?, user_metadata) WHERE secure_id = ?",
-        (batch.n_events, len(batch.network), len(batch.errors), batch.dropped_events,
-         batch.dropped_other, ident.identifier if ident else None,
-         ident.metadata if ident else None, sid))
+        (
+            batch.n_events,
+            len(batch.network),
+            len(batch.errors),
+            batch.dropped_events,
+            batch.dropped_other,
+            ident.identifier if ident else None,
+            ident.metadata if ident else None,
+            sid,
+        ),
+    )
     return True
 
 
@@ -173,17 +250,25 @@ def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
     total = 0
     old = "SELECT secure_id FROM sessions WHERE last_ms < ?1 OR last_ms > ?2"
     for table in ("batches", "replay_chunks", "network", "console", "track_events"):
-        total += conn.execute(f"DELETE FROM {table} WHERE session_id IN ({old})",
-                              (cutoff_ms, future_ms)).rowcount
-    total += conn.execute("DELETE FROM sessions WHERE last_ms < ?1 OR last_ms > ?2",
-                          (cutoff_ms, future_ms)).rowcount
-    total += conn.execute("DELETE FROM spans WHERE end_ns < ?1 OR end_ns > ?2",
-                          (cutoff_ns, future_ns)).rowcount
-    total += conn.execute("DELETE FROM logs WHERE ts_ns < ?1 OR ts_ns > ?2",
-                          (cutoff_ns, future_ns)).rowcount
-    total += conn.execute("DELETE FROM errors WHERE ts_ms < ?1 OR ts_ms > ?2",
-                          (cutoff_ms, future_ms)).rowcount
-    total += conn.execute("DELETE FROM error_groups WHERE (last_ms < ?1 OR last_ms > ?2) AND "
-                          "NOT EXISTS (SELECT 1 FROM errors WHERE errors.group_id = "
-                          "error_groups.id)", (cutoff_ms, future_ms)).rowcount
+        total += conn.execute(
+            f"DELETE FROM {table} WHERE session_id IN ({old})", (cutoff_ms, future_ms)
+        ).rowcount
+    total += conn.execute(
+        "DELETE FROM sessions WHERE last_ms < ?1 OR last_ms > ?2", (cutoff_ms, future_ms)
+    ).rowcount
+    total += conn.execute(
+        "DELETE FROM spans WHERE end_ns < ?1 OR end_ns > ?2", (cutoff_ns, future_ns)
+    ).rowcount
+    total += conn.execute(
+        "DELETE FROM logs WHERE ts_ns < ?1 OR ts_ns > ?2", (cutoff_ns, future_ns)
+    ).rowcount
+    total += conn.execute(
+        "DELETE FROM errors WHERE ts_ms < ?1 OR ts_ms > ?2", (cutoff_ms, future_ms)
+    ).rowcount
+    total += conn.execute(
+        "DELETE FROM error_groups WHERE (last_ms < ?1 OR last_ms > ?2) AND "
+        "NOT EXISTS (SELECT 1 FROM errors WHERE errors.group_id = "
+        "error_groups.id)",
+        (cutoff_ms, future_ms),
+    ).rowcount
     return total
