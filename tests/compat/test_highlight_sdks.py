@@ -125,8 +125,8 @@ def start_backend(script: str, backlight: BacklightProcess) -> tuple[subprocess.
         **os.environ,
         "PORT": str(port),
         "PROJECT": backlight.project,
-        "OTLP": f"http://127.0.0.1:{backlight.grpc_port}",
-    }  # type: ignore[attr-defined]
+        "OTLP": f"http://127.0.0.1:{backlight.grpc_port}",  # type: ignore[attr-defined]
+    }
     proc = subprocess.Popen(
         [str(COMPAT_PY), str(HERE / "apps" / script)],
         env=env,
