@@ -174,9 +174,9 @@ def _encoded(encode: Encode, raw_link: object, raw_parent: object) -> tuple[Span
         "GET",
         lambda s: None,
         {"http.request.method": "GET", "url.path": "/x", "http.response.status_code": 200},
-        raw_link,
-        raw_parent,
-    )  # type: ignore[arg-type]
+        raw_link,  # type: ignore[arg-type]
+        raw_parent,  # type: ignore[arg-type]
+    )
     span.trace_id, span.span_id, span.start_time = 0xABC, 0xDEF, 1_000_000
     own_trace = span.trace_id
     span.end(2_000_000)
