@@ -5,11 +5,15 @@ reaches into SQLite: the type checker checks the first (this file runs under
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 from pathlib import Path
 
+import pytest
+
 from backlight_server.state import AppState
 from backlight_server.store.base import Store
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.sqlite import SqliteStore
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "backlight_server"
@@ -60,3 +64,17 @@ def test_nothing_outside_the_engine_touches_sqlite_internals() -> None:
             ):
                 offenders.append(f"{rel}:{node.lineno}: store.{node.attr}")
     assert offenders == []
+
+
+def test_list_reads_take_typed_frozen_queries() -> None:
+    wanted = {
+        "list_sessions": SessionQuery,
+        "list_error_groups": ErrorGroupQuery,
+        "search_logs": LogQuery,
+    }
+    for name, query in wanted.items():
+        params = inspect.signature(getattr(Store, name)).parameters
+        assert list(params) == ["self", "query"], name
+        assert params["query"].annotation == query.__name__, name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            query().limit = 1

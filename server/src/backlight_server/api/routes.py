@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from backlight_server.api.auth import require_token
 from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -46,14 +47,16 @@ def sessions(
 ) -> Response:
     return _json(
         get_state(request).store.list_sessions(
-            project_id=project_id,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            identifier=user,
-            has_errors=has_errors,
-            url_contains=url_contains,
-            limit=limit,
-            offset=offset,
+            SessionQuery(
+                project_id=project_id,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                user=user,
+                has_errors=has_errors,
+                url_contains=url_contains,
+                limit=limit,
+                offset=offset,
+            )
         )
     )
 
@@ -105,7 +108,7 @@ def error_groups(
 ) -> Response:
     return _json(
         get_state(request).store.list_error_groups(
-            project_id=project_id, state=state, limit=limit, offset=offset
+            ErrorGroupQuery(project_id=project_id, state=state, limit=limit, offset=offset)
         )
     )
 
@@ -145,16 +148,18 @@ def logs(
 ) -> Response:
     return _json(
         get_state(request).store.search_logs(
-            q=q,
-            project_id=project_id,
-            session_id=session_id,
-            request_id=request_id,
-            service=service,
-            level=level,
-            start_ns=int(start_ms * 1e6) if start_ms is not None else None,
-            end_ns=int(end_ms * 1e6) if end_ms is not None else None,
-            limit=limit,
-            offset=offset,
+            LogQuery(
+                text=q,
+                project_id=project_id,
+                session_id=session_id,
+                request_id=request_id,
+                service=service,
+                level=level,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                limit=limit,
+                offset=offset,
+            )
         )
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import (
     JSON_COLUMNS,
     NUMBER_COLUMNS,
@@ -55,18 +56,10 @@ _BE_ERRORS = (
 )
 
 
-def list_sessions(
-    conn: sqlite3.Connection,
-    *,
-    project_id: str | None = None,
-    start_ms: float | None = None,
-    end_ms: float | None = None,
-    identifier: str | None = None,
-    has_errors: bool | None = None,
-    url_contains: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> Row:
+def list_sessions(conn: sqlite3.Connection, query: SessionQuery) -> Row:
+    project_id, start_ms, end_ms = query.project_id, query.start_ms, query.end_ms
+    identifier, has_errors, url_contains = query.user, query.has_errors, query.url_contains
+    limit, offset = query.limit, query.offset
     where: list[str] = ["1"]
     args: list[Any] = []
     if project_id:
@@ -430,14 +423,8 @@ def _sparkline(conn: sqlite3.Connection, group_id: int, now_ms: float) -> list[i
     return counts
 
 
-def list_error_groups(
-    conn: sqlite3.Connection,
-    *,
-    project_id: str | None = None,
-    state: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> Row:
+def list_error_groups(conn: sqlite3.Connection, query: ErrorGroupQuery) -> Row:
+    project_id, state, limit, offset = query.project_id, query.state, query.limit, query.offset
     where: list[str] = ["1"]
     args: list[Any] = []
     if project_id:
@@ -501,20 +488,16 @@ def fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-def search_logs(
-    conn: sqlite3.Connection,
-    *,
-    q: str | None = None,
-    project_id: str | None = None,
-    session_id: str | None = None,
-    request_id: str | None = None,
-    service: str | None = None,
-    level: str | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> Row:
+def search_logs(conn: sqlite3.Connection, query: LogQuery) -> Row:
+    q, project_id, service, level = query.text, query.project_id, query.service, query.level
+    session_id, request_id, limit, offset = (
+        query.session_id,
+        query.request_id,
+        query.limit,
+        query.offset,
+    )
+    start_ns = int(query.start_ms * 1e6) if query.start_ms is not None else None
+    end_ns = int(query.end_ms * 1e6) if query.end_ms is not None else None
     where: list[str] = ["1"]
     args: list[Any] = []
     source, order = "logs", "logs.ts_ns DESC"

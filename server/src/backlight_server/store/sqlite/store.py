@@ -22,6 +22,7 @@ from backlight_server.pipeline.model import (
     TrackRecord,
 )
 from backlight_server.store.base import Health, Row
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.sqlite import annotate, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
 from backlight_server.store.sqlite.health import unavailable
@@ -226,9 +227,9 @@ class SqliteStore:
                 raise QueryTimeout(self._timeout_ms) from exc
             raise
 
-    def list_sessions(self, **filters: Any) -> Row:
+    def list_sessions(self, query: SessionQuery) -> Row:
         with self._read() as conn:
-            return reads.list_sessions(conn, **filters)
+            return reads.list_sessions(conn, query)
 
     def get_session(self, secure_id: str) -> Row | None:
         with self._read() as conn:
@@ -250,17 +251,17 @@ class SqliteStore:
         with self._read() as conn:
             return reads.get_request(conn, request_id)
 
-    def list_error_groups(self, **filters: Any) -> Row:
+    def list_error_groups(self, query: ErrorGroupQuery) -> Row:
         with self._read() as conn:
-            return reads.list_error_groups(conn, **filters)
+            return reads.list_error_groups(conn, query)
 
     def get_error_group(self, group_id: int, limit: int) -> Row | None:
         with self._read() as conn:
             return reads.get_error_group(conn, group_id, limit)
 
-    def search_logs(self, **filters: Any) -> Row:
+    def search_logs(self, query: LogQuery) -> Row:
         with self._read() as conn:
-            return reads.search_logs(conn, **filters)
+            return reads.search_logs(conn, query)
 
     def get_trace(self, trace_id: str) -> Row:
         with self._read() as conn:
