@@ -26,6 +26,7 @@ from blstores import (
 )
 
 from backlight_server.pipeline.model import ConsoleRecord, Identify, TelemetryBatch, TrackRecord
+from backlight_server.store.base import Store
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 
 DAY_MS = 86_400_000
@@ -174,6 +175,9 @@ async def test_errors_group_by_fingerprint_and_keep_their_state(opened: Opened) 
     page = store.list_error_groups(ErrorGroupQuery(project_id=p))
     assert page["total"] == 2
     counts = {g["type"]: g["count"] for g in page["groups"]}
+    second = store.list_error_groups(ErrorGroupQuery(limit=1, offset=1))
+    assert second["total"] == 2 and len(second["groups"]) == 1
+    assert second["groups"][0]["id"] == page["groups"][1]["id"]
     assert counts == {"ValueError": 2, "KeyError": 1}
     gid = next(g["id"] for g in page["groups"] if g["type"] == "ValueError")
     assert await store.set_error_group_state(gid, "resolved")
@@ -325,3 +329,12 @@ async def test_operational_figures(opened: Opened) -> None:
     await store.write_telemetry(TelemetryBatch(logs=[log(p, "x", "api")]), 10)
     store.write_telemetry_sync(TelemetryBatch(logs=[log(p, "y", "api")]), 10)
     assert len(seen) >= 2 and all(s >= 0 for s in seen)
+
+
+def test_the_suite_calls_every_store_method() -> None:
+    """A method added to ``Store`` needs a conformance test before a second store can
+    be trusted to implement it."""
+    source = Path(__file__).read_text()
+    methods = [n for n, v in vars(Store).items() if not n.startswith("_") and callable(v)]
+    missing = [n for n in methods if f".{n}(" not in source]
+    assert missing == []
