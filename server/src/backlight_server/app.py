@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -31,8 +30,9 @@ from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.ops import routes as ops_routes
 from backlight_server.ops.metrics import Metrics
 from backlight_server.settings import Settings
-from backlight_server.state import AppState, get_state
-from backlight_server.store.sqlite import SqliteStore
+from backlight_server.state import AppState
+from backlight_server.store.base import Store
+from backlight_server.store.factory import make_store
 from backlight_server.store.sqlite.datadir import read_or_create_secret
 from backlight_server.store.sqlite.health import unavailable
 from backlight_server.ui import routes as ui_routes
@@ -59,10 +59,6 @@ def load_token(settings: Settings) -> str:
         raise err from exc
 
 
-def default_project(store: SqliteStore) -> str:
-    return store.default_project()
-
-
 def sdk_dir() -> Path:
     """The built browser SDK: $BACKLIGHT_SDK_DIR, else the repository's sdk/browser/dist."""
     env = os.environ.get("BACKLIGHT_SDK_DIR")
@@ -77,7 +73,7 @@ def sdk_dir() -> Path:
 class Purger:
     """Deletes data older than the retention period, hourly, on a daemon thread."""
 
-    def __init__(self, store: SqliteStore, days: int) -> None:
+    def __init__(self, store: Store, days: int) -> None:
         self._store, self._days = store, days
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backlight-purge", daemon=True)
@@ -101,21 +97,15 @@ class Purger:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    store = SqliteStore(
-        settings.db_path,
-        synchronous=settings.sqlite_synchronous,
-        queue_max_jobs=settings.queue_max_jobs,
-        queue_max_bytes=settings.queue_max_bytes,
-        query_timeout_ms=settings.query_timeout_ms,
-    )
+    store = make_store(settings)
     store.open()  # refuses (StorageUnavailable) a data dir it cannot write
     try:
-        token, project = load_token(settings), default_project(store)
+        token, project = load_token(settings), store.default_project()
     except BaseException:
         store.close()
         raise
     metrics = Metrics(store.queue_depth, store.health)
-    store.writer.observe_commit = metrics.write_latency.observe
+    store.observe_writes(metrics.write_latency.observe)
     state = AppState(
         settings=settings, store=store, metrics=metrics, auth_token=token, default_project=project
     )
@@ -162,21 +152,6 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientError)
     async def client_error(_: Request, exc: ClientError) -> Response:
         return error_response(exc)
-
-    @app.exception_handler(sqlite3.OperationalError)
-    async def query_failed(request: Request, exc: sqlite3.OperationalError) -> Response:
-        if "interrupted" not in str(exc):
-            raise exc  # a bug or a broken store: the guard logs it and answers 500
-        limit = get_state(request).settings.query_timeout_ms
-        return json_response(
-            {
-                "error": "query_timeout",
-                "detail": f"the query took longer than query_timeout_ms "
-                f"({limit} ms); narrow the filters or the time range",
-            },
-            503,
-            {"Retry-After": "5"},
-        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:

@@ -14,6 +14,7 @@ from backlight_server import __version__
 from backlight_server.doctor import command as doctor
 from backlight_server.errors import StorageUnavailable
 from backlight_server.settings import Settings, env_name, settings_from_env
+from backlight_server.store.base import Store
 
 
 def _serve_parser(sub: Any) -> None:
@@ -66,10 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _store(settings: Settings) -> Any:
-    from backlight_server.store.sqlite import SqliteStore
+def _store(settings: Settings) -> Store:
+    from backlight_server.store.factory import make_store
 
-    store = SqliteStore(settings.db_path)
+    store = make_store(settings)
     store.open()
     return store
 

@@ -44,3 +44,16 @@ class StorageUnavailable(ClientError):
         )
         self.reason = reason
         self.where = where
+
+
+class QueryTimeout(ClientError):
+    """A read ran past the store's time limit (``query_timeout_ms``): 503, retry later."""
+
+    def __init__(self, limit_ms: int) -> None:
+        super().__init__(
+            503,
+            "query_timeout",
+            f"the query took longer than query_timeout_ms ({limit_ms} ms); "
+            "narrow the filters or the time range",
+            {"Retry-After": "5"},
+        )

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import HTTPConnection
 
 from backlight_server.ops.metrics import Metrics
 from backlight_server.settings import Settings
-from backlight_server.store.sqlite import SqliteStore
+from backlight_server.store.base import Store
 
 
 @dataclass
 class AppState:
     settings: Settings
-    store: SqliteStore
+    store: Store
     metrics: Metrics
     auth_token: str
     default_project: str
+    # project id -> (monotonic expiry, ``store.counts(project)``): the setup page's cache
+    counts_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
 
 def get_state(conn: HTTPConnection) -> AppState:

@@ -1,5 +1,8 @@
-"""Query API endpoints. Handlers are sync: FastAPI runs them on worker threads, each of
-which keeps its own read-only SQLite connection."""
+"""Query API endpoints. Handlers are sync: FastAPI runs them on worker threads (the store's
+reads block). Each route declares its ``response_model`` (``schemas.py``) for the OpenAPI
+document and answers with the store's data serialised by ``jsontext.dumps``: a returned
+``Response`` skips FastAPI's validation and re-encoding, which would cost more than the
+query on large sessions and traces."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
+from backlight_server.api import schemas
 from backlight_server.api.auth import require_token
 from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -26,13 +31,21 @@ def _json(data: Any) -> Response:
     return Response(jsontext.dumps(data), media_type="application/json")
 
 
-@router.get("/projects", summary="Projects on this server")
+@router.get(
+    "/projects",
+    summary="Projects on this server",
+    response_model=schemas.Projects,
+)
 def projects(request: Request) -> Response:
     state = get_state(request)
     return _json({"projects": state.store.list_projects(), "default": state.default_project})
 
 
-@router.get("/sessions", summary="Sessions, newest first, paginated")
+@router.get(
+    "/sessions",
+    summary="Sessions, newest first, paginated",
+    response_model=schemas.SessionPage,
+)
 def sessions(
     request: Request,
     project_id: Id | None = None,
@@ -46,14 +59,16 @@ def sessions(
 ) -> Response:
     return _json(
         get_state(request).store.list_sessions(
-            project_id=project_id,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            identifier=user,
-            has_errors=has_errors,
-            url_contains=url_contains,
-            limit=limit,
-            offset=offset,
+            SessionQuery(
+                project_id=project_id,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                user=user,
+                has_errors=has_errors,
+                url_contains=url_contains,
+                limit=limit,
+                offset=offset,
+            )
         )
     )
 
@@ -62,6 +77,7 @@ def sessions(
     "/sessions/{secure_id}",
     summary="A session: metadata, network requests with backend summaries, console, "
     "frontend and backend errors",
+    response_model=schemas.SessionView,
 )
 def session(request: Request, secure_id: str) -> Response:
     data = get_state(request).store.get_session(secure_id[:128])
@@ -71,7 +87,9 @@ def session(request: Request, secure_id: str) -> Response:
 
 
 @router.get(
-    "/sessions/{secure_id}/replay", summary="rrweb events of a session, a page of batches at a time"
+    "/sessions/{secure_id}/replay",
+    summary="rrweb events of a session, a page of batches at a time",
+    response_model=schemas.ReplayPage,
 )
 def replay(
     request: Request,
@@ -90,12 +108,17 @@ def replay(
 @router.get(
     "/requests/{request_id}",
     summary="One request: browser record, backend spans (tree), logs and errors",
+    response_model=schemas.RequestView,
 )
 def request_view(request: Request, request_id: str) -> Response:
     return _json(get_state(request).store.get_request(request_id[:128]))
 
 
-@router.get("/error-groups", summary="Error groups, most recently seen first")
+@router.get(
+    "/error-groups",
+    summary="Error groups, most recently seen first",
+    response_model=schemas.ErrorGroupPage,
+)
 def error_groups(
     request: Request,
     project_id: Id | None = None,
@@ -105,12 +128,16 @@ def error_groups(
 ) -> Response:
     return _json(
         get_state(request).store.list_error_groups(
-            project_id=project_id, state=state, limit=limit, offset=offset
+            ErrorGroupQuery(project_id=project_id, state=state, limit=limit, offset=offset)
         )
     )
 
 
-@router.get("/error-groups/{group_id}", summary="An error group with its latest instances")
+@router.get(
+    "/error-groups/{group_id}",
+    summary="An error group with its latest instances",
+    response_model=schemas.ErrorGroupView,
+)
 def error_group(request: Request, group_id: GroupId, limit: Limit = 100) -> Response:
     data = get_state(request).store.get_error_group(group_id, limit)
     if data is None:
@@ -118,7 +145,11 @@ def error_group(request: Request, group_id: GroupId, limit: Limit = 100) -> Resp
     return _json(data)
 
 
-@router.patch("/error-groups/{group_id}", summary="Change an error group's state")
+@router.patch(
+    "/error-groups/{group_id}",
+    summary="Change an error group's state",
+    response_model=schemas.GroupState,
+)
 async def patch_error_group(
     request: Request,
     group_id: GroupId,
@@ -129,7 +160,11 @@ async def patch_error_group(
     return _json({"id": group_id, "state": state})
 
 
-@router.get("/logs", summary="Full-text log search with filters, newest first")
+@router.get(
+    "/logs",
+    summary="Full-text log search with filters, newest first",
+    response_model=schemas.LogPage,
+)
 def logs(
     request: Request,
     q: Annotated[str | None, Query(max_length=1024)] = None,
@@ -145,26 +180,36 @@ def logs(
 ) -> Response:
     return _json(
         get_state(request).store.search_logs(
-            q=q,
-            project_id=project_id,
-            session_id=session_id,
-            request_id=request_id,
-            service=service,
-            level=level,
-            start_ns=int(start_ms * 1e6) if start_ms is not None else None,
-            end_ns=int(end_ms * 1e6) if end_ms is not None else None,
-            limit=limit,
-            offset=offset,
+            LogQuery(
+                text=q,
+                project_id=project_id,
+                session_id=session_id,
+                request_id=request_id,
+                service=service,
+                level=level,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                limit=limit,
+                offset=offset,
+            )
         )
     )
 
 
-@router.get("/traces/{trace_id}", summary="A trace as a span tree, with its logs and errors")
+@router.get(
+    "/traces/{trace_id}",
+    summary="A trace as a span tree, with its logs and errors",
+    response_model=schemas.TraceView,
+)
 def trace(request: Request, trace_id: str) -> Response:
     return _json(get_state(request).store.get_trace(trace_id[:64].lower()))
 
 
-@router.get("/status", summary="What the server has observed (setup checklist, doctor)")
+@router.get(
+    "/status",
+    summary="What the server has observed (setup checklist, doctor)",
+    response_model=schemas.Status,
+)
 def status(request: Request, project_id: Id | None = None) -> Response:
     state = get_state(request)
     return _json(

@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from backlight_server.pipeline.otlp import Conversion
-    from backlight_server.store.sqlite.health import Health
+    from backlight_server.store.base import Health
 
 
 class _QueueCollector(Collector):

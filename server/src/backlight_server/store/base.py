@@ -1,13 +1,18 @@
-"""The storage interface. Ingest and the query API talk only to this.
+"""The storage interface. Ingest, the query API, the UI and operations talk only to this.
 
-A ClickHouse implementation would provide the same methods. Write methods are
-coroutines that complete once the data is durably committed (or raise ``Overloaded``
-when the write queue is full); read methods are synchronous and are called from a
-worker thread by the API layer.
+``AppState.store`` is typed ``Store``; nothing outside ``store/<engine>/`` reaches into a
+store's internals. A ClickHouse implementation provides the same methods. Write methods
+are coroutines that complete once the data is durably committed (or raise ``Overloaded``
+when the write queue is full); read methods are synchronous and are called from a worker
+thread by the API layer. A read that runs past the store's query time limit raises
+``QueryTimeout``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from backlight_server.pipeline.model import (
@@ -17,8 +22,24 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether the store can write: one snapshot, replaced whole, read without a lock."""
+
+    ok: bool = True
+    reason: str = ""
+    since: float = 0.0  # epoch seconds of the last change
+
+    def failed(self, reason: str) -> Health:
+        return self if not self.ok and self.reason == reason else Health(False, reason, time.time())
+
+    def recovered(self) -> Health:
+        return self if self.ok else Health(True, "", time.time())
 
 
 class Store(Protocol):
@@ -29,6 +50,7 @@ class Store(Protocol):
     # projects
     def project_exists(self, project_id: str) -> bool: ...
     def create_project(self, name: str, project_id: str | None = None) -> str: ...
+    def default_project(self) -> str: ...
     def list_projects(self) -> list[Row]: ...
 
     # writes
@@ -44,17 +66,21 @@ class Store(Protocol):
     def purge_before(self, cutoff_ms: float) -> int: ...
 
     # reads
-    def list_sessions(self, **filters: Any) -> Row: ...
+    def list_sessions(self, query: SessionQuery) -> Row: ...
     def get_session(self, secure_id: str) -> Row | None: ...
     def get_session_overview(self, secure_id: str, summaries_up_to: int = 1000) -> Row | None: ...
     def backend_summaries(self, request_ids: list[str]) -> dict[str, Row]: ...
     def get_replay(self, secure_id: str, after_seq: int, limit: int) -> Row: ...
     def get_request(self, request_id: str) -> Row: ...
-    def list_error_groups(self, **filters: Any) -> Row: ...
+    def list_error_groups(self, query: ErrorGroupQuery) -> Row: ...
     def get_error_group(self, group_id: int, limit: int) -> Row | None: ...
-    def search_logs(self, **filters: Any) -> Row: ...
+    def search_logs(self, query: LogQuery) -> Row: ...
     def get_trace(self, trace_id: str) -> Row: ...
     def counts(self, project_id: str | None = None) -> Row: ...
 
-    # operations
+    # operations: figures for /healthz and /metrics
     def queue_depth(self) -> int: ...
+    def health(self) -> Health: ...
+    def observe_writes(self, seconds: Callable[[float], None]) -> None:
+        """Call ``seconds`` with the duration of every committed write from now on."""
+        ...

@@ -7,11 +7,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backlight_server.state import get_state
+from backlight_server.store.queries import ErrorGroupQuery, GroupState
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, render
 
 PAGE_SIZE = 50
-STATES = ("open", "resolved", "ignored")
+STATES: tuple[GroupState, ...] = ("open", "resolved", "ignored")
 
 
 @page
@@ -19,9 +20,11 @@ def groups_list(request: Request) -> Response:
     state = params.choice(request, "state", (*STATES, "all"))
     state = "open" if state is None else state
     data = get_state(request).store.list_error_groups(
-        state=None if state == "all" else state,
-        limit=PAGE_SIZE,
-        offset=params.integer(request, "offset"),
+        ErrorGroupQuery(
+            state=next((s for s in STATES if s == state), None),
+            limit=PAGE_SIZE,
+            offset=params.integer(request, "offset"),
+        )
     )
     return render(
         request,

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from backlight_server.api.auth import token_ok
 from backlight_server.state import get_state
+from backlight_server.store.queries import SessionQuery
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, render
 
@@ -48,12 +49,14 @@ def sessions_list(request: Request) -> Response:
     has = params.choice(request, "errors", ("yes", "no"))
     offset = params.integer(request, "offset")
     data = get_state(request).store.list_sessions(
-        start_ms=params.since_ms(request),
-        identifier=params.text(request, "user"),
-        has_errors={"yes": True, "no": False}.get(has or ""),
-        url_contains=params.text(request, "url", 2048),
-        limit=PAGE_SIZE,
-        offset=offset,
+        SessionQuery(
+            start_ms=params.since_ms(request),
+            user=params.text(request, "user"),
+            has_errors={"yes": True, "no": False}.get(has or ""),
+            url_contains=params.text(request, "url", 2048),
+            limit=PAGE_SIZE,
+            offset=offset,
+        )
     )
     return render(
         request,

@@ -16,18 +16,16 @@ from backlight_server.state import get_state
 from backlight_server.ui.render import page, render
 
 COUNTS_TTL_S = 5.0  # counting 100k logs and spans is not free; the page may be reloaded
-_counts_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
 
 def observed(request: Request, project: str) -> dict[str, Any]:
     """``store.counts(project)``, reused for a few seconds."""
-    store = get_state(request).store
-    key, now = (str(store.path), project), time.monotonic()
-    hit = _counts_cache.get(key)
+    state, now = get_state(request), time.monotonic()
+    hit = state.counts_cache.get(project)
     if hit is not None and hit[0] > now:
         return hit[1]
-    counts = store.counts(project)
-    _counts_cache[key] = (now + COUNTS_TTL_S, counts)
+    counts = state.store.counts(project)
+    state.counts_cache[project] = (now + COUNTS_TTL_S, counts)
     return counts
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from backlight_server.errors import StorageUnavailable
+from backlight_server.store.base import Health
+
+__all__ = ["Health", "free_bytes", "short_of_space", "storage_reason", "unavailable"]
 
 _SQLITE_REASONS = {
     sqlite3.SQLITE_FULL: "disk full",
@@ -75,18 +76,3 @@ def unavailable(
     """``exc`` as the error clients get, if it is a storage failure."""
     reason = storage_reason(exc, folder)
     return None if reason is None else StorageUnavailable(reason, where=where)
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    """One snapshot; the writer thread replaces it whole, readers just read it."""
-
-    ok: bool = True
-    reason: str = ""
-    since: float = 0.0  # epoch seconds of the last change
-
-    def failed(self, reason: str) -> Health:
-        return self if not self.ok and self.reason == reason else Health(False, reason, time.time())
-
-    def recovered(self) -> Health:
-        return self if self.ok else Health(True, "", time.time())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 import zlib
@@ -10,6 +9,10 @@ from typing import Any
 
 import orjson
 
+from backlight_server.query import requests as request_views
+from backlight_server.query import summaries
+from backlight_server.query.derive import log_times, span_times
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import (
     JSON_COLUMNS,
     NUMBER_COLUMNS,
@@ -21,8 +24,6 @@ from backlight_server.store.sqlite import timematch
 
 Row = dict[str, Any]
 REPLAY_PAGE_BYTES = 8 * 1024 * 1024
-MAX_TREE_DEPTH = 100
-_HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 DAY_MS = 86_400_000
 
 
@@ -55,18 +56,10 @@ _BE_ERRORS = (
 )
 
 
-def list_sessions(
-    conn: sqlite3.Connection,
-    *,
-    project_id: str | None = None,
-    start_ms: float | None = None,
-    end_ms: float | None = None,
-    identifier: str | None = None,
-    has_errors: bool | None = None,
-    url_contains: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> Row:
+def list_sessions(conn: sqlite3.Connection, query: SessionQuery) -> Row:
+    project_id, start_ms, end_ms = query.project_id, query.start_ms, query.end_ms
+    identifier, has_errors, url_contains = query.user, query.has_errors, query.url_contains
+    limit, offset = query.limit, query.offset
     where: list[str] = ["1"]
     args: list[Any] = []
     if project_id:
@@ -102,12 +95,6 @@ def list_sessions(
 
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _severity_level(sev: int | None) -> str | None:
-    if not sev:
-        return None
-    return ("trace", "debug", "info", "warn", "error", "fatal")[min(max(sev - 1, 0) // 4, 5)]
 
 
 def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
@@ -211,66 +198,15 @@ def get_replay(
 
 
 def _trace_ids_for_request(conn: sqlite3.Connection, request_id: str) -> list[str]:
-    ids = {request_id} if _HEX32.match(request_id) else set()
+    linked: list[object] = []
     for sql in (
         "SELECT DISTINCT trace_id FROM spans WHERE request_id = ? AND request_id != trace_id",
         "SELECT DISTINCT trace_id FROM logs WHERE request_id = ? AND request_id IS NOT trace_id"
         " AND trace_id IS NOT NULL",
         "SELECT DISTINCT trace_id FROM errors WHERE request_id = ? AND trace_id IS NOT NULL",
     ):
-        ids.update(r[0] for r in conn.execute(sql, (request_id,)))
-    return sorted(ids)
-
-
-def span_tree(spans: list[Row]) -> list[Row]:
-    """Nest spans under their parents (``children``); roots are spans without a known parent.
-
-    Any stored data makes a tree: the first span with an id owns it, and a span whose
-    parents form a cycle becomes a root (the earliest of the cycle), so a page never loops.
-    The tree is at most ``MAX_TREE_DEPTH`` deep (JSON parsers refuse deeper documents):
-    deeper spans are listed under their ancestor at that depth, their ``parent_span_id``
-    unchanged.
-    """
-    ordered = sorted(spans, key=lambda s: s["start_ns"])
-    by_id: dict[str, Row] = {}
-    for s in ordered:
-        by_id.setdefault(s["span_id"], s)
-    children: dict[int, list[Row]] = {}
-    roots: list[Row] = []
-    for s in ordered:
-        parent = by_id.get(s.get("parent_span_id") or "")
-        if parent is None or parent is s:
-            roots.append(s)
-        else:
-            children.setdefault(id(parent), []).append(s)
-    seen: set[int] = set()
-
-    def below(node: Row) -> list[Row]:
-        kids = [c for c in children.get(id(node), ()) if id(c) not in seen]
-        seen.update(id(c) for c in kids)
-        return kids
-
-    def attach(root: Row) -> None:
-        seen.add(id(root))
-        queue: list[tuple[Row, int]] = [(root, 0)]
-        for node, depth in queue:
-            kids = below(node)
-            if depth + 1 >= MAX_TREE_DEPTH:  # flatten the rest of this branch
-                for kid in kids:
-                    kids.extend(below(kid))
-                    kid["children"] = []
-                node["children"] = kids
-                continue
-            node["children"] = kids
-            queue.extend((kid, depth + 1) for kid in kids)
-
-    for root in roots:
-        attach(root)
-    for s in ordered:
-        if id(s) not in seen:  # part of a parent cycle
-            roots.append(s)
-            attach(s)
-    return roots
+        linked += [r[0] for r in conn.execute(sql, (request_id,))]
+    return request_views.request_trace_ids(request_id, linked)
 
 
 def _span_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Row]:
@@ -282,10 +218,7 @@ def _span_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Ro
             args,
         )
     )
-    for s in spans:
-        s["duration_ms"] = (s["end_ns"] - s["start_ns"]) / 1e6
-        s["start_ms"] = s["start_ns"] / 1e6
-    return spans
+    return span_times(spans)
 
 
 def _log_rows(conn: sqlite3.Connection, where: str, args: list[Any], limit: int) -> list[Row]:
@@ -297,9 +230,7 @@ def _log_rows(conn: sqlite3.Connection, where: str, args: list[Any], limit: int)
             [*args, limit],
         )
     )
-    for lg in logs:
-        lg["ts_ms"] = lg["ts_ns"] / 1e6
-    return logs
+    return log_times(logs)
 
 
 def _error_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[Row]:
@@ -313,16 +244,6 @@ def _error_rows(conn: sqlite3.Connection, where: str, args: list[Any]) -> list[R
     )
 
 
-def _time_key(key: str) -> Any:
-    """Sort key on a time column that tolerates any stored value (non-numbers go last)."""
-
-    def by(row: Row) -> tuple[int, float]:
-        t = timematch.number(row.get(key))
-        return (0, t) if t is not None else (1, 0.0)
-
-    return by
-
-
 def _timed(
     conn: sqlite3.Connection,
     browser: list[Row],
@@ -333,11 +254,9 @@ def _timed(
     """The request's logs and errors, each marked ``match``: ``"exact"`` (by request id or
     trace) or ``"time"`` (a record with only the session id, recorded while this was the
     session's one request in flight: see ``timematch``)."""
-    for item in (*logs, *errors):
-        item["match"] = "exact"
     b = browser[0] if browser else None
     if b is None or not isinstance(b["session_id"], str):
-        return logs, errors
+        return request_views.with_timed(logs, errors, [], [])
     error_ids, log_ids = timematch.for_request(
         conn, request_id, b["session_id"], b["start_ms"], b["end_ms"]
     )
@@ -349,12 +268,7 @@ def _timed(
     more_logs = (
         _log_rows(conn, f"id IN ({_marks(len(log_ids))})", log_ids, len(log_ids)) if log_ids else []
     )
-    for item in (*more_logs, *more_errors):
-        item["match"] = "time"
-    return (
-        sorted([*logs, *more_logs], key=_time_key("ts_ns")),
-        sorted([*errors, *more_errors], key=_time_key("ts_ms")),
-    )
+    return request_views.with_timed(logs, errors, more_logs, more_errors)
 
 
 def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
@@ -384,34 +298,14 @@ def get_request(conn: sqlite3.Connection, request_id: str) -> Row:
         [*traces, request_id],
     )
     logs, errors = _timed(conn, browser, request_id, logs, errors)
-    session_id = next((b["session_id"] for b in browser), None) or next(
-        (x["session_id"] for x in [*spans, *logs, *errors] if x.get("session_id")), None
-    )
-    services = sorted({s["service"] for s in spans} | {lg["service"] for lg in logs})
-    return {
-        "request_id": request_id,
-        "session_secure_id": session_id,
-        "browser": browser[0] if browser else None,
-        "trace_ids": traces,
-        "services": services,
-        "spans": span_tree(spans),
-        "span_count": len(spans),
-        "logs": logs,
-        "errors": errors,
-    }
+    return request_views.request_view(request_id, browser, traces, spans, logs, errors)
 
 
 def get_trace(conn: sqlite3.Connection, trace_id: str) -> Row:
     spans = _span_rows(conn, "trace_id = ?", [trace_id])
     logs = _log_rows(conn, "trace_id = ?", [trace_id], 5000)
     errors = _error_rows(conn, "trace_id = ?", [trace_id])
-    return {
-        "trace_id": trace_id,
-        "spans": span_tree(spans),
-        "span_count": len(spans),
-        "logs": logs,
-        "errors": errors,
-    }
+    return request_views.trace_view(trace_id, spans, logs, errors)
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -430,14 +324,8 @@ def _sparkline(conn: sqlite3.Connection, group_id: int, now_ms: float) -> list[i
     return counts
 
 
-def list_error_groups(
-    conn: sqlite3.Connection,
-    *,
-    project_id: str | None = None,
-    state: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> Row:
+def list_error_groups(conn: sqlite3.Connection, query: ErrorGroupQuery) -> Row:
+    project_id, state, limit, offset = query.project_id, query.state, query.limit, query.offset
     where: list[str] = ["1"]
     args: list[Any] = []
     if project_id:
@@ -501,20 +389,16 @@ def fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-def search_logs(
-    conn: sqlite3.Connection,
-    *,
-    q: str | None = None,
-    project_id: str | None = None,
-    session_id: str | None = None,
-    request_id: str | None = None,
-    service: str | None = None,
-    level: str | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> Row:
+def search_logs(conn: sqlite3.Connection, query: LogQuery) -> Row:
+    q, project_id, service, level = query.text, query.project_id, query.service, query.level
+    session_id, request_id, limit, offset = (
+        query.session_id,
+        query.request_id,
+        query.limit,
+        query.offset,
+    )
+    start_ns = int(query.start_ms * 1e6) if query.start_ms is not None else None
+    end_ns = int(query.end_ms * 1e6) if query.end_ms is not None else None
     where: list[str] = ["1"]
     args: list[Any] = []
     source, order = "logs", "logs.ts_ns DESC"
@@ -565,8 +449,7 @@ def search_logs(
             [*args, limit + 1, offset],
         )
     )
-    for lg in rows:
-        lg["ts_ms"] = lg["ts_ns"] / 1e6
+    for lg in log_times(rows):
         lg["session_secure_id"] = lg.pop("network_session") or lg["session_id"]
     return {"logs": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
 
@@ -645,80 +528,54 @@ _IDS = "(SELECT value FROM json_each(?))"
 def _backend_summaries(
     conn: sqlite3.Connection,
     request_ids: list[str],
-    timed: dict[str, timematch.Summary] | None = None,
+    timed: dict[str, summaries.Timed] | None = None,
 ) -> dict[str, Row]:
-    """Per request id: spans, logs, errors and the worst log level of its backend side.
+    """Per request id: spans, logs, errors and the worst log level of its backend side
+    (merged by ``query.summaries``, whose docstring says what counts).
 
-    A request's traces are its id and the trace ids of spans and logs that carry it; this
-    is done as a few indexed lookups over all the ids at once
-    and merged here, so a session with thousands of requests costs milliseconds. Spans and
-    logs that carry a request id and a trace id are counted through that trace id (it is
-    one of the request's traces by construction); logs without a trace id through the
-    request id. Errors and logs matched by time (``timematch``) count too: ``timed`` when
-    the caller has them, else looked up.
+    A few indexed lookups over all the ids at once, so a session with thousands of
+    requests costs milliseconds. Errors and logs matched by time (``timematch``): ``timed``
+    when the caller has them, else looked up.
     """
     ids = orjson.dumps(request_ids).decode()
-    owners: dict[str, list[str]] = {r: [r] for r in request_ids}  # trace id -> request ids
+    pairs: list[tuple[str, str]] = []
     for sql in (
         f"SELECT DISTINCT request_id, trace_id FROM spans WHERE request_id IN {_IDS} "
         "AND request_id != trace_id",
         f"SELECT DISTINCT request_id, trace_id FROM logs WHERE request_id IN {_IDS} "
         "AND request_id IS NOT trace_id AND trace_id IS NOT NULL",
     ):
-        for rid, tid in conn.execute(sql, (ids,)):
-            requests = owners.setdefault(tid, [])
-            if rid not in requests:
-                requests.append(rid)
+        pairs += conn.execute(sql, (ids,)).fetchall()
+    owners = summaries.trace_owners(request_ids, pairs)
     tids = orjson.dumps(list(owners)).decode()
-    out = {r: {"spans": 0, "logs": 0, "errors": 0, "worst": 0} for r in request_ids}
-    for tid, n in conn.execute(
-        f"SELECT trace_id, count(*) FROM spans WHERE trace_id IN {_IDS} GROUP BY trace_id", (tids,)
-    ):
-        for rid in owners[tid]:
-            out[rid]["spans"] += n
-    for tid, n, sev in conn.execute(
-        f"SELECT trace_id, count(*), max(severity_number) FROM logs WHERE trace_id IN "
-        f"{_IDS} AND trace_id IS NOT NULL GROUP BY trace_id",
-        (tids,),
-    ):
-        for rid in owners[tid]:
-            out[rid]["logs"] += n
-            out[rid]["worst"] = max(out[rid]["worst"], sev)
-    for rid, n, sev in conn.execute(
-        f"SELECT request_id, count(*), max(severity_number) FROM logs WHERE request_id IN "
-        f"{_IDS} AND request_id IS NOT trace_id AND trace_id IS NULL GROUP BY request_id",
-        (ids,),
-    ):
-        out[rid]["logs"] += n
-        out[rid]["worst"] = max(out[rid]["worst"], sev)
-    errors: dict[str, set[int]] = {}
-    for eid, tid in conn.execute(
-        f"SELECT id, trace_id FROM errors WHERE trace_id IN {_IDS} AND trace_id IS NOT NULL",
-        (tids,),
-    ):
-        for rid in owners[tid]:
-            errors.setdefault(rid, set()).add(eid)
-    for eid, rid in conn.execute(
-        f"SELECT id, request_id FROM errors WHERE request_id IN {_IDS} AND request_id IS NOT NULL",
-        (ids,),
-    ):
-        errors.setdefault(rid, set()).add(eid)
-    if timed is None:
-        timed = timematch.summaries(conn, request_ids)
-    for rid, match in timed.items():  # matched by time
-        if rid in out:
-            out[rid]["logs"] += match.logs
-            out[rid]["worst"] = max(out[rid]["worst"], match.worst)
-            errors.setdefault(rid, set()).update(match.error_ids)
-    return {
-        r: {
-            "spans": o["spans"],
-            "logs": o["logs"],
-            "errors": len(errors.get(r, ())),
-            "worst_level": _severity_level(o["worst"]),
-        }
-        for r, o in out.items()
-    }
+    return summaries.merge(
+        request_ids,
+        owners,
+        spans_by_trace=conn.execute(
+            f"SELECT trace_id, count(*) FROM spans WHERE trace_id IN {_IDS} GROUP BY trace_id",
+            (tids,),
+        ),
+        logs_by_trace=conn.execute(
+            f"SELECT trace_id, count(*), max(severity_number) FROM logs WHERE trace_id IN "
+            f"{_IDS} AND trace_id IS NOT NULL GROUP BY trace_id",
+            (tids,),
+        ),
+        logs_by_request=conn.execute(
+            f"SELECT request_id, count(*), max(severity_number) FROM logs WHERE request_id IN "
+            f"{_IDS} AND request_id IS NOT trace_id AND trace_id IS NULL GROUP BY request_id",
+            (ids,),
+        ),
+        errors_by_trace=conn.execute(
+            f"SELECT id, trace_id FROM errors WHERE trace_id IN {_IDS} AND trace_id IS NOT NULL",
+            (tids,),
+        ),
+        errors_by_request=conn.execute(
+            f"SELECT id, request_id FROM errors WHERE request_id IN {_IDS} "
+            "AND request_id IS NOT NULL",
+            (ids,),
+        ),
+        timed=timematch.summaries(conn, request_ids) if timed is None else timed,
+    )
 
 
 def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Row]:

@@ -8,9 +8,12 @@ import sqlite3
 import string
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from backlight_server.errors import QueryTimeout
 from backlight_server.pipeline.model import (
     BrowserBatch,
     Identify,
@@ -18,10 +21,11 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Row
+from backlight_server.store.base import Health, Row
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.sqlite import annotate, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
-from backlight_server.store.sqlite.health import Health, unavailable
+from backlight_server.store.sqlite.health import unavailable
 from backlight_server.store.sqlite.migrations import migrate
 from backlight_server.store.sqlite.writer import Apply, Writer, write_probe
 
@@ -92,6 +96,9 @@ class SqliteStore:
         assert self._writer is not None, "store is not open"
         return self._writer
 
+    def observe_writes(self, seconds: Callable[[float], None]) -> None:
+        self.writer.observe_commit = seconds
+
     def queue_depth(self) -> int:
         return self._writer.depth() if self._writer else 0
 
@@ -106,13 +113,17 @@ class SqliteStore:
 
     # --- projects ---
     def _load_projects(self) -> None:
-        self._projects = {r[0] for r in self._read().execute("SELECT id FROM projects")}
+        self._projects = {r[0] for r in self._connection().execute("SELECT id FROM projects")}
 
     def project_exists(self, project_id: str) -> bool:
         if project_id in self._projects:
             return True
         # Perhaps created by another process (``backlight project create``): one indexed read.
-        row = self._read().execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT 1 FROM projects WHERE id = ?", (project_id,))
+            .fetchone()
+        )
         if row is not None:
             self._projects.add(project_id)
         return row is not None
@@ -156,7 +167,7 @@ class SqliteStore:
 
     def list_projects(self) -> list[Row]:
         return reads._rows(
-            self._read().execute(
+            self._connection().execute(
                 "SELECT id, name, created_ms FROM projects ORDER BY created_ms, rowid"
             )
         )
@@ -188,7 +199,8 @@ class SqliteStore:
         self.writer.submit(lambda c: writes.write_telemetry(c, batch), weight).result()
 
     def session_info(self, secure_id: str) -> SessionInfo | None:
-        return annotate.session_info(self._read(), secure_id)
+        with self._read() as conn:
+            return annotate.session_info(conn, secure_id)
 
     async def set_error_group_state(self, group_id: int, state: str) -> bool:
         return bool(await self._submit(lambda c: writes.set_group_state(c, group_id, state), 1))
@@ -197,7 +209,7 @@ class SqliteStore:
         return int(self.writer.submit(lambda c: writes.purge_before(c, cutoff_ms), 1).result())
 
     # --- reads ---
-    def _read(self) -> sqlite3.Connection:
+    def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = open_reader(self.path)
@@ -205,35 +217,56 @@ class SqliteStore:
         set_time_limit(conn, self._timeout_ms)
         return conn
 
-    def list_sessions(self, **filters: Any) -> Row:
-        return reads.list_sessions(self._read(), **filters)
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """This thread's reader, with the time limit; past it, ``QueryTimeout``."""
+        try:
+            yield self._connection()
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise QueryTimeout(self._timeout_ms) from exc
+            raise
+
+    def list_sessions(self, query: SessionQuery) -> Row:
+        with self._read() as conn:
+            return reads.list_sessions(conn, query)
 
     def get_session(self, secure_id: str) -> Row | None:
-        return reads.get_session(self._read(), secure_id)
+        with self._read() as conn:
+            return reads.get_session(conn, secure_id)
 
     def get_session_overview(self, secure_id: str, summaries_up_to: int = 1000) -> Row | None:
-        return reads.get_session_overview(self._read(), secure_id, summaries_up_to)
+        with self._read() as conn:
+            return reads.get_session_overview(conn, secure_id, summaries_up_to)
 
     def backend_summaries(self, request_ids: list[str]) -> dict[str, Row]:
-        return reads.backend_summaries(self._read(), request_ids)
+        with self._read() as conn:
+            return reads.backend_summaries(conn, request_ids)
 
     def get_replay(self, secure_id: str, after_seq: int, limit: int) -> Row:
-        return reads.get_replay(self._read(), secure_id, after_seq, limit)
+        with self._read() as conn:
+            return reads.get_replay(conn, secure_id, after_seq, limit)
 
     def get_request(self, request_id: str) -> Row:
-        return reads.get_request(self._read(), request_id)
+        with self._read() as conn:
+            return reads.get_request(conn, request_id)
 
-    def list_error_groups(self, **filters: Any) -> Row:
-        return reads.list_error_groups(self._read(), **filters)
+    def list_error_groups(self, query: ErrorGroupQuery) -> Row:
+        with self._read() as conn:
+            return reads.list_error_groups(conn, query)
 
     def get_error_group(self, group_id: int, limit: int) -> Row | None:
-        return reads.get_error_group(self._read(), group_id, limit)
+        with self._read() as conn:
+            return reads.get_error_group(conn, group_id, limit)
 
-    def search_logs(self, **filters: Any) -> Row:
-        return reads.search_logs(self._read(), **filters)
+    def search_logs(self, query: LogQuery) -> Row:
+        with self._read() as conn:
+            return reads.search_logs(conn, query)
 
     def get_trace(self, trace_id: str) -> Row:
-        return reads.get_trace(self._read(), trace_id)
+        with self._read() as conn:
+            return reads.get_trace(conn, trace_id)
 
     def counts(self, project_id: str | None = None) -> Row:
-        return reads.counts(self._read(), project_id)
+        with self._read() as conn:
+            return reads.counts(conn, project_id)

@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import orjson
 
+from backlight_server.query.summaries import Timed as Summary
+
 SKEW_MS = 1000.0
 MAX_CANDIDATES = 20_000  # per lookup; a session with more such records in range matches fewer
 _IDS = "(SELECT value FROM json_each(?))"
@@ -50,14 +52,6 @@ class Candidate(NamedTuple):
     t_ms: float
     trace_id: str | None
     severity: int
-
-
-class Summary(NamedTuple):
-    """What matched one request by time: log count, worst log severity, error ids."""
-
-    logs: int
-    worst: int
-    error_ids: frozenset[int]
 
 
 def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:

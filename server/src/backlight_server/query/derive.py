@@ -1,0 +1,58 @@
+"""Derived fields and level mapping, the same for every store.
+
+Stored rows may hold anything (``store/shapes.py``); these never raise on odd values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+Row = dict[str, Any]
+LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+
+
+def number(value: object) -> float | None:
+    """A finite number from a stored value, else None."""
+    if type(value) is not float and type(value) is not int:
+        return None
+    result = float(value)
+    return result if math.isfinite(result) else None
+
+
+def severity_level(severity: int | None) -> str | None:
+    """An OpenTelemetry severity number (1-24) as a level name; None for 0 or none."""
+    if not severity:
+        return None
+    return LEVELS[min(max(severity - 1, 0) // 4, 5)]
+
+
+def span_times(spans: list[Row]) -> list[Row]:
+    """Adds ``duration_ms`` and ``start_ms`` (from ``start_ns``/``end_ns``) to each span."""
+    for s in spans:
+        start: Any = s.get("start_ns")
+        end: Any = s.get("end_ns")
+        if number(start) is None or number(end) is None:
+            start = end = 0  # not a number in storage: shown at 0, not a failed page
+        s["duration_ms"] = (end - start) / 1e6  # integer nanoseconds subtracted exactly
+        s["start_ms"] = start / 1e6
+    return spans
+
+
+def log_times(logs: list[Row]) -> list[Row]:
+    """Adds ``ts_ms`` (from ``ts_ns``) to each log."""
+    for lg in logs:
+        ts: Any = lg.get("ts_ns")
+        lg["ts_ms"] = ts / 1e6 if number(ts) is not None else None
+    return logs
+
+
+def time_key(key: str) -> Callable[[Row], tuple[int, float]]:
+    """Sort key on a time column that tolerates any stored value (non-numbers go last)."""
+
+    def by(row: Row) -> tuple[int, float]:
+        t = number(row.get(key))
+        return (0, t) if t is not None else (1, 0.0)
+
+    return by

@@ -1,0 +1,340 @@
+"""The storage contract, method by method: every store in ``stores.STORES`` must pass.
+
+Records go in through the ``Store`` write methods (as ingest hands them over) and come
+out through its read methods; nothing here knows the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from blstores import (
+    STORES,
+    Opened,
+    browser,
+    error,
+    hex_id,
+    log,
+    make,
+    now_ms,
+    request,
+    session,
+    span,
+)
+
+from backlight_server.pipeline.model import ConsoleRecord, Identify, TelemetryBatch, TrackRecord
+from backlight_server.store.base import Store
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture(params=STORES)
+def opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opened]:
+    """A fresh store of each kind, opened, with its default project."""
+    store = make(request.param, tmp_path)
+    store.open()
+    try:
+        yield Opened(store, store.default_project())
+    finally:
+        store.close()
+
+
+async def test_projects(opened: Opened) -> None:
+    store = opened.store
+    assert store.default_project() == opened.project  # the same one, every time
+    assert store.project_exists(opened.project)
+    assert not store.project_exists("nope")
+    pid = store.create_project("shop", "shop1")
+    assert pid == "shop1" and store.project_exists("shop1")
+    made = store.create_project("other")
+    assert [p["id"] for p in store.list_projects()] == [opened.project, "shop1", made]
+    assert {p["name"] for p in store.list_projects()} == {"default", "shop", "other"}
+
+
+async def test_session_round_trip(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    info = session(p)
+    sid, t, rid = info.secure_id, now_ms(), hex_id(16)
+    await store.start_session(info)
+    assert store.session_info(sid) is not None
+    events = [{"type": 4, "data": {"href": "http://app.test/"}, "timestamp": t}]
+    fe = error(p, "x is undefined", source="frontend", error_type="TypeError", session_id=sid)
+    assert await store.write_browser(
+        browser(
+            info,
+            0,
+            events=events,
+            network=[request(sid, rid, t)],
+            console=[ConsoleRecord(sid, t, "warn", "careful", None)],
+            errors=[fe],
+        ),
+        100,
+    )
+    assert await store.write_browser(
+        browser(info, 1, events=[{"type": 3, "data": {}, "timestamp": t + 1}]), 10
+    )
+    assert await store.annotate_session(
+        sid, Identify(t, "ada@example.com", '{"plan": "pro"}'), [TrackRecord(sid, t, "buy", None)]
+    )
+    view = store.get_session(sid)
+    assert view is not None
+    assert view["session"]["identifier"] == "ada@example.com"
+    assert view["session"]["fe_error_count"] == 1
+    assert [n["request_id"] for n in view["network"]] == [rid]
+    assert view["network"][0]["backend"] == {
+        "spans": 0,
+        "logs": 0,
+        "errors": 0,
+        "worst_level": None,
+    }
+    assert [e["type"] for e in view["errors"]] == ["TypeError"]
+    assert [e["event"] for e in view["track"]] == ["buy"]
+    assert [(c["level"], c["message"]) for c in view["console"]] == [("warn", "careful")]
+    overview = store.get_session_overview(sid)
+    assert overview is not None and overview["network"][0]["backend"] is not None
+    assert store.get_session("missing") is None
+    page = store.get_replay(sid, -1, 1)
+    assert len(page["events_json"]) == 1 and page["next_seq"] == 0
+    rest = store.get_replay(sid, 0, 10)
+    assert len(rest["events_json"]) == 1 and rest["next_seq"] is None
+
+
+async def test_retried_browser_batch_is_stored_once(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    info = session(p)
+    sid, t = info.secure_id, now_ms()
+    first = browser(info, 3, network=[request(sid, hex_id(16), t)])
+    assert await store.write_browser(first, 10)
+    again = browser(info, 3, network=[request(sid, hex_id(16), t)])
+    assert not await store.write_browser(again, 10)  # same session and seq: a retry
+    view = store.get_session(sid)
+    assert view is not None and len(view["network"]) == 1
+    assert view["session"]["network_count"] == 1
+
+
+async def test_request_links_across_services(opened: Opened) -> None:
+    """The browser's request id R; service A carries R with traces of its own, service B
+    is plain OpenTelemetry continuing trace R; an unrelated trace stays out."""
+    store, p = opened.store, opened.project
+    info = session(p)
+    sid, rid, t = info.secure_id, hex_id(16), now_ms()
+    await store.write_browser(browser(info, 0, network=[request(sid, rid, t)]), 10)
+    own = hex_id(16)
+    root = span(p, own, "api", session_id=sid, request_id=rid)
+    child = span(p, own, "api", parent=root.span_id, session_id=sid, request_id=rid)
+    plain = span(p, rid, "pricing")
+    other = span(p, hex_id(16), "unrelated")
+    batch = TelemetryBatch(
+        spans=[root, child, plain, other],
+        logs=[
+            log(p, "reserving stock", "api", trace_id=own, session_id=sid, request_id=rid),
+            log(p, "cache miss", "pricing", trace_id=rid, severity=13),
+            log(p, "elsewhere", "unrelated", trace_id=other.trace_id),
+        ],
+        errors=[error(p, "out of stock", session_id=sid, request_id=rid, trace_id=own)],
+    )
+    await store.write_telemetry(batch, 100)
+    view = store.get_request(rid)
+    assert view["session_secure_id"] == sid
+    assert view["browser"]["request_id"] == rid
+    assert view["trace_ids"] == sorted([own, rid])
+    assert view["services"] == ["api", "pricing"]
+    assert view["span_count"] == 3
+    api_root = next(s for s in view["spans"] if s["span_id"] == root.span_id)
+    assert [c["span_id"] for c in api_root["children"]] == [child.span_id]
+    assert api_root["duration_ms"] == 5.0
+    assert {lg["body"] for lg in view["logs"]} == {"reserving stock", "cache miss"}
+    assert [e["message"] for e in view["errors"]] == ["out of stock"]
+    assert all(x["match"] == "exact" for x in [*view["logs"], *view["errors"]])
+    summary = store.backend_summaries([rid, "unknown"])
+    assert summary[rid] == {"spans": 3, "logs": 2, "errors": 1, "worst_level": "warn"}
+    session_view = store.get_session(sid)
+    assert session_view is not None
+    assert session_view["network"][0]["backend"] == summary[rid]
+    assert [e["message"] for e in session_view["backend_errors"]] == ["out of stock"]
+    trace = store.get_trace(own)
+    assert trace["span_count"] == 2 and [s["span_id"] for s in trace["spans"]] == [root.span_id]
+
+
+async def test_errors_group_by_fingerprint_and_keep_their_state(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    await store.write_telemetry(
+        TelemetryBatch(
+            errors=[
+                error(p, "order 1 failed"),
+                error(p, "order 2 failed"),  # numbers differ: the same group
+                error(p, "order 3 failed", error_type="KeyError"),
+            ]
+        ),
+        10,
+    )
+    page = store.list_error_groups(ErrorGroupQuery(project_id=p))
+    assert page["total"] == 2
+    counts = {g["type"]: g["count"] for g in page["groups"]}
+    second = store.list_error_groups(ErrorGroupQuery(limit=1, offset=1))
+    assert second["total"] == 2 and len(second["groups"]) == 1
+    assert second["groups"][0]["id"] == page["groups"][1]["id"]
+    assert counts == {"ValueError": 2, "KeyError": 1}
+    gid = next(g["id"] for g in page["groups"] if g["type"] == "ValueError")
+    assert await store.set_error_group_state(gid, "resolved")
+    assert not await store.set_error_group_state(10**9, "resolved")
+    resolved = store.list_error_groups(ErrorGroupQuery(state="resolved"))
+    assert [g["id"] for g in resolved["groups"]] == [gid]
+    assert store.list_error_groups(ErrorGroupQuery(state="open"))["total"] == 1
+    group = store.get_error_group(gid, 1)
+    assert group is not None and group["group"]["state"] == "resolved"
+    assert len(group["instances"]) == 1 and sum(group["group"]["sparkline"]) == 2
+    assert store.get_error_group(10**9, 10) is None
+    # a later instance of a resolved group is still counted in it
+    await store.write_telemetry(TelemetryBatch(errors=[error(p, "order 4 failed")]), 10)
+    group = store.get_error_group(gid, 10)
+    assert group is not None and group["group"]["count"] == 3
+
+
+async def test_sessions_list_filters_and_pages(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    base = now_ms() - 10_000
+    infos = [session(p, started_ms=base + i) for i in range(5)]
+    for i, info in enumerate(infos):
+        errors = [error(p, "boom", source="frontend", session_id=info.secure_id)] if i == 1 else []
+        await store.write_browser(browser(info, 0, errors=errors), 10)
+    await store.annotate_session(infos[2].secure_id, Identify(base, "grace@example.com", None), [])
+    every = store.list_sessions(SessionQuery(project_id=p))
+    assert every["total"] == 5
+    assert [s["secure_id"] for s in every["sessions"]] == [i.secure_id for i in reversed(infos)]
+    page = store.list_sessions(SessionQuery(limit=2, offset=2))
+    assert page["total"] == 5 and len(page["sessions"]) == 2
+    assert page["sessions"][0]["secure_id"] == infos[2].secure_id
+    assert [
+        s["secure_id"] for s in store.list_sessions(SessionQuery(user="grace"))["sessions"]
+    ] == [infos[2].secure_id]
+    with_errors = store.list_sessions(SessionQuery(has_errors=True))["sessions"]
+    assert [s["secure_id"] for s in with_errors] == [infos[1].secure_id]
+    assert store.list_sessions(SessionQuery(has_errors=False))["total"] == 4
+    late = store.list_sessions(SessionQuery(start_ms=base + 3))
+    assert late["total"] == 2
+    assert store.list_sessions(SessionQuery(url_contains="cart"))["total"] == 5
+    assert store.list_sessions(SessionQuery(url_contains="100%_"))["total"] == 0
+    assert store.list_sessions(SessionQuery(project_id="other"))["total"] == 0
+
+
+async def test_log_search_semantics(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    info = session(p)
+    sid, rid, t = info.secure_id, hex_id(16), time.time_ns() // 10**6 * 10**6
+    await store.write_browser(browser(info, 0, network=[request(sid, rid, now_ms())]), 10)
+    bodies = [
+        ("payment declined for order 7", "api", 17, None),
+        ("payment accepted", "api", 9, rid),
+        ('quoted "payment" (declined)', "billing", 13, None),
+        ("inventory reserved", "inventory", 9, None),
+    ]
+    await store.write_telemetry(
+        TelemetryBatch(
+            logs=[
+                log(p, body, svc, severity=sev, trace_id=trace, ts_ns=t + i * 10**6)
+                for i, (body, svc, sev, trace) in enumerate(bodies)
+            ]
+        ),
+        10,
+    )
+
+    def found(**fields: object) -> list[str]:
+        return [lg["body"] for lg in store.search_logs(LogQuery(**fields))["logs"]]  # type: ignore[arg-type]
+
+    # every word must occur; newest first
+    assert found(text="payment declined") == [bodies[2][0], bodies[0][0]]
+    assert found(text="pay*") == [bodies[2][0], bodies[1][0], bodies[0][0]]
+    assert found(text="PAYMENT accepted") == [bodies[1][0]]  # case does not matter
+    assert found(text='"payment" (declined') == [bodies[2][0], bodies[0][0]]  # no syntax
+    assert found(text="refund") == []
+    assert found(level="error") == [bodies[0][0]]
+    assert found(service="inventory") == [bodies[3][0]]
+    assert found(request_id=rid) == [bodies[1][0]]
+    assert found(session_id=sid) == [bodies[1][0]]  # through the session's request
+    assert found(start_ms=t / 1e6 + 1.5) == [bodies[3][0], bodies[2][0]]
+    assert found(end_ms=t / 1e6 + 0.5) == [bodies[0][0]]
+    page = store.search_logs(LogQuery(limit=3))
+    assert len(page["logs"]) == 3 and page["has_more"]
+    rest = store.search_logs(LogQuery(limit=3, offset=3))
+    assert [lg["body"] for lg in rest["logs"]] == [bodies[0][0]] and not rest["has_more"]
+    assert rest["logs"][0]["ts_ms"] == t / 1e6
+
+
+async def test_retention_removes_only_older_data(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    old_ms, new_ms = now_ms() - 40 * DAY_MS, now_ms()
+    old, new = session(p, started_ms=old_ms), session(p, started_ms=new_ms)
+    await store.write_browser(browser(old, 0, network=[request(old.secure_id, None, old_ms)]), 1)
+    await store.write_browser(browser(new, 0, network=[request(new.secure_id, None, new_ms)]), 1)
+    old_trace, new_trace = hex_id(16), hex_id(16)
+    await store.write_telemetry(
+        TelemetryBatch(
+            spans=[
+                span(p, old_trace, "api", start_ns=int(old_ms * 1e6)),
+                span(p, new_trace, "api", start_ns=int(new_ms * 1e6)),
+            ],
+            logs=[
+                log(p, "old news", "api", ts_ns=int(old_ms * 1e6)),
+                log(p, "fresh news", "api", ts_ns=int(new_ms * 1e6)),
+            ],
+            errors=[error(p, "old failure", ts_ms=old_ms), error(p, "new failure", ts_ms=new_ms)],
+        ),
+        10,
+    )
+    assert store.purge_before(now_ms() - 30 * DAY_MS) > 0
+    assert store.get_session(old.secure_id) is None
+    assert store.get_session(new.secure_id) is not None
+    assert store.get_trace(old_trace)["span_count"] == 0
+    assert store.get_trace(new_trace)["span_count"] == 1
+    assert [lg["body"] for lg in store.search_logs(LogQuery(text="news"))["logs"]] == ["fresh news"]
+    groups = store.list_error_groups(ErrorGroupQuery())["groups"]
+    gid = groups[0]["id"]
+    group = store.get_error_group(gid, 10)
+    assert group is not None
+    assert [i["message"] for i in group["instances"]] == ["new failure"]
+
+
+async def test_counts_for_the_setup_checklist(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    assert store.counts(p)["sessions"] == 0
+    info = session(p)
+    rid, t = hex_id(16), now_ms()
+    await store.write_browser(
+        browser(
+            info, 0, network=[request(info.secure_id, rid, t), request(info.secure_id, None, t)]
+        ),
+        10,
+    )
+    await store.write_telemetry(
+        TelemetryBatch(spans=[span(p, rid, "api")], logs=[log(p, "x", "api")]), 10
+    )
+    counts = store.counts(p)
+    assert counts["sessions"] == 1 and counts["spans"] == 1 and counts["logs"] == 1
+    assert counts["requests_with_id"] == 1 and counts["requests_without_id"] == 1
+    assert counts["first_linked_request"]["request_id"] == rid
+    assert store.counts("other")["sessions"] == 0
+
+
+async def test_operational_figures(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    seen: list[float] = []
+    store.observe_writes(seen.append)
+    assert store.health().ok
+    assert store.queue_depth() == 0
+    await store.write_telemetry(TelemetryBatch(logs=[log(p, "x", "api")]), 10)
+    store.write_telemetry_sync(TelemetryBatch(logs=[log(p, "y", "api")]), 10)
+    assert len(seen) >= 2 and all(s >= 0 for s in seen)
+
+
+def test_the_suite_calls_every_store_method() -> None:
+    """A method added to ``Store`` needs a conformance test before a second store can
+    be trusted to implement it."""
+    source = Path(__file__).read_text()
+    methods = [n for n, v in vars(Store).items() if not n.startswith("_") and callable(v)]
+    missing = [n for n in methods if f".{n}(" not in source]
+    assert missing == []
