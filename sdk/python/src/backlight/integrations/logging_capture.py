@@ -1,0 +1,114 @@
+"""Stdlib ``logging`` capture that the app's own logging configuration cannot remove.
+
+Instead of a handler on the root logger (which ``dictConfig``, Django's ``LOGGING``,
+Celery's root-logger takeover and ``basicConfig(force=True)`` all throw away, and whose
+presence makes a later ``basicConfig()`` do nothing), the SDK wraps two methods of
+``logging.Logger`` itself:
+
+- ``callHandlers``: every record a logger hands to its handlers is also queued for
+  export (``backlight.log_handler.capture``), then the app's handlers run exactly as
+  before. Propagation and ``lastResort`` are untouched.
+- ``isEnabledFor`` and ``handle``: a record below the app's level but at or above the
+  SDK's ``log_level`` is still made when the app's level comes from the root logger
+  alone (no logger on the way sets one). Such a record goes to the SDK only; the app's
+  filters and handlers never see it. The root logger's level is never changed.
+
+Nothing here raises into the app; ``install`` is idempotent and repairs a wrapper that
+something else removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from backlight.log_handler import capture
+
+_OFF = 1 << 30
+_level = _OFF
+"""The lowest level captured; ``_OFF`` when capture is off."""
+
+_Call = Callable[[logging.Logger, logging.LogRecord], None]
+_Enabled = Callable[[logging.Logger, int], bool]
+_orig_call: _Call = logging.Logger.callHandlers
+_orig_handle: _Call = logging.Logger.handle
+_orig_enabled: _Enabled = logging.Logger.isEnabledFor
+_local = threading.local()
+"""``pending``: (logger, level) that ``isEnabledFor`` let through for the SDK only."""
+
+
+def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    if record.levelno >= _level:
+        capture(record)
+    _orig_call(self, record)
+
+
+def _is_enabled_for(self: logging.Logger, level: int) -> bool:
+    if _orig_enabled(self, level):
+        return True
+    if level < _level or self.disabled or self.manager.disable >= level:
+        return False
+    logger: Any = self
+    while logger.parent is not None:  # the app's level must come from the root alone
+        if logger.level:
+            return False
+        logger = logger.parent
+    _local.pending = (self, level)
+    return True
+
+
+def _handle(self: logging.Logger, record: logging.LogRecord) -> None:
+    pending = getattr(_local, "pending", None)
+    if pending is not None:
+        _local.pending = None
+        if pending[0] is self and pending[1] == record.levelno:
+            capture(record)  # made for the SDK only: not the app's filters' or handlers'
+            return
+    _orig_handle(self, record)
+
+
+def install(level: int) -> None:
+    """Capture records at ``level`` and above (wrapping ``logging.Logger`` if needed)."""
+    global _level, _orig_call, _orig_handle, _orig_enabled
+    with _install_lock:
+        cls = logging.Logger
+        if cls.callHandlers is not _call_handlers:
+            _orig_call = cls.callHandlers
+            cls.callHandlers = _call_handlers  # type: ignore[method-assign]
+        if cls.handle is not _handle:
+            _orig_handle = cls.handle
+            cls.handle = _handle  # type: ignore[method-assign]
+        if cls.isEnabledFor is not _is_enabled_for:
+            _orig_enabled = cls.isEnabledFor
+            cls.isEnabledFor = _is_enabled_for  # type: ignore[method-assign]
+        _level = level
+
+
+def uninstall() -> None:
+    """Stop capturing and put back the methods we wrapped (those still ours)."""
+    global _level
+    with _install_lock:
+        _level = _OFF
+        _local.pending = None
+        cls = logging.Logger
+        if cls.callHandlers is _call_handlers:
+            cls.callHandlers = _orig_call  # type: ignore[method-assign]
+        if cls.handle is _handle:
+            cls.handle = _orig_handle  # type: ignore[method-assign]
+        if cls.isEnabledFor is _is_enabled_for:
+            cls.isEnabledFor = _orig_enabled  # type: ignore[method-assign]
+
+
+def installed() -> bool:
+    cls = logging.Logger
+    return (
+        _level != _OFF
+        and cls.callHandlers is _call_handlers
+        and cls.handle is _handle
+        and cls.isEnabledFor is _is_enabled_for
+    )
+
+
+_install_lock = threading.Lock()
