@@ -69,6 +69,10 @@ def _handle(self: logging.Logger, record: logging.LogRecord) -> None:
     _orig_handle(self, record)
 
 
+def _set(name: str, method: Any) -> None:
+    setattr(logging.Logger, name, method)
+
+
 def install(level: int) -> None:
     """Capture records at ``level`` and above (wrapping ``logging.Logger`` if needed)."""
     global _level, _orig_call, _orig_handle, _orig_enabled
@@ -76,13 +80,13 @@ def install(level: int) -> None:
         cls = logging.Logger
         if cls.callHandlers is not _call_handlers:
             _orig_call = cls.callHandlers
-            cls.callHandlers = _call_handlers  # type: ignore[method-assign]
+            _set("callHandlers", _call_handlers)
         if cls.handle is not _handle:
             _orig_handle = cls.handle
-            cls.handle = _handle  # type: ignore[method-assign]
+            _set("handle", _handle)
         if cls.isEnabledFor is not _is_enabled_for:
             _orig_enabled = cls.isEnabledFor
-            cls.isEnabledFor = _is_enabled_for  # type: ignore[method-assign]
+            _set("isEnabledFor", _is_enabled_for)
         _level = level
 
 
@@ -94,11 +98,11 @@ def uninstall() -> None:
         _local.pending = None
         cls = logging.Logger
         if cls.callHandlers is _call_handlers:
-            cls.callHandlers = _orig_call  # type: ignore[method-assign]
+            _set("callHandlers", _orig_call)
         if cls.handle is _handle:
-            cls.handle = _orig_handle  # type: ignore[method-assign]
+            _set("handle", _orig_handle)
         if cls.isEnabledFor is _is_enabled_for:
-            cls.isEnabledFor = _orig_enabled  # type: ignore[method-assign]
+            _set("isEnabledFor", _orig_enabled)
 
 
 def installed() -> bool:
