@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import threading
 from typing import Any
@@ -97,6 +98,7 @@ def shutdown(timeout: float = 5.0) -> None:
         client, state.client = state.client, None
         logging_capture.uninstall()
         if client is not None:
+            _end_abandoned()
             _stop(client, timeout)
 
 
@@ -160,4 +162,14 @@ def _debug_logger() -> logging.Logger:
 def _at_exit() -> None:
     client = state.client
     if client is not None:
+        _end_abandoned()
         _stop(client, 5.0)
+
+
+def _end_abandoned() -> None:
+    """Collect garbage, so that request spans whose responses a server dropped without
+    closing them (in a reference cycle) end now and are exported with the rest."""
+    try:
+        gc.collect()
+    except Exception:
+        internal_error("collect abandoned spans")
