@@ -46,9 +46,15 @@ def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
 
 
 def _is_enabled_for(self: logging.Logger, level: int) -> bool:
-    if _orig_enabled(self, level):
+    if self.disabled:
+        return False
+    try:
+        enabled: bool = self._cache[level]  # type: ignore[attr-defined]  # as the original
+    except KeyError:
+        enabled = _orig_enabled(self, level)
+    if enabled:
         return True
-    if level < _level or self.disabled or self.manager.disable >= level:
+    if level < _level or self.manager.disable >= level:
         return False
     logger: Any = self
     while logger.parent is not None:  # the app's level must come from the root alone
