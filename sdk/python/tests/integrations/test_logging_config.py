@@ -66,3 +66,34 @@ def test_init_again_repairs_capture_that_was_removed(receiver: Receiver) -> None
     finally:
         backlight.shutdown()
     assert not logging_capture.installed()
+
+
+def test_init_again_keeps_a_wrapper_another_library_put_over_the_capture(
+    receiver: Receiver,
+) -> None:
+    """As Sentry's logging integration wraps ``Logger.callHandlers`` after ``init``."""
+    from backlight.integrations import logging_capture
+
+    kwargs = {"backend_url": receiver.url, "export_interval": 0.05}
+    backlight.init(PROJECT, **kwargs)  # type: ignore[arg-type]
+    ours = logging.Logger.callHandlers
+    calls: list[str] = []
+
+    def theirs(self: logging.Logger, record: logging.LogRecord) -> None:
+        calls.append(record.getMessage())
+        ours(self, record)
+
+    logging.Logger.callHandlers = theirs  # type: ignore[method-assign]
+    try:
+        backlight.init(PROJECT, **kwargs)  # type: ignore[arg-type]
+        assert logging.Logger.callHandlers is theirs  # not wrapped again: no loop
+        assert logging_capture.installed()
+        logging.getLogger("app.wrapped").warning("once")
+        receiver.wait_for(lambda r: bool(r.logs_from("app.wrapped")))
+        assert calls == ["once"]
+        assert [log.body for log in receiver.logs_from("app.wrapped")] == ["once"]
+    finally:
+        backlight.shutdown()
+        logging.Logger.callHandlers = ours  # type: ignore[method-assign]
+        logging_capture.uninstall()
+    assert not logging_capture.installed()

@@ -79,25 +79,47 @@ def _set(name: str, method: Any) -> None:
     setattr(logging.Logger, name, method)
 
 
+def _reaches(fn: Any, target: Any, depth: int = 0) -> bool:
+    """Whether ``fn`` is ``target`` or wraps it (a closure cell or ``__wrapped__``), as a
+    library that patched ``logging.Logger`` after ``init`` (Sentry's logging integration
+    wraps ``callHandlers``) wraps ours: wrapping that again would loop."""
+    if fn is target:
+        return True
+    if depth > 4:
+        return False
+    inner = getattr(fn, "__wrapped__", None)
+    if inner is not None and _reaches(inner, target, depth + 1):
+        return True
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(value) and _reaches(value, target, depth + 1):
+            return True
+    return False
+
+
 def install(level: int) -> None:
-    """Capture records at ``level`` and above (wrapping ``logging.Logger`` if needed)."""
+    """Capture records at ``level`` and above; wrap what is not wrapped (any more)."""
     global _level, _orig_call, _orig_handle, _orig_enabled
     with _install_lock:
         cls = logging.Logger
-        if cls.callHandlers is not _call_handlers:
+        if not _reaches(cls.callHandlers, _call_handlers):
             _orig_call = cls.callHandlers
             _set("callHandlers", _call_handlers)
-        if cls.handle is not _handle:
+        if not _reaches(cls.handle, _handle):
             _orig_handle = cls.handle
             _set("handle", _handle)
-        if cls.isEnabledFor is not _is_enabled_for:
+        if not _reaches(cls.isEnabledFor, _is_enabled_for):
             _orig_enabled = cls.isEnabledFor
             _set("isEnabledFor", _is_enabled_for)
         _level = level
 
 
 def uninstall() -> None:
-    """Stop capturing and put back the methods we wrapped (those still ours)."""
+    """Stop capturing and put back the methods we wrapped (those still ours; one that
+    another library wrapped since stays, and passes records through)."""
     global _level
     with _install_lock:
         _level = _OFF
@@ -115,9 +137,9 @@ def installed() -> bool:
     cls = logging.Logger
     return (
         _level != _OFF
-        and cls.callHandlers is _call_handlers
-        and cls.handle is _handle
-        and cls.isEnabledFor is _is_enabled_for
+        and _reaches(cls.callHandlers, _call_handlers)
+        and _reaches(cls.handle, _handle)
+        and _reaches(cls.isEnabledFor, _is_enabled_for)
     )
 
 
