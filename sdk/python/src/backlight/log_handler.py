@@ -77,28 +77,40 @@ def linked_item(
     return item
 
 
+_SKIPPED = frozenset({"uvicorn.access", "gunicorn.access", "hypercorn.access", "django.server"})
+"""Access-log loggers: one line per request, which the request's span already holds."""
+
+
+def capture(record: logging.LogRecord) -> None:
+    """Queue ``record`` for export (never raises); ``logger.exception`` records carry
+    ``exception.*``. Called for every record the app's loggers handle
+    (``backlight.integrations.logging_capture``)."""
+    client = state.client
+    if client is None or record.name in _SKIPPED or getattr(record, INTERNAL, False):
+        return
+    try:
+        attributes = {k: v for k, v in vars(record).items() if k not in _RESERVED}
+        attributes["code.file.path"] = record.pathname
+        attributes["code.function.name"] = record.funcName
+        attributes["code.line.number"] = record.lineno
+        if record.exc_info:
+            attributes.update(exception_fields(record.exc_info))
+        item = linked_item(
+            int(record.created * 1e9),
+            record.levelno,
+            record.levelname,
+            record.getMessage(),
+            attributes,
+            record.name,
+        )
+        client.put_log(item)
+    except Exception:
+        internal_error("log capture")
+
+
 class BacklightHandler(logging.Handler):
-    """Queues each record for export; ``logger.exception`` records carry ``exception.*``."""
+    """A handler that queues each record for export, for a logging set-up that wants one
+    explicitly (``backlight.init`` needs none: it captures every record already)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        client = state.client
-        if client is None or getattr(record, INTERNAL, False):
-            return
-        try:
-            attributes = {k: v for k, v in vars(record).items() if k not in _RESERVED}
-            attributes["code.file.path"] = record.pathname
-            attributes["code.function.name"] = record.funcName
-            attributes["code.line.number"] = record.lineno
-            if record.exc_info:
-                attributes.update(exception_fields(record.exc_info))
-            item = linked_item(
-                int(record.created * 1e9),
-                record.levelno,
-                record.levelname,
-                record.getMessage(),
-                attributes,
-                record.name,
-            )
-            client.put_log(item)
-        except Exception:
-            internal_error("log handler")
+        capture(record)

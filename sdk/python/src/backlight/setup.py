@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import threading
 from typing import Any
@@ -20,14 +21,13 @@ from backlight._debug import internal_error, set_debug_mode
 from backlight._state import state
 from backlight.client import Client
 from backlight.config import Config
-from backlight.log_handler import BacklightHandler
+from backlight.integrations import logging_capture
 from backlight.processors import BacklightLogProcessor, BacklightSpanProcessor
 from backlight.propagator import HighlightRequestPropagator
 
 _lock = threading.Lock()
 _span_processor = BacklightSpanProcessor()
 _log_processor = BacklightLogProcessor()
-_handler: BacklightHandler | None = None
 _otel_installed = False
 
 
@@ -65,6 +65,7 @@ def init(
     with _lock:
         old = state.client
         if old is not None and old.config == config:
+            _install_logging(config)  # repairs what the app's logging set-up removed
             return old
         if debug:
             set_debug_mode(_debug_logger())
@@ -92,14 +93,12 @@ def flush(timeout: float = 5.0) -> bool:
 
 
 def shutdown(timeout: float = 5.0) -> None:
-    """Flush, stop the export thread and remove the log handler."""
-    global _handler
+    """Flush, stop the export thread and stop capturing logging."""
     with _lock:
         client, state.client = state.client, None
-        if _handler is not None:
-            logging.getLogger().removeHandler(_handler)
-            _handler = None
+        logging_capture.uninstall()
         if client is not None:
+            _end_abandoned()
             _stop(client, timeout)
 
 
@@ -144,17 +143,12 @@ def _install_otel(config: Config) -> None:
 
 
 def _install_logging(config: Config) -> None:
-    global _handler
-    root = logging.getLogger()
-    if _handler is not None:
-        root.removeHandler(_handler)
-        _handler = None
-    if not config.capture_logging:
-        return
-    _handler = BacklightHandler(level=config.log_level)
-    root.addHandler(_handler)
-    if root.getEffectiveLevel() > config.log_level:
-        root.setLevel(config.log_level)
+    """Capture stdlib logging (see ``backlight.integrations.logging_capture``): no handler
+    is added and no level changed, so the app's own logging prints what it did before."""
+    if config.capture_logging:
+        logging_capture.install(config.log_level)
+    else:
+        logging_capture.uninstall()
 
 
 def _debug_logger() -> logging.Logger:
@@ -168,4 +162,14 @@ def _debug_logger() -> logging.Logger:
 def _at_exit() -> None:
     client = state.client
     if client is not None:
+        _end_abandoned()
         _stop(client, 5.0)
+
+
+def _end_abandoned() -> None:
+    """Collect garbage, so that request spans whose responses a server dropped without
+    closing them (in a reference cycle) end now and are exported with the rest."""
+    try:
+        gc.collect()
+    except Exception:
+        internal_error("collect abandoned spans")

@@ -53,6 +53,31 @@ def test_django_streaming_response_ends_on_close(sdk: Receiver) -> None:
     assert sdk.spans[0].link == (SESSION, REQUEST)
 
 
+def test_django_streaming_span_ends_when_the_body_runs_out_without_close(
+    sdk: Receiver,
+) -> None:
+    """Under a WSGI server that never calls ``close()`` (werkzeug after a client reset)."""
+    from django.core.wsgi import get_wsgi_application
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/stream",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": __import__("io").BytesIO(),
+        "HTTP_X_HIGHLIGHT_REQUEST": f"{SESSION}/{REQUEST}",
+    }
+    body = get_wsgi_application()(environ, lambda *args: None)
+    assert b"".join(body) == b"one two"  # and no close()
+    sdk.wait_for(lambda r: bool(r.spans))
+    assert sdk.spans[0].name == "GET /stream"
+    assert sdk.spans[0].link == (SESSION, REQUEST)
+    body.close()
+    assert __import__("backlight").flush()
+    assert len(sdk.spans) == 1
+
+
 async def test_django_async_view(sdk: Receiver) -> None:
     import asyncio
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -106,7 +108,7 @@ def test_exception_from_a_wsgi_generator_is_recorded_and_reraised(sdk: Receiver)
     assert sdk.logs_from("app")[0].link == (SESSION, REQUEST)  # logged while iterating
 
 
-def test_span_ends_only_when_the_iterable_closes(sdk: Receiver) -> None:
+def test_span_ends_when_the_body_runs_out_and_close_still_closes_it(sdk: Receiver) -> None:
     closed = threading.Event()
 
     class Body:
@@ -122,12 +124,92 @@ def test_span_ends_only_when_the_iterable_closes(sdk: Receiver) -> None:
 
     wrapped = BacklightMiddleware(app)
     body = wrapped({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *a: lambda d: None)
-    assert list(body) == [b"a"]
+    iterator = iter(body)
+    assert next(iterator) == b"a"
     assert __import__("backlight").flush()
-    assert not sdk.spans  # iterated but not closed: still open
+    assert not sdk.spans  # still streaming: open
+    assert list(iterator) == []
+    sdk.wait_for(lambda r: len(r.spans) == 1)  # ran out: ended, without close()
     body.close()  # type: ignore[attr-defined]
     assert closed.is_set()
+    assert __import__("backlight").flush()
+    assert len(sdk.spans) == 1
+
+
+def test_a_response_dropped_unclosed_and_unfinished_ends_its_span(sdk: Receiver) -> None:
+    def app(environ: dict, start_response: object) -> Iterator[bytes]:  # type: ignore[type-arg]
+        start_response("200 OK", [])  # type: ignore[operator]
+        __import__("backlight").record_exception(Boom("recorded while streaming"))
+        yield b"a"
+        yield b"b"
+
+    wrapped = BacklightMiddleware(app)
+    body = wrapped({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *a: lambda d: None)
+    iterator = iter(body)
+    assert next(iterator) == b"a"  # the server writes one chunk, then the client is gone
+    del body, iterator  # dropped without close(), as a server does after a write fails
     sdk.wait_for(lambda r: len(r.spans) == 1)
+    assert sdk.spans[0].exception()["exception.message"] == "recorded while streaming"  # type: ignore[index]
+
+
+def test_werkzeug_skips_close_after_a_client_reset_and_the_span_is_exported(
+    sdk: Receiver,
+) -> None:
+    """werkzeug's dev server drains the socket after the response and only then calls
+    ``close()``; a client that resets the connection meanwhile makes the drain raise
+    ``ConnectionResetError``, and ``close()`` is never called."""
+    app = Flask(__name__)
+    app.wsgi_app = BacklightMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.post("/form")
+    def form() -> Response:
+        __import__("backlight").record_exception(Boom("recorded before the redirect"))
+        return Response("", status=302, headers={"location": "/done"})
+
+    closed: list[bool] = []
+
+    def outermost(environ: dict, start_response: object) -> object:  # type: ignore[type-arg]
+        body = app.wsgi_app(environ, start_response)  # type: ignore[arg-type]
+
+        class Closing:
+            def __iter__(self) -> Iterator[bytes]:
+                return iter(body)
+
+            def close(self) -> None:
+                closed.append(True)
+                body.close()  # type: ignore[attr-defined]
+
+        return Closing()
+
+    server = make_server("127.0.0.1", 0, outermost)  # type: ignore[arg-type]
+    handling = threading.Thread(target=server.handle_request)
+    handling.start()
+    try:
+        client = socket.create_connection(("127.0.0.1", server.server_port))
+        client.sendall(
+            b"POST /form HTTP/1.1\r\nHost: x\r\nX-Highlight-Request: "
+            + f"{SESSION}/{REQUEST}".encode()
+            + b"\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 3\r\n\r\na=1"
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += client.recv(65536)
+        assert response.split(b" ", 2)[1] == b"302"
+        client.sendall(b"x")  # keeps the server's drain reading until the reset
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # a reset (RST), not a FIN
+        handling.join(30)
+        assert not handling.is_alive()
+    finally:
+        server.server_close()
+    assert not closed  # the server never called close()
+    sdk.wait_for(lambda r: bool(r.errors()))
+    span = sdk.errors()[0]
+    assert span.name == "POST /form"
+    assert span.link == (SESSION, REQUEST)
+    assert span.attributes["http.response.status_code"] == 302
+    assert span.exception()["exception.message"] == "recorded before the redirect"  # type: ignore[index]
 
 
 def test_flask_streaming_response_exception_through_werkzeug(sdk: Receiver) -> None:

@@ -3,6 +3,12 @@
 It never buffers: the response is observed by wrapping ``send``. Websocket and lifespan
 scopes pass straight through.
 
+The span ends when the app returns or raises, whatever the client did: a client that
+disconnects mid-body (uvicorn then ignores further ``send`` calls and the app runs to its
+end; Starlette cancels a streaming body), a cancelled task, or a server that drops the
+request's coroutine (``GeneratorExit``: closed, or garbage-collected) all end it, and what
+was recorded on it is exported. Neither of the last two counts as an app error.
+
 Every request gets exactly one server span, whatever FastAPI's telemetry settings:
 
 - When another instrumentation already opened the server span (FastAPI's native
@@ -94,6 +100,9 @@ class BacklightMiddleware:
         except asyncio.CancelledError:  # the client went away: not an app error
             _finish(span, token, scope, root_path, None)
             raise
+        except GeneratorExit:  # the server dropped the request (closed or collected)
+            _finish(span, None, scope, root_path, None)  # its context is gone already
+            raise
         except BaseException as exc:
             _finish(span, token, scope, root_path, exc)
             raise
@@ -118,7 +127,7 @@ def _link_outer_span(scope: Scope) -> None:
 
 def _finish(
     span: RequestSpan,
-    token: Token[Context],
+    token: Token[Context] | None,
     scope: Scope,
     root_path: str,
     error: BaseException | None,
@@ -134,4 +143,5 @@ def _finish(
         span.end()
     except Exception:
         internal_error("asgi middleware finish")
-    detach(token)
+    if token is not None:
+        detach(token)

@@ -3,7 +3,7 @@ in ``MIDDLEWARE``. Works under WSGI and ASGI (sync and async views)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from backlight.integrations import require
@@ -84,18 +84,40 @@ def _respond(request: Any, act: Activation | None, response: Any) -> Any:
     if act is None:
         return response
     if getattr(response, "streaming", False) and hasattr(response, "_resource_closers"):
-        # The body is produced later, by the server: end the span on close().
+        # The body is produced later, by the server: end the span when it runs out or on
+        # close(), whichever comes first (a WSGI server may never call close(); see
+        # backlight.integrations.wsgi), or when the body is dropped unfinished.
         response._resource_closers.append(lambda: _finish(request, act, response, None))
+        if not getattr(response, "is_async", False) and not hasattr(response, "file_to_stream"):
+            try:
+                response.streaming_content = _ending(
+                    response.streaming_content, request, act, response
+                )
+            except Exception:
+                internal_error("django streaming response")
         act.detach()
         return response
     _finish(request, act, response, None)
     return response
 
 
+def _ending(
+    content: Iterable[bytes], request: Any, act: Activation, response: Any
+) -> Iterator[bytes]:
+    """The streamed body; the span ends when it runs out, fails, or is dropped."""
+    try:
+        yield from content
+    except Exception as exc:
+        _finish(request, act, response, exc)
+        raise
+    finally:
+        _finish(request, act, response, None)  # a second end does nothing
+
+
 def _finish(
     request: Any, act: Activation | None, response: Any, error: BaseException | None
 ) -> None:
-    if act is None:
+    if act is None or act.span.end_time:  # ended already (a streamed body's second end)
         return
     try:
         status = getattr(response, "status_code", 0) or 0

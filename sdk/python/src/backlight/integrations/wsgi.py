@@ -1,7 +1,12 @@
 """WSGI middleware for Flask and any WSGI app.
 
-The span ends when the server closes the response iterable, so streamed bodies
-(generators) are inside it, and an exception raised while streaming is recorded.
+The span ends when the body runs out, or when the server closes the response iterable
+(whichever comes first), so streamed bodies (generators) are inside it, and an exception
+raised while streaming is recorded. A server may do neither: werkzeug's dev server skips
+``close()`` when the client resets the connection while it drains the socket. The span
+then ends when the response object is garbage-collected (``__del__``: CPython frees it as
+soon as the server drops it), and at the latest when the SDK shuts down
+(``backlight.setup`` collects garbage first).
 
 Every request runs through this code, next to a framework that keeps the CPU's caches
 full: the path is kept to few functions and objects (see docs/benchmarks.md).
@@ -93,6 +98,7 @@ class _Response:
             try:
                 chunk = next(iterator)
             except StopIteration:
+                _end(self.span, self.environ, None)  # the server may never call close()
                 return
             except BaseException as exc:
                 _end(self.span, self.environ, exc)
@@ -110,6 +116,11 @@ class _Response:
             _end(self.span, self.environ, exc)
             raise
         _end(self.span, self.environ, None)
+
+    def __del__(self) -> None:
+        # The server dropped the response without closing it (or before running it out).
+        if not self.span.end_time:
+            _end(self.span, self.environ, None)
 
 
 def _end(span: RequestSpan, environ: Environ, error: BaseException | None) -> None:
