@@ -20,6 +20,7 @@ from backlight._debug import internal_error, set_debug_mode
 from backlight._state import state
 from backlight.client import Client
 from backlight.config import Config
+from backlight.integrations.auto import enable_imported
 from backlight.log_handler import BacklightHandler
 from backlight.processors import BacklightLogProcessor, BacklightSpanProcessor
 from backlight.propagator import HighlightRequestPropagator
@@ -75,6 +76,7 @@ def init(
             _stop(old)
         _install_otel(config)
         _install_logging(config)
+        enable_imported()  # Celery: now if imported, else when it is
         debug_log("backlight: initialised for project %s, exporting to %s", project_id, backend_url)
         return client
 
