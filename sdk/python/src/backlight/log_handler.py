@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import traceback
 from types import TracebackType
@@ -23,14 +22,6 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     INTERNAL,
 }
 _SEVERITY_TEXT = {"WARNING": "WARN", "CRITICAL": "FATAL"}
-# Set on an exception an integration has recorded as an error already (on a span): a log
-# record of it stays a log, without ``exception.*`` (else the error would count twice).
-RECORDED = "__backlight_recorded__"
-
-
-def mark_recorded(error: BaseException) -> None:
-    with contextlib.suppress(Exception):  # a type with __slots__: its records stay errors
-        setattr(error, RECORDED, True)
 
 
 def severity_number(levelno: int) -> int:
@@ -98,7 +89,7 @@ class BacklightHandler(logging.Handler):
             attributes["code.file.path"] = record.pathname
             attributes["code.function.name"] = record.funcName
             attributes["code.line.number"] = record.lineno
-            if record.exc_info and not getattr(record.exc_info[1], RECORDED, False):
+            if record.exc_info:
                 attributes.update(exception_fields(record.exc_info))
             item = linked_item(
                 int(record.created * 1e9),

@@ -9,9 +9,10 @@
   link of the request that started the first one);
 - ``task_prerun`` / ``task_postrun``: a consumer span per task, named after the task,
   linked to the producing request; logs and errors inside the task inherit the link;
-- ``task_failure``: the exception is recorded on that span (one error instance). Celery's
-  own "Task … raised unexpected" log record of that exception is exported as a linked
-  log without ``exception.*`` (else it would be a second instance of the same error).
+- ``task_failure``: the exception is recorded on that span: one error instance. Celery
+  logs it next ("Task … raised unexpected", with the traceback) inside the same span, so
+  that log is linked too, in the same trace, and the server counts an exception recorded
+  as a span event and logged in the same trace once (``store/sqlite/writes.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from backlight._context import without_link  # noqa: E402
 from backlight._debug import debug, guarded  # noqa: E402
 from backlight.api import _carrier, inject  # noqa: E402
 from backlight.headers import HEADER, parse_headers  # noqa: E402
-from backlight.log_handler import mark_recorded  # noqa: E402
 
 # The headers the SDK writes and reads (W3C trace context, baggage, the link).
 CARRIED = (HEADER, "traceparent", "tracestate", "baggage")
@@ -118,7 +118,6 @@ def _failure(task_id: str | None = None, exception: BaseException | None = None,
     if act is None or exception is None:
         return
     activation.fail(act.span, exception)
-    mark_recorded(exception)  # Celery logs it next ("Task … raised unexpected")
 
 
 @guarded()
