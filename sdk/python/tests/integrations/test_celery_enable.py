@@ -79,3 +79,23 @@ print(seen["x-highlight-request"], seen["traceparent"].split("-")[1])
     )
     out = run(code).split()
     assert out == ["S" * 28 + "/" + "a" * 32, "a" * 32]
+
+
+def test_an_eager_task_runs_in_a_consumer_span_with_the_callers_link() -> None:
+    code = (
+        INIT
+        + """
+from celery import Celery
+from opentelemetry import trace
+from backlight._context import current_link
+app = Celery("t", broker="memory://")
+app.conf.task_always_eager = True
+@app.task(name="t.eager")
+def job():
+    span = trace.get_current_span()
+    print(span.name, span.kind.name, current_link().header_value)
+with backlight.trace("request", secure_session_id="S" * 28, request_id="a" * 32):
+    job.delay()
+"""
+    )
+    assert run(code).split() == ["t.eager", "CONSUMER", "S" * 28 + "/" + "a" * 32]
