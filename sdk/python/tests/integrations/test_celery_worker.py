@@ -5,7 +5,8 @@ The shop's checkout (gunicorn, Backlight middleware) enqueues a task that logs a
 a task that retries once, a chain of three and a group of two. No task has Backlight code:
 ``backlight.init`` enables the Celery integration. Each worker configuration gets its own
 session and request: Celery's defaults (the prefork pool, the root logger taken over),
-the prefork pool keeping the root logger, and the solo pool.
+the prefork pool keeping the root logger, and the solo pool; and the prefork pool over
+RabbitMQ (a node of its own on loopback ports; skipped without Debian's rabbitmq-server).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +34,8 @@ import backlight
 testing = pytest.importorskip("backlight_server.testing")
 pytest.importorskip("celery")
 REDIS = shutil.which("redis-server")
+# Debian's rabbitmq-server, without the wrapper that switches to the rabbitmq user
+RABBITMQ = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 pytestmark = pytest.mark.skipif(REDIS is None, reason="needs Debian's redis-server")
 
 APPS = Path(__file__).parents[1] / "apps"
@@ -66,28 +70,83 @@ def process(command: list[str], env: dict[str, str], log: Path) -> Iterator[None
             proc.wait()
 
 
+@contextmanager
+def rabbitmq(tmp: Path) -> Iterator[str]:
+    """A RabbitMQ node of its own: loopback ports, data and Erlang cookie in ``tmp``."""
+    port, dist, epmd = free_port(), free_port(), free_port()
+    (tmp / "plugins").write_text("")
+    env = {
+        **os.environ,
+        "HOME": str(tmp),
+        "RABBITMQ_NODENAME": f"backlight-test-{port}@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist),
+        "ERL_EPMD_PORT": str(epmd),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_MNESIA_BASE": str(tmp / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(tmp / "log"),
+        "RABBITMQ_LOGS": "-",
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(tmp / "plugins"),
+        "RABBITMQ_CONFIG_FILE": str(tmp / "rabbitmq"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(tmp / "advanced.config"),
+        "RABBITMQ_CONF_ENV_FILE": str(tmp / "rabbitmq-env.conf"),
+    }
+    try:
+        with process([RABBITMQ], env, tmp / "rabbitmq.log"):
+            testing.wait_for(lambda: _accepts(port), f"RabbitMQ ({tmp / 'rabbitmq.log'})", 60)
+            yield f"amqp://guest:guest@127.0.0.1:{port}//"
+    finally:  # Erlang started a port mapper daemon for the node: stop it too
+        epmd_bin = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
+        subprocess.run([epmd_bin, "-kill"], env=env, capture_output=True, timeout=20)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str], Path]]:
-    """Redis, ``backlight serve`` and the shop under gunicorn; the worker's environment."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with testing.BacklightProcess(Path(tmp_path_factory.mktemp("serve"))) as process:
+        yield process
+
+
+@contextmanager
+def shop(server: Any, broker: str, tmp: Path) -> Iterator[dict[str, str]]:
+    """The shop under gunicorn; yields the worker's environment (with ``SHOP_URL``)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(APPS), str(Path(backlight.__file__).parents[1])]),
+        "BACKLIGHT_TEST_URL": server.url,
+        "BACKLIGHT_TEST_PROJECT": server.project,
+        "BACKLIGHT_TEST_BROKER": broker,
+    }
+    web = free_port()
+    bind = ["--bind", f"127.0.0.1:{web}", "--workers", "1"]
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), *bind, "celery_shop:application"]
+    with process(gunicorn, {**env, "BACKLIGHT_TEST_SERVICE": "shop-web"}, tmp / "web.log"):
+        wait_http(f"http://127.0.0.1:{web}/ready")
+        yield {**env, "SHOP_URL": f"http://127.0.0.1:{web}"}
+
+
+@pytest.fixture(scope="module")
+def stack(
+    server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, dict[str, str], Path]]:
+    """Redis, ``backlight serve`` and the shop; the worker's environment."""
     tmp = Path(tmp_path_factory.mktemp("celery"))
     port = free_port()
     assert REDIS is not None
     redis = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    with testing.BacklightProcess(tmp / "serve") as server, process(redis, {}, tmp / "redis.log"):
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(APPS), str(Path(backlight.__file__).parents[1])]),
-            "BACKLIGHT_TEST_URL": server.url,
-            "BACKLIGHT_TEST_PROJECT": server.project,
-            "BACKLIGHT_TEST_BROKER": f"redis://127.0.0.1:{port}/0",
-        }
-        web = free_port()
-        bind = ["--bind", f"127.0.0.1:{web}", "--workers", "1"]
-        gunicorn = [str(Path(sys.executable).parent / "gunicorn"), *bind, "celery_shop:application"]
-        with process(gunicorn, {**env, "BACKLIGHT_TEST_SERVICE": "shop-web"}, tmp / "web.log"):
-            wait_http(f"http://127.0.0.1:{web}/ready")
-            env["SHOP_URL"] = f"http://127.0.0.1:{web}"
-            yield server, env, tmp
+    with (
+        process(redis, {}, tmp / "redis.log"),
+        shop(server, f"redis://127.0.0.1:{port}/0", tmp) as env,
+    ):
+        yield server, env, tmp
 
 
 def _browser_session(server: Any, session: str, request: str) -> None:
@@ -118,19 +177,17 @@ WORKERS = {
 }
 
 
-@pytest.fixture(scope="module", params=list(WORKERS))
-def scenario(
-    request: pytest.FixtureRequest, stack: tuple[Any, dict[str, str], Path]
+@contextmanager
+def checkout(
+    server: Any, env: dict[str, str], tmp: Path, name: str, args: list[str], extra: dict[str, str]
 ) -> Iterator[Scenario]:
-    """One worker configuration: a browser session, its checkout request, the tasks run."""
-    server, env, tmp = stack
-    args, extra = WORKERS[request.param]
+    """A browser session, a worker, and the session's checkout request enqueuing the tasks."""
     session = secrets.token_urlsafe(21)[:28]
     request_id = secrets.token_hex(16)
     _browser_session(server, session, request_id)
-    log = tmp / f"worker-{request.param}.log"
+    log = tmp / f"worker-{name}.log"
     worker = [sys.executable, "-m", "celery", "-A", "celery_shop", "worker", *args]
-    worker += ["--hostname", f"{request.param}@%h", "--loglevel", "INFO"]
+    worker += ["--hostname", f"{name}@%h", "--loglevel", "INFO"]
     with process(worker, {**env, **extra, "BACKLIGHT_TEST_SERVICE": "shop-worker"}, log):
         headers = {
             "x-highlight-request": f"{session}/{request_id}",
@@ -138,7 +195,17 @@ def scenario(
         }
         page = httpx.get(env["SHOP_URL"] + "/checkout", headers=headers, timeout=10)
         assert page.status_code == 200 and "queued" in page.text
-        yield Scenario(request.param, session, request_id, server, log)
+        yield Scenario(name, session, request_id, server, log)
+
+
+@pytest.fixture(scope="module", params=list(WORKERS))
+def scenario(
+    request: pytest.FixtureRequest, stack: tuple[Any, dict[str, str], Path]
+) -> Iterator[Scenario]:
+    """One worker configuration on Redis."""
+    args, extra = WORKERS[request.param]
+    with checkout(*stack, request.param, args, extra) as s:
+        yield s
 
 
 def flat(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -164,7 +231,10 @@ def _all_tasks_ran(s: Scenario) -> dict[str, Any] | None:
 
 
 def test_tasks_spans_and_one_error_link_to_the_request_and_session(scenario: Scenario) -> None:
-    s = scenario
+    assert_tasks_linked(scenario)
+
+
+def assert_tasks_linked(s: Scenario) -> None:
     view = testing.wait_for(lambda: _all_tasks_ran(s), f"the tasks' spans ({s.worker_log})", 60)
     spans = _task_spans(view)
     django = [x for x in flat(view["spans"]) if x["name"] == "GET /checkout"]
@@ -194,9 +264,12 @@ def test_tasks_spans_and_one_error_link_to_the_request_and_session(scenario: Sce
 def test_task_logs_link_to_the_request_and_no_second_error(
     scenario: Scenario, request: pytest.FixtureRequest
 ) -> None:
-    s = scenario
-    if s.name == "defaults":
+    if scenario.name == "defaults":
         request.applymarker(pytest.mark.xfail(strict=True, reason=ROOT_LOGGER_TAKEN))
+    assert_logs_linked(scenario)
+
+
+def assert_logs_linked(s: Scenario) -> None:
     testing.wait_for(lambda: _all_tasks_ran(s), f"the tasks' spans ({s.worker_log})", 60)
 
     def logged() -> dict[str, Any] | None:
@@ -213,3 +286,13 @@ def test_task_logs_link_to_the_request_and_no_second_error(
     assert {"charging order 7", "step 1", "step 2", "step 3", "step 10", "step 20"} <= bodies
     assert "flaky done after 1 retry" in bodies
     assert [e["type"] for e in view["errors"]] == ["celery_shop.CardDeclined"]
+
+
+@pytest.mark.skipif(not os.access(RABBITMQ, os.X_OK), reason="needs Debian's rabbitmq-server")
+def test_tasks_link_over_rabbitmq(server: Any, tmp_path: Path) -> None:
+    """The same over AMQP (RabbitMQ's headers table), prefork pool, root logger kept."""
+    with rabbitmq(tmp_path) as broker, shop(server, broker, tmp_path) as env:
+        keep = {"BACKLIGHT_TEST_KEEP_ROOT_LOGGER": "1"}
+        with checkout(server, env, tmp_path, "rabbitmq", [], keep) as s:
+            assert_tasks_linked(s)
+            assert_logs_linked(s)
