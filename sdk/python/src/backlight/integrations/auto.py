@@ -8,9 +8,12 @@ import importlib
 import sys
 import threading
 from collections.abc import Sequence
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importlib.abc costs ``import backlight`` about 13 ms: duck types instead
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
 
 from backlight._debug import internal_error
 
@@ -40,7 +43,7 @@ def _enable(integration: str) -> None:
         internal_error(f"enable {integration}")
 
 
-class _Watcher(MetaPathFinder):
+class _Watcher:
     """Finds nothing itself: wraps the loader of a watched library to run its hook after."""
 
     def find_spec(
@@ -59,11 +62,11 @@ class _Watcher(MetaPathFinder):
             return None
         if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return None
-        spec.loader = _ThenEnable(spec.loader, fullname)
+        spec.loader = _ThenEnable(spec.loader, fullname)  # type: ignore[assignment]
         return spec
 
 
-class _ThenEnable(Loader):
+class _ThenEnable:
     def __init__(self, inner: Loader, library: str) -> None:
         self.inner = inner
         self.library = library
