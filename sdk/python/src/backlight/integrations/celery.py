@@ -33,10 +33,11 @@ from backlight import activation  # noqa: E402
 from backlight._context import without_link  # noqa: E402
 from backlight._debug import debug, guarded  # noqa: E402
 from backlight.api import _carrier, inject  # noqa: E402
-from backlight.headers import HEADER, parse_headers  # noqa: E402
+from backlight.headers import parse_headers  # noqa: E402
+from backlight.names import BAGGAGE_HEADER, HEADER, TRACEPARENT_HEADER  # noqa: E402
 
 # The headers the SDK writes and reads (W3C trace context, baggage, the link).
-CARRIED = (HEADER, "traceparent", "tracestate", "baggage")
+CARRIED = (HEADER, TRACEPARENT_HEADER, "tracestate", BAGGAGE_HEADER)
 
 _lock = threading.Lock()
 _enabled = False
