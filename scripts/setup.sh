@@ -23,6 +23,8 @@ done_step() { mv "$STAMPS/$1.next" "$STAMPS/$1"; }
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# RabbitMQ, for the Celery-over-AMQP test (the test starts its own node on loopback ports)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 # A C compiler and the Python headers, for the SDK's optional span encoder (_speedups.c).
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)

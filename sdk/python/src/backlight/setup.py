@@ -22,6 +22,7 @@ from backlight._state import state
 from backlight.client import Client
 from backlight.config import Config
 from backlight.integrations import logging_capture
+from backlight.integrations.auto import enable_imported
 from backlight.processors import BacklightLogProcessor, BacklightSpanProcessor
 from backlight.propagator import HighlightRequestPropagator
 
@@ -76,6 +77,7 @@ def init(
             _stop(old)
         _install_otel(config)
         _install_logging(config)
+        enable_imported()  # Celery: now if imported, else when it is
         debug_log("backlight: initialised for project %s, exporting to %s", project_id, backend_url)
         return client
 
