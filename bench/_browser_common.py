@@ -8,20 +8,13 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from backlight_server import testing
+
 ROOT = Path(__file__).resolve().parents[1]
 SDK = ROOT / "sdk" / "browser"
 CACHE = ROOT / ".cache" / "bench"
 ESBUILD = SDK / "node_modules" / ".bin" / "esbuild"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_ARGS = [*testing.CHROMIUM_ARGS, "--disable-quic"]
 
 
 def run(cmd: Sequence[str], cwd: Path) -> str:

@@ -38,7 +38,7 @@ from urllib.parse import unquote
 from _browser_common import CHROMIUM_ARGS, build_sdk, npm_file, table
 from playwright.sync_api import Browser, CDPSession, sync_playwright
 
-from backlight_server.testing import BacklightProcess
+from backlight_server.testing import CHROMIUM, BacklightProcess
 
 HIGHLIGHT = "highlight.run@10.7.5"
 WORKLOAD = """
@@ -192,7 +192,7 @@ def main() -> None:
         states: dict[str, set[str]] = {k: set() for k in heads}
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 run_once(browser, f"{site.url}/page/none")  # warm-up, not counted
                 for _ in range(args.rounds):
                     for mode in heads:

@@ -6,17 +6,10 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from backlight_server import testing
+from backlight_server.testing import CHROMIUM
+
+CHROMIUM_ARGS = [*testing.CHROMIUM_ARGS, "--disable-quic"]
 BUTTONS = ["ok-fetch", "ok-xhr", "checkout", "stock", "job", "frontend", "partner", "thirdparty"]
 
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
+from backlight_server import testing
 from backlight_server.testing import BacklightProcess, wait_for
 
 __all__ = ["wait_for"]
@@ -30,17 +31,7 @@ HOST_RULES = (
     "MAP *.thirdparty.test 127.0.0.1, MAP *.github.io 127.0.0.1, "
     "MAP localhost 127.0.0.1"
 )
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    f"--host-resolver-rules={HOST_RULES}",
-]
+CHROMIUM_ARGS = [*testing.CHROMIUM_ARGS, "--disable-quic", f"--host-resolver-rules={HOST_RULES}"]
 
 T = TypeVar("T")
 
@@ -94,7 +85,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    b = playwright.chromium.launch(executable_path=testing.CHROMIUM, args=CHROMIUM_ARGS)
     yield b
     b.close()
 

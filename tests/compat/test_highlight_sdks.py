@@ -22,6 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from backlight_server import testing
 from backlight_server.testing import BacklightProcess, free_port, wait_for
 from bltest import in_thread
 
@@ -31,13 +32,7 @@ COMPAT_PY = ROOT / ".venv-compat" / "bin" / "python"
 HL_UMD = HERE / "node_modules" / "highlight.run" / "dist" / "index.umd.js"
 RRWEB_UMD = HERE / "node_modules" / "rrweb" / "dist" / "rrweb.umd.min.cjs"
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+    *testing.CHROMIUM_ARGS,
     # highlight.run does not record when navigator.webdriver is true, as it is
     # under automation; a real user's browser looks like this instead.
     "--disable-blink-features=AutomationControlled",
@@ -191,7 +186,7 @@ def _scenario(
     pages.files["/"] = (app_page(backlight, api), "text/html")
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=testing.CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(pages.url + "/")
             session = wait_for(

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
-from backlight_server.testing import wait_for
+from backlight_server.testing import CHROMIUM, wait_for
 from bltest import in_thread
-from demo.drive import BUTTONS, CHROMIUM, CHROMIUM_ARGS
+from demo.drive import BUTTONS, CHROMIUM_ARGS
 from demo.stack import Demo, Ports
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

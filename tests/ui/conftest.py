@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from backlight_server.testing import BacklightProcess
+from backlight_server.testing import CHROMIUM, CHROMIUM_ARGS, BacklightProcess
 
 from .seed import Seed, seed
 
@@ -25,15 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 UI_SRC = ROOT / "server" / "ui"
 BUILD = ROOT / "server" / "src" / "backlight_server" / "ui" / "static" / "build"
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 T = TypeVar("T")
 
 
@@ -70,9 +61,7 @@ class Ui:
 
     def _start(self) -> None:
         self._pw = sync_playwright().start()
-        self._browser = self._pw.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         self.context = self.new_context()
         page = self.context.new_page()
         page.goto(self.base_url + "/login")

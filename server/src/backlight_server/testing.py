@@ -17,6 +17,19 @@ import httpx
 
 T = TypeVar("T")
 
+# Debian's Chromium, headless, with none of its own background traffic (tests and benchmarks
+# talk to loopback only; on a machine without internet those connections would fail).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 
 def wait_for(
     probe: Callable[[], T | None],
