@@ -2,7 +2,7 @@
 
 highlight's Node SDK sends ``highlight.session_id`` but no request id, and records an error
 in a fresh trace. Such a record is attached to the session's one network request in flight
-when it was recorded, marked ``"match": "time"`` (see ``store/sqlite/timematch.py``); the
+when it was recorded, marked ``"match": "time"`` (see ``query/timematch.py``); the
 records here are OTLP/JSON shaped as that SDK sends them, at chosen times.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from backlight_server.store.sqlite.timematch import SKEW_MS
+from backlight_server.query.timematch import SKEW_MS
 from bltest import AUTH, TOKEN, batch, session_id, session_start
 
 BASE_MS = float(int(time.time() * 1000) - 120_000)

@@ -1,57 +1,21 @@
-"""Matching by time: backend errors and logs that carry only a session id.
-
-highlight's Node SDK (``H.consumeError``, ``H.log``) sends the session id it reads from the
-``x-highlight-request`` header but not the request id, and records an error in a trace of
-its own, so nothing links such a record to its request exactly. At query time it is
-attached to the network request of its session that was in flight when it was recorded,
-if exactly one was, and marked ``"match": "time"``:
-
-- a *candidate* is a log, or an error not from the browser, with session id S and no
-  request id of its own (its request id is its trace id, or both are empty), whose trace is
-  not one that a recorded network request has (that request's id, or the trace of a span,
-  log or error carrying that request id): such a record already links exactly;
-- the requests *in flight* at its time t are S's network requests that have a request id
-  and ``start_ms <= t <= end_ms``; when there is none, those within ``SKEW_MS`` of t
-  (``start_ms - SKEW_MS <= t <= end_ms + SKEW_MS``), for a browser clock a little behind
-  or ahead of the backend's;
-- when exactly one request is in flight, the record is attached to it; when several are
-  (or none), it stays with the session only.
+"""Matching by time in SQLite: the rows ``query.timematch`` (the rule) reads.
 
 Every lookup is indexed: candidates through the partial indexes ``logs_session_only`` and
 ``errors_session_only`` (migration 0004), which hold only such rows, by session and time.
-Stored values of any type are tolerated: a time that is not a finite number matches nothing.
 """
 
 from __future__ import annotations
 
-import math
 import sqlite3
-from collections.abc import Iterable
-from typing import NamedTuple
 
 import orjson
 
+from backlight_server.query import timematch as rule
 from backlight_server.query.summaries import Timed as Summary
+from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
 
-SKEW_MS = 1000.0
-MAX_CANDIDATES = 20_000  # per lookup; a session with more such records in range matches fewer
+__all__ = ["flight", "for_request", "session_summaries", "summaries"]
 _IDS = "(SELECT value FROM json_each(?))"
-
-
-class Flight(NamedTuple):
-    """A network request of a session: its id and when the browser saw it in flight."""
-
-    request_id: str
-    start_ms: float
-    end_ms: float
-
-
-class Candidate(NamedTuple):
-    kind: str  # "error" or "log"
-    id: int
-    t_ms: float
-    trace_id: str | None
-    severity: int
 
 
 def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
@@ -61,224 +25,98 @@ def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cur
 
 
-def number(value: object) -> float | None:
-    """A finite number from a stored value, else None (stored rows may hold anything)."""
-    kind = type(value)
-    if kind is not float and kind is not int:
-        return None
-    result = float(value)  # type: ignore[arg-type]
-    return result if math.isfinite(result) else None
+class Rows:
+    """``query.timematch.MatchRows`` over one SQLite connection."""
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-def candidates(
-    conn: sqlite3.Connection, session_id: str, lo_ms: float, hi_ms: float
-) -> list[Candidate]:
-    """Errors and logs of the session between ``lo_ms`` and ``hi_ms`` without a request id
-    of their own (not yet checked for a linked trace). ``BETWEEN`` two finite numbers only
-    holds for a finite number (SQLite orders text and blobs after every number)."""
-    if not (math.isfinite(lo_ms) and math.isfinite(hi_ms)):
-        return []
-    found: list[Candidate] = []
-    for eid, ts, tid in _plain(conn).execute(
-        "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = ? "
-        "AND request_id IS trace_id AND source != 'frontend' AND ts_ms BETWEEN ? AND ? "
-        "LIMIT ?",
-        (session_id, lo_ms, hi_ms, MAX_CANDIDATES),
-    ):
-        found.append(Candidate("error", eid, float(ts), tid if type(tid) is str else None, 0))
-    for lid, ts, tid, sev in _plain(conn).execute(
-        "SELECT id, ts_ns, trace_id, severity_number FROM logs WHERE session_id = ? "
-        "AND request_id IS trace_id AND ts_ns BETWEEN ? AND ? LIMIT ?",
-        (session_id, lo_ms * 1e6, hi_ms * 1e6, MAX_CANDIDATES),
-    ):  # REAL bounds: no overflow
-        found.append(
-            Candidate(
-                "log",
-                lid,
-                ts / 1e6,
-                tid if type(tid) is str else None,
-                sev if type(sev) is int else 0,
+    def candidates(self, session_id: str, lo_ms: float, hi_ms: float) -> list[Candidate]:
+        """``BETWEEN`` two finite numbers only holds for a finite number (SQLite orders
+        text and blobs after every number)."""
+        found: list[Candidate] = []
+        for eid, ts, tid in _plain(self.conn).execute(
+            "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = ? "
+            "AND request_id IS trace_id AND source != 'frontend' AND ts_ms BETWEEN ? AND ? "
+            "LIMIT ?",
+            (session_id, lo_ms, hi_ms, MAX_CANDIDATES),
+        ):
+            found.append(Candidate("error", eid, float(ts), tid if type(tid) is str else None, 0))
+        for lid, ts, tid, sev in _plain(self.conn).execute(
+            "SELECT id, ts_ns, trace_id, severity_number FROM logs WHERE session_id = ? "
+            "AND request_id IS trace_id AND ts_ns BETWEEN ? AND ? LIMIT ?",
+            (session_id, lo_ms * 1e6, hi_ms * 1e6, MAX_CANDIDATES),
+        ):  # REAL bounds: no overflow
+            found.append(
+                Candidate(
+                    "log",
+                    lid,
+                    ts / 1e6,
+                    tid if type(tid) is str else None,
+                    sev if type(sev) is int else 0,
+                )
+            )
+        return found
+
+    def linked_traces(self, trace_ids: set[str]) -> set[str]:
+        conn = self.conn
+        tids = orjson.dumps(sorted(trace_ids)).decode()
+        linked = {
+            r
+            for (r,) in conn.execute(
+                f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (tids,)
+            )
+        }
+        owners: dict[str, set[str]] = {}
+        for sql in (
+            f"SELECT DISTINCT trace_id, request_id FROM spans WHERE trace_id IN {_IDS} "
+            "AND request_id != trace_id",
+            f"SELECT DISTINCT trace_id, request_id FROM logs WHERE trace_id IN {_IDS} "
+            "AND request_id IS NOT trace_id AND request_id IS NOT NULL",
+            f"SELECT DISTINCT trace_id, request_id FROM errors WHERE trace_id IN {_IDS} "
+            "AND request_id IS NOT trace_id AND request_id IS NOT NULL",
+        ):
+            for tid, rid in conn.execute(sql, (tids,)):
+                owners.setdefault(rid, set()).add(tid)
+        if owners:
+            rids = orjson.dumps([r for r in owners if isinstance(r, str)]).decode()
+            for (rid,) in conn.execute(
+                f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (rids,)
+            ):
+                linked |= owners.get(rid, set())
+        return linked
+
+    def flights(self, session_id: str, lo_ms: float, hi_ms: float) -> list[Flight]:
+        rows = _plain(self.conn).execute(
+            "SELECT request_id, start_ms, end_ms FROM network WHERE session_id = ? "
+            "AND request_id IS NOT NULL AND start_ms <= ? AND end_ms >= ?",
+            (session_id, hi_ms, lo_ms),
+        )
+        return [f for f in (flight(*row) for row in rows) if f is not None]
+
+    def session_ranges(self, request_ids: list[str]) -> list[tuple[str, float, float]]:
+        return list(
+            self.conn.execute(
+                "SELECT session_id, min(start_ms), max(end_ms) FROM network "
+                f"WHERE request_id IN {_IDS} AND typeof(session_id) = 'text' "
+                "AND start_ms BETWEEN -1e300 AND 1e300 AND end_ms BETWEEN -1e300 AND 1e300 "
+                "GROUP BY session_id",
+                (orjson.dumps(request_ids).decode(),),
             )
         )
-    return found
-
-
-def linked_traces(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> set[str]:
-    """The trace ids among these that a recorded network request has: the request's own
-    id, or the trace of a span, log or error that carries that request id."""
-    tids = orjson.dumps(sorted(set(trace_ids))).decode()
-    if tids == "[]":
-        return set()
-    linked = {
-        r
-        for (r,) in conn.execute(
-            f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (tids,)
-        )
-    }
-    owners: dict[str, set[str]] = {}
-    for sql in (
-        f"SELECT DISTINCT trace_id, request_id FROM spans WHERE trace_id IN {_IDS} "
-        "AND request_id != trace_id",
-        f"SELECT DISTINCT trace_id, request_id FROM logs WHERE trace_id IN {_IDS} "
-        "AND request_id IS NOT trace_id AND request_id IS NOT NULL",
-        f"SELECT DISTINCT trace_id, request_id FROM errors WHERE trace_id IN {_IDS} "
-        "AND request_id IS NOT trace_id AND request_id IS NOT NULL",
-    ):
-        for tid, rid in conn.execute(sql, (tids,)):
-            owners.setdefault(rid, set()).add(tid)
-    if owners:
-        rids = orjson.dumps([r for r in owners if isinstance(r, str)]).decode()
-        for (rid,) in conn.execute(
-            f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (rids,)
-        ):
-            linked |= owners.get(rid, set())
-    return linked
-
-
-def flight(request_id: object, start_ms: object, end_ms: object) -> Flight | None:
-    """A stored network row as a Flight, if its id is text and its times are numbers."""
-    start, end = number(start_ms), number(end_ms)
-    if type(request_id) is not str or start is None or end is None:
-        return None
-    return Flight(request_id, start, end)
-
-
-def flights(conn: sqlite3.Connection, session_id: str, lo_ms: float, hi_ms: float) -> list[Flight]:
-    """The session's network requests with a request id that overlap [lo_ms, hi_ms]."""
-    rows = _plain(conn).execute(
-        "SELECT request_id, start_ms, end_ms FROM network WHERE session_id = ? "
-        "AND request_id IS NOT NULL AND start_ms <= ? AND end_ms >= ?",
-        (session_id, hi_ms, lo_ms),
-    )
-    return [f for f in (flight(*row) for row in rows) if f is not None]
-
-
-def in_flight(active: list[Flight], t: float) -> str | None:
-    """The one request in flight at ``t`` among ``active`` (the flights within SKEW_MS of
-    ``t``): exactly one whose span holds ``t``, or, when none does, exactly one within
-    SKEW_MS. Else None."""
-    strict: str | None = None
-    for rid, start, end in active:
-        if start <= t <= end:
-            if strict is None:
-                strict = rid
-            elif rid != strict:
-                return None  # two requests in flight
-    if strict is not None or not active:
-        return strict
-    near = active[0].request_id
-    return near if all(f.request_id == near for f in active) else None
-
-
-def match(found: list[Flight], times: list[float]) -> list[str | None]:
-    """For each time, the one request in flight then (or None): one sweep over both lists
-    sorted, so a session with thousands of requests and records costs milliseconds."""
-    out: list[str | None] = [None] * len(times)
-    pending = sorted(found, key=lambda f: f.start_ms)
-    opens = [f.start_ms - SKEW_MS for f in pending]
-    active: list[Flight] = []
-    i, n = 0, len(pending)
-    for k in sorted(range(len(times)), key=times.__getitem__):
-        t = times[k]
-        while i < n and opens[i] <= t:
-            active.append(pending[i])
-            i += 1
-        if not active:
-            continue
-        close = t - SKEW_MS  # times only grow: a flight that ended before this is done
-        if any(f.end_ms < close for f in active):
-            active = [f for f in active if f.end_ms >= close]
-        out[k] = in_flight(active, t)
-    return out
-
-
-def assign(
-    conn: sqlite3.Connection,
-    session_id: str,
-    found: list[Candidate],
-    known: list[Flight] | None = None,
-) -> list[tuple[Candidate, str]]:
-    """The candidates that match a request of the session by time, with that request id.
-    ``known``: all of the session's requests, when the caller has them already."""
-    linked = linked_traces(conn, (c.trace_id for c in found if c.trace_id))
-    kept = [c for c in found if c.trace_id is None or c.trace_id not in linked]
-    if not kept:
-        return []
-    if known is None:
-        lo = min(c.t_ms for c in kept) - SKEW_MS
-        hi = max(c.t_ms for c in kept) + SKEW_MS
-        known = flights(conn, session_id, lo, hi)
-    requests = match(known, [c.t_ms for c in kept])
-    return [(c, rid) for c, rid in zip(kept, requests, strict=True) if rid is not None]
 
 
 def for_request(
     conn: sqlite3.Connection, request_id: str, session_id: str, start_ms: object, end_ms: object
 ) -> tuple[list[int], list[int]]:
-    """Ids of the errors and logs matched by time to one network request of the session."""
-    start, end = number(start_ms), number(end_ms)
-    if start is None or end is None:
-        return [], []
-    found = candidates(conn, session_id, start - SKEW_MS, end + SKEW_MS)
-    if not found:
-        return [], []
-    matched = [c for c, rid in assign(conn, session_id, found) if rid == request_id]
-    return (
-        [c.id for c in matched if c.kind == "error"],
-        [c.id for c in matched if c.kind == "log"],
-    )
-
-
-def _summarise(
-    conn: sqlite3.Connection,
-    session_id: str,
-    lo_ms: float,
-    hi_ms: float,
-    wanted: set[str],
-    known: list[Flight] | None,
-    into: dict[str, Summary],
-) -> None:
-    found = candidates(conn, session_id, lo_ms - SKEW_MS, hi_ms + SKEW_MS)
-    if not found:
-        return
-    logs: dict[str, int] = {}
-    worst: dict[str, int] = {}
-    errors: dict[str, set[int]] = {}
-    for c, rid in assign(conn, session_id, found, known):
-        if rid not in wanted:
-            continue
-        if c.kind == "error":
-            errors.setdefault(rid, set()).add(c.id)
-        else:
-            logs[rid] = logs.get(rid, 0) + 1
-            worst[rid] = max(worst.get(rid, 0), c.severity)
-    for rid in logs.keys() | errors.keys():
-        into[rid] = Summary(logs.get(rid, 0), worst.get(rid, 0), frozenset(errors.get(rid, ())))
+    return rule.for_request(Rows(conn), request_id, session_id, start_ms, end_ms)
 
 
 def summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[str, Summary]:
-    """Per request id (of those given that match anything): what matched it by time."""
-    ranges = conn.execute(
-        "SELECT session_id, min(start_ms), max(end_ms) FROM network "
-        f"WHERE request_id IN {_IDS} AND typeof(session_id) = 'text' "
-        "AND start_ms BETWEEN -1e300 AND 1e300 AND end_ms BETWEEN -1e300 AND 1e300 "
-        "GROUP BY session_id",
-        (orjson.dumps(request_ids).decode(),),
-    )
-    out: dict[str, Summary] = {}
-    wanted = set(request_ids)
-    for sid, lo, hi in ranges:
-        _summarise(conn, sid, lo, hi, wanted, None, out)
-    return out
+    return rule.summaries(Rows(conn), request_ids)
 
 
 def session_summaries(
     conn: sqlite3.Connection, session_id: str, network: list[Flight]
 ) -> dict[str, Summary]:
-    """``summaries`` of all the requests of one session, given as flights (all of them)."""
-    out: dict[str, Summary] = {}
-    if network:
-        lo = min(f.start_ms for f in network)
-        hi = max(f.end_ms for f in network)
-        _summarise(conn, session_id, lo, hi, {f.request_id for f in network}, network, out)
-    return out
+    return rule.session_summaries(Rows(conn), session_id, network)
