@@ -28,9 +28,10 @@ from backlight_server.pipeline.model import (
     TrackRecord,
 )
 from backlight_server.store.base import Store
+from backlight_server.store.clickhouse import ClickhouseStore
 from backlight_server.store.sqlite import SqliteStore
 
-STORES = ["sqlite"]
+STORES = ["sqlite", "chdb"]
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Opened:
 def make(kind: str, folder: Path) -> Store:
     if kind == "sqlite":
         return SqliteStore(folder / "backlight.db", query_timeout_ms=30_000)
+    if kind == "chdb":
+        return ClickhouseStore(f"chdb://{folder / 'chdb'}", query_timeout_ms=30_000)
     raise ValueError(f"no store {kind!r}")
 
 

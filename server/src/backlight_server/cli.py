@@ -75,8 +75,21 @@ def _store(settings: Settings) -> Store:
     return store
 
 
+def redact_url(url: str) -> str:
+    """A store URL as it may be printed: without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def refusal(settings: Settings, exc: Exception) -> str:
     """The one line printed when the data dir cannot be used."""
+    if isinstance(exc, StorageUnavailable) and settings.store:
+        return f"backlight: cannot use the store {redact_url(settings.store)}: {exc.reason}"
     if isinstance(exc, StorageUnavailable):
         return (
             f"backlight: cannot write to {exc.where or settings.data_dir}: {exc.reason}. "
@@ -136,6 +149,9 @@ def serve(args: argparse.Namespace) -> int:
     except (StorageUnavailable, sqlite3.DatabaseError) as exc:
         print(refusal(settings, exc), file=sys.stderr)
         return 1
+    except ValueError as exc:  # a store URL we cannot use
+        print(f"backlight: {exc}", file=sys.stderr)
+        return 2
     state = app.state.backlight
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     print(
@@ -146,7 +162,8 @@ def serve(args: argparse.Namespace) -> int:
         f"  OTLP/HTTP:       {base}/v1/traces, {base}/v1/logs\n"
         f"  OTLP/gRPC:       "
         f"{f'{settings.host}:{settings.otlp_grpc_port}' if settings.otlp_grpc_port else 'off'}\n"
-        f"  data dir:        {settings.data_dir}",
+        f"  data dir:        {settings.data_dir}"
+        + (f"\n  store:           {redact_url(settings.store)}" if settings.store else ""),
         flush=True,
     )
     # proxy_headers=False: X-Forwarded-Proto is honoured by our own middleware, and only

@@ -67,6 +67,27 @@ class Settings:
         default=256 * MiB,
         metadata=_meta("Write-queue capacity in decoded bytes; beyond it ingest answers 503."),
     )
+    store: str = field(
+        default="",
+        metadata=_meta(
+            "Where data lives: sqlite:///DIR (default: DATA_DIR), chdb:///DIR (the ClickHouse "
+            "engine embedded in the process) or clickhouse://[user:pass@]host:8123/db "
+            "(a ClickHouse server; https: clickhouses://). See docs/scaling.md."
+        ),
+    )
+    clickhouse_cluster: str = field(
+        default="",
+        metadata=_meta(
+            "ClickHouse cluster name: tables are created ON CLUSTER with Replicated engines."
+        ),
+    )
+    replay_retention_days: int = field(
+        default=0,
+        metadata=_meta(
+            "ClickHouse stores: days to keep sessions and replays, if shorter than "
+            "retention_days. 0: as retention_days."
+        ),
+    )
     sqlite_synchronous: str = field(
         default="normal",
         metadata=_meta(

@@ -9,6 +9,7 @@ A value that cannot be shown as what it should be is dropped, and the row says s
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from backlight_server.pipeline.jsontext import loads_tolerant
@@ -112,3 +113,18 @@ def epoch_ms(value: Any) -> float | None:
     if _number(value) and -62_135_596_800_000 <= value <= 253_402_300_799_000:
         return float(value)
     return None
+
+
+def tidy(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """A stored row (column, value pairs) as readers get it: JSON columns decoded and
+    coerced, network details in their documented shape, numbers that are numbers."""
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if key in JSON_COLUMNS:
+            value = json_column(key, value)
+            if key == "detail":
+                value = network_detail(value)
+        elif key in NUMBER_COLUMNS and not isinstance(value, int | float):
+            value = number_column(value)
+        out[key] = value
+    return out

@@ -13,13 +13,7 @@ from backlight_server.query import requests as request_views
 from backlight_server.query import summaries
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
-from backlight_server.store.shapes import (
-    JSON_COLUMNS,
-    NUMBER_COLUMNS,
-    json_column,
-    network_detail,
-    number_column,
-)
+from backlight_server.store.shapes import tidy
 from backlight_server.store.sqlite import timematch
 
 Row = dict[str, Any]
@@ -28,17 +22,7 @@ DAY_MS = 86_400_000
 
 
 def _row(row: sqlite3.Row) -> Row:
-    out: Row = {}
-    for key in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
-        value = row[key]
-        if key in JSON_COLUMNS:
-            value = json_column(key, value)
-            if key == "detail":
-                value = network_detail(value)
-        elif key in NUMBER_COLUMNS and not isinstance(value, int | float):
-            value = number_column(value)
-        out[key] = value
-    return out
+    return tidy((key, row[key]) for key in row.keys())  # noqa: SIM118 - not a mapping
 
 
 def _rows(cur: sqlite3.Cursor) -> list[Row]:

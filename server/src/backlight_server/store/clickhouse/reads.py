@@ -1,0 +1,746 @@
+"""Read queries of the ClickHouse store: rows fetched, then shaped by ``query/`` exactly as
+for SQLite. Every statement runs unchanged on chdb and on a ClickHouse server."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from backlight_server.query import requests as request_views
+from backlight_server.query import summaries
+from backlight_server.query import timematch as rule
+from backlight_server.query.derive import log_times, span_times
+from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
+from backlight_server.store.clickhouse.transport import Params, Transport
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
+from backlight_server.store.shapes import tidy
+
+Row = dict[str, Any]
+REPLAY_PAGE_BYTES = 8 * 1024 * 1024
+DAY_MS = 86_400_000
+EMPTY = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
+
+
+def _same(a: str, b: str) -> str:
+    """SQL for SQLite's ``a IS b`` on Nullable columns: equal, or both NULL."""
+    return f"(ifNull({a} = {b}, 0) OR ({a} IS NULL AND {b} IS NULL))"
+
+
+def _rows(tx: Transport, sql: str, params: Params | None = None) -> list[Row]:
+    return [tidy(r.items()) for r in tx.records(sql, params)]
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+# A session's rows folded into one (see schema.py): counters add up, first and last win.
+_FOLD = """
+SELECT secure_id, any(project_id) AS project_id, min(started_ms) AS started_ms,
+    max(last_ms) AS last_ms, any(url) AS url, nullIf(max(last_url).2, '') AS last_url,
+    any(user_agent) AS user_agent, any(sdk_version) AS sdk_version,
+    any(environment) AS environment, any(service) AS service,
+    any(app_version) AS app_version, nullIf(max(identifier).2, '') AS identifier,
+    nullIf(max(user_metadata).2, '') AS user_metadata, sum(pages) AS pages,
+    sum(event_count) AS event_count, sum(network_count) AS network_count,
+    sum(fe_error_count) AS fe_error_count, sum(dropped_events) AS dropped_events,
+    sum(dropped_other) AS dropped_other
+FROM sessions WHERE {where} GROUP BY secure_id
+"""
+_SESSION_REQUESTS = (
+    "SELECT request_id FROM network WHERE session_id = {sid:String} AND request_id IS NOT NULL"
+)
+# Errors of a session: by its id, or (recorded before the browser sent the request) by the
+# id of one of its requests.
+_OF_SESSION = (
+    f"(session_id = {{sid:String}} OR (session_id IS NULL AND request_id IN ({_SESSION_REQUESTS})))"
+)
+
+
+def _folded(where: str) -> str:
+    return (
+        "SELECT *, last_ms - started_ms AS duration_ms FROM ("
+        + _FOLD.format(where=where)
+        + ") AS s"
+    )
+
+
+def _be_errors(tx: Transport, sids: list[str]) -> dict[str, int]:
+    if not sids:
+        return {}
+    rows = tx.query(
+        "SELECT sid, count() FROM ("
+        "SELECT id, assumeNotNull(session_id) AS sid FROM errors "
+        "WHERE session_id IN {sids:Array(String)} AND source != 'frontend' "
+        "UNION DISTINCT SELECT e.id AS id, n.session_id AS sid FROM errors AS e INNER JOIN "
+        "(SELECT DISTINCT assumeNotNull(request_id) AS rid, session_id FROM network "
+        "WHERE session_id IN {sids:Array(String)} AND request_id IS NOT NULL) AS n "
+        "ON assumeNotNull(e.request_id) = n.rid "
+        "WHERE e.session_id IS NULL AND e.request_id IS NOT NULL AND e.source != 'frontend'"
+        ") GROUP BY sid",
+        {"sids": sids},
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _with_be_errors(tx: Transport, sessions: list[Row]) -> list[Row]:
+    counts = _be_errors(tx, [s["secure_id"] for s in sessions])
+    for s in sessions:
+        s["be_error_count"] = counts.get(s["secure_id"], 0)
+    return sessions
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_sessions(tx: Transport, query: SessionQuery) -> Row:
+    inner, outer = ["1"], ["1"]
+    params: dict[str, Any] = {}
+    if query.project_id:
+        inner.append("project_id = {p:String}")
+        params["p"] = query.project_id
+    if query.start_ms is not None:
+        outer.append("started_ms >= {start:Float64}")
+        params["start"] = query.start_ms
+    if query.end_ms is not None:
+        outer.append("started_ms < {end:Float64}")
+        params["end"] = query.end_ms
+    if query.user:
+        outer.append("identifier ILIKE {user:String}")
+        params["user"] = _like(query.user)
+    if query.url_contains:
+        outer.append("(url ILIKE {u:String} OR last_url ILIKE {u:String})")
+        params["u"] = _like(query.url_contains)
+    if query.has_errors is not None:
+        cond = (
+            "(fe_error_count > 0 OR secure_id IN (SELECT assumeNotNull(session_id) FROM errors "
+            "WHERE session_id IS NOT NULL) OR secure_id IN (SELECT session_id FROM network "
+            "WHERE request_id IN (SELECT assumeNotNull(request_id) FROM errors "
+            "WHERE session_id IS NULL AND request_id IS NOT NULL)))"
+        )
+        outer.append(cond if query.has_errors else f"NOT {cond}")
+    base = f"{_folded(' AND '.join(inner))} WHERE {' AND '.join(outer)}"
+    total = tx.query(f"SELECT count() FROM ({base})", params)[0][0]
+    page = _rows(
+        tx,
+        f"{base} ORDER BY started_ms DESC, secure_id LIMIT {{lim:UInt64}} OFFSET {{off:UInt64}}",
+        {**params, "lim": query.limit, "off": query.offset},
+    )
+    return {
+        "total": int(total),
+        "limit": query.limit,
+        "offset": query.offset,
+        "sessions": _with_be_errors(tx, page),
+    }
+
+
+def _session_row(tx: Transport, secure_id: str) -> Row | None:
+    rows = _rows(tx, _folded("secure_id = {sid:String}"), {"sid": secure_id})
+    return _with_be_errors(tx, rows)[0] if rows else None
+
+
+def session_info(tx: Transport, secure_id: str) -> tuple[str, float] | None:
+    rows = tx.query(
+        "SELECT any(project_id), min(started_ms) FROM sessions WHERE secure_id = {sid:String} "
+        "GROUP BY secure_id",
+        {"sid": secure_id},
+    )
+    return (rows[0][0], float(rows[0][1])) if rows else None
+
+
+def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to: int) -> Row | None:
+    session = _session_row(tx, secure_id)
+    if session is None:
+        return None
+    sid = {"sid": secure_id}
+    network = _rows(
+        tx,
+        "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error"
+        + (", detail" if detail else "")
+        + " FROM network WHERE session_id = {sid:String} ORDER BY start_ms, id",
+        sid,
+    )
+    if len(network) <= summaries_up_to:
+        summary = _session_summaries(tx, secure_id, network)
+        for item in network:
+            item["backend"] = summary.get(item["request_id"], EMPTY)
+    else:
+        for item in network:
+            item["backend"] = None
+    console = _rows(
+        tx,
+        "SELECT ts_ms, level, message, args FROM console WHERE session_id = {sid:String} "
+        "ORDER BY ts_ms",
+        sid,
+    )
+    errors = _rows(
+        tx,
+        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
+        "trace_id, span_id, service, url" + (", attributes" if detail else "") + " FROM errors "
+        f"WHERE {_OF_SESSION} ORDER BY ts_ms, id",
+        sid,
+    )
+    out = {
+        "session": session,
+        "network": network,
+        "console": console,
+        "errors": [e for e in errors if e["source"] == "frontend"],
+        "backend_errors": [e for e in errors if e["source"] != "frontend"],
+    }
+    if detail:
+        out["track"] = _rows(
+            tx,
+            "SELECT ts_ms, event, properties FROM track_events WHERE session_id = {sid:String} "
+            "ORDER BY ts_ms",
+            sid,
+        )
+    return out
+
+
+def get_session(tx: Transport, secure_id: str) -> Row | None:
+    return _session_parts(tx, secure_id, True, 1 << 62)
+
+
+def get_session_overview(tx: Transport, secure_id: str, summaries_up_to: int) -> Row | None:
+    return _session_parts(tx, secure_id, False, summaries_up_to)
+
+
+def get_replay(
+    tx: Transport, secure_id: str, after_seq: int, limit: int, max_bytes: int = REPLAY_PAGE_BYTES
+) -> Row:
+    """As the SQLite store's ``get_replay``: each batch's items as JSON text, not decoded."""
+    rows = tx.query(
+        "SELECT seq, data FROM replay_chunks WHERE session_id = {sid:String} "
+        "AND seq > {after:Int64} ORDER BY seq LIMIT {lim:UInt64}",
+        {"sid": secure_id, "after": after_seq, "lim": limit + 1},
+    )
+    parts: list[bytes] = []
+    size, last_seq, more = 0, None, False
+    for count, (seq, data) in enumerate(rows):
+        if count >= limit or (count and size >= max_bytes):
+            more = True
+            break
+        text = data.strip()
+        if text[:1] == "[" and text[-1:] == "]":
+            items = text[1:-1].strip().encode()
+            if items:
+                parts.append(items)
+                size += len(items)
+        last_seq = seq
+    return {"events_json": parts, "next_seq": last_seq if more else None}
+
+
+# --- requests and traces -------------------------------------------------------------------
+
+
+def _trace_ids_for_request(tx: Transport, request_id: str) -> list[str]:
+    rid = {"rid": request_id}
+    linked: list[object] = []
+    for sql in (
+        "SELECT DISTINCT trace_id FROM spans WHERE request_id = {rid:String} "
+        "AND request_id != trace_id",
+        "SELECT DISTINCT assumeNotNull(trace_id) FROM logs WHERE request_id = {rid:String} "
+        "AND trace_id IS NOT NULL AND request_id != trace_id",
+        "SELECT DISTINCT assumeNotNull(trace_id) FROM errors WHERE request_id = {rid:String} "
+        "AND trace_id IS NOT NULL",
+    ):
+        linked += [r[0] for r in tx.query(sql, rid)]
+    return request_views.request_trace_ids(request_id, linked)
+
+
+_SPAN = (
+    "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, "
+    "status_message, service, environment, session_id, request_id, attributes, events "
+    "FROM spans WHERE {where} ORDER BY start_ns"
+)
+_LOG = (
+    "SELECT id, ts_ns, trace_id, span_id, level, severity_number, body, service, environment, "
+    "session_id, request_id, attributes FROM logs WHERE {where} ORDER BY ts_ns, id LIMIT {lim}"
+)
+_ERROR = (
+    "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, session_id, "
+    "request_id, trace_id, span_id, service, environment, url, attributes "
+    "FROM errors WHERE {where} ORDER BY ts_ms, id"
+)
+
+
+def _timed(
+    tx: Transport, browser: list[Row], request_id: str, logs: list[Row], errors: list[Row]
+) -> tuple[list[Row], list[Row]]:
+    b = browser[0] if browser else None
+    if b is None or not isinstance(b["session_id"], str):
+        return request_views.with_timed(logs, errors, [], [])
+    error_ids, log_ids = rule.for_request(
+        Rows(tx), request_id, b["session_id"], b["start_ms"], b["end_ms"]
+    )
+    error_ids = sorted(set(error_ids) - {e["id"] for e in errors})
+    log_ids = sorted(set(log_ids) - {lg["id"] for lg in logs})[: max(0, 5000 - len(logs))]
+    more_errors = (
+        _rows(tx, _ERROR.format(where="id IN {ids:Array(UInt64)}"), {"ids": error_ids})
+        if error_ids
+        else []
+    )
+    more_logs = (
+        log_times(
+            _rows(
+                tx,
+                _LOG.format(where="id IN {ids:Array(UInt64)}", lim=len(log_ids)),
+                {"ids": log_ids},
+            )
+        )
+        if log_ids
+        else []
+    )
+    return request_views.with_timed(logs, errors, more_logs, more_errors)
+
+
+def get_request(tx: Transport, request_id: str) -> Row:
+    rid = {"rid": request_id}
+    browser = _rows(
+        tx,
+        "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, error, "
+        "detail FROM network WHERE request_id = {rid:String} ORDER BY start_ms, id",
+        rid,
+    )
+    traces = _trace_ids_for_request(tx, request_id)
+    params = {**rid, "traces": traces}
+    spans = span_times(
+        _rows(
+            tx,
+            _SPAN.format(
+                where="trace_id IN {traces:Array(String)} OR "
+                "(request_id = {rid:String} AND request_id != trace_id)"
+            ),
+            params,
+        )
+    )
+    logs = log_times(
+        _rows(
+            tx,
+            _LOG.format(
+                where="trace_id IN {traces:Array(String)} OR "
+                "(request_id = {rid:String} AND NOT " + _same("request_id", "trace_id") + ")",
+                lim=5000,
+            ),
+            params,
+        )
+    )
+    errors = _rows(
+        tx,
+        _ERROR.format(where="trace_id IN {traces:Array(String)} OR request_id = {rid:String}"),
+        params,
+    )
+    logs, errors = _timed(tx, browser, request_id, logs, errors)
+    return request_views.request_view(request_id, browser, traces, spans, logs, errors)
+
+
+def get_trace(tx: Transport, trace_id: str) -> Row:
+    tid = {"tid": trace_id}
+    spans = span_times(_rows(tx, _SPAN.format(where="trace_id = {tid:String}"), tid))
+    logs = log_times(_rows(tx, _LOG.format(where="trace_id = {tid:String}", lim=5000), tid))
+    errors = _rows(tx, _ERROR.format(where="trace_id = {tid:String}"), tid)
+    return request_views.trace_view(trace_id, spans, logs, errors)
+
+
+# --- error groups --------------------------------------------------------------------------
+
+_GROUPS = """
+SELECT g.group_id AS id, g.project_id AS project_id, g.fingerprint AS fingerprint,
+    g.first.2 AS type, substring(g.first.3, 1, 1024) AS message, g.first.4 AS source,
+    nullIf(g.first.5, '') AS stack, g.first_ms AS first_ms, g.last_ms AS last_ms,
+    g.n AS count, g.sessions AS sessions,
+    multiIf(st.state = '', 'open', st.state = 'resolved' AND g.received > st.updated, 'open',
+            st.state) AS state
+FROM (
+    SELECT group_id, any(project_id) AS project_id, any(fingerprint) AS fingerprint,
+        min((ts_ms, type, message, source, ifNull(stack, ''))) AS first,
+        min(ts_ms) AS first_ms, max(ts_ms) AS last_ms, count() AS n,
+        uniqExact(session_id) AS sessions, max(received_ms) AS received
+    FROM errors WHERE {where} GROUP BY group_id
+) AS g
+LEFT JOIN (
+    SELECT group_id, argMax(state, updated_ms) AS state, max(updated_ms) AS updated
+    FROM group_states WHERE {state_where} GROUP BY group_id
+) AS st ON g.group_id = st.group_id
+"""
+
+
+def _sparklines(tx: Transport, group_ids: list[int], now_ms: float) -> dict[int, list[int]]:
+    start = (now_ms // DAY_MS - 13) * DAY_MS
+    out = {g: [0] * 14 for g in group_ids}
+    if not group_ids:
+        return out
+    for gid, day, n in tx.query(
+        "SELECT group_id, toInt64(floor((ts_ms - {start:Float64}) / {day:Float64})) AS d, "
+        "count() FROM errors WHERE group_id IN {ids:Array(UInt64)} AND ts_ms >= {start:Float64} "
+        "GROUP BY group_id, d",
+        {"start": start, "day": DAY_MS, "ids": group_ids},
+    ):
+        if gid in out and 0 <= day < 14:
+            out[gid][day] = int(n)
+    return out
+
+
+def list_error_groups(tx: Transport, query: ErrorGroupQuery) -> Row:
+    where, state_where, outer = ["1"], ["1"], ["1"]
+    params: dict[str, Any] = {}
+    if query.project_id:
+        where.append("project_id = {p:String}")
+        state_where.append("project_id = {p:String}")
+        params["p"] = query.project_id
+    if query.state:
+        outer.append("state = {state:String}")
+        params["state"] = query.state
+    base = (
+        "SELECT * FROM ("
+        + _GROUPS.format(where=" AND ".join(where), state_where=" AND ".join(state_where))
+        + f") WHERE {' AND '.join(outer)}"
+    )
+    total = tx.query(f"SELECT count() FROM ({base})", params)[0][0]
+    groups = _rows(
+        tx,
+        base + " ORDER BY last_ms DESC, id LIMIT {lim:UInt64} OFFSET {off:UInt64}",
+        {**params, "lim": query.limit, "off": query.offset},
+    )
+    lines = _sparklines(tx, [g["id"] for g in groups], time.time() * 1000)
+    for g in groups:
+        g["sparkline"] = lines[g["id"]]
+    return {"total": int(total), "limit": query.limit, "offset": query.offset, "groups": groups}
+
+
+def get_error_group(tx: Transport, group_id: int, limit: int) -> Row | None:
+    params = {"g": group_id}
+    rows = _rows(
+        tx,
+        _GROUPS.format(where="group_id = {g:UInt64}", state_where="group_id = {g:UInt64}"),
+        params,
+    )
+    if not rows:
+        return None
+    group = rows[0]
+    group["sparkline"] = _sparklines(tx, [group_id], time.time() * 1000)[group_id]
+    instances = _rows(
+        tx,
+        "SELECT id, ts_ms, source, type, message, stack, raw_stack, session_id, request_id, "
+        "trace_id, span_id, service, environment, url, attributes FROM errors "
+        "WHERE group_id = {g:UInt64} ORDER BY ts_ms DESC, id LIMIT {lim:UInt64}",
+        {**params, "lim": limit},
+    )
+    for inst in instances:
+        inst["session_secure_id"] = inst["session_id"]
+        inst["timestamp"] = inst["ts_ms"]
+    return {"group": group, "instances": instances}
+
+
+def group_project(tx: Transport, group_id: int) -> str | None:
+    rows = tx.query(
+        "SELECT project_id FROM errors WHERE group_id = {g:UInt64} LIMIT 1", {"g": group_id}
+    )
+    return str(rows[0][0]) if rows else None
+
+
+# --- logs ----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[0-9A-Za-z\x80-\U0010ffff]+")
+
+
+def text_filter(text: str, params: dict[str, Any]) -> str:
+    """User text → conditions: every word must occur as a whole word (case-insensitive),
+    ``word*`` as a prefix of a word. Words are split as the token index splits them, so
+    the index skips what cannot match; at most 32 words."""
+    conds: list[str] = []
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    for word in text.split()[:32]:
+        prefix = word.endswith("*")
+        tokens = _TOKEN.findall(word.rstrip("*").lower())
+        for i, token in enumerate(tokens):
+            name = f"t{len(params)}"
+            if prefix and i == len(tokens) - 1:
+                params[name] = "(^|[^0-9a-z\\x{80}-\\x{10ffff}])" + re.escape(token)
+                conds.append(f"match(lower(body), {{{name}:String}})")
+            else:
+                params[name] = token
+                conds.append(f"hasToken(lower(body), {{{name}:String}})")
+    return " AND ".join(conds)
+
+
+def search_logs(tx: Transport, query: LogQuery) -> Row:
+    where: list[str] = ["1"]
+    params: dict[str, Any] = {}
+    if query.text:
+        cond = text_filter(query.text, params)
+        if cond:
+            where.append(cond)
+    if query.project_id:
+        where.append("project_id = {p:String}")
+        params["p"] = query.project_id
+    if query.session_id:
+        where.append(
+            "(session_id = {sid:String} OR trace_id IN (SELECT assumeNotNull(request_id) "
+            "FROM network WHERE session_id = {sid:String} AND request_id IS NOT NULL))"
+        )
+        params["sid"] = query.session_id
+    if query.request_id:
+        params["traces"] = _trace_ids_for_request(tx, query.request_id)
+        params["timed"] = _timed_log_ids(tx, query.request_id)
+        params["rid"] = query.request_id
+        where.append(
+            "(trace_id IN {traces:Array(String)} OR request_id = {rid:String} "
+            "OR id IN {timed:Array(UInt64)})"
+        )
+    if query.service:
+        where.append("service = {svc:String}")
+        params["svc"] = query.service
+    if query.level:
+        where.append("level = {lvl:String}")
+        params["lvl"] = query.level.lower()
+    if query.start_ms is not None:
+        where.append("ts_ns >= {start:Int64}")
+        params["start"] = int(query.start_ms * 1e6)
+    if query.end_ms is not None:
+        where.append("ts_ns < {end:Int64}")
+        params["end"] = int(query.end_ms * 1e6)
+    rows = _rows(
+        tx,
+        "SELECT id, ts_ns, trace_id, span_id, level, body, service, environment, session_id, "
+        f"request_id, attributes FROM logs WHERE {' AND '.join(where)} "
+        "ORDER BY ts_ns DESC, id DESC LIMIT {lim:UInt64} OFFSET {off:UInt64}",
+        {**params, "lim": query.limit + 1, "off": query.offset},
+    )
+    rids = sorted({r["request_id"] for r in rows if r["request_id"]})
+    owners = (
+        dict(
+            (r[0], r[1])
+            for r in tx.query(
+                "SELECT assumeNotNull(request_id), any(session_id) FROM network "
+                "WHERE request_id IN {ids:Array(String)} GROUP BY request_id",
+                {"ids": rids},
+            )
+        )
+        if rids
+        else {}
+    )
+    for lg in log_times(rows):
+        lg["session_secure_id"] = owners.get(lg["request_id"]) or lg["session_id"]
+    return {
+        "logs": rows[: query.limit],
+        "limit": query.limit,
+        "offset": query.offset,
+        "has_more": len(rows) > query.limit,
+    }
+
+
+def _timed_log_ids(tx: Transport, request_id: str) -> list[int]:
+    rows = tx.query(
+        "SELECT session_id, start_ms, end_ms FROM network WHERE request_id = {rid:String} "
+        "ORDER BY start_ms LIMIT 1",
+        {"rid": request_id},
+    )
+    if not rows:
+        return []
+    return rule.for_request(Rows(tx), request_id, rows[0][0], rows[0][1], rows[0][2])[1][:5000]
+
+
+# --- counts --------------------------------------------------------------------------------
+
+
+def counts(tx: Transport, project_id: str | None) -> Row:
+    p = {"p": project_id or ""}
+    mine = "({p:String} = '' OR project_id = {p:String})"
+    first_session = tx.query(
+        f"SELECT min(started_ms), uniqExact(secure_id) FROM sessions WHERE {mine}", p
+    )[0]
+    first_span = tx.query(
+        f"SELECT min(start_ns), count() FROM (SELECT start_ns FROM spans WHERE {mine} "
+        "LIMIT 100000)",
+        p,
+    )[0]
+    mine_n = "({p:String} = '' OR project_id = {p:String})"
+    linked = tx.query(
+        f"SELECT request_id, start_ms FROM network WHERE request_id IS NOT NULL AND {mine_n} "
+        "AND (request_id IN (SELECT trace_id FROM spans) OR request_id IN "
+        "(SELECT request_id FROM spans WHERE request_id != trace_id)) "
+        "ORDER BY start_ms LIMIT 1",
+        p,
+    )
+    figures = tx.query(
+        "SELECT countIf(request_id IS NOT NULL), countIf(request_id IS NULL), "
+        "countIf(request_id IS NOT NULL AND error IN ('cors', 'network')) "
+        f"FROM network WHERE {mine_n}",
+        p,
+    )[0]
+    logs = tx.query(f"SELECT count() FROM (SELECT 1 FROM logs WHERE {mine} LIMIT 100000)", p)[0][0]
+    return {
+        "sessions": int(first_session[1]),
+        "first_session_ms": first_session[0] if first_session[1] else None,
+        "spans": int(first_span[1]),
+        "first_span_ms": first_span[0] / 1e6 if first_span[1] else None,
+        "logs": int(logs),
+        "first_linked_request": (
+            {"request_id": linked[0][0], "start_ms": linked[0][1]} if linked else None
+        ),
+        "requests_with_id": int(figures[0]),
+        "requests_without_id": int(figures[1]),
+        "requests_with_id_failed": int(figures[2]),
+    }
+
+
+# --- the web UI's session page: backend summaries --------------------------------------------
+
+
+def _backend_summaries(
+    tx: Transport, request_ids: list[str], timed: dict[str, summaries.Timed] | None = None
+) -> dict[str, Row]:
+    ids = {"ids": request_ids}
+    pairs: list[tuple[str, str]] = []
+    for sql in (
+        "SELECT DISTINCT request_id, trace_id FROM spans WHERE request_id IN {ids:Array(String)} "
+        "AND request_id != trace_id",
+        "SELECT DISTINCT assumeNotNull(request_id), assumeNotNull(trace_id) FROM logs "
+        "WHERE request_id IN {ids:Array(String)} AND trace_id IS NOT NULL "
+        "AND request_id != trace_id",
+    ):
+        pairs += [(r[0], r[1]) for r in tx.query(sql, ids)]
+    owners = summaries.trace_owners(request_ids, pairs)
+    tids = {"tids": list(owners)}
+    return summaries.merge(
+        request_ids,
+        owners,
+        spans_by_trace=[
+            (r[0], int(r[1]))
+            for r in tx.query(
+                "SELECT trace_id, count() FROM spans WHERE trace_id IN {tids:Array(String)} "
+                "GROUP BY trace_id",
+                tids,
+            )
+        ],
+        logs_by_trace=[
+            (r[0], int(r[1]), int(r[2]))
+            for r in tx.query(
+                "SELECT assumeNotNull(trace_id), count(), max(severity_number) FROM logs "
+                "WHERE trace_id IN {tids:Array(String)} GROUP BY trace_id",
+                tids,
+            )
+        ],
+        logs_by_request=[
+            (r[0], int(r[1]), int(r[2]))
+            for r in tx.query(
+                "SELECT assumeNotNull(request_id), count(), max(severity_number) FROM logs "
+                "WHERE request_id IN {ids:Array(String)} AND trace_id IS NULL "
+                "GROUP BY request_id",
+                ids,
+            )
+        ],
+        errors_by_trace=[
+            (int(r[0]), r[1])
+            for r in tx.query(
+                "SELECT id, assumeNotNull(trace_id) FROM errors "
+                "WHERE trace_id IN {tids:Array(String)}",
+                tids,
+            )
+        ],
+        errors_by_request=[
+            (int(r[0]), r[1])
+            for r in tx.query(
+                "SELECT id, assumeNotNull(request_id) FROM errors "
+                "WHERE request_id IN {ids:Array(String)}",
+                ids,
+            )
+        ],
+        timed=rule.summaries(Rows(tx), request_ids) if timed is None else timed,
+    )
+
+
+def backend_summaries(tx: Transport, request_ids: list[str]) -> dict[str, Row]:
+    ids = sorted({r for r in request_ids if isinstance(r, str)})
+    return _backend_summaries(tx, ids) if ids else {}
+
+
+def _session_summaries(tx: Transport, secure_id: str, network: list[Row]) -> dict[str, Row]:
+    ids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
+    if not ids:
+        return {}
+    flights = [
+        f
+        for f in (flight(n["request_id"], n["start_ms"], n["end_ms"]) for n in network)
+        if f is not None
+    ]
+    return _backend_summaries(tx, ids, rule.session_summaries(Rows(tx), secure_id, flights))
+
+
+# --- matching by time: the rows -------------------------------------------------------------
+
+
+class Rows:
+    """``query.timematch.MatchRows`` over a ClickHouse transport."""
+
+    def __init__(self, tx: Transport) -> None:
+        self.tx = tx
+
+    def candidates(self, session_id: str, lo_ms: float, hi_ms: float) -> list[Candidate]:
+        p = {"sid": session_id, "lo": lo_ms, "hi": hi_ms, "n": MAX_CANDIDATES}
+        found = [
+            Candidate("error", int(eid), float(ts), tid, 0)
+            for eid, ts, tid in self.tx.query(
+                "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = {sid:String} "
+                f"AND {_same('request_id', 'trace_id')} AND source != 'frontend' "
+                "AND ts_ms BETWEEN {lo:Float64} AND {hi:Float64} LIMIT {n:UInt64}",
+                p,
+            )
+        ]
+        found += [
+            Candidate("log", int(lid), ts / 1e6, tid, int(sev))
+            for lid, ts, tid, sev in self.tx.query(
+                "SELECT id, ts_ns, trace_id, severity_number FROM logs "
+                f"WHERE session_id = {{sid:String}} AND {_same('request_id', 'trace_id')} "
+                "AND ts_ns BETWEEN {lo:Float64} * 1e6 AND {hi:Float64} * 1e6 LIMIT {n:UInt64}",
+                p,
+            )
+        ]
+        return found
+
+    def linked_traces(self, trace_ids: set[str]) -> set[str]:
+        tids = {"tids": sorted(trace_ids)}
+        linked = {
+            r[0]
+            for r in self.tx.query(
+                "SELECT DISTINCT assumeNotNull(request_id) FROM network "
+                "WHERE request_id IN {tids:Array(String)}",
+                tids,
+            )
+        }
+        owners: dict[str, set[str]] = {}
+        for table in ("spans", "logs", "errors"):
+            for tid, rid in self.tx.query(
+                f"SELECT DISTINCT assumeNotNull(trace_id), assumeNotNull(request_id) FROM {table} "
+                "WHERE trace_id IN {tids:Array(String)} AND request_id IS NOT NULL "
+                "AND request_id != trace_id",
+                tids,
+            ):
+                owners.setdefault(rid, set()).add(tid)
+        if owners:
+            for (rid,) in self.tx.query(
+                "SELECT DISTINCT assumeNotNull(request_id) FROM network "
+                "WHERE request_id IN {rids:Array(String)}",
+                {"rids": sorted(owners)},
+            ):
+                linked |= owners.get(rid, set())
+        return linked
+
+    def flights(self, session_id: str, lo_ms: float, hi_ms: float) -> list[Flight]:
+        rows = self.tx.query(
+            "SELECT request_id, start_ms, end_ms FROM network WHERE session_id = {sid:String} "
+            "AND request_id IS NOT NULL AND start_ms <= {hi:Float64} AND end_ms >= {lo:Float64}",
+            {"sid": session_id, "lo": lo_ms, "hi": hi_ms},
+        )
+        return [f for f in (flight(*row) for row in rows) if f is not None]
+
+    def session_ranges(self, request_ids: list[str]) -> list[tuple[str, float, float]]:
+        return [
+            (r[0], float(r[1]), float(r[2]))
+            for r in self.tx.query(
+                "SELECT session_id, min(start_ms), max(end_ms) FROM network "
+                "WHERE request_id IN {ids:Array(String)} GROUP BY session_id",
+                {"ids": request_ids},
+            )
+        ]

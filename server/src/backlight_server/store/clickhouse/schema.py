@@ -1,0 +1,216 @@
+"""The ClickHouse schema and its versioned migrations.
+
+Each version is a list of statements, applied in order and recorded in
+``schema_versions``; a server refuses to start on a schema newer than it knows. The DDL
+runs unchanged on an embedded engine (chdb) and on a server; with a cluster name, tables
+are made ``Replicated*MergeTree`` ``ON CLUSTER``.
+
+Layout (see docs/scaling.md):
+- telemetry tables are ``MergeTree``, partitioned by day of their own time, ordered for the
+  reads we run, with bloom-filter skip indexes on trace, session and request ids, and a
+  token index on log bodies;
+- rows that change are written as new rows and folded when read: sessions
+  (``AggregatingMergeTree`` with simple aggregates: counters add up, first and last take
+  the earliest and latest), error-group states (``ReplacingMergeTree`` by update time);
+- every table has a TTL of ``{ttl_days}`` days on its time (set per signal at creation);
+- replay chunks are stored as JSON text compressed with ZSTD.
+- browser tables keep a deduplication window, so a retried batch, inserted again with the
+  same token by whichever server receives it, is stored once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEDUP = "non_replicated_deduplication_window = 10000"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where tables are made: one node, or ``ON CLUSTER`` with replicated engines."""
+
+    cluster: str = ""
+    ttl_days: int = 0  # 0: keep all
+    replay_ttl_days: int = 0  # 0: as ttl_days
+
+    def engine(self, kind: str, args: str = "") -> str:
+        if self.cluster:
+            path = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+            args = f"{path}, {args}" if args else path
+            return f"Replicated{kind}({args})"
+        return f"{kind}({args})"
+
+    def on(self) -> str:
+        return f" ON CLUSTER '{self.cluster}'" if self.cluster else ""
+
+    def ttl(self, column: str, replay: bool = False) -> str:
+        days = (self.replay_ttl_days or self.ttl_days) if replay else self.ttl_days
+        return f" TTL {column} + INTERVAL {days} DAY" if days > 0 else ""
+
+
+def _ms(column: str) -> str:
+    return f"toDateTime(intDiv(toInt64({column}), 1000))"
+
+
+def _ns(column: str) -> str:
+    return f"toDateTime(intDiv({column}, 1000000000))"
+
+
+def version_1(lay: Layout) -> list[str]:
+    on = lay.on()
+    mt = lay.engine("MergeTree")
+    return [
+        f"""CREATE TABLE IF NOT EXISTS projects{on} (
+            id String, name String, created_ms Float64
+        ) ENGINE = {lay.engine("ReplacingMergeTree")} ORDER BY id""",
+        f"""CREATE TABLE IF NOT EXISTS sessions{on} (
+            project_id LowCardinality(String),
+            secure_id String,
+            started_ms SimpleAggregateFunction(min, Float64),
+            last_ms SimpleAggregateFunction(max, Float64),
+            url SimpleAggregateFunction(any, Nullable(String)),
+            last_url SimpleAggregateFunction(max, Tuple(Float64, String)),
+            user_agent SimpleAggregateFunction(any, Nullable(String)),
+            sdk_version SimpleAggregateFunction(any, Nullable(String)),
+            environment SimpleAggregateFunction(any, Nullable(String)),
+            service SimpleAggregateFunction(any, Nullable(String)),
+            app_version SimpleAggregateFunction(any, Nullable(String)),
+            identifier SimpleAggregateFunction(max, Tuple(Float64, String)),
+            user_metadata SimpleAggregateFunction(max, Tuple(Float64, String)),
+            pages SimpleAggregateFunction(sum, Int64),
+            event_count SimpleAggregateFunction(sum, Int64),
+            network_count SimpleAggregateFunction(sum, Int64),
+            fe_error_count SimpleAggregateFunction(sum, Int64),
+            dropped_events SimpleAggregateFunction(sum, Int64),
+            dropped_other SimpleAggregateFunction(sum, Int64)
+        ) ENGINE = {lay.engine("AggregatingMergeTree")}
+        PARTITION BY toYYYYMM({_ms("started_ms")})
+        ORDER BY (project_id, secure_id){lay.ttl(_ms("last_ms"), replay=True)}
+        SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS batches{on} (
+            session_id String, seq Int64, received_ms Float64
+        ) ENGINE = {lay.engine("ReplacingMergeTree")}
+        PARTITION BY toYYYYMMDD({_ms("received_ms")})
+        ORDER BY (session_id, seq){lay.ttl(_ms("received_ms"), replay=True)}
+        SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS replay_chunks{on} (
+            session_id String, seq Int64, first_ms Float64, last_ms Float64,
+            n_events Int64, data String CODEC(ZSTD(3))
+        ) ENGINE = {mt}
+        PARTITION BY toYYYYMMDD({_ms("first_ms")})
+        ORDER BY (session_id, seq){lay.ttl(_ms("first_ms"), replay=True)}
+        SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS network{on} (
+            id UInt64, project_id LowCardinality(String), session_id String,
+            request_id Nullable(String), type LowCardinality(String),
+            method LowCardinality(String), url String, status Int64,
+            start_ms Float64, end_ms Float64, error Nullable(String),
+            detail Nullable(String) CODEC(ZSTD(1)),
+            INDEX request_bf request_id TYPE bloom_filter(0.01) GRANULARITY 1
+        ) ENGINE = {mt}
+        PARTITION BY toYYYYMMDD({_ms("start_ms")})
+        ORDER BY (session_id, start_ms){lay.ttl(_ms("start_ms"), replay=True)}
+        SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS console{on} (
+            session_id String, ts_ms Float64, level LowCardinality(String),
+            message String CODEC(ZSTD(1)), args Nullable(String) CODEC(ZSTD(1))
+        ) ENGINE = {mt}
+        PARTITION BY toYYYYMMDD({_ms("ts_ms")})
+        ORDER BY (session_id, ts_ms){lay.ttl(_ms("ts_ms"), replay=True)}
+        SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS track_events{on} (
+            session_id String, ts_ms Float64, event String,
+            properties Nullable(String) CODEC(ZSTD(1))
+        ) ENGINE = {mt}
+        PARTITION BY toYYYYMMDD({_ms("ts_ms")})
+        ORDER BY (session_id, ts_ms){lay.ttl(_ms("ts_ms"), replay=True)}
+        SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS spans{on} (
+            project_id LowCardinality(String), trace_id String, span_id String,
+            parent_span_id Nullable(String), name String, kind Int32,
+            start_ns Int64, end_ns Int64, status_code Int32,
+            status_message Nullable(String), service LowCardinality(String),
+            environment LowCardinality(Nullable(String)), session_id Nullable(String),
+            request_id String, attributes Nullable(String) CODEC(ZSTD(1)),
+            events Nullable(String) CODEC(ZSTD(1)),
+            INDEX request_bf request_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX session_bf session_id TYPE bloom_filter(0.01) GRANULARITY 1
+        ) ENGINE = {mt}
+        PARTITION BY toYYYYMMDD({_ns("end_ns")})
+        ORDER BY (trace_id, start_ns){lay.ttl(_ns("end_ns"))}""",
+        f"""CREATE TABLE IF NOT EXISTS logs{on} (
+            id UInt64, project_id LowCardinality(String), ts_ns Int64,
+            trace_id Nullable(String), span_id Nullable(String),
+            severity_number Int32, level LowCardinality(String),
+            body String CODEC(ZSTD(1)), service LowCardinality(String),
+            environment LowCardinality(Nullable(String)), session_id Nullable(String),
+            request_id Nullable(String), attributes Nullable(String) CODEC(ZSTD(1)),
+            INDEX trace_bf trace_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX request_bf request_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX session_bf session_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX body_tokens lower(body) TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1
+        ) ENGINE = {mt}
+        PARTITION BY toYYYYMMDD({_ns("ts_ns")})
+        ORDER BY (project_id, ts_ns){lay.ttl(_ns("ts_ns"))}""",
+        f"""CREATE TABLE IF NOT EXISTS errors{on} (
+            id UInt64, group_id UInt64, project_id LowCardinality(String),
+            fingerprint String, ts_ms Float64, received_ms Float64,
+            source LowCardinality(String), type String, message String,
+            stack Nullable(String) CODEC(ZSTD(1)), raw_stack Nullable(String) CODEC(ZSTD(1)),
+            session_id Nullable(String), request_id Nullable(String),
+            trace_id Nullable(String), span_id Nullable(String),
+            service Nullable(String), environment Nullable(String), url Nullable(String),
+            attributes Nullable(String) CODEC(ZSTD(1)),
+            INDEX trace_bf trace_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX request_bf request_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX session_bf session_id TYPE bloom_filter(0.01) GRANULARITY 1
+        ) ENGINE = {mt}
+        PARTITION BY toYYYYMMDD({_ms("ts_ms")})
+        ORDER BY (project_id, group_id, ts_ms){lay.ttl(_ms("ts_ms"))}
+        SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS group_states{on} (
+            project_id LowCardinality(String), group_id UInt64,
+            state LowCardinality(String), updated_ms Float64
+        ) ENGINE = {lay.engine("ReplacingMergeTree", "updated_ms")}
+        ORDER BY (project_id, group_id)""",
+        f"""CREATE TABLE IF NOT EXISTS leases{on} (
+            name String, holder String, until_ms Float64, taken_ms Float64
+        ) ENGINE = {lay.engine("ReplacingMergeTree", "taken_ms")}
+        ORDER BY name""",
+    ]
+
+
+VERSIONS = [version_1]
+
+# Each table's TTL: (time expression, whether replay retention applies). Applied again at
+# every start (``ttl_statements``), so a changed retention setting takes effect.
+TTL_COLUMNS = {
+    "sessions": (_ms("last_ms"), True),
+    "batches": (_ms("received_ms"), True),
+    "replay_chunks": (_ms("first_ms"), True),
+    "network": (_ms("start_ms"), True),
+    "console": (_ms("ts_ms"), True),
+    "track_events": (_ms("ts_ms"), True),
+    "spans": (_ns("end_ns"), False),
+    "logs": (_ns("ts_ns"), False),
+    "errors": (_ms("ts_ms"), False),
+}
+
+
+def ttl_statements(lay: Layout) -> list[str]:
+    """``ALTER TABLE … MODIFY TTL`` (or ``REMOVE TTL``) for every table, without rewriting
+    existing parts: rows past the new TTL go at the next merge or purge."""
+    out = []
+    for table, (column, replay) in TTL_COLUMNS.items():
+        ttl = lay.ttl(column, replay)
+        action = f"MODIFY{ttl}" if ttl else "REMOVE TTL"
+        out.append(f"ALTER TABLE {table}{lay.on()} {action}")
+    return out
+
+
+def versions_table(lay: Layout) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS schema_versions{lay.on()} "
+        f"(version UInt32, applied_ms Float64) ENGINE = {lay.engine('ReplacingMergeTree')} "
+        "ORDER BY version"
+    )

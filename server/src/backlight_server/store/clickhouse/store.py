@@ -1,0 +1,296 @@
+"""``ClickhouseStore``: the ``Store`` interface over ClickHouse, embedded (``chdb://DIR``)
+or a server (``clickhouse://host:8123/db``). The same statements run on both."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from backlight_server.errors import StorageUnavailable
+from backlight_server.pipeline.model import (
+    BrowserBatch,
+    Identify,
+    SessionInfo,
+    TelemetryBatch,
+    TrackRecord,
+)
+from backlight_server.store.base import Health, Row
+from backlight_server.store.clickhouse import reads, writes
+from backlight_server.store.clickhouse.migrations import migrate
+from backlight_server.store.clickhouse.schema import Layout
+from backlight_server.store.clickhouse.transport import HttpTransport, Transport, connect
+from backlight_server.store.clickhouse.writer import Writer
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
+from backlight_server.store.sqlite.store import new_project_id
+
+_CACHE = 4096
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+_MISS_TTL_S = 5.0
+
+
+class ClickhouseStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        layout: Layout | None = None,
+        queue_max_jobs: int = 512,
+        queue_max_bytes: int = 256 * 1024 * 1024,
+        query_timeout_ms: int = 5000,
+    ) -> None:
+        self.url = url
+        self._layout = layout or Layout()
+        self._queue = (queue_max_jobs, queue_max_bytes)
+        self._timeout_ms = query_timeout_ms
+        self._tx: Transport | None = None
+        self._writer: Writer | None = None
+        self._projects: set[str] = set()
+        self._missing: dict[str, float] = {}
+        self._sessions: OrderedDict[str, SessionInfo] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- lifecycle ---
+    def open(self) -> None:
+        """Connect and migrate; a store that cannot be reached or used refuses with
+        ``StorageUnavailable`` (one line at start-up, no password in it)."""
+        try:
+            tx = connect(self.url, self._timeout_ms)
+        except ImportError as exc:
+            kind = "chdb" if self.url.startswith("chdb:") else "clickhouse"
+            raise StorageUnavailable(
+                f"this store needs the {kind} extra: pip install 'backlight-server[{kind}]'"
+            ) from exc
+        except Exception as exc:
+            raise StorageUnavailable(f"cannot connect: {_first_line(exc)}") from exc
+        try:
+            migrate(tx, self._layout)
+        except StorageUnavailable:
+            tx.close()
+            raise
+        except Exception as exc:
+            tx.close()
+            raise StorageUnavailable(f"cannot create the schema: {_first_line(exc)}") from exc
+        self._tx = tx
+        # Over HTTP, the server buffers small inserts from every instance (async inserts).
+        extra: dict[str, str | int] = (
+            {"async_insert": 1, "wait_for_async_insert": 1} if isinstance(tx, HttpTransport) else {}
+        )
+        self._writer = Writer(tx, self._queue[0], self._queue[1], extra)
+        self._writer.start()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        if self._tx is not None:
+            self._tx.close()
+            self._tx = None
+
+    @property
+    def tx(self) -> Transport:
+        assert self._tx is not None, "store is not open"
+        return self._tx
+
+    @property
+    def writer(self) -> Writer:
+        assert self._writer is not None, "store is not open"
+        return self._writer
+
+    def observe_writes(self, seconds: Callable[[float], None]) -> None:
+        self.writer.observe_commit = seconds
+
+    def queue_depth(self) -> int:
+        return self._writer.depth() if self._writer else 0
+
+    def health(self) -> Health:
+        writer = self._writer
+        if writer is None:
+            return Health(False, "store is not open")
+        if not writer.alive():
+            return Health(False, "the writer thread stopped")
+        return writer.health
+
+    # --- projects ---
+    def project_exists(self, project_id: str) -> bool:
+        """Known projects are cached; an unknown id is looked up at most every few seconds
+        (ingest asks on every request, and anyone can send any id)."""
+        if project_id in self._projects:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if self._missing.get(project_id, 0.0) > now:
+                return False
+        found = bool(
+            self.tx.query("SELECT 1 FROM projects WHERE id = {p:String} LIMIT 1", {"p": project_id})
+        )
+        with self._lock:
+            if found:
+                self._projects.add(project_id)
+                self._missing.pop(project_id, None)
+            else:
+                if len(self._missing) >= _CACHE:
+                    self._missing.clear()
+                self._missing[project_id] = now + _MISS_TTL_S
+        return found
+
+    def create_project(self, name: str, project_id: str | None = None) -> str:
+        pid = project_id or new_project_id()
+        row = [pid, name, time.time() * 1000]
+        self.writer.submit(lambda tx: self.writer.insert("projects", [row]), 1).result()
+        self._projects.add(pid)
+        return pid
+
+    def default_project(self) -> str:
+        """The first project, created ("default") if there is none. Instances starting
+        together on an empty store may each create one; all then agree on the earliest."""
+        projects = self.list_projects()
+        if not projects:
+            self.create_project("default")
+            projects = self.list_projects()
+        pid = str(projects[0]["id"])
+        self._projects.add(pid)
+        return pid
+
+    def list_projects(self) -> list[Row]:
+        rows = self.tx.query(
+            "SELECT id, any(name), min(created_ms) AS c FROM projects GROUP BY id ORDER BY c, id"
+        )
+        return [{"id": r[0], "name": r[1], "created_ms": r[2]} for r in rows]
+
+    # --- writes ---
+    async def _submit(self, work: Any, weight: int) -> Any:
+        return await asyncio.wrap_future(self.writer.submit(work, weight))
+
+    async def write_telemetry(self, batch: TelemetryBatch, weight: int) -> None:
+        await self._submit(batch, weight)
+
+    def write_telemetry_sync(self, batch: TelemetryBatch, weight: int) -> None:
+        self.writer.submit(batch, weight).result()
+
+    async def write_browser(self, batch: BrowserBatch, weight: int) -> bool:
+        stored = bool(await self._submit(batch, weight))
+        self._remember(batch.session)
+        return stored
+
+    async def start_session(self, info: SessionInfo) -> None:
+        rows = writes.start_session(info)
+        await self._submit(lambda tx: self._insert(rows), 1)
+        self._remember(info)
+
+    def _insert(self, rows: writes.Rows) -> None:
+        for table, table_rows in rows.items():
+            self.writer.insert(table, table_rows)
+
+    async def annotate_session(
+        self, secure_id: str, identify: Identify | None, track: list[TrackRecord]
+    ) -> bool:
+        info = await asyncio.to_thread(self.session_info, secure_id)
+        if info is None:
+            return False
+        rows = writes.annotate(info, identify, track)
+        if rows:
+            await self._submit(lambda tx: self._insert(rows), 1)
+        return True
+
+    def _remember(self, info: SessionInfo) -> None:
+        with self._lock:
+            self._sessions[info.secure_id] = SessionInfo(
+                info.project_id, info.secure_id, info.started_ms
+            )
+            self._sessions.move_to_end(info.secure_id)
+            while len(self._sessions) > _CACHE:
+                self._sessions.popitem(last=False)
+
+    def session_info(self, secure_id: str) -> SessionInfo | None:
+        with self._lock:
+            known = self._sessions.get(secure_id)
+        if known is not None:
+            return known
+        found = reads.session_info(self.tx, secure_id)
+        if found is None:
+            return None
+        info = SessionInfo(found[0], secure_id, found[1])
+        self._remember(info)
+        return info
+
+    async def set_error_group_state(self, group_id: int, state: str) -> bool:
+        project = await asyncio.to_thread(reads.group_project, self.tx, group_id)
+        if project is None:
+            return False
+        row = [project, group_id, state, time.time() * 1000]
+        await self._submit(lambda tx: self.writer.insert("group_states", [row]), 1)
+        return True
+
+    def purge_before(self, cutoff_ms: float) -> int:
+        """Tables expire by TTL as well; this deletes what is older than ``cutoff_ms`` (or
+        dated more than two days ahead) now, with lightweight deletes."""
+        future_ms = time.time() * 1000 + 2 * 86_400_000
+        p = {
+            "lo": cutoff_ms,
+            "hi": future_ms,
+            "lo_ns": int(cutoff_ms * 1e6),
+            "hi_ns": int(future_ms * 1e6),
+        }
+        ms = "NOT ({col} BETWEEN {{lo:Float64}} AND {{hi:Float64}})"
+        ns = "NOT ({col} BETWEEN {{lo_ns:Int64}} AND {{hi_ns:Int64}})"
+        targets = [
+            ("sessions", ms.format(col="last_ms")),
+            ("batches", ms.format(col="received_ms")),
+            ("replay_chunks", ms.format(col="last_ms")),
+            ("network", ms.format(col="end_ms")),
+            ("console", ms.format(col="ts_ms")),
+            ("track_events", ms.format(col="ts_ms")),
+            ("spans", ns.format(col="end_ns")),
+            ("logs", ns.format(col="ts_ns")),
+            ("errors", ms.format(col="ts_ms")),
+        ]
+        total = 0
+        for table, cond in targets:
+            n = int(self.tx.query(f"SELECT count() FROM {table} WHERE {cond}", p)[0][0])
+            if n:
+                self.tx.command(f"DELETE FROM {table} WHERE {cond}", p)
+                total += n
+        return total
+
+    # --- reads ---
+    def list_sessions(self, query: SessionQuery) -> Row:
+        return reads.list_sessions(self.tx, query)
+
+    def get_session(self, secure_id: str) -> Row | None:
+        return reads.get_session(self.tx, secure_id)
+
+    def get_session_overview(self, secure_id: str, summaries_up_to: int = 1000) -> Row | None:
+        return reads.get_session_overview(self.tx, secure_id, summaries_up_to)
+
+    def backend_summaries(self, request_ids: list[str]) -> dict[str, Row]:
+        return reads.backend_summaries(self.tx, request_ids)
+
+    def get_replay(self, secure_id: str, after_seq: int, limit: int) -> Row:
+        return reads.get_replay(self.tx, secure_id, after_seq, limit)
+
+    def get_request(self, request_id: str) -> Row:
+        return reads.get_request(self.tx, request_id)
+
+    def list_error_groups(self, query: ErrorGroupQuery) -> Row:
+        return reads.list_error_groups(self.tx, query)
+
+    def get_error_group(self, group_id: int, limit: int) -> Row | None:
+        return reads.get_error_group(self.tx, group_id, limit)
+
+    def search_logs(self, query: LogQuery) -> Row:
+        return reads.search_logs(self.tx, query)
+
+    def get_trace(self, trace_id: str) -> Row:
+        return reads.get_trace(self.tx, trace_id)
+
+    def counts(self, project_id: str | None = None) -> Row:
+        return reads.counts(self.tx, project_id)

@@ -1,0 +1,219 @@
+"""How SQL reaches a ClickHouse engine: embedded (chdb) or a server over HTTP
+(clickhouse-connect). Every statement of the store runs unchanged on both.
+
+Statements name their parameters ClickHouse's way, ``{name:Type}``; values are formatted
+by clickhouse-connect's own binding rules on both transports. Rows come back as lists of
+Python values in column order. Inserts send JSONCompactEachRow text (one JSON array a
+row, in the order of the named columns).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+from urllib.parse import unquote, urlsplit
+
+import orjson
+
+from backlight_server.errors import QueryTimeout
+
+Params = Mapping[str, Any]
+Settings = Mapping[str, str | int]
+
+# Output that survives a round trip through JSON: 64-bit integers as numbers, NaN and
+# infinities as null. A column name means the column even where an aggregate of the same
+# select is aliased to it (``any(project_id) AS project_id ... WHERE project_id = …``).
+_OUTPUT = {
+    "prefer_column_name_to_alias": 1,
+    "output_format_json_quote_64bit_integers": 0,
+    "output_format_json_quote_denormals": 0,
+    "output_format_json_validate_utf8": 1,
+}
+_TIMEOUT_CODE = "TIMEOUT_EXCEEDED"
+
+
+class Transport(Protocol):
+    def query(
+        self, sql: str, params: Params | None = None, settings: Settings | None = None
+    ) -> list[list[Any]]: ...
+    def records(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts by column name."""
+        ...
+
+    def command(
+        self, sql: str, params: Params | None = None, settings: Settings | None = None
+    ) -> None: ...
+    def insert(self, table: str, columns: Sequence[str], rows: bytes, settings: Settings) -> None:
+        """Insert ``rows`` (JSONCompactEachRow text, one array a line) into ``table``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _bind(params: Params | None) -> dict[str, str]:
+    from clickhouse_connect.driver.binding import format_bind_value
+
+    return {k: format_bind_value(v, None) for k, v in (params or {}).items()}
+
+
+def _settings_clause(settings: Settings | None) -> str:
+    if not settings:
+        return ""
+    parts = []
+    for key, value in settings.items():
+        literal = str(value) if isinstance(value, int) else "'" + value.replace("'", "\\'") + "'"
+        parts.append(f"{key} = {literal}")
+    return " SETTINGS " + ", ".join(parts)
+
+
+class ChdbTransport:
+    """The ClickHouse engine in this process, its data in ``folder``.
+
+    One engine per folder per process: stores opened on the same folder share it (this is
+    how two app instances share one engine in a test). Calls are serialised by a lock: the
+    embedded engine's Python connection is not safe for concurrent use.
+    """
+
+    _shared: ClassVar[dict[Path, tuple[Any, int]]] = {}
+    _shared_lock = threading.Lock()
+
+    def __init__(self, folder: Path, timeout_ms: int) -> None:
+        from chdb import session
+
+        self.folder = folder.resolve()
+        self._timeout_s = max(1, timeout_ms // 1000)
+        with self._shared_lock:
+            engine, users = self._shared.get(self.folder, (None, 0))
+            if engine is None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                engine = session.Session(str(self.folder))  # type: ignore[no-untyped-call]
+            self._shared[self.folder] = (engine, users + 1)
+        self._engine = engine
+        self._lock = _engine_lock(self.folder)
+
+    def _run(self, sql: str, params: Params | None, fmt: str) -> bytes:
+        try:
+            with self._lock:
+                result = self._engine.query(sql, fmt, params=_bind(params))
+        except Exception as exc:  # chdb raises its own error type with the server's code
+            if _TIMEOUT_CODE in str(exc):
+                raise QueryTimeout(self._timeout_s * 1000) from exc
+            raise
+        data: bytes = result.bytes()
+        return data
+
+    def query(
+        self, sql: str, params: Params | None = None, settings: Settings | None = None
+    ) -> list[list[Any]]:
+        merged = {**_OUTPUT, "max_execution_time": self._timeout_s, **(settings or {})}
+        data = self._run(sql + _settings_clause(merged), params, "JSONCompact")
+        rows: list[list[Any]] = orjson.loads(data)["data"] if data else []
+        return rows
+
+    def records(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        merged = {**_OUTPUT, "max_execution_time": self._timeout_s}
+        data = self._run(sql + _settings_clause(merged), params, "JSON")
+        rows: list[dict[str, Any]] = orjson.loads(data)["data"] if data else []
+        return rows
+
+    def command(
+        self, sql: str, params: Params | None = None, settings: Settings | None = None
+    ) -> None:
+        self._run(sql + _settings_clause(settings), params, "CSV")
+
+    def insert(self, table: str, columns: Sequence[str], rows: bytes, settings: Settings) -> None:
+        head = f"INSERT INTO {table} ({', '.join(columns)}){_settings_clause(settings)} "
+        self._run(head + "FORMAT JSONCompactEachRow\n" + rows.decode(), None, "CSV")
+
+    def close(self) -> None:
+        with self._shared_lock:
+            engine, users = self._shared.get(self.folder, (None, 0))
+            if engine is None:
+                return
+            if users <= 1:
+                del self._shared[self.folder]
+                engine.close()
+            else:
+                self._shared[self.folder] = (engine, users - 1)
+
+
+_locks: dict[Path, threading.Lock] = {}
+
+
+def _engine_lock(folder: Path) -> threading.Lock:
+    with ChdbTransport._shared_lock:
+        return _locks.setdefault(folder, threading.Lock())
+
+
+class HttpTransport:
+    """A ClickHouse server or cluster over HTTP(S), through clickhouse-connect."""
+
+    def __init__(self, url: str, timeout_ms: int) -> None:
+        import clickhouse_connect
+
+        parts = urlsplit(url)
+        self._timeout_s = max(1, timeout_ms // 1000)
+        self.database = parts.path.strip("/") or "default"
+        self._client = clickhouse_connect.get_client(
+            host=parts.hostname or "localhost",
+            port=parts.port or (8443 if parts.scheme == "clickhouses" else 8123),
+            username=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+            database=self.database,
+            secure=parts.scheme == "clickhouses",
+            autogenerate_session_id=False,
+            send_receive_timeout=self._timeout_s + 5,
+        )
+
+    def query(
+        self, sql: str, params: Params | None = None, settings: Settings | None = None
+    ) -> list[list[Any]]:
+        merged = {**_OUTPUT, "max_execution_time": self._timeout_s, **(settings or {})}
+        try:
+            result = self._client.raw_query(
+                sql, parameters=dict(params or {}), settings=merged, fmt="JSONCompact"
+            )
+        except Exception as exc:
+            if _TIMEOUT_CODE in str(exc):
+                raise QueryTimeout(self._timeout_s * 1000) from exc
+            raise
+        rows: list[list[Any]] = orjson.loads(result)["data"] if result else []
+        return rows
+
+    def records(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        merged = {**_OUTPUT, "max_execution_time": self._timeout_s}
+        try:
+            result = self._client.raw_query(
+                sql, parameters=dict(params or {}), settings=merged, fmt="JSON"
+            )
+        except Exception as exc:
+            if _TIMEOUT_CODE in str(exc):
+                raise QueryTimeout(self._timeout_s * 1000) from exc
+            raise
+        rows: list[dict[str, Any]] = orjson.loads(result)["data"] if result else []
+        return rows
+
+    def command(
+        self, sql: str, params: Params | None = None, settings: Settings | None = None
+    ) -> None:
+        self._client.command(sql, parameters=dict(params or {}), settings=dict(settings or {}))
+
+    def insert(self, table: str, columns: Sequence[str], rows: bytes, settings: Settings) -> None:
+        self._client.raw_insert(
+            table, list(columns), rows, settings=dict(settings), fmt="JSONCompactEachRow"
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def connect(url: str, timeout_ms: int) -> Transport:
+    """``chdb:///DIR`` or ``clickhouse[s]://[user:pass@]host:port/db``."""
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        return ChdbTransport(Path(unquote(parts.path)), timeout_ms)
+    if parts.scheme in ("clickhouse", "clickhouses"):
+        return HttpTransport(url, timeout_ms)
+    raise ValueError(f"not a ClickHouse store URL: {url!r}")
