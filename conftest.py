@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backlight_server.testing import BacklightProcess
+from backlight_server.testing import BacklightProcess, test_store_url
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +23,14 @@ def backlight_process(tmp_path: Path) -> Iterator[BacklightProcess]:
     server = BacklightProcess(tmp_path / "server")
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a store other than SQLite (``BACKLIGHT_TEST_STORE``), skip the tests that read or
+    write the SQLite file itself."""
+    if not test_store_url(Path("unused")):
+        return
+    skip = pytest.mark.skip(reason="reads or writes the SQLite file itself")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)

@@ -22,13 +22,21 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from backlight_server.app import create_app
 from backlight_server.settings import Settings
+from backlight_server.testing import test_store_url
 from bltest import TOKEN, OtelService
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[FastAPI]:
+    data = tmp_path / "data"
     application = create_app(
-        Settings(data_dir=tmp_path / "data", auth_token=TOKEN, retention_days=0, otlp_grpc_port=0)
+        Settings(
+            data_dir=data,
+            store=test_store_url(data),
+            auth_token=TOKEN,
+            retention_days=0,
+            otlp_grpc_port=0,
+        )
     )
     yield application
     application.state.backlight.store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -71,10 +72,12 @@ def sdk_dir() -> Path:
 
 
 class Purger:
-    """Deletes data older than the retention period, hourly, on a daemon thread."""
+    """Deletes data older than the retention period, hourly, on a daemon thread: on one
+    server of those sharing the store (the holder of the ``retention`` lease)."""
 
     def __init__(self, store: Store, days: int) -> None:
         self._store, self._days = store, days
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backlight-purge", daemon=True)
 
@@ -90,6 +93,8 @@ class Purger:
         while not self._stop.wait(delay):
             delay = PURGE_INTERVAL_S
             try:
+                if not self._store.lease("retention", self.holder, PURGE_INTERVAL_S * 1.5):
+                    continue
                 removed = self._store.purge_before(time.time() * 1000 - self._days * 86_400_000)
                 log.info("retention purge removed %d rows", removed)
             except Exception:

@@ -59,6 +59,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def test_store_url(data_dir: Path) -> str:
+    """The store tests run on: SQLite in the data dir (""), or, with the environment
+    variable ``BACKLIGHT_TEST_STORE=chdb``, the embedded ClickHouse engine in it (how the
+    whole suite is run once on ClickHouse)."""
+    kind = os.environ.get("BACKLIGHT_TEST_STORE", "")
+    if kind == "chdb":
+        return f"chdb://{data_dir.resolve() / 'chdb'}"
+    if kind not in ("", "sqlite"):
+        raise ValueError(f"BACKLIGHT_TEST_STORE: {kind!r} is not sqlite or chdb")
+    return ""
+
+
 class BacklightProcess:
     """``with BacklightProcess(tmp_path) as server: server.url, server.token, server.project``."""
 
@@ -84,6 +96,8 @@ class BacklightProcess:
     def start(self, timeout: float = 30.0) -> BacklightProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "BACKLIGHT_AUTH_TOKEN": self.token, **self._env}
+        if "BACKLIGHT_STORE" not in self._env and test_store_url(self.data_dir):
+            env["BACKLIGHT_STORE"] = test_store_url(self.data_dir)
         cmd = [
             sys.executable,
             "-m",

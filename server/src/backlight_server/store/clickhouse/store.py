@@ -35,6 +35,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 _MISS_TTL_S = 5.0
+_LEASE_SETTLE_S = 0.5
 
 
 class ClickhouseStore:
@@ -107,6 +108,27 @@ class ClickhouseStore:
 
     def observe_writes(self, seconds: Callable[[float], None]) -> None:
         self.writer.observe_commit = seconds
+
+    def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """A lease in the store (``leases``, latest row wins). ClickHouse has no
+        compare-and-set, so taking one is: read; if it is free, expired or ours, write our
+        row; read again after a pause, and hold it if the latest row is ours. Two servers
+        racing within the pause both see the same latest row, so one wins. Jobs run under
+        a lease are idempotent, which covers a rarer race."""
+        now = time.time() * 1000
+        read = (
+            "SELECT argMax(holder, (taken_ms, holder)), argMax(until_ms, (taken_ms, holder)) "
+            "FROM leases WHERE name = {n:String}"
+        )
+        rows = self.tx.query(read, {"n": name})
+        current, until = (rows[0][0], float(rows[0][1])) if rows else ("", 0.0)
+        if current and current != holder and until > now:
+            return False
+        row = [name, holder, now + seconds * 1000, now]
+        self.writer.submit(lambda tx: self.writer.insert("leases", [row]), 1).result()
+        time.sleep(_LEASE_SETTLE_S)
+        rows = self.tx.query(read, {"n": name})
+        return bool(rows) and rows[0][0] == holder
 
     def queue_depth(self) -> int:
         return self._writer.depth() if self._writer else 0

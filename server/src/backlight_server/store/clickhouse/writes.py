@@ -124,6 +124,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "group_states": ("project_id", "group_id", "state", "updated_ms"),
     "projects": ("id", "name", "created_ms"),
+    "leases": ("name", "holder", "until_ms", "taken_ms"),
 }
 NO_TUPLE: list[Any] = [0.0, ""]
 

@@ -99,6 +99,11 @@ class SqliteStore:
     def observe_writes(self, seconds: Callable[[float], None]) -> None:
         self.writer.observe_commit = seconds
 
+    def lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Always held: a SQLite store has one writer process (a second server on the same
+        file shares its writes but its jobs are idempotent: purging twice is harmless)."""
+        return True
+
     def queue_depth(self) -> int:
         return self._writer.depth() if self._writer else 0
 
