@@ -1,6 +1,8 @@
 """Groups stored by an older server are fingerprinted again when a new one starts
 (migration 3, ``store/sqlite/regroup.py``): the groups the old rule split by runtime or
 library version merge, keep their instances, counts and state, and new instances join them.
+Each group ends with the id its new fingerprint derives (``rekey.py``, which migration 5
+also runs for databases past migration 3).
 
 The old database is made as the old server made it: migrations 1 and 2 applied by their
 SQL files, then group and instance rows as its writer wrote them (old fingerprints, frames
@@ -22,6 +24,7 @@ import pytest
 
 from backlight_server.pipeline import stack
 from backlight_server.pipeline.fingerprint import fingerprint
+from backlight_server.store.ids import group_id
 from backlight_server.store.sqlite import migrations, regroup
 from backlight_server.store.sqlite.migrations import _split, migrate
 from backlight_server.testing import BacklightProcess
@@ -158,20 +161,34 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
 
     with BacklightProcess(data) as server:
         assert server.project == PROJECT
-        found = {g["id"]: g for g in server.api("/api/v1/error-groups", limit=100)["groups"]}
+        groups = server.api("/api/v1/error-groups", limit=100)["groups"]
+        # every group, merged or not, has the id its new fingerprint derives (issue 19)
+        assert all(g["id"] == group_id(PROJECT, g["fingerprint"]) for g in groups)
+        assert not set(ids.values()) & {g["id"] for g in groups}
+        found = {(g["type"], g["message"]): g for g in groups}
         assert sorted(found) == sorted(
-            ids[k] for k in ("emitter20", "refused20", "browser1", "app", "clash")
+            [
+                ("Error", msg),
+                ("Error", "connect"),
+                ("SyntaxError", "JSON"),
+                ("ValueError", "declined"),
+                ("TypeError", "x"),
+            ]
         )
-        merged = found[ids["emitter20"]]  # the oldest group of the two stays
+        merged = found[("Error", msg)]
+        assert merged["fingerprint"] == emitter_fp
         assert (merged["count"], merged["state"]) == (3, "open")
         assert (merged["first_ms"], merged["last_ms"]) == (NOW - 9000, NOW - 100)
         assert [f["in_app"] for f in merged["stack"][:4]] == [True, True, False, True]
-        refused_group = found[ids["refused20"]]
+        refused_group = found[("Error", "connect")]
         assert (refused_group["count"], refused_group["state"]) == (3, "ignored")
-        browser = found[ids["browser1"]]
+        browser = found[("SyntaxError", "JSON")]
         assert (browser["count"], browser["state"]) == (2, "open")
-        assert found[ids["app"]]["count"] == 1 and found[ids["clash"]]["type"] == "TypeError"
-        detail = server.api(f"/api/v1/error-groups/{ids['emitter20']}", limit=10)
+        assert found[("ValueError", "declined")]["count"] == 1
+        assert found[("ValueError", "declined")]["id"] == group_id(PROJECT, app_fp)
+        assert found[("TypeError", "x")]["count"] == 1
+        merged_id = merged["id"]
+        detail = server.api(f"/api/v1/error-groups/{merged_id}", limit=10)
         assert len(detail["instances"]) == 3
 
         # the same error from either Node version now counts in the merged group
@@ -186,9 +203,7 @@ def test_groups_split_by_an_old_server_merge_and_keep_their_history(
                 },
             )
         svc.flush()
-        wait_for(
-            lambda: server.api(f"/api/v1/error-groups/{ids['emitter20']}")["group"]["count"] == 4
-        )
+        wait_for(lambda: server.api(f"/api/v1/error-groups/{merged_id}")["group"]["count"] == 4)
         assert len(server.api("/api/v1/error-groups", limit=100)["groups"]) == 5
 
     conn = sqlite3.connect(data / "backlight.db")

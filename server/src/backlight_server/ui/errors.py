@@ -43,6 +43,8 @@ def group_page(request: Request) -> Response:
         group_id = int(request.path_params["group_id"])
     except ValueError:
         return not_found(request, "that error group")
+    if not 0 < group_id < 2**53:  # ids derive from fingerprints: 1 .. 2**53-1 (store/ids.py)
+        return not_found(request, "that error group")
     data = get_state(request).store.get_error_group(group_id, 100)
     if data is None:
         return not_found(request, f"error group {group_id}")

@@ -1,7 +1,8 @@
 """Named, versioned schema migrations: ``migrations/NNNN_name.sql``, tracked in user_version.
 
 A step that SQL cannot express is a Python function in ``PYTHON_STEPS``, numbered with the
-files (a change of the error fingerprint ships a ``regroup`` step).
+files (a change of the error fingerprint ships a ``regroup`` step; it ends by giving each
+group the id of its new fingerprint).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import sqlite3
 from collections.abc import Callable
 from importlib import resources
 
-from backlight_server.store.sqlite import regroup
+from backlight_server.store.sqlite import regroup, rekey
 
 Step = str | Callable[[sqlite3.Connection], None]
 PYTHON_STEPS: dict[int, tuple[str, Callable[[sqlite3.Connection], None]]] = {
     3: ("0003_regroup_errors", regroup.apply),  # issue 17: runtime/library frames out
+    5: ("0005_group_ids_from_fingerprints", rekey.apply),  # issue 19: ids need no counter
 }
 
 

@@ -7,10 +7,11 @@ errors: their stored frames, classified again); a group without instances uses i
 type, message and frames. Groups that now share a fingerprint are merged into the oldest
 one: instances move to it, counts add up, first/last seen widen, and the state is ``open``
 if any of them was open, else ``resolved`` if any was, else ``ignored``. The group's own
-frames get today's in-app flags; instances keep the frames they were stored with.
+frames get today's in-app flags; instances keep the frames they were stored with. Last,
+every group takes the id its (new) fingerprint derives (``rekey.py``), as ingest gives it.
 
 Cost: one indexed instance lookup and one stack parse per group, one ``UPDATE`` per moved
-group; instances are rewritten only by the ``group_id`` of merged groups.
+group; instances are rewritten only by the ``group_id`` of merged or re-keyed groups.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from backlight_server.pipeline import stack
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.frames import go_runtime, in_app
 from backlight_server.pipeline.model import Frame
-
-_STATES = ("open", "resolved", "ignored")  # a merged group takes the first one present
+from backlight_server.store.sqlite import rekey
 
 
 @dataclass(slots=True)
@@ -97,10 +97,6 @@ def _new_fingerprint(
     return fingerprint(str(etype), str(message), frames)
 
 
-def _merged_state(states: list[str]) -> str:
-    return next((s for s in _STATES if s in states), states[0])
-
-
 def apply(conn: sqlite3.Connection) -> None:
     clusters: dict[tuple[str, str], list[_Group]] = {}
     for row in conn.execute(_GROUPS).fetchall():
@@ -118,7 +114,7 @@ def apply(conn: sqlite3.Connection) -> None:
             keeper.count = sum(g.count for g in groups)
             keeper.first_ms = min(g.first_ms for g in groups)
             keeper.last_ms = max(g.last_ms for g in groups)
-            keeper.state = _merged_state([g.state for g in groups])
+            keeper.state = rekey.merged_state([g.state for g in groups])
         if new != keeper.fingerprint:
             conn.execute(
                 "UPDATE error_groups SET fingerprint = ? WHERE id = ?",
@@ -134,3 +130,4 @@ def apply(conn: sqlite3.Connection) -> None:
             "state = ?, stack = ? WHERE id = ?",
             (new, keeper.count, keeper.first_ms, keeper.last_ms, keeper.state, frames, keeper.id),
         )
+    rekey.apply(conn)

@@ -14,6 +14,7 @@ from backlight_server.pipeline.model import (
     SessionInfo,
     TelemetryBatch,
 )
+from backlight_server.store.ids import group_id
 
 INSERT_SPAN = (
     "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, "
@@ -30,16 +31,19 @@ INSERT_LOG = (
 # One statement per batch instead of a row trigger: see migrations/0002_fts_bulk_index.sql.
 MAX_LOG_ID = "SELECT coalesce(max(id), 0) FROM logs"
 INDEX_NEW_LOGS = "INSERT INTO logs_fts (rowid, body) SELECT id, body FROM logs WHERE id > ?"
+# The id derives from project and fingerprint (store/ids.py), as in every store. The
+# conflict target is left out so that it covers the id too: should two fingerprints ever
+# hash to one id (about 1 in 2**53 per pair), the second joins the first's group, as it
+# would in a store keyed by id alone, instead of failing the writer's whole batch.
 _UPSERT_GROUP = """
-INSERT INTO error_groups (project_id, fingerprint, type, message, source, stack, first_ms,
-                          last_ms, count, state)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'open')
-ON CONFLICT (project_id, fingerprint) DO UPDATE SET
+INSERT INTO error_groups (id, project_id, fingerprint, type, message, source, stack,
+                          first_ms, last_ms, count, state)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'open')
+ON CONFLICT DO UPDATE SET
     count = count + 1,
     first_ms = min(first_ms, excluded.first_ms),
     last_ms = max(last_ms, excluded.last_ms),
     state = CASE WHEN state = 'resolved' THEN 'open' ELSE state END
-RETURNING id
 """
 _INSERT_ERROR = """
 INSERT INTO errors (group_id, project_id, ts_ms, source, type, message, stack, raw_stack,
@@ -83,9 +87,11 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
         ).fetchone()
         session_id = row[0] if row else None
     stack = orjson.dumps([f.as_dict() for f in err.frames]).decode() if err.frames else None
-    group_id = conn.execute(
+    gid = group_id(err.project_id, err.fingerprint)
+    conn.execute(
         _UPSERT_GROUP,
         (
+            gid,
             err.project_id,
             err.fingerprint,
             err.type,
@@ -95,11 +101,11 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
             err.ts_ms,
             err.ts_ms,
         ),
-    ).fetchone()[0]
+    )
     conn.execute(
         _INSERT_ERROR,
         (
-            group_id,
+            gid,
             err.project_id,
             err.ts_ms,
             err.source,
@@ -117,7 +123,7 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
             err.attributes,
         ),
     )
-    return int(group_id)
+    return gid
 
 
 def insert_logs(conn: sqlite3.Connection, logs: list[LogRecord]) -> None:
