@@ -351,18 +351,18 @@ def load(
         ch.create_project("bench", project)
     sqlite_s = 0.0
 
-    def commit(fn: Callable[[sqlite3.Connection], object]) -> None:
+    def commit(fn: Callable[..., object], *args: Any) -> None:
         nonlocal sqlite_s
         t0 = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        fn(conn)
+        fn(conn, *args)
         conn.execute("COMMIT")
         sqlite_s += time.perf_counter() - t0
 
     sessions: list[str] = []
     requests: list[tuple[str, str, float]] = []
     for b in gen.sessions(n_sessions, per_session):
-        commit(lambda c, b=b: write_browser(c, b, b.session.started_ms))
+        commit(write_browser, b, b.session.started_ms)
         if chl is not None:
             chl.browser(b)
         sessions.append(b.session.secure_id)
@@ -371,14 +371,14 @@ def load(
     spans_per = max(1, n_spans // 2 // n_req)
     logs_per = max(1, n_logs // 2 // n_req)
     for t in gen.linked(requests, spans_per, logs_per):
-        commit(lambda c, t=t: write_telemetry(c, t))
+        commit(write_telemetry, t)
         if chl is not None:
             chl.telemetry(t)
     unlinked_traces: list[str] = []
     left = (max(0, n_spans - spans_per * n_req), max(0, n_logs - logs_per * n_req))
     done = loaded = 0
     for t in gen.unlinked(*left):
-        commit(lambda c, t=t: write_telemetry(c, t))
+        commit(write_telemetry, t)
         if chl is not None:
             chl.telemetry(t)
         unlinked_traces.append(t.spans[0].trace_id if t.spans else "")
