@@ -1,6 +1,7 @@
 """OTLP ingest end to end (HTTP → committed) against raw SQLite executemany, same run.
 
     .venv/bin/python bench/ingest.py [--requests 50] [--per-request 1000] [--rounds 8]
+    .venv/bin/python bench/ingest.py --store chdb://     # also a server on ClickHouse (chdb)
 
 A real ``backlight serve`` process on a temporary data dir gets gzip OTLP/HTTP protobuf
 export requests (built once up front, ~1,000 spans or logs each) over a few concurrent
@@ -10,6 +11,12 @@ clock starts) with ``executemany`` of the server's INSERT statements into a fres
 with the same migrations and pragmas, one transaction per export request. Rounds
 alternate baseline and server so that both see the same machine load; the medians are
 reported.
+
+With ``--store URL`` (``chdb://`` for the embedded engine in a temporary folder,
+``chdb:///DIR``, or ``clickhouse://host:8123/db``) a second ``backlight serve --store URL``
+gets the same requests in the same rounds (the three take turns, their order rotating
+each round), and the table adds its records/s and the ratio ClickHouse / SQLite store
+(target ≥ 2×). Its rows are counted in the store afterwards too.
 """
 
 from __future__ import annotations
@@ -37,8 +44,11 @@ from _server_common import (
     trace_payloads,
 )
 
+from backlight_server.cli import redact_url
 from backlight_server.ingest.otlp_decode import decode_protobuf
 from backlight_server.pipeline.otlp import convert_logs, convert_traces
+from backlight_server.store.clickhouse.transport import connect
+from backlight_server.store.factory import check_url
 from backlight_server.store.sqlite.connection import open_writer
 from backlight_server.store.sqlite.migrations import migrate
 from backlight_server.store.sqlite.writes import INDEX_NEW_LOGS, INSERT_LOG, INSERT_SPAN, MAX_LOG_ID
@@ -142,19 +152,48 @@ def count(db: Path, table_name: str) -> int:
         conn.close()
 
 
+def clickhouse_url(store: str, root: Path) -> str:
+    """``chdb://`` (no folder) means a folder in the run's temporary directory."""
+    if store.rstrip("/") in ("chdb:", "chdb"):
+        return f"chdb://{root / 'chdb'}"
+    return check_url(store)
+
+
+def clickhouse_counts(url: str) -> dict[str, int]:
+    """Rows in the store's ``spans`` and ``logs`` (its server stopped: chdb opens a folder
+    in one process at a time)."""
+    tx = connect(url, 60_000)
+    try:
+        return {t: int(tx.query(f"SELECT count() FROM {t}")[0][0]) for t in ("spans", "logs")}
+    finally:
+        tx.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=50, help="export requests per kind/round")
     ap.add_argument("--per-request", type=int, default=1000, help="spans or logs per request")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument(
+        "--store",
+        default="",
+        help="also run a server on this ClickHouse store: chdb:// (temporary folder), "
+        "chdb:///DIR or clickhouse://host:8123/db",
+    )
     args = ap.parse_args(argv)
 
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="backlight-bench-") as tmp:
         root = Path(tmp)
-        server = BacklightProcess(root / "server").start()
+        ch_url = clickhouse_url(args.store, root) if args.store else ""
+        servers = {"sqlite": BacklightProcess(root / "server")}
+        if ch_url:
+            servers["ch"] = BacklightProcess(root / "ch-server", args=["--store", ch_url])
         try:
+            for s in servers.values():
+                s.start(timeout=60)
+            server = servers["sqlite"]
             assert server.proc is not None
             project = server.project
             print(
@@ -163,12 +202,21 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             n = args.requests
-            spans = trace_payloads(project, n * args.rounds + 4, args.per_request)
-            logs = log_payloads(project, n * args.rounds + 4, args.per_request)
-            warm = {"traces": spans[-4:], "logs": logs[-4:]}
+            payloads = {
+                name: (
+                    trace_payloads(s.project, n * args.rounds + 4, args.per_request),
+                    log_payloads(s.project, n * args.rounds + 4, args.per_request),
+                )
+                for name, s in servers.items()
+            }
+            spans, logs = payloads["sqlite"]
+            warm = {name: {"traces": p[0][-4:], "logs": p[1][-4:]} for name, p in payloads.items()}
             rounds = {
-                "traces": [spans[i * n : (i + 1) * n] for i in range(args.rounds)],
-                "logs": [logs[i * n : (i + 1) * n] for i in range(args.rounds)],
+                name: {
+                    "traces": [p[0][i * n : (i + 1) * n] for i in range(args.rounds)],
+                    "logs": [p[1][i * n : (i + 1) * n] for i in range(args.rounds)],
+                }
+                for name, p in payloads.items()
             }
             gz = sum(len(p.body) for p in spans[:n]) / n / 1024
             raw_kb = sum(len(p.raw) for p in spans[:n]) / n / 1024
@@ -179,16 +227,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"log request: {lraw_kb:.0f} KiB protobuf, {lgz:.0f} KiB gzip",
                 flush=True,
             )
-            rows = {k: [server_rows(r, project) for r in v] for k, v in rounds.items()}
+            rows = {k: [server_rows(r, project) for r in v] for k, v in rounds["sqlite"].items()}
 
             raw_conn = open_writer(root / "raw" / "raw.db", "normal")
             migrate(raw_conn)
             for kind in ("traces", "logs"):  # warm-up: imports, caches, first pages
-                send(server, warm[kind], args.connections)
+                for name, s in servers.items():
+                    send(s, warm[name][kind], args.connections)
                 raw_insert(
                     raw_conn,
                     INSERT_SPAN if kind == "traces" else INSERT_LOG,
-                    server_rows(warm[kind], project),
+                    server_rows(warm["sqlite"][kind], project),
                 )
 
             results: dict[str, dict[str, list[float]]] = {
@@ -200,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                     "raw_cpu": [],
                     "client": [],
                     "pipe": [],
+                    "ch": [],
+                    "ch_ratio": [],
+                    "ch_cpu": [],
                 }
                 for k in ("traces", "logs")
             }
@@ -208,46 +260,62 @@ def main(argv: list[str] | None = None) -> int:
                 for kind in ("traces", "logs"):
                     sql = INSERT_SPAN if kind == "traces" else INSERT_LOG
                     records = sum(len(b) for b in rows[kind][i])
-                    if i % 2:  # alternate the order so that drifting load hits both
-                        sent = send(server, rounds[kind][i], args.connections)
-                        raw_s, raw_cpu = raw_insert(raw_conn, sql, rows[kind][i])
-                    else:
-                        raw_s, raw_cpu = raw_insert(raw_conn, sql, rows[kind][i])
-                        sent = send(server, rounds[kind][i], args.connections)
-                    pipe_s = pipeline_seconds(rounds[kind][i][: max(1, n // 5)], project)
-                    pipe_n = sum(p.records for p in rounds[kind][i][: max(1, n // 5)])
-                    retries += sent.retries
-                    r = results[kind]
+                    # rotate the order so that drifting load hits all of them
+                    order = ["raw", *servers][i % (len(servers) + 1) :]
+                    order += ["raw", *servers][: i % (len(servers) + 1)]
+                    sent: dict[str, Sent] = {}
+                    for who in order:
+                        if who == "raw":
+                            raw_s, raw_cpu = raw_insert(raw_conn, sql, rows[kind][i])
+                        else:
+                            sent[who] = send(servers[who], rounds[who][kind][i], args.connections)
+                    first = rounds["sqlite"][kind][i][: max(1, n // 5)]
+                    pipe_s = pipeline_seconds(first, project)
+                    pipe_n = sum(p.records for p in first)
+                    retries += sum(x.retries for x in sent.values())
+                    r, sq = results[kind], sent["sqlite"]
                     r["raw"].append(records / raw_s)
-                    r["ratio"].append(sent.records / sent.seconds / (records / raw_s))
+                    r["ratio"].append(sq.records / sq.seconds / (records / raw_s))
                     r["raw_cpu"].append(raw_cpu / records * 1e6)
-                    r["server"].append(sent.records / sent.seconds)
-                    r["cpu"].append(sent.server_cpu / sent.records * 1e6)
-                    r["client"].append(sent.client_cpu / sent.seconds)
+                    r["server"].append(sq.records / sq.seconds)
+                    r["cpu"].append(sq.server_cpu / sq.records * 1e6)
+                    r["client"].append(sq.client_cpu / sq.seconds)
                     r["pipe"].append(pipe_s / pipe_n * 1e6)
-                    print(
+                    line = (
                         f"  round {i + 1} {kind:6}: raw {records / raw_s:>9,.0f}/s  "
-                        f"server {sent.records / sent.seconds:>9,.0f}/s  "
-                        f"ratio {sent.records / sent.seconds / (records / raw_s):5.1%}  "
-                        f"server CPU {sent.server_cpu / sent.seconds:.2f} cores  "
-                        f"client CPU {sent.client_cpu / sent.seconds:.2f} cores",
-                        flush=True,
+                        f"server {sq.records / sq.seconds:>9,.0f}/s  "
+                        f"ratio {sq.records / sq.seconds / (records / raw_s):5.1%}  "
+                        f"server CPU {sq.server_cpu / sq.seconds:.2f} cores"
                     )
+                    if "ch" in sent:
+                        ch = sent["ch"]
+                        r["ch"].append(ch.records / ch.seconds)
+                        r["ch_ratio"].append(r["ch"][-1] / r["server"][-1])
+                        r["ch_cpu"].append(ch.server_cpu / ch.records * 1e6)
+                        line += (
+                            f"  | ClickHouse {r['ch'][-1]:>9,.0f}/s  "
+                            f"x{r['ch_ratio'][-1]:.2f} of SQLite  "
+                            f"CPU {ch.server_cpu / ch.seconds:.2f} cores"
+                        )
+                    print(line, flush=True)
             raw_conn.close()
 
             db = server.data_dir / "backlight.db"
             want = {k: sum(p.records for p in v) for k, v in (("spans", spans), ("logs", logs))}
             got = {"spans": count(db, "spans"), "logs": count(db, "logs")}
-            rss = rss_mb(server.proc.pid)
+            rss = {name: rss_mb(s.proc.pid) for name, s in servers.items() if s.proc}
         finally:
-            server.stop()
+            for s in servers.values():
+                s.stop()
+        ch_got = clickhouse_counts(ch_url) if ch_url else want
 
-    if got != want:
-        print(f"ERROR: stored {got}, sent {want}", file=sys.stderr)
+    if got != want or ch_got != want:
+        print(f"ERROR: stored {got} (SQLite), {ch_got} (ClickHouse), sent {want}", file=sys.stderr)
         return 1
     print(
         f"\nall {want['spans']:,} spans and {want['logs']:,} logs stored "
-        f"({retries} back-pressure retries); server RSS after the run {rss:.0f} MB\n"
+        f"{'in each store ' if ch_url else ''}({retries} back-pressure retries); server RSS "
+        f"after the run {', '.join(f'{k} {v:.0f} MB' for k, v in rss.items())}\n"
     )
     body = []
     for kind, label in (("traces", "spans"), ("logs", "logs")):
@@ -282,6 +350,42 @@ def main(argv: list[str] | None = None) -> int:
             body,
         )
     )
+    if ch_url:
+        ch_body = []
+        for kind, label in (("traces", "spans"), ("logs", "logs")):
+            r = results[kind]
+            cpu_ratio = median(r["cpu"]) / median(r["ch_cpu"])
+            ch_body.append(
+                [
+                    label,
+                    f"{median(r['server']):,.0f}",
+                    f"{median(r['ch']):,.0f}",
+                    f"**{median(r['ch_ratio']):.2f}×**",
+                    f"{median(r['cpu']):.1f}",
+                    f"{median(r['ch_cpu']):.1f}",
+                    f"{cpu_ratio:.2f}×",
+                ]
+            )
+        print()
+        print(
+            table(
+                [
+                    "records",
+                    "SQLite store rec/s",
+                    "ClickHouse store rec/s",
+                    "ClickHouse / SQLite",
+                    "SQLite server CPU µs/rec",
+                    "ClickHouse server CPU µs/rec",
+                    "CPU ratio (SQLite / ClickHouse)",
+                ],
+                ch_body,
+            )
+        )
+        worst = min(median(results[k]["ch_ratio"]) for k in results)
+        print(
+            f"\nClickHouse store: {redact_url(ch_url)}; target ≥ 2× the SQLite store: "
+            f"{'met' if worst >= 2 else 'MISSED'} (lowest median ratio {worst:.2f}×)"
+        )
     print(
         f"\nmedians of {args.rounds} rounds; ratio = median of the per-round ratios (server "
         f"and baseline run back to back); CPU ratio = raw CPU per record / server CPU per "

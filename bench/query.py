@@ -1,6 +1,7 @@
 """Query latency of the session and request views with 1M spans and 1M logs loaded.
 
-    .venv/bin/python bench/query.py [--rows 1000000] [--sessions 1000] [--samples 300]
+    .venv/bin/python bench/query.py [--spans 1000000] [--logs 1000000] [--samples 300]
+    .venv/bin/python bench/query.py --store chdb://   # and a ClickHouse store beside it
 
 Loads a data dir through the store's own write functions (``writes.write_browser`` for
 sessions with their network requests and console, ``writes.write_telemetry`` for spans,
@@ -8,7 +9,17 @@ logs and backend errors), then starts a real ``backlight serve`` on it and times
 ``GET /api/v1/sessions/{id}`` and ``GET /api/v1/requests/{id}`` one at a time over
 loopback, for a few hundred random ids.
 
-Shape of the data (``--rows`` spans and as many logs):
+With ``--store URL`` (``chdb://`` for the embedded engine in a temporary folder,
+``chdb:///DIR``, ``clickhouse://host:8123/db``) the same records go into that store in the
+same pass, through its own write path in bulk (browser batches through its writer;
+telemetry as the rows of ``clickhouse.writes.telemetry`` inserted with
+``Writer.insert``, ``--ch-chunk`` rows a table at a time). A second ``backlight serve
+--store URL`` serves it, and the two servers are timed on the same ids, taking turns
+request by request. Bytes on disk per log row are reported for both: SQLite's ``logs``
+table, its indexes and its FTS5 tables (``dbstat``); ClickHouse's active parts of
+``logs`` (``system.parts``).
+
+Shape of the data (``--spans`` spans and ``--logs`` logs):
 - ``--sessions`` sessions × ``--requests-per-session`` network requests; the request id is
   the W3C trace id, as the browser SDK sends it;
 - half of the spans and logs belong to those requests: per request, one service that
@@ -22,16 +33,19 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 from _server_common import ROUTES, hex_id, median, percentile, rss_mb, session_id, table
 
+from backlight_server.cli import redact_url
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.model import (
     BrowserBatch,
@@ -44,6 +58,9 @@ from backlight_server.pipeline.model import (
     SpanRecord,
     TelemetryBatch,
 )
+from backlight_server.store.clickhouse import ClickhouseStore
+from backlight_server.store.clickhouse import writes as chwrites
+from backlight_server.store.factory import check_url
 from backlight_server.store.sqlite import SqliteStore
 from backlight_server.store.sqlite.connection import open_writer
 from backlight_server.store.sqlite.migrations import migrate
@@ -258,8 +275,70 @@ class Loader:
 _LEVEL = {5: "debug", 9: "info", 13: "warn", 17: "error"}
 
 
-def load(db: Path, rows: int, n_sessions: int, per_session: int) -> dict[str, object]:
-    """Fill ``db``; return some ids to query and the counts."""
+class ChLoad:
+    """Bulk writes into a ClickHouse store: the rows its writer would insert, buffered per
+    table and inserted ``chunk`` rows at a time through ``Writer.insert``."""
+
+    def __init__(self, store: ClickhouseStore, chunk: int) -> None:
+        self.store, self.chunk = store, chunk
+        self.buffer: dict[str, list[list[Any]]] = {}
+        self.seconds = 0.0
+
+    def browser(self, batch: BrowserBatch) -> None:
+        t0 = time.perf_counter()
+        assert self.store.writer.submit(batch, 1).result() is True
+        self.seconds += time.perf_counter() - t0
+
+    def telemetry(self, batch: TelemetryBatch) -> None:
+        t0 = time.perf_counter()
+        rows = chwrites.telemetry(self.store.tx, batch, time.time() * 1000, [])
+        for name, table_rows in rows.items():
+            buf = self.buffer.setdefault(name, [])
+            buf += table_rows
+            if len(buf) >= self.chunk:
+                self.store.writer.insert(name, buf)
+                buf.clear()
+        self.seconds += time.perf_counter() - t0
+
+    def flush(self) -> None:
+        t0 = time.perf_counter()
+        for name, buf in self.buffer.items():
+            if buf:
+                self.store.writer.insert(name, buf)
+                buf.clear()
+        self.seconds += time.perf_counter() - t0
+
+
+def sqlite_log_bytes(conn: sqlite3.Connection) -> int:
+    """Pages of ``logs``, its indexes and its FTS5 index (``dbstat``)."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE tbl_name = 'logs' OR name LIKE 'logs_fts%'"
+        )
+    ]
+    marks = ",".join("?" * len(names))
+    row = conn.execute(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({marks})", names)
+    return int(row.fetchone()[0] or 0)
+
+
+CH_COUNT = {
+    "sessions": "SELECT uniqExact(secure_id) FROM sessions",
+    **{t: f"SELECT count() FROM {t}" for t in ("network", "spans", "logs", "errors")},
+}
+
+
+def load(
+    db: Path,
+    ch: ClickhouseStore | None,
+    n_spans: int,
+    n_logs: int,
+    n_sessions: int,
+    per_session: int,
+    ch_chunk: int,
+) -> dict[str, Any]:
+    """Fill ``db`` (and ``ch``) with the same records; return some ids to query, the
+    counts, the seconds each store took and its bytes on disk per log row."""
     store = SqliteStore(db)
     store.open()
     project = store.create_project("bench")
@@ -267,45 +346,84 @@ def load(db: Path, rows: int, n_sessions: int, per_session: int) -> dict[str, ob
     conn = open_writer(db, "normal")
     migrate(conn)
     gen = Loader(project)
+    chl = ChLoad(ch, ch_chunk) if ch is not None else None
+    if ch is not None:
+        ch.create_project("bench", project)
+    sqlite_s = 0.0
 
-    def commit(fn: object) -> None:
+    def commit(fn: Callable[..., object], *args: Any) -> None:
+        nonlocal sqlite_s
+        t0 = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        fn(conn)  # type: ignore[operator]
+        fn(conn, *args)
         conn.execute("COMMIT")
+        sqlite_s += time.perf_counter() - t0
 
     sessions: list[str] = []
     requests: list[tuple[str, str, float]] = []
     for b in gen.sessions(n_sessions, per_session):
-        commit(lambda c, b=b: write_browser(c, b, b.session.started_ms))
+        commit(write_browser, b, b.session.started_ms)
+        if chl is not None:
+            chl.browser(b)
         sessions.append(b.session.secure_id)
         requests += [(b.session.secure_id, str(n.request_id), n.start_ms) for n in b.network]
     n_req = len(requests)
-    spans_per = max(1, rows // 2 // n_req)
-    logs_per = spans_per
+    spans_per = max(1, n_spans // 2 // n_req)
+    logs_per = max(1, n_logs // 2 // n_req)
     for t in gen.linked(requests, spans_per, logs_per):
-        commit(lambda c, t=t: write_telemetry(c, t))
-    linked_rows = spans_per * n_req
+        commit(write_telemetry, t)
+        if chl is not None:
+            chl.telemetry(t)
     unlinked_traces: list[str] = []
-    for t in gen.unlinked(max(0, rows - linked_rows), max(0, rows - linked_rows)):
-        commit(lambda c, t=t: write_telemetry(c, t))
+    left = (max(0, n_spans - spans_per * n_req), max(0, n_logs - logs_per * n_req))
+    done = loaded = 0
+    for t in gen.unlinked(*left):
+        commit(write_telemetry, t)
+        if chl is not None:
+            chl.telemetry(t)
         unlinked_traces.append(t.spans[0].trace_id if t.spans else "")
+        done += len(t.spans) + len(t.logs)
+        if done >= 2_000_000:
+            loaded, done = loaded + done, 0
+            print(
+                f"  ... {loaded:,} more rows: SQLite "
+                f"{sqlite_s:.0f} s" + (f", ClickHouse {chl.seconds:.0f} s" if chl else ""),
+                flush=True,
+            )
+    t0 = time.perf_counter()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    sqlite_s += time.perf_counter() - t0
     counts = {
         name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         for name in ("sessions", "network", "spans", "logs", "errors")
     }
+    log_bytes = sqlite_log_bytes(conn)
     conn.close()
-    return {
+    out: dict[str, Any] = {
         "sessions": sessions,
         "requests": [r for _, r, _ in requests],
         "unlinked": [t for t in unlinked_traces if t],
         "counts": counts,
         "spans_per_request": spans_per,
         "logs_per_request": logs_per,
+        "seconds": {"sqlite": sqlite_s},
+        "log_bytes": {"sqlite": log_bytes},
     }
+    if ch is not None and chl is not None:
+        chl.flush()
+        tx = ch.tx
+        out["seconds"]["ch"] = chl.seconds
+        out["ch_counts"] = {k: int(tx.query(q)[0][0]) for k, q in CH_COUNT.items()}
+        parts = tx.query(
+            "SELECT sum(bytes_on_disk), count() FROM system.parts "
+            "WHERE database = currentDatabase() AND table = 'logs' AND active"
+        )[0]
+        out["log_bytes"]["ch"] = int(parts[0])
+        out["ch_parts"] = int(parts[1])
+    return out
 
 
-def check_linkage(client: httpx.Client, sid: str, info: dict[str, object]) -> None:
+def check_linkage(client: httpx.Client, sid: str, info: dict[str, Any]) -> None:
     """The timed views must return the loaded data, not fast empty answers."""
     view = client.get(f"/api/v1/sessions/{sid}").json()
     first = view["network"][0]
@@ -316,50 +434,107 @@ def check_linkage(client: httpx.Client, sid: str, info: dict[str, object]) -> No
     assert len(req["logs"]) == logs and len(req["services"]) == 2, req["services"]
 
 
-def measure(client: httpx.Client, paths: list[str]) -> tuple[list[float], int]:
-    """Latency (ms) of each GET, one at a time; and the mean response size."""
-    out, size = [], 0
-    for path in paths:
-        t0 = time.perf_counter()
-        r = client.get(path)
-        out.append((time.perf_counter() - t0) * 1000)
-        if r.status_code != 200:
-            raise RuntimeError(f"GET {path}: HTTP {r.status_code} {r.text[:200]}")
-        size += len(r.content)
-    return out, size // max(1, len(paths))
+def get(client: httpx.Client, path: str) -> tuple[float, int]:
+    """Latency (ms) of one GET and its response size."""
+    t0 = time.perf_counter()
+    r = client.get(path)
+    ms = (time.perf_counter() - t0) * 1000
+    if r.status_code != 200:
+        raise RuntimeError(f"GET {path}: HTTP {r.status_code} {r.text[:200]}")
+    return ms, len(r.content)
+
+
+def measure(
+    clients: dict[str, httpx.Client], paths: list[str]
+) -> dict[str, tuple[list[float], int]]:
+    """Each GET on every server in turn (the order flips each time), one at a time;
+    per server: the latencies and the mean response size."""
+    lat: dict[str, list[float]] = {k: [] for k in clients}
+    size = dict.fromkeys(clients, 0)
+    names = list(clients)
+    for i, path in enumerate(paths):
+        for name in names if i % 2 == 0 else names[::-1]:
+            ms, n = get(clients[name], path)
+            lat[name].append(ms)
+            size[name] += n
+    return {k: (lat[k], size[k] // max(1, len(paths))) for k in clients}
+
+
+def clickhouse_url(store: str, root: Path) -> str:
+    """``chdb://`` (no folder) means a folder in the run's temporary directory."""
+    if store.rstrip("/") in ("chdb:", "chdb"):
+        return f"chdb://{root / 'chdb'}"
+    return check_url(store)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=1_000_000, help="spans, and as many logs")
+    ap.add_argument("--spans", type=int, default=1_000_000)
+    ap.add_argument("--logs", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int, default=0, help="shorthand: --spans N --logs N")
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--requests-per-session", type=int, default=20)
     ap.add_argument("--samples", type=int, default=300, help="ids timed per endpoint")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument(
+        "--store",
+        default="",
+        help="also a ClickHouse store: chdb:// (temporary folder), chdb:///DIR or "
+        "clickhouse://host:8123/db (an empty database)",
+    )
+    ap.add_argument("--ch-chunk", type=int, default=200_000, help="rows per ClickHouse insert")
     args = ap.parse_args(argv)
+    if args.rows:
+        args.spans = args.logs = args.rows
 
     with tempfile.TemporaryDirectory(prefix="backlight-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
+        ch_url = clickhouse_url(args.store, Path(tmp)) if args.store else ""
         t0 = time.perf_counter()
         print(
-            f"loading {args.rows:,} spans and {args.rows:,} logs, {args.sessions:,} sessions "
-            f"x {args.requests_per_session} requests ...",
+            f"loading {args.spans:,} spans and {args.logs:,} logs, {args.sessions:,} sessions "
+            f"x {args.requests_per_session} requests into SQLite"
+            + (f" and {redact_url(ch_url)}" if ch_url else "")
+            + " ...",
             flush=True,
         )
-        info = load(data_dir / "backlight.db", args.rows, args.sessions, args.requests_per_session)
+        ch = ClickhouseStore(ch_url, query_timeout_ms=600_000) if ch_url else None
+        if ch is not None:
+            ch.open()
+        try:
+            info = load(
+                data_dir / "backlight.db",
+                ch,
+                args.spans,
+                args.logs,
+                args.sessions,
+                args.requests_per_session,
+                args.ch_chunk,
+            )
+        finally:
+            if ch is not None:
+                ch.close()  # chdb: one process at a time on a folder; the server is next
         size_mb = sum(f.stat().st_size for f in data_dir.iterdir()) / 1e6
+        seconds: dict[str, float] = info["seconds"]
         print(
-            f"  loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}; "
-            f"{info['spans_per_request']} spans and {info['logs_per_request']} logs per "
-            f"linked request; database {size_mb:,.0f} MB",
+            f"  loaded in {time.perf_counter() - t0:.0f} s (SQLite writes {seconds['sqlite']:.0f} s"
+            + (f", ClickHouse writes {seconds['ch']:.0f} s" if ch_url else "")
+            + f"): {info['counts']}; {info['spans_per_request']} spans and "
+            f"{info['logs_per_request']} logs per linked request; SQLite database "
+            f"{size_mb:,.0f} MB",
             flush=True,
         )
+        if ch_url:
+            print(f"  ClickHouse: {info['ch_counts']}; logs in {info['ch_parts']} parts")
+            if info["ch_counts"] != info["counts"]:
+                print("ERROR: the two stores hold different counts", file=sys.stderr)
+                return 1
 
         rng = random.Random(args.seed)
-        sessions: list[str] = info["sessions"]  # type: ignore[assignment]
-        requests: list[str] = info["requests"]  # type: ignore[assignment]
-        unlinked: list[str] = info["unlinked"]  # type: ignore[assignment]
+        sessions: list[str] = info["sessions"]
+        requests: list[str] = info["requests"]
+        unlinked: list[str] = info["unlinked"]
         cases = [
             (
                 "GET /api/v1/sessions/{id}",
@@ -374,37 +549,69 @@ def main(argv: list[str] | None = None) -> int:
                 [f"/api/v1/requests/{rng.choice(unlinked)}" for _ in range(args.samples)],
             ),
         ]
-        server = BacklightProcess(data_dir).start()
+        servers = {"SQLite": BacklightProcess(data_dir)}
+        if ch_url:
+            servers["ClickHouse"] = BacklightProcess(
+                Path(tmp) / "ch-server", args=["--store", ch_url]
+            )
+        clients: dict[str, httpx.Client] = {}
         try:
-            assert server.proc is not None
-            headers = {"Authorization": f"Bearer {server.token}"}
-            with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            for server in servers.values():
+                server.start(timeout=120)
+                clients[next(k for k, v in servers.items() if v is server)] = httpx.Client(
+                    base_url=server.url,
+                    headers={"Authorization": f"Bearer {server.token}"},
+                    timeout=60,
+                )
+            for client in clients.values():
                 check_linkage(client, sessions[0], info)
-                for _, paths in cases:  # warm-up: worker threads, read connections, cache
-                    measure(client, paths[:10])
-                results = [(name, *measure(client, paths)) for name, paths in cases]
-            rss = rss_mb(server.proc.pid)
+            for _, paths in cases:  # warm-up: worker threads, read connections, cache
+                measure(clients, paths[:10])
+            results = [(name, measure(clients, paths)) for name, paths in cases]
+            rss = {k: rss_mb(s.proc.pid) for k, s in servers.items() if s.proc}
         finally:
-            server.stop()
+            for client in clients.values():
+                client.close()
+            for server in servers.values():
+                server.stop()
 
     rows = [
         [
             name,
+            store,
             f"{median(lat):.1f}",
             f"{percentile(lat, 95):.1f}",
             f"{max(lat):.1f}",
             f"{size / 1024:.0f} KiB",
         ]
-        for name, lat, size in results
+        for name, by_store in results
+        for store, (lat, size) in by_store.items()
     ]
     print()
-    print(table(["endpoint", "p50 ms", "p95 ms", "max ms", "mean response"], rows))
+    print(table(["endpoint", "store", "p50 ms", "p95 ms", "max ms", "mean response"], rows))
     print(
-        f"\n{args.samples} random ids per endpoint, sequential, keep-alive, loopback; "
-        f"server RSS after the queries {rss:.0f} MB"
+        f"\n{args.samples} random ids per endpoint, sequential, keep-alive, loopback"
+        + (", the two servers taking turns" if ch_url else "")
+        + "; server RSS after the queries "
+        + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items())
     )
-    worst = max(percentile(lat, 95) for _, lat, _ in results)
-    print(f"target p95 < 50 ms: {'met' if worst < 50 else 'MISSED'} (worst p95 {worst:.1f} ms)")
+    per_row = {k: v / max(1, info["counts"]["logs"]) for k, v in info["log_bytes"].items()}
+    print(
+        f"bytes on disk per log row: SQLite {per_row['sqlite']:.0f} (table, indexes, FTS5)"
+        + (
+            f", ClickHouse {per_row['ch']:.0f} (active parts): "
+            f"{per_row['ch'] / per_row['sqlite']:.0%} of SQLite's; target ≤ 25 %: "
+            f"{'met' if per_row['ch'] <= per_row['sqlite'] / 4 else 'MISSED'}"
+            if ch_url
+            else ""
+        )
+    )
+    for store in servers:
+        worst = max(percentile(by[store][0], 95) for _, by in results)
+        print(
+            f"{store}: target p95 < 50 ms: {'met' if worst < 50 else 'MISSED'} "
+            f"(worst p95 {worst:.1f} ms)"
+        )
     return 0
 
 
