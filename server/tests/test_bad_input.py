@@ -220,6 +220,7 @@ def _snapshot(server: BacklightProcess, sid: str, rid: str) -> Any:
     )
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_hostile_inputs_get_4xx_and_change_nothing(backlight_process: BacklightProcess) -> None:
     server = backlight_process.start()

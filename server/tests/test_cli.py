@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from backlight_server.testing import BacklightProcess
 from bltest import session_id, session_start
@@ -22,6 +23,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.sqlite_only
 def test_project_create_then_ingest(tmp_path: Path) -> None:
     data = tmp_path / "data"
     created = run("project", "create", "shop", "--data-dir", str(data))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from backlight_server.query.timematch import SKEW_MS
@@ -250,6 +251,7 @@ async def test_only_session_records_match_the_one_request_in_flight(
     assert "trace c at 90" in exact.text and "matched by time" not in exact.text
 
 
+@pytest.mark.sqlite_only
 async def test_time_matching_survives_any_stored_value(
     client: httpx.AsyncClient, project: str, app: FastAPI, tmp_path: Path
 ) -> None:

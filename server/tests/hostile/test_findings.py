@@ -158,6 +158,7 @@ def test_1_hostile_stack_does_not_freeze_the_server(server: BacklightProcess) ->
     assert len(group) == 1
 
 
+@pytest.mark.sqlite_only
 def test_2_absurd_timestamps_are_refused_and_old_rows_still_render(
     server: BacklightProcess,
 ) -> None:
@@ -188,6 +189,7 @@ def test_2_absurd_timestamps_are_refused_and_old_rows_still_render(
     pages_answer(server, legacy)
 
 
+@pytest.mark.sqlite_only
 def test_3_large_graphql_json_is_stored_valid(server: BacklightProcess) -> None:
     sid = start_session(server)
     big = {"plan": "x" * 70_000}
@@ -270,6 +272,7 @@ def test_4_deep_snapshots_are_stored_and_bad_levels_refused(server: BacklightPro
     pages_answer(server, sid)
 
 
+@pytest.mark.sqlite_only
 def test_5_network_detail_types_are_checked_and_old_rows_render(server: BacklightProcess) -> None:
     sid = start_session(server)
     for key, value, field in (

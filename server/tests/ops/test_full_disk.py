@@ -88,6 +88,7 @@ def _assert_storage_503(r: httpx.Response) -> None:
     assert "disk full" in body["detail"]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
     grpc_port = free_port()

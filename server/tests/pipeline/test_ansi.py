@@ -104,6 +104,7 @@ def test_werkzeug_request_log_is_stored_and_shown_without_colours(
     assert ESC not in page.text and "[35m" not in page.text
 
 
+@pytest.mark.sqlite_only
 def test_a_body_stored_raw_by_an_older_server_is_shown_without_colours(
     backlight_server: BacklightProcess,
 ) -> None:

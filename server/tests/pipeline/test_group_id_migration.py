@@ -26,6 +26,9 @@ FRAMES = '[{"file": "app/checkout.py", "function": "reserve", "line": 10, "in_ap
 _COLUMNS = "project_id, fingerprint, type, message, source, stack, first_ms, last_ms, count, state"
 
 
+pytestmark = pytest.mark.sqlite_only  # builds SQLite files of older versions
+
+
 def database_at(path: Path, version: int) -> sqlite3.Connection:
     """A database as a server whose last migration was ``version`` left it."""
     conn = sqlite3.connect(path, isolation_level=None)

@@ -43,6 +43,9 @@ NODE = {
 CHROME = json.loads((STACKS / "browser" / "chrome-156.json").read_text())
 
 
+pytestmark = pytest.mark.sqlite_only  # builds SQLite files of older versions
+
+
 def old_database(path: Path) -> None:
     """Schema version 2, as every server before issue 17 left it, with one project."""
     conn = sqlite3.connect(path, isolation_level=None)

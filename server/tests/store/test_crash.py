@@ -32,6 +32,7 @@ def _payload(project: str) -> tuple[bytes, str]:
     return req.SerializeToString(), trace_id.hex()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_acknowledged_batches_survive_sigkill(backlight_process: BacklightProcess) -> None:
     server = backlight_process.start()

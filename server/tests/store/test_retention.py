@@ -72,7 +72,7 @@ async def test_purge_before_cutoff(app: FastAPI, client: httpx.AsyncClient, proj
     await store.write_telemetry(_telemetry(project, now, new_rid), 1)
 
     removed = store.purge_before(now - 30 * DAY_MS)
-    assert removed >= 8
+    assert removed >= 6  # rows of the session, its batch, replay, request, error, span, log
 
     async def get(path: str) -> httpx.Response:
         return await client.get(path, headers=AUTH)

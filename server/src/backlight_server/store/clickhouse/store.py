@@ -22,7 +22,12 @@ from backlight_server.store.base import Health, Row
 from backlight_server.store.clickhouse import reads, writes
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
-from backlight_server.store.clickhouse.transport import HttpTransport, Transport, connect
+from backlight_server.store.clickhouse.transport import (
+    EngineInUse,
+    HttpTransport,
+    Transport,
+    connect,
+)
 from backlight_server.store.clickhouse.writer import Writer
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.sqlite.store import new_project_id
@@ -70,6 +75,8 @@ class ClickhouseStore:
             raise StorageUnavailable(
                 f"this store needs the {kind} extra: pip install 'backlight-server[{kind}]'"
             ) from exc
+        except EngineInUse as exc:
+            raise StorageUnavailable(str(exc)) from exc
         except Exception as exc:
             raise StorageUnavailable(f"cannot connect: {_first_line(exc)}") from exc
         try:

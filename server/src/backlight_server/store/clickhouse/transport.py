@@ -9,10 +9,11 @@ row, in the order of the named columns).
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import IO, Any, ClassVar, Protocol
 from urllib.parse import unquote, urlsplit
 
 import orjson
@@ -20,7 +21,7 @@ import orjson
 from backlight_server.errors import QueryTimeout
 
 Params = Mapping[str, Any]
-Settings = Mapping[str, str | int]
+Settings = Mapping[str, str | int | float]
 
 # Output that survives a round trip through JSON: 64-bit integers as numbers, NaN and
 # infinities as null. A column name means the column even where an aggregate of the same
@@ -63,7 +64,11 @@ def _settings_clause(settings: Settings | None) -> str:
         return ""
     parts = []
     for key, value in settings.items():
-        literal = str(value) if isinstance(value, int) else "'" + value.replace("'", "\\'") + "'"
+        literal = (
+            repr(value)
+            if isinstance(value, int | float)
+            else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        )
         parts.append(f"{key} = {literal}")
     return " SETTINGS " + ", ".join(parts)
 
@@ -83,12 +88,19 @@ class ChdbTransport:
         from chdb import session
 
         self.folder = folder.resolve()
-        self._timeout_s = max(1, timeout_ms // 1000)
+        self._timeout_ms = timeout_ms
+        self._timeout_s = max(0.001, timeout_ms / 1000)
         with self._shared_lock:
             engine, users = self._shared.get(self.folder, (None, 0))
             if engine is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                engine = session.Session(str(self.folder))  # type: ignore[no-untyped-call]
+                lock = _claim(self.folder)
+                try:
+                    engine = session.Session(str(self.folder))  # type: ignore[no-untyped-call]
+                except BaseException:
+                    lock.close()
+                    raise
+                _claims[self.folder] = lock
             self._shared[self.folder] = (engine, users + 1)
         self._engine = engine
         self._lock = _engine_lock(self.folder)
@@ -99,7 +111,7 @@ class ChdbTransport:
                 result = self._engine.query(sql, fmt, params=_bind(params))
         except Exception as exc:  # chdb raises its own error type with the server's code
             if _TIMEOUT_CODE in str(exc):
-                raise QueryTimeout(self._timeout_s * 1000) from exc
+                raise QueryTimeout(self._timeout_ms) from exc
             raise
         data: bytes = result.bytes()
         return data
@@ -135,11 +147,37 @@ class ChdbTransport:
             if users <= 1:
                 del self._shared[self.folder]
                 engine.close()
+                claim = _claims.pop(self.folder, None)
+                if claim is not None:
+                    claim.close()
             else:
                 self._shared[self.folder] = (engine, users - 1)
 
 
 _locks: dict[Path, threading.Lock] = {}
+_claims: dict[Path, IO[bytes]] = {}
+
+
+class EngineInUse(RuntimeError):
+    """Another process has the embedded engine's folder open."""
+
+
+def _claim(folder: Path) -> IO[bytes]:
+    """An exclusive lock on ``folder/backlight.lock`` for as long as the engine is open.
+
+    The embedded engine does not notice a second process on its folder; both would write
+    it, and neither would see the other's data. So a second process is refused.
+    """
+    handle = (folder / "backlight.lock").open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise EngineInUse(
+            f"{folder} is open in another process: a chdb:// store serves one process "
+            "(stop it first, or use clickhouse:// to share a store)"
+        ) from exc
+    return handle
 
 
 def _engine_lock(folder: Path) -> threading.Lock:
@@ -154,7 +192,8 @@ class HttpTransport:
         import clickhouse_connect
 
         parts = urlsplit(url)
-        self._timeout_s = max(1, timeout_ms // 1000)
+        self._timeout_ms = timeout_ms
+        self._timeout_s = max(0.001, timeout_ms / 1000)
         self.database = parts.path.strip("/") or "default"
         self._client = clickhouse_connect.get_client(
             host=parts.hostname or "localhost",
@@ -164,7 +203,7 @@ class HttpTransport:
             database=self.database,
             secure=parts.scheme == "clickhouses",
             autogenerate_session_id=False,
-            send_receive_timeout=self._timeout_s + 5,
+            send_receive_timeout=int(self._timeout_s) + 5,
         )
 
     def query(
@@ -177,7 +216,7 @@ class HttpTransport:
             )
         except Exception as exc:
             if _TIMEOUT_CODE in str(exc):
-                raise QueryTimeout(self._timeout_s * 1000) from exc
+                raise QueryTimeout(self._timeout_ms) from exc
             raise
         rows: list[list[Any]] = orjson.loads(result)["data"] if result else []
         return rows
@@ -190,7 +229,7 @@ class HttpTransport:
             )
         except Exception as exc:
             if _TIMEOUT_CODE in str(exc):
-                raise QueryTimeout(self._timeout_s * 1000) from exc
+                raise QueryTimeout(self._timeout_ms) from exc
             raise
         rows: list[dict[str, Any]] = orjson.loads(result)["data"] if result else []
         return rows
