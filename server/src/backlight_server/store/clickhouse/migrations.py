@@ -11,11 +11,11 @@ from backlight_server.store.clickhouse.schema import (
     ttl_statements,
     versions_table,
 )
-from backlight_server.store.clickhouse.transport import Transport
+from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
 
 
 def current(tx: Transport) -> int:
-    rows = tx.query("SELECT max(version) FROM schema_versions")
+    rows = tx.query("SELECT max(version) FROM schema_versions", settings=NO_LIMIT)
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 

@@ -12,7 +12,7 @@ from backlight_server.query import summaries
 from backlight_server.query import timematch as rule
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
-from backlight_server.store.clickhouse.transport import Params, Transport
+from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Transport
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import tidy
 
@@ -46,14 +46,6 @@ SELECT secure_id, any(project_id) AS project_id, min(started_ms) AS started_ms,
     sum(dropped_other) AS dropped_other
 FROM sessions WHERE {where} GROUP BY secure_id
 """
-_SESSION_REQUESTS = (
-    "SELECT request_id FROM network WHERE session_id = {sid:String} AND request_id IS NOT NULL"
-)
-# Errors of a session: by its id, or (recorded before the browser sent the request) by the
-# id of one of its requests.
-_OF_SESSION = (
-    f"(session_id = {{sid:String}} OR (session_id IS NULL AND request_id IN ({_SESSION_REQUESTS})))"
-)
 
 
 def _folded(where: str) -> str:
@@ -65,21 +57,30 @@ def _folded(where: str) -> str:
 
 
 def _be_errors(tx: Transport, sids: list[str]) -> dict[str, int]:
+    """Backend errors per session: by session id, and by the ids of its requests for those
+    recorded before the browser sent the request (indexed lookups, no join)."""
     if not sids:
         return {}
-    rows = tx.query(
-        "SELECT sid, count() FROM ("
-        "SELECT id, assumeNotNull(session_id) AS sid FROM errors "
-        "WHERE session_id IN {sids:Array(String)} AND source != 'frontend' "
-        "UNION DISTINCT SELECT e.id AS id, n.session_id AS sid FROM errors AS e INNER JOIN "
-        "(SELECT DISTINCT assumeNotNull(request_id) AS rid, session_id FROM network "
-        "WHERE session_id IN {sids:Array(String)} AND request_id IS NOT NULL) AS n "
-        "ON assumeNotNull(e.request_id) = n.rid "
-        "WHERE e.session_id IS NULL AND e.request_id IS NOT NULL AND e.source != 'frontend'"
-        ") GROUP BY sid",
-        {"sids": sids},
-    )
-    return {r[0]: int(r[1]) for r in rows}
+    owners = {
+        r[0]: r[1]
+        for r in tx.query(
+            "SELECT DISTINCT assumeNotNull(request_id), session_id FROM network "
+            "WHERE session_id IN {sids:Array(String)} AND request_id IS NOT NULL",
+            {"sids": sids},
+        )
+    }
+    found: dict[str, set[int]] = {}
+    for eid, sid, rid in tx.query(
+        "SELECT id, session_id, request_id FROM errors WHERE session_id IN {sids:Array(String)} "
+        "AND source != 'frontend' UNION ALL SELECT id, session_id, request_id FROM errors "
+        "WHERE request_id IN {rids:Array(String)} AND session_id IS NULL "
+        "AND source != 'frontend'",
+        {"sids": sids, "rids": sorted(owners)},
+    ):
+        owner = sid if sid is not None else owners.get(rid)
+        if owner is not None:
+            found.setdefault(owner, set()).add(int(eid))
+    return {sid: len(ids) for sid, ids in found.items()}
 
 
 def _with_be_errors(tx: Transport, sessions: list[Row]) -> list[Row]:
@@ -144,6 +145,7 @@ def session_info(tx: Transport, secure_id: str) -> tuple[str, float] | None:
         "SELECT any(project_id), min(started_ms) FROM sessions WHERE secure_id = {sid:String} "
         "GROUP BY secure_id",
         {"sid": secure_id},
+        NO_LIMIT,
     )
     return (rows[0][0], float(rows[0][1])) if rows else None
 
@@ -173,13 +175,7 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
         "ORDER BY ts_ms",
         sid,
     )
-    errors = _rows(
-        tx,
-        "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, "
-        "trace_id, span_id, service, url" + (", attributes" if detail else "") + " FROM errors "
-        f"WHERE {_OF_SESSION} ORDER BY ts_ms, id",
-        sid,
-    )
+    errors = _session_errors(tx, secure_id, network, detail)
     out = {
         "session": session,
         "network": network,
@@ -195,6 +191,24 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
             sid,
         )
     return out
+
+
+def _session_errors(tx: Transport, secure_id: str, network: list[Row], detail: bool) -> list[Row]:
+    """The session's errors: by its id, and (recorded before the browser sent the request)
+    by the ids of its requests. Two indexed lookups, not one ``OR`` that scans."""
+    rids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
+    columns = (
+        "id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, trace_id, "
+        "span_id, service, url" + (", attributes" if detail else "")
+    )
+    rows = _rows(
+        tx,
+        f"SELECT {columns} FROM errors WHERE session_id = {{sid:String}} UNION ALL "
+        f"SELECT {columns} FROM errors WHERE request_id IN {{rids:Array(String)}} "
+        "AND session_id IS NULL",
+        {"sid": secure_id, "rids": rids},
+    )
+    return sorted(rows, key=lambda e: (e["ts_ms"], e["id"]))
 
 
 def get_session(tx: Transport, secure_id: str) -> Row | None:
@@ -234,17 +248,18 @@ def get_replay(
 
 
 def _trace_ids_for_request(tx: Transport, request_id: str) -> list[str]:
-    rid = {"rid": request_id}
-    linked: list[object] = []
-    for sql in (
-        "SELECT DISTINCT trace_id FROM spans WHERE request_id = {rid:String} "
-        "AND request_id != trace_id",
-        "SELECT DISTINCT assumeNotNull(trace_id) FROM logs WHERE request_id = {rid:String} "
-        "AND trace_id IS NOT NULL AND request_id != trace_id",
-        "SELECT DISTINCT assumeNotNull(trace_id) FROM errors WHERE request_id = {rid:String} "
-        "AND trace_id IS NOT NULL",
-    ):
-        linked += [r[0] for r in tx.query(sql, rid)]
+    linked = [
+        r[0]
+        for r in tx.query(
+            "SELECT DISTINCT trace_id FROM spans WHERE request_id = {rid:String} "
+            "AND request_id != trace_id UNION ALL "
+            "SELECT DISTINCT assumeNotNull(trace_id) FROM logs WHERE request_id = {rid:String} "
+            "AND trace_id IS NOT NULL AND request_id != trace_id UNION ALL "
+            "SELECT DISTINCT assumeNotNull(trace_id) FROM errors WHERE request_id = {rid:String} "
+            "AND trace_id IS NOT NULL",
+            {"rid": request_id},
+        )
+    ]
     return request_views.request_trace_ids(request_id, linked)
 
 
@@ -253,15 +268,16 @@ _SPAN = (
     "status_message, service, environment, session_id, request_id, attributes, events "
     "FROM spans WHERE {where} ORDER BY start_ns"
 )
-_LOG = (
+_LOG_COLUMNS = (
     "SELECT id, ts_ns, trace_id, span_id, level, severity_number, body, service, environment, "
-    "session_id, request_id, attributes FROM logs WHERE {where} ORDER BY ts_ns, id LIMIT {lim}"
+    "session_id, request_id, attributes FROM logs "
 )
-_ERROR = (
+_LOG = "SELECT * FROM (" + _LOG_COLUMNS + "WHERE {where}) ORDER BY ts_ns, id LIMIT {lim}"
+_ERROR_COLUMNS = (
     "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, session_id, "
-    "request_id, trace_id, span_id, service, environment, url, attributes "
-    "FROM errors WHERE {where} ORDER BY ts_ms, id"
+    "request_id, trace_id, span_id, service, environment, url, attributes FROM errors "
 )
+_ERROR = "SELECT * FROM (" + _ERROR_COLUMNS + "WHERE {where}) ORDER BY ts_ms, id"
 
 
 def _timed(
@@ -304,32 +320,32 @@ def get_request(tx: Transport, request_id: str) -> Row:
     )
     traces = _trace_ids_for_request(tx, request_id)
     params = {**rid, "traces": traces}
-    spans = span_times(
-        _rows(
-            tx,
-            _SPAN.format(
-                where="trace_id IN {traces:Array(String)} OR "
-                "(request_id = {rid:String} AND request_id != trace_id)"
-            ),
-            params,
-        )
-    )
+    # Rows that carry the request id and a trace id are in one of ``traces`` (which holds
+    # every trace seen with this request id); those without a trace are looked up apart.
+    spans = span_times(_rows(tx, _SPAN.format(where="trace_id IN {traces:Array(String)}"), params))
     logs = log_times(
         _rows(
             tx,
             _LOG.format(
-                where="trace_id IN {traces:Array(String)} OR "
-                "(request_id = {rid:String} AND NOT " + _same("request_id", "trace_id") + ")",
+                where="trace_id IN {traces:Array(String)} UNION ALL "
+                + _LOG_COLUMNS
+                + "WHERE request_id = {rid:String} AND trace_id IS NULL",
                 lim=5000,
             ),
             params,
         )
     )
+    logs.sort(key=lambda lg: (lg["ts_ns"], lg["id"]))
     errors = _rows(
         tx,
-        _ERROR.format(where="trace_id IN {traces:Array(String)} OR request_id = {rid:String}"),
+        _ERROR.format(
+            where="trace_id IN {traces:Array(String)} UNION ALL "
+            + _ERROR_COLUMNS
+            + "WHERE request_id = {rid:String} AND trace_id IS NULL"
+        ),
         params,
     )
+    errors.sort(key=lambda e: (e["ts_ms"], e["id"]))
     logs, errors = _timed(tx, browser, request_id, logs, errors)
     return request_views.request_view(request_id, browser, traces, spans, logs, errors)
 
@@ -434,7 +450,9 @@ def get_error_group(tx: Transport, group_id: int, limit: int) -> Row | None:
 
 def group_project(tx: Transport, group_id: int) -> str | None:
     rows = tx.query(
-        "SELECT project_id FROM errors WHERE group_id = {g:UInt64} LIMIT 1", {"g": group_id}
+        "SELECT project_id FROM errors WHERE group_id = {g:UInt64} LIMIT 1",
+        {"g": group_id},
+        NO_LIMIT,
     )
     return str(rows[0][0]) if rows else None
 

@@ -23,6 +23,7 @@ from backlight_server.store.clickhouse import reads, writes
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import (
+    NO_LIMIT,
     EngineInUse,
     HttpTransport,
     Transport,
@@ -127,14 +128,14 @@ class ClickhouseStore:
             "SELECT argMax(holder, (taken_ms, holder)), argMax(until_ms, (taken_ms, holder)) "
             "FROM leases WHERE name = {n:String}"
         )
-        rows = self.tx.query(read, {"n": name})
+        rows = self.tx.query(read, {"n": name}, NO_LIMIT)
         current, until = (rows[0][0], float(rows[0][1])) if rows else ("", 0.0)
         if current and current != holder and until > now:
             return False
         row = [name, holder, now + seconds * 1000, now]
         self.writer.submit(lambda tx: self.writer.insert("leases", [row]), 1).result()
         time.sleep(_LEASE_SETTLE_S)
-        rows = self.tx.query(read, {"n": name})
+        rows = self.tx.query(read, {"n": name}, NO_LIMIT)
         return bool(rows) and rows[0][0] == holder
 
     def queue_depth(self) -> int:
@@ -159,7 +160,9 @@ class ClickhouseStore:
             if self._missing.get(project_id, 0.0) > now:
                 return False
         found = bool(
-            self.tx.query("SELECT 1 FROM projects WHERE id = {p:String} LIMIT 1", {"p": project_id})
+            self.tx.query(
+                "SELECT 1 FROM projects WHERE id = {p:String} LIMIT 1", {"p": project_id}, NO_LIMIT
+            )
         )
         with self._lock:
             if found:
@@ -191,7 +194,8 @@ class ClickhouseStore:
 
     def list_projects(self) -> list[Row]:
         rows = self.tx.query(
-            "SELECT id, any(name), min(created_ms) AS c FROM projects GROUP BY id ORDER BY c, id"
+            "SELECT id, any(name), min(created_ms) AS c FROM projects GROUP BY id ORDER BY c, id",
+            settings=NO_LIMIT,
         )
         return [{"id": r[0], "name": r[1], "created_ms": r[2]} for r in rows]
 
@@ -244,7 +248,7 @@ class ClickhouseStore:
             known = self._sessions.get(secure_id)
         if known is not None:
             return known
-        found = reads.session_info(self.tx, secure_id)
+        found = reads.session_info(self.tx, secure_id)  # small: one indexed lookup
         if found is None:
             return None
         info = SessionInfo(found[0], secure_id, found[1])
@@ -284,9 +288,9 @@ class ClickhouseStore:
         ]
         total = 0
         for table, cond in targets:
-            n = int(self.tx.query(f"SELECT count() FROM {table} WHERE {cond}", p)[0][0])
+            n = int(self.tx.query(f"SELECT count() FROM {table} WHERE {cond}", p, NO_LIMIT)[0][0])
             if n:
-                self.tx.command(f"DELETE FROM {table} WHERE {cond}", p)
+                self.tx.command(f"DELETE FROM {table} WHERE {cond}", p, NO_LIMIT)
                 total += n
         return total
 

@@ -33,6 +33,9 @@ _OUTPUT = {
     "output_format_json_validate_utf8": 1,
 }
 _TIMEOUT_CODE = "TIMEOUT_EXCEEDED"
+# For statements of the store's own (schema, writes, leases): not bound by the time limit
+# of query-API reads.
+NO_LIMIT: Settings = {"max_execution_time": 0}
 
 
 class Transport(Protocol):

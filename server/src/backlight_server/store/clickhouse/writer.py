@@ -24,7 +24,7 @@ from backlight_server.errors import Overloaded, StorageUnavailable
 from backlight_server.pipeline.model import BrowserBatch, TelemetryBatch
 from backlight_server.store.base import Health
 from backlight_server.store.clickhouse import writes
-from backlight_server.store.clickhouse.transport import Transport
+from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
 
 log = logging.getLogger("backlight.writer")
 MAX_GROUP_JOBS = 256
@@ -160,6 +160,7 @@ class Writer:
         seen = self._tx.query(
             "SELECT 1 FROM batches WHERE session_id = {sid:String} AND seq = {seq:Int64} LIMIT 1",
             {"sid": sid, "seq": seq},
+            NO_LIMIT,
         )
         if seen:
             return False

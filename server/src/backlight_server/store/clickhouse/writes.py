@@ -22,7 +22,7 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.clickhouse.transport import Transport
+from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
 from backlight_server.store.ids import group_id, row_id
 
 Rows = dict[str, list[list[Any]]]
@@ -258,9 +258,12 @@ def errors(
     traces = sorted({e.trace_id for e in records if e.trace_id and e.source in ("span", "log")})
     seen: Seen = pending if pending is not None else []
     if traces:
-        seen += [(r[0], r[1], r[2], r[3], float(r[4])) for r in tx.query(_SAME, {"traces": traces})]
+        seen += [
+            (r[0], r[1], r[2], r[3], float(r[4]))
+            for r in tx.query(_SAME, {"traces": traces}, NO_LIMIT)
+        ]
     ids = sorted({e.request_id for e in records if e.session_id is None and e.request_id})
-    sessions = {r[0]: r[1] for r in tx.query(_SESSIONS, {"ids": ids})} if ids else {}
+    sessions = {r[0]: r[1] for r in tx.query(_SESSIONS, {"ids": ids}, NO_LIMIT)} if ids else {}
     out: list[list[Any]] = []
     for e in records:
         if e.trace_id is not None and e.source in ("span", "log"):
