@@ -37,7 +37,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -281,7 +281,7 @@ class ChLoad:
 
     def __init__(self, store: ClickhouseStore, chunk: int) -> None:
         self.store, self.chunk = store, chunk
-        self.buffer: dict[str, list[list[Any]]] = {}
+        self.buffer: dict[str, list[Sequence[Any]]] = {}
         self.seconds = 0.0
 
     def browser(self, batch: BrowserBatch) -> None:

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEDUP = "non_replicated_deduplication_window = 10000"
+# Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
+RANDOM_ID = "bitAnd(rand64(), 9007199254740991)"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def version_1(lay: Layout) -> list[str]:
         ORDER BY (session_id, seq){lay.ttl(_ms("first_ms"), replay=True)}
         SETTINGS {DEDUP}""",
         f"""CREATE TABLE IF NOT EXISTS network{on} (
-            id UInt64, project_id LowCardinality(String), session_id String,
+            id UInt64 DEFAULT {RANDOM_ID}, project_id LowCardinality(String), session_id String,
             request_id Nullable(String), type LowCardinality(String),
             method LowCardinality(String), url String, status Int64,
             start_ms Float64, end_ms Float64, error Nullable(String),
@@ -139,7 +141,7 @@ def version_1(lay: Layout) -> list[str]:
         PARTITION BY toYYYYMMDD({_ns("end_ns")})
         ORDER BY (trace_id, start_ns){lay.ttl(_ns("end_ns"))}""",
         f"""CREATE TABLE IF NOT EXISTS logs{on} (
-            id UInt64, project_id LowCardinality(String), ts_ns Int64,
+            id UInt64 DEFAULT {RANDOM_ID}, project_id LowCardinality(String), ts_ns Int64,
             trace_id Nullable(String), span_id Nullable(String),
             severity_number Int32, level LowCardinality(String),
             body String CODEC(ZSTD(1)), service LowCardinality(String),

@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,7 +148,7 @@ class Writer:
         self.health = self.health.failed("the ClickHouse store refused a write")
         job.future.set_exception(StorageUnavailable("the store refused the write"))
 
-    def insert(self, table: str, rows: list[list[Any]], token: str = "") -> None:
+    def insert(self, table: str, rows: list[Sequence[Any]], token: str = "") -> None:
         settings: dict[str, str | int] = dict(self._settings)
         if token:
             settings["insert_deduplicate"] = 1

@@ -1,6 +1,8 @@
 """Batches → rows of the ClickHouse tables. Run on the store's writer thread.
 
-Rows are lists in the column order of ``COLUMNS``. Nothing is updated in place: a session
+Rows are sequences in the column order of ``COLUMNS``: the records of ingest as they are
+where their fields are the columns (spans, logs), no copy. Network rows and logs get their
+ids from the engine (a column default). Nothing is updated in place: a session
 gets one more row per batch (folded when read), an error instance carries its group id
 (derived from its fingerprint), and a group's state is a new row in ``group_states``.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -25,7 +27,7 @@ from backlight_server.pipeline.model import (
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
 from backlight_server.store.ids import group_id, row_id
 
-Rows = dict[str, list[list[Any]]]
+Rows = dict[str, list[Sequence[Any]]]
 
 SESSION_COLUMNS = (
     "project_id",
@@ -53,7 +55,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "batches": ("session_id", "seq", "received_ms"),
     "replay_chunks": ("session_id", "seq", "first_ms", "last_ms", "n_events", "data"),
     "network": (
-        "id",
         "project_id",
         "session_id",
         "request_id",
@@ -87,7 +88,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "events",
     ),
     "logs": (
-        "id",
         "project_id",
         "ts_ns",
         "trace_id",
@@ -129,8 +129,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 NO_TUPLE: list[Any] = [0.0, ""]
 
 
-def encode(rows: Iterable[list[Any]]) -> bytes:
-    return b"\n".join(orjson.dumps(r) for r in rows)
+def encode(rows: list[Sequence[Any]]) -> bytes:
+    """JSONCompactEachRow text: one array a row, separated by commas (which the format
+    allows), from one ``orjson.dumps`` of the whole list."""
+    return orjson.dumps(rows, default=tuple)[1:-1]
 
 
 def session_row(
@@ -216,11 +218,11 @@ def browser(tx: Transport, batch: BrowserBatch, now_ms: float, pending: Seen) ->
                 [sid, batch.seq, batch.replay_first_ms, batch.replay_last_ms, batch.n_events, text]
             ]
     if batch.network:
-        rows["network"] = [[row_id(), info.project_id, *n] for n in batch.network]
+        rows["network"] = [[info.project_id, *n] for n in batch.network]
     if batch.console:
-        rows["console"] = [list(c) for c in batch.console]
+        rows["console"] = list(batch.console)
     if batch.track:
-        rows["track_events"] = [list(t) for t in batch.track]
+        rows["track_events"] = list(batch.track)
     if batch.errors:
         rows["errors"] = errors(tx, batch.errors, now_ms, pending)
     return rows
@@ -232,7 +234,7 @@ def annotate(info: SessionInfo, identify: Identify | None, track: list[TrackReco
         now = time.time() * 1000
         rows["sessions"] = [session_row(info, identify=identify, now_ms=now)]
     if track:
-        rows["track_events"] = [list(t) for t in track]
+        rows["track_events"] = list(track)
     return rows
 
 
@@ -251,7 +253,7 @@ Seen = list[tuple[str, str, str, str, float]]
 
 def errors(
     tx: Transport, records: list[ErrorRecord], now_ms: float, pending: Seen | None = None
-) -> list[list[Any]]:
+) -> list[Sequence[Any]]:
     """Instance rows. One exception recorded both as a span event and as a log record in
     the same trace is one instance: the second to arrive is dropped (as in every store).
     ``pending``: instances of the same write group not yet inserted (appended to)."""
@@ -264,7 +266,7 @@ def errors(
         ]
     ids = sorted({e.request_id for e in records if e.session_id is None and e.request_id})
     sessions = {r[0]: r[1] for r in tx.query(_SESSIONS, {"ids": ids}, NO_LIMIT)} if ids else {}
-    out: list[list[Any]] = []
+    out: list[Sequence[Any]] = []
     for e in records:
         if e.trace_id is not None and e.source in ("span", "log"):
             if any(
@@ -310,9 +312,9 @@ def errors(
 def telemetry(tx: Transport, batch: TelemetryBatch, now_ms: float, pending: Seen) -> Rows:
     rows: Rows = {}
     if batch.spans:
-        rows["spans"] = [list(s) for s in batch.spans]
+        rows["spans"] = list(batch.spans)
     if batch.logs:
-        rows["logs"] = [[row_id(), *lg] for lg in batch.logs]
+        rows["logs"] = list(batch.logs)
     if batch.errors:
         rows["errors"] = errors(tx, batch.errors, now_ms, pending)
     return rows
