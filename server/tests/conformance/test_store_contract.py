@@ -338,3 +338,15 @@ def test_the_suite_calls_every_store_method() -> None:
     methods = [n for n, v in vars(Store).items() if not n.startswith("_") and callable(v)]
     missing = [n for n in methods if f".{n}(" not in source]
     assert missing == []
+
+
+def test_a_lease_has_one_holder_until_it_expires(opened: Opened) -> None:
+    store = opened.store
+    assert store.lease("retention", "server-a", 60)
+    assert not store.lease("retention", "server-b", 60)  # held by a
+    assert store.lease("retention", "server-a", 60)  # renewed by its holder
+    assert store.lease("alerts", "server-b", 60)  # another job: its own lease
+    assert store.lease("short", "server-a", 0.2)
+    time.sleep(0.4)
+    assert store.lease("short", "server-b", 60)  # expired: taken over
+    assert not store.lease("short", "server-a", 60)

@@ -100,9 +100,24 @@ class SqliteStore:
         self.writer.observe_commit = seconds
 
     def lease(self, name: str, holder: str, seconds: float) -> bool:
-        """Always held: a SQLite store has one writer process (a second server on the same
-        file shares its writes but its jobs are idempotent: purging twice is harmless)."""
-        return True
+        """Read and take (or renew) in one write transaction: processes sharing the file
+        never both hold it."""
+        now = time.time() * 1000
+
+        def take(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT holder, until_ms FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None and row[0] != holder and row[1] > now:
+                return False
+            conn.execute(
+                "INSERT INTO leases (name, holder, until_ms) VALUES (?, ?, ?) ON CONFLICT "
+                "(name) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms",
+                (name, holder, now + seconds * 1000),
+            )
+            return True
+
+        return bool(self.writer.submit(take, 1).result())
 
     def queue_depth(self) -> int:
         return self._writer.depth() if self._writer else 0
