@@ -1,4 +1,4 @@
-"""The ``backlight`` command: ``serve``, ``project create|list``, ``doctor``."""
+"""The ``backlight`` command: ``serve``, ``project create|list``, ``doctor``, ``migrate``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from backlight_server import __version__
 from backlight_server.doctor import command as doctor
 from backlight_server.errors import StorageUnavailable
+from backlight_server.ops import migrate
 from backlight_server.settings import Settings, env_name, settings_from_env
 from backlight_server.store.base import Store
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _project_parser(sub)
     doctor.add_parser(sub)
+    migrate.add_parser(sub)
     return parser
 
 
@@ -188,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "doctor":
         return doctor.run(args)
+    if args.command == "migrate":
+        return migrate.command(args)
     return project_command(args)
 
 

@@ -1,1 +1,1 @@
-"""Operations: health check and Prometheus metrics."""
+"""Operations: health check, Prometheus metrics, `backlight migrate`."""
