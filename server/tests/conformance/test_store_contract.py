@@ -350,3 +350,16 @@ def test_a_lease_has_one_holder_until_it_expires(opened: Opened) -> None:
     time.sleep(0.4)
     assert store.lease("short", "server-b", 60)  # expired: taken over
     assert not store.lease("short", "server-a", 60)
+
+
+async def test_a_group_shows_its_earliest_instance(opened: Opened) -> None:
+    """Type, message and stack of a group are those of its earliest instance by time,
+    whatever order instances arrive in (servers may receive them in any order)."""
+    store, p, t = opened.store, opened.project, now_ms()
+    await store.write_telemetry(TelemetryBatch(errors=[error(p, "order 1 failed", ts_ms=t)]), 1)
+    await store.write_telemetry(
+        TelemetryBatch(errors=[error(p, "order 2 failed", ts_ms=t - 10)]), 1
+    )
+    [group] = store.list_error_groups(ErrorGroupQuery())["groups"]
+    assert group["message"] == "order 2 failed"
+    assert group["count"] == 2 and group["first_ms"] == t - 10 and group["last_ms"] == t

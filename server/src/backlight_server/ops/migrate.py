@@ -40,13 +40,13 @@ import orjson
 from backlight_server.errors import StorageUnavailable
 from backlight_server.ops.progress import Progress
 from backlight_server.settings import Settings, env_name, settings_from_env
-from backlight_server.store.clickhouse import ClickhouseStore
+from backlight_server.store.clickhouse import ClickhouseStore, writes
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.writes import NO_TUPLE, encode
 from backlight_server.store.factory import check_url, make_store
 from backlight_server.store.ids import group_id
 
-SQLITE_SCHEMA = 4  # the SQLite schema version this reads (store/sqlite/migrations)
+SQLITE_SCHEMA = 6  # the SQLite schema version this reads (store/sqlite/migrations)
 CHUNK_ROWS = 5000
 REPLAY_CHUNK_ROWS = 200  # replay chunks are large: fewer a chunk
 # (table, converted row count) after each chunk is inserted and before its checkpoint:
@@ -153,7 +153,9 @@ class Target:
         if not rows:
             return
         digest = hashlib.blake2b(context + encode(rows), digest_size=12).hexdigest()
-        self.clickhouse.writer.insert(table, rows, f"migrate/{table}/{key}/{digest}")
+        self.clickhouse.writer.insert(
+            table, rows, f"migrate/{table}/{key}/{digest}", writes.WITH_ID.get(table)
+        )
         if self.hook is not None:
             self.hook(table, len(rows))
 

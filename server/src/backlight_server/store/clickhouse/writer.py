@@ -148,12 +148,18 @@ class Writer:
         self.health = self.health.failed("the ClickHouse store refused a write")
         job.future.set_exception(StorageUnavailable("the store refused the write"))
 
-    def insert(self, table: str, rows: list[Sequence[Any]], token: str = "") -> None:
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        token: str = "",
+        columns: Sequence[str] | None = None,
+    ) -> None:
         settings: dict[str, str | int] = dict(self._settings)
         if token:
             settings["insert_deduplicate"] = 1
             settings["insert_deduplication_token"] = token
-        self._tx.insert(table, writes.COLUMNS[table], writes.encode(rows), settings)
+        self._tx.insert(table, columns or writes.COLUMNS[table], writes.encode(rows), settings)
 
     def _browser(self, batch: BrowserBatch, now: float, pending: writes.Seen) -> bool:
         sid, seq = batch.session.secure_id, batch.seq

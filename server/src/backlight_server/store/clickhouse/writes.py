@@ -126,10 +126,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "projects": ("id", "name", "created_ms"),
     "leases": ("name", "holder", "until_ms", "taken_ms"),
 }
+# Tables whose ids the engine makes (a column default), with the id column first: for
+# copies that keep the ids they had (``backlight migrate``).
+WITH_ID = {table: ("id", *COLUMNS[table]) for table in ("network", "logs")}
 NO_TUPLE: list[Any] = [0.0, ""]
 
 
-def encode(rows: list[Sequence[Any]]) -> bytes:
+def encode(rows: Sequence[Sequence[Any]]) -> bytes:
     """JSONCompactEachRow text: one array a row, separated by commas (which the format
     allows), from one ``orjson.dumps`` of the whole list."""
     return orjson.dumps(rows, default=tuple)[1:-1]

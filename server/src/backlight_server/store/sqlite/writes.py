@@ -41,6 +41,10 @@ INSERT INTO error_groups (id, project_id, fingerprint, type, message, source, st
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'open')
 ON CONFLICT DO UPDATE SET
     count = count + 1,
+    type = CASE WHEN excluded.first_ms < first_ms THEN excluded.type ELSE type END,
+    message = CASE WHEN excluded.first_ms < first_ms THEN excluded.message ELSE message END,
+    source = CASE WHEN excluded.first_ms < first_ms THEN excluded.source ELSE source END,
+    stack = CASE WHEN excluded.first_ms < first_ms THEN excluded.stack ELSE stack END,
     first_ms = min(first_ms, excluded.first_ms),
     last_ms = max(last_ms, excluded.last_ms),
     state = CASE WHEN state = 'resolved' THEN 'open' ELSE state END
