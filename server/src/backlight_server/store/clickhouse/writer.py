@@ -157,8 +157,12 @@ class Writer:
     ) -> None:
         settings: dict[str, str | int] = dict(self._settings)
         if token:
+            # Deduplicated by token: a synchronous insert (a server ignores the tokens of
+            # async inserts on tables that are not replicated).
             settings["insert_deduplicate"] = 1
             settings["insert_deduplication_token"] = token
+            settings.pop("async_insert", None)
+            settings.pop("wait_for_async_insert", None)
         self._tx.insert(table, columns or writes.COLUMNS[table], writes.encode(rows), settings)
 
     def _browser(self, batch: BrowserBatch, now: float, pending: writes.Seen) -> bool:
