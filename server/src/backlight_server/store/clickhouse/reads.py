@@ -247,20 +247,24 @@ def get_replay(
 # --- requests and traces -------------------------------------------------------------------
 
 
-def _trace_ids_for_request(tx: Transport, request_id: str) -> list[str]:
-    linked = [
-        r[0]
+def _links(tx: Transport, request_ids: list[str]) -> list[tuple[str, str]]:
+    """(request id, trace id) of records whose request id is not their trace id, from the
+    small ``request_traces`` table; trace id ``""``: such a record without a trace."""
+    return [
+        (r[0], r[1])
         for r in tx.query(
-            "SELECT DISTINCT trace_id FROM spans WHERE request_id = {rid:String} "
-            "AND request_id != trace_id UNION ALL "
-            "SELECT DISTINCT assumeNotNull(trace_id) FROM logs WHERE request_id = {rid:String} "
-            "AND trace_id IS NOT NULL AND request_id != trace_id UNION ALL "
-            "SELECT DISTINCT assumeNotNull(trace_id) FROM errors WHERE request_id = {rid:String} "
-            "AND trace_id IS NOT NULL",
-            {"rid": request_id},
+            "SELECT DISTINCT request_id, trace_id FROM request_traces "
+            "WHERE request_id IN {ids:Array(String)}",
+            {"ids": request_ids},
         )
     ]
-    return request_views.request_trace_ids(request_id, linked)
+
+
+def _trace_ids_for_request(tx: Transport, request_id: str) -> tuple[list[str], bool]:
+    """The request's traces, and whether it has records without a trace."""
+    links = _links(tx, [request_id])
+    traces = request_views.request_trace_ids(request_id, [t for _, t in links if t])
+    return traces, any(not t for _, t in links)
 
 
 _SPAN = (
@@ -318,23 +322,17 @@ def get_request(tx: Transport, request_id: str) -> Row:
         "detail FROM network WHERE request_id = {rid:String} ORDER BY start_ms, id",
         rid,
     )
-    traces = _trace_ids_for_request(tx, request_id)
+    traces, traceless = _trace_ids_for_request(tx, request_id)
     params = {**rid, "traces": traces}
     # Rows that carry the request id and a trace id are in one of ``traces`` (which holds
     # every trace seen with this request id); those without a trace are looked up apart.
     spans = span_times(_rows(tx, _SPAN.format(where="trace_id IN {traces:Array(String)}"), params))
-    logs = log_times(
-        _rows(
-            tx,
-            _LOG.format(
-                where="trace_id IN {traces:Array(String)} UNION ALL "
-                + _LOG_COLUMNS
-                + "WHERE request_id = {rid:String} AND trace_id IS NULL",
-                lim=5000,
-            ),
-            params,
+    where = "trace_id IN {traces:Array(String)}"
+    if traceless:
+        where += (
+            " UNION ALL " + _LOG_COLUMNS + "WHERE request_id = {rid:String} AND trace_id IS NULL"
         )
-    )
+    logs = log_times(_rows(tx, _LOG.format(where=where, lim=5000), params))
     logs.sort(key=lambda lg: (lg["ts_ns"], lg["id"]))
     errors = _rows(
         tx,
@@ -499,7 +497,7 @@ def search_logs(tx: Transport, query: LogQuery) -> Row:
         )
         params["sid"] = query.session_id
     if query.request_id:
-        params["traces"] = _trace_ids_for_request(tx, query.request_id)
+        params["traces"] = _trace_ids_for_request(tx, query.request_id)[0]
         params["timed"] = _timed_log_ids(tx, query.request_id)
         params["rid"] = query.request_id
         where.append(
@@ -610,15 +608,9 @@ def _backend_summaries(
     tx: Transport, request_ids: list[str], timed: dict[str, summaries.Timed] | None = None
 ) -> dict[str, Row]:
     ids = {"ids": request_ids}
-    pairs: list[tuple[str, str]] = []
-    for sql in (
-        "SELECT DISTINCT request_id, trace_id FROM spans WHERE request_id IN {ids:Array(String)} "
-        "AND request_id != trace_id",
-        "SELECT DISTINCT assumeNotNull(request_id), assumeNotNull(trace_id) FROM logs "
-        "WHERE request_id IN {ids:Array(String)} AND trace_id IS NOT NULL "
-        "AND request_id != trace_id",
-    ):
-        pairs += [(r[0], r[1]) for r in tx.query(sql, ids)]
+    links = _links(tx, request_ids)
+    pairs = [(r, t) for r, t in links if t]
+    traceless = sorted({r for r, t in links if not t})
     owners = summaries.trace_owners(request_ids, pairs)
     tids = {"tids": list(owners)}
     return summaries.merge(
@@ -642,11 +634,15 @@ def _backend_summaries(
         ],
         logs_by_request=[
             (r[0], int(r[1]), int(r[2]))
-            for r in tx.query(
-                "SELECT assumeNotNull(request_id), count(), max(severity_number) FROM logs "
-                "WHERE request_id IN {ids:Array(String)} AND trace_id IS NULL "
-                "GROUP BY request_id",
-                ids,
+            for r in (
+                tx.query(
+                    "SELECT assumeNotNull(request_id), count(), max(severity_number) FROM logs "
+                    "WHERE request_id IN {ids:Array(String)} AND trace_id IS NULL "
+                    "GROUP BY request_id",
+                    {"ids": traceless},
+                )
+                if traceless
+                else []
             )
         ],
         errors_by_trace=[
@@ -728,14 +724,12 @@ class Rows:
             )
         }
         owners: dict[str, set[str]] = {}
-        for table in ("spans", "logs", "errors"):
-            for tid, rid in self.tx.query(
-                f"SELECT DISTINCT assumeNotNull(trace_id), assumeNotNull(request_id) FROM {table} "
-                "WHERE trace_id IN {tids:Array(String)} AND request_id IS NOT NULL "
-                "AND request_id != trace_id",
-                tids,
-            ):
-                owners.setdefault(rid, set()).add(tid)
+        for rid, tid in self.tx.query(
+            "SELECT DISTINCT request_id, trace_id FROM request_traces "
+            "WHERE trace_id IN {tids:Array(String)}",
+            tids,
+        ):
+            owners.setdefault(rid, set()).add(tid)
         if owners:
             for (rid,) in self.tx.query(
                 "SELECT DISTINCT assumeNotNull(request_id) FROM network "

@@ -150,10 +150,12 @@ def version_1(lay: Layout) -> list[str]:
             INDEX trace_bf trace_id TYPE bloom_filter(0.01) GRANULARITY 1,
             INDEX request_bf request_id TYPE bloom_filter(0.01) GRANULARITY 1,
             INDEX session_bf session_id TYPE bloom_filter(0.01) GRANULARITY 1,
-            INDEX body_tokens lower(body) TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1
+            INDEX body_tokens lower(body) TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1,
+            PROJECTION by_trace (SELECT * ORDER BY trace_id, ts_ns)
         ) ENGINE = {mt}
         PARTITION BY toYYYYMMDD({_ns("ts_ns")})
-        ORDER BY (project_id, ts_ns){lay.ttl(_ns("ts_ns"))}""",
+        ORDER BY (project_id, ts_ns){lay.ttl(_ns("ts_ns"))}
+        SETTINGS allow_nullable_key = 1, lightweight_mutation_projection_mode = 'rebuild'""",
         f"""CREATE TABLE IF NOT EXISTS errors{on} (
             id UInt64, group_id UInt64, project_id LowCardinality(String),
             fingerprint String, ts_ms Float64, received_ms Float64,
@@ -170,6 +172,26 @@ def version_1(lay: Layout) -> list[str]:
         PARTITION BY toYYYYMMDD({_ms("ts_ms")})
         ORDER BY (project_id, group_id, ts_ms){lay.ttl(_ms("ts_ms"))}
         SETTINGS {DEDUP}""",
+        # Which traces belong to a request other than its own trace (highlight's SDKs: a
+        # record whose request id is not its trace id), and which requests have logs or
+        # errors without a trace: small, ordered by request id, filled by the views below.
+        f"""CREATE TABLE IF NOT EXISTS request_traces{on} (
+            request_id String, trace_id String, first_ns Int64,
+            INDEX trace_bf trace_id TYPE bloom_filter(0.01) GRANULARITY 1
+        ) ENGINE = {lay.engine("ReplacingMergeTree")}
+        PARTITION BY toYYYYMM({_ns("first_ns")})
+        ORDER BY (request_id, trace_id){lay.ttl(_ns("first_ns"))}""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS spans_request_traces{on} TO request_traces
+        AS SELECT request_id, trace_id, start_ns AS first_ns FROM spans
+        WHERE request_id != trace_id""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS logs_request_traces{on} TO request_traces
+        AS SELECT assumeNotNull(request_id) AS request_id, ifNull(trace_id, '') AS trace_id,
+            ts_ns AS first_ns FROM logs
+        WHERE request_id IS NOT NULL AND NOT ifNull(request_id = trace_id, 0)""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS errors_request_traces{on} TO request_traces
+        AS SELECT assumeNotNull(request_id) AS request_id, ifNull(trace_id, '') AS trace_id,
+            toInt64(ts_ms * 1000000) AS first_ns FROM errors
+        WHERE request_id IS NOT NULL AND NOT ifNull(request_id = trace_id, 0)""",
         f"""CREATE TABLE IF NOT EXISTS group_states{on} (
             project_id LowCardinality(String), group_id UInt64,
             state LowCardinality(String), updated_ms Float64
@@ -196,6 +218,7 @@ TTL_COLUMNS = {
     "spans": (_ns("end_ns"), False),
     "logs": (_ns("ts_ns"), False),
     "errors": (_ms("ts_ms"), False),
+    "request_traces": (_ns("first_ns"), False),
 }
 
 

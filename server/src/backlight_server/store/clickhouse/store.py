@@ -285,6 +285,7 @@ class ClickhouseStore:
             ("spans", ns.format(col="end_ns")),
             ("logs", ns.format(col="ts_ns")),
             ("errors", ms.format(col="ts_ms")),
+            ("request_traces", ns.format(col="first_ns")),
         ]
         total = 0
         for table, cond in targets:
