@@ -13,7 +13,11 @@ Layout (see docs/scaling.md):
   (``AggregatingMergeTree`` with simple aggregates: counters add up, first and last take
   the earliest and latest), error-group states (``ReplacingMergeTree`` by update time);
 - every table has a TTL of ``{ttl_days}`` days on its time (set per signal at creation);
-- replay chunks are stored as JSON text compressed with ZSTD.
+- replay chunks are stored as JSON text compressed with ZSTD;
+- spans (ordered by trace id) and logs (a projection ordered by trace id) have granules of
+  2,048 rows, so the point reads of the session and request views decompress little;
+- request ids that are not their records' trace ids (highlight's SDKs) are kept in a small
+  table ``request_traces`` by materialized views, so a request's traces are found by key.
 - browser tables keep a deduplication window, so a retried batch, inserted again with the
   same token by whichever server receives it, is stored once.
 """
@@ -139,7 +143,8 @@ def version_1(lay: Layout) -> list[str]:
             INDEX session_bf session_id TYPE bloom_filter(0.01) GRANULARITY 1
         ) ENGINE = {mt}
         PARTITION BY toYYYYMMDD({_ns("end_ns")})
-        ORDER BY (trace_id, start_ns){lay.ttl(_ns("end_ns"))}""",
+        ORDER BY (trace_id, start_ns){lay.ttl(_ns("end_ns"))}
+        SETTINGS index_granularity = 2048""",
         f"""CREATE TABLE IF NOT EXISTS logs{on} (
             id UInt64 DEFAULT {RANDOM_ID}, project_id LowCardinality(String), ts_ns Int64,
             trace_id Nullable(String), span_id Nullable(String),
@@ -155,7 +160,8 @@ def version_1(lay: Layout) -> list[str]:
         ) ENGINE = {mt}
         PARTITION BY toYYYYMMDD({_ns("ts_ns")})
         ORDER BY (project_id, ts_ns){lay.ttl(_ns("ts_ns"))}
-        SETTINGS allow_nullable_key = 1, lightweight_mutation_projection_mode = 'rebuild'""",
+        SETTINGS allow_nullable_key = 1, lightweight_mutation_projection_mode = 'rebuild',
+            index_granularity = 2048""",
         f"""CREATE TABLE IF NOT EXISTS errors{on} (
             id UInt64, group_id UInt64, project_id LowCardinality(String),
             fingerprint String, ts_ms Float64, received_ms Float64,
