@@ -607,36 +607,60 @@ def counts(tx: Transport, project_id: str | None) -> Row:
 def _backend_summaries(
     tx: Transport, request_ids: list[str], timed: dict[str, summaries.Timed] | None = None
 ) -> dict[str, Row]:
+    ids = {"ids": request_ids}
     links = _links(tx, request_ids)
     pairs = [(r, t) for r, t in links if t]
     traceless = sorted({r for r, t in links if not t})
     owners = summaries.trace_owners(request_ids, pairs)
-    # One round trip: each part is a primary-key (or small-table) lookup, tagged by kind.
-    rows = tx.query(
-        "SELECT 's', trace_id, count(), 0 FROM spans WHERE trace_id IN {tids:Array(String)} "
-        "GROUP BY trace_id UNION ALL "
-        "SELECT 'l', assumeNotNull(trace_id), count(), max(severity_number) FROM logs "
-        "WHERE trace_id IN {tids:Array(String)} GROUP BY trace_id UNION ALL "
-        "SELECT 'r', assumeNotNull(request_id), count(), max(severity_number) FROM logs "
-        "WHERE request_id IN {traceless:Array(String)} AND trace_id IS NULL "
-        "GROUP BY request_id UNION ALL "
-        "SELECT 'e', assumeNotNull(trace_id), id, 0 FROM errors "
-        "WHERE trace_id IN {tids:Array(String)} UNION ALL "
-        "SELECT 'q', assumeNotNull(request_id), id, 0 FROM errors "
-        "WHERE request_id IN {ids:Array(String)}",
-        {"tids": list(owners), "ids": request_ids, "traceless": traceless},
-    )
-    by_kind: dict[str, list[list[Any]]] = {k: [] for k in "slreq"}
-    for row in rows:
-        by_kind[row[0]].append(row)
+    tids = {"tids": list(owners)}
     return summaries.merge(
         request_ids,
         owners,
-        spans_by_trace=[(r[1], int(r[2])) for r in by_kind["s"]],
-        logs_by_trace=[(r[1], int(r[2]), int(r[3])) for r in by_kind["l"]],
-        logs_by_request=[(r[1], int(r[2]), int(r[3])) for r in by_kind["r"]],
-        errors_by_trace=[(int(r[2]), r[1]) for r in by_kind["e"]],
-        errors_by_request=[(int(r[2]), r[1]) for r in by_kind["q"]],
+        spans_by_trace=[
+            (r[0], int(r[1]))
+            for r in tx.query(
+                "SELECT trace_id, count() FROM spans WHERE trace_id IN {tids:Array(String)} "
+                "GROUP BY trace_id",
+                tids,
+            )
+        ],
+        logs_by_trace=[
+            (r[0], int(r[1]), int(r[2]))
+            for r in tx.query(
+                "SELECT assumeNotNull(trace_id), count(), max(severity_number) FROM logs "
+                "WHERE trace_id IN {tids:Array(String)} GROUP BY trace_id",
+                tids,
+            )
+        ],
+        logs_by_request=[
+            (r[0], int(r[1]), int(r[2]))
+            for r in (
+                tx.query(
+                    "SELECT assumeNotNull(request_id), count(), max(severity_number) FROM logs "
+                    "WHERE request_id IN {ids:Array(String)} AND trace_id IS NULL "
+                    "GROUP BY request_id",
+                    {"ids": traceless},
+                )
+                if traceless
+                else []
+            )
+        ],
+        errors_by_trace=[
+            (int(r[0]), r[1])
+            for r in tx.query(
+                "SELECT id, assumeNotNull(trace_id) FROM errors "
+                "WHERE trace_id IN {tids:Array(String)}",
+                tids,
+            )
+        ],
+        errors_by_request=[
+            (int(r[0]), r[1])
+            for r in tx.query(
+                "SELECT id, assumeNotNull(request_id) FROM errors "
+                "WHERE request_id IN {ids:Array(String)}",
+                ids,
+            )
+        ],
         timed=rule.summaries(Rows(tx), request_ids) if timed is None else timed,
     )
 
@@ -669,17 +693,25 @@ class Rows:
 
     def candidates(self, session_id: str, lo_ms: float, hi_ms: float) -> list[Candidate]:
         p = {"sid": session_id, "lo": lo_ms, "hi": hi_ms, "n": MAX_CANDIDATES}
-        rows = self.tx.query(
-            "SELECT * FROM (SELECT 'error', id, ts_ms, trace_id, 0 FROM errors "
-            "WHERE session_id = {sid:String} "
-            f"AND {_same('request_id', 'trace_id')} AND source != 'frontend' "
-            "AND ts_ms BETWEEN {lo:Float64} AND {hi:Float64} LIMIT {n:UInt64}) UNION ALL "
-            "SELECT * FROM (SELECT 'log', id, ts_ns / 1e6, trace_id, severity_number FROM logs "
-            f"WHERE session_id = {{sid:String}} AND {_same('request_id', 'trace_id')} "
-            "AND ts_ns BETWEEN {lo:Float64} * 1e6 AND {hi:Float64} * 1e6 LIMIT {n:UInt64})",
-            p,
-        )
-        return [Candidate(k, int(i), float(t), tid, int(sev)) for k, i, t, tid, sev in rows]
+        found = [
+            Candidate("error", int(eid), float(ts), tid, 0)
+            for eid, ts, tid in self.tx.query(
+                "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = {sid:String} "
+                f"AND {_same('request_id', 'trace_id')} AND source != 'frontend' "
+                "AND ts_ms BETWEEN {lo:Float64} AND {hi:Float64} LIMIT {n:UInt64}",
+                p,
+            )
+        ]
+        found += [
+            Candidate("log", int(lid), ts / 1e6, tid, int(sev))
+            for lid, ts, tid, sev in self.tx.query(
+                "SELECT id, ts_ns, trace_id, severity_number FROM logs "
+                f"WHERE session_id = {{sid:String}} AND {_same('request_id', 'trace_id')} "
+                "AND ts_ns BETWEEN {lo:Float64} * 1e6 AND {hi:Float64} * 1e6 LIMIT {n:UInt64}",
+                p,
+            )
+        ]
+        return found
 
     def linked_traces(self, trace_ids: set[str]) -> set[str]:
         tids = {"tids": sorted(trace_ids)}
