@@ -1,0 +1,1 @@
+"""Alerts: rules evaluated on committed data, delivered through a durable outbox."""
