@@ -10,6 +10,7 @@ row, in the order of the named columns).
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -194,6 +195,10 @@ class HttpTransport:
     def __init__(self, url: str, timeout_ms: int) -> None:
         import clickhouse_connect
 
+        # The client and its HTTP pool log each failed attempt (with hosts, and at times
+        # whole URLs); the store reports failures itself, in one line.
+        for name in ("clickhouse_connect", "urllib3.connectionpool"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         parts = urlsplit(url)
         self._timeout_ms = timeout_ms
         self._timeout_s = max(0.001, timeout_ms / 1000)
