@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+from blclickhouse import ClickhouseStandIn
 
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.model import (
@@ -31,7 +32,7 @@ from backlight_server.store.base import Store
 from backlight_server.store.clickhouse import ClickhouseStore
 from backlight_server.store.sqlite import SqliteStore
 
-STORES = ["sqlite", "chdb"]
+STORES = ["sqlite", "chdb", "clickhouse-http"]
 
 
 @dataclass
@@ -47,7 +48,34 @@ def make(kind: str, folder: Path) -> Store:
         return SqliteStore(folder / "backlight.db", query_timeout_ms=30_000)
     if kind == "chdb":
         return ClickhouseStore(f"chdb://{folder / 'chdb'}", query_timeout_ms=30_000)
+    if kind == "clickhouse-http":
+        return StandInStore(folder / "clickhouse")
     raise ValueError(f"no store {kind!r}")
+
+
+class StandInStore(ClickhouseStore):
+    """The ``clickhouse://`` store, over the real client and HTTP, to a stand-in server
+    (``blclickhouse``) on the real engine: started when the store opens, stopped when it
+    closes. Its database is not the server's default one, so the store makes it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.server = ClickhouseStandIn(folder)
+        url = f"clickhouse://default:@127.0.0.1:{self.server.port}/backlight"
+        super().__init__(url, query_timeout_ms=30_000)
+
+    def open(self) -> None:
+        self.server.start()
+        try:
+            super().open()
+        except BaseException:
+            self.server.stop()
+            raise
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.server.stop()
 
 
 def hex_id(n: int) -> str:

@@ -194,6 +194,7 @@ class HttpTransport:
 
     def __init__(self, url: str, timeout_ms: int) -> None:
         import clickhouse_connect
+        from clickhouse_connect.driver.binding import quote_identifier
 
         # The client and its HTTP pool log each failed attempt (with hosts, and at times
         # whole URLs); the store reports failures itself, in one line.
@@ -208,11 +209,20 @@ class HttpTransport:
             port=parts.port or (8443 if parts.scheme == "clickhouses" else 8123),
             username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
-            database=self.database,
             secure=parts.scheme == "clickhouses",
             autogenerate_session_id=False,
             send_receive_timeout=int(self._timeout_s) + 5,
         )
+        # The client's first queries run in the database it is given, and a server refuses
+        # one that does not exist: connect to the user's default one, make ours if it is
+        # missing (so an existing one needs no CREATE grant), then use it.
+        found = self._client.command(
+            "SELECT count() FROM system.databases WHERE name = {db:String}",
+            parameters={"db": self.database},
+        )
+        if not found:
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self.database)}")
+        self._client.database = self.database
 
     def query(
         self, sql: str, params: Params | None = None, settings: Settings | None = None
