@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from blclickhouse import ClickhouseStandIn
 from fastapi import FastAPI
 
 from backlight_server.app import create_app
@@ -120,11 +121,11 @@ def traffic(project: str) -> list[tuple[int, str, dict[str, Any]]]:
     return out
 
 
-def _app(folder: Path, data: Path) -> FastAPI:
+def _app(folder: Path | str, data: Path) -> FastAPI:
     return create_app(
         Settings(
             data_dir=data,
-            store=f"chdb://{folder}",
+            store=folder if isinstance(folder, str) else f"chdb://{folder}",
             auth_token=TOKEN,
             retention_days=0,
             otlp_grpc_port=0,
@@ -195,6 +196,10 @@ async def test_two_instances_on_one_engine_match_one_instance(tmp_path: Path) ->
     finally:
         alone.state.backlight.store.close()
     assert two == one
+    _expected(two)
+
+
+def _expected(two: dict[str, Any]) -> None:
     assert two["total"] == 6
     # 3 batches each, one retried: stored once; 3 requests, 3 frontend and 3 backend errors
     assert two["sessions"] == [(0, 3, 3, 3, 1, 3, 3, 3, [1, 1, 1])] * 6
@@ -202,3 +207,21 @@ async def test_two_instances_on_one_engine_match_one_instance(tmp_path: Path) ->
         ("TypeError", "cart is undefined", "frontend", 18, 6, "open"),
         ("ValueError", "out of stock", "span", 18, 6, "open"),
     ]
+
+
+async def test_two_servers_over_http_on_one_clickhouse(tmp_path: Path) -> None:
+    """The same over ``clickhouse://``: two instances, each with its own HTTP client, on one
+    ClickHouse (the stand-in server process of ``blclickhouse`` on the real engine)."""
+    server = ClickhouseStandIn(tmp_path / "engine")
+    server.start()
+    url = f"clickhouse://default:@127.0.0.1:{server.port}/backlight"
+    try:
+        first = _app(url, tmp_path / "a")
+        second = _app(url, tmp_path / "b")
+        try:
+            _expected(await run([first, second]))
+        finally:
+            first.state.backlight.store.close()
+            second.state.backlight.store.close()
+    finally:
+        server.stop()

@@ -211,7 +211,7 @@ class HttpTransport:
             password=unquote(parts.password or ""),
             secure=parts.scheme == "clickhouses",
             autogenerate_session_id=False,
-            send_receive_timeout=int(self._timeout_s) + 5,
+            send_receive_timeout=300,  # reads are bound by max_execution_time
         )
         # The client's first queries run in the database it is given, and a server refuses
         # one that does not exist: connect to the user's default one, make ours if it is
