@@ -117,11 +117,27 @@ def _request(channel: Channel, alert: Alert) -> tuple[str, bytes, dict[str, str]
     return url, orjson.dumps(payload), {}
 
 
+async def _read_some(response: httpx.Response) -> bytes:
+    """The first bytes of an answer (for the error text); a broken body is no answer."""
+    answer = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            answer += chunk
+            if len(answer) >= RESPONSE_MAX_BYTES:
+                break
+    except httpx.HTTPError:
+        pass
+    return bytes(answer)
+
+
 async def _post(
     channel: Channel, alert: Alert, client: httpx.AsyncClient, timeout_s: float
 ) -> Delivery:
     url, body, extra = _request(channel, alert)
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **extra}
+    status: int | None = None  # set once the receiver answered: the delivery's outcome
+    answer = b""
+    retry_header: str | None = None
     try:
         async with asyncio.timeout(timeout_s):
             async with client.stream(
@@ -132,29 +148,25 @@ async def _post(
                 timeout=httpx.Timeout(timeout_s),
                 follow_redirects=False,
             ) as response:
-                answer = bytearray()
-                async for chunk in response.aiter_bytes():
-                    answer += chunk
-                    if len(answer) >= RESPONSE_MAX_BYTES:
-                        break
-    except TimeoutError:
-        return Delivery(False, None, f"timed out after {timeout_s:g} s", retry=True)
-    except httpx.TimeoutException as exc:
-        return Delivery(False, None, f"timed out ({type(exc).__name__})", retry=True)
-    except httpx.TransportError as exc:
-        reason = _scrub(str(exc), channel) or type(exc).__name__
-        return Delivery(False, None, f"connection failed: {reason}", retry=True)
-    status = response.status_code
+                status = response.status_code
+                retry_header = response.headers.get("retry-after")
+                if not 200 <= status < 400:
+                    answer = await _read_some(response)
+    except (TimeoutError, httpx.HTTPError) as exc:
+        if status is None:  # no answer: the request may or may not have arrived
+            if isinstance(exc, TimeoutError | httpx.TimeoutException):
+                return Delivery(False, None, f"timed out after {timeout_s:g} s", retry=True)
+            reason = _scrub(str(exc), channel) or type(exc).__name__
+            return Delivery(False, None, f"connection failed: {reason}", retry=True)
+    assert status is not None
     if 200 <= status < 300:
         return Delivery(True, status)
     if 300 <= status < 400:
         return Delivery(False, status, f"HTTP {status}: redirects are not followed", retry=False)
-    text = bytes(answer[:2000]).decode("utf-8", "replace")
-    wait = retry_after(response.headers.get("retry-after"))
+    text = answer[:2000].decode("utf-8", "replace")
     retry = status == 429 or status >= 500 or status == 408
-    return Delivery(
-        False, status, _scrub(f"HTTP {status}: {text}", channel).rstrip(": "), retry, wait
-    )
+    error = _scrub(f"HTTP {status}: {text}", channel).rstrip(": ")
+    return Delivery(False, status, error, retry, retry_after(retry_header))
 
 
 async def _email(channel: EmailChannel, alert: Alert, timeout_s: float) -> Delivery:
