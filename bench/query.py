@@ -532,6 +532,7 @@ def load(
     n_fill: int = 0,
     fill_chunk: int = 1_000_000,
     settle_s: float = 900.0,
+    optimize: bool = False,
 ) -> dict[str, Any]:
     """Fill ``db`` (and ``ch``) with the same records, then ``n_fill`` filler spans and
     logs made inside each engine; return some ids to query, the counts, the seconds each
@@ -600,6 +601,11 @@ def load(
         if ch is not None:
             sql = FillSql("ch", project, n_fill, now_ns)
             fill["ch_s"] = fill_clickhouse(ch, sql, n_fill, fill_chunk)
+            if optimize:  # one part per day partition, as long-settled data would be
+                t0 = time.perf_counter()
+                for table in ("spans", "logs"):
+                    ch.tx.command(f"OPTIMIZE TABLE {table} FINAL", settings=NO_LIMIT)
+                fill["optimize_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     fill["checkpoint_s"] = time.perf_counter() - t0
@@ -633,6 +639,11 @@ def load(
         )[0]
         out["log_bytes"]["ch"] = int(parts[0])
         out["ch_parts"] = int(parts[1])
+        projections = tx.query(
+            "SELECT sum(bytes_on_disk) FROM system.projection_parts "
+            "WHERE database = currentDatabase() AND table = 'logs' AND active"
+        )
+        out["ch_projection_bytes"] = int(projections[0][0] or 0) if projections else 0
     return out
 
 
@@ -715,6 +726,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--settle", type=float, default=900, help="longest wait for ClickHouse merges (s)"
     )
+    ap.add_argument(
+        "--optimize",
+        action="store_true",
+        help="after the filler, OPTIMIZE TABLE spans and logs FINAL (one part a day)",
+    )
     args = ap.parse_args(argv)
     if args.rows:
         args.spans = args.logs = args.rows
@@ -746,6 +762,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.fill,
                 args.fill_chunk,
                 args.settle,
+                args.optimize,
             )
             info["fill"]["n"] = args.fill
         finally:
@@ -767,7 +784,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"  filler ({args.fill:,} spans + {args.fill:,} logs, INSERT … SELECT): "
                 f"SQLite {fill['sqlite_s']:.0f} s (+ checkpoint {fill['checkpoint_s']:.0f} s)"
                 + (
-                    f", ClickHouse {fill['ch_s']:.0f} s, then merges settled in "
+                    f", ClickHouse {fill['ch_s']:.0f} s"
+                    + (
+                        f", OPTIMIZE … FINAL {fill['optimize_s']:.0f} s"
+                        if "optimize_s" in fill
+                        else ""
+                    )
+                    + f", then merges settled in "
                     f"{fill['settle_s']:.0f} s; active parts {fill['parts']}"
                     if ch_url
                     else ""
@@ -876,6 +899,13 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
     )
+    if ch_url:
+        proj = info["ch_projection_bytes"] / max(1, info["counts"]["logs"])
+        table_only = per_row["ch"] - proj
+        print(
+            f"  of ClickHouse's {per_row['ch']:.0f}: {proj:.0f} in the by_trace projection, "
+            f"{table_only:.0f} in the table ({table_only / per_row['sqlite']:.0%} of SQLite's)"
+        )
     for store in servers:
         worst = max(percentile(by[store][0], 95) for _, by in results)
         print(
