@@ -27,6 +27,13 @@ Shape of the data (``--spans`` spans and ``--logs`` logs):
   OpenTelemetry service whose trace id is the request id; every 10th request has a
   backend error;
 - the other half are unlinked traces of 10 spans (logs: 70 % with a trace id).
+
+``--fill N`` then adds N unlinked spans and N logs of the same shape (traces of 10 over the
+last 72 hours) inside each engine, one ``INSERT … SELECT`` per chunk and table: SQLite
+from a recursive CTE (and FTS5 indexing as the writer does it), ClickHouse from
+``numbers()`` through the store's transport. Both get identical rows. This is how the
+10M-row figures of docs/benchmarks.md are made; ``--optimize`` merges ClickHouse's
+partitions to one part each before the timing.
 """
 
 from __future__ import annotations
