@@ -27,11 +27,19 @@ Shape of the data (``--spans`` spans and ``--logs`` logs):
   OpenTelemetry service whose trace id is the request id; every 10th request has a
   backend error;
 - the other half are unlinked traces of 10 spans (logs: 70 % with a trace id).
+
+``--fill N`` then adds N unlinked spans and N logs of the same shape (traces of 10 over the
+last 72 hours) inside each engine, one ``INSERT … SELECT`` per chunk and table: SQLite
+from a recursive CTE (and FTS5 indexing as the writer does it), ClickHouse from
+``numbers()`` through the store's transport. Both get identical rows. This is how the
+10M-row figures of docs/benchmarks.md are made; ``--optimize`` merges ClickHouse's
+partitions to one part each before the timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import sys
@@ -60,11 +68,12 @@ from backlight_server.pipeline.model import (
 )
 from backlight_server.store.clickhouse import ClickhouseStore
 from backlight_server.store.clickhouse import writes as chwrites
+from backlight_server.store.clickhouse.transport import NO_LIMIT
 from backlight_server.store.factory import check_url
 from backlight_server.store.sqlite import SqliteStore
 from backlight_server.store.sqlite.connection import open_writer
 from backlight_server.store.sqlite.migrations import migrate
-from backlight_server.store.sqlite.writes import write_browser, write_telemetry
+from backlight_server.store.sqlite.writes import INDEX_NEW_LOGS, write_browser, write_telemetry
 from backlight_server.testing import BacklightProcess
 
 CHUNK = 20_000  # rows per load transaction
@@ -309,6 +318,197 @@ class ChLoad:
         self.seconds += time.perf_counter() - t0
 
 
+# --- filler: N unlinked spans and N logs made inside each engine -------------------------
+#
+# Every value derives from the row number k with integer arithmetic that SQLite and
+# ClickHouse compute alike, so both stores get the very same rows (and ``fill_trace_id``
+# gives the trace ids to query). Traces of 10 spans; logs come 10 a trace, 70 % of the
+# traces with their trace id on the logs (request id = trace id, no session).
+
+FILL_HOURS = 72  # filler times: the 72 hours before now (3–4 daily partitions)
+FILL_SERVICES = ("worker", "billing", "search", "gateway", "mailer")
+_P = 4294967291  # largest prime below 2**32
+
+
+def _mix_py(x: int, c: int) -> int:
+    h = ((x + 1000003) * 2654435761 + c * 2246822519) % _P
+    return ((h % 2147483647) * (h % 2147483629) + h) % _P
+
+
+def fill_trace_id(t: int) -> str:
+    """The trace id of filler trace ``t`` (as the SQL of ``FillSql`` makes it)."""
+    return "".join(f"{_mix_py(t, c):08x}" for c in (1, 2, 3, 4))
+
+
+class FillSql:
+    """The expressions of the filler rows in one dialect (``sqlite`` or ``ch``)."""
+
+    def __init__(self, dialect: str, project: str, n: int, now_ns: int) -> None:
+        assert project.replace("-", "").isalnum(), project
+        self.ch = dialect == "ch"
+        self.project = project
+        traces = max(1, (n + 9) // 10)
+        self.end_ns = now_ns - 600 * 10**9
+        self.step = FILL_HOURS * 3600 * 10**9 // traces
+        self.base = self.end_ns - self.step * traces
+
+    def div(self, a: str, b: int) -> str:
+        return f"intDiv({a}, {b})" if self.ch else f"(({a}) / {b})"
+
+    def txt(self, x: str) -> str:
+        return f"toString({x})" if self.ch else f"({x})"
+
+    def mix(self, x: str, c: int) -> str:
+        h = f"((({x} + 1000003) * 2654435761 + {c * 2246822519}) % {_P})"
+        return f"((({h} % 2147483647) * ({h} % 2147483629) + {h}) % {_P})"
+
+    def hex8(self, x: str) -> str:
+        if self.ch:
+            return f"leftPad(lower(hex(toUInt32({x}))), 8, '0')"
+        return f"printf('%08x', {x})"
+
+    def trace_id(self, t: str) -> str:
+        return " || ".join(self.hex8(self.mix(t, c)) for c in (1, 2, 3, 4))
+
+    def span_id(self, k: str) -> str:
+        return f"{self.hex8(self.mix(k, 11))} || {self.hex8(self.mix(k, 12))}"
+
+    @staticmethod
+    def pick(x: str, values: Sequence[str]) -> str:
+        whens = " ".join(f"WHEN {i} THEN '{v}'" for i, v in enumerate(values))
+        return f"CASE ({x}) % {len(values)} {whens} END"
+
+    def source(self, lo: int, hi: int) -> str:
+        """Rows k = lo … hi - 1, with t = k / 10 (the trace) and j = k % 10 (its row)."""
+        if self.ch:
+            return (
+                f"(SELECT number AS k, intDiv(number, 10) AS t, number % 10 AS j "
+                f"FROM numbers({lo}, {hi - lo}))"
+            )
+        return (
+            f"(WITH RECURSIVE n(k) AS (SELECT {lo} UNION ALL SELECT k + 1 FROM n "
+            f"WHERE k < {hi - 1}) SELECT k, k / 10 AS t, k % 10 AS j FROM n)"
+        )
+
+    def attributes(self, k: str) -> str:
+        t = self.txt
+        return (
+            '\'{"http.method":"\' || '
+            + self.pick(k, ("GET", "GET", "POST", "PUT"))
+            + ' || \'","http.route":"\' || '
+            + self.pick(self.div(k, 10), ROUTES)
+            + ' || \'","http.status_code":\' || '
+            + self.pick(self.mix(k, 21), ("200", "200", "200", "201", "404", "500"))
+            + f" || ',\"net.peer.name\":\"10.0.' || {t(f'{self.mix(k, 22)} % 256')} || '.'"
+            + f' || {t(f"{self.mix(k, 23)} % 256")} || \'","code.function":"handler_\''
+            + f' || {t(f"({k}) % 50")} || \'","user.id":"user-\' || '
+            + f'{t(f"{self.mix(k, 24)} % 100000")} || \'","thread.name":"worker-\' || '
+            + f'{t(f"({k}) % 8")} || \'","db.rows":\' || {t(f"{self.mix(k, 25)} % 1000")}'
+            + " || '}'"
+        )
+
+    def spans(self, lo: int, hi: int) -> str:
+        start = f"({self.base} + t * {self.step} + j * 2000000)"
+        tid = self.trace_id("t")
+        return (
+            "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, "
+            "start_ns, end_ns, status_code, status_message, service, environment, "
+            "session_id, request_id, attributes, events) "
+            f"SELECT '{self.project}', {tid}, {self.span_id('k')}, "
+            f"CASE WHEN j = 0 THEN NULL ELSE {self.span_id('t * 10')} END, "
+            f"'GET ' || {self.pick('t', ROUTES)}, CASE WHEN j = 0 THEN 2 ELSE 1 END, "
+            f"{start}, {start} + 100000 + {self.mix('k', 13)} % 50000000, "
+            f"CASE WHEN {self.mix('k', 14)} % 50 = 0 THEN 2 ELSE 1 END, NULL, "
+            f"{self.pick('t', FILL_SERVICES)}, 'production', NULL, {tid}, "
+            f"{self.attributes('k')}, NULL FROM {self.source(lo, hi)}"
+        )
+
+    def logs(self, lo: int, hi: int) -> str:
+        linked = "t % 10 < 7"
+        t = self.txt
+        body = (
+            f"CASE k % 4 WHEN 0 THEN 'handled request ' || {t(self.mix('k', 31) + ' % 10000')}"
+            f" || ' for user ' || {t(self.mix('k', 32) + ' % 100')} "
+            f"WHEN 1 THEN 'GET ' || {self.pick('t', ROUTES)} || ' served in ' || "
+            f"{t(self.mix('k', 33) + ' % 900')} || ' ms' "
+            f"WHEN 2 THEN 'cache miss for key item:' || {t(self.mix('k', 34) + ' % 50000')}"
+            " || ', loading from database' "
+            f"ELSE 'db query took ' || {t(self.mix('k', 35) + ' % 300')} || ' ms, rows=' || "
+            f"{t(self.mix('k', 36) + ' % 1000')} END"
+        )
+        tid = f"CASE WHEN {linked} THEN {self.trace_id('t')} ELSE NULL END"
+        return (
+            "INSERT INTO logs (project_id, ts_ns, trace_id, span_id, severity_number, level, "
+            "body, service, environment, session_id, request_id, attributes) "
+            f"SELECT '{self.project}', {self.base} + t * {self.step} + j * 1000000 + 500000, "
+            f"{tid}, CASE WHEN {linked} THEN {self.span_id('k')} ELSE NULL END, "
+            "CASE k % 6 WHEN 3 THEN 5 WHEN 4 THEN 13 WHEN 5 THEN 17 ELSE 9 END, "
+            "CASE k % 6 WHEN 3 THEN 'debug' WHEN 4 THEN 'warn' WHEN 5 THEN 'error' "
+            f"ELSE 'info' END, {body}, {self.pick('t', FILL_SERVICES)}, 'production', NULL, "
+            f"{tid}, {self.attributes('k + 7')} FROM {self.source(lo, hi)}"
+        )
+
+
+def fill_sqlite(conn: sqlite3.Connection, sql: FillSql, n: int, chunk: int) -> float:
+    """N filler spans and N logs in SQLite, one INSERT … SELECT per chunk, the FTS5 index
+    of each log chunk as the writer makes it; seconds taken."""
+    t0 = time.perf_counter()
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(sql.spans(lo, hi))
+        before = conn.execute("SELECT coalesce(max(id), 0) FROM logs").fetchone()[0]
+        conn.execute(sql.logs(lo, hi))
+        conn.execute(INDEX_NEW_LOGS, (before,))
+        conn.execute("COMMIT")
+        _progress("SQLite", hi, n, t0)
+    return time.perf_counter() - t0
+
+
+def fill_clickhouse(store: ClickhouseStore, sql: FillSql, n: int, chunk: int) -> float:
+    """N filler spans and N logs in ClickHouse, one INSERT … SELECT per chunk and table;
+    seconds taken (the inserts only; merges are waited for in ``settle``)."""
+    t0 = time.perf_counter()
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        store.tx.command(sql.spans(lo, hi), settings=NO_LIMIT)
+        store.tx.command(sql.logs(lo, hi), settings=NO_LIMIT)
+        _progress("ClickHouse", hi, n, t0)
+    return time.perf_counter() - t0
+
+
+def _progress(name: str, done: int, n: int, t0: float) -> None:
+    print(
+        f"  ... {name} filler: {done:,} / {n:,} rows a table, {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
+
+
+PARTS = (
+    "SELECT table, count(), sum(rows), sum(bytes_on_disk) FROM system.parts "
+    "WHERE database = currentDatabase() AND active AND table IN ('spans', 'logs') "
+    "GROUP BY table ORDER BY table"
+)
+
+
+def settle(store: ClickhouseStore, limit_s: float) -> tuple[float, dict[str, int]]:
+    """Wait until no merge has run for two polls in a row (at most ``limit_s``); the
+    seconds waited and the active parts of spans and logs."""
+    t0 = time.perf_counter()
+    quiet = 0
+    while quiet < 2 and time.perf_counter() - t0 < limit_s:
+        merging = store.tx.query(
+            "SELECT count() FROM system.merges WHERE database = currentDatabase()"
+        )[0][0]
+        quiet = quiet + 1 if int(merging) == 0 else 0
+        time.sleep(5)
+    return time.perf_counter() - t0, active_parts(store)
+
+
+def active_parts(store: ClickhouseStore) -> dict[str, int]:
+    return {str(r[0]): int(r[1]) for r in store.tx.query(PARTS)}
+
+
 def sqlite_log_bytes(conn: sqlite3.Connection) -> int:
     """Pages of ``logs``, its indexes and its FTS5 index (``dbstat``)."""
     names = [
@@ -336,9 +536,14 @@ def load(
     n_sessions: int,
     per_session: int,
     ch_chunk: int,
+    n_fill: int = 0,
+    fill_chunk: int = 1_000_000,
+    settle_s: float = 900.0,
+    optimize: bool = False,
 ) -> dict[str, Any]:
-    """Fill ``db`` (and ``ch``) with the same records; return some ids to query, the
-    counts, the seconds each store took and its bytes on disk per log row."""
+    """Fill ``db`` (and ``ch``) with the same records, then ``n_fill`` filler spans and
+    logs made inside each engine; return some ids to query, the counts, the seconds each
+    store took and its bytes on disk per log row."""
     store = SqliteStore(db)
     store.open()
     project = store.create_project("bench")
@@ -390,9 +595,28 @@ def load(
                 f"{sqlite_s:.0f} s" + (f", ClickHouse {chl.seconds:.0f} s" if chl else ""),
                 flush=True,
             )
+    fill: dict[str, Any] = {}
+    if n_fill:
+        if chl is not None:
+            chl.flush()
+        now_ns = time.time_ns()
+        # A bigger page cache than the server's writer (64 MiB) for the bulk load only: it
+        # changes the load time, not what is stored.
+        conn.execute("PRAGMA cache_size=-1048576")
+        sql = FillSql("sqlite", project, n_fill, now_ns)
+        fill["sqlite_s"] = fill_sqlite(conn, sql, n_fill, fill_chunk)
+        if ch is not None:
+            sql = FillSql("ch", project, n_fill, now_ns)
+            fill["ch_s"] = fill_clickhouse(ch, sql, n_fill, fill_chunk)
+            if optimize:  # one part per day partition, as long-settled data would be
+                t0 = time.perf_counter()
+                for table in ("spans", "logs"):
+                    ch.tx.command(f"OPTIMIZE TABLE {table} FINAL", settings=NO_LIMIT)
+                fill["optimize_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    sqlite_s += time.perf_counter() - t0
+    fill["checkpoint_s"] = time.perf_counter() - t0
+    sqlite_s += fill["checkpoint_s"]
     counts = {
         name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         for name in ("sessions", "network", "spans", "logs", "errors")
@@ -407,12 +631,14 @@ def load(
         "spans_per_request": spans_per,
         "logs_per_request": logs_per,
         "seconds": {"sqlite": sqlite_s},
+        "fill": fill,
         "log_bytes": {"sqlite": log_bytes},
     }
     if ch is not None and chl is not None:
         chl.flush()
         tx = ch.tx
         out["seconds"]["ch"] = chl.seconds
+        fill["settle_s"], fill["parts"] = settle(ch, settle_s) if n_fill else (0.0, {})
         out["ch_counts"] = {k: int(tx.query(q)[0][0]) for k, q in CH_COUNT.items()}
         parts = tx.query(
             "SELECT sum(bytes_on_disk), count() FROM system.parts "
@@ -420,7 +646,17 @@ def load(
         )[0]
         out["log_bytes"]["ch"] = int(parts[0])
         out["ch_parts"] = int(parts[1])
+        projections = tx.query(
+            "SELECT sum(bytes_on_disk) FROM system.projection_parts "
+            "WHERE database = currentDatabase() AND table = 'logs' AND active"
+        )
+        out["ch_projection_bytes"] = int(projections[0][0] or 0) if projections else 0
     return out
+
+
+def backend_only(rng: random.Random, unlinked: list[str], n_fill: int) -> str:
+    """A backend-only trace id: a filler trace when there is filler, else a loaded one."""
+    return fill_trace_id(rng.randrange(max(1, n_fill // 10))) if n_fill else rng.choice(unlinked)
 
 
 def check_linkage(client: httpx.Client, sid: str, info: dict[str, Any]) -> None:
@@ -432,6 +668,9 @@ def check_linkage(client: httpx.Client, sid: str, info: dict[str, Any]) -> None:
     req = client.get(f"/api/v1/requests/{first['request_id']}").json()
     assert req["session_secure_id"] == sid and req["span_count"] == spans, req["trace_ids"]
     assert len(req["logs"]) == logs and len(req["services"]) == 2, req["services"]
+    if info["fill"].get("n"):  # a filler trace with logs: 10 spans, 10 logs
+        req = client.get(f"/api/v1/requests/{fill_trace_id(0)}").json()
+        assert req["span_count"] == 10 and len(req["logs"]) == 10, req
 
 
 def get(client: httpx.Client, path: str) -> tuple[float, int]:
@@ -483,6 +722,22 @@ def main(argv: list[str] | None = None) -> int:
         "clickhouse://host:8123/db (an empty database)",
     )
     ap.add_argument("--ch-chunk", type=int, default=200_000, help="rows per ClickHouse insert")
+    ap.add_argument(
+        "--fill",
+        type=int,
+        default=0,
+        help="then N filler spans and N filler logs (unlinked traces of 10), made inside "
+        "each engine by INSERT … SELECT",
+    )
+    ap.add_argument("--fill-chunk", type=int, default=1_000_000, help="filler rows a statement")
+    ap.add_argument(
+        "--settle", type=float, default=900, help="longest wait for ClickHouse merges (s)"
+    )
+    ap.add_argument(
+        "--optimize",
+        action="store_true",
+        help="after the filler, OPTIMIZE TABLE spans and logs FINAL (one part a day)",
+    )
     args = ap.parse_args(argv)
     if args.rows:
         args.spans = args.logs = args.rows
@@ -511,7 +766,12 @@ def main(argv: list[str] | None = None) -> int:
                 args.sessions,
                 args.requests_per_session,
                 args.ch_chunk,
+                args.fill,
+                args.fill_chunk,
+                args.settle,
+                args.optimize,
             )
+            info["fill"]["n"] = args.fill
         finally:
             if ch is not None:
                 ch.close()  # chdb: one process at a time on a folder; the server is next
@@ -525,6 +785,25 @@ def main(argv: list[str] | None = None) -> int:
             f"{size_mb:,.0f} MB",
             flush=True,
         )
+        fill = info["fill"]
+        if args.fill:
+            print(
+                f"  filler ({args.fill:,} spans + {args.fill:,} logs, INSERT … SELECT): "
+                f"SQLite {fill['sqlite_s']:.0f} s (+ checkpoint {fill['checkpoint_s']:.0f} s)"
+                + (
+                    f", ClickHouse {fill['ch_s']:.0f} s"
+                    + (
+                        f", OPTIMIZE … FINAL {fill['optimize_s']:.0f} s"
+                        if "optimize_s" in fill
+                        else ""
+                    )
+                    + f", then merges settled in "
+                    f"{fill['settle_s']:.0f} s; active parts {fill['parts']}"
+                    if ch_url
+                    else ""
+                ),
+                flush=True,
+            )
         if ch_url:
             print(f"  ClickHouse: {info['ch_counts']}; logs in {info['ch_parts']} parts")
             if info["ch_counts"] != info["counts"]:
@@ -546,7 +825,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
             (
                 "GET /api/v1/requests/{id} (backend-only trace)",
-                [f"/api/v1/requests/{rng.choice(unlinked)}" for _ in range(args.samples)],
+                [
+                    f"/api/v1/requests/{backend_only(rng, unlinked, args.fill)}"
+                    for _ in range(args.samples)
+                ],
             ),
         ]
         servers = {"SQLite": BacklightProcess(data_dir)}
@@ -567,13 +849,25 @@ def main(argv: list[str] | None = None) -> int:
                 check_linkage(client, sessions[0], info)
             for _, paths in cases:  # warm-up: worker threads, read connections, cache
                 measure(clients, paths[:10])
-            results = [(name, measure(clients, paths)) for name, paths in cases]
+            load_avg = [os.getloadavg()[0]]
+            results = []
+            for name, paths in cases:
+                results.append((name, measure(clients, paths)))
+                load_avg.append(os.getloadavg()[0])
             rss = {k: rss_mb(s.proc.pid) for k, s in servers.items() if s.proc}
         finally:
             for client in clients.values():
                 client.close()
             for server in servers.values():
                 server.stop()
+        parts_after: dict[str, int] = {}
+        if ch_url and args.fill:  # the server merged on: how many parts it left
+            reopened = ClickhouseStore(ch_url)
+            reopened.open()
+            try:
+                parts_after = active_parts(reopened)
+            finally:
+                reopened.close()
 
     rows = [
         [
@@ -595,6 +889,12 @@ def main(argv: list[str] | None = None) -> int:
         + "; server RSS after the queries "
         + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items())
     )
+    print(
+        "load average (1 min) before and after each endpoint: "
+        + ", ".join(f"{x:.1f}" for x in load_avg)
+    )
+    if parts_after:
+        print(f"ClickHouse active parts after the timing: {parts_after}")
     per_row = {k: v / max(1, info["counts"]["logs"]) for k, v in info["log_bytes"].items()}
     print(
         f"bytes on disk per log row: SQLite {per_row['sqlite']:.0f} (table, indexes, FTS5)"
@@ -606,6 +906,13 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
     )
+    if ch_url:
+        proj = info["ch_projection_bytes"] / max(1, info["counts"]["logs"])
+        table_only = per_row["ch"] - proj
+        print(
+            f"  of ClickHouse's {per_row['ch']:.0f}: {proj:.0f} in the by_trace projection, "
+            f"{table_only:.0f} in the table ({table_only / per_row['sqlite']:.0%} of SQLite's)"
+        )
     for store in servers:
         worst = max(percentile(by[store][0], 95) for _, by in results)
         print(
