@@ -136,8 +136,9 @@ def list_sessions(tx: Transport, query: SessionQuery) -> Row:
 
 
 def _session_row(tx: Transport, secure_id: str) -> Row | None:
+    """The folded session, without ``be_error_count`` (its caller counts its errors)."""
     rows = _rows(tx, _folded("secure_id = {sid:String}"), {"sid": secure_id})
-    return _with_be_errors(tx, rows)[0] if rows else None
+    return rows[0] if rows else None
 
 
 def session_info(tx: Transport, secure_id: str) -> tuple[str, float] | None:
@@ -176,6 +177,7 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
         sid,
     )
     errors = _session_errors(tx, secure_id, network, detail)
+    session["be_error_count"] = sum(1 for e in errors if e["source"] != "frontend")
     out = {
         "session": session,
         "network": network,
