@@ -26,6 +26,8 @@ NOT_FOUND = {
     ("/api/v1/sessions/{secure_id}", "get"),
     ("/api/v1/error-groups/{group_id}", "get"),
     ("/api/v1/error-groups/{group_id}", "patch"),
+    *(("/api/v1/alert-rules/{rule_id}", m) for m in ("get", "put", "delete")),
+    ("/api/v1/alert-rules/{rule_id}/test", "post"),
 }
 
 

@@ -52,8 +52,8 @@ ON CONFLICT DO UPDATE SET
 _INSERT_ERROR = """
 INSERT INTO errors (group_id, project_id, ts_ms, source, type, message, stack, raw_stack,
                     session_id, request_id, trace_id, span_id, service, environment, url,
-                    attributes)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    attributes, group_change)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 _UPSERT_SESSION = """
 INSERT INTO sessions (secure_id, project_id, started_ms, last_ms, url, last_url, user_agent,
@@ -92,6 +92,9 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
         session_id = row[0] if row else None
     stack = orjson.dumps([f.as_dict() for f in err.frames]).decode() if err.frames else None
     gid = group_id(err.project_id, err.fingerprint)
+    # What this instance does to its group, for alerts (read before the upsert changes it).
+    before = conn.execute("SELECT state FROM error_groups WHERE id = ?", (gid,)).fetchone()
+    change = "new" if before is None else ("reopened" if before[0] == "resolved" else None)
     conn.execute(
         _UPSERT_GROUP,
         (
@@ -125,6 +128,7 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
             err.environment,
             err.url,
             err.attributes,
+            change,
         ),
     )
     return gid
