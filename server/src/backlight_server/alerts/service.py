@@ -4,7 +4,7 @@ A daemon thread with its own event loop, started by ``create_app`` (like the ret
 ``Purger``): nothing here runs on the server's event loop or the ingest path. Each tick it
 takes (or renews) the store lease ``alerts``; only its holder evaluates and delivers, so
 servers sharing a store do it once. A holder that dies loses the lease after
-``lease_seconds`` (ten intervals, at least 2 s), and another server (or its restart) takes
+``lease_seconds`` (ten intervals, 2 to 30 s), and another server (or its restart) takes
 over from the cursors and the outbox.
 """
 
@@ -32,7 +32,7 @@ class AlertService:
         self.store, self.interval = store, max(0.05, interval_s)
         self.evaluator = Evaluator(store, base_url)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.lease_seconds = max(2.0, 10 * self.interval)
+        self.lease_seconds = min(30.0, max(2.0, 10 * self.interval))
         self._held_until = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backlight-alerts", daemon=True)
