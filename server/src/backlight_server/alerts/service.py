@@ -63,6 +63,8 @@ class AlertService:
         async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
             deliverer = Deliverer(self.store, client)
             while not self._stop.is_set():
+                if self.store.health().reason == "store is not open":
+                    break  # closed without a shutdown (tests that build the app alone)
                 try:
                     if await asyncio.to_thread(self._leader):
                         now = time.time() * 1000
