@@ -67,9 +67,8 @@ def test_new_group_regression_and_spike_reach_the_receiver(tmp_path: Path) -> No
         )
         _post(server, "/v1/traces", traces(p, [exception_span(sid, rid, at + 10)]))
 
-        new = wait_for(
-            lambda: len(_events(rx, "/new")) >= 2 and _events(rx, "/new"), "2 new groups"
-        )
+        wait_for(lambda: len(_events(rx, "/new")) >= 2, "2 new groups")
+        new = _events(rx, "/new")
         by_type = {e["error_type"]: e for e in new}
         assert set(by_type) == {"TypeError", "ValueError"}
         backend = by_type["ValueError"]
