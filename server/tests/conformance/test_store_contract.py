@@ -396,7 +396,9 @@ def test_alert_rules_are_created_replaced_and_deleted(opened: Opened) -> None:
 
 async def test_alert_errors_after_the_cursor_say_new_and_reopened(opened: Opened) -> None:
     store, p = opened.store, opened.project
-    await store.write_telemetry(TelemetryBatch(errors=[error(p, "before", error_type="OSError")]), 1)
+    await store.write_telemetry(
+        TelemetryBatch(errors=[error(p, "before", error_type="OSError")]), 1
+    )
     store.save_alert_rule("r1", p, _rule_body("one"))
     cursor = store.alert_cursors()[p]
     sid = hex_id(10)

@@ -14,9 +14,10 @@ from backlight_server.store.base import OutboxRow, Row
 
 _ERRORS_AFTER = """
 SELECT e.id, e.group_id, e.ts_ms, e.source, e.type, e.message, e.stack, e.session_id,
-    e.request_id, e.service, e.environment, e.group_change AS change,
+    e.request_id, e.service, e.environment, c.change,
     g.count, g.first_ms, g.last_ms, g.state, s.identifier AS user
 FROM errors e JOIN error_groups g ON g.id = e.group_id
+LEFT JOIN error_changes c ON c.error_id = e.id
 LEFT JOIN sessions s ON s.secure_id = e.session_id
 WHERE e.id > ? AND e.id <= ? AND e.project_id = ? ORDER BY e.id LIMIT ?
 """

@@ -52,8 +52,8 @@ ON CONFLICT DO UPDATE SET
 _INSERT_ERROR = """
 INSERT INTO errors (group_id, project_id, ts_ms, source, type, message, stack, raw_stack,
                     session_id, request_id, trace_id, span_id, service, environment, url,
-                    attributes, group_change)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    attributes)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 _UPSERT_SESSION = """
 INSERT INTO sessions (secure_id, project_id, started_ms, last_ms, url, last_url, user_agent,
@@ -109,7 +109,7 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
             err.ts_ms,
         ),
     )
-    conn.execute(
+    cur = conn.execute(
         _INSERT_ERROR,
         (
             gid,
@@ -128,9 +128,12 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
             err.environment,
             err.url,
             err.attributes,
-            change,
         ),
     )
+    if change is not None:
+        conn.execute(
+            "INSERT INTO error_changes (error_id, change) VALUES (?, ?)", (cur.lastrowid, change)
+        )
     return gid
 
 
@@ -279,6 +282,7 @@ def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
     total += conn.execute(
         "DELETE FROM errors WHERE ts_ms < ?1 OR ts_ms > ?2", (cutoff_ms, future_ms)
     ).rowcount
+    conn.execute("DELETE FROM error_changes WHERE error_id NOT IN (SELECT id FROM errors)")
     total += conn.execute(
         "DELETE FROM error_groups WHERE (last_ms < ?1 OR last_ms > ?2) AND "
         "NOT EXISTS (SELECT 1 FROM errors WHERE errors.group_id = "

@@ -1,11 +1,14 @@
 -- Backlight schema, version 7: alerts (issue 20). Rules, the evaluator's cursor per
 -- project (the last errors.id it read: rowid order is commit order, one writer), the
 -- durable outbox (one row per rule, channel and event: inserting a key again keeps one),
--- and the delivery log. errors.group_change says, at commit, whether an instance made its
--- group ('new') or reopened a resolved one ('reopened'): the group's state alone cannot
--- tell once the instance has reopened it.
+-- and the delivery log. error_changes says, at commit, which instances made their group
+-- ('new') or reopened a resolved one ('reopened'): the group's state alone cannot tell
+-- once the instance has reopened it. Only those instances have a row.
 
-ALTER TABLE errors ADD COLUMN group_change TEXT;
+CREATE TABLE error_changes (
+    error_id    INTEGER PRIMARY KEY,
+    change      TEXT NOT NULL
+);
 
 CREATE TABLE alert_rules (
     id          TEXT PRIMARY KEY,
