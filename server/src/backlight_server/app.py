@@ -19,6 +19,8 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from backlight_server import __version__
+from backlight_server.alerts.events import base_url
+from backlight_server.alerts.service import AlertService
 from backlight_server.api import openapi
 from backlight_server.api.routes import router as api_router
 from backlight_server.errors import ClientError
@@ -116,6 +118,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     purger = Purger(store, settings.retention_days)
     purger.start()
+    alerts = AlertService(
+        store,
+        base_url(settings.public_url, settings.host, settings.port),
+        settings.alert_interval_s,
+    )
+    alerts.start()
     grpc_server = (
         start_grpc(state, settings.host, settings.otlp_grpc_port)
         if settings.otlp_grpc_port
@@ -126,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         purger.stop()
+        alerts.stop()
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait()
         store.close()

@@ -38,7 +38,8 @@ def _serve_parser(sub: Any) -> None:
                 help=help_text,
             )
             continue
-        kind = int if f.type in (int, "int") else (Path if f.type in (Path, "Path") else str)
+        types = {"int": int, "float": float, "Path": Path}
+        kind = types.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
         p.add_argument(flag, dest=f.name, type=kind, default=None, help=help_text)
 
 

@@ -101,6 +101,13 @@ class Settings:
     otlp_grpc_port: int = field(
         default=4317, metadata=_meta("Port for OTLP over gRPC (same host); 0 turns it off.")
     )
+    alert_interval_s: float = field(
+        default=2.0,
+        metadata=_meta(
+            "Seconds between two evaluations of the alert rules (and deliveries of due "
+            "messages), on the one server holding the alerts lease. 0.05 to 3600."
+        ),
+    )
     log_level: str = field(default="info", metadata=_meta("Server log level."))
     trust_proxy_headers: bool = field(
         default=False,
@@ -152,6 +159,8 @@ def _coerce(kind: Any, raw: str) -> Any:
         return parse_bool(raw)
     if kind in (int, "int"):
         return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
     if kind in (Path, "Path"):
         return Path(raw).expanduser()
     return raw
@@ -176,6 +185,8 @@ def settings_from_env(
     settings = Settings(**values)
     if settings.sqlite_synchronous not in ("normal", "full"):
         raise SystemExit("sqlite_synchronous must be 'normal' or 'full'")
+    if not 0.05 <= settings.alert_interval_s <= 3600:
+        raise SystemExit("alert_interval_s must be between 0.05 and 3600 seconds")
     return settings
 
 

@@ -88,7 +88,8 @@ def test_every_api_route_documents_its_response(seeded: Seeded) -> None:
         if not path.startswith("/api/v1/"):
             continue
         for method, op in operations.items():
-            schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+            ok = op["responses"].get("200") or op["responses"]["201"]  # 201: a rule created
+            schema = ok["content"]["application/json"]["schema"]
             assert schema.get("$ref", "").startswith("#/components/schemas/"), (path, method)
     assert "children" in doc["components"]["schemas"]["Span"]["properties"]
 

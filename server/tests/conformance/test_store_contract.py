@@ -6,10 +6,12 @@ out through its read methods; nothing here knows the engine.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from blstores import (
     STORES,
@@ -26,7 +28,7 @@ from blstores import (
 )
 
 from backlight_server.pipeline.model import ConsoleRecord, Identify, TelemetryBatch, TrackRecord
-from backlight_server.store.base import Store
+from backlight_server.store.base import OutboxRow, Store
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 
 DAY_MS = 86_400_000
@@ -363,3 +365,141 @@ async def test_a_group_shows_its_earliest_instance(opened: Opened) -> None:
     [group] = store.list_error_groups(ErrorGroupQuery())["groups"]
     assert group["message"] == "order 2 failed"
     assert group["count"] == 2 and group["first_ms"] == t - 10 and group["last_ms"] == t
+
+
+# --- alerts (issue 20) ------------------------------------------------------------------
+
+
+def _rule_body(name: str) -> str:
+    return orjson.dumps({"name": name}).decode()
+
+
+def test_alert_rules_are_created_replaced_and_deleted(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    other = store.create_project("other", "other1")
+    assert store.alert_cursors() == {}
+    store.save_alert_rule("r1", p, _rule_body("one"))
+    store.save_alert_rule("r2", other, _rule_body("two"))
+    assert set(store.alert_cursors()) == {p, other}  # a rule starts its project's cursor
+    assert [r["id"] for r in store.alert_rules()] == ["r1", "r2"]
+    assert [r["id"] for r in store.alert_rules(other)] == ["r2"]
+    store.save_alert_rule("r1", p, _rule_body("one, renamed"))
+    got = store.get_alert_rule("r1")
+    assert got is not None and orjson.loads(got["body"]) == {"name": "one, renamed"}
+    assert got["project_id"] == p and got["updated_ms"] > 0
+    assert len(store.alert_rules()) == 2
+    assert store.delete_alert_rule("r1")
+    assert not store.delete_alert_rule("r1")
+    assert store.get_alert_rule("r1") is None
+    assert [r["id"] for r in store.alert_rules()] == ["r2"]
+
+
+async def test_alert_errors_after_the_cursor_say_new_and_reopened(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    await store.write_telemetry(
+        TelemetryBatch(errors=[error(p, "before", error_type="OSError")]), 1
+    )
+    store.save_alert_rule("r1", p, _rule_body("one"))
+    cursor = store.alert_cursors()[p]
+    sid = hex_id(10)
+    info = session(p, sid)
+    await store.start_session(info)
+    await store.annotate_session(sid, Identify(now_ms(), "ada@example.com", None), [])
+    await store.write_telemetry(
+        TelemetryBatch(
+            errors=[
+                error(p, "order 1 failed", session_id=sid, request_id="req-1"),
+                error(p, "order 2 failed"),  # same group: not new
+                error(p, "cart empty", error_type="KeyError", service="web"),
+            ]
+        ),
+        1,
+    )
+    rows, cursor = store.alert_errors_after(p, cursor, 100)
+    # ClickHouse reads again a few seconds before its cursor (late inserts), and orders
+    # one insert's rows by id: which of two instances inserted together made the group is
+    # the one it reads first.
+    rows = [r for r in rows if r["type"] != "OSError"]
+    assert sorted((r["type"], str(r["change"])) for r in rows) == [
+        ("KeyError", "new"),
+        ("ValueError", "None"),
+        ("ValueError", "new"),
+    ]
+    assert rows[0]["change"] == "new"
+    first = next(r for r in rows if r["request_id"] == "req-1")
+    assert first["user"] == "ada@example.com" and first["session_id"] == sid
+    assert first["request_id"] == "req-1" and first["service"] == "api"
+    assert first["count"] == 2 and first["first_ms"] <= first["last_ms"]
+    assert "ts_ms" in first and "stack" in first and "environment" in first
+    gid = int(first["group_id"])
+    assert await store.set_error_group_state(gid, "resolved")
+    await asyncio.sleep(0.01)
+    await store.write_telemetry(TelemetryBatch(errors=[error(p, "order 5 failed")]), 1)
+    await store.write_telemetry(TelemetryBatch(errors=[error(p, "order 6 failed")]), 1)
+    again, cursor = store.alert_errors_after(p, cursor, 100)
+    seen = {int(r["id"]) for r in rows}
+    fresh = [r for r in again if int(r["id"]) not in seen and r["type"] != "OSError"]
+    assert [r["change"] for r in fresh] == ["reopened", None]
+    assert all(r["change"] in ("new", None) for r in again if int(r["id"]) in seen)
+    counts = store.alert_error_counts(p, now_ms() - 60_000, "group", [str(gid)])
+    assert counts == {str(gid): 4}
+    by_service = store.alert_error_counts(p, now_ms() - 60_000, "service", ["api", "web", "x"])
+    assert by_service == {"api": 5, "web": 1, "x": 0}
+
+
+def test_the_outbox_keeps_one_row_per_key(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    store.save_alert_rule("r1", p, _rule_body("one"))
+    t = now_ms()
+    rows = [OutboxRow(f"r1/0/new_group/{n}", "r1", p, 0, t, f'{{"n": {n}}}') for n in range(3)]
+    assert store.alert_last_slot("r1") is None
+    assert store.enqueue_alerts(rows, p, "cursor-1") == 3
+    assert store.enqueue_alerts(rows[:2], p, "cursor-2") == 0  # the same keys: kept once
+    assert store.alert_cursors()[p] == "cursor-2"
+    assert store.alert_last_slot("r1") == t
+    due = store.due_alerts(t + 1, 100)
+    assert sorted(r["key"] for r in due) == [r.key for r in rows]
+    assert {r["state"] for r in due} == {"pending"} and due[0]["event"].startswith('{"n"')
+    assert store.due_alerts(t - 1000, 100) == []  # not due before its slot
+    store.mark_alerts(due[:1], "sending", 1, t + 40_000, "")
+    store.mark_alerts(due[1:2], "pending", 1, t + 2_000, "HTTP 500")
+    store.mark_alerts(due[2:], "delivered", 1, 0.0, "")
+    assert [r["key"] for r in store.due_alerts(t + 1, 100)] == []
+    later = store.due_alerts(t + 3_000, 100)
+    assert [(r["key"], r["attempts"], r["last_error"]) for r in later] == [
+        (due[1]["key"], 1, "HTTP 500")
+    ]
+    cut = store.due_alerts(t + 50_000, 100)  # a "sending" row past its deadline comes back
+    assert {r["key"]: r["state"] for r in cut} == {
+        due[0]["key"]: "sending",
+        due[1]["key"]: "pending",
+    }
+    assert store.enqueue_alerts(rows, p, "cursor-3") == 0  # a delivered key is not added again
+    assert due[2]["key"] not in {r["key"] for r in store.due_alerts(t + 50_000, 100)}
+
+
+def test_the_delivery_log_pages_newest_first(opened: Opened) -> None:
+    store = opened.store
+    for n in range(5):
+        store.log_alert_delivery(
+            {
+                "at_ms": now_ms() + n,
+                "rule_id": "r1" if n % 2 == 0 else "r2",
+                "channel": 0,
+                "kind": "webhook",
+                "key": f"r1/0/new_group/{n}",
+                "events": 1,
+                "ok": n == 4,
+                "status": 200 if n == 4 else 500,
+                "error": "" if n == 4 else "HTTP 500",
+                "attempt": n + 1,
+            }
+        )
+    page = store.alert_deliveries(None, 2, 0)
+    assert page["total"] == 5 and [d["attempt"] for d in page["deliveries"]] == [5, 4]
+    assert page["deliveries"][0]["ok"] is True and page["deliveries"][1]["ok"] is False
+    assert page["deliveries"][0]["status"] == 200 and page["deliveries"][0]["kind"] == "webhook"
+    rest = store.alert_deliveries(None, 10, 2)
+    assert [d["attempt"] for d in rest["deliveries"]] == [3, 2, 1]
+    mine = store.alert_deliveries("r1", 10, 0)
+    assert mine["total"] == 3 and [d["attempt"] for d in mine["deliveries"]] == [5, 3, 1]

@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from backlight_server.api import alerts
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ERROR_SCHEMA = {
     "title": "Error",
@@ -26,6 +28,9 @@ NOT_FOUND = {
     ("/api/v1/sessions/{secure_id}", "get"),
     ("/api/v1/error-groups/{group_id}", "get"),
     ("/api/v1/error-groups/{group_id}", "patch"),
+    *(("/api/v1/alert-rules/{rule_id}", m) for m in ("get", "put", "delete")),
+    ("/api/v1/alert-rules/{rule_id}/test", "post"),
+    ("/api/v1/alert-rules", "post"),  # no such project
 }
 
 
@@ -39,6 +44,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     components["Error"] = _ERROR_SCHEMA
+    alerts.require_tags(components)
     for path, operations in schema.get("paths", {}).items():
         for method, op in operations.items():
             responses = op.setdefault("responses", {})

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from backlight_server.api import schemas
+from backlight_server.api import alerts, schemas
 from backlight_server.api.auth import require_token
 from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
@@ -218,3 +218,6 @@ def status(request: Request, project_id: Id | None = None) -> Response:
             **state.store.counts(project_id or state.default_project),
         }
     )
+
+
+router.include_router(alerts.router)  # /api/v1/alert-rules, /api/v1/alert-deliveries

@@ -28,6 +28,22 @@ Row = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One message to send: an event of a rule for one of its channels (``alerts/``).
+
+    ``key`` is ``rule/channel/event key``; a store keeps one row per key, however often it
+    is added. Rows of one rule, channel and ``slot_ms`` are sent together (a digest when
+    there are more than the rule's threshold)."""
+
+    key: str
+    rule_id: str
+    project_id: str
+    channel: int  # index in the rule's channels
+    slot_ms: float  # when the rule may send next (its cooldown)
+    event: str  # the event as JSON (alerts/codec.py)
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """Whether the store can write: one snapshot, replaced whole, read without a lock."""
 
@@ -77,6 +93,67 @@ class Store(Protocol):
     def search_logs(self, query: LogQuery) -> Row: ...
     def get_trace(self, trace_id: str) -> Row: ...
     def counts(self, project_id: str | None = None) -> Row: ...
+
+    # alerts (alerts/): rules, the evaluator's cursor per project, the outbox, the
+    # delivery log. Synchronous: called from the alerts thread and API worker threads.
+    def alert_rules(self, project_id: str | None = None) -> list[Row]:
+        """Rules as ``{id, project_id, body, updated_ms}`` (``body``: the rule as JSON)."""
+        ...
+
+    def get_alert_rule(self, rule_id: str) -> Row | None: ...
+    def save_alert_rule(self, rule_id: str, project_id: str, body: str) -> None:
+        """Create or replace a rule; the project's cursor starts at its latest error if it
+        has none (a new rule never fires on what came before it)."""
+        ...
+
+    def delete_alert_rule(self, rule_id: str) -> bool: ...
+    def alert_cursors(self) -> dict[str, str]:
+        """Each project's cursor: how far the evaluator has read its committed errors."""
+        ...
+
+    def alert_errors_after(self, project_id: str, cursor: str, limit: int) -> tuple[list[Row], str]:
+        """Error instances committed after ``cursor`` (at most ``limit``, in commit order;
+        ClickHouse: again those of a short overlap before it) with their group's count,
+        first and last seen, whether the instance made the group (``change``: "new") or
+        reopened a resolved one ("reopened"), and its session's user. Returns the rows and
+        the cursor after them."""
+        ...
+
+    def alert_error_counts(
+        self, project_id: str, since_ms: float, by: str, keys: list[str]
+    ) -> dict[str, int]:
+        """Instances since ``since_ms`` (their time) per group id (``by="group"``) or
+        per service (``by="service"``), for the ``keys`` asked."""
+        ...
+
+    def alert_last_slot(self, rule_id: str) -> float | None:
+        """The latest ``slot_ms`` of the rule's outbox rows (its cooldown), if any."""
+        ...
+
+    def enqueue_alerts(self, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
+        """Add outbox rows (pending, due at their slot) whose keys are new, and move the
+        project's cursor, together where the store can. Returns how many were new."""
+        ...
+
+    def due_alerts(self, now_ms: float, limit: int) -> list[Row]:
+        """Outbox rows pending (or interrupted while sending) and due by ``now_ms``."""
+        ...
+
+    def mark_alerts(
+        self, rows: list[Row], state: str, attempts: int, next_ms: float, error: str
+    ) -> None:
+        """Set the state of outbox rows (as ``due_alerts`` gave them): ``sending``,
+        ``pending`` (a retry at ``next_ms``), ``delivered`` or ``failed``."""
+        ...
+
+    def log_alert_delivery(self, entry: Row) -> None:
+        """One delivery attempt: at_ms, rule_id, channel, kind, key, events, ok, status,
+        error, attempt."""
+        ...
+
+    def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
+        """The delivery log, newest first: ``{total, limit, offset, deliveries}``."""
+        ...
 
     # background jobs: run by one server of many
     def lease(self, name: str, holder: str, seconds: float) -> bool:

@@ -210,7 +210,34 @@ def version_1(lay: Layout) -> list[str]:
     ]
 
 
-VERSIONS = [version_1]
+def version_2(lay: Layout) -> list[str]:
+    """Alerts (issue 20): rules, the evaluator's cursor per project, the outbox (one row
+    per key and state change, the latest version wins; inserted with a deduplication
+    token), and the delivery log."""
+    on = lay.on()
+    replacing = lay.engine("ReplacingMergeTree", "version")
+    return [
+        f"""CREATE TABLE IF NOT EXISTS alert_rules{on} (
+            id String, project_id String, body String CODEC(ZSTD(1)), updated_ms Float64,
+            deleted UInt8
+        ) ENGINE = {lay.engine("ReplacingMergeTree", "updated_ms")} ORDER BY id""",
+        f"""CREATE TABLE IF NOT EXISTS alert_cursors{on} (
+            project_id String, position String, version UInt64
+        ) ENGINE = {replacing} ORDER BY project_id""",
+        f"""CREATE TABLE IF NOT EXISTS alert_outbox{on} (
+            key String, rule_id String, project_id String, channel UInt16, slot_ms Float64,
+            event String CODEC(ZSTD(1)), state LowCardinality(String), attempts UInt32,
+            next_ms Float64, last_error String, created_ms Float64, version UInt64
+        ) ENGINE = {replacing} ORDER BY key SETTINGS {DEDUP}""",
+        f"""CREATE TABLE IF NOT EXISTS alert_deliveries{on} (
+            id UInt64 DEFAULT {RANDOM_ID}, at_ms Float64, rule_id String, channel UInt16,
+            kind LowCardinality(String), key String, events UInt32, ok UInt8,
+            status Nullable(Int32), error String, attempt UInt32
+        ) ENGINE = {lay.engine("MergeTree")} ORDER BY (at_ms, id)""",
+    ]
+
+
+VERSIONS = [version_1, version_2]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
 # every start (``ttl_statements``), so a changed retention setting takes effect.

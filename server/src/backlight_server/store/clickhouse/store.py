@@ -18,8 +18,8 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Health, Row
-from backlight_server.store.clickhouse import reads, writes
+from backlight_server.store.base import Health, OutboxRow, Row
+from backlight_server.store.clickhouse import alerts, reads, writes
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import (
@@ -328,3 +328,78 @@ class ClickhouseStore:
 
     def counts(self, project_id: str | None = None) -> Row:
         return reads.counts(self.tx, project_id)
+
+    # --- alerts ---
+    def _put(self, table: str, rows: list[list[Any]], token: str, columns: tuple[str, ...]) -> None:
+        if rows:
+            self.writer.submit(
+                lambda tx: self.writer.insert(table, rows, token, columns), 1
+            ).result()
+
+    def alert_rules(self, project_id: str | None = None) -> list[Row]:
+        return alerts.rules(self.tx, project_id)
+
+    def get_alert_rule(self, rule_id: str) -> Row | None:
+        return alerts.get_rule(self.tx, rule_id)
+
+    def save_alert_rule(self, rule_id: str, project_id: str, body: str) -> None:
+        row = [rule_id, project_id, body, time.time() * 1000, 0]
+        cols = ("id", "project_id", "body", "updated_ms", "deleted")
+        self._put("alert_rules", [row], "", cols)
+        if project_id not in self.alert_cursors():
+            cursor = [project_id, str(time.time() * 1000), alerts.version()]
+            self._put("alert_cursors", [cursor], "", ("project_id", "position", "version"))
+
+    def delete_alert_rule(self, rule_id: str) -> bool:
+        rule = self.get_alert_rule(rule_id)
+        if rule is None:
+            return False
+        row = [rule_id, rule["project_id"], "", time.time() * 1000, 1]
+        self._put("alert_rules", [row], "", ("id", "project_id", "body", "updated_ms", "deleted"))
+        return True
+
+    def alert_cursors(self) -> dict[str, str]:
+        return alerts.cursors(self.tx)
+
+    def alert_errors_after(self, project_id: str, cursor: str, limit: int) -> tuple[list[Row], str]:
+        return alerts.errors_after(self.tx, project_id, cursor)
+
+    def alert_error_counts(
+        self, project_id: str, since_ms: float, by: str, keys: list[str]
+    ) -> dict[str, int]:
+        return alerts.error_counts(self.tx, project_id, since_ms, by, keys)
+
+    def alert_last_slot(self, rule_id: str) -> float | None:
+        return alerts.last_slot(self.tx, rule_id)
+
+    def enqueue_alerts(self, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
+        """The new rows first, then the cursor: a crash between the two reads the same
+        errors again, and their keys are then known."""
+        new = alerts.new_outbox_rows(self.tx, rows)
+        self._put("alert_outbox", new, alerts.token("outbox/", [r[0] for r in new]), alerts.OUTBOX)
+        cursor_row = [project_id, cursor, alerts.version()]
+        self._put("alert_cursors", [cursor_row], "", ("project_id", "position", "version"))
+        return len(new)
+
+    def due_alerts(self, now_ms: float, limit: int) -> list[Row]:
+        return alerts.due(self.tx, now_ms, limit)
+
+    def mark_alerts(
+        self, rows: list[Row], state: str, attempts: int, next_ms: float, error: str
+    ) -> None:
+        new = alerts.marked(rows, state, attempts, next_ms, error)
+        if not new:
+            return
+        self._put(
+            "alert_outbox",
+            new,
+            alerts.token(f"mark/{new[0][-1]}/", [r[0] for r in new]),
+            alerts.OUTBOX,
+        )
+
+    def log_alert_delivery(self, entry: Row) -> None:
+        row = [entry[name] for name in alerts.DELIVERY]
+        self._put("alert_deliveries", [row], "", alerts.DELIVERY)
+
+    def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
+        return alerts.deliveries(self.tx, rule_id, limit, offset)

@@ -21,9 +21,9 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Health, Row
+from backlight_server.store.base import Health, OutboxRow, Row
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
-from backlight_server.store.sqlite import annotate, reads, writes
+from backlight_server.store.sqlite import alerts, annotate, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
 from backlight_server.store.sqlite.health import unavailable
 from backlight_server.store.sqlite.migrations import migrate
@@ -290,3 +290,59 @@ class SqliteStore:
     def counts(self, project_id: str | None = None) -> Row:
         with self._read() as conn:
             return reads.counts(conn, project_id)
+
+    # --- alerts ---
+    def _write(self, apply: Apply) -> Any:
+        return self.writer.submit(apply, 1).result()
+
+    def alert_rules(self, project_id: str | None = None) -> list[Row]:
+        with self._read() as conn:
+            return alerts.rules(conn, project_id)
+
+    def get_alert_rule(self, rule_id: str) -> Row | None:
+        with self._read() as conn:
+            return alerts.get_rule(conn, rule_id)
+
+    def save_alert_rule(self, rule_id: str, project_id: str, body: str) -> None:
+        self._write(lambda c: alerts.save_rule(c, rule_id, project_id, body))
+
+    def delete_alert_rule(self, rule_id: str) -> bool:
+        return bool(self._write(lambda c: alerts.delete_rule(c, rule_id)))
+
+    def alert_cursors(self) -> dict[str, str]:
+        with self._read() as conn:
+            return alerts.cursors(conn)
+
+    def alert_errors_after(self, project_id: str, cursor: str, limit: int) -> tuple[list[Row], str]:
+        with self._read() as conn:
+            return alerts.errors_after(conn, project_id, cursor, limit)
+
+    def alert_error_counts(
+        self, project_id: str, since_ms: float, by: str, keys: list[str]
+    ) -> dict[str, int]:
+        with self._read() as conn:
+            return alerts.error_counts(conn, project_id, since_ms, by, keys)
+
+    def alert_last_slot(self, rule_id: str) -> float | None:
+        with self._read() as conn:
+            return alerts.last_slot(conn, rule_id)
+
+    def enqueue_alerts(self, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
+        return int(self._write(lambda c: alerts.enqueue(c, rows, project_id, cursor)))
+
+    def due_alerts(self, now_ms: float, limit: int) -> list[Row]:
+        with self._read() as conn:
+            return alerts.due(conn, now_ms, limit)
+
+    def mark_alerts(
+        self, rows: list[Row], state: str, attempts: int, next_ms: float, error: str
+    ) -> None:
+        keys = [str(r["key"]) for r in rows]
+        self._write(lambda c: alerts.mark(c, keys, state, attempts, next_ms, error))
+
+    def log_alert_delivery(self, entry: Row) -> None:
+        self._write(lambda c: alerts.log_delivery(c, entry))
+
+    def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
+        with self._read() as conn:
+            return alerts.deliveries(conn, rule_id, limit, offset)

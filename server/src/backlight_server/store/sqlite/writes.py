@@ -92,6 +92,9 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
         session_id = row[0] if row else None
     stack = orjson.dumps([f.as_dict() for f in err.frames]).decode() if err.frames else None
     gid = group_id(err.project_id, err.fingerprint)
+    # What this instance does to its group, for alerts (read before the upsert changes it).
+    before = conn.execute("SELECT state FROM error_groups WHERE id = ?", (gid,)).fetchone()
+    change = "new" if before is None else ("reopened" if before[0] == "resolved" else None)
     conn.execute(
         _UPSERT_GROUP,
         (
@@ -106,7 +109,7 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
             err.ts_ms,
         ),
     )
-    conn.execute(
+    cur = conn.execute(
         _INSERT_ERROR,
         (
             gid,
@@ -127,6 +130,10 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
             err.attributes,
         ),
     )
+    if change is not None:
+        conn.execute(
+            "INSERT INTO error_changes (error_id, change) VALUES (?, ?)", (cur.lastrowid, change)
+        )
     return gid
 
 
@@ -275,6 +282,7 @@ def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
     total += conn.execute(
         "DELETE FROM errors WHERE ts_ms < ?1 OR ts_ms > ?2", (cutoff_ms, future_ms)
     ).rowcount
+    conn.execute("DELETE FROM error_changes WHERE error_id NOT IN (SELECT id FROM errors)")
     total += conn.execute(
         "DELETE FROM error_groups WHERE (last_ms < ?1 OR last_ms > ?2) AND "
         "NOT EXISTS (SELECT 1 FROM errors WHERE errors.group_id = "

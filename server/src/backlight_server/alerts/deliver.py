@@ -1,0 +1,188 @@
+"""The deliverer: due outbox rows → messages, retried with backoff, every attempt logged.
+
+Runs on the alerts thread's own event loop, each message a task of its own (at most
+``CONCURRENCY`` at once, each cut off after ``TIMEOUT_S``), so a hanging receiver delays
+nothing but its own message. Rows of one rule, channel and slot are one send: a message
+each when they are at most the rule's ``digest_threshold``, else one digest.
+
+At most once per event and channel: before an attempt its rows are marked ``sending``
+(committed); an answer marks them ``delivered``, ``pending`` (a retry, at 2, 4, 8 … s or
+the receiver's ``Retry-After``) or ``failed`` (after ``MAX_ATTEMPTS``, or an answer that
+retrying cannot change). Rows found still ``sending`` after their attempt's deadline were
+cut off by a crash: whether the receiver got them is unknown, so they are not sent again
+(``failed``, "interrupted").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from backlight_server.alerts import events
+from backlight_server.alerts.channels.config import SECRET_FIELDS, Channel, mask
+from backlight_server.alerts.channels.send import deliver
+from backlight_server.alerts.message import Alert
+from backlight_server.alerts.rules import Rule
+from backlight_server.store.base import Row, Store
+
+log = logging.getLogger("backlight.alerts")
+CONCURRENCY = 8
+TIMEOUT_S = 12.0  # past the channel's own time limit (send.TIMEOUT_S), which fires first
+GRACE_S = 30.0  # past an attempt's timeout: a row still "sending" was cut off
+MAX_ATTEMPTS = 10
+MAX_BACKOFF_S = 3600.0
+DUE_LIMIT = 2000
+Send = Callable[[Channel, Alert, httpx.AsyncClient], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """An attempt's outcome, its error without secrets."""
+
+    ok: bool
+    status: int | None
+    error: str
+    retry: bool
+    retry_after_s: float | None = None
+
+
+def scrub(text: str, channel: Channel) -> str:
+    """An error text without the channel's secrets (an URL in an exception, say)."""
+    for name in SECRET_FIELDS.get(channel.kind, ()):
+        secret = str(getattr(channel, name, "") or "")
+        if secret:
+            text = text.replace(secret, mask(secret))
+    return text[:500]
+
+
+def backoff_s(attempts: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(MAX_BACKOFF_S, max(0.0, retry_after))
+    return min(MAX_BACKOFF_S, 2.0**attempts)
+
+
+async def send_logged(
+    store: Store,
+    rule: Rule,
+    index: int,
+    alert: Alert,
+    key: str,
+    attempt: int,
+    client: httpx.AsyncClient,
+    send: Send = deliver,
+) -> Outcome:
+    """One attempt, cut off after ``TIMEOUT_S``, written to the delivery log."""
+    channel = rule.channels[index]
+    try:
+        result = await asyncio.wait_for(send(channel, alert, client), TIMEOUT_S)
+        out = Outcome(
+            bool(result.ok),
+            result.status,
+            scrub(str(result.error), channel),
+            bool(result.retry),
+            result.retry_after_s,
+        )
+    except TimeoutError:
+        out = Outcome(False, None, f"no answer within {TIMEOUT_S:g} s", True)
+    except Exception as exc:  # a renderer's bug must not stop the deliverer
+        log.warning("alert delivery raised %s", type(exc).__name__)
+        out = Outcome(False, None, type(exc).__name__, True)
+    ok, status, error = out.ok, out.status, out.error
+    entry = {
+        "at_ms": time.time() * 1000,
+        "rule_id": rule.id,
+        "channel": index,
+        "kind": channel.kind,
+        "key": key,
+        "events": len(alert.events),
+        "ok": ok,
+        "status": status,
+        "error": error,
+        "attempt": attempt,
+    }
+    await asyncio.to_thread(store.log_alert_delivery, entry)
+    return out
+
+
+class Deliverer:
+    def __init__(self, store: Store, client: httpx.AsyncClient, send: Send = deliver) -> None:
+        self.store, self.client, self.send = store, client, send
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+        self._inflight: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run_once(self, now_ms: float) -> int:
+        """Start a task for every due group not already on its way; returns how many."""
+        rows = await asyncio.to_thread(self.store.due_alerts, now_ms, DUE_LIMIT)
+        rows = [r for r in rows if r["key"] not in self._inflight]
+        cut = [r for r in rows if r["state"] == "sending"]
+        if cut:
+            error = "interrupted during delivery (crash or stop): not sent again"
+            await asyncio.to_thread(
+                self.store.mark_alerts, cut, "failed", int(cut[0]["attempts"]), 0.0, error
+            )
+        groups: dict[tuple[str, int, float], list[Row]] = {}
+        for r in rows:
+            if r["state"] == "pending":
+                groups.setdefault(
+                    (r["rule_id"], int(r["channel"]), float(r["slot_ms"])), []
+                ).append(r)
+        for group in groups.values():
+            self._inflight.update(r["key"] for r in group)
+            task = asyncio.create_task(self._group(group))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return len(groups)
+
+    async def _group(self, rows: list[Row]) -> None:
+        try:
+            async with self._limit:
+                await self._send_group(rows)
+        except Exception:
+            log.exception("alert delivery failed")
+        finally:
+            self._inflight.difference_update(r["key"] for r in rows)
+
+    async def _send_group(self, rows: list[Row]) -> None:
+        found = await asyncio.to_thread(self.store.get_alert_rule, rows[0]["rule_id"])
+        rule = Rule.model_validate_json(found["body"]) if found else None
+        index = int(rows[0]["channel"])
+        if rule is None or index >= len(rule.channels):
+            what = "the rule was deleted" if rule is None else "the channel was removed"
+            await self._mark(rows, "failed", int(rows[0]["attempts"]), 0.0, what)
+            return
+        evs = tuple(events.loads(r["event"]) for r in rows)
+        if len(rows) > rule.digest_threshold:
+            await self._attempt(rule, index, rows, Alert(rule.id, rule.name, evs, digest=True))
+            return
+        for row, event in zip(rows, evs, strict=True):
+            await self._attempt(rule, index, [row], Alert(rule.id, rule.name, (event,)))
+
+    async def _attempt(self, rule: Rule, index: int, rows: list[Row], alert: Alert) -> None:
+        attempt = max(int(r["attempts"]) for r in rows) + 1
+        deadline = time.time() * 1000 + (TIMEOUT_S + GRACE_S) * 1000
+        await self._mark(rows, "sending", attempt, deadline, "")
+        key = rows[0]["key"] if len(rows) == 1 else f"digest:{rows[0]['key']}+{len(rows) - 1}"
+        result = await send_logged(
+            self.store, rule, index, alert, key, attempt, self.client, self.send
+        )
+        if result.ok:
+            await self._mark(rows, "delivered", attempt, 0.0, "")
+        elif result.retry and attempt < MAX_ATTEMPTS:
+            wait = backoff_s(attempt, result.retry_after_s)
+            await self._mark(
+                rows, "pending", attempt, time.time() * 1000 + wait * 1000, result.error
+            )
+        else:
+            await self._mark(rows, "failed", attempt, 0.0, str(result.error))
+
+    async def _mark(
+        self, rows: list[Row], state: str, attempts: int, next_ms: float, error: str
+    ) -> None:
+        await asyncio.to_thread(self.store.mark_alerts, rows, state, attempts, next_ms, error)

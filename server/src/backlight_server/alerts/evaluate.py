@@ -1,0 +1,145 @@
+"""The evaluator: committed errors after each project's cursor → rule events → outbox rows.
+
+Runs on the alerts thread (``service.py``), never on the ingest path. One evaluation, per
+project with a cursor: read the instances committed after it (``Store.alert_errors_after``),
+match every active rule, and add one outbox row per event and channel together with the
+new cursor (``Store.enqueue_alerts``). A crash before that leaves the cursor where it was,
+so the same instances are read again; keys already in the outbox are not added again.
+
+Cooldown: a rule's rows carry a ``slot_ms``, the time they may be sent. The first event
+after a quiet period is due now; events within ``cooldown_seconds`` of the last slot wait
+for the next one (last slot + cooldown), where the deliverer sends them together: one
+message each when they are at most ``digest_threshold``, else one digest per channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import replace
+
+from pydantic import ValidationError
+
+from backlight_server.alerts import events
+from backlight_server.alerts.message import Event
+from backlight_server.alerts.rules import EVALUATED, Filters, Rule, Spike
+from backlight_server.store.base import OutboxRow, Row, Store
+
+log = logging.getLogger("backlight.alerts")
+PAGE = 5000
+MAX_PAGES = 20  # per project and evaluation; the rest waits for the next one
+
+
+def load_rules(store: Store, project_id: str | None = None) -> list[Rule]:
+    out = []
+    for row in store.alert_rules(project_id):
+        try:
+            out.append(Rule.model_validate_json(row["body"]))
+        except ValidationError:
+            log.warning("alert rule %s is not valid; skipped", row.get("id"))
+    return out
+
+
+def passes(filters: Filters, row: Row) -> bool:
+    if filters.service is not None and row.get("service") != filters.service:
+        return False
+    if filters.environment is not None and row.get("environment") != filters.environment:
+        return False
+    return filters.source is None or events.source_of(row) == filters.source
+
+
+class Evaluator:
+    def __init__(self, store: Store, base_url: str) -> None:
+        self.store, self.base = store, base_url
+
+    def run_once(self, now_ms: float) -> int:
+        """One evaluation of every project; returns the outbox rows added."""
+        rules: dict[str, list[Rule]] = defaultdict(list)
+        for rule in load_rules(self.store):
+            rules[rule.project_id].append(rule)
+        added = 0
+        for project, cursor in self.store.alert_cursors().items():
+            for _ in range(MAX_PAGES):
+                rows, after = self.store.alert_errors_after(project, cursor, PAGE)
+                outbox = self.match(project, rules.get(project, []), rows, now_ms)
+                added += self.store.enqueue_alerts(outbox, project, after)
+                if len(rows) < PAGE or after == cursor:
+                    break
+                cursor = after
+        return added
+
+    def match(
+        self, project: str, rules: list[Rule], rows: list[Row], now_ms: float
+    ) -> list[OutboxRow]:
+        out: list[OutboxRow] = []
+        for rule in rules:
+            if not rule.active(now_ms) or rule.trigger.kind not in EVALUATED:
+                continue
+            mine = [r for r in rows if passes(rule.filters, r)]
+            found = self._events(project, rule, mine, now_ms) if mine else []
+            if not found:
+                continue
+            slot = self._slot(rule, now_ms)
+            for event in found:
+                text = events.dumps(event)
+                for index in range(len(rule.channels)):
+                    key = f"{rule.id}/{index}/{event.key}"
+                    out.append(OutboxRow(key, rule.id, project, index, slot, text))
+        return out
+
+    def _slot(self, rule: Rule, now_ms: float) -> float:
+        last = self.store.alert_last_slot(rule.id)
+        if last is None:
+            return now_ms
+        if last > now_ms:  # a slot is waiting: join it
+            return last
+        return max(now_ms, last + rule.cooldown_seconds * 1000)
+
+    def _events(self, project: str, rule: Rule, rows: list[Row], now_ms: float) -> list[Event]:
+        kind = rule.trigger.kind
+        if kind == "new_group":
+            return [
+                events.error_event("new_group", f"new_group/{r['group_id']}", project, self.base, r)
+                for r in rows
+                if r.get("change") == "new"
+            ]
+        if kind == "regression":
+            return [
+                events.error_event(
+                    "regression", f"regression/{r['group_id']}/{r['id']}", project, self.base, r
+                )
+                for r in rows
+                if r.get("change") == "reopened"
+            ]
+        assert isinstance(rule.trigger, Spike)
+        return self._spikes(project, rule.trigger, rows, now_ms)
+
+    def _spikes(self, project: str, spike: Spike, rows: list[Row], now_ms: float) -> list[Event]:
+        """Each group (or service) with new instances here, counted over the window: more
+        than the threshold fires once per window (the key carries the window's number)."""
+        latest: dict[str, Row] = {}
+        for r in rows:
+            if spike.scope == "group":
+                if spike.group_id is not None and int(r["group_id"]) != spike.group_id:
+                    continue
+                latest[str(r["group_id"])] = r
+            else:
+                latest[str(r.get("service") or "")] = r
+        if not latest:
+            return []
+        window_ms = spike.window_minutes * 60_000
+        counts = self.store.alert_error_counts(
+            project, now_ms - window_ms, spike.scope, sorted(latest)
+        )
+        bucket = int(now_ms // window_ms)
+        out = []
+        for scope_key, n in counts.items():
+            if n <= spike.threshold:
+                continue
+            row = dict(latest[scope_key], count=n)
+            key = f"spike/{spike.scope}:{scope_key}/{bucket}"
+            event = events.error_event("spike", key, project, self.base, row)
+            what = f"service {scope_key or '(none)'}" if spike.scope == "service" else event.title
+            title = f"{n} errors in {spike.window_minutes} min: {what}"
+            out.append(replace(event, title=title[:300]))
+        return out

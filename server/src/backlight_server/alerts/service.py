@@ -1,0 +1,77 @@
+"""The alerts thread: evaluation and delivery, every ``alert_interval_s``, on one server.
+
+A daemon thread with its own event loop, started by ``create_app`` (like the retention
+``Purger``): nothing here runs on the server's event loop or the ingest path. Each tick it
+takes (or renews) the store lease ``alerts``; only its holder evaluates and delivers, so
+servers sharing a store do it once. A holder that dies loses the lease after
+``lease_seconds`` (ten intervals, 2 to 30 s), and another server (or its restart) takes
+over from the cursors and the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+
+import httpx
+
+from backlight_server.alerts.deliver import TIMEOUT_S, Deliverer
+from backlight_server.alerts.evaluate import Evaluator
+from backlight_server.store.base import Store
+
+log = logging.getLogger("backlight.alerts")
+
+
+class AlertService:
+    def __init__(self, store: Store, base_url: str, interval_s: float) -> None:
+        self.store, self.interval = store, max(0.05, interval_s)
+        self.evaluator = Evaluator(store, base_url)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.lease_seconds = min(30.0, max(2.0, 10 * self.interval))
+        self._held_until = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backlight-alerts", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=TIMEOUT_S + 5)
+
+    def _leader(self) -> bool:
+        """Renew when a quarter of the lease has passed; otherwise trust the last answer."""
+        now = time.monotonic()
+        if now < self._held_until - 0.75 * self.lease_seconds:
+            return True
+        if self.store.lease("alerts", self.holder, self.lease_seconds):
+            self._held_until = now + self.lease_seconds
+            return True
+        self._held_until = 0.0
+        return False
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        limits = httpx.Limits(max_connections=32)
+        async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
+            deliverer = Deliverer(self.store, client)
+            while not self._stop.is_set():
+                if self.store.health().reason == "store is not open":
+                    break  # closed without a shutdown (tests that build the app alone)
+                try:
+                    if await asyncio.to_thread(self._leader):
+                        now = time.time() * 1000
+                        await asyncio.to_thread(self.evaluator.run_once, now)
+                        await deliverer.run_once(time.time() * 1000)
+                except Exception:
+                    log.exception("alerts: evaluation failed")
+                await asyncio.to_thread(self._stop.wait, self.interval)
+            if deliverer.tasks:  # let messages on their way finish (each has a timeout)
+                await asyncio.wait(deliverer.tasks, timeout=TIMEOUT_S + 1)

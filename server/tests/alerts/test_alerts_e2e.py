@@ -1,0 +1,210 @@
+"""Alerts end to end: a real ``backlight serve``, data sent to its public ingest endpoints,
+rules made through the API, and a loopback webhook receiver that checks each signature."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from blalerts import SECRET, Receiver, exception_span, traces, verify, webhook_rule
+
+from backlight_server.testing import BacklightProcess, wait_for
+from bltest import batch, network_entry, session_id, session_start
+
+PUBLIC = "https://backlight.example.test"
+FAST = ["--public-url", PUBLIC, "--alert-interval-s", "0.2"]
+
+
+def _post(server: BacklightProcess, path: str, body: dict[str, Any]) -> httpx.Response:
+    r = httpx.post(server.url + path, json=body, timeout=30)
+    assert r.status_code == 200, (path, r.status_code, r.text)
+    return r
+
+
+def _api(server: BacklightProcess, method: str, path: str, body: Any = None) -> Any:
+    r = httpx.request(
+        method,
+        server.url + path,
+        json=body,
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=30,
+    )
+    assert r.status_code < 300, (method, path, r.status_code, r.text)
+    return r.json()
+
+
+def _rule(server: BacklightProcess, url: str, trigger: dict[str, Any], **extra: Any) -> str:
+    return str(
+        _api(server, "POST", "/api/v1/alert-rules", webhook_rule(url, trigger, **extra))["id"]
+    )
+
+
+def _events(receiver: Receiver, path: str) -> list[dict[str, Any]]:
+    out = []
+    for got in receiver.at(path):
+        assert verify(SECRET, got.headers, got.body), "signature does not verify"
+        out.extend(got.json["events"])
+    return out
+
+
+def test_new_group_regression_and_spike_reach_the_receiver(tmp_path: Path) -> None:
+    with Receiver().running() as rx, BacklightProcess(tmp_path, args=FAST) as server:
+        p = server.project
+        _rule(server, rx.url + "/new", {"kind": "new_group"}, cooldown_seconds=0)
+        _rule(server, rx.url + "/regression", {"kind": "regression"}, cooldown_seconds=0)
+        spike = {"kind": "spike", "threshold": 3, "window_minutes": 5, "scope": "group"}
+        _rule(server, rx.url + "/spike", spike, filters={"source": "backend"})
+        sid, rid, at = session_id(), secrets.token_hex(16), time.time() * 1000
+        _post(server, "/ingest/v1/session", session_start(p, sid))
+        front = {"ts": at, "type": "TypeError", "message": "cart is undefined", "source": "onerror"}
+        _post(
+            server,
+            "/ingest/v1/batch",
+            batch(p, sid, 0, network=[network_entry(rid)], errors=[front]),
+        )
+        _post(server, "/v1/traces", traces(p, [exception_span(sid, rid, at + 10)]))
+
+        wait_for(lambda: len(_events(rx, "/new")) >= 2, "2 new groups")
+        new = _events(rx, "/new")
+        by_type = {e["error_type"]: e for e in new}
+        assert set(by_type) == {"TypeError", "ValueError"}
+        backend = by_type["ValueError"]
+        assert backend["kind"] == "new_group" and backend["source"] == "backend"
+        assert backend["service"] == "api" and backend["top_frame"] == "reserve (/app/shop.py:9)"
+        gid = backend["group_id"]
+        links = backend["links"]
+        assert links["group"] == f"{PUBLIC}/errors/{gid}"
+        assert links["request"] == f"{PUBLIC}/requests/{rid}"
+        assert links["replay"].startswith(f"{PUBLIC}/sessions/{sid}?t=")
+        assert links["replay"].endswith(f"&request={rid}")
+        assert abs(float(links["replay"].split("t=")[1].split("&")[0]) - (at + 10)) < 1
+        assert by_type["TypeError"]["source"] == "frontend"
+        assert by_type["TypeError"]["links"]["replay"].startswith(f"{PUBLIC}/sessions/{sid}?t=")
+
+        # regression: resolved through the API, then a new instance
+        _api(server, "PATCH", f"/api/v1/error-groups/{gid}", {"state": "resolved"})
+        rid2 = secrets.token_hex(16)
+        _post(server, "/v1/traces", traces(p, [exception_span(sid, rid2, at + 500)]))
+        reg = wait_for(lambda: _events(rx, "/regression"), "the regression")
+        assert [(e["kind"], e["group_id"], e["request_id"]) for e in reg] == [
+            ("regression", gid, rid2)
+        ]
+
+        # spike: more than 3 instances of the group within 5 minutes (2 so far, 2 more)
+        assert _events(rx, "/spike") == []
+        more = [exception_span(sid, secrets.token_hex(16), at + 600 + n) for n in range(2)]
+        _post(server, "/v1/traces", traces(p, more))
+        spikes = wait_for(lambda: _events(rx, "/spike"), "the spike")
+        assert len(spikes) == 1 and spikes[0]["kind"] == "spike" and spikes[0]["count"] == 4
+        assert spikes[0]["title"].startswith("4 errors in 5 min")
+        time.sleep(1)  # several more evaluations: nothing is sent twice
+        assert len(_events(rx, "/new")) == 2 and len(_events(rx, "/regression")) == 1
+        assert len(_events(rx, "/spike")) == 1
+
+
+def test_a_message_survives_sigkill_between_commit_and_delivery(tmp_path: Path) -> None:
+    """The receiver is down when the error is committed; the server is killed with the
+    message still in its outbox; after the restart it is delivered, once."""
+    rx = Receiver()
+    server = BacklightProcess(tmp_path, args=FAST).start()
+    try:
+        _rule(server, rx.url + "/hook", {"kind": "new_group"})
+        p = server.project
+        _post(
+            server,
+            "/v1/traces",
+            traces(p, [exception_span(None, secrets.token_hex(16), time.time() * 1000)]),
+        )
+        wait_for(
+            lambda: _api(server, "GET", "/api/v1/alert-deliveries")["total"] >= 1,
+            "a failed first attempt",
+        )
+        log = _api(server, "GET", "/api/v1/alert-deliveries")["deliveries"]
+        assert not log[0]["ok"] and log[0]["status"] is None  # connection refused
+        server.kill()
+    finally:
+        server.kill()
+    with rx.running(), BacklightProcess(tmp_path, port=server.port, args=FAST) as again:
+        got = wait_for(lambda: rx.at("/hook"), "the delivery after the restart")
+        wait_for(
+            lambda: any(
+                d["ok"] for d in _api(again, "GET", "/api/v1/alert-deliveries")["deliveries"]
+            ),
+            "the delivery log",
+        )
+        time.sleep(1)  # more evaluations and deliveries: nothing again
+        assert len(rx.at("/hook")) == 1 and verify(SECRET, got[0].headers, got[0].body)
+        assert got[0].json["events"][0]["error_type"] == "ValueError"
+
+
+def test_a_receiver_that_fails_gets_the_message_after_retries(tmp_path: Path) -> None:
+    with Receiver().running() as rx, BacklightProcess(tmp_path, args=FAST) as server:
+        rx.answers["/hook"] = [(500, {"Retry-After": "0"}), (503, {"Retry-After": "0"})]
+        rule = _rule(server, rx.url + "/hook", {"kind": "new_group"})
+        _post(
+            server,
+            "/v1/traces",
+            traces(
+                server.project, [exception_span(None, secrets.token_hex(16), time.time() * 1000)]
+            ),
+        )
+        wait_for(lambda: len(rx.at("/hook")) >= 3, "three attempts")
+        log = wait_for(
+            lambda: (
+                (page := _api(server, "GET", f"/api/v1/alert-deliveries?rule_id={rule}"))["total"]
+                >= 3
+                and page["deliveries"]
+            ),
+            "three attempts in the delivery log",
+        )
+        assert [(d["attempt"], d["ok"], d["status"]) for d in reversed(log)] == [
+            (1, False, 500),
+            (2, False, 503),
+            (3, True, 200),
+        ]
+        assert log[0]["kind"] == "webhook" and SECRET not in str(log)
+        bodies = {r.body for r in rx.at("/hook")}
+        assert len(bodies) == 1  # the same message each time
+        time.sleep(1)
+        assert len(rx.at("/hook")) == 3
+
+
+def test_a_storm_of_500_new_groups_sends_one_digest_per_channel(tmp_path: Path) -> None:
+    with Receiver().running() as rx, BacklightProcess(tmp_path, args=FAST) as server:
+        body = webhook_rule(rx.url + "/a", {"kind": "new_group"})
+        body["channels"].append({"kind": "webhook", "url": rx.url + "/b", "secret": SECRET})
+        _api(server, "POST", "/api/v1/alert-rules", body)
+        at = time.time() * 1000
+        for chunk in range(5):
+            spans = [
+                exception_span(None, secrets.token_hex(16), at + n, f"Storm{chunk}x{n}Error")
+                for n in range(100)
+            ]
+            _post(server, "/v1/traces", traces(server.project, spans))
+        wait_for(lambda: rx.at("/a") and rx.at("/b"), "a digest on each channel")
+        time.sleep(2)  # ten more evaluations, all within the cooldown (300 s)
+        for path in ("/a", "/b"):
+            got = rx.at(path)
+            assert len(got) == 1, (path, len(got))
+            assert verify(SECRET, got[0].headers, got[0].body)
+            digest = got[0].json
+            assert digest["digest"] is True and len(digest["events"]) >= 100
+            assert {e["kind"] for e in digest["events"]} == {"new_group"}
+
+
+def test_a_hanging_receiver_does_not_delay_ingest(tmp_path: Path) -> None:
+    rx = Receiver(hang_s=30)
+    with rx.running(), BacklightProcess(tmp_path, args=FAST) as server:
+        _rule(server, rx.url + "/hang", {"kind": "new_group"}, cooldown_seconds=0)
+        took = []
+        for n in range(30):
+            span = exception_span(None, secrets.token_hex(16), time.time() * 1000, f"Hang{n}Error")
+            started = time.perf_counter()
+            _post(server, "/v1/traces", traces(server.project, [span]))
+            took.append(time.perf_counter() - started)
+            if n == 0:
+                wait_for(lambda: rx.at("/hang"), "the receiver to hang")
+        assert max(took) < 2.0, took  # a delivery waits up to 10 s; ingest never does
