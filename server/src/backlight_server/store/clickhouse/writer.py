@@ -56,6 +56,7 @@ class Writer:
         self._max_jobs, self._max_weight = max_jobs, max_weight
         self._weight = 0
         self._lock = threading.Lock()
+        self._stopped = False
         self._settings = {**_INSERT, **(insert_settings or {})}
         self._thread = threading.Thread(target=self._run, name="backlight-writer", daemon=True)
         self.health = Health()
@@ -65,8 +66,19 @@ class Writer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop after the queued writes; writes submitted meanwhile or later fail
+        (``StorageUnavailable``) instead of waiting forever."""
+        with self._lock:
+            self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout=30)
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None and not job.future.done():
+                job.future.set_exception(StorageUnavailable("the store is closed"))
 
     def alive(self) -> bool:
         return self._thread.is_alive()
@@ -76,6 +88,8 @@ class Writer:
 
     def submit(self, work: Work, weight: int) -> Future[Any]:
         with self._lock:
+            if self._stopped:
+                raise StorageUnavailable("the store is closed")
             if self._queue.qsize() >= self._max_jobs or self._weight + weight > self._max_weight:
                 raise Overloaded()
             self._weight += weight

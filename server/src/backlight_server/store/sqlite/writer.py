@@ -79,6 +79,7 @@ class Writer:
         self._max_weight = max_weight
         self._weight = 0
         self._lock = threading.Lock()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="backlight-writer", daemon=True)
         # called with each group commit's duration in seconds (the metrics histogram)
         self.observe_commit: Callable[[float], None] | None = None
@@ -87,8 +88,19 @@ class Writer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop after the queued writes; writes submitted meanwhile or later fail
+        (``StorageUnavailable``) instead of waiting forever."""
+        with self._lock:
+            self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout=30)
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None and not job.future.done():
+                job.future.set_exception(StorageUnavailable("the store is closed"))
 
     def depth(self) -> int:
         return self._queue.qsize()
@@ -99,6 +111,8 @@ class Writer:
     def submit(self, apply: Apply, weight: int = 1) -> Future[Any]:
         """Queue a write; raise ``Overloaded`` if the queue is full."""
         with self._lock:
+            if self._stopped:
+                raise StorageUnavailable("the store is closed")
             if self._queue.qsize() >= self._max_jobs or (
                 self._weight + weight > self._max_weight and self._weight > 0
             ):
