@@ -25,6 +25,7 @@ from backlight_server.pipeline.model import BrowserBatch, TelemetryBatch
 from backlight_server.store.base import Health
 from backlight_server.store.clickhouse import writes
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
+from backlight_server.store.jobs import fail_queued
 
 log = logging.getLogger("backlight.writer")
 MAX_GROUP_JOBS = 256
@@ -72,13 +73,7 @@ class Writer:
             self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout=30)
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if job is not None and not job.future.done():
-                job.future.set_exception(StorageUnavailable("the store is closed"))
+        fail_queued(self._queue)
 
     def alive(self) -> bool:
         return self._thread.is_alive()

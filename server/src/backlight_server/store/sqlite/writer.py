@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from backlight_server.errors import Overloaded, StorageUnavailable
+from backlight_server.store.jobs import fail_queued
 from backlight_server.store.sqlite.health import Health, short_of_space, storage_reason
 
 log = logging.getLogger("backlight.writer")
@@ -94,13 +95,7 @@ class Writer:
             self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout=30)
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if job is not None and not job.future.done():
-                job.future.set_exception(StorageUnavailable("the store is closed"))
+        fail_queued(self._queue)
 
     def depth(self) -> int:
         return self._queue.qsize()
