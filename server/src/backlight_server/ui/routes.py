@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from backlight_server.api.auth import token_ok
 from backlight_server.state import get_state
-from backlight_server.ui import errors, logs, requests, sessions, setup, traces
+from backlight_server.ui import alerts, errors, logs, requests, sessions, setup, traces
 from backlight_server.ui.render import BUILD_DIR, render
 from backlight_server.web import session
 
@@ -72,6 +72,7 @@ routes: list[BaseRoute] = [
     *errors.routes,
     *logs.routes,
     *traces.routes,
+    *alerts.routes,
     *setup.routes,
     Mount("/ui-static", app=StaticFiles(directory=BUILD_DIR, check_dir=False), name="ui-static"),
 ]
