@@ -77,9 +77,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory, ui_assets: Path) -> Iterato
         _post(server, "/ingest/v1/session", start)
         network = [
             _network(r_ok, "GET", "http://api.shop.test/api/cart", 200, t0 + 3_000, t0 + 3_050),
-            _network(
-                r_fail, "POST", "http://api.shop.test/api/pay", 500, t0 + 20_000, t0 + 20_150
-            ),
+            _network(r_fail, "POST", "http://api.shop.test/api/pay", 500, t0 + 20_000, t0 + 20_150),
         ]
         batch = {
             "v": 1,

@@ -15,7 +15,7 @@ from backlight_server.alerts.rules import Trigger
 from bltest import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-SECRETS = {
+SECRETS: dict[str, dict[str, Any]] = {
     "webhook": {"url": "http://127.0.0.1:9/hook", "secret": "whsec-0123456789-abcdefXYZ1"},
     "slack": {"webhook_url": "https://hooks.slack.test/services/T0/B0/SLACKsecretTOKEN1"},
     "discord": {"webhook_url": "https://discord.test/api/webhooks/1/DISCORDsecretTOKEN2"},

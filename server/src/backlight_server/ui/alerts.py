@@ -109,12 +109,14 @@ def alerts_page(request: Request) -> Response:
     names = {r.id: r.rule.name for r in rules if r.rule}
     rule_filter = params.text(request, "rule", 64)
     log = store.alert_deliveries(rule_filter, PAGE_SIZE, params.integer(request, "offset"))
+    projects = {str(p["id"]): str(p["name"]) for p in store.list_projects()}
     return render(
         request,
         "alerts.html",
         nav="alerts",
         rules=rules,
         names=names,
+        projects=projects if len(projects) > 1 else {},
         log=log,
         rule_filter=rule_filter,
         page_size=PAGE_SIZE,
