@@ -11,6 +11,7 @@ input sends: ``null``, nothing (``omit``, so the default applies), or an empty `
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -160,7 +161,8 @@ def _kind(model: type[BaseModel]) -> str:
     return str(model.model_fields["kind"].default)
 
 
-def triggers() -> list[Variant]:
+@functools.cache  # the models do not change while the server runs
+def triggers() -> tuple[Variant, ...]:
     evaluated = getattr(rules, "EVALUATED", None)
     out = []
     for model in _variants(rules.Trigger):
@@ -169,18 +171,20 @@ def triggers() -> list[Variant]:
         out.append(
             Variant(kind, label, hint, fields_of(model), evaluated is None or kind in evaluated)
         )
-    return out
+    return tuple(out)
 
 
-def channels() -> list[Variant]:
+@functools.cache  # the models do not change while the server runs
+def channels() -> tuple[Variant, ...]:
     out = []
     for model in _variants(Channel):
         kind = _kind(model)
         secrets = SECRET_FIELDS.get(kind, ())
         out.append(Variant(kind, CHANNEL_TEXT.get(kind, kind), "", fields_of(model, secrets)))
-    return out
+    return tuple(out)
 
 
+@functools.cache  # the models do not change while the server runs
 def filters() -> tuple[Field, ...]:
     return fields_of(rules.Filters)
 
@@ -188,6 +192,7 @@ def filters() -> tuple[Field, ...]:
 RULE_FIELDS = ("cooldown_seconds", "digest_threshold")
 
 
+@functools.cache  # the models do not change while the server runs
 def rule_fields() -> tuple[Field, ...]:
     """The rule's own numbers (name and on/off are written out in the template)."""
     return tuple(f for f in fields_of(rules.RuleIn) if f.name in RULE_FIELDS)
