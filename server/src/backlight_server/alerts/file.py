@@ -24,6 +24,7 @@ from the file is deleted. The API answers 409 to PUT and DELETE on them (``is_fi
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 import tomllib
@@ -113,7 +114,7 @@ def load(path: str, environ: Mapping[str, str]) -> AlertsFile:
     """Read and check the file; ``AlertsFileError`` names what is wrong."""
     head = f"alerts file {path}"
     try:
-        with open(path, "rb") as f:
+        with open(os.path.expanduser(path), "rb") as f:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise AlertsFileError(f"{head}: cannot read it: {exc.strerror or exc}") from None
