@@ -427,3 +427,48 @@ def push_vars(sid: str) -> dict[str, Any]:
 def compressed_vars(sid: str, inner: Any) -> dict[str, Any]:
     data = base64.b64encode(gzip.compress(json.dumps(inner).encode())).decode()
     return {"session_secure_id": sid, "payload_id": "2", "data": data}
+
+
+# --- alert rules (/api/v1/alert-rules): valid bodies of every trigger and channel ----------
+
+LOOPBACK = "http://127.0.0.1:9"  # nothing listens; the fuzz server never sends anyway
+ALERT_TRIGGERS: list[dict[str, Any]] = [
+    {"kind": "new_group"},
+    {"kind": "regression"},
+    {"kind": "spike", "threshold": 10, "window_minutes": 5, "scope": "group", "group_id": 42},
+    {"kind": "spike", "threshold": 100, "window_minutes": 60, "scope": "service"},
+    {"kind": "log_match", "query": 'level:error "payment failed"', "threshold": 3},
+    {"kind": "user_error", "user": "ada@example.com"},
+    {"kind": "user_error", "property_name": "plan", "property_value": "pro"},
+]
+ALERT_CHANNELS: list[dict[str, Any]] = [
+    {"kind": "webhook", "url": f"{LOOPBACK}/hook", "secret": "s3cret-s3cret-s3cret"},
+    {"kind": "slack", "webhook_url": f"{LOOPBACK}/services/T0/B0/x"},
+    {"kind": "discord", "webhook_url": f"{LOOPBACK}/api/webhooks/1/x"},
+    {"kind": "teams", "webhook_url": f"{LOOPBACK}/workflows/x"},
+    {"kind": "pagerduty", "routing_key": "0123456789abcdef", "events_url": f"{LOOPBACK}/v2"},
+    {
+        "kind": "email",
+        "host": "127.0.0.1",
+        "port": 9,
+        "starttls": True,
+        "username": "u",
+        "password": "p",
+        "sender": "alerts@example.com",
+        "to": ["team@example.com"],
+    },
+]
+
+
+def alert_rule(trigger: int, channels: list[int]) -> dict[str, Any]:
+    """A valid rule body: every field set."""
+    return {
+        "name": "fuzzed rule",
+        "trigger": copy.deepcopy(ALERT_TRIGGERS[trigger]),
+        "filters": {"service": "api", "environment": "production", "source": "backend"},
+        "channels": [copy.deepcopy(ALERT_CHANNELS[c]) for c in channels],
+        "cooldown_seconds": 300,
+        "digest_threshold": 5,
+        "enabled": True,
+        "muted_until_ms": time.time() * 1000 + 3_600_000,
+    }

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from backlight_server import __version__
+from backlight_server.alerts import file as alerts_file
 from backlight_server.alerts.events import base_url
 from backlight_server.alerts.service import AlertService
 from backlight_server.api import openapi
@@ -103,11 +104,28 @@ class Purger:
                 log.exception("retention purge failed")
 
 
+def sync_alerts_file(loaded: alerts_file.AlertsFile, store: Store, project: str) -> None:
+    """The rules of ``--alerts-file`` into the store (``AlertsFileError`` refuses)."""
+    done = alerts_file.sync(store, loaded, project)
+    log.info(
+        "alerts file %s: %d rules (%d added, %d changed, %d removed)",
+        loaded.path,
+        len(loaded.rules),
+        done.added,
+        done.changed,
+        done.removed,
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
+    # a bad alerts file refuses before the store is touched
+    loaded = alerts_file.load(settings.alerts_file, os.environ) if settings.alerts_file else None
     store = make_store(settings)
     store.open()  # refuses (StorageUnavailable) a data dir it cannot write
     try:
         token, project = load_token(settings), store.default_project()
+        if loaded is not None:
+            sync_alerts_file(loaded, store, project)
     except BaseException:
         store.close()
         raise

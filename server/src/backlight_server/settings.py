@@ -108,6 +108,13 @@ class Settings:
             "messages), on the one server holding the alerts lease. 0.05 to 3600."
         ),
     )
+    alerts_file: str = field(
+        default="",
+        metadata=_meta(
+            "A TOML file of alert rules, synced into the store at start (rules kept in git; "
+            "read-only through the API). See docs/alerts.md#rules-in-a-file. Empty: none."
+        ),
+    )
     log_level: str = field(default="info", metadata=_meta("Server log level."))
     trust_proxy_headers: bool = field(
         default=False,

@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 import blfuzz
+from backlight_server.alerts.channels.config import SECRET_FIELDS
 from backlight_server.testing import BacklightProcess, free_port
 from bltest import AUTH, batch, network_entry, request_id, rrweb_events, session_id, session_start
 
@@ -62,9 +63,11 @@ class Fuzzed:
 @pytest.fixture(scope="module")
 def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     port = free_port()
-    with BacklightProcess(
-        tmp_path_factory.mktemp("fuzz"), args=["--otlp-grpc-port", str(port)]
-    ) as server:
+    # the alert thread evaluates once at start, then not for an hour: the fuzzed alert
+    # rules never send anything (their channels are loopback, but a fuzzed email host is
+    # any name)
+    args = ["--otlp-grpc-port", str(port), "--alert-interval-s", "3600"]
+    with BacklightProcess(tmp_path_factory.mktemp("fuzz"), args=args) as server:
         state = Fuzzed(server, port)
         for sid in state.sids:  # sessions for GraphQL calls to name
             state.post(
@@ -215,6 +218,44 @@ def test_highlight_graphql(fuzz: Fuzzed, seeded: dict[str, Any], data: st.DataOb
     fuzz.post("/public", *blfuzz.encode(payload, data.draw(st.booleans())))
 
 
+@pytest.fixture(scope="module")
+def alert_rule_id(fuzz: Fuzzed) -> str:
+    """A stored rule for the PUTs to replace."""
+    r = fuzz.client.post("/api/v1/alert-rules", json=blfuzz.alert_rule(0, [0]), headers=AUTH)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+@FUZZ
+@given(data=st.data())
+def test_alert_rule_bodies(fuzz: Fuzzed, alert_rule_id: str, data: st.DataObject) -> None:
+    """Hostile rule bodies (POST and PUT): never a 5xx; a refusal names the field."""
+    trigger = data.draw(st.integers(0, len(blfuzz.ALERT_TRIGGERS) - 1))
+    channels = data.draw(
+        st.lists(st.integers(0, len(blfuzz.ALERT_CHANNELS) - 1), min_size=1, max_size=3)
+    )
+    body = data.draw(blfuzz.mutated(blfuzz.alert_rule(trigger, channels)))
+    put = data.draw(st.booleans())
+    r = fuzz.client.request(
+        "PUT" if put else "POST",
+        f"/api/v1/alert-rules/{alert_rule_id}" if put else "/api/v1/alert-rules",
+        content=blfuzz.encode(body, False)[0],
+        headers={**AUTH, "content-type": "application/json"},
+    )
+    fuzz.answers[r.status_code] = fuzz.answers.get(r.status_code, 0) + 1
+    assert r.status_code < 500, (r.status_code, r.text[:500])
+    answer = r.json()
+    if r.status_code >= 400:
+        assert set(answer) == {"error", "detail"}, answer
+        assert r.status_code in (400, 404), answer
+        field = answer["detail"].split(":")[0]
+        assert field.startswith("body") or field == "project_id", answer
+    else:
+        for channel in answer["channels"]:  # secrets never shown back in full
+            for name in SECRET_FIELDS[channel["kind"]]:
+                assert channel[name] == "" or channel[name].startswith("••••"), channel
+
+
 def _get(fuzz: Fuzzed, path: str) -> httpx.Response:
     r = fuzz.client.get(path, headers=AUTH)
     assert r.status_code < 500, (path, r.status_code, r.text[:500])
@@ -266,6 +307,8 @@ def test_zz_everything_reads_back(fuzz: Fuzzed, seeded: dict[str, Any]) -> None:
         "/api/v1/status",
         "/api/v1/projects",
         "/api/v1/logs?q=password",
+        "/api/v1/alert-rules",
+        "/api/v1/alert-deliveries",
         "/metrics",
     ):
         _get(fuzz, path)

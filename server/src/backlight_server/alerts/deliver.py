@@ -161,8 +161,20 @@ class Deliverer:
         if len(rows) > rule.digest_threshold:
             await self._attempt(rule, index, rows, Alert(rule.id, rule.name, evs, digest=True))
             return
-        for row, event in zip(rows, evs, strict=True):
-            await self._attempt(rule, index, [row], Alert(rule.id, rule.name, (event,)))
+        # a message each, side by side (at most CONCURRENCY at once): the last event of a
+        # slot does not wait for every other one's send and store writes
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(row: Row, alert: Alert) -> None:
+            async with limit:
+                await self._attempt(rule, index, [row], alert)
+
+        await asyncio.gather(
+            *(
+                one(row, Alert(rule.id, rule.name, (event,)))
+                for row, event in zip(rows, evs, strict=True)
+            )
+        )
 
     async def _attempt(self, rule: Rule, index: int, rows: list[Row], alert: Alert) -> None:
         attempt = max(int(r["attempts"]) for r in rows) + 1

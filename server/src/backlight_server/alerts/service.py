@@ -63,6 +63,7 @@ class AlertService:
         async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
             deliverer = Deliverer(self.store, client)
             while not self._stop.is_set():
+                started = time.monotonic()
                 if self.store.health().reason == "store is not open":
                     break  # closed without a shutdown (tests that build the app alone)
                 try:
@@ -72,6 +73,9 @@ class AlertService:
                         await deliverer.run_once(time.time() * 1000)
                 except Exception:
                     log.exception("alerts: evaluation failed")
-                await asyncio.to_thread(self._stop.wait, self.interval)
+                # a tick every interval, however long the work took (at least a tenth of
+                # it idle): an event waits an interval at most before it is evaluated
+                idle = max(0.1 * self.interval, self.interval - (time.monotonic() - started))
+                await asyncio.to_thread(self._stop.wait, idle)
             if deliverer.tasks:  # let messages on their way finish (each has a timeout)
                 await asyncio.wait(deliverer.tasks, timeout=TIMEOUT_S + 1)

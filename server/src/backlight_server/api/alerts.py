@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from backlight_server.alerts.channels.config import SECRET_FIELDS
 from backlight_server.alerts.deliver import TIMEOUT_S, send_logged
 from backlight_server.alerts.events import base_url
+from backlight_server.alerts.file import file_prefix, is_file_rule
 from backlight_server.alerts.message import Alert, Event, Links
 from backlight_server.alerts.rules import Filters, Rule, RuleIn, Trigger
 from backlight_server.errors import ClientError
@@ -127,6 +128,31 @@ def _stored(request: Request, rule_id: str) -> Rule:
     return Rule.model_validate_json(row["body"])
 
 
+READ_ONLY: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "The rule is declared in an alerts file (`--alerts-file`): change it there",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+}
+
+
+def _writable(request: Request, rule_id: str) -> None:
+    """Rules of an alerts file are changed in that file: 409 names it."""
+    if not is_file_rule(rule_id):
+        return
+    path = get_state(request).settings.alerts_file
+    where = (
+        f"{path} (--alerts-file)"
+        if path and rule_id.startswith(file_prefix(path))
+        else "an alerts file (--alerts-file) of a server sharing this store"
+    )
+    raise ClientError(
+        409,
+        "read_only",
+        f"alert rule {rule_id!r} is declared in {where}: change it there and restart",
+    )
+
+
 def _save(request: Request, rule_id: str, body: RuleIn, old: Rule | None) -> Rule:
     state = get_state(request)
     project = body.project_id or (old.project_id if old else state.default_project)
@@ -189,6 +215,7 @@ def _unmasked(data: Any, old: Rule) -> Any:
     "/alert-rules/{rule_id}",
     summary="Replace an alert rule (a secret sent back masked keeps its stored value)",
     response_model=RuleView,
+    responses=READ_ONLY,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _RULE_IN}}}
     },
@@ -198,6 +225,7 @@ async def put_rule(request: Request, rule_id: RuleId) -> Response:
     if len(raw) > MAX_BODY:
         raise ClientError(400, "invalid_parameter", f"body: larger than {MAX_BODY} bytes")
     old = await asyncio.to_thread(_stored, request, rule_id)
+    _writable(request, rule_id)
     try:
         body = RuleIn.model_validate(_unmasked(orjson.loads(raw or b"null"), old))
     except orjson.JSONDecodeError as exc:
@@ -209,8 +237,16 @@ async def put_rule(request: Request, rule_id: RuleId) -> Response:
     return _json(rule.shown())
 
 
-@router.delete("/alert-rules/{rule_id}", summary="Delete an alert rule", response_model=Deleted)
+@router.delete(
+    "/alert-rules/{rule_id}",
+    summary="Delete an alert rule",
+    response_model=Deleted,
+    responses=READ_ONLY,
+)
 def delete_rule(request: Request, rule_id: RuleId) -> Response:
+    if is_file_rule(rule_id):
+        _stored(request, rule_id)  # 404 if there is none
+        _writable(request, rule_id)
     if not get_state(request).store.delete_alert_rule(rule_id):
         raise HTTPException(404, f"no alert rule {rule_id!r}")
     return _json({"id": rule_id, "deleted": True})

@@ -16,6 +16,16 @@ A re-run continues where the last one stopped and writes nothing twice:
   run: only what is missing or changed is written (a session as the difference of its
   counters, folded with the rows already there).
 
+Alerts (``copy_alert_rules``, ``copy_alert_outbox``, ``alert_deliveries`` by row id,
+``set_alert_cursors``): the rules are copied (changed ones replaced, ones deleted in SQLite
+since an earlier run deleted); the outbox is copied with every row's state, so messages
+sent stay sent (their keys and the rules' cooldowns go with them) and messages still due
+are sent by the ClickHouse servers; the delivery log goes along. Each project's alert
+cursor is set past the errors the SQLite server had already evaluated (their
+``received_ms`` is stamped before it); errors it had not evaluated yet are stamped with
+the time of the copy, after the cursor, so the ClickHouse servers evaluate them. So a
+migrated store sends no old alert again, and misses none.
+
 So the way to move: run it while the SQLite server serves, stop that server, run it again
 (it copies what arrived meanwhile), then start the servers on ClickHouse.
 """
@@ -41,6 +51,7 @@ from backlight_server.errors import StorageUnavailable
 from backlight_server.ops.progress import Progress
 from backlight_server.settings import Settings, env_name, settings_from_env
 from backlight_server.store.clickhouse import ClickhouseStore, writes
+from backlight_server.store.clickhouse import alerts as ch_alerts
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.writes import NO_TUPLE, encode
 from backlight_server.store.factory import check_url, make_store
@@ -119,12 +130,25 @@ def _checkpoint_table(lay: Layout) -> str:
     )
 
 
+# Columns of the target tables whose rows are not ingest's (``writes.COLUMNS``).
+ALERT_RULE_COLUMNS = ("id", "project_id", "body", "updated_ms", "deleted")
+COLUMNS_OF: dict[str, tuple[str, ...]] = {
+    "alert_rules": ALERT_RULE_COLUMNS,
+    "alert_outbox": ch_alerts.OUTBOX,
+    "alert_deliveries": ("id", *ch_alerts.DELIVERY),
+    "alert_cursors": ("project_id", "position", "version"),
+}
+
+
 @dataclass
 class Target:
     clickhouse: ClickhouseStore  # the engine itself: its transport and writer
     source: str  # the SQLite file this copies from
     hook: Hook | None = None
     done: dict[str, int] = field(default_factory=dict)
+    started_ms: float = field(default_factory=lambda: time.time() * 1000)
+    # each project's alert cursor in the source: the last errors.id it evaluated
+    evaluated: dict[str, int] = field(default_factory=dict)
 
     def prepare(self, lay: Layout) -> None:
         tx = self.clickhouse.tx
@@ -153,9 +177,8 @@ class Target:
         if not rows:
             return
         digest = hashlib.blake2b(context + encode(rows), digest_size=12).hexdigest()
-        self.clickhouse.writer.insert(
-            table, rows, f"migrate/{table}/{key}/{digest}", writes.WITH_ID.get(table)
-        )
+        columns = COLUMNS_OF.get(table) or writes.WITH_ID.get(table)
+        self.clickhouse.writer.insert(table, rows, f"migrate/{table}/{key}/{digest}", columns)
         if self.hook is not None:
             self.hook(table, len(rows))
 
@@ -192,9 +215,11 @@ APPENDED: dict[str, str] = {
     "e.trace_id, e.span_id, e.service, e.environment, e.url, e.attributes "
     "FROM errors AS e LEFT JOIN error_groups AS g ON g.id = e.group_id "
     "WHERE e.id > ? ORDER BY e.id LIMIT ?",
+    "alert_deliveries": "SELECT id, id, at_ms, rule_id, channel, kind, key, events, ok, status, "
+    "error, attempt FROM alert_deliveries WHERE id > ? ORDER BY id LIMIT ?",
 }
 # Tables whose ClickHouse rows keep the SQLite id: landed rows are found by id.
-KEEP_ID = {"network", "logs", "errors"}
+KEEP_ID = {"network", "logs", "errors", "alert_deliveries"}
 # The others: by a signature of columns (with their index in the row), looked up by a key.
 SIGNATURE: dict[str, tuple[str, tuple[str, ...], tuple[int, ...]]] = {
     "console": ("session_id", ("session_id", "ts_ms", "level", "message"), (0, 1, 2, 3)),
@@ -250,6 +275,19 @@ def _landed(src: Source, tgt: Target, table: str, rows: list[list[Any]], done: i
     return found
 
 
+def stamp_received(tgt: Target, rows: list[list[Any]]) -> None:
+    """An error's ``received_ms`` (the ClickHouse alert cursor's order): before the cursor
+    ``set_alert_cursors`` sets if the SQLite server's evaluator had read it, else the time
+    of the copy (after that cursor: the ClickHouse servers evaluate it)."""
+    before = tgt.started_ms - ch_alerts.OVERLAP_MS - 1
+    now = time.time() * 1000
+    for r in rows:  # id, group_id, project_id, fingerprint, ts_ms, received_ms, …
+        if r[0] <= tgt.evaluated.get(r[2], 1 << 62):
+            r[5] = min(r[4], before)
+        else:
+            r[5] = max(now, tgt.started_ms)
+
+
 def copy_appended(src: Source, tgt: Target, table: str, chunk: int, out: TextIO) -> Copied:
     done = tgt.done.get(table, 0)
     bar = Progress(table, src.count(f"SELECT count(*) FROM {table} WHERE id > ?", (done,)), out)
@@ -259,6 +297,8 @@ def copy_appended(src: Source, tgt: Target, table: str, chunk: int, out: TextIO)
         if not batch:
             break
         rows = [_convert(table, r) for r in batch]
+        if table == "errors":
+            stamp_received(tgt, rows)
         if first:
             skip = _landed(src, tgt, table, rows, done)
             rows = [r for i, r in enumerate(rows) if i not in skip]
@@ -460,6 +500,130 @@ def copy_group_states(src: Source, tgt: Target, chunk: int, out: TextIO) -> Copi
     return Copied(bar.done, bar.written)
 
 
+# --- alerts --------------------------------------------------------------------------------
+
+RULE_MARK = "alert_rule/"  # a checkpoint per rule copied: its deletion in SQLite follows
+FINAL_STATES = ("delivered", "failed")
+
+
+def copy_alert_rules(src: Source, tgt: Target, chunk: int, out: TextIO) -> Copied:
+    """Rules missing or different in the target are written; rules this source gave the
+    target before and has deleted since are deleted there (others' rules are left alone)."""
+    rows = src.rows("SELECT id, project_id, body, updated_ms FROM alert_rules ORDER BY id")
+    bar = Progress("alert_rules", len(rows), out)
+    held = {
+        str(r[0]): (str(r[1]), str(r[2]), float(r[3]), int(r[4]))
+        for r in tgt.query(
+            "SELECT id, argMax(project_id, updated_ms), argMax(body, updated_ms), "
+            "max(updated_ms), argMax(deleted, updated_ms) FROM alert_rules GROUP BY id",
+            {},
+        )
+    }
+    write: list[list[Any]] = []
+    for rid, pid, body, updated in rows:
+        have = held.get(rid)
+        if have is not None and have[:2] == (pid, body) and not have[3]:
+            continue
+        write.append([rid, pid, body, max(float(updated), have[2] + 1 if have else 0.0), 0])
+    ids = {str(r[0]) for r in rows}
+    marked = {n.removeprefix(RULE_MARK) for n in tgt.done if n.startswith(RULE_MARK)}
+    now = time.time() * 1000
+    for rid in sorted(marked - ids):
+        have = held.get(rid)
+        if have is not None and not have[3]:
+            write.append([rid, have[0], "", max(now, have[2] + 1), 1])
+    tgt.insert("alert_rules", write, "all", orjson.dumps(sorted(held.items())))
+    for rid in sorted(ids - marked):
+        tgt.checkpoint(RULE_MARK + rid, 1)
+    bar.advance(len(rows), len(write))
+    bar.finish()
+    return Copied(bar.done, bar.written)
+
+
+_OUTBOX = (
+    "SELECT key, rule_id, project_id, channel, slot_ms, event, state, attempts, next_ms, "
+    "last_error, created_ms FROM alert_outbox WHERE key > ? ORDER BY key LIMIT ?"
+)
+
+
+def copy_alert_outbox(src: Source, tgt: Target, chunk: int, out: TextIO) -> Copied:
+    """Every outbox row with its state: sent and given-up keys stay so (no message again;
+    the rules' cooldowns see them), pending ones are sent by the ClickHouse servers, one
+    cut off while sending is marked failed there as here. A key whose state differs is
+    written again with a later version, unless the target's is final and the source's
+    is not (a ClickHouse server went further)."""
+    bar = Progress("alert_outbox", src.count("SELECT count(*) FROM alert_outbox"), out)
+    after = ""
+    while True:
+        batch = src.rows(_OUTBOX, (after, chunk))
+        if not batch:
+            break
+        held = {
+            str(k): (str(s), int(a), float(n), str(e))
+            for k, s, a, n, e in tgt.query(
+                "SELECT key, state, attempts, next_ms, last_error FROM alert_outbox FINAL "
+                "WHERE key IN {k:Array(String)}",
+                {"k": [r[0] for r in batch]},
+            )
+        }
+        version = ch_alerts.version()
+        rows: list[list[Any]] = []
+        for r in batch:
+            have = held.get(r[0])
+            if have == (r[6], int(r[7]), float(r[8]), r[9]):
+                continue
+            if have is not None and have[0] in FINAL_STATES and r[6] not in FINAL_STATES:
+                continue
+            rows.append([*r, version])
+        tgt.insert("alert_outbox", rows, batch[0][0], orjson.dumps(sorted(held.items())))
+        after = batch[-1][0]
+        bar.advance(len(batch), len(rows))
+    bar.finish()
+    return Copied(bar.done, bar.written)
+
+
+def set_alert_cursors(src: Source, tgt: Target, chunk: int, out: TextIO) -> Copied:
+    """Each project the SQLite evaluator follows gets a ClickHouse cursor at this run's
+    start (or the target's own, if later): errors it had evaluated are before it, the
+    others after (``stamp_received``). An error an earlier run copied before the SQLite
+    evaluator read it, which it never read since, keeps the cursor at its time."""
+    bar = Progress("alert_cursors", len(tgt.evaluated), out)
+    held = {
+        str(p): float(v)
+        for p, v in tgt.query(
+            "SELECT project_id, argMax(position, version) FROM alert_cursors GROUP BY project_id",
+            {},
+        )
+        if _is_number(v)
+    }
+    top = src.count("SELECT coalesce(max(id), 0) FROM errors")  # ids of this source only
+    rows = []
+    for project, last in sorted(tgt.evaluated.items()):
+        position = max(tgt.started_ms, held.get(project, 0.0))
+        late = tgt.query(
+            "SELECT min(received_ms) FROM errors WHERE project_id = {p:String} "
+            "AND id > {i:UInt64} AND id <= {top:UInt64} AND received_ms < {at:Float64} "
+            "HAVING count() > 0",
+            {"p": project, "i": last, "top": top, "at": position},
+        )
+        if late:
+            position = float(late[0][0])
+        if held.get(project) != position:
+            rows.append([project, repr(position), ch_alerts.version()])
+    tgt.insert("alert_cursors", rows, "all", orjson.dumps(sorted(held.items())))
+    bar.advance(len(tgt.evaluated), len(rows))
+    bar.finish()
+    return Copied(bar.done, bar.written)
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 # --- the command ---------------------------------------------------------------------------
 
 Copier = Callable[[Source, Target, int, TextIO], Copied]
@@ -469,7 +633,12 @@ KEYED: dict[str, Copier] = {
     "batches": copy_batches,
     "replay_chunks": copy_replay,
 }
-TABLES = [*KEYED, *APPENDED, "group_states"]
+ALERTS: dict[str, Copier] = {
+    "alert_rules": copy_alert_rules,
+    "alert_outbox": copy_alert_outbox,
+    "alert_cursors": set_alert_cursors,  # last: after the errors it places them around
+}
+TABLES = [*KEYED, *APPENDED, "group_states", *ALERTS]
 
 
 def run(
@@ -504,12 +673,18 @@ def run(
         try:
             tgt = Target(store, str(src.path), hook)
             tgt.prepare(Layout(cluster=settings.clickhouse_cluster))
+            tgt.evaluated = {
+                str(p): int(v) if str(v).isdigit() else 0
+                for p, v in src.rows("SELECT project_id, position FROM alert_cursors")
+            }
             copied: dict[str, Copied] = {}
             for table in TABLES:
                 if table in KEYED:
                     copied[table] = KEYED[table](src, tgt, chunk_rows, out)
                 elif table in APPENDED:
                     copied[table] = copy_appended(src, tgt, table, chunk_rows, out)
+                elif table in ALERTS:
+                    copied[table] = ALERTS[table](src, tgt, chunk_rows, out)
                 else:
                     copied[table] = copy_group_states(src, tgt, chunk_rows, out)
             return copied

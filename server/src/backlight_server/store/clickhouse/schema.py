@@ -255,12 +255,30 @@ TTL_COLUMNS = {
 }
 
 
+def alert_ttls(lay: Layout) -> dict[str, str]:
+    """The alert tables' TTLs (the hourly purge deletes the same rows at the retention;
+    these are the backstop). The delivery log by its time. The outbox by when a key was
+    made, in two steps: a key's intermediate states (pending, sending) a day past the
+    retention, every row a day later. All states of a key share ``created_ms``, so its
+    latest state (delivered, failed) goes last: an older state never outlives it (which
+    would send the message again). Rules and cursors are not data over time: no TTL."""
+    days = lay.ttl_days
+    if days <= 0:
+        return {"alert_deliveries": "", "alert_outbox": ""}
+    made = _ms("created_ms")
+    return {
+        "alert_deliveries": f" TTL {_ms('at_ms')} + INTERVAL {days} DAY",
+        "alert_outbox": f" TTL {made} + INTERVAL {days + 1} DAY DELETE WHERE state IN "
+        f"('pending', 'sending'), {made} + INTERVAL {days + 2} DAY DELETE",
+    }
+
+
 def ttl_statements(lay: Layout) -> list[str]:
     """``ALTER TABLE … MODIFY TTL`` (or ``REMOVE TTL``) for every table, without rewriting
     existing parts: rows past the new TTL go at the next merge or purge."""
+    ttls = {table: lay.ttl(column, replay) for table, (column, replay) in TTL_COLUMNS.items()}
     out = []
-    for table, (column, replay) in TTL_COLUMNS.items():
-        ttl = lay.ttl(column, replay)
+    for table, ttl in {**ttls, **alert_ttls(lay)}.items():
         action = f"MODIFY{ttl}" if ttl else "REMOVE TTL"
         out.append(f"ALTER TABLE {table}{lay.on()} {action}")
     return out

@@ -293,7 +293,36 @@ class ClickhouseStore:
             if n:
                 self.tx.command(f"DELETE FROM {table} WHERE {cond}", p, NO_LIMIT)
                 total += n
-        return total
+        return total + self._purge_alerts(cutoff_ms)
+
+    def _purge_alerts(self, cutoff_ms: float) -> int:
+        """Outbox keys sent or given up (latest state ``delivered`` or ``failed``) made
+        before ``cutoff_ms``: first their older states (pending, sending), then the rest, so
+        an older state never outlives the latest one (it would be sent again). And the
+        delivery log before ``cutoff_ms``. TTLs (schema.alert_ttls) are the backstop."""
+        p = {"lo": cutoff_ms}
+        keys = [
+            str(k)
+            for (k,) in self.tx.query(
+                "SELECT key FROM alert_outbox FINAL WHERE state IN ('delivered', 'failed') "
+                "AND created_ms < {lo:Float64}",
+                p,
+                NO_LIMIT,
+            )
+        ]
+        for i in range(0, len(keys), 10_000):
+            chunk = {"k": keys[i : i + 10_000]}
+            for only in ("state IN ('pending', 'sending') AND ", ""):
+                self.tx.command(
+                    f"DELETE FROM alert_outbox WHERE {only}key IN {{k:Array(String)}}",
+                    chunk,
+                    NO_LIMIT,
+                )
+        log = "alert_deliveries WHERE at_ms < {lo:Float64}"
+        n = int(self.tx.query(f"SELECT count() FROM {log}", p, NO_LIMIT)[0][0])
+        if n:
+            self.tx.command(f"DELETE FROM {log}", p, NO_LIMIT)
+        return len(keys) + n
 
     # --- reads ---
     def list_sessions(self, query: SessionQuery) -> Row:

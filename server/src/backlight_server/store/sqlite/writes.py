@@ -289,4 +289,17 @@ def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
         "error_groups.id)",
         (cutoff_ms, future_ms),
     ).rowcount
-    return total
+    return total + purge_alerts(conn, cutoff_ms)
+
+
+def purge_alerts(conn: sqlite3.Connection, cutoff_ms: float) -> int:
+    """Alert outbox rows sent or given up (``delivered``, ``failed``) that were made
+    before ``cutoff_ms``, and delivery-log entries from before it. Rows still pending stay:
+    the deliverer finishes them (a row is tried for hours at most)."""
+    total = conn.execute(
+        "DELETE FROM alert_outbox WHERE state IN ('delivered', 'failed') AND created_ms < ?",
+        (cutoff_ms,),
+    ).rowcount
+    return (
+        total + conn.execute("DELETE FROM alert_deliveries WHERE at_ms < ?", (cutoff_ms,)).rowcount
+    )
