@@ -74,7 +74,7 @@ async def test_refusals_name_the_field_and_the_limit(client: httpx.AsyncClient) 
         assert r.json()["error"] == "invalid_parameter"
     r = await _create(client, {**good, "project_id": "nope"})
     assert r.status_code == 404 and "project_id: no project 'nope'" in r.json()["detail"]
-    assert (await client.get("/api/v1/alert-rules", headers=AUTH)).json() == {"rules": []}
+    assert (await client.get("/api/v1/alert-rules", headers=AUTH)).json()["rules"] == []
 
 
 async def test_a_test_message_is_sent_now_and_logged(client: httpx.AsyncClient) -> None:
@@ -94,3 +94,31 @@ async def test_a_test_message_is_sent_now_and_logged(client: httpx.AsyncClient) 
     assert page["deliveries"][0]["rule_id"] == rule
     r = await client.post("/api/v1/alert-rules/nope/test", headers=AUTH)
     assert r.status_code == 404
+
+
+async def test_a_stored_rule_this_server_cannot_read_never_gives_a_500(
+    client: httpx.AsyncClient, project: str
+) -> None:
+    """A rule written by a newer version (an unknown trigger) or damaged: the list names it,
+    GET answers 409 saying so, PUT replaces it, DELETE removes it."""
+    store = client._transport.app.state.backlight.store  # type: ignore[attr-defined]
+    good = webhook_rule("http://127.0.0.1:9/hook", {"kind": "new_group"})
+    bodies = {
+        "newer": '{"id": "newer", "name": "n", "trigger": {"kind": "anomaly"}}',
+        "damaged": "{not json",
+    }
+    for rule_id, body in bodies.items():
+        store.save_alert_rule(rule_id, project, body)
+    listed = await client.get("/api/v1/alert-rules", headers=AUTH)
+    assert listed.status_code == 200, listed.text
+    assert sorted(listed.json()["unreadable"]) == ["damaged", "newer"]
+    for rule_id in bodies:
+        r = await client.get(f"/api/v1/alert-rules/{rule_id}", headers=AUTH)
+        assert r.status_code == 409 and r.json()["error"] == "unreadable", r.text
+    r = await client.put("/api/v1/alert-rules/newer", json=good, headers=AUTH)
+    assert r.status_code == 200 and r.json()["project_id"] == project, r.text
+    r = await client.delete("/api/v1/alert-rules/damaged", headers=AUTH)
+    assert r.status_code == 200, r.text
+    listed = await client.get("/api/v1/alert-rules", headers=AUTH)
+    assert listed.json()["unreadable"] == []
+    assert [x["id"] for x in listed.json()["rules"]] == ["newer"]

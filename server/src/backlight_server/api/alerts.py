@@ -29,6 +29,7 @@ from backlight_server.alerts.rules import Filters, Rule, RuleIn, Trigger
 from backlight_server.errors import ClientError
 from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
+from backlight_server.store.base import Row
 
 # Included by api/routes.py into its /api/v1 router, which requires the token.
 router = APIRouter()
@@ -59,6 +60,11 @@ class RuleView(_Open):
 
 class RuleList(_Open):
     rules: list[RuleView]
+    unreadable: list[str] = Field(
+        default_factory=list,
+        description="ids of stored rules this server cannot read (a newer version's, or "
+        "damaged): they never fire here; replace (PUT) or delete them",
+    )
 
 
 class Deleted(_Open):
@@ -121,11 +127,32 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(jsontext.dumps(data), status_code=status, media_type="application/json")
 
 
-def _stored(request: Request, rule_id: str) -> Rule:
+def _readable(row: Row) -> Rule | None:
+    """A stored rule, or None when this server cannot read it (written by a newer version,
+    or damaged): reads never fail on a stored value."""
+    try:
+        return Rule.model_validate_json(row["body"])
+    except (ValidationError, ValueError, TypeError):
+        return None
+
+
+def _stored_row(request: Request, rule_id: str) -> Row:
     row = get_state(request).store.get_alert_rule(rule_id)
     if row is None:
         raise HTTPException(404, f"no alert rule {rule_id!r}")
-    return Rule.model_validate_json(row["body"])
+    return row
+
+
+def _stored(request: Request, rule_id: str) -> Rule:
+    rule = _readable(_stored_row(request, rule_id))
+    if rule is None:
+        raise ClientError(
+            409,
+            "unreadable",
+            f"alert rule {rule_id!r} is stored in a form this server cannot read: "
+            "replace it (PUT) or delete it",
+        )
+    return rule
 
 
 READ_ONLY: dict[int | str, dict[str, Any]] = {
@@ -153,9 +180,12 @@ def _writable(request: Request, rule_id: str) -> None:
     )
 
 
-def _save(request: Request, rule_id: str, body: RuleIn, old: Rule | None) -> Rule:
+def _save(
+    request: Request, rule_id: str, body: RuleIn, old: Rule | None, old_project: object = None
+) -> Rule:
     state = get_state(request)
-    project = body.project_id or (old.project_id if old else state.default_project)
+    before = old.project_id if old else old_project if isinstance(old_project, str) else None
+    project = body.project_id or before or state.default_project
     if not state.store.project_exists(project):
         raise HTTPException(404, f"project_id: no project {project!r}")
     rule = Rule.model_validate(
@@ -174,8 +204,14 @@ def _save(request: Request, rule_id: str, body: RuleIn, old: Rule | None) -> Rul
 def list_rules(
     request: Request, project_id: Annotated[str | None, Query(max_length=128)] = None
 ) -> Response:
-    rows = get_state(request).store.alert_rules(project_id)
-    return _json({"rules": [Rule.model_validate_json(r["body"]).shown() for r in rows]})
+    rules, unreadable = [], []
+    for row in get_state(request).store.alert_rules(project_id):
+        rule = _readable(row)
+        if rule is None:
+            unreadable.append(str(row.get("id")))
+        else:
+            rules.append(rule.shown())
+    return _json({"rules": rules, "unreadable": unreadable})
 
 
 @router.post(
@@ -194,10 +230,10 @@ _RULE_IN = {"$ref": "#/components/schemas/RuleIn"}
 MAX_BODY = 256 * 1024
 
 
-def _unmasked(data: Any, old: Rule) -> Any:
+def _unmasked(data: Any, old: Rule | None) -> Any:
     """A channel secret sent back as GET showed it (masked) is the stored one."""
     channels = data.get("channels") if isinstance(data, dict) else None
-    if not isinstance(channels, list):
+    if not isinstance(channels, list) or old is None:
         return data
     for i, channel in enumerate(channels):
         if not isinstance(channel, dict) or i >= len(old.channels):
@@ -224,7 +260,8 @@ async def put_rule(request: Request, rule_id: RuleId) -> Response:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise ClientError(400, "invalid_parameter", f"body: larger than {MAX_BODY} bytes")
-    old = await asyncio.to_thread(_stored, request, rule_id)
+    row = await asyncio.to_thread(_stored_row, request, rule_id)
+    old = _readable(row)
     _writable(request, rule_id)
     try:
         body = RuleIn.model_validate(_unmasked(orjson.loads(raw or b"null"), old))
@@ -233,7 +270,7 @@ async def put_rule(request: Request, rule_id: RuleId) -> Response:
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         raise RequestValidationError(errors) from exc
-    rule = await asyncio.to_thread(_save, request, rule_id, body, old)
+    rule = await asyncio.to_thread(_save, request, rule_id, body, old, row.get("project_id"))
     return _json(rule.shown())
 
 
@@ -245,7 +282,7 @@ async def put_rule(request: Request, rule_id: RuleId) -> Response:
 )
 def delete_rule(request: Request, rule_id: RuleId) -> Response:
     if is_file_rule(rule_id):
-        _stored(request, rule_id)  # 404 if there is none
+        _stored_row(request, rule_id)  # 404 if there is none
         _writable(request, rule_id)
     if not get_state(request).store.delete_alert_rule(rule_id):
         raise HTTPException(404, f"no alert rule {rule_id!r}")
