@@ -157,12 +157,18 @@ class Deliverer:
             what = "the rule was deleted" if rule is None else "the channel was removed"
             await self._mark(rows, "failed", int(rows[0]["attempts"]), 0.0, what)
             return
-        evs = tuple(events.loads(r["event"]) for r in rows)
+        loaded = [events.load(r["event"]) for r in rows]
+        resolves = [(row, ev) for row, (ev, resolve) in zip(rows, loaded, strict=True) if resolve]
+        rows = [row for row, (_, resolve) in zip(rows, loaded, strict=True) if not resolve]
+        evs = tuple(event for event, resolve in loaded if not resolve)
         if len(rows) > rule.digest_threshold:
             await self._attempt(rule, index, rows, Alert(rule.id, rule.name, evs, digest=True))
-            return
-        for row, event in zip(rows, evs, strict=True):
-            await self._attempt(rule, index, [row], Alert(rule.id, rule.name, (event,)))
+        else:
+            for row, event in zip(rows, evs, strict=True):
+                await self._attempt(rule, index, [row], Alert(rule.id, rule.name, (event,)))
+        for row, event in resolves:  # after the triggers of their slot; never in a digest
+            alert = Alert(rule.id, rule.name, (event,), resolved=True)
+            await self._attempt(rule, index, [row], alert)
 
     async def _attempt(self, rule: Rule, index: int, rows: list[Row], alert: Alert) -> None:
         attempt = max(int(r["attempts"]) for r in rows) + 1

@@ -10,6 +10,11 @@ Cooldown: a rule's rows carry a ``slot_ms``, the time they may be sent. The firs
 after a quiet period is due now; events within ``cooldown_seconds`` of the last slot wait
 for the next one (last slot + cooldown), where the deliverer sends them together: one
 message each when they are at most ``digest_threshold``, else one digest per channel.
+
+``log_match`` (``logwindow.py``) counts matching logs per rule, from what was committed
+since the last evaluation, and adds its events with the project's errors. Resolutions of
+error groups (recorded at commit) are read after the cursor ``#resolved``: each rule with
+a PagerDuty channel that fired for the group gets a resolve row for that channel.
 """
 
 from __future__ import annotations
@@ -18,16 +23,21 @@ import logging
 from collections import defaultdict
 from dataclasses import replace
 
+import orjson
 from pydantic import ValidationError
 
 from backlight_server.alerts import events
+from backlight_server.alerts.channels import pagerduty
+from backlight_server.alerts.logwindow import LogWindows
 from backlight_server.alerts.message import Event
-from backlight_server.alerts.rules import EVALUATED, Filters, Rule, Spike
+from backlight_server.alerts.rules import EVALUATED, Filters, Rule, Spike, UserError
 from backlight_server.store.base import OutboxRow, Row, Store
+from backlight_server.store.shapes import json_column
 
 log = logging.getLogger("backlight.alerts")
 PAGE = 5000
 MAX_PAGES = 20  # per project and evaluation; the rest waits for the next one
+RESOLVED = "#resolved"  # the cursor of group resolutions (Store.alert_cursors)
 
 
 def load_rules(store: Store, project_id: str | None = None) -> list[Rule]:
@@ -48,9 +58,37 @@ def passes(filters: Filters, row: Row) -> bool:
     return filters.source is None or events.source_of(row) == filters.source
 
 
+def property_text(value: object) -> str | None:
+    """A user property as the rule compares it: text as is, other JSON values as JSON
+    (``true``, ``42``); null as absent."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def user_matches(trigger: UserError, row: Row) -> bool:
+    """A backend error linked to a session whose user fits the trigger."""
+    if not row.get("session_id") or events.source_of(row) != "backend":
+        return False
+    if trigger.user is not None and row.get("user") != trigger.user:
+        return False
+    if trigger.property_name is None:
+        return True
+    props = json_column("user_metadata", row.get("user_metadata"))
+    if not isinstance(props, dict):
+        return False
+    value = property_text(props.get(trigger.property_name))
+    if value is None:
+        return False
+    return trigger.property_value is None or value == trigger.property_value
+
+
 class Evaluator:
     def __init__(self, store: Store, base_url: str) -> None:
         self.store, self.base = store, base_url
+        self.logs = LogWindows(store)
 
     def run_once(self, now_ms: float) -> int:
         """One evaluation of every project; returns the outbox rows added."""
@@ -58,15 +96,26 @@ class Evaluator:
         for rule in load_rules(self.store):
             rules[rule.project_id].append(rule)
         added = 0
-        for project, cursor in self.store.alert_cursors().items():
-            for _ in range(MAX_PAGES):
-                rows, after = self.store.alert_errors_after(project, cursor, PAGE)
-                outbox = self.match(project, rules.get(project, []), rows, now_ms)
-                added += self.store.enqueue_alerts(outbox, project, after)
-                if len(rows) < PAGE or after == cursor:
-                    break
-                cursor = after
-        return added
+        cursors = self.store.alert_cursors()
+        try:
+            for project, cursor in cursors.items():
+                if project.startswith("#"):
+                    continue
+                mine = rules.get(project, [])
+                pending = self._log_matches(project, mine, now_ms)
+                for _ in range(MAX_PAGES):
+                    rows, after = self.store.alert_errors_after(project, cursor, PAGE)
+                    outbox = pending + self.match(project, mine, rows, now_ms)
+                    pending = []
+                    added += self.store.enqueue_alerts(outbox, project, after)
+                    if len(rows) < PAGE or after == cursor:
+                        break
+                    cursor = after
+        except Exception:
+            self.logs.forget()  # counted but maybe not enqueued: count again next time
+            raise
+        self.logs.keep([r for rs in rules.values() for r in rs])
+        return added + self._resolves(rules, cursors.get(RESOLVED, ""), now_ms)
 
     def match(
         self, project: str, rules: list[Rule], rows: list[Row], now_ms: float
@@ -75,16 +124,101 @@ class Evaluator:
         for rule in rules:
             if not rule.active(now_ms) or rule.trigger.kind not in EVALUATED:
                 continue
+            if rule.trigger.kind == "log_match":
+                continue  # counted from logs (_log_matches), not from error rows
             mine = [r for r in rows if passes(rule.filters, r)]
             found = self._events(project, rule, mine, now_ms) if mine else []
-            if not found:
+            if found:
+                out += self._rows(project, rule, found, now_ms)
+        return out
+
+    def _rows(self, project: str, rule: Rule, found: list[Event], now_ms: float) -> list[OutboxRow]:
+        slot = self._slot(rule, now_ms)
+        out = []
+        for event in found:
+            text = events.dumps(event)
+            for index in range(len(rule.channels)):
+                key = f"{rule.id}/{index}/{event.key}"
+                out.append(OutboxRow(key, rule.id, project, index, slot, text))
+        return out
+
+    def _log_matches(self, project: str, rules: list[Rule], now_ms: float) -> list[OutboxRow]:
+        out: list[OutboxRow] = []
+        for rule in rules:
+            if rule.trigger.kind != "log_match" or not rule.active(now_ms):
                 continue
-            slot = self._slot(rule, now_ms)
-            for event in found:
-                text = events.dumps(event)
-                for index in range(len(rule.channels)):
-                    key = f"{rule.id}/{index}/{event.key}"
-                    out.append(OutboxRow(key, rule.id, project, index, slot, text))
+            found = self.logs.evaluate(rule, now_ms)
+            if found is None:
+                continue
+            count, sample, window = found
+            key = f"log_match/{window}"
+            event = events.log_event(
+                key, project, self.base, rule.trigger, rule.filters.service, count, sample
+            )
+            out += self._rows(project, rule, [event], now_ms)
+        return out
+
+    def _resolves(self, rules: dict[str, list[Rule]], cursor: str, now_ms: float) -> int:
+        """Resolve rows for the PagerDuty channels of rules that fired for groups resolved
+        since the cursor; they are due at once (or with the rule's waiting slot, after
+        its triggers) and do not move the rule's cooldown."""
+        added = 0
+        paging = {
+            rule.id: rule
+            for rs in rules.values()
+            for rule in rs
+            if any(c.kind == "pagerduty" for c in rule.channels)
+        }
+        for _ in range(MAX_PAGES):
+            rows, after = self.store.alert_resolutions_after(cursor, PAGE)
+            outbox: list[OutboxRow] = []
+            if rows and paging:
+                fired = self.store.alert_fired_groups(
+                    sorted(paging), sorted({int(r["group_id"]) for r in rows})
+                )
+                outbox = self._resolve_rows(paging, rows, fired, now_ms)
+            added += self.store.enqueue_alerts(outbox, RESOLVED, after)
+            if len(rows) < PAGE or after == cursor:
+                break
+            cursor = after
+        return added
+
+    def _resolve_rows(
+        self, paging: dict[str, Rule], rows: list[Row], fired: list[Row], now_ms: float
+    ) -> list[OutboxRow]:
+        targets: dict[int, set[tuple[str, int]]] = defaultdict(set)
+        for f in fired:
+            rule = paging.get(str(f["rule_id"]))
+            index = int(f["channel"])
+            if rule is None or index >= len(rule.channels):
+                continue
+            if rule.channels[index].kind != "pagerduty":
+                continue
+            if str(f.get("key") or "").startswith(pagerduty.SERVICE_SPIKE):
+                continue  # a service's spike is not the group's incident
+            targets[int(f["group_id"])].add((rule.id, index))
+        out: list[OutboxRow] = []
+        for r in rows:
+            gid, project = int(r["group_id"]), str(r["project_id"])
+            for rule_id, index in sorted(targets.get(gid, ())):
+                rule = paging[rule_id]
+                if rule.project_id != project:
+                    continue
+                event = Event(
+                    kind="new_group",
+                    key=f"resolve/{gid}/{r['id']}",
+                    project_id=project,
+                    title=f"error group {gid} resolved",
+                    group_id=gid,
+                    at_ms=float(r["at_ms"]),
+                    links=events.links(self.base, gid, {}),
+                )
+                last = self.store.alert_last_slot(rule_id)
+                slot = last if last is not None and last > now_ms else 0.0
+                key = f"{rule_id}/{index}/{event.key}"
+                out.append(
+                    OutboxRow(key, rule_id, project, index, slot, events.dumps_resolve(event))
+                )
         return out
 
     def _slot(self, rule: Rule, now_ms: float) -> float:
@@ -110,6 +244,15 @@ class Evaluator:
                 )
                 for r in rows
                 if r.get("change") == "reopened"
+            ]
+        if isinstance(rule.trigger, UserError):
+            trigger = rule.trigger
+            return [
+                events.user_error_event(
+                    f"user_error/{r['session_id']}/{r['group_id']}", project, self.base, r
+                )
+                for r in rows
+                if user_matches(trigger, r)
             ]
         assert isinstance(rule.trigger, Spike)
         return self._spikes(project, rule.trigger, rows, now_ms)

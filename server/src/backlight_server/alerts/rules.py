@@ -2,16 +2,14 @@
 how often (cooldown, digest, mute). Checked at the edge: every field has a type and a range,
 and a refusal names the field and its limit (the API answers 400).
 
-The evaluator (``evaluate.py``) evaluates ``new_group``, ``regression`` and ``spike``.
-``log_match`` and ``user_error`` are declared (their settings are checked and stored) but
-not evaluated yet: a rule with one of them never fires.
+The evaluator (``evaluate.py``) evaluates every trigger here.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backlight_server.alerts.channels.config import Channel, masked
 
@@ -49,7 +47,9 @@ class Spike(_Model):
 
 
 class LogMatch(_Model):
-    """Declared, not evaluated yet: logs matching ``query`` above ``threshold`` in the window."""
+    """More than ``threshold`` logs matching ``query`` within ``window_minutes``: the log
+    search's words and rules (every word, ``word*`` a prefix, any case), at ``level`` when
+    set, and of the rule's service and environment filters."""
 
     kind: Literal["log_match"] = "log_match"
     query: Annotated[str, Field(min_length=1, max_length=1024)]
@@ -59,18 +59,28 @@ class LogMatch(_Model):
 
 
 class UserError(_Model):
-    """Declared, not evaluated yet: a session whose user hits a backend error."""
+    """A backend error linked to a browser session whose user is ``user`` (the identified
+    user, exactly) and/or identified with the property ``property_name`` (equal to
+    ``property_value`` as text when set; ``true``, ``42`` for JSON values). Neither: any
+    session. Once per session and group."""
 
     kind: Literal["user_error"] = "user_error"
     user: Annotated[str | None, Field(min_length=1, max_length=512)] = None
     property_name: Annotated[str | None, Field(min_length=1, max_length=256)] = None
     property_value: Annotated[str | None, Field(max_length=1024)] = None
 
+    @model_validator(mode="after")
+    def _value_needs_a_name(self) -> UserError:
+        if self.property_value is not None and self.property_name is None:
+            raise ValueError("trigger.property_value needs trigger.property_name")
+        return self
+
 
 Trigger = Annotated[
     NewGroup | Regression | Spike | LogMatch | UserError, Field(discriminator="kind")
 ]
-EVALUATED = ("new_group", "regression", "spike")
+EVALUATED = ("new_group", "regression", "spike", "log_match", "user_error")
+BACKEND_ONLY = ("log_match", "user_error")  # logs and backend errors: no frontend source
 
 
 class Filters(_Model):
@@ -93,6 +103,15 @@ class RuleIn(_Model):
     digest_threshold: Annotated[int, Field(ge=1, le=10_000)] = 5
     enabled: bool = True
     muted_until_ms: EpochMs | None = None
+
+    @model_validator(mode="after")
+    def _source_fits_trigger(self) -> RuleIn:
+        if self.filters.source == "frontend" and self.trigger.kind in BACKEND_ONLY:
+            raise ValueError(
+                f"filters.source: a {self.trigger.kind} rule watches backend data; "
+                "allowed: backend or none"
+            )
+        return self
 
 
 class Rule(RuleIn):
