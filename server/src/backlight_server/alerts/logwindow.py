@@ -14,8 +14,9 @@ or a failed evaluation) counts its window whole, once. The window's start is rou
 to a bucket, so the count may hold up to one bucket (1/60 of the window) more.
 
 A rule fires when the count is above its threshold and a matching log arrived since the
-last evaluation; the event key carries the window's number, so at most one event per
-window (the outbox keeps one row per key).
+last evaluation (ClickHouse, counting whole: a new newest match, or more matches than
+before in the same window); the event key carries the window's number, so at most one
+event per window (the outbox keeps one row per key).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ class LogWindow:
 
     def apply(self, got: LogCounts, first_bucket: int) -> bool:
         """Add (or, when ``whole``, replace) the counts; True when a match not seen before
-        was counted."""
+        was counted: a new newest match, or (counted whole) more than were counted in the
+        same window before."""
         before = self.sample.get("id") if self.sample else None
+        had = sum(n for b, n in self.buckets.items() if b >= first_bucket)
         if got.whole:
             self.buckets = dict(got.buckets)
         else:
@@ -49,9 +52,10 @@ class LogWindow:
                 self.buckets[bucket] = self.buckets.get(bucket, 0) + n
         self.buckets = {b: n for b, n in self.buckets.items() if b >= first_bucket}
         self.cursor = got.cursor
-        if got.sample is not None:
-            self.sample = got.sample
-        return got.sample is not None and got.sample.get("id") != before
+        if got.sample is None:
+            return False
+        self.sample = got.sample
+        return got.sample.get("id") != before or (got.whole and self.count > had)
 
     @property
     def count(self) -> int:
