@@ -13,16 +13,15 @@ from typing import Any
 
 import orjson
 import pytest
-from blstores import error, log, make
-from pydantic import ValidationError
+from blstores import error, log, make, session
 
 from backlight_server.alerts import events
 from backlight_server.alerts.channels import pagerduty
 from backlight_server.alerts.evaluate import Evaluator, property_text, user_matches
 from backlight_server.alerts.logwindow import LogWindow, window
-from backlight_server.alerts.message import Alert
-from backlight_server.alerts.rules import LogMatch, Rule, RuleIn, UserError
-from backlight_server.pipeline.model import TelemetryBatch
+from backlight_server.alerts.message import Alert, Event
+from backlight_server.alerts.rules import LogMatch, Rule, UserError
+from backlight_server.pipeline.model import Identify, TelemetryBatch
 from backlight_server.store.base import LogCounts, Store
 
 BASE = "https://backlight.example.test"
@@ -102,32 +101,13 @@ def test_property_text() -> None:
     assert property_text(None) is None and property_text({"a": 1}) == '{"a":1}'
 
 
-def test_rules_refuse_what_cannot_match() -> None:
-    with pytest.raises(ValidationError, match=r"property_value needs trigger\.property_name"):
-        UserError(property_value="pro")
-    for kind in ("log_match", "user_error"):
-        trigger: dict[str, Any] = {"kind": kind}
-        if kind == "log_match":
-            trigger["query"] = "timeout"
-        with pytest.raises(ValidationError, match=r"filters\.source: a .* backend or none"):
-            RuleIn.model_validate(
-                {
-                    "name": "n",
-                    "trigger": trigger,
-                    "channels": HOOK,
-                    "filters": {"source": "frontend"},
-                }
-            )
-        RuleIn.model_validate(
-            {"name": "n", "trigger": trigger, "channels": HOOK, "filters": {"source": "backend"}}
-        )
+def test_a_value_without_a_property_name_is_ignored() -> None:
+    trigger = UserError(user="ada@example.com", property_value="pro")
+    assert user_matches(trigger, _row(user_metadata=None))
+    assert not user_matches(trigger, _row(user="bob@example.com"))
 
 
 async def test_user_error_rows_fire_once_per_session_and_group(store: Store) -> None:
-    from blstores import session
-
-    from backlight_server.pipeline.model import Identify
-
     p = store.default_project()
     _save(
         store,
@@ -175,8 +155,8 @@ def test_the_window_is_cut_in_sixty_buckets() -> None:
 def test_a_window_adds_increments_replaces_on_whole_and_drops_old_buckets() -> None:
     state = LogWindow("v")
     sample = {"id": 1, "body": "a"}
-    assert state.apply(LogCounts({10: 2, 11: 1}, sample, "c1", True), 10)
-    assert state.count == 3 and state.cursor == "c1"
+    assert not state.apply(LogCounts({10: 2, 11: 1}, sample, "c1", True), 10)  # the seed
+    assert state.count == 3 and state.cursor == "c1" and state.sample == sample
     assert not state.apply(LogCounts({}, None, "c1", False), 10)  # nothing new
     assert state.apply(LogCounts({11: 1, 12: 4}, {"id": 2}, "c2", False), 11)
     assert state.buckets == {11: 2, 12: 4} and state.sample == {"id": 2}
@@ -198,8 +178,8 @@ async def test_log_match_fires_once_per_window_and_only_on_new_matches(store: St
             10,
         )
 
-    await logs("upstream timeout", "db timeout", "fine")
-    assert evaluator.run_once(now) == 0  # 2 is not more than 2
+    await logs("upstream timeout", "db timeout", "disk timeout", "fine")
+    assert evaluator.run_once(now) == 0  # 3 > 2, but from before the rule's first count
     await logs("fine again")
     assert evaluator.run_once(now + 100) == 0
     await logs("cache timeout")
@@ -208,7 +188,7 @@ async def test_log_match_fires_once_per_window_and_only_on_new_matches(store: St
     event = events.loads(row["event"])
     # the sample: the newest match (SQLite: of those just committed; ClickHouse: of the
     # window, by time; here "cache timeout" has the time of the first)
-    assert event.count == 3 and event.message in ("cache timeout", "db timeout")
+    assert event.count == 4 and event.message in ("cache timeout", "disk timeout")
     assert event.key == f"log_match/{int((now + 200) // 60_000)}"
     await logs("again timeout")
     assert evaluator.run_once(now + 300) == 0  # the same window: its key is known
@@ -216,10 +196,33 @@ async def test_log_match_fires_once_per_window_and_only_on_new_matches(store: St
     await logs("late timeout", at_ns=ns + 32_000 * 10**6)
     assert evaluator.run_once(now + 33_000) == 1  # the 4 of the last minute and this one
     rows = store.due_alerts(now + 10**6, 10)  # the second waits for the cooldown
-    assert sorted(events.loads(r["event"]).count for r in rows) == [3, 5]
+    assert sorted(events.loads(r["event"]).count for r in rows) == [4, 6]
     assert evaluator.run_once(now + 95_000) == 0  # the window has moved past them all
     # a fresh evaluator (a restart, another leader) counts the window once, whole
     assert Evaluator(store, BASE).run_once(now + 33_100) == 0
+
+
+async def test_a_frontend_source_filter_matches_no_log_and_no_backend_error(
+    store: Store,
+) -> None:
+    p = store.default_project()
+    front = {"filters": {"source": "frontend"}, "channels": HOOK}
+    logs = {"kind": "log_match", "query": "timeout", "threshold": 1, "window_minutes": 5}
+    _save(store, "f1", {"name": "front logs", "trigger": logs, **front})
+    _save(store, "f2", {"name": "front users", "trigger": {"kind": "user_error"}, **front})
+    info = session(p)
+    await store.start_session(info)
+    evaluator = Evaluator(store, BASE)
+    now = time.time() * 1000
+    assert evaluator.run_once(now) == 0
+    await store.write_telemetry(
+        TelemetryBatch(
+            logs=[log(p, f"timeout {n}", "api") for n in range(3)],
+            errors=[error(p, "boom", session_id=info.secure_id, request_id="r1")],
+        ),
+        10,
+    )
+    assert evaluator.run_once(now + 100) == 0
 
 
 # --- PagerDuty resolve ----------------------------------------------------------------
@@ -254,8 +257,6 @@ async def test_resolve_rows_go_to_the_pagerduty_channels_that_fired(store: Store
 
 
 def test_a_service_spike_is_not_a_groups_incident() -> None:
-    from backlight_server.alerts.message import Event
-
     spike = Event("spike", "spike/service:api/5", "1", "t", group_id=4)
     assert (
         pagerduty.dedup_key(Alert("r", "n", (spike,))) == "backlight:1:rule:r:spike/service:api/5"

@@ -147,6 +147,8 @@ class Evaluator:
         for rule in rules:
             if rule.trigger.kind != "log_match" or not rule.active(now_ms):
                 continue
+            if rule.filters.source == "frontend":
+                continue  # logs are backend data
             found = self.logs.evaluate(rule, now_ms)
             if found is None:
                 continue

@@ -10,8 +10,10 @@ buckets older than the window are dropped. So an idle evaluation costs one cheap
 per rule, and a busy one what arrived since the last.
 
 The first evaluation of a rule (after a start, a change of leader, an edit of the rule,
-or a failed evaluation) counts its window whole, once. The window's start is rounded down
-to a bucket, so the count may hold up to one bucket (1/60 of the window) more.
+or a failed evaluation) counts its window whole, once, and does not fire on it: a rule
+fires on a match that arrives after (so a new rule never fires on logs before it). The
+window's start is rounded down to a bucket, so the count may hold up to one bucket (1/60
+of the window) more.
 
 A rule fires when the count is above its threshold and a matching log arrived since the
 last evaluation (ClickHouse, counting whole: a new newest match, or more matches than
@@ -43,6 +45,7 @@ class LogWindow:
         """Add (or, when ``whole``, replace) the counts; True when a match not seen before
         was counted: a new newest match, or (counted whole) more than were counted in the
         same window before."""
+        seeding = self.cursor == ""  # the first count: what came before is not news
         before = self.sample.get("id") if self.sample else None
         had = sum(n for b, n in self.buckets.items() if b >= first_bucket)
         if got.whole:
@@ -55,6 +58,8 @@ class LogWindow:
         if got.sample is None:
             return False
         self.sample = got.sample
+        if seeding:
+            return False
         return got.sample.get("id") != before or (got.whole and self.count > had)
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from backlight_server.alerts.channels.config import Channel, masked
 
@@ -49,7 +49,8 @@ class Spike(_Model):
 class LogMatch(_Model):
     """More than ``threshold`` logs matching ``query`` within ``window_minutes``: the log
     search's words and rules (every word, ``word*`` a prefix, any case), at ``level`` when
-    set, and of the rule's service and environment filters."""
+    set, and of the rule's service and environment filters. Logs are backend data:
+    ``filters.source = frontend`` matches nothing."""
 
     kind: Literal["log_match"] = "log_match"
     query: Annotated[str, Field(min_length=1, max_length=1024)]
@@ -61,26 +62,21 @@ class LogMatch(_Model):
 class UserError(_Model):
     """A backend error linked to a browser session whose user is ``user`` (the identified
     user, exactly) and/or identified with the property ``property_name`` (equal to
-    ``property_value`` as text when set; ``true``, ``42`` for JSON values). Neither: any
-    session. Once per session and group."""
+    ``property_value`` as text when set; ``true``, ``42`` for JSON values;
+    ``property_value`` without ``property_name`` is ignored). Neither: any session. Once
+    per session and group. Backend errors only: ``filters.source = frontend`` matches
+    nothing."""
 
     kind: Literal["user_error"] = "user_error"
     user: Annotated[str | None, Field(min_length=1, max_length=512)] = None
     property_name: Annotated[str | None, Field(min_length=1, max_length=256)] = None
     property_value: Annotated[str | None, Field(max_length=1024)] = None
 
-    @model_validator(mode="after")
-    def _value_needs_a_name(self) -> UserError:
-        if self.property_value is not None and self.property_name is None:
-            raise ValueError("trigger.property_value needs trigger.property_name")
-        return self
-
 
 Trigger = Annotated[
     NewGroup | Regression | Spike | LogMatch | UserError, Field(discriminator="kind")
 ]
 EVALUATED = ("new_group", "regression", "spike", "log_match", "user_error")
-BACKEND_ONLY = ("log_match", "user_error")  # logs and backend errors: no frontend source
 
 
 class Filters(_Model):
@@ -103,15 +99,6 @@ class RuleIn(_Model):
     digest_threshold: Annotated[int, Field(ge=1, le=10_000)] = 5
     enabled: bool = True
     muted_until_ms: EpochMs | None = None
-
-    @model_validator(mode="after")
-    def _source_fits_trigger(self) -> RuleIn:
-        if self.filters.source == "frontend" and self.trigger.kind in BACKEND_ONLY:
-            raise ValueError(
-                f"filters.source: a {self.trigger.kind} rule watches backend data; "
-                "allowed: backend or none"
-            )
-        return self
 
 
 class Rule(RuleIn):
