@@ -12,9 +12,8 @@ for the next one (last slot + cooldown), where the deliverer sends them together
 message each when they are at most ``digest_threshold``, else one digest per channel.
 
 ``log_match`` (``logwindow.py``) counts matching logs per rule, from what was committed
-since the last evaluation, and adds its events with the project's errors. Resolutions of
-error groups (recorded at commit) are read after the cursor ``#resolved``: each rule with
-a PagerDuty channel that fired for the group gets a resolve row for that channel.
+since the last evaluation, and adds its events with the project's errors. Then the
+resolutions of error groups become PagerDuty resolve rows (``resolves.py``).
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ from dataclasses import replace
 import orjson
 from pydantic import ValidationError
 
-from backlight_server.alerts import events
-from backlight_server.alerts.channels import pagerduty
+from backlight_server.alerts import events, resolves
 from backlight_server.alerts.logwindow import LogWindows
 from backlight_server.alerts.message import Event
 from backlight_server.alerts.rules import EVALUATED, Filters, Rule, Spike, UserError
@@ -37,7 +35,7 @@ from backlight_server.store.shapes import json_column
 log = logging.getLogger("backlight.alerts")
 PAGE = 5000
 MAX_PAGES = 20  # per project and evaluation; the rest waits for the next one
-RESOLVED = "#resolved"  # the cursor of group resolutions (Store.alert_cursors)
+RESOLVED = resolves.CURSOR
 
 
 def load_rules(store: Store, project_id: str | None = None) -> list[Rule]:
@@ -115,7 +113,10 @@ class Evaluator:
             self.logs.forget()  # counted but maybe not enqueued: count again next time
             raise
         self.logs.keep([r for rs in rules.values() for r in rs])
-        return added + self._resolves(rules, cursors.get(RESOLVED, ""), now_ms)
+        resolving = [r for rs in rules.values() for r in rs]
+        return added + resolves.enqueue(
+            self.store, self.base, resolving, cursors.get(RESOLVED, ""), now_ms
+        )
 
     def match(
         self, project: str, rules: list[Rule], rows: list[Row], now_ms: float
@@ -158,69 +159,6 @@ class Evaluator:
                 key, project, self.base, rule.trigger, rule.filters.service, count, sample
             )
             out += self._rows(project, rule, [event], now_ms)
-        return out
-
-    def _resolves(self, rules: dict[str, list[Rule]], cursor: str, now_ms: float) -> int:
-        """Resolve rows for the PagerDuty channels of rules that fired for groups resolved
-        since the cursor; they are due at once (or with the rule's waiting slot, after
-        its triggers) and do not move the rule's cooldown."""
-        added = 0
-        paging = {
-            rule.id: rule
-            for rs in rules.values()
-            for rule in rs
-            if any(c.kind == "pagerduty" for c in rule.channels)
-        }
-        for _ in range(MAX_PAGES):
-            rows, after = self.store.alert_resolutions_after(cursor, PAGE)
-            outbox: list[OutboxRow] = []
-            if rows and paging:
-                fired = self.store.alert_fired_groups(
-                    sorted(paging), sorted({int(r["group_id"]) for r in rows})
-                )
-                outbox = self._resolve_rows(paging, rows, fired, now_ms)
-            added += self.store.enqueue_alerts(outbox, RESOLVED, after)
-            if len(rows) < PAGE or after == cursor:
-                break
-            cursor = after
-        return added
-
-    def _resolve_rows(
-        self, paging: dict[str, Rule], rows: list[Row], fired: list[Row], now_ms: float
-    ) -> list[OutboxRow]:
-        targets: dict[int, set[tuple[str, int]]] = defaultdict(set)
-        for f in fired:
-            rule = paging.get(str(f["rule_id"]))
-            index = int(f["channel"])
-            if rule is None or index >= len(rule.channels):
-                continue
-            if rule.channels[index].kind != "pagerduty":
-                continue
-            if str(f.get("key") or "").startswith(pagerduty.SERVICE_SPIKE):
-                continue  # a service's spike is not the group's incident
-            targets[int(f["group_id"])].add((rule.id, index))
-        out: list[OutboxRow] = []
-        for r in rows:
-            gid, project = int(r["group_id"]), str(r["project_id"])
-            for rule_id, index in sorted(targets.get(gid, ())):
-                rule = paging[rule_id]
-                if rule.project_id != project:
-                    continue
-                event = Event(
-                    kind="new_group",
-                    key=f"resolve/{gid}/{r['id']}",
-                    project_id=project,
-                    title=f"error group {gid} resolved",
-                    group_id=gid,
-                    at_ms=float(r["at_ms"]),
-                    links=events.links(self.base, gid, {}),
-                )
-                last = self.store.alert_last_slot(rule_id)
-                slot = last if last is not None and last > now_ms else 0.0
-                key = f"{rule_id}/{index}/{event.key}"
-                out.append(
-                    OutboxRow(key, rule_id, project, index, slot, events.dumps_resolve(event))
-                )
         return out
 
     def _slot(self, rule: Rule, now_ms: float) -> float:
