@@ -171,17 +171,27 @@ def test_user_error_fires_once_per_session_and_group_for_the_chosen_users(
         assert abs(float(replay.split("t=")[1].split("&")[0]) - (at + 10)) < 1
         assert [e["session_id"] for e in wait_for(lambda: _events(rx, "/ada"), "ada")] == [sid]
 
+        # a backend that links by trace id only (no session attribute): the session of
+        # the browser request with that id
+        rid_carol = secrets.token_hex(16)
+        carol = _session(server, "carol@example.com", {"plan": "pro"}, rid_carol)
+        _post(server, "/v1/traces", traces(p, [exception_span(None, rid_carol, at, "OSError")]))
+        wait_for(lambda: len(_events(rx, "/pro")) == 2, "carol's error")
+        by_carol = _events(rx, "/pro")[1]
+        assert by_carol["user"] == "carol@example.com" and by_carol["session_id"] == carol
+        assert by_carol["links"]["replay"].endswith(f"&request={rid_carol}")
+
         # the same group again in that session: not again; another group: once more
         more = [
             exception_span(sid, secrets.token_hex(16), at + 20, message="500"),
             exception_span(sid, secrets.token_hex(16), at + 30, "KeyError", "cart"),
         ]
         _post(server, "/v1/traces", traces(p, more))
-        wait_for(lambda: len(_events(rx, "/pro")) == 2, "the second group")
+        wait_for(lambda: len(_events(rx, "/pro")) == 3, "the second group")
         time.sleep(1)
-        got = _events(rx, "/pro")
+        got = [e for e in _events(rx, "/pro") if e["session_id"] == sid]
         assert [e["error_type"] for e in got] == ["ValueError", "KeyError"]
-        assert all(e["session_id"] == sid for e in got)
+        assert len(_events(rx, "/pro")) == 3
         assert len(_events(rx, "/ada")) == 2
 
 

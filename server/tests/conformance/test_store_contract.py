@@ -587,10 +587,23 @@ async def test_alert_rows_carry_the_users_properties(opened: Opened) -> None:
     await store.write_telemetry(
         TelemetryBatch(errors=[error(p, "card declined", session_id=sid, request_id="r-1")]), 1
     )
+    # a backend that links by trace id only: the session of the browser request
+    rid = hex_id(16)
+    await store.write_browser(browser(session(p, sid), 0, network=[request(sid, rid, now_ms())]), 1)
+    await store.write_telemetry(
+        TelemetryBatch(errors=[error(p, "card expired", error_type="KeyError", request_id=rid)]), 1
+    )
+    await store.write_telemetry(TelemetryBatch(errors=[error(p, "alone", request_id="r-9")]), 1)
     rows, _ = store.alert_errors_after(p, cursor, 100)
-    [row] = [r for r in rows if r["session_id"] == sid]
-    assert row["user"] == "ada@example.com"
+    by_message = {r["message"]: r for r in rows}
+    row = by_message["card declined"]
+    assert row["session_id"] == sid and row["user"] == "ada@example.com"
     assert orjson.loads(row["user_metadata"]) == {"plan": "pro", "seats": 12}
+    linked = by_message["card expired"]
+    assert linked["session_id"] == sid and linked["request_id"] == rid
+    assert linked["user"] == "ada@example.com" and linked["user_metadata"] == row["user_metadata"]
+    alone = by_message["alone"]
+    assert alone["session_id"] is None and alone["user"] is None
 
 
 async def test_group_resolutions_are_read_after_a_cursor(opened: Opened) -> None:
