@@ -29,7 +29,11 @@ MAX_PAGES = 20
 
 
 def enqueue(store: Store, base: str, rules: list[Rule], cursor: str, now_ms: float) -> int:
-    """Resolve rows for the resolutions after ``cursor``; returns how many were added."""
+    """Resolve rows for the resolutions after ``cursor``; returns how many were added.
+    Without rules nothing is read; the cursor is written when it starts and when
+    resolutions were read (not on every evaluation)."""
+    if not rules:
+        return 0
     paging = {r.id: r for r in rules if any(c.kind == "pagerduty" for c in r.channels)}
     added = 0
     for _ in range(MAX_PAGES):
@@ -40,7 +44,8 @@ def enqueue(store: Store, base: str, rules: list[Rule], cursor: str, now_ms: flo
                 sorted(paging), sorted({int(r["group_id"]) for r in rows})
             )
             outbox = resolve_rows(store, base, paging, rows, fired, now_ms)
-        added += store.enqueue_alerts(outbox, CURSOR, after)
+        if rows or not cursor:
+            added += store.enqueue_alerts(outbox, CURSOR, after)
         if len(rows) < PAGE or after == cursor:
             break
         cursor = after
