@@ -503,3 +503,156 @@ def test_the_delivery_log_pages_newest_first(opened: Opened) -> None:
     assert [d["attempt"] for d in rest["deliveries"]] == [3, 2, 1]
     mine = store.alert_deliveries("r1", 10, 0)
     assert mine["total"] == 3 and [d["attempt"] for d in mine["deliveries"]] == [5, 3, 1]
+
+
+# --- alerts: log_match, user_error, PagerDuty's resolve ---------------------------------
+
+
+def _total(store: Store, query: LogQuery, env: str | None, state: dict[str, object]) -> int:
+    """Asks for what came after the last cursor and applies it as the evaluator does:
+    ``whole`` replaces, otherwise adds."""
+    got = store.alert_log_counts(query, env, 60_000, str(state.get("cursor", "")))
+    buckets: dict[int, int] = dict(state.get("buckets", {}))  # type: ignore[call-overload]
+    if got.whole:
+        buckets = dict(got.buckets)
+    else:
+        for b, n in got.buckets.items():
+            buckets[b] = buckets.get(b, 0) + n
+    state.update(cursor=got.cursor, buckets=buckets, sample=got.sample)
+    return sum(buckets.values())
+
+
+async def test_alert_log_counts_match_as_the_log_search_does(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    other = store.create_project("other", "other1")
+    t = (time.time_ns() // 60_000_000_000 - 3) * 60_000_000_000  # a minute's start
+    bodies = [
+        ("payment declined for order 7", "api", 17),
+        ("payment accepted", "api", 9),
+        ("inventory reserved", "inventory", 9),
+        ('Payment "DECLINED" (twice)', "billing", 13),
+    ]
+    logs = [
+        log(p, b, svc, severity=sev, ts_ns=t + i * 10**6) for i, (b, svc, sev) in enumerate(bodies)
+    ]
+    logs.append(log(other, "payment declined elsewhere", "api", ts_ns=t))
+    await store.write_telemetry(TelemetryBatch(logs=logs), 10)
+    since = t / 1e6 - 60_000
+
+    def q(**fields: object) -> LogQuery:
+        return LogQuery(project_id=p, start_ms=since, **fields)  # type: ignore[arg-type]
+
+    state: dict[str, object] = {}
+    assert _total(store, q(text="payment declined"), None, state) == 2
+    sample = state["sample"]
+    assert isinstance(sample, dict) and sample["body"] == bodies[3][0]
+    assert sample["service"] == "billing" and sample["ts_ms"] == t / 1e6 + 3
+    assert sample["level"] == "warn" and "id" in sample
+    # nothing new: the same count, and nothing counted twice
+    assert _total(store, q(text="payment declined"), None, state) == 2
+    got = store.alert_log_counts(q(text="payment declined"), None, 60_000, str(state["cursor"]))
+    assert not got.whole and got.buckets == {} and got.sample is None
+    # a match a minute later and a log that does not match: one more, in its own bucket
+    await store.write_telemetry(
+        TelemetryBatch(
+            logs=[
+                log(p, "payment declined again", "api", ts_ns=t + 60 * 10**9),
+                log(p, "payment retried", "api", ts_ns=t + 60 * 10**9),
+            ]
+        ),
+        10,
+    )
+    assert _total(store, q(text="payment declined"), None, state) == 3
+    assert state["buckets"] == {t // 60_000_000_000: 2, t // 60_000_000_000 + 1: 1}
+    assert state["sample"]["body"] == "payment declined again"  # type: ignore[index]
+    # the search's words and filters, counted whole from an empty cursor
+    assert _total(store, q(text="pay*"), None, {}) == 5
+    assert _total(store, q(text="PAYMENT declined", level="error"), None, {}) == 1
+    assert _total(store, q(text="declined", service="billing"), None, {}) == 1
+    assert _total(store, q(text="declined"), "test", {}) == 3
+    assert _total(store, q(text="declined"), "production", {}) == 0
+    assert _total(store, q(text="refund"), None, {}) == 0
+    late = LogQuery(project_id=p, start_ms=t / 1e6 + 2, text="declined")
+    assert _total(store, late, None, {}) == 2  # timed at or after start_ms
+
+
+async def test_alert_rows_carry_the_users_properties(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    store.save_alert_rule("r1", p, _rule_body("one"))
+    cursor = store.alert_cursors()[p]
+    sid = hex_id(10)
+    await store.start_session(session(p, sid))
+    meta = orjson.dumps({"plan": "pro", "seats": 12}).decode()
+    await store.annotate_session(sid, Identify(now_ms(), "ada@example.com", meta), [])
+    await store.write_telemetry(
+        TelemetryBatch(errors=[error(p, "card declined", session_id=sid, request_id="r-1")]), 1
+    )
+    # a backend that links by trace id only: the session of the browser request
+    rid = hex_id(16)
+    await store.write_browser(browser(session(p, sid), 0, network=[request(sid, rid, now_ms())]), 1)
+    await store.write_telemetry(
+        TelemetryBatch(errors=[error(p, "card expired", error_type="KeyError", request_id=rid)]), 1
+    )
+    await store.write_telemetry(TelemetryBatch(errors=[error(p, "alone", request_id="r-9")]), 1)
+    rows, _ = store.alert_errors_after(p, cursor, 100)
+    by_message = {r["message"]: r for r in rows}
+    row = by_message["card declined"]
+    assert row["session_id"] == sid and row["user"] == "ada@example.com"
+    assert orjson.loads(row["user_metadata"]) == {"plan": "pro", "seats": 12}
+    linked = by_message["card expired"]
+    assert linked["session_id"] == sid and linked["request_id"] == rid
+    assert linked["user"] == "ada@example.com" and linked["user_metadata"] == row["user_metadata"]
+    alone = by_message["alone"]
+    assert alone["session_id"] is None and alone["user"] is None
+
+
+async def test_group_resolutions_are_read_after_a_cursor(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    await store.write_telemetry(TelemetryBatch(errors=[error(p, "order 1 failed")]), 1)
+    [group] = store.list_error_groups(ErrorGroupQuery())["groups"]
+    gid = int(group["id"])
+    rows, cursor = store.alert_resolutions_after("", 100)
+    assert rows == []  # an empty cursor starts at the latest
+    assert await store.set_error_group_state(gid, "resolved")
+    rows, cursor = store.alert_resolutions_after(cursor, 100)
+    assert [(r["project_id"], r["group_id"]) for r in rows] == [(p, gid)]
+    first = rows[0]["id"]
+    assert isinstance(first, str) and rows[0]["at_ms"] > 0
+    assert not await store.set_error_group_state(gid + 1, "resolved")  # no such group
+    assert await store.set_error_group_state(gid, "open")  # not a resolution
+    await asyncio.sleep(0.01)
+    assert await store.set_error_group_state(gid, "resolved")
+    again, _ = store.alert_resolutions_after(cursor, 100)
+    # ClickHouse reads again a few seconds before its cursor: the same id for the same one
+    fresh = [r for r in again if r["id"] != first]
+    assert [(r["project_id"], r["group_id"]) for r in fresh] == [(p, gid)]
+
+
+def test_fired_groups_are_read_from_the_outbox(opened: Opened) -> None:
+    store, p = opened.store, opened.project
+    t = now_ms()
+
+    def event(key: str, gid: int | None) -> str:
+        return orjson.dumps({"kind": "new_group", "key": key, "group_id": gid}).decode()
+
+    resolve = orjson.dumps({"resolve": {"key": "resolve/5/1", "group_id": 5}}).decode()
+    rows = [
+        OutboxRow("r1/0/new_group/5", "r1", p, 0, t, event("new_group/5", 5)),
+        OutboxRow("r1/1/new_group/5", "r1", p, 1, t, event("new_group/5", 5)),
+        OutboxRow("r1/0/regression/5/9", "r1", p, 0, t, event("regression/5/9", 5)),
+        OutboxRow("r1/0/new_group/6", "r1", p, 0, t, event("new_group/6", 6)),
+        OutboxRow("r2/0/new_group/5", "r2", p, 0, t, event("new_group/5", 5)),
+        OutboxRow("r1/0/log_match/7", "r1", p, 0, t, event("log_match/7", None)),
+        OutboxRow("r1/0/resolve/5/1", "r1", p, 0, 0.0, resolve),
+    ]
+    assert store.enqueue_alerts(rows, p, "c") == 7
+    got = store.alert_fired_groups(["r1"], [5])
+    assert sorted((r["rule_id"], int(r["channel"]), int(r["group_id"]), r["key"]) for r in got) == [
+        ("r1", 0, 5, "new_group/5"),
+        ("r1", 0, 5, "regression/5/9"),
+        ("r1", 1, 5, "new_group/5"),
+    ]
+    assert store.alert_fired_groups(["r1", "r2"], [6, 7]) == [
+        {"rule_id": "r1", "channel": 0, "group_id": 6, "key": "new_group/6"}
+    ]
+    assert store.alert_fired_groups([], [5]) == [] and store.alert_fired_groups(["r1"], []) == []

@@ -28,7 +28,7 @@ from backlight_server.alerts import events
 from backlight_server.alerts.channels.config import SECRET_FIELDS, Channel, mask
 from backlight_server.alerts.channels.send import deliver
 from backlight_server.alerts.message import Alert
-from backlight_server.alerts.rules import Rule
+from backlight_server.alerts.rules import Rule, readable_rule
 from backlight_server.store.base import Row, Store
 
 log = logging.getLogger("backlight.alerts")
@@ -151,30 +151,42 @@ class Deliverer:
 
     async def _send_group(self, rows: list[Row]) -> None:
         found = await asyncio.to_thread(self.store.get_alert_rule, rows[0]["rule_id"])
-        rule = Rule.model_validate_json(found["body"]) if found else None
+        rule = readable_rule(found["body"]) if found else None
         index = int(rows[0]["channel"])
         if rule is None or index >= len(rule.channels):
-            what = "the rule was deleted" if rule is None else "the channel was removed"
+            what = (
+                "the rule was deleted"
+                if found is None
+                else "this server cannot read the rule"
+                if rule is None
+                else "the channel was removed"
+            )
             await self._mark(rows, "failed", int(rows[0]["attempts"]), 0.0, what)
             return
-        evs = tuple(events.loads(r["event"]) for r in rows)
+        loaded = [events.load(r["event"]) for r in rows]
+        resolves = [(row, ev) for row, (ev, resolve) in zip(rows, loaded, strict=True) if resolve]
+        rows = [row for row, (_, resolve) in zip(rows, loaded, strict=True) if not resolve]
+        evs = tuple(event for event, resolve in loaded if not resolve)
         if len(rows) > rule.digest_threshold:
             await self._attempt(rule, index, rows, Alert(rule.id, rule.name, evs, digest=True))
-            return
-        # a message each, side by side (at most CONCURRENCY at once): the last event of a
-        # slot does not wait for every other one's send and store writes
-        limit = asyncio.Semaphore(CONCURRENCY)
+        else:
+            # a message each, side by side (at most CONCURRENCY at once): the last event of a
+            # slot does not wait for every other one's send and store writes
+            limit = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(row: Row, alert: Alert) -> None:
-            async with limit:
-                await self._attempt(rule, index, [row], alert)
+            async def one(row: Row, alert: Alert) -> None:
+                async with limit:
+                    await self._attempt(rule, index, [row], alert)
 
-        await asyncio.gather(
-            *(
-                one(row, Alert(rule.id, rule.name, (event,)))
-                for row, event in zip(rows, evs, strict=True)
+            await asyncio.gather(
+                *(
+                    one(row, Alert(rule.id, rule.name, (event,)))
+                    for row, event in zip(rows, evs, strict=True)
+                )
             )
-        )
+        for row, event in resolves:  # after the triggers of their slot; never in a digest
+            alert = Alert(rule.id, rule.name, (event,), resolved=True)
+            await self._attempt(rule, index, [row], alert)
 
     async def _attempt(self, rule: Rule, index: int, rows: list[Row], alert: Alert) -> None:
         attempt = max(int(r["attempts"]) for r in rows) + 1

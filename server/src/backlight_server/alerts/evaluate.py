@@ -10,6 +10,10 @@ Cooldown: a rule's rows carry a ``slot_ms``, the time they may be sent. The firs
 after a quiet period is due now; events within ``cooldown_seconds`` of the last slot wait
 for the next one (last slot + cooldown), where the deliverer sends them together: one
 message each when they are at most ``digest_threshold``, else one digest per channel.
+
+``log_match`` (``logwindow.py``) counts matching logs per rule, from what was committed
+since the last evaluation, and adds its events with the project's errors. Then the
+resolutions of error groups become PagerDuty resolve rows (``resolves.py``).
 """
 
 from __future__ import annotations
@@ -18,25 +22,36 @@ import logging
 from collections import defaultdict
 from dataclasses import replace
 
-from pydantic import ValidationError
+import orjson
 
-from backlight_server.alerts import events
+from backlight_server.alerts import events, resolves
+from backlight_server.alerts.logwindow import LogWindows
 from backlight_server.alerts.message import Event
-from backlight_server.alerts.rules import EVALUATED, Filters, Rule, Spike
+from backlight_server.alerts.rules import (
+    EVALUATED,
+    Filters,
+    Rule,
+    Spike,
+    UserError,
+    readable_rule,
+)
 from backlight_server.store.base import OutboxRow, Row, Store
+from backlight_server.store.shapes import json_column
 
 log = logging.getLogger("backlight.alerts")
 PAGE = 5000
 MAX_PAGES = 20  # per project and evaluation; the rest waits for the next one
+RESOLVED = resolves.CURSOR
 
 
 def load_rules(store: Store, project_id: str | None = None) -> list[Rule]:
     out = []
     for row in store.alert_rules(project_id):
-        try:
-            out.append(Rule.model_validate_json(row["body"]))
-        except ValidationError:
-            log.warning("alert rule %s is not valid; skipped", row.get("id"))
+        rule = readable_rule(row.get("body"))
+        if rule is None:
+            log.warning("alert rule %s cannot be read by this server; skipped", row.get("id"))
+        else:
+            out.append(rule)
     return out
 
 
@@ -48,9 +63,37 @@ def passes(filters: Filters, row: Row) -> bool:
     return filters.source is None or events.source_of(row) == filters.source
 
 
+def property_text(value: object) -> str | None:
+    """A user property as the rule compares it: text as is, other JSON values as JSON
+    (``true``, ``42``); null as absent."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def user_matches(trigger: UserError, row: Row) -> bool:
+    """A backend error linked to a session whose user fits the trigger."""
+    if not row.get("session_id") or events.source_of(row) != "backend":
+        return False
+    if trigger.user is not None and row.get("user") != trigger.user:
+        return False
+    if trigger.property_name is None:
+        return True
+    props = json_column("user_metadata", row.get("user_metadata"))
+    if not isinstance(props, dict):
+        return False
+    value = property_text(props.get(trigger.property_name))
+    if value is None:
+        return False
+    return trigger.property_value is None or value == trigger.property_value
+
+
 class Evaluator:
     def __init__(self, store: Store, base_url: str) -> None:
         self.store, self.base = store, base_url
+        self.logs = LogWindows(store)
 
     def run_once(self, now_ms: float) -> int:
         """One evaluation of every project; returns the outbox rows added."""
@@ -58,15 +101,29 @@ class Evaluator:
         for rule in load_rules(self.store):
             rules[rule.project_id].append(rule)
         added = 0
-        for project, cursor in self.store.alert_cursors().items():
-            for _ in range(MAX_PAGES):
-                rows, after = self.store.alert_errors_after(project, cursor, PAGE)
-                outbox = self.match(project, rules.get(project, []), rows, now_ms)
-                added += self.store.enqueue_alerts(outbox, project, after)
-                if len(rows) < PAGE or after == cursor:
-                    break
-                cursor = after
-        return added
+        cursors = self.store.alert_cursors()
+        try:
+            for project, cursor in cursors.items():
+                if project.startswith("#"):
+                    continue
+                mine = rules.get(project, [])
+                pending = self._log_matches(project, mine, now_ms)
+                for _ in range(MAX_PAGES):
+                    rows, after = self.store.alert_errors_after(project, cursor, PAGE)
+                    outbox = pending + self.match(project, mine, rows, now_ms)
+                    pending = []
+                    added += self.store.enqueue_alerts(outbox, project, after)
+                    if len(rows) < PAGE or after == cursor:
+                        break
+                    cursor = after
+        except Exception:
+            self.logs.forget()  # counted but maybe not enqueued: count again next time
+            raise
+        self.logs.keep([r for rs in rules.values() for r in rs])
+        resolving = [r for rs in rules.values() for r in rs]
+        return added + resolves.enqueue(
+            self.store, self.base, resolving, cursors.get(RESOLVED, ""), now_ms
+        )
 
     def match(
         self, project: str, rules: list[Rule], rows: list[Row], now_ms: float
@@ -75,16 +132,40 @@ class Evaluator:
         for rule in rules:
             if not rule.active(now_ms) or rule.trigger.kind not in EVALUATED:
                 continue
+            if rule.trigger.kind == "log_match":
+                continue  # counted from logs (_log_matches), not from error rows
             mine = [r for r in rows if passes(rule.filters, r)]
             found = self._events(project, rule, mine, now_ms) if mine else []
-            if not found:
+            if found:
+                out += self._rows(project, rule, found, now_ms)
+        return out
+
+    def _rows(self, project: str, rule: Rule, found: list[Event], now_ms: float) -> list[OutboxRow]:
+        slot = self._slot(rule, now_ms)
+        out = []
+        for event in found:
+            text = events.dumps(event)
+            for index in range(len(rule.channels)):
+                key = f"{rule.id}/{index}/{event.key}"
+                out.append(OutboxRow(key, rule.id, project, index, slot, text))
+        return out
+
+    def _log_matches(self, project: str, rules: list[Rule], now_ms: float) -> list[OutboxRow]:
+        out: list[OutboxRow] = []
+        for rule in rules:
+            if rule.trigger.kind != "log_match" or not rule.active(now_ms):
                 continue
-            slot = self._slot(rule, now_ms)
-            for event in found:
-                text = events.dumps(event)
-                for index in range(len(rule.channels)):
-                    key = f"{rule.id}/{index}/{event.key}"
-                    out.append(OutboxRow(key, rule.id, project, index, slot, text))
+            if rule.filters.source == "frontend":
+                continue  # logs are backend data
+            found = self.logs.evaluate(rule, now_ms)
+            if found is None:
+                continue
+            count, sample, window = found
+            key = f"log_match/{window}"
+            event = events.log_event(
+                key, project, self.base, rule.trigger, rule.filters.service, count, sample
+            )
+            out += self._rows(project, rule, [event], now_ms)
         return out
 
     def _slot(self, rule: Rule, now_ms: float) -> float:
@@ -110,6 +191,15 @@ class Evaluator:
                 )
                 for r in rows
                 if r.get("change") == "reopened"
+            ]
+        if isinstance(rule.trigger, UserError):
+            trigger = rule.trigger
+            return [
+                events.user_error_event(
+                    f"user_error/{r['session_id']}/{r['group_id']}", project, self.base, r
+                )
+                for r in rows
+                if user_matches(trigger, r)
             ]
         assert isinstance(rule.trigger, Spike)
         return self._spikes(project, rule.trigger, rows, now_ms)

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from backlight_server.alerts.channels.config import SECRET_FIELDS
-from backlight_server.alerts.rules import Rule, RuleIn
+from backlight_server.alerts.rules import Rule, RuleIn, readable_rule
 from backlight_server.store.base import Row, Store
 
 MAX_BYTES = 1024 * 1024
@@ -172,11 +172,10 @@ class Synced:
 def _same(stored: Row | None, rule: Rule) -> bool:
     if stored is None:
         return False
-    try:
-        old = Rule.model_validate_json(stored["body"])
-    except ValidationError:
-        return False
-    return old.model_dump(exclude={"updated_ms"}) == rule.model_dump(exclude={"updated_ms"})
+    old = readable_rule(stored.get("body"))
+    return old is not None and old.model_dump(exclude={"updated_ms"}) == rule.model_dump(
+        exclude={"updated_ms"}
+    )
 
 
 def sync(store: Store, loaded: AlertsFile, default_project: str) -> Synced:

@@ -2,9 +2,7 @@
 how often (cooldown, digest, mute). Checked at the edge: every field has a type and a range,
 and a refusal names the field and its limit (the API answers 400).
 
-The evaluator (``evaluate.py``) evaluates ``new_group``, ``regression`` and ``spike``.
-``log_match`` and ``user_error`` are declared (their settings are checked and stored) but
-not evaluated yet: a rule with one of them never fires.
+The evaluator (``evaluate.py``) evaluates every trigger here.
 """
 
 from __future__ import annotations
@@ -49,7 +47,10 @@ class Spike(_Model):
 
 
 class LogMatch(_Model):
-    """Declared, not evaluated yet: logs matching ``query`` above ``threshold`` in the window."""
+    """More than ``threshold`` logs matching ``query`` within ``window_minutes``: the log
+    search's words and rules (every word, ``word*`` a prefix, any case), at ``level`` when
+    set, and of the rule's service and environment filters. Logs are backend data:
+    ``filters.source = frontend`` matches nothing."""
 
     kind: Literal["log_match"] = "log_match"
     query: Annotated[str, Field(min_length=1, max_length=1024)]
@@ -59,7 +60,12 @@ class LogMatch(_Model):
 
 
 class UserError(_Model):
-    """Declared, not evaluated yet: a session whose user hits a backend error."""
+    """A backend error linked to a browser session whose user is ``user`` (the identified
+    user, exactly) and/or identified with the property ``property_name`` (equal to
+    ``property_value`` as text when set; ``true``, ``42`` for JSON values;
+    ``property_value`` without ``property_name`` is ignored). Neither: any session. Once
+    per session and group. Backend errors only: ``filters.source = frontend`` matches
+    nothing."""
 
     kind: Literal["user_error"] = "user_error"
     user: Annotated[str | None, Field(min_length=1, max_length=512)] = None
@@ -70,7 +76,7 @@ class UserError(_Model):
 Trigger = Annotated[
     NewGroup | Regression | Spike | LogMatch | UserError, Field(discriminator="kind")
 ]
-EVALUATED = ("new_group", "regression", "spike")
+EVALUATED = ("new_group", "regression", "spike", "log_match", "user_error")
 
 
 class Filters(_Model):
@@ -110,3 +116,12 @@ class Rule(RuleIn):
         data = self.model_dump(mode="json")
         data["channels"] = [masked(c) for c in self.channels]
         return data
+
+
+def readable_rule(body: object) -> Rule | None:
+    """A stored rule, or None when this server cannot read it (written by a newer version,
+    or damaged): reads never fail on a stored value."""
+    try:
+        return Rule.model_validate_json(body) if isinstance(body, str | bytes) else None
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        return None

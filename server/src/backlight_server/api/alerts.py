@@ -25,7 +25,7 @@ from backlight_server.alerts.deliver import TIMEOUT_S, send_logged
 from backlight_server.alerts.events import base_url
 from backlight_server.alerts.file import file_prefix, is_file_rule
 from backlight_server.alerts.message import Alert, Event, Links
-from backlight_server.alerts.rules import Filters, Rule, RuleIn, Trigger
+from backlight_server.alerts.rules import Filters, Rule, RuleIn, Trigger, readable_rule
 from backlight_server.errors import ClientError
 from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
@@ -128,12 +128,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def _readable(row: Row) -> Rule | None:
-    """A stored rule, or None when this server cannot read it (written by a newer version,
-    or damaged): reads never fail on a stored value."""
-    try:
-        return Rule.model_validate_json(row["body"])
-    except (ValidationError, ValueError, TypeError):
-        return None
+    return readable_rule(row.get("body"))
 
 
 def _stored_row(request: Request, rule_id: str) -> Row:

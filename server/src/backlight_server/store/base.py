@@ -40,7 +40,21 @@ class OutboxRow:
     project_id: str
     channel: int  # index in the rule's channels
     slot_ms: float  # when the rule may send next (its cooldown)
-    event: str  # the event as JSON (alerts/codec.py)
+    event: str  # the event as JSON (alerts/events.py)
+
+
+@dataclass(frozen=True, slots=True)
+class LogCounts:
+    """Logs that match a ``log_match`` rule (``Store.alert_log_counts``), per bucket of
+    their time (``int(ts_ms // bucket_ms)``). ``whole``: the buckets hold every match since
+    the query's ``start_ms`` (they replace what the caller counted); otherwise only the
+    matches committed after the cursor it passed (they add to it; none when nothing
+    new was committed)."""
+
+    buckets: dict[int, int]
+    sample: Row | None  # the newest of the logs counted (id, ts_ms, body, level, service ...)
+    cursor: str  # pass it back next time
+    whole: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +122,42 @@ class Store(Protocol):
 
     def delete_alert_rule(self, rule_id: str) -> bool: ...
     def alert_cursors(self) -> dict[str, str]:
-        """Each project's cursor: how far the evaluator has read its committed errors."""
+        """Each project's cursor: how far the evaluator has read its committed errors.
+        A name starting with ``#`` is another of its cursors, not a project
+        (``#resolved``: the group resolutions read, ``alert_resolutions_after``)."""
         ...
 
     def alert_errors_after(self, project_id: str, cursor: str, limit: int) -> tuple[list[Row], str]:
         """Error instances committed after ``cursor`` (at most ``limit``, in commit order;
         ClickHouse: again those of a short overlap before it) with their group's count,
         first and last seen, whether the instance made the group (``change``: "new") or
-        reopened a resolved one ("reopened"), and its session's user. Returns the rows and
-        the cursor after them."""
+        reopened a resolved one ("reopened"), and its session's user (``user``) and the
+        properties it identified with (``user_metadata``, JSON text as stored). Returns
+        the rows and the cursor after them."""
+        ...
+
+    def alert_log_counts(
+        self, query: LogQuery, environment: str | None, bucket_ms: float, cursor: str
+    ) -> LogCounts:
+        """Logs matching ``query`` as the log search matches them (``text``, ``project_id``,
+        ``service``, ``level``; ``start_ms``: timed at or after it), and of
+        ``environment`` when given, counted per bucket of their time: those committed
+        after ``cursor``, or all of them (``whole``) when the cursor is ``""`` or the
+        store cannot tell what came after it. Cheap when nothing new was committed."""
+        ...
+
+    def alert_resolutions_after(self, cursor: str, limit: int) -> tuple[list[Row], str]:
+        """Error groups resolved (``set_error_group_state(…, "resolved")``, recorded at
+        commit) after ``cursor``: ``{id, project_id, group_id, at_ms}``, ``id`` unique per
+        resolution, in commit order (ClickHouse: again those of a short overlap before
+        it). ``""``: none, and the cursor at the latest. Returns the rows and the cursor
+        after them."""
+        ...
+
+    def alert_fired_groups(self, rule_ids: list[str], group_ids: list[int]) -> list[Row]:
+        """What these rules' outbox rows said about these groups: ``{rule_id, channel,
+        group_id, key}`` (``key``: the event's key), once each; rows whose event has no
+        top-level ``group_id`` (a resolve, a log match) are not about a group."""
         ...
 
     def alert_error_counts(
@@ -132,7 +173,8 @@ class Store(Protocol):
 
     def enqueue_alerts(self, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
         """Add outbox rows (pending, due at their slot) whose keys are new, and move the
-        project's cursor, together where the store can. Returns how many were new."""
+        project's cursor (or the cursor named ``project_id``, ``#resolved``), together
+        where the store can. Returns how many were new."""
         ...
 
     def due_alerts(self, now_ms: float, limit: int) -> list[Row]:

@@ -31,6 +31,7 @@ DEDUP_MAX = 255
 FIELD_MAX = 1024
 DIGEST_LINES = 50
 CLIENT = "Backlight"
+SERVICE_SPIKE = "spike/service:"  # the key of a service's spike (alerts/evaluate.py)
 
 
 def _fit_key(key: str) -> str:
@@ -40,14 +41,15 @@ def _fit_key(key: str) -> str:
 
 
 def dedup_key(alert: Alert) -> str:
-    """Stable per error group (or per rule and event key when there is no group); a digest
-    gets one key for the set of its events."""
+    """Stable per error group, so that the group's resolve (``alerts/evaluate.py``) finds
+    the incident; per rule and event key when the event is not about one group (a log
+    match, a service's spike); a digest gets one key for the set of its events."""
     event = alert.events[0]
     if alert.digest:
         keys = "\n".join(sorted(e.key for e in alert.events))
         digest = hashlib.sha256(keys.encode()).hexdigest()[:32]
         return _fit_key(f"backlight:{event.project_id}:rule:{alert.rule_id}:digest:{digest}")
-    if event.group_id is not None:
+    if event.group_id is not None and not event.key.startswith(SERVICE_SPIKE):
         return _fit_key(f"backlight:{event.project_id}:group:{event.group_id}")
     return _fit_key(f"backlight:{event.project_id}:rule:{alert.rule_id}:{event.key}")
 

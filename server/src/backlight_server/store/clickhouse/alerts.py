@@ -4,7 +4,14 @@ Nothing is updated in place: a rule, a cursor or an outbox row changes by a new 
 higher version, and reads take the latest. The evaluator's cursor is a ``received_ms``
 (the time the writing server inserted the error); each read goes back ``OVERLAP_MS``
 before it, for inserts that finished late or came from a server whose clock is behind, and
-the outbox keeps one row per key, so what is read twice is enqueued once.
+the outbox keeps one row per key, so what is read twice is enqueued once. Group
+resolutions are the ``resolved`` rows of ``group_states`` (written at commit), read the
+same way by their ``updated_ms``.
+
+Logs carry no arrival order, so ``log_counts`` recounts a rule's window whole, and only
+when the project has logs it did not have at the last count (a count of the rows at or
+after the last window's start: primary-key columns only); the window's count reads only
+its own range of the key (project, time) and skips granules by the token index.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlight_server.store.base import OutboxRow, Row
+from backlight_server.query.derive import log_times
+from backlight_server.store.base import LogCounts, OutboxRow, Row
+from backlight_server.store.clickhouse.reads import text_filter
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
+from backlight_server.store.queries import LogQuery
 
 OVERLAP_MS = 5_000.0
 MAX_SPAN_MS = 60_000.0  # one read covers at most a minute of arrivals
@@ -147,9 +157,10 @@ def _annotate(tx: Transport, rows: list[Row]) -> None:
     sids = sorted({str(r["session_id"]) for r in rows if r["session_id"]})
     users = (
         {
-            str(s): u
-            for s, u in tx.query(
-                "SELECT secure_id, nullIf(max(identifier).2, '') FROM sessions "
+            str(s): (u, m)
+            for s, u, m in tx.query(
+                "SELECT secure_id, nullIf(max(identifier).2, ''), "
+                "nullIf(max(user_metadata).2, '') FROM sessions "
                 "WHERE secure_id IN {s:Array(String)} GROUP BY secure_id",
                 {"s": sids},
             )
@@ -165,7 +176,8 @@ def _annotate(tx: Transport, rows: list[Row]) -> None:
             count=int(n),
             first_ms=float(lo),
             last_ms=float(hi),
-            user=users.get(r["session_id"] or ""),
+            user=users.get(r["session_id"] or "", (None, None))[0],
+            user_metadata=users.get(r["session_id"] or "", (None, None))[1],
         )
         r["state"] = "open" if gid in reopened else state
         first_pair = (float(first[0]), int(first[1])) if first else None
@@ -192,6 +204,109 @@ def error_counts(
         )
     found = {str(k): int(n) for k, n in rows}
     return {k: found.get(k, 0) for k in keys}
+
+
+def _log_where(query: LogQuery, environment: str | None, params: dict[str, Any]) -> str:
+    """The log search's conditions (``reads.text_filter``: its words, its rules)."""
+    where = ["project_id = {p:String}", "ts_ns >= {start:Int64}"]
+    params |= {"p": query.project_id or "", "start": int((query.start_ms or 0) * 1e6)}
+    if query.text:
+        cond = text_filter(query.text, params)
+        if cond:
+            where.append(cond)
+    for column, value in (
+        ("service", query.service),
+        ("level", query.level.lower() if query.level else None),
+        ("environment", environment),
+    ):
+        if value is not None:
+            where.append(f"{column} = {{{column}_v:String}}")
+            params[f"{column}_v"] = value
+    return " AND ".join(where)
+
+
+def _since(tx: Transport, project_id: str, start_ns: int) -> int:
+    return int(
+        tx.query(
+            "SELECT count() FROM logs WHERE project_id = {p:String} AND ts_ns >= {s:Int64}",
+            {"p": project_id, "s": start_ns},
+        )[0][0]
+    )
+
+
+def log_counts(
+    tx: Transport, query: LogQuery, environment: str | None, bucket_ms: float, cursor: str
+) -> LogCounts:
+    """The cursor is ``<start ns>:<rows of the project at or after it>``: unchanged rows
+    there mean no new log can be in a window starting at or after that start."""
+    project = query.project_id or ""
+    start_ns = int((query.start_ms or 0) * 1e6)
+    anchor, _, seen = cursor.partition(":")
+    known = anchor.lstrip("-").isdigit() and seen.isdigit() and int(anchor) <= start_ns
+    if known and _since(tx, project, int(anchor)) == int(seen):
+        return LogCounts({}, None, cursor, False)
+    # the rows first, then the count: a log inserted between the two is counted next time
+    now_rows = _since(tx, project, start_ns)
+    params: dict[str, Any] = {"b": max(1, int(bucket_ms * 1e6))}
+    where = _log_where(query, environment, params)
+    buckets = {
+        int(b): int(n)
+        for b, n in tx.query(
+            f"SELECT intDiv(ts_ns, {{b:Int64}}) AS bucket, count() FROM logs WHERE {where} "
+            "GROUP BY bucket",
+            params,
+        )
+    }
+    sample = None
+    if buckets:
+        found = tx.records(
+            "SELECT id, ts_ns, level, body, service, environment, session_id, request_id, "
+            f"trace_id FROM logs WHERE {where} ORDER BY ts_ns DESC, id DESC LIMIT 1",
+            params,
+        )
+        sample = log_times([dict(r) for r in found])[0] if found else None
+    return LogCounts(buckets, sample, f"{start_ns}:{now_rows}", True)
+
+
+def resolutions_after(tx: Transport, cursor: str, limit: int) -> tuple[list[Row], str]:
+    now = time.time() * 1000
+    try:
+        after = float(cursor)
+    except ValueError:
+        return [], str(now)
+    hi = now
+    rows = tx.records(
+        "SELECT project_id, group_id, updated_ms AS at_ms FROM group_states "
+        "WHERE state = 'resolved' AND updated_ms > {lo:Float64} AND updated_ms <= {hi:Float64} "
+        "ORDER BY updated_ms, group_id LIMIT {n:UInt64}",
+        {"lo": after - OVERLAP_MS, "hi": hi, "n": limit},
+    )
+    out: list[Row] = [
+        {
+            "id": f"{int(r['group_id'])}@{float(r['at_ms']):.3f}",
+            "project_id": str(r["project_id"]),
+            "group_id": int(r["group_id"]),
+            "at_ms": float(r["at_ms"]),
+        }
+        for r in rows
+    ]
+    if len(out) == limit:
+        return out, str(max(after, float(out[-1]["at_ms"])))
+    return out, str(max(hi, after))
+
+
+def fired_groups(tx: Transport, rule_ids: list[str], group_ids: list[int]) -> list[Row]:
+    if not rule_ids or not group_ids:
+        return []
+    return tx.records(
+        "SELECT DISTINCT rule_id, toInt64(channel) AS channel, group_id, key FROM ("
+        "SELECT rule_id, channel, JSONExtractUInt(event, 'group_id') AS group_id, "
+        "JSONExtractString(event, 'key') AS key FROM alert_outbox "
+        "WHERE rule_id IN {r:Array(String)} "
+        "AND JSONType(event, 'group_id') IN ('Int64', 'UInt64')) "
+        "WHERE group_id IN {g:Array(UInt64)} ORDER BY rule_id, channel, group_id, key",
+        {"r": rule_ids, "g": group_ids},
+    )
 
 
 def last_slot(tx: Transport, rule_id: str) -> float | None:

@@ -18,7 +18,7 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Health, OutboxRow, Row
+from backlight_server.store.base import Health, LogCounts, OutboxRow, Row
 from backlight_server.store.clickhouse import alerts, reads, writes
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
@@ -400,6 +400,17 @@ class ClickhouseStore:
 
     def alert_last_slot(self, rule_id: str) -> float | None:
         return alerts.last_slot(self.tx, rule_id)
+
+    def alert_log_counts(
+        self, query: LogQuery, environment: str | None, bucket_ms: float, cursor: str
+    ) -> LogCounts:
+        return alerts.log_counts(self.tx, query, environment, bucket_ms, cursor)
+
+    def alert_resolutions_after(self, cursor: str, limit: int) -> tuple[list[Row], str]:
+        return alerts.resolutions_after(self.tx, cursor, limit)
+
+    def alert_fired_groups(self, rule_ids: list[str], group_ids: list[int]) -> list[Row]:
+        return alerts.fired_groups(self.tx, rule_ids, group_ids)
 
     def enqueue_alerts(self, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
         """The new rows first, then the cursor: a crash between the two reads the same

@@ -1,8 +1,10 @@
-"""Alerts in SQLite: rules, cursors, the outbox and the delivery log (migration 0007).
+"""Alerts in SQLite: rules, cursors, the outbox and the delivery log (migration 0007);
+group resolutions (migration 0008).
 
 Reads take a reader connection; writes run on the writer thread (functions taking the
 writable connection). The cursor is the last ``errors.id`` read: one writer assigns ids in
-commit order, so nothing committed later can get a smaller one.
+commit order, so nothing committed later can get a smaller one. The same holds for
+``logs.id`` (the cursor of ``log_counts``) and ``group_resolutions.id`` (``#resolved``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from backlight_server.store.base import OutboxRow, Row
+from backlight_server.query.derive import log_times
+from backlight_server.store.base import LogCounts, OutboxRow, Row
+from backlight_server.store.queries import LogQuery
+from backlight_server.store.sqlite.reads import fts_query
 
 _ERRORS_AFTER = """
 SELECT e.id, e.group_id, e.ts_ms, e.source, e.type, e.message, e.stack, e.session_id,
     e.request_id, e.service, e.environment, c.change,
-    g.count, g.first_ms, g.last_ms, g.state, s.identifier AS user
+    g.count, g.first_ms, g.last_ms, g.state, s.identifier AS user,
+    s.user_metadata AS user_metadata
 FROM errors e JOIN error_groups g ON g.id = e.group_id
 LEFT JOIN error_changes c ON c.error_id = e.id
 LEFT JOIN sessions s ON s.secure_id = e.session_id
@@ -83,6 +89,104 @@ def errors_after(
     if len(rows) < limit:  # read up to the end: other projects' rows are passed too
         return rows, str(max(after, end))
     return rows, str(rows[-1]["id"])
+
+
+def _position(text: str, end: int) -> int | None:
+    """A cursor of ids; None when it is not one or is past the end (every row after some
+    id was deleted, so ids start again below it)."""
+    after = int(text) if text.isdigit() else None
+    return None if after is None or after > end else after
+
+
+def log_counts(
+    conn: sqlite3.Connection,
+    query: LogQuery,
+    environment: str | None,
+    bucket_ms: float,
+    cursor: str,
+) -> LogCounts:
+    """Matching logs per time bucket, read through the log search's full-text index
+    (``fts_query``: its words, its rules) bounded by id: after the cursor, only the logs
+    committed since (the index walks only their part of each word's list)."""
+    end = int(conn.execute("SELECT coalesce(max(id), 0) FROM logs").fetchone()[0])
+    after = _position(cursor, end)
+    if after == end:
+        return LogCounts({}, None, str(end), False)
+    match = fts_query(query.text) if query.text else ""
+    source, ident = "logs", "logs.id"
+    where: list[str] = []
+    args: list[object] = []
+    if match:
+        source, ident = "logs_fts JOIN logs ON logs.id = logs_fts.rowid", "logs_fts.rowid"
+        where.append("logs_fts MATCH ?")
+        args.append(match)
+    where.append(f"{ident} > ? AND {ident} <= ?")
+    args += [after or 0, end]
+    for column, value in (
+        ("project_id", query.project_id),
+        ("service", query.service),
+        ("level", query.level.lower() if query.level else None),
+        ("environment", environment),
+    ):
+        if value is not None:
+            where.append(f"logs.{column} = ?")
+            args.append(value)
+    if query.start_ms is not None:
+        where.append("logs.ts_ns >= ?")
+        args.append(int(query.start_ms * 1e6))
+    clause = " AND ".join(where)
+    bucket_ns = max(1, int(bucket_ms * 1e6))
+    buckets = {
+        int(b): int(n)
+        for b, n in conn.execute(
+            f"SELECT logs.ts_ns / ? AS b, count(*) FROM {source} WHERE {clause} GROUP BY b",
+            [bucket_ns, *args],
+        )
+    }
+    sample = None
+    if buckets:
+        found = _rows(
+            conn.execute(
+                "SELECT logs.id, logs.ts_ns, logs.level, logs.body, logs.service, "
+                "logs.environment, logs.session_id, logs.request_id, logs.trace_id "
+                f"FROM {source} WHERE {clause} ORDER BY {ident} DESC LIMIT 1",
+                args,
+            )
+        )
+        sample = log_times(found)[0] if found else None
+    return LogCounts(buckets, sample, str(end), after is None)
+
+
+def resolutions_after(conn: sqlite3.Connection, cursor: str, limit: int) -> tuple[list[Row], str]:
+    end = int(conn.execute("SELECT coalesce(max(id), 0) FROM group_resolutions").fetchone()[0])
+    after = _position(cursor, end)
+    if after is None and cursor == "":
+        return [], str(end)
+    rows = _rows(
+        conn.execute(
+            "SELECT id, project_id, group_id, at_ms FROM group_resolutions "
+            "WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (after or 0, end, limit),
+        )
+    )
+    for r in rows:
+        r["id"] = str(r["id"])
+    return rows, (rows[-1]["id"] if len(rows) == limit else str(end))
+
+
+def fired_groups(conn: sqlite3.Connection, rule_ids: list[str], group_ids: list[int]) -> list[Row]:
+    if not rule_ids or not group_ids:
+        return []
+    return _rows(
+        conn.execute(
+            "SELECT DISTINCT rule_id, channel, group_id, key FROM (SELECT rule_id, channel, "
+            "json_extract(event, '$.group_id') AS group_id, json_extract(event, '$.key') AS key "
+            f"FROM alert_outbox WHERE rule_id IN ({', '.join('?' * len(rule_ids))}) "
+            "AND json_valid(event)) "
+            f"WHERE group_id IN ({', '.join('?' * len(group_ids))}) ORDER BY rule_id, channel",
+            [*rule_ids, *group_ids],
+        )
+    )
 
 
 def error_counts(

@@ -21,7 +21,7 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Health, OutboxRow, Row
+from backlight_server.store.base import Health, LogCounts, OutboxRow, Row
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.sqlite import alerts, annotate, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
@@ -326,6 +326,20 @@ class SqliteStore:
     def alert_last_slot(self, rule_id: str) -> float | None:
         with self._read() as conn:
             return alerts.last_slot(conn, rule_id)
+
+    def alert_log_counts(
+        self, query: LogQuery, environment: str | None, bucket_ms: float, cursor: str
+    ) -> LogCounts:
+        with self._read() as conn:
+            return alerts.log_counts(conn, query, environment, bucket_ms, cursor)
+
+    def alert_resolutions_after(self, cursor: str, limit: int) -> tuple[list[Row], str]:
+        with self._read() as conn:
+            return alerts.resolutions_after(conn, cursor, limit)
+
+    def alert_fired_groups(self, rule_ids: list[str], group_ids: list[int]) -> list[Row]:
+        with self._read() as conn:
+            return alerts.fired_groups(conn, rule_ids, group_ids)
 
     def enqueue_alerts(self, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
         return int(self._write(lambda c: alerts.enqueue(c, rows, project_id, cursor)))

@@ -255,6 +255,12 @@ def write_browser(conn: sqlite3.Connection, batch: BrowserBatch, now_ms: float) 
 
 def set_group_state(conn: sqlite3.Connection, group_id: int, state: str) -> bool:
     cur = conn.execute("UPDATE error_groups SET state = ? WHERE id = ?", (state, group_id))
+    if cur.rowcount > 0 and state == "resolved":  # for PagerDuty's resolve (alerts/)
+        conn.execute(
+            "INSERT INTO group_resolutions (project_id, group_id, at_ms) "
+            "SELECT project_id, id, ? FROM error_groups WHERE id = ?",
+            (time.time() * 1000, group_id),
+        )
     return cur.rowcount > 0
 
 
