@@ -184,9 +184,10 @@ def test_a_rule_made_tested_muted_edited_and_deleted_through_the_page(
         switch = row.locator("input[data-action=enabled]")
         switch.click()
         wait_for(lambda: api(server, "GET", f"/api/v1/alert-rules/{rid}")["enabled"] is False)
-        assert "off" in row.inner_text()
+        expect(row.locator(".switch-text")).to_have_text("off")  # the page follows
         switch.click()
         wait_for(lambda: api(server, "GET", f"/api/v1/alert-rules/{rid}")["enabled"] is True)
+        expect(row.locator(".switch-text")).to_have_text("on")
         w.assert_clean("test, mute, on/off")
         page.close()
 
