@@ -15,10 +15,10 @@ Layout (see docs/scaling.md):
 - every table has a TTL of ``{ttl_days}`` days on its time (set per signal at creation);
 - replay chunks are stored as JSON text compressed with ZSTD;
 - spans (ordered by trace id, with a bloom filter on it so a part without the trace is
-  skipped) and logs (ordered by time, with an index projection by trace id: only the trace
-  id and each row's offset in its part, in granules of 256 rows) serve the point reads of
-  the session and request views (version 3; version 1 had a full copy of every log column
-  in trace order, half of the logs' bytes);
+  skipped) and logs (ordered by time, with an index projection by trace id: only the
+  trace id, the severity and each row's offset in its part, in granules of 256 rows) serve
+  the point reads of the session and request views (version 3; version 1 had a full copy
+  of every log column in trace order, half of the logs' bytes);
 - a day partition of the tables the views read that has had no insert for
   ``SETTLE_SECONDS`` is merged into one part by the engine's own merges (version 3): a
   point read costs about the same in every part it has to look in, whatever its size;
@@ -247,10 +247,11 @@ def version_2(lay: Layout) -> list[str]:
 # engine's background merges (once per partition that stops receiving rows).
 SETTLE_SECONDS = 600
 SETTLED_TABLES = ("network", "console", "track_events", "spans", "logs", "errors")
-# The logs' trace index: granules of 256 rows in small compressed blocks, so a trace read
-# decompresses a few KiB per part it looks in.
+# The logs' trace index: each row's trace id, severity (so per-trace counts and worst
+# levels need nothing else) and offset in its part, by trace id; granules of 256 rows in
+# small compressed blocks, so a trace read decompresses a few KiB per part it looks in.
 TRACE_INDEX = (
-    "trace_index (SELECT _part_offset ORDER BY trace_id) WITH SETTINGS "
+    "trace_index (SELECT _part_offset, severity_number ORDER BY trace_id) WITH SETTINGS "
     "(index_granularity = 256, min_compress_block_size = 4096, max_compress_block_size = 16384)"
 )
 
