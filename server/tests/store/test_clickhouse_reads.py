@@ -111,8 +111,8 @@ def _facts(tx: Transport) -> dict[str, Any]:
     return {
         "version": ch_migrations.current(tx),
         "full copy": "PROJECTIONby_trace" in ddl["logs"],
-        "index projection": "PROJECTIONtrace_index(SELECT_part_offset,severity_numberORDERBYtrace_id)"
-        in ddl["logs"],
+        "index projection": "PROJECTIONtrace_index(SELECT_part_offset,severity_number"
+        "ORDERBYtrace_id)" in ddl["logs"],
         "built for parts": sorted(str(r[0]) for r in projections),
         "spans bloom": "INDEXtrace_bftrace_idTYPEbloom_filter" in ddl["spans"],
         "settle": all(
