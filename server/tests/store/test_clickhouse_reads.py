@@ -179,7 +179,7 @@ async def test_the_views_read_in_few_statements(tmp_path: Path) -> None:
     try:
         ids = await _load(store)
         counting = Counting(store.tx)
-        store._tx = counting  # type: ignore[assignment]
+        store._tx = counting
         view = store.get_session(ids["session"])
         session_statements = len(counting.statements)
         counting.statements.clear()
