@@ -32,8 +32,11 @@ Shape of the data (``--spans`` spans and ``--logs`` logs):
 last 72 hours) inside each engine, one ``INSERT … SELECT`` per chunk and table: SQLite
 from a recursive CTE (and FTS5 indexing as the writer does it), ClickHouse from
 ``numbers()`` through the store's transport. Both get identical rows. This is how the
-10M-row figures of docs/benchmarks.md are made; ``--optimize`` merges ClickHouse's
-partitions to one part each before the timing.
+10M-row figures of docs/benchmarks.md are made. ClickHouse's filler goes in first; before
+the timing the script waits (``--settle`` seconds at most, 0: not at all) until the engine
+has merged each day partition of spans and logs into one part by itself, as schema version
+3 makes it do for partitions without inserts for 10 minutes; ``--optimize`` forces that
+at once (``OPTIMIZE … FINAL``).
 """
 
 from __future__ import annotations
