@@ -32,8 +32,11 @@ Shape of the data (``--spans`` spans and ``--logs`` logs):
 last 72 hours) inside each engine, one ``INSERT … SELECT`` per chunk and table: SQLite
 from a recursive CTE (and FTS5 indexing as the writer does it), ClickHouse from
 ``numbers()`` through the store's transport. Both get identical rows. This is how the
-10M-row figures of docs/benchmarks.md are made; ``--optimize`` merges ClickHouse's
-partitions to one part each before the timing.
+10M-row figures of docs/benchmarks.md are made. ClickHouse's filler goes in first; before
+the timing the script waits (``--settle`` seconds at most, 0: not at all) until the engine
+has merged each day partition of spans and logs into one part by itself, as schema version
+3 makes it do for partitions without inserts for 10 minutes; ``--optimize`` forces that
+at once (``OPTIMIZE … FINAL``).
 """
 
 from __future__ import annotations
@@ -492,17 +495,28 @@ PARTS = (
 
 
 def settle(store: ClickhouseStore, limit_s: float) -> tuple[float, dict[str, int]]:
-    """Wait until no merge has run for two polls in a row (at most ``limit_s``); the
+    """Wait until the engine has merged every day partition of spans and logs into one
+    part by itself (schema version 3: a partition without inserts for
+    ``schema.SETTLE_SECONDS`` is merged) and no merge runs, at most ``limit_s``; the
     seconds waited and the active parts of spans and logs."""
     t0 = time.perf_counter()
-    quiet = 0
-    while quiet < 2 and time.perf_counter() - t0 < limit_s:
+    while time.perf_counter() - t0 < limit_s:
         merging = store.tx.query(
             "SELECT count() FROM system.merges WHERE database = currentDatabase()"
         )[0][0]
-        quiet = quiet + 1 if int(merging) == 0 else 0
+        if int(merging) == 0 and max_parts_per_partition(store) <= 1:
+            break
         time.sleep(5)
     return time.perf_counter() - t0, active_parts(store)
+
+
+def max_parts_per_partition(store: ClickhouseStore) -> int:
+    rows = store.tx.query(
+        "SELECT max(n) FROM (SELECT count() AS n FROM system.parts WHERE active "
+        "AND database = currentDatabase() AND table IN ('spans', 'logs') "
+        "GROUP BY table, partition)"
+    )
+    return int(rows[0][0] or 0)
 
 
 def active_parts(store: ClickhouseStore) -> dict[str, int]:
@@ -603,16 +617,21 @@ def load(
         # A bigger page cache than the server's writer (64 MiB) for the bulk load only: it
         # changes the load time, not what is stored.
         conn.execute("PRAGMA cache_size=-1048576")
-        sql = FillSql("sqlite", project, n_fill, now_ns)
-        fill["sqlite_s"] = fill_sqlite(conn, sql, n_fill, fill_chunk)
+        # ClickHouse first: its parts then age while SQLite fills, as they would while a
+        # server runs (the engine merges a day partition once it has had no insert for
+        # ``schema.SETTLE_SECONDS``; ``settle`` waits for that).
         if ch is not None:
-            sql = FillSql("ch", project, n_fill, now_ns)
-            fill["ch_s"] = fill_clickhouse(ch, sql, n_fill, fill_chunk)
-            if optimize:  # one part per day partition, as long-settled data would be
+            fill["ch_s"] = fill_clickhouse(
+                ch, FillSql("ch", project, n_fill, now_ns), n_fill, fill_chunk
+            )
+            fill["parts_loaded"] = active_parts(ch)
+            if optimize:  # one part per day partition at once
                 t0 = time.perf_counter()
                 for table in ("spans", "logs"):
                     ch.tx.command(f"OPTIMIZE TABLE {table} FINAL", settings=NO_LIMIT)
                 fill["optimize_s"] = time.perf_counter() - t0
+        sql = FillSql("sqlite", project, n_fill, now_ns)
+        fill["sqlite_s"] = fill_sqlite(conn, sql, n_fill, fill_chunk)
     t0 = time.perf_counter()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     fill["checkpoint_s"] = time.perf_counter() - t0
@@ -731,7 +750,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--fill-chunk", type=int, default=1_000_000, help="filler rows a statement")
     ap.add_argument(
-        "--settle", type=float, default=900, help="longest wait for ClickHouse merges (s)"
+        "--settle",
+        type=float,
+        default=900,
+        help="longest wait (s) for ClickHouse to merge each day partition into one part "
+        "(0: time the store as loaded)",
     )
     ap.add_argument(
         "--optimize",
@@ -797,8 +820,8 @@ def main(argv: list[str] | None = None) -> int:
                         if "optimize_s" in fill
                         else ""
                     )
-                    + f", then merges settled in "
-                    f"{fill['settle_s']:.0f} s; active parts {fill['parts']}"
+                    + f"; active parts as loaded {fill['parts_loaded']}, then "
+                    f"{fill['settle_s']:.0f} s more until merged: {fill['parts']}"
                     if ch_url
                     else ""
                 ),
@@ -910,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
         proj = info["ch_projection_bytes"] / max(1, info["counts"]["logs"])
         table_only = per_row["ch"] - proj
         print(
-            f"  of ClickHouse's {per_row['ch']:.0f}: {proj:.0f} in the by_trace projection, "
+            f"  of ClickHouse's {per_row['ch']:.0f}: {proj:.0f} in the trace_index projection, "
             f"{table_only:.0f} in the table ({table_only / per_row['sqlite']:.0%} of SQLite's)"
         )
     for store in servers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from backlight_server.query import requests as request_views
 from backlight_server.query import summaries
@@ -163,8 +163,13 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
         + " FROM network WHERE session_id = {sid:String} ORDER BY start_ms, id",
         sid,
     )
-    if len(network) <= summaries_up_to:
-        summary = _session_summaries(tx, secure_id, network)
+    rids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
+    summarise = len(network) <= summaries_up_to
+    links = _links(tx, rids) if summarise and rids else []
+    owners = summaries.trace_owners(rids, [(r, t) for r, t in links if t])
+    errors = _SessionErrors(tx, secure_id, rids, sorted(owners) if summarise else [], detail)
+    if summarise:
+        summary = _session_summaries(tx, secure_id, network, rids, links, owners, errors)
         for item in network:
             item["backend"] = summary.get(item["request_id"], EMPTY)
     else:
@@ -176,14 +181,14 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
         "ORDER BY ts_ms",
         sid,
     )
-    errors = _session_errors(tx, secure_id, network, detail)
-    session["be_error_count"] = sum(1 for e in errors if e["source"] != "frontend")
+    mine = errors.of_session()
+    session["be_error_count"] = sum(1 for e in mine if e["source"] != "frontend")
     out = {
         "session": session,
         "network": network,
         "console": console,
-        "errors": [e for e in errors if e["source"] == "frontend"],
-        "backend_errors": [e for e in errors if e["source"] != "frontend"],
+        "errors": [e for e in mine if e["source"] == "frontend"],
+        "backend_errors": [e for e in mine if e["source"] != "frontend"],
     }
     if detail:
         out["track"] = _rows(
@@ -195,22 +200,70 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
     return out
 
 
-def _session_errors(tx: Transport, secure_id: str, network: list[Row], detail: bool) -> list[Row]:
-    """The session's errors: by its id, and (recorded before the browser sent the request)
-    by the ids of its requests. Two indexed lookups, not one ``OR`` that scans."""
-    rids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
-    columns = (
-        "id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, trace_id, "
-        "span_id, service, url" + (", attributes" if detail else "")
-    )
-    rows = _rows(
-        tx,
-        f"SELECT {columns} FROM errors WHERE session_id = {{sid:String}} UNION ALL "
-        f"SELECT {columns} FROM errors WHERE request_id IN {{rids:Array(String)}} "
-        "AND session_id IS NULL",
-        {"sid": secure_id, "rids": rids},
-    )
-    return sorted(rows, key=lambda e: (e["ts_ms"], e["id"]))
+_SESSION_ERROR = (
+    "id, group_id, ts_ms, source, type, message, stack, raw_stack, request_id, trace_id, "
+    "span_id, service, url"
+)
+
+
+class _SessionErrors:
+    """Every error a session's page needs, in one statement of three indexed lookups (one
+    ``OR`` would scan: a skip index only answers for its own column): by the session id
+    (its errors, and the candidates for matching by time), by its request ids (recorded
+    before the browser sent the request) and by its requests' trace ids (the summaries)."""
+
+    def __init__(
+        self, tx: Transport, secure_id: str, rids: list[str], tids: list[str], detail: bool
+    ) -> None:
+        self.secure_id = secure_id
+        columns = _SESSION_ERROR + ", session_id" + (", attributes" if detail else "")
+        self.keys = [k.strip() for k in _SESSION_ERROR.split(",")] + (
+            ["attributes"] if detail else []
+        )
+        rows = _rows(
+            tx,
+            f"SELECT 0 AS branch, {columns} FROM errors WHERE session_id = {{sid:String}} "
+            f"UNION ALL SELECT 1 AS branch, {columns} FROM errors "
+            "WHERE request_id IN {rids:Array(String)} "
+            f"UNION ALL SELECT 2 AS branch, {columns} FROM errors "
+            "WHERE trace_id IN {tids:Array(String)}",
+            {"sid": secure_id, "rids": rids, "tids": tids},
+        )
+        self.by_session = [r for r in rows if r["branch"] == 0]
+        self.by_request = [r for r in rows if r["branch"] == 1]
+        self.by_trace = [r for r in rows if r["branch"] == 2]
+
+    def of_session(self) -> list[Row]:
+        """The session's errors: by its id, and (recorded before the browser sent the
+        request) by the ids of its requests; in time order."""
+        mine = self.by_session + [e for e in self.by_request if e["session_id"] is None]
+        return sorted(
+            ({k: e[k] for k in self.keys} for e in mine), key=lambda e: (e["ts_ms"], e["id"])
+        )
+
+    @property
+    def known(self) -> Known:
+        return Known(self.secure_id, self.by_session)
+
+
+class Known(NamedTuple):
+    """A session's errors already fetched (all with its session id): matching by time
+    takes its error candidates from them instead of a statement of its own."""
+
+    session_id: str
+    errors: list[Row]
+
+    def candidates(self, lo_ms: float, hi_ms: float) -> list[Candidate]:
+        """The rule of ``Rows.candidates`` for errors, over these rows."""
+        out = [
+            Candidate("error", int(e["id"]), float(e["ts_ms"]), e["trace_id"], 0)
+            for e in self.errors
+            if e["source"] != "frontend"
+            and e["request_id"] == e["trace_id"]
+            and isinstance(e["ts_ms"], int | float)
+            and lo_ms <= e["ts_ms"] <= hi_ms
+        ]
+        return out[:MAX_CANDIDATES]
 
 
 def get_session(tx: Transport, secure_id: str) -> Row | None:
@@ -278,30 +331,34 @@ _LOG_COLUMNS = (
     "SELECT id, ts_ns, trace_id, span_id, level, severity_number, body, service, environment, "
     "session_id, request_id, attributes FROM logs "
 )
+# Reads of logs by trace id go through the logs' trace index (a projection, schema version
+# 3); the engine otherwise uses such an index only in parts of a million rows or more.
+_BY_TRACE = " SETTINGS min_table_rows_to_use_projection_index = 0"
 _LOG = "SELECT * FROM (" + _LOG_COLUMNS + "WHERE {where}) ORDER BY ts_ns, id LIMIT {lim}"
-_ERROR_COLUMNS = (
-    "SELECT id, group_id, ts_ms, source, type, message, stack, raw_stack, session_id, "
-    "request_id, trace_id, span_id, service, environment, url, attributes FROM errors "
+_ERROR_FIELDS = (
+    "id, group_id, ts_ms, source, type, message, stack, raw_stack, session_id, "
+    "request_id, trace_id, span_id, service, environment, url, attributes"
 )
+_ERROR_COLUMNS = "SELECT " + _ERROR_FIELDS + " FROM errors "
 _ERROR = "SELECT * FROM (" + _ERROR_COLUMNS + "WHERE {where}) ORDER BY ts_ms, id"
 
 
 def _timed(
-    tx: Transport, browser: list[Row], request_id: str, logs: list[Row], errors: list[Row]
+    tx: Transport,
+    b: Row | None,
+    request_id: str,
+    logs: list[Row],
+    errors: list[Row],
+    known: Known | None,
 ) -> tuple[list[Row], list[Row]]:
-    b = browser[0] if browser else None
-    if b is None or not isinstance(b["session_id"], str):
+    if b is None or known is None:
         return request_views.with_timed(logs, errors, [], [])
     error_ids, log_ids = rule.for_request(
-        Rows(tx), request_id, b["session_id"], b["start_ms"], b["end_ms"]
+        Rows(tx, known), request_id, known.session_id, b["start_ms"], b["end_ms"]
     )
-    error_ids = sorted(set(error_ids) - {e["id"] for e in errors})
+    more = set(error_ids) - {e["id"] for e in errors}
+    more_errors = [e for e in known.errors if e["id"] in more]
     log_ids = sorted(set(log_ids) - {lg["id"] for lg in logs})[: max(0, 5000 - len(logs))]
-    more_errors = (
-        _rows(tx, _ERROR.format(where="id IN {ids:Array(UInt64)}"), {"ids": error_ids})
-        if error_ids
-        else []
-    )
     more_logs = (
         log_times(
             _rows(
@@ -325,35 +382,45 @@ def get_request(tx: Transport, request_id: str) -> Row:
         rid,
     )
     traces, traceless = _trace_ids_for_request(tx, request_id)
-    params = {**rid, "traces": traces}
+    b = browser[0] if browser else None
+    session = b["session_id"] if b is not None and isinstance(b["session_id"], str) else None
+    params = {**rid, "traces": traces, "sid": session or ""}
     # Rows that carry the request id and a trace id are in one of ``traces`` (which holds
     # every trace seen with this request id); those without a trace are looked up apart.
     spans = span_times(_rows(tx, _SPAN.format(where="trace_id IN {traces:Array(String)}"), params))
-    where = "trace_id IN {traces:Array(String)}"
+    where = "trace_id IN {traces:Array(String)}" + _BY_TRACE
     if traceless:
         where += (
             " UNION ALL " + _LOG_COLUMNS + "WHERE request_id = {rid:String} AND trace_id IS NULL"
         )
     logs = log_times(_rows(tx, _LOG.format(where=where, lim=5000), params))
     logs.sort(key=lambda lg: (lg["ts_ns"], lg["id"]))
-    errors = _rows(
-        tx,
-        _ERROR.format(
-            where="trace_id IN {traces:Array(String)} UNION ALL "
-            + _ERROR_COLUMNS
-            + "WHERE request_id = {rid:String} AND trace_id IS NULL"
-        ),
-        params,
+    # The request's errors, and those of its session for matching by time: one statement.
+    each = "SELECT {branch} AS branch, " + _ERROR_FIELDS + " FROM errors WHERE "
+    sql = (
+        each.format(branch=0)
+        + "trace_id IN {traces:Array(String)} UNION ALL "
+        + each.format(branch=0)
+        + "request_id = {rid:String} AND trace_id IS NULL"
     )
-    errors.sort(key=lambda e: (e["ts_ms"], e["id"]))
-    logs, errors = _timed(tx, browser, request_id, logs, errors)
+    if session:
+        sql += " UNION ALL " + each.format(branch=1) + "session_id = {sid:String}"
+    exact: list[Row] = []
+    same_session: list[Row] = []
+    for e in _rows(tx, sql, params):
+        (same_session if e.pop("branch") == 1 else exact).append(e)
+    errors = sorted(exact, key=lambda e: (e["ts_ms"], e["id"]))
+    known = Known(session, same_session) if session else None
+    logs, errors = _timed(tx, b, request_id, logs, errors, known)
     return request_views.request_view(request_id, browser, traces, spans, logs, errors)
 
 
 def get_trace(tx: Transport, trace_id: str) -> Row:
     tid = {"tid": trace_id}
     spans = span_times(_rows(tx, _SPAN.format(where="trace_id = {tid:String}"), tid))
-    logs = log_times(_rows(tx, _LOG.format(where="trace_id = {tid:String}", lim=5000), tid))
+    logs = log_times(
+        _rows(tx, _LOG.format(where="trace_id = {tid:String}" + _BY_TRACE, lim=5000), tid)
+    )
     errors = _rows(tx, _ERROR.format(where="trace_id = {tid:String}"), tid)
     return request_views.trace_view(trace_id, spans, logs, errors)
 
@@ -606,104 +673,130 @@ def counts(tx: Transport, project_id: str | None) -> Row:
 # --- the web UI's session page: backend summaries --------------------------------------------
 
 
-def _backend_summaries(
-    tx: Transport, request_ids: list[str], timed: dict[str, summaries.Timed] | None = None
+def _counts(
+    tx: Transport, tids: list[str], traceless: list[str]
+) -> tuple[list[tuple[str, int]], list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """Spans per trace, logs and their worst severity per trace, and those of logs without
+    a trace per request id: one statement."""
+    sql = (
+        "SELECT 0 AS kind, trace_id AS key, count() AS n, toInt32(0) AS worst FROM spans "
+        "WHERE trace_id IN {tids:Array(String)} GROUP BY trace_id "
+        "UNION ALL SELECT 1 AS kind, assumeNotNull(trace_id) AS key, count() AS n, "
+        "max(severity_number) AS worst FROM logs WHERE trace_id IN {tids:Array(String)} "
+        "GROUP BY trace_id" + _BY_TRACE
+    )
+    if traceless:
+        sql += (
+            " UNION ALL SELECT 2 AS kind, assumeNotNull(request_id) AS key, count() AS n, "
+            "max(severity_number) AS worst FROM logs WHERE request_id IN {ids:Array(String)} "
+            "AND trace_id IS NULL GROUP BY request_id"
+        )
+    spans: list[tuple[str, int]] = []
+    logs: list[tuple[str, int, int]] = []
+    by_request: list[tuple[str, int, int]] = []
+    for kind, key, n, worst in tx.query(sql, {"tids": tids, "ids": traceless}):
+        if kind == 0:
+            spans.append((key, int(n)))
+        else:
+            (logs if kind == 1 else by_request).append((key, int(n), int(worst)))
+    return spans, logs, by_request
+
+
+def _summaries(
+    tx: Transport,
+    request_ids: list[str],
+    links: list[tuple[str, str]],
+    owners: dict[str, list[str]],
+    errors_by_trace: list[tuple[int, str]],
+    errors_by_request: list[tuple[int, str]],
+    timed: dict[str, summaries.Timed],
 ) -> dict[str, Row]:
-    ids = {"ids": request_ids}
-    links = _links(tx, request_ids)
-    pairs = [(r, t) for r, t in links if t]
     traceless = sorted({r for r, t in links if not t})
-    owners = summaries.trace_owners(request_ids, pairs)
-    tids = {"tids": list(owners)}
+    spans, logs, by_request = _counts(tx, list(owners), traceless)
     return summaries.merge(
         request_ids,
         owners,
-        spans_by_trace=[
-            (r[0], int(r[1]))
-            for r in tx.query(
-                "SELECT trace_id, count() FROM spans WHERE trace_id IN {tids:Array(String)} "
-                "GROUP BY trace_id",
-                tids,
-            )
-        ],
-        logs_by_trace=[
-            (r[0], int(r[1]), int(r[2]))
-            for r in tx.query(
-                "SELECT assumeNotNull(trace_id), count(), max(severity_number) FROM logs "
-                "WHERE trace_id IN {tids:Array(String)} GROUP BY trace_id",
-                tids,
-            )
-        ],
-        logs_by_request=[
-            (r[0], int(r[1]), int(r[2]))
-            for r in (
-                tx.query(
-                    "SELECT assumeNotNull(request_id), count(), max(severity_number) FROM logs "
-                    "WHERE request_id IN {ids:Array(String)} AND trace_id IS NULL "
-                    "GROUP BY request_id",
-                    {"ids": traceless},
-                )
-                if traceless
-                else []
-            )
-        ],
-        errors_by_trace=[
-            (int(r[0]), r[1])
-            for r in tx.query(
-                "SELECT id, assumeNotNull(trace_id) FROM errors "
-                "WHERE trace_id IN {tids:Array(String)}",
-                tids,
-            )
-        ],
-        errors_by_request=[
-            (int(r[0]), r[1])
-            for r in tx.query(
-                "SELECT id, assumeNotNull(request_id) FROM errors "
-                "WHERE request_id IN {ids:Array(String)}",
-                ids,
-            )
-        ],
-        timed=rule.summaries(Rows(tx), request_ids) if timed is None else timed,
+        spans_by_trace=spans,
+        logs_by_trace=logs,
+        logs_by_request=by_request,
+        errors_by_trace=errors_by_trace,
+        errors_by_request=errors_by_request,
+        timed=timed,
     )
 
 
 def backend_summaries(tx: Transport, request_ids: list[str]) -> dict[str, Row]:
     ids = sorted({r for r in request_ids if isinstance(r, str)})
-    return _backend_summaries(tx, ids) if ids else {}
-
-
-def _session_summaries(tx: Transport, secure_id: str, network: list[Row]) -> dict[str, Row]:
-    ids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
     if not ids:
+        return {}
+    links = _links(tx, ids)
+    owners = summaries.trace_owners(ids, [(r, t) for r, t in links if t])
+    by_trace: list[tuple[int, str]] = []
+    by_request: list[tuple[int, str]] = []
+    for branch, eid, key in tx.query(
+        "SELECT 1 AS branch, id, assumeNotNull(request_id) FROM errors "
+        "WHERE request_id IN {ids:Array(String)} UNION ALL SELECT 2 AS branch, id, "
+        "assumeNotNull(trace_id) FROM errors WHERE trace_id IN {tids:Array(String)}",
+        {"ids": ids, "tids": list(owners)},
+    ):
+        (by_request if branch == 1 else by_trace).append((int(eid), key))
+    timed = rule.summaries(Rows(tx), ids)
+    return _summaries(tx, ids, links, owners, by_trace, by_request, timed)
+
+
+def _session_summaries(
+    tx: Transport,
+    secure_id: str,
+    network: list[Row],
+    rids: list[str],
+    links: list[tuple[str, str]],
+    owners: dict[str, list[str]],
+    errors: _SessionErrors,
+) -> dict[str, Row]:
+    if not rids:
         return {}
     flights = [
         f
         for f in (flight(n["request_id"], n["start_ms"], n["end_ms"]) for n in network)
         if f is not None
     ]
-    return _backend_summaries(tx, ids, rule.session_summaries(Rows(tx), secure_id, flights))
+    timed = rule.session_summaries(Rows(tx, errors.known), secure_id, flights)
+    return _summaries(
+        tx,
+        rids,
+        links,
+        owners,
+        [(int(e["id"]), e["trace_id"]) for e in errors.by_trace],
+        [(int(e["id"]), e["request_id"]) for e in errors.by_request],
+        timed,
+    )
 
 
 # --- matching by time: the rows -------------------------------------------------------------
 
 
 class Rows:
-    """``query.timematch.MatchRows`` over a ClickHouse transport."""
+    """``query.timematch.MatchRows`` over a ClickHouse transport; ``known``: a session's
+    errors at hand."""
 
-    def __init__(self, tx: Transport) -> None:
+    def __init__(self, tx: Transport, known: Known | None = None) -> None:
         self.tx = tx
+        self.known = known
 
     def candidates(self, session_id: str, lo_ms: float, hi_ms: float) -> list[Candidate]:
         p = {"sid": session_id, "lo": lo_ms, "hi": hi_ms, "n": MAX_CANDIDATES}
-        found = [
-            Candidate("error", int(eid), float(ts), tid, 0)
-            for eid, ts, tid in self.tx.query(
-                "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = {sid:String} "
-                f"AND {_same('request_id', 'trace_id')} AND source != 'frontend' "
-                "AND ts_ms BETWEEN {lo:Float64} AND {hi:Float64} LIMIT {n:UInt64}",
-                p,
-            )
-        ]
+        if self.known is not None and self.known.session_id == session_id:
+            found = self.known.candidates(lo_ms, hi_ms)
+        else:
+            found = [
+                Candidate("error", int(eid), float(ts), tid, 0)
+                for eid, ts, tid in self.tx.query(
+                    "SELECT id, ts_ms, trace_id FROM errors WHERE session_id = {sid:String} "
+                    f"AND {_same('request_id', 'trace_id')} AND source != 'frontend' "
+                    "AND ts_ms BETWEEN {lo:Float64} AND {hi:Float64} LIMIT {n:UInt64}",
+                    p,
+                )
+            ]
         found += [
             Candidate("log", int(lid), ts / 1e6, tid, int(sev))
             for lid, ts, tid, sev in self.tx.query(

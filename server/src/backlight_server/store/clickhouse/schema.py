@@ -14,8 +14,14 @@ Layout (see docs/scaling.md):
   the earliest and latest), error-group states (``ReplacingMergeTree`` by update time);
 - every table has a TTL of ``{ttl_days}`` days on its time (set per signal at creation);
 - replay chunks are stored as JSON text compressed with ZSTD;
-- spans (ordered by trace id) and logs (a projection ordered by trace id) have granules of
-  2,048 rows, so the point reads of the session and request views decompress little;
+- spans (ordered by trace id, with a bloom filter on it so a part without the trace is
+  skipped) and logs (ordered by time, with an index projection by trace id: only the
+  trace id, the severity and each row's offset in its part, in granules of 256 rows) serve
+  the point reads of the session and request views (version 3; version 1 had a full copy
+  of every log column in trace order, half of the logs' bytes);
+- a day partition of the tables the views read that has had no insert for
+  ``SETTLE_SECONDS`` is merged into one part by the engine's own merges (version 3): a
+  point read costs about the same in every part it has to look in, whatever its size;
 - request ids that are not their records' trace ids (highlight's SDKs) are kept in a small
   table ``request_traces`` by materialized views, so a request's traces are found by key.
 - browser tables keep a deduplication window, so a retried batch, inserted again with the
@@ -237,7 +243,41 @@ def version_2(lay: Layout) -> list[str]:
     ]
 
 
-VERSIONS = [version_1, version_2]
+# A day partition whose parts are all older than this is merged into one part by the
+# engine's background merges (once per partition that stops receiving rows).
+SETTLE_SECONDS = 600
+SETTLED_TABLES = ("network", "console", "track_events", "spans", "logs", "errors")
+# The logs' trace index: each row's trace id, severity (so per-trace counts and worst
+# levels need nothing else) and offset in its part, by trace id; granules of 256 rows in
+# small compressed blocks, so a trace read decompresses a few KiB per part it looks in.
+TRACE_INDEX = (
+    "trace_index (SELECT _part_offset, severity_number ORDER BY trace_id) WITH SETTINGS "
+    "(index_granularity = 256, min_compress_block_size = 4096, max_compress_block_size = 16384)"
+)
+
+
+def version_3(lay: Layout) -> list[str]:
+    """Reads of the session and request views at 10M rows, and log bytes on disk (issue
+    19). Applied in place: the projection and the index are built for existing parts by
+    mutations that run in the background (reads are right meanwhile, only slower)."""
+    on = lay.on()
+    settle = (
+        f"min_age_to_force_merge_seconds = {SETTLE_SECONDS}, "
+        "min_age_to_force_merge_on_partition_only = 1"
+    )
+    return [
+        f"ALTER TABLE logs{on} DROP PROJECTION IF EXISTS by_trace",
+        f"ALTER TABLE logs{on} DROP INDEX IF EXISTS trace_bf",
+        f"ALTER TABLE logs{on} ADD PROJECTION IF NOT EXISTS {TRACE_INDEX}",
+        f"ALTER TABLE logs{on} MATERIALIZE PROJECTION trace_index",
+        f"ALTER TABLE spans{on} ADD INDEX IF NOT EXISTS trace_bf trace_id "
+        "TYPE bloom_filter(0.01) GRANULARITY 1",
+        f"ALTER TABLE spans{on} MATERIALIZE INDEX trace_bf",
+        *(f"ALTER TABLE {table}{on} MODIFY SETTING {settle}" for table in SETTLED_TABLES),
+    ]
+
+
+VERSIONS = [version_1, version_2, version_3]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
 # every start (``ttl_statements``), so a changed retention setting takes effect.
