@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backlight_server.store.clickhouse import artifacts
+
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
 RANDOM_ID = "bitAnd(rand64(), 9007199254740991)"
@@ -237,7 +239,7 @@ def version_2(lay: Layout) -> list[str]:
     ]
 
 
-VERSIONS = [version_1, version_2]
+VERSIONS = [version_1, version_2, artifacts.version_4]  # renumbered on merge
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
 # every start (``ttl_statements``), so a changed retention setting takes effect.
