@@ -13,8 +13,15 @@ from fastapi import FastAPI
 from bltest import AUTH
 
 DEBUG_ID = "c0ffee00-1234-4abc-8def-0123456789ab"
-MAP = b'{"version":3,"file":"app.js","sources":["src/a.ts"],"mappings":"AAAA","debugId":"C0FFEE00-1234-4ABC-8DEF-0123456789AB"}'
-SCRIPT = b'throw new Error("x");\n//# debugId=' + DEBUG_ID.encode() + b"\n//# sourceMappingURL=app.js.map\n"
+MAP = (
+    b'{"version":3,"file":"app.js","sources":["src/a.ts"],"mappings":"AAAA",'
+    b'"debugId":"C0FFEE00-1234-4ABC-8DEF-0123456789AB"}'
+)
+SCRIPT = (
+    b'throw new Error("x");\n//# debugId='
+    + DEBUG_ID.encode()
+    + b"\n//# sourceMappingURL=app.js.map\n"
+)
 URL = "https://app.example.com/static/app.js"
 
 
@@ -48,9 +55,7 @@ async def test_keys_are_shown_once_masked_and_hashed(
     assert key.startswith("blup_") and made["project_id"] == project
     assert made["masked"].endswith(key[-4:]) and key not in made["masked"]
     listed = (await client.get(f"/api/v1/projects/{project}/upload-keys", headers=AUTH)).json()
-    assert listed == {
-        "keys": [{k: made[k] for k in ("id", "project_id", "masked", "created_ms")}]
-    }
+    assert listed == {"keys": [{k: made[k] for k in ("id", "project_id", "masked", "created_ms")}]}
     stored = app.state.backlight.store.upload_keys(project)[0]
     assert stored["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
     assert key not in str(stored)
@@ -121,7 +126,9 @@ async def test_a_key_opens_no_other_route(
                 .replace("{request_id}", "x")
                 .replace("{trace_id}", "0" * 32)
             )
-            r = await client.request(method.upper(), url, headers=bearer(key), params={"release": "1"})
+            r = await client.request(
+                method.upper(), url, headers=bearer(key), params={"release": "1"}
+            )
             tried += 1
             if (path, method) in allowed:
                 assert r.status_code != 401, (path, method)
