@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from fastapi import FastAPI
 
+from backlight_server.api import sourcemaps as api
 from bltest import AUTH
 
 DEBUG_ID = "c0ffee00-1234-4abc-8def-0123456789ab"
@@ -54,13 +55,14 @@ async def test_keys_are_shown_once_masked_and_hashed(
     key = made["key"]
     assert key.startswith("blup_") and made["project_id"] == project
     assert made["masked"].endswith(key[-4:]) and key not in made["masked"]
+    api.NewUploadKey.model_validate(made, strict=False)
     listed = (await client.get(f"/api/v1/projects/{project}/upload-keys", headers=AUTH)).json()
     assert listed == {"keys": [{k: made[k] for k in ("id", "project_id", "masked", "created_ms")}]}
     stored = app.state.backlight.store.upload_keys(project)[0]
     assert stored["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
     assert key not in str(stored)
     r = await client.delete(f"/api/v1/projects/{project}/upload-keys/{made['id']}", headers=AUTH)
-    assert r.status_code == 204
+    assert r.json() == {"deleted": 1}
     r = await put(client, project, key, URL, SCRIPT)
     assert r.status_code == 401  # a deleted key uploads nothing
     r = await client.delete(f"/api/v1/projects/{project}/upload-keys/{made['id']}", headers=AUTH)
@@ -93,6 +95,8 @@ async def test_upload_reads_debug_ids_and_is_idempotent(
     )
     assert [f["url"] for f in listed.json()["files"]] == [URL, URL + ".map"]
     assert listed.json()["limits"]["max_file_bytes"] > 0
+    api.Artifacts.model_validate(listed.json(), strict=False)  # the documented models
+    api.Uploaded.model_validate(r.json(), strict=False)
     # deleting a release takes the token
     r = await client.delete(
         f"/api/v1/projects/{project}/artifacts", params={"release": "1.0"}, headers=bearer(key)

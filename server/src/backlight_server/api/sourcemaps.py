@@ -158,7 +158,7 @@ def list_keys(request: Request, project_id: ProjectId) -> Response:
 @router.delete(
     "/upload-keys/{key_id}",
     summary="Delete an upload key",
-    status_code=204,
+    response_model=Deleted,
     responses=NO_PROJECT,
     dependencies=[Depends(require_token)],
 )
@@ -167,7 +167,7 @@ def delete_key(
 ) -> Response:
     if not get_state(request).store.delete_upload_key(project_id, key_id):
         raise ClientError(404, "not_found", f"no upload key {key_id!r} in project {project_id!r}")
-    return Response(status_code=204)
+    return _json({"deleted": 1})
 
 
 @router.get(
