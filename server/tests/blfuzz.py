@@ -472,3 +472,45 @@ def alert_rule(trigger: int, channels: list[int]) -> dict[str, Any]:
         "enabled": True,
         "muted_until_ms": time.time() * 1000 + 3_600_000,
     }
+
+
+# --- source-map uploads (api/sourcemaps.py, sourcemaps/highlight.py) ---
+DEBUG_ID = "2f3b1a40-8c1e-4e4b-9a55-0123456789ab"
+UPLOAD_NAMES = st.one_of(
+    st.sampled_from(
+        ["https://app.test/static/app.js", "~/app.js.map", "~/a/b/c.mjs", "app:///x.js"]
+    ),
+    st.text(max_size=300),
+    st.sampled_from([s for s in HOSTILE_SCALARS if isinstance(s, str)]),
+)
+
+
+def source_map(project: str) -> dict[str, Any]:
+    return {
+        "version": 3,
+        "file": "app.js",
+        "sources": ["src/a.ts"],
+        "sourcesContent": ['export const a = "debugId";'],
+        "names": ["a"],
+        "mappings": "AAAA,SAASA",
+        "debugId": DEBUG_ID,
+        "x_project": project,
+    }
+
+
+@st.composite
+def upload_body(draw: st.DrawFn, project: str) -> bytes:
+    """A map (mutated or not), a script with its comments, or bytes flipped."""
+    kind = draw(st.sampled_from(["map", "script", "bytes"]))
+    if kind == "map":
+        return json.dumps(draw(mutated(source_map(project))), default=str).encode()
+    script = f"var a=1;\n//# debugId={DEBUG_ID}\n//# sourceMappingURL=app.js.map\n".encode()
+    return draw(flipped(script)) if kind == "bytes" else script
+
+
+def uploader_query(project: str, key: str) -> dict[str, Any]:
+    return {
+        "query": "query GetSourceMapUploadUrls($api_key: String!, $paths: [String!]!) "
+        "{ get_source_map_upload_urls(api_key: $api_key, paths: $paths) }",
+        "variables": {"api_key": key, "paths": [f"{project}/1.0/static/app.js"]},
+    }

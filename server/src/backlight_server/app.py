@@ -24,6 +24,7 @@ from backlight_server.alerts.events import base_url
 from backlight_server.alerts.service import AlertService
 from backlight_server.api import openapi
 from backlight_server.api.routes import router as api_router
+from backlight_server.api.sourcemaps import router as sourcemaps_router
 from backlight_server.errors import ClientError
 from backlight_server.guard import ErrorGuard
 from backlight_server.ingest import browser, otlp_http
@@ -34,6 +35,7 @@ from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.ops import routes as ops_routes
 from backlight_server.ops.metrics import Metrics
 from backlight_server.settings import Settings
+from backlight_server.sourcemaps import highlight as highlight_uploads
 from backlight_server.state import AppState
 from backlight_server.store.base import Store
 from backlight_server.store.factory import make_store
@@ -78,14 +80,14 @@ class Purger:
     """Deletes data older than the retention period, hourly, on a daemon thread: on one
     server of those sharing the store (the holder of the ``retention`` lease)."""
 
-    def __init__(self, store: Store, days: int) -> None:
-        self._store, self._days = store, days
+    def __init__(self, store: Store, days: int, artifact_days: int = 0) -> None:
+        self._store, self._days, self._artifact_days = store, days, artifact_days
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backlight-purge", daemon=True)
 
     def start(self) -> None:
-        if self._days > 0:
+        if self._days > 0 or self._artifact_days > 0:
             self._thread.start()
 
     def stop(self) -> None:
@@ -98,8 +100,12 @@ class Purger:
             try:
                 if not self._store.lease("retention", self.holder, PURGE_INTERVAL_S * 1.5):
                     continue
-                removed = self._store.purge_before(time.time() * 1000 - self._days * 86_400_000)
-                log.info("retention purge removed %d rows", removed)
+                if self._days > 0:
+                    cutoff = time.time() * 1000 - self._days * 86_400_000
+                    log.info("retention purge removed %d rows", self._store.purge_before(cutoff))
+                if self._artifact_days > 0:  # source maps: by their release's newest upload
+                    cutoff = time.time() * 1000 - self._artifact_days * 86_400_000
+                    log.info("removed %d source-map files", self._store.purge_artifacts(cutoff))
             except Exception:
                 log.exception("retention purge failed")
 
@@ -134,7 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
     state = AppState(
         settings=settings, store=store, metrics=metrics, auth_token=token, default_project=project
     )
-    purger = Purger(store, settings.retention_days)
+    purger = Purger(store, settings.retention_days, settings.sourcemap_retention_days)
     purger.start()
     alerts = AlertService(
         store,
@@ -167,10 +173,11 @@ def create_app(settings: Settings) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.backlight = state
-    ingest = [*browser.routes, *otlp_http.routes, *graphql_api.routes]
+    ingest = [*browser.routes, *otlp_http.routes, *graphql_api.routes, *highlight_uploads.routes]
     for route in [*ingest, *ops_routes.routes, *ui_routes.routes]:
         app.router.routes.append(route)
     app.include_router(api_router)
+    app.include_router(sourcemaps_router)
     openapi.install(app)
     app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")
     app.add_middleware(ErrorGuard)

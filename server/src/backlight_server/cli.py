@@ -1,4 +1,5 @@
-"""The ``backlight`` command: ``serve``, ``project create|list``, ``doctor``, ``migrate``."""
+"""The ``backlight`` command: ``serve``, ``project create|list|upload-key``, ``doctor``,
+``migrate``, ``sourcemaps upload``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from backlight_server.doctor import command as doctor
 from backlight_server.errors import StorageUnavailable
 from backlight_server.ops import migrate
 from backlight_server.settings import Settings, env_name, settings_from_env
+from backlight_server.sourcemaps import command as sourcemaps
 from backlight_server.store.base import Store
 
 
@@ -57,6 +59,7 @@ def _project_parser(sub: Any) -> None:
     create.add_argument("--data-dir", dest="data_dir", type=Path, default=None)
     listing = psub.add_parser("list", help="List projects.")
     listing.add_argument("--data-dir", dest="data_dir", type=Path, default=None)
+    sourcemaps.add_key_parser(psub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _project_parser(sub)
     doctor.add_parser(sub)
     migrate.add_parser(sub)
+    sourcemaps.add_parser(sub)
     return parser
 
 
@@ -114,6 +118,8 @@ def project_command(args: argparse.Namespace) -> int:
         print(refusal(settings, exc), file=sys.stderr)
         return 1
     try:
+        if args.project_command == "upload-key":
+            return sourcemaps.keys_command(store, args)
         if args.project_command == "create":
             pid = args.project_id
             if pid is not None and (not pid or len(pid) > 64 or not pid.isprintable()):
@@ -193,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor.run(args)
     if args.command == "migrate":
         return migrate.command(args)
+    if args.command == "sourcemaps":
+        from backlight_server.sourcemaps import client
+
+        return client.run(args)
     return project_command(args)
 
 

@@ -138,6 +138,33 @@ class Settings:
             "(default: bearer token or login session required)."
         ),
     )
+    sourcemap_max_file_bytes: int = field(
+        default=64 * MiB,
+        metadata=_meta(
+            "Largest source map or script one upload may store (bytes); larger ones are "
+            "refused with 413. See docs/sourcemaps.md."
+        ),
+    )
+    sourcemap_max_release_files: int = field(
+        default=10_000,
+        metadata=_meta(
+            "Most files one release of a project may hold; a new name past it is refused."
+        ),
+    )
+    sourcemap_max_project_bytes: int = field(
+        default=4096 * MiB,
+        metadata=_meta(
+            "Most bytes a project's uploaded files may take (each distinct file counted "
+            "once); an upload past it is refused until releases are deleted or expire."
+        ),
+    )
+    sourcemap_retention_days: int = field(
+        default=180,
+        metadata=_meta(
+            "Days a release's uploaded files are kept after that release's newest upload; "
+            "purged hourly with the other data. 0 keeps them until deleted."
+        ),
+    )
 
     @property
     def db_path(self) -> Path:

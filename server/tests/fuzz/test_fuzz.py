@@ -262,6 +262,38 @@ def _get(fuzz: Fuzzed, path: str) -> httpx.Response:
     return r
 
 
+@pytest.fixture(scope="module")
+def upload_key(fuzz: Fuzzed) -> str:
+    r = fuzz.client.post(f"/api/v1/projects/{fuzz.server.project}/upload-keys", headers=AUTH)
+    assert r.status_code == 201, r.text
+    return str(r.json()["key"])
+
+
+@FUZZ
+@given(data=st.data())
+def test_sourcemap_uploads(fuzz: Fuzzed, upload_key: str, data: st.DataObject) -> None:
+    """The upload API, highlight's uploader protocol and its signed upload URLs."""
+    project = fuzz.server.project
+    kind = data.draw(st.sampled_from(["put", "private", "signed"]))
+    if kind == "put":
+        params = {"release": data.draw(blfuzz.UPLOAD_NAMES), "url": data.draw(blfuzz.UPLOAD_NAMES)}
+        r = fuzz.client.put(
+            f"/api/v1/projects/{project}/artifacts",
+            params=params,
+            content=data.draw(blfuzz.upload_body(project)),
+            headers={"Authorization": f"Bearer {upload_key}"},
+        )
+    elif kind == "private":
+        body = data.draw(blfuzz.mutated(blfuzz.uploader_query(project, upload_key)))
+        r = fuzz.client.post("/private", content=blfuzz.encode(body, False)[0])
+    else:
+        params = {name: data.draw(blfuzz.UPLOAD_NAMES) for name in ("path", "key", "exp", "sig")}
+        r = fuzz.client.put("/private/sourcemap-upload", params=params, content=b"x")
+    fuzz.answers[r.status_code] = fuzz.answers.get(r.status_code, 0) + 1
+    assert r.status_code < 500, (kind, r.status_code, r.text[:500])
+    r.json()
+
+
 def test_zz_everything_reads_back(fuzz: Fuzzed, seeded: dict[str, Any]) -> None:
     """After the fuzz (tests run in file order): every page and API route answers."""
     assert sum(fuzz.answers.values()) >= EXAMPLES, fuzz.answers

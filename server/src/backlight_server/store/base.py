@@ -58,6 +58,26 @@ class LogCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Artifact:
+    """One uploaded file of a release (``sourcemaps/``): a source map or the script it
+    belongs to. Keyed by (project, release, url); ``url`` is the script's full URL (url
+    prefix + relative path) or ``~/path`` for any origin. ``debug_id`` is the lowercase
+    UUID that the bundler wrote in both the script and its map. ``ref``: a script's
+    ``sourceMappingURL``, a map's ``file`` field (as written, clipped). The bytes are
+    stored once per project and content hash (``sha256``, hex)."""
+
+    project_id: str
+    release: str
+    url: str
+    kind: str  # "map" | "script" | "other"
+    sha256: str
+    size: int
+    debug_id: str | None = None
+    ref: str | None = None
+    uploaded_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """Whether the store can write: one snapshot, replaced whole, read without a lock."""
 
@@ -196,6 +216,57 @@ class Store(Protocol):
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         """The delivery log, newest first: ``{total, limit, offset, deliveries}``."""
         ...
+
+    # source maps (sourcemaps/): uploaded artifacts and the keys that may upload them.
+    # Synchronous: called from API worker threads and the CLI.
+    def put_artifact(self, artifact: Artifact, data: bytes) -> str:
+        """Store a file under (project, release, url): ``"unchanged"`` when that name
+        already holds these bytes (same ``sha256``: nothing written), ``"replaced"`` when
+        it held other bytes, else ``"stored"``. Bytes already stored for the project under
+        the same hash (another release, another name) are not stored again."""
+        ...
+
+    def get_artifact(
+        self, project_id: str, release: str, url: str
+    ) -> tuple[Artifact, bytes] | None:
+        """The file stored under this name, with its bytes."""
+        ...
+
+    def find_artifact(
+        self, project_id: str, debug_id: str, kind: str = "map"
+    ) -> tuple[Artifact, bytes] | None:
+        """The file of ``kind`` with this debug id (the newest upload when several)."""
+        ...
+
+    def list_artifacts(self, project_id: str, release: str | None, limit: int) -> list[Artifact]:
+        """A release's files (every release's when ``None``), by url, without bytes."""
+        ...
+
+    def artifact_usage(self, project_id: str, release: str) -> tuple[int, int]:
+        """(files in this release, bytes the project's stored blobs take)."""
+        ...
+
+    def delete_artifacts(self, project_id: str, release: str) -> int:
+        """Delete a release's files (and bytes no other file refers to); how many."""
+        ...
+
+    def purge_artifacts(self, cutoff_ms: float) -> int:
+        """Delete every release whose newest upload is before ``cutoff_ms``."""
+        ...
+
+    def create_upload_key(self, project_id: str, key_id: str, key_hash: str, masked: str) -> None:
+        """Keep an upload key: only its SHA-256 (hex) and a masked form for display."""
+        ...
+
+    def upload_keys(self, project_id: str) -> list[Row]:
+        """A project's keys: ``{id, project_id, key_hash, masked, created_ms}``."""
+        ...
+
+    def upload_key(self, key_hash: str) -> Row | None:
+        """The key with this hash (as in ``upload_keys``), if it exists."""
+        ...
+
+    def delete_upload_key(self, project_id: str, key_id: str) -> bool: ...
 
     # background jobs: run by one server of many
     def lease(self, name: str, holder: str, seconds: float) -> bool:

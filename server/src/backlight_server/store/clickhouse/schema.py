@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backlight_server.store.clickhouse import artifacts
+
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
 RANDOM_ID = "bitAnd(rand64(), 9007199254740991)"
@@ -277,7 +279,7 @@ def version_3(lay: Layout) -> list[str]:
     ]
 
 
-VERSIONS = [version_1, version_2, version_3]
+VERSIONS = [version_1, version_2, version_3, artifacts.version_4]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
 # every start (``ttl_statements``), so a changed retention setting takes effect.

@@ -18,8 +18,8 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Health, LogCounts, OutboxRow, Row
-from backlight_server.store.clickhouse import alerts, reads, writes
+from backlight_server.store.base import Artifact, Health, LogCounts, OutboxRow, Row
+from backlight_server.store.clickhouse import alerts, artifacts, reads, writes
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import (
@@ -443,3 +443,77 @@ class ClickhouseStore:
 
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         return alerts.deliveries(self.tx, rule_id, limit, offset)
+
+    # --- source maps (store/clickhouse/artifacts.py) ---
+    def put_artifact(self, artifact: Artifact, data: bytes) -> str:
+        """The bytes first (unless the project has them), then the name: a crash between
+        the two leaves a blob without a name, which the next upload of it uses."""
+        a = artifact
+        old = artifacts.current(self.tx, a.project_id, a.release, a.url)
+        if old is not None and old.sha256 == a.sha256:
+            return "unchanged"
+        now = time.time() * 1000
+        if not artifacts.has_blob(self.tx, a.project_id, a.sha256):
+            blob = [a.project_id, a.sha256, len(data), data.decode(), now]
+            token = f"blob/{a.project_id}/{a.sha256}"
+            self._put("artifact_blobs", [blob], token, artifacts.BLOB)
+        row = [a.project_id, a.release, a.url, a.kind, a.sha256, len(data), a.debug_id, a.ref]
+        self._put("artifacts", [[*row, now, 0, alerts.version()]], "", artifacts.ARTIFACT)
+        if old is None:
+            return "stored"
+        artifacts.drop_unreferenced(self.tx, a.project_id, [old.sha256])
+        return "replaced"
+
+    def get_artifact(
+        self, project_id: str, release: str, url: str
+    ) -> tuple[Artifact, bytes] | None:
+        return artifacts.get(self.tx, project_id, release, url)
+
+    def find_artifact(
+        self, project_id: str, debug_id: str, kind: str = "map"
+    ) -> tuple[Artifact, bytes] | None:
+        return artifacts.find(self.tx, project_id, debug_id, kind)
+
+    def list_artifacts(self, project_id: str, release: str | None, limit: int) -> list[Artifact]:
+        return artifacts.listing(self.tx, project_id, release, limit)
+
+    def artifact_usage(self, project_id: str, release: str) -> tuple[int, int]:
+        return artifacts.usage(self.tx, project_id, release)
+
+    def delete_artifacts(self, project_id: str, release: str) -> int:
+        files = artifacts.listing(self.tx, project_id, release, 1_000_000)
+        if not files:
+            return 0
+        now, version = time.time() * 1000, alerts.version()
+        rows = [
+            [f.project_id, f.release, f.url, f.kind, f.sha256, f.size, None, None, now, 1, version]
+            for f in files
+        ]
+        self._put("artifacts", rows, "", artifacts.ARTIFACT)
+        artifacts.drop_unreferenced(self.tx, project_id, sorted({f.sha256 for f in files}))
+        return len(files)
+
+    def purge_artifacts(self, cutoff_ms: float) -> int:
+        return sum(
+            self.delete_artifacts(p, r) for p, r in artifacts.old_releases(self.tx, cutoff_ms)
+        )
+
+    def create_upload_key(self, project_id: str, key_id: str, key_hash: str, masked: str) -> None:
+        row = [key_hash, key_id, project_id, masked, time.time() * 1000, 0, alerts.version()]
+        self._put("upload_keys", [row], "", artifacts.KEY)
+
+    def upload_keys(self, project_id: str) -> list[Row]:
+        return artifacts.keys(self.tx, project_id)
+
+    def upload_key(self, key_hash: str) -> Row | None:
+        found = artifacts.keys(self.tx, None, key_hash)
+        return found[0] if found else None
+
+    def delete_upload_key(self, project_id: str, key_id: str) -> bool:
+        found = [k for k in artifacts.keys(self.tx, project_id) if k["id"] == key_id]
+        rows = [
+            [k["key_hash"], key_id, project_id, k["masked"], k["created_ms"], 1, alerts.version()]
+            for k in found
+        ]
+        self._put("upload_keys", rows, "", artifacts.KEY)
+        return bool(found)

@@ -21,9 +21,9 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Health, LogCounts, OutboxRow, Row
+from backlight_server.store.base import Artifact, Health, LogCounts, OutboxRow, Row
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
-from backlight_server.store.sqlite import alerts, annotate, reads, writes
+from backlight_server.store.sqlite import alerts, annotate, artifacts, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
 from backlight_server.store.sqlite.health import unavailable
 from backlight_server.store.sqlite.migrations import migrate
@@ -360,3 +360,47 @@ class SqliteStore:
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         with self._read() as conn:
             return alerts.deliveries(conn, rule_id, limit, offset)
+
+    # --- source maps (store/sqlite/artifacts.py) ---
+    def put_artifact(self, artifact: Artifact, data: bytes) -> str:
+        return str(self._write(lambda c: artifacts.put(c, artifact, data)))
+
+    def get_artifact(
+        self, project_id: str, release: str, url: str
+    ) -> tuple[Artifact, bytes] | None:
+        with self._read() as conn:
+            return artifacts.get(conn, project_id, release, url)
+
+    def find_artifact(
+        self, project_id: str, debug_id: str, kind: str = "map"
+    ) -> tuple[Artifact, bytes] | None:
+        with self._read() as conn:
+            return artifacts.find(conn, project_id, debug_id, kind)
+
+    def list_artifacts(self, project_id: str, release: str | None, limit: int) -> list[Artifact]:
+        with self._read() as conn:
+            return artifacts.listing(conn, project_id, release, limit)
+
+    def artifact_usage(self, project_id: str, release: str) -> tuple[int, int]:
+        with self._read() as conn:
+            return artifacts.usage(conn, project_id, release)
+
+    def delete_artifacts(self, project_id: str, release: str) -> int:
+        return int(self._write(lambda c: artifacts.delete_release(c, project_id, release)))
+
+    def purge_artifacts(self, cutoff_ms: float) -> int:
+        return int(self._write(lambda c: artifacts.purge(c, cutoff_ms)))
+
+    def create_upload_key(self, project_id: str, key_id: str, key_hash: str, masked: str) -> None:
+        self._write(lambda c: artifacts.create_key(c, project_id, key_id, key_hash, masked))
+
+    def upload_keys(self, project_id: str) -> list[Row]:
+        with self._read() as conn:
+            return artifacts.keys(conn, project_id)
+
+    def upload_key(self, key_hash: str) -> Row | None:
+        with self._read() as conn:
+            return artifacts.key(conn, key_hash)
+
+    def delete_upload_key(self, project_id: str, key_id: str) -> bool:
+        return bool(self._write(lambda c: artifacts.delete_key(c, project_id, key_id)))
