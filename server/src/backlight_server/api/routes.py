@@ -16,6 +16,7 @@ from backlight_server.api.auth import require_token
 from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
+from backlight_server.symbolicate.apply import symbolicate_group, symbolicate_session
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -80,9 +81,11 @@ def sessions(
     response_model=schemas.SessionView,
 )
 def session(request: Request, secure_id: str) -> Response:
-    data = get_state(request).store.get_session(secure_id[:128])
+    store = get_state(request).store
+    data = store.get_session(secure_id[:128])
     if data is None:
         raise HTTPException(404, f"no session {secure_id[:128]!r}")
+    symbolicate_session(store, data)
     return _json(data)
 
 
@@ -139,9 +142,11 @@ def error_groups(
     response_model=schemas.ErrorGroupView,
 )
 def error_group(request: Request, group_id: GroupId, limit: Limit = 100) -> Response:
-    data = get_state(request).store.get_error_group(group_id, limit)
+    store = get_state(request).store
+    data = store.get_error_group(group_id, limit)
     if data is None:
         raise HTTPException(404, f"no error group {group_id}")
+    symbolicate_group(store, data)
     return _json(data)
 
 

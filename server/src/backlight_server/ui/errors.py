@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from backlight_server.state import get_state
 from backlight_server.store.queries import ErrorGroupQuery, GroupState
+from backlight_server.symbolicate.apply import symbolicate_group
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, render
 
@@ -45,9 +46,11 @@ def group_page(request: Request) -> Response:
         return not_found(request, "that error group")
     if not 0 < group_id < 2**53:  # ids derive from fingerprints: 1 .. 2**53-1 (store/ids.py)
         return not_found(request, "that error group")
-    data = get_state(request).store.get_error_group(group_id, 100)
+    store = get_state(request).store
+    data = store.get_error_group(group_id, 100)
     if data is None:
         return not_found(request, f"error group {group_id}")
+    symbolicate_group(store, data)
     instances = data["instances"]
     playable = next((i for i in instances if i["session_id"]), None)
     return render(

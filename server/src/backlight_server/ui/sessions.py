@@ -12,6 +12,7 @@ from starlette.routing import Route
 from backlight_server.api.auth import token_ok
 from backlight_server.state import get_state
 from backlight_server.store.queries import SessionQuery
+from backlight_server.symbolicate.apply import symbolicate_session
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, render
 
@@ -75,9 +76,11 @@ def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 @page
 def session_page(request: Request) -> Response:
     sid = request.path_params["secure_id"][:128]
-    data = get_state(request).store.get_session_overview(sid, INLINE_SUMMARIES)
+    store = get_state(request).store
+    data = store.get_session_overview(sid, INLINE_SUMMARIES)
     if data is None:
         return not_found(request, f"session {sid}")
+    symbolicate_session(store, data)
     errors = sorted(
         (_pick(e, _ERROR_KEYS) for e in [*data["errors"], *data["backend_errors"]]),
         key=lambda e: float(e["ts_ms"]),

@@ -851,3 +851,15 @@ class Rows:
                 {"ids": request_ids},
             )
         ]
+
+
+def app_versions(tx: Transport, session_ids: list[str]) -> dict[str, str]:
+    ids = sorted({s for s in session_ids if isinstance(s, str)})[:1000]
+    if not ids:
+        return {}
+    rows = tx.query(
+        "SELECT secure_id, any(app_version) FROM sessions "
+        "WHERE secure_id IN {ids:Array(String)} GROUP BY secure_id",
+        {"ids": ids},
+    )
+    return {str(r[0]): r[1] for r in rows if isinstance(r[1], str) and r[1]}

@@ -358,6 +358,9 @@ class ClickhouseStore:
     def counts(self, project_id: str | None = None) -> Row:
         return reads.counts(self.tx, project_id)
 
+    def app_versions(self, session_ids: list[str]) -> dict[str, str]:
+        return reads.app_versions(self.tx, session_ids)
+
     # --- alerts ---
     def _put(self, table: str, rows: list[list[Any]], token: str, columns: tuple[str, ...]) -> None:
         if rows:

@@ -633,3 +633,14 @@ def get_session_overview(
         "errors": [e for e in errors if e["source"] == "frontend"],
         "backend_errors": [e for e in errors if e["source"] != "frontend"],
     }
+
+
+def app_versions(conn: sqlite3.Connection, session_ids: list[str]) -> dict[str, str]:
+    ids = sorted({s for s in session_ids if isinstance(s, str)})[:1000]
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT secure_id, app_version FROM sessions WHERE secure_id IN ({marks})", ids
+    ).fetchall()
+    return {str(r[0]): r[1] for r in rows if isinstance(r[1], str) and r[1]}

@@ -291,6 +291,10 @@ class SqliteStore:
         with self._read() as conn:
             return reads.counts(conn, project_id)
 
+    def app_versions(self, session_ids: list[str]) -> dict[str, str]:
+        with self._read() as conn:
+            return reads.app_versions(conn, session_ids)
+
     # --- alerts ---
     def _write(self, apply: Apply) -> Any:
         return self.writer.submit(apply, 1).result()
