@@ -92,13 +92,46 @@ class ConsoleMessage(_Open):
     args: Any = None
 
 
+class RawFrame(_Open):
+    file: str | None = None
+    function: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+class SourceContext(_Open):
+    start: int = Field(description="the line number of lines[0]")
+    lines: list[str]
+
+
+class StackFrame(_Open):
+    file: str | None = Field(None, description="the original source file when symbolicated")
+    function: str | None = None
+    line: int | None = None
+    column: int | None = None
+    code: str | None = Field(None, description="the frame's source line, when known")
+    in_app: bool | None = Field(
+        None, description="false: library code (node_modules, site-packages …)"
+    )
+    context: SourceContext | None = Field(
+        None, description="source lines around the frame, from the map's sourcesContent"
+    )
+    raw: RawFrame | None = Field(
+        None,
+        description="the frame as the browser reported it (minified), present when this "
+        "frame was mapped to its original source",
+    )
+
+
 class ErrorInstance(_Open):
     id: int
     ts_ms: float | None
     source: str
     type: str
     message: str
-    stack: Any = Field(None, description="parsed frames")
+    stack: list[StackFrame] | None = Field(
+        None, description="parsed frames, innermost first; frontend frames symbolicated"
+    )
     raw_stack: str | None = None
     session_id: str | None = None
     request_id: str | None = None
@@ -206,7 +239,7 @@ class ErrorGroup(_Open):
     type: str
     message: str
     source: str
-    stack: Any = None
+    stack: list[StackFrame] | None = None
     first_ms: float | None
     last_ms: float | None
     count: int | None
