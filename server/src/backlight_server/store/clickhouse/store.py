@@ -64,6 +64,7 @@ class ClickhouseStore:
         self._missing: dict[str, float] = {}
         self._sessions: OrderedDict[str, SessionInfo] = OrderedDict()
         self._lock = threading.Lock()
+        self._read_back = alerts.ReadBack()
 
     # --- lifecycle ---
     def open(self) -> None:
@@ -391,7 +392,15 @@ class ClickhouseStore:
         return alerts.cursors(self.tx)
 
     def alert_errors_after(self, project_id: str, cursor: str, limit: int) -> tuple[list[Row], str]:
-        return alerts.errors_after(self.tx, project_id, cursor)
+        return alerts.errors_after(self.tx, project_id, cursor, limit, self._read_back)
+
+    def alert_last_slots(self, rule_ids: list[str]) -> dict[str, float]:
+        return alerts.last_slots(self.tx, rule_ids)
+
+    def alert_spike_counts(
+        self, project_id: str, asks: list[tuple[float, str, list[str]]]
+    ) -> list[dict[str, int]]:
+        return alerts.spike_counts(self.tx, project_id, asks)
 
     def alert_error_counts(
         self, project_id: str, since_ms: float, by: str, keys: list[str]
@@ -419,6 +428,7 @@ class ClickhouseStore:
         self._put("alert_outbox", new, alerts.token("outbox/", [r[0] for r in new]), alerts.OUTBOX)
         cursor_row = [project_id, cursor, alerts.version()]
         self._put("alert_cursors", [cursor_row], "", ("project_id", "position", "version"))
+        self._read_back.enqueued(project_id)
         return len(new)
 
     def due_alerts(self, now_ms: float, limit: int) -> list[Row]:

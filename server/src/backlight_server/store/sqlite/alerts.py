@@ -27,6 +27,7 @@ LEFT JOIN error_changes c ON c.error_id = e.id
 LEFT JOIN sessions s ON s.secure_id = e.session_id
 WHERE e.id > ? AND e.id <= ? AND e.project_id = ? ORDER BY e.id LIMIT ?
 """
+IDLE_IDS = 10_000  # an empty read keeps its cursor unless this many ids were passed
 _OUTBOX = (
     "key, rule_id, project_id, channel, slot_ms, event, state, attempts, next_ms, "
     "last_error, created_ms"
@@ -86,6 +87,8 @@ def errors_after(
     # its own snapshot).
     end = int(conn.execute("SELECT coalesce(max(id), 0) FROM errors").fetchone()[0])
     rows = _rows(conn.execute(_ERRORS_AFTER, (after, end, project_id, limit)))
+    if not rows and end - after < IDLE_IDS:  # nothing of this project: keep the cursor
+        return rows, cursor
     if len(rows) < limit:  # read up to the end: other projects' rows are passed too
         return rows, str(max(after, end))
     return rows, str(rows[-1]["id"])
@@ -210,6 +213,19 @@ def last_slot(conn: sqlite3.Connection, rule_id: str) -> float | None:
         "SELECT max(slot_ms) FROM alert_outbox WHERE rule_id = ?", (rule_id,)
     ).fetchone()
     return None if row is None or row[0] is None else float(row[0])
+
+
+def last_slots(conn: sqlite3.Connection, rule_ids: list[str]) -> dict[str, float]:
+    if not rule_ids:
+        return {}
+    return {
+        str(r): float(ms)
+        for r, ms in conn.execute(
+            "SELECT rule_id, max(slot_ms) FROM alert_outbox "
+            f"WHERE rule_id IN ({', '.join('?' * len(rule_ids))}) GROUP BY rule_id",
+            rule_ids,
+        )
+    }
 
 
 def enqueue(conn: sqlite3.Connection, rows: list[OutboxRow], project_id: str, cursor: str) -> int:

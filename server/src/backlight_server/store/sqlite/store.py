@@ -327,6 +327,16 @@ class SqliteStore:
         with self._read() as conn:
             return alerts.last_slot(conn, rule_id)
 
+    def alert_last_slots(self, rule_ids: list[str]) -> dict[str, float]:
+        with self._read() as conn:
+            return alerts.last_slots(conn, rule_ids)
+
+    def alert_spike_counts(
+        self, project_id: str, asks: list[tuple[float, str, list[str]]]
+    ) -> list[dict[str, int]]:
+        with self._read() as conn:
+            return [alerts.error_counts(conn, project_id, t, by, keys) for t, by, keys in asks]
+
     def alert_log_counts(
         self, query: LogQuery, environment: str | None, bucket_ms: float, cursor: str
     ) -> LogCounts:
