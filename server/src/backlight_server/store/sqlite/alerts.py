@@ -201,7 +201,10 @@ def error_counts(
             sql = "SELECT count(*) FROM errors WHERE group_id = ? AND ts_ms >= ?"
             value: object = int(key)
         else:
-            sql = "SELECT count(*) FROM errors WHERE ts_ms >= ? AND service = ? AND project_id = ?"
+            sql = (  # no service counts as "" (the evaluator's key for it), as in ClickHouse
+                "SELECT count(*) FROM errors WHERE ts_ms >= ? AND coalesce(service, '') = ? "
+                "AND project_id = ?"
+            )
             out[key] = int(conn.execute(sql, (since_ms, key, project_id)).fetchone()[0])
             continue
         out[key] = int(conn.execute(sql, (value, since_ms)).fetchone()[0])
