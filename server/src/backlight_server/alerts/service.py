@@ -79,3 +79,7 @@ class AlertService:
                 await asyncio.to_thread(self._stop.wait, idle)
             if deliverer.tasks:  # let messages on their way finish (each has a timeout)
                 await asyncio.wait(deliverer.tasks, timeout=TIMEOUT_S + 1)
+            try:
+                await deliverer.flush()  # their outcomes and log entries
+            except Exception:
+                log.exception("alerts: the last delivery outcomes could not be written")

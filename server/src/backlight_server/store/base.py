@@ -206,6 +206,10 @@ class Store(Protocol):
         error, attempt."""
         ...
 
+    def log_alert_deliveries(self, entries: list[Row]) -> None:
+        """Many ``log_alert_delivery`` entries in one write (the deliverer's, per tick)."""
+        ...
+
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         """The delivery log, newest first: ``{total, limit, offset, deliveries}``."""
         ...

@@ -451,5 +451,9 @@ class ClickhouseStore:
         row = [entry[name] for name in alerts.DELIVERY]
         self._put("alert_deliveries", [row], "", alerts.DELIVERY)
 
+    def log_alert_deliveries(self, entries: list[Row]) -> None:
+        rows = [[entry[name] for name in alerts.DELIVERY] for entry in entries]
+        self._put("alert_deliveries", rows, "", alerts.DELIVERY)
+
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         return alerts.deliveries(self.tx, rule_id, limit, offset)

@@ -291,6 +291,14 @@ def log_delivery(conn: sqlite3.Connection, entry: Row) -> None:
     )
 
 
+def log_deliveries(conn: sqlite3.Connection, entries: list[Row]) -> None:
+    conn.executemany(
+        f"INSERT INTO alert_deliveries ({', '.join(_DELIVERY)}) "
+        f"VALUES ({', '.join('?' * len(_DELIVERY))})",
+        [tuple(entry[name] for name in _DELIVERY) for entry in entries],
+    )
+
+
 def deliveries(conn: sqlite3.Connection, rule_id: str | None, limit: int, offset: int) -> Row:
     where, params = ("WHERE rule_id = ?", [rule_id]) if rule_id else ("", [])
     total = conn.execute(f"SELECT count(*) FROM alert_deliveries {where}", params).fetchone()[0]

@@ -367,6 +367,10 @@ class SqliteStore:
     def log_alert_delivery(self, entry: Row) -> None:
         self._write(lambda c: alerts.log_delivery(c, entry))
 
+    def log_alert_deliveries(self, entries: list[Row]) -> None:
+        if entries:
+            self._write(lambda c: alerts.log_deliveries(c, entries))
+
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         with self._read() as conn:
             return alerts.deliveries(conn, rule_id, limit, offset)
