@@ -165,8 +165,9 @@ class Deliverer:
             self._entries[:0] = entries
             raise
 
-    async def run_once(self, now_ms: float) -> int:
-        """Start a task for every due group not already on its way; returns how many."""
+    async def run_once(self, now_ms: float, rules: list[Row] | None = None) -> int:
+        """Start a task for every due group not already on its way; returns how many.
+        ``rules``: the stored rules as just read (else read here when something is due)."""
         await self.flush()
         rows = await asyncio.to_thread(self.store.due_alerts, now_ms, DUE_LIMIT)
         rows = [r for r in rows if r["key"] not in self._inflight]
@@ -194,7 +195,9 @@ class Deliverer:
             await asyncio.to_thread(
                 self.store.mark_alerts, marked, "sending", attempt, deadline, ""
             )
-        self._rules = {str(r["id"]): r for r in await asyncio.to_thread(self.store.alert_rules)}
+        if rules is None:
+            rules = await asyncio.to_thread(self.store.alert_rules)
+        self._rules = {str(r["id"]): r for r in rules}
         for group in groups.values():
             self._inflight.update(r["key"] for r in group)
             task = asyncio.create_task(self._group(group))

@@ -44,9 +44,12 @@ MAX_PAGES = 20  # per project and evaluation; the rest waits for the next one
 RESOLVED = resolves.CURSOR
 
 
-def load_rules(store: Store, project_id: str | None = None) -> list[Rule]:
+def load_rules(
+    store: Store, project_id: str | None = None, rows: list[Row] | None = None
+) -> list[Rule]:
+    """The stored rules this server can read (``rows``: as ``Store.alert_rules`` gave them)."""
     out = []
-    for row in store.alert_rules(project_id):
+    for row in store.alert_rules(project_id) if rows is None else rows:
         rule = readable_rule(row.get("body"))
         if rule is None:
             log.warning("alert rule %s cannot be read by this server; skipped", row.get("id"))
@@ -114,11 +117,13 @@ class Evaluator:
         self.logs = LogWindows(store)
         self._rule_ids: list[str] = []
         self._slots: dict[str, float] | None = None  # this evaluation's, read when needed
+        self.rule_rows: list[Row] = []  # as the last evaluation read them (the deliverer's)
 
     def run_once(self, now_ms: float) -> int:
         """One evaluation of every project; returns the outbox rows added."""
         rules: dict[str, list[Rule]] = defaultdict(list)
-        every = load_rules(self.store)
+        self.rule_rows = self.store.alert_rules()
+        every = load_rules(self.store, rows=self.rule_rows)
         for rule in every:
             rules[rule.project_id].append(rule)
         self._rule_ids, self._slots = [r.id for r in every], None

@@ -70,7 +70,8 @@ class AlertService:
                     if await asyncio.to_thread(self._leader):
                         now = time.time() * 1000
                         await asyncio.to_thread(self.evaluator.run_once, now)
-                        await deliverer.run_once(time.time() * 1000)
+                        rules = self.evaluator.rule_rows  # read by this evaluation
+                        await deliverer.run_once(time.time() * 1000, rules)
                 except Exception:
                     log.exception("alerts: evaluation failed")
                 # a tick every interval, however long the work took (at least a tenth of
