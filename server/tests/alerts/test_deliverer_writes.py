@@ -1,6 +1,6 @@
 """The deliverer's store writes per tick, not per message (on SQLite and chdb, to a
 loopback receiver): one ``sending`` write before any message of the tick is sent, then
-the outcomes and the delivery-log entries together at the start of the next tick."""
+the outcomes and the delivery-log entries together in the next tick."""
 
 from __future__ import annotations
 

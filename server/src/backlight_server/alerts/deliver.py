@@ -130,10 +130,12 @@ Mark = tuple[str, int, float, str]  # state, attempts, next_ms, error
 class Deliverer:
     """Store writes per tick, not per message: the ``sending`` marks of every group due
     are one write before any is sent; outcomes (``delivered``, a retry, ``failed``) and
-    delivery-log entries are kept and written together (``flush``) at the start of the
-    next tick, before its outbox read. A crash before that flush leaves sent rows
-    ``sending``: they are not sent again (``failed``, "interrupted"), and their log
-    entries are lost; at most once holds."""
+    delivery-log entries are kept and written together (``flush``) in the next tick,
+    once its messages are on their way (so those writes never delay a send). Until then
+    a sent row stays ``sending`` with its deadline ahead: not due, so not sent again; a
+    crash before the flush leaves it so (``failed``, "interrupted", past the deadline)
+    and loses its log entry; at most once holds. A retry is due from the tick after its
+    outcome was written."""
 
     def __init__(self, store: Store, client: httpx.AsyncClient, send: Send = deliver) -> None:
         self.store, self.client, self.send = store, client, send
@@ -168,7 +170,12 @@ class Deliverer:
     async def run_once(self, now_ms: float, rules: list[Row] | None = None) -> int:
         """Start a task for every due group not already on its way; returns how many.
         ``rules``: the stored rules as just read (else read here when something is due)."""
-        await self.flush()
+        try:
+            return await self._start(now_ms, rules)
+        finally:
+            await self.flush()  # the earlier ticks' outcomes, once these are on their way
+
+    async def _start(self, now_ms: float, rules: list[Row] | None) -> int:
         rows = await asyncio.to_thread(self.store.due_alerts, now_ms, DUE_LIMIT)
         rows = [r for r in rows if r["key"] not in self._inflight]
         cut = [r for r in rows if r["state"] == "sending"]
