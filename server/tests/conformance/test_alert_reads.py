@@ -2,7 +2,8 @@
 committed giving each instance once (ClickHouse: its read-back overlap skips what was read
 and then enqueued, so a page never repeats), reads again what was read but not enqueued
 (a failed evaluation), and keeps its cursor when there is nothing new (no write); the
-batched reads (``alert_last_slots``, ``alert_spike_counts``) agree with the single ones."""
+batched reads (``alert_last_slots``, ``alert_spike_counts``) agree with the single ones,
+and ``log_alert_deliveries`` writes many delivery-log entries at once."""
 
 from __future__ import annotations
 
@@ -105,3 +106,32 @@ async def test_batched_slots_and_spike_counts_agree_with_the_single_reads(opened
         {"api": 3},
     ]
     assert store.alert_spike_counts(p, []) == []
+
+
+def test_many_delivery_log_entries_in_one_write(opened: Opened) -> None:
+    store = opened.store
+    t = now_ms()
+    entries = [
+        {
+            "at_ms": t + n,
+            "rule_id": "r1" if n < 2 else "r2",
+            "channel": 0,
+            "kind": "webhook",
+            "key": f"r/0/new_group/{n}",
+            "events": 1,
+            "ok": n != 1,
+            "status": 200 if n != 1 else 500,
+            "error": "" if n != 1 else "HTTP 500",
+            "attempt": 1,
+        }
+        for n in range(3)
+    ]
+    store.log_alert_deliveries(entries)
+    store.log_alert_deliveries([])
+    log = store.alert_deliveries("r1", 10, 0)
+    assert log["total"] == 2
+    assert [(d["key"], d["ok"], d["status"]) for d in log["deliveries"]] == [
+        ("r/0/new_group/1", False, 500),
+        ("r/0/new_group/0", True, 200),
+    ]
+    assert store.alert_deliveries(None, 10, 0)["total"] == 3
