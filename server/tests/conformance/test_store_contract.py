@@ -336,7 +336,7 @@ async def test_operational_figures(opened: Opened) -> None:
 def test_the_suite_calls_every_store_method() -> None:
     """A method added to ``Store`` needs a conformance test before a second store can
     be trusted to implement it."""
-    source = "".join(f.read_text() for f in Path(__file__).parent.glob("test_*.py"))
+    source = "".join(f.read_text() for f in sorted(Path(__file__).parent.glob("test_*.py")))
     methods = [n for n, v in vars(Store).items() if not n.startswith("_") and callable(v)]
     missing = [n for n in methods if f".{n}(" not in source]
     assert missing == []

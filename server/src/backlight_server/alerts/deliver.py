@@ -78,6 +78,21 @@ async def send_logged(
     send: Send = deliver,
 ) -> Outcome:
     """One attempt, cut off after ``TIMEOUT_S``, written to the delivery log."""
+    out, entry = await send_one(rule, index, alert, key, attempt, client, send)
+    await asyncio.to_thread(store.log_alert_delivery, entry)
+    return out
+
+
+async def send_one(
+    rule: Rule,
+    index: int,
+    alert: Alert,
+    key: str,
+    attempt: int,
+    client: httpx.AsyncClient,
+    send: Send = deliver,
+) -> tuple[Outcome, Row]:
+    """One attempt, cut off after ``TIMEOUT_S``: its outcome and its delivery-log entry."""
     channel = rule.channels[index]
     try:
         result = await asyncio.wait_for(send(channel, alert, client), TIMEOUT_S)
@@ -106,19 +121,61 @@ async def send_logged(
         "error": error,
         "attempt": attempt,
     }
-    await asyncio.to_thread(store.log_alert_delivery, entry)
-    return out
+    return out, entry
+
+
+Mark = tuple[str, int, float, str]  # state, attempts, next_ms, error
 
 
 class Deliverer:
+    """Store writes per tick, not per message: the ``sending`` marks of every group due
+    are one write before any is sent; outcomes (``delivered``, a retry, ``failed``) and
+    delivery-log entries are kept and written together (``flush``) in the next tick,
+    once its messages are on their way (so those writes never delay a send). Until then
+    a sent row stays ``sending`` with its deadline ahead: not due, so not sent again; a
+    crash before the flush leaves it so (``failed``, "interrupted", past the deadline)
+    and loses its log entry; at most once holds. A retry is due from the tick after its
+    outcome was written."""
+
     def __init__(self, store: Store, client: httpx.AsyncClient, send: Send = deliver) -> None:
         self.store, self.client, self.send = store, client, send
         self._limit = asyncio.Semaphore(CONCURRENCY)
         self._inflight: set[str] = set()
+        self._marks: dict[Mark, list[Row]] = {}
+        self._entries: list[Row] = []
+        self._rules: dict[str, Row] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def run_once(self, now_ms: float) -> int:
-        """Start a task for every due group not already on its way; returns how many."""
+    async def flush(self) -> None:
+        """Write the outcomes and log entries kept since the last flush (what a failed
+        write left is kept for the next one)."""
+        marks, entries = list(self._marks.items()), self._entries
+        self._marks, self._entries = {}, []
+        done = 0
+        try:
+            for (state, attempts, next_ms, error), rows in marks:
+                await asyncio.to_thread(
+                    self.store.mark_alerts, rows, state, attempts, next_ms, error
+                )
+                done += 1
+            if entries:
+                await asyncio.to_thread(self.store.log_alert_deliveries, entries)
+                entries = []
+        except BaseException:
+            for key, rows in marks[done:]:
+                self._marks.setdefault(key, [])[:0] = rows
+            self._entries[:0] = entries
+            raise
+
+    async def run_once(self, now_ms: float, rules: list[Row] | None = None) -> int:
+        """Start a task for every due group not already on its way; returns how many.
+        ``rules``: the stored rules as just read (else read here when something is due)."""
+        try:
+            return await self._start(now_ms, rules)
+        finally:
+            await self.flush()  # the earlier ticks' outcomes, once these are on their way
+
+    async def _start(self, now_ms: float, rules: list[Row] | None) -> int:
         rows = await asyncio.to_thread(self.store.due_alerts, now_ms, DUE_LIMIT)
         rows = [r for r in rows if r["key"] not in self._inflight]
         cut = [r for r in rows if r["state"] == "sending"]
@@ -133,6 +190,21 @@ class Deliverer:
                 groups.setdefault(
                     (r["rule_id"], int(r["channel"]), float(r["slot_ms"])), []
                 ).append(r)
+        if not groups:
+            return 0
+        # committed before anything is sent: a crash from here on sends none of them again
+        deadline = time.time() * 1000 + (TIMEOUT_S + GRACE_S) * 1000
+        by_attempt: dict[int, list[Row]] = {}
+        for group in groups.values():
+            for r in group:
+                by_attempt.setdefault(int(r["attempts"]) + 1, []).append(r)
+        for attempt, marked in sorted(by_attempt.items()):
+            await asyncio.to_thread(
+                self.store.mark_alerts, marked, "sending", attempt, deadline, ""
+            )
+        if rules is None:
+            rules = await asyncio.to_thread(self.store.alert_rules)
+        self._rules = {str(r["id"]): r for r in rules}
         for group in groups.values():
             self._inflight.update(r["key"] for r in group)
             task = asyncio.create_task(self._group(group))
@@ -150,7 +222,7 @@ class Deliverer:
             self._inflight.difference_update(r["key"] for r in rows)
 
     async def _send_group(self, rows: list[Row]) -> None:
-        found = await asyncio.to_thread(self.store.get_alert_rule, rows[0]["rule_id"])
+        found = self._rules.get(str(rows[0]["rule_id"]))
         rule = readable_rule(found["body"]) if found else None
         index = int(rows[0]["channel"])
         if rule is None or index >= len(rule.channels):
@@ -189,13 +261,11 @@ class Deliverer:
             await self._attempt(rule, index, [row], alert)
 
     async def _attempt(self, rule: Rule, index: int, rows: list[Row], alert: Alert) -> None:
+        """One send of rows already marked ``sending`` (``run_once``)."""
         attempt = max(int(r["attempts"]) for r in rows) + 1
-        deadline = time.time() * 1000 + (TIMEOUT_S + GRACE_S) * 1000
-        await self._mark(rows, "sending", attempt, deadline, "")
         key = rows[0]["key"] if len(rows) == 1 else f"digest:{rows[0]['key']}+{len(rows) - 1}"
-        result = await send_logged(
-            self.store, rule, index, alert, key, attempt, self.client, self.send
-        )
+        result, entry = await send_one(rule, index, alert, key, attempt, self.client, self.send)
+        self._entries.append(entry)
         if result.ok:
             await self._mark(rows, "delivered", attempt, 0.0, "")
         elif result.retry and attempt < MAX_ATTEMPTS:
@@ -209,4 +279,5 @@ class Deliverer:
     async def _mark(
         self, rows: list[Row], state: str, attempts: int, next_ms: float, error: str
     ) -> None:
-        await asyncio.to_thread(self.store.mark_alerts, rows, state, attempts, next_ms, error)
+        """Kept for the next ``flush`` (rows of a retry due at the same time go together)."""
+        self._marks.setdefault((state, attempts, next_ms, error), []).extend(rows)

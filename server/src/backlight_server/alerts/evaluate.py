@@ -44,9 +44,12 @@ MAX_PAGES = 20  # per project and evaluation; the rest waits for the next one
 RESOLVED = resolves.CURSOR
 
 
-def load_rules(store: Store, project_id: str | None = None) -> list[Rule]:
+def load_rules(
+    store: Store, project_id: str | None = None, rows: list[Row] | None = None
+) -> list[Rule]:
+    """The stored rules this server can read (``rows``: as ``Store.alert_rules`` gave them)."""
     out = []
-    for row in store.alert_rules(project_id):
+    for row in store.alert_rules(project_id) if rows is None else rows:
         rule = readable_rule(row.get("body"))
         if rule is None:
             log.warning("alert rule %s cannot be read by this server; skipped", row.get("id"))
@@ -61,6 +64,24 @@ def passes(filters: Filters, row: Row) -> bool:
     if filters.environment is not None and row.get("environment") != filters.environment:
         return False
     return filters.source is None or events.source_of(row) == filters.source
+
+
+def spike_of(rule: Rule) -> Spike:
+    assert isinstance(rule.trigger, Spike)
+    return rule.trigger
+
+
+def spike_scope(spike: Spike, rows: list[Row]) -> dict[str, Row]:
+    """The latest of the rows per group (or service) the spike rule counts."""
+    latest: dict[str, Row] = {}
+    for r in rows:
+        if spike.scope == "group":
+            if spike.group_id is not None and int(r["group_id"]) != spike.group_id:
+                continue
+            latest[str(r["group_id"])] = r
+        else:
+            latest[str(r.get("service") or "")] = r
+    return latest
 
 
 def property_text(value: object) -> str | None:
@@ -94,12 +115,18 @@ class Evaluator:
     def __init__(self, store: Store, base_url: str) -> None:
         self.store, self.base = store, base_url
         self.logs = LogWindows(store)
+        self._rule_ids: list[str] = []
+        self._slots: dict[str, float] | None = None  # this evaluation's, read when needed
+        self.rule_rows: list[Row] = []  # as the last evaluation read them (the deliverer's)
 
     def run_once(self, now_ms: float) -> int:
         """One evaluation of every project; returns the outbox rows added."""
         rules: dict[str, list[Rule]] = defaultdict(list)
-        for rule in load_rules(self.store):
+        self.rule_rows = self.store.alert_rules()
+        every = load_rules(self.store, rows=self.rule_rows)
+        for rule in every:
             rules[rule.project_id].append(rule)
+        self._rule_ids, self._slots = [r.id for r in every], None
         added = 0
         cursors = self.store.alert_cursors()
         try:
@@ -112,32 +139,62 @@ class Evaluator:
                     rows, after = self.store.alert_errors_after(project, cursor, PAGE)
                     outbox = pending + self.match(project, mine, rows, now_ms)
                     pending = []
-                    added += self.store.enqueue_alerts(outbox, project, after)
-                    if len(rows) < PAGE or after == cursor:
+                    # nothing read, nothing to add, the cursor where it was: no write
+                    if outbox or rows or after != cursor:
+                        added += self.store.enqueue_alerts(outbox, project, after)
+                    if len(rows) < PAGE:  # a full page: the store's next one follows it
                         break
                     cursor = after
         except Exception:
             self.logs.forget()  # counted but maybe not enqueued: count again next time
             raise
-        self.logs.keep([r for rs in rules.values() for r in rs])
-        resolving = [r for rs in rules.values() for r in rs]
+        self.logs.keep(every)
         return added + resolves.enqueue(
-            self.store, self.base, resolving, cursors.get(RESOLVED, ""), now_ms
+            self.store, self.base, every, cursors.get(RESOLVED, ""), now_ms, self.last_slot
         )
+
+    def last_slot(self, rule_id: str) -> float | None:
+        """The rule's latest slot: every rule's read in one statement the first time an
+        evaluation needs one, then kept up to date by ``_slot`` (one thread evaluates)."""
+        if self._slots is None:
+            self._slots = self.store.alert_last_slots(self._rule_ids)
+        return self._slots.get(rule_id)
 
     def match(
         self, project: str, rules: list[Rule], rows: list[Row], now_ms: float
     ) -> list[OutboxRow]:
         out: list[OutboxRow] = []
+        spikes: list[tuple[Rule, dict[str, Row]]] = []
         for rule in rules:
             if not rule.active(now_ms) or rule.trigger.kind not in EVALUATED:
                 continue
             if rule.trigger.kind == "log_match":
                 continue  # counted from logs (_log_matches), not from error rows
             mine = [r for r in rows if passes(rule.filters, r)]
-            found = self._events(project, rule, mine, now_ms) if mine else []
+            if not mine:
+                continue
+            if isinstance(rule.trigger, Spike):
+                latest = spike_scope(rule.trigger, mine)
+                if latest:
+                    spikes.append((rule, latest))
+                continue
+            found = self._events(project, rule, mine, now_ms)
             if found:
                 out += self._rows(project, rule, found, now_ms)
+        if spikes:  # every spike rule's counts in one read
+            asks: list[tuple[float, str, list[str]]] = [
+                (
+                    now_ms - spike_of(rule).window_minutes * 60_000,
+                    spike_of(rule).scope,
+                    sorted(latest),
+                )
+                for rule, latest in spikes
+            ]
+            counted = self.store.alert_spike_counts(project, asks)
+            for (rule, latest), counts in zip(spikes, counted, strict=True):
+                found = self._spikes(project, spike_of(rule), latest, counts, now_ms)
+                if found:
+                    out += self._rows(project, rule, found, now_ms)
         return out
 
     def _rows(self, project: str, rule: Rule, found: list[Event], now_ms: float) -> list[OutboxRow]:
@@ -169,12 +226,16 @@ class Evaluator:
         return out
 
     def _slot(self, rule: Rule, now_ms: float) -> float:
-        last = self.store.alert_last_slot(rule.id)
+        last = self.last_slot(rule.id)
         if last is None:
-            return now_ms
-        if last > now_ms:  # a slot is waiting: join it
-            return last
-        return max(now_ms, last + rule.cooldown_seconds * 1000)
+            slot = now_ms
+        elif last > now_ms:  # a slot is waiting: join it
+            slot = last
+        else:
+            slot = max(now_ms, last + rule.cooldown_seconds * 1000)
+        assert self._slots is not None
+        self._slots[rule.id] = slot  # what the store says once these rows are added
+        return slot
 
     def _events(self, project: str, rule: Rule, rows: list[Row], now_ms: float) -> list[Event]:
         kind = rule.trigger.kind
@@ -201,27 +262,19 @@ class Evaluator:
                 for r in rows
                 if user_matches(trigger, r)
             ]
-        assert isinstance(rule.trigger, Spike)
-        return self._spikes(project, rule.trigger, rows, now_ms)
+        return []  # spikes: counted together (match)
 
-    def _spikes(self, project: str, spike: Spike, rows: list[Row], now_ms: float) -> list[Event]:
+    def _spikes(
+        self,
+        project: str,
+        spike: Spike,
+        latest: dict[str, Row],
+        counts: dict[str, int],
+        now_ms: float,
+    ) -> list[Event]:
         """Each group (or service) with new instances here, counted over the window: more
         than the threshold fires once per window (the key carries the window's number)."""
-        latest: dict[str, Row] = {}
-        for r in rows:
-            if spike.scope == "group":
-                if spike.group_id is not None and int(r["group_id"]) != spike.group_id:
-                    continue
-                latest[str(r["group_id"])] = r
-            else:
-                latest[str(r.get("service") or "")] = r
-        if not latest:
-            return []
-        window_ms = spike.window_minutes * 60_000
-        counts = self.store.alert_error_counts(
-            project, now_ms - window_ms, spike.scope, sorted(latest)
-        )
-        bucket = int(now_ms // window_ms)
+        bucket = int(now_ms // (spike.window_minutes * 60_000))
         out = []
         for scope_key, n in counts.items():
             if n <= spike.threshold:

@@ -16,6 +16,7 @@ what it triggered.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from backlight_server.alerts import events
 from backlight_server.alerts.channels import pagerduty
@@ -28,7 +29,14 @@ PAGE = 5000
 MAX_PAGES = 20
 
 
-def enqueue(store: Store, base: str, rules: list[Rule], cursor: str, now_ms: float) -> int:
+def enqueue(
+    store: Store,
+    base: str,
+    rules: list[Rule],
+    cursor: str,
+    now_ms: float,
+    last_slot: Callable[[str], float | None],
+) -> int:
     """Resolve rows for the resolutions after ``cursor``; returns how many were added.
     Without rules nothing is read; the cursor is written when it starts and when
     resolutions were read (not on every evaluation)."""
@@ -43,7 +51,7 @@ def enqueue(store: Store, base: str, rules: list[Rule], cursor: str, now_ms: flo
             fired = store.alert_fired_groups(
                 sorted(paging), sorted({int(r["group_id"]) for r in rows})
             )
-            outbox = resolve_rows(store, base, paging, rows, fired, now_ms)
+            outbox = resolve_rows(base, paging, rows, fired, now_ms, last_slot)
         if rows or not cursor:
             added += store.enqueue_alerts(outbox, CURSOR, after)
         if len(rows) < PAGE or after == cursor:
@@ -53,12 +61,12 @@ def enqueue(store: Store, base: str, rules: list[Rule], cursor: str, now_ms: flo
 
 
 def resolve_rows(
-    store: Store,
     base: str,
     paging: dict[str, Rule],
     rows: list[Row],
     fired: list[Row],
     now_ms: float,
+    last_slot: Callable[[str], float | None],
 ) -> list[OutboxRow]:
     targets: dict[int, set[tuple[str, int]]] = defaultdict(set)
     for f in fired:
@@ -86,7 +94,7 @@ def resolve_rows(
                 at_ms=float(r["at_ms"]),
                 links=events.links(base, gid, {}),
             )
-            last = store.alert_last_slot(rule_id)
+            last = last_slot(rule_id)
             slot = last if last is not None and last > now_ms else 0.0
             key = f"{rule_id}/{index}/{event.key}"
             out.append(OutboxRow(key, rule_id, project, index, slot, events.dumps_resolve(event)))

@@ -70,7 +70,8 @@ class AlertService:
                     if await asyncio.to_thread(self._leader):
                         now = time.time() * 1000
                         await asyncio.to_thread(self.evaluator.run_once, now)
-                        await deliverer.run_once(time.time() * 1000)
+                        rules = self.evaluator.rule_rows  # read by this evaluation
+                        await deliverer.run_once(time.time() * 1000, rules)
                 except Exception:
                     log.exception("alerts: evaluation failed")
                 # a tick every interval, however long the work took (at least a tenth of
@@ -79,3 +80,7 @@ class AlertService:
                 await asyncio.to_thread(self._stop.wait, idle)
             if deliverer.tasks:  # let messages on their way finish (each has a timeout)
                 await asyncio.wait(deliverer.tasks, timeout=TIMEOUT_S + 1)
+            try:
+                await deliverer.flush()  # their outcomes and log entries
+            except Exception:
+                log.exception("alerts: the last delivery outcomes could not be written")

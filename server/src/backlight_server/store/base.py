@@ -153,11 +153,13 @@ class Store(Protocol):
 
     def alert_errors_after(self, project_id: str, cursor: str, limit: int) -> tuple[list[Row], str]:
         """Error instances committed after ``cursor`` (at most ``limit``, in commit order;
-        ClickHouse: again those of a short overlap before it) with their group's count,
+        ClickHouse: again those of a short overlap before it that were not read and then
+        enqueued with ``enqueue_alerts`` already; a page never repeats) with their group's count,
         first and last seen, whether the instance made the group (``change``: "new") or
         reopened a resolved one ("reopened"), and its session's user (``user``) and the
         properties it identified with (``user_metadata``, JSON text as stored). Returns
-        the rows and the cursor after them."""
+        the rows and the cursor after them: the same cursor when nothing was read and it
+        has not gone far (so an idle evaluation writes nothing)."""
         ...
 
     def alert_log_counts(
@@ -195,6 +197,17 @@ class Store(Protocol):
         """The latest ``slot_ms`` of the rule's outbox rows (its cooldown), if any."""
         ...
 
+    def alert_last_slots(self, rule_ids: list[str]) -> dict[str, float]:
+        """``alert_last_slot`` of many rules in one read: those with outbox rows."""
+        ...
+
+    def alert_spike_counts(
+        self, project_id: str, asks: list[tuple[float, str, list[str]]]
+    ) -> list[dict[str, int]]:
+        """``alert_error_counts`` for each ``(since_ms, by, keys)`` asked, in one read where
+        the store can (the evaluator's spike rules of a project, every evaluation)."""
+        ...
+
     def enqueue_alerts(self, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
         """Add outbox rows (pending, due at their slot) whose keys are new, and move the
         project's cursor (or the cursor named ``project_id``, ``#resolved``), together
@@ -215,6 +228,10 @@ class Store(Protocol):
     def log_alert_delivery(self, entry: Row) -> None:
         """One delivery attempt: at_ms, rule_id, channel, kind, key, events, ok, status,
         error, attempt."""
+        ...
+
+    def log_alert_deliveries(self, entries: list[Row]) -> None:
+        """Many ``log_alert_delivery`` entries in one write (the deliverer's, per tick)."""
         ...
 
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:

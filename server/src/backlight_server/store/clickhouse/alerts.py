@@ -30,7 +30,7 @@ from backlight_server.store.queries import LogQuery
 
 OVERLAP_MS = 5_000.0
 MAX_SPAN_MS = 60_000.0  # one read covers at most a minute of arrivals
-MAX_ROWS = 50_000
+IDLE_SPAN_MS = 30_000.0  # an empty read moves the cursor once its span is this long
 Insert = Callable[[str, Sequence[Sequence[Any]], str, Sequence[str]], None]
 
 OUTBOX = (
@@ -105,36 +105,77 @@ def cursors(tx: Transport) -> dict[str, str]:
     return {str(p): str(v) for p, v in rows}
 
 
-def errors_after(tx: Transport, project_id: str, cursor: str) -> tuple[list[Row], str]:
+class ReadBack:
+    """The errors of each project this store read for the evaluator *and* then enqueued
+    (``enqueue_alerts`` for that project came next): a later read skips them, so the
+    overlap is read again only for what it did not hold before (late inserts), and a
+    page never repeats. Safe whoever holds the cursor: what it skips is already in the
+    outbox. A read not followed by its enqueue (a failed evaluation) is forgotten, and
+    read again. In memory: a restart, or another server, reads the overlap once more
+    (the outbox keys keep that from sending twice)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[str, dict[int, float]] = {}
+        self._read: dict[str, dict[int, float]] = {}
+
+    def skip(self, project_id: str, lo: float) -> list[int]:
+        with self._lock:
+            done = self._done.get(project_id, {})
+            kept = {i: ms for i, ms in done.items() if ms > lo}
+            self._done[project_id] = kept
+            return sorted(kept)
+
+    def read(self, project_id: str, rows: list[Row]) -> None:
+        with self._lock:
+            self._read[project_id] = {int(r["id"]): float(r["received_ms"]) for r in rows}
+
+    def enqueued(self, project_id: str) -> None:
+        with self._lock:
+            got = self._read.pop(project_id, None)
+            if got:
+                self._done.setdefault(project_id, {}).update(got)
+
+
+def errors_after(
+    tx: Transport, project_id: str, cursor: str, limit: int, seen: ReadBack
+) -> tuple[list[Row], str]:
+    """Rows received after ``cursor`` (a ``received_ms``), and again those of the
+    ``OVERLAP_MS`` before it that ``seen`` does not hold, in (received_ms, id) order. A
+    full page leaves the cursor at its last row (the rest of the same span is the next
+    page); a page that is not full moves it to the end of the span read; an empty read
+    keeps it unless the span reached ``IDLE_SPAN_MS`` (so an idle project's cursor is
+    written seldom)."""
+    now = time.time() * 1000
     try:
         after = float(cursor)
     except ValueError:
-        after = time.time() * 1000
-    hi = min(after + MAX_SPAN_MS, time.time() * 1000)
+        after = now
+    hi = min(after + MAX_SPAN_MS, now)
+    lo = after - OVERLAP_MS
+    skip = seen.skip(project_id, lo)
     rows = tx.records(
         "SELECT id, group_id, ts_ms, received_ms, source, type, message, stack, session_id, "
         "request_id, service, environment FROM errors WHERE project_id = {p:String} "
         "AND received_ms > {lo:Float64} AND received_ms <= {hi:Float64} "
-        "ORDER BY received_ms, id LIMIT {n:UInt64}",
-        {"p": project_id, "lo": after - OVERLAP_MS, "hi": hi, "n": MAX_ROWS},
+        + ("AND id NOT IN {skip:Array(UInt64)} " if skip else "")
+        + "ORDER BY received_ms, id LIMIT {n:UInt64}",
+        {"p": project_id, "lo": lo, "hi": hi, "n": max(1, limit), "skip": skip},
     )
+    seen.read(project_id, rows)
     if not rows:
-        return [], str(max(hi, after))
+        return [], (str(hi) if hi - after >= IDLE_SPAN_MS else cursor)
     _annotate(tx, rows)
+    if len(rows) >= limit:
+        return rows, str(max(after, float(rows[-1]["received_ms"])))
     return rows, str(max(hi, after))
 
 
 def _annotate(tx: Transport, rows: list[Row]) -> None:
-    """Each instance's group figures, whether it made its group or reopened it, its user."""
+    """Each instance's group figures, whether it made its group or reopened it, its user:
+    three statements (the groups' states; their figures with the first instance after a
+    resolution; the sessions' users)."""
     gids = sorted({int(r["group_id"]) for r in rows})
-    groups = {
-        int(g): (n, lo, hi, first)
-        for g, n, lo, hi, first in tx.query(
-            "SELECT group_id, count(), min(ts_ms), max(ts_ms), min((received_ms, id)) "
-            "FROM errors WHERE group_id IN {g:Array(UInt64)} GROUP BY group_id",
-            {"g": gids},
-        )
-    }
     states = {
         int(g): (str(s), float(at))
         for g, s, at in tx.query(
@@ -143,17 +184,21 @@ def _annotate(tx: Transport, rows: list[Row]) -> None:
             {"g": gids},
         )
     }
+    resolved = {g: at for g, (state, at) in states.items() if state == "resolved"}
+    rg = sorted(resolved)
+    groups: dict[int, tuple[Any, Any, Any, Any]] = {}
     reopened: dict[int, tuple[float, int]] = {}
-    for gid, (state, at) in states.items():
-        if state != "resolved":
-            continue
-        found = tx.query(
-            "SELECT min((received_ms, id)) FROM errors WHERE group_id = {g:UInt64} "
-            "AND received_ms > {at:Float64} HAVING count() > 0",
-            {"g": gid, "at": at},
-        )
-        if found:
-            reopened[gid] = (float(found[0][0][0]), int(found[0][0][1]))
+    for g, n, lo, hi, first, back, after_n in tx.query(
+        "SELECT group_id, count(), min(ts_ms), max(ts_ms), min((received_ms, id)), "
+        "minIf((received_ms, id), received_ms > transform(group_id, {rg:Array(UInt64)}, "
+        "{ra:Array(Float64)}, inf)), countIf(received_ms > transform(group_id, "
+        "{rg:Array(UInt64)}, {ra:Array(Float64)}, inf)) "
+        "FROM errors WHERE group_id IN {g:Array(UInt64)} GROUP BY group_id",
+        {"g": gids, "rg": rg, "ra": [resolved[g] for g in rg]},
+    ):
+        groups[int(g)] = (n, lo, hi, first)
+        if int(after_n) > 0:
+            reopened[int(g)] = (float(back[0]), int(back[1]))
     sids = sorted({str(r["session_id"]) for r in rows if r["session_id"]})
     users = (
         {
@@ -204,6 +249,36 @@ def error_counts(
         )
     found = {str(k): int(n) for k, n in rows}
     return {k: found.get(k, 0) for k in keys}
+
+
+def spike_counts(
+    tx: Transport, project_id: str, asks: list[tuple[float, str, list[str]]]
+) -> list[dict[str, int]]:
+    """``error_counts`` for many (since, by, keys) in one statement: the instances of the
+    groups and services asked, per (group, service), counted at each ``since``."""
+    if not asks:
+        return []
+    sinces = sorted({since for since, _, _ in asks})
+    gids = sorted({int(k) for _, by, keys in asks if by == "group" for k in keys})
+    services = sorted({k for _, by, keys in asks if by != "group" for k in keys})
+    rows = tx.query(
+        "SELECT toString(group_id), ifNull(service, ''), "
+        "sumForEach(arrayMap(t -> toUInt64(ts_ms >= t), {t:Array(Float64)})) FROM errors "
+        "WHERE project_id = {p:String} AND ts_ms >= {lo:Float64} AND (group_id IN "
+        "{g:Array(UInt64)} OR ifNull(service, '') IN {s:Array(String)}) "
+        "GROUP BY group_id, service",
+        {"p": project_id, "t": sinces, "lo": sinces[0], "g": gids, "s": services},
+    )
+    out: list[dict[str, int]] = []
+    for since, by, keys in asks:
+        at = sinces.index(since)
+        counts = dict.fromkeys(keys, 0)
+        for gid, service, per in rows:
+            key = str(gid) if by == "group" else str(service)
+            if key in counts:
+                counts[key] += int(per[at])
+        out.append(counts)
+    return out
 
 
 def _log_where(query: LogQuery, environment: str | None, params: dict[str, Any]) -> str:
@@ -315,6 +390,17 @@ def last_slot(tx: Transport, rule_id: str) -> float | None:
         {"r": rule_id},
     )
     return float(rows[0][0]) if rows and int(rows[0][1]) > 0 else None
+
+
+def last_slots(tx: Transport, rule_ids: list[str]) -> dict[str, float]:
+    if not rule_ids:
+        return {}
+    rows = tx.query(
+        "SELECT rule_id, max(slot_ms) FROM alert_outbox WHERE rule_id IN {r:Array(String)} "
+        "GROUP BY rule_id",
+        {"r": sorted(rule_ids)},
+    )
+    return {str(r): float(ms) for r, ms in rows}
 
 
 def new_outbox_rows(tx: Transport, rows: list[OutboxRow]) -> list[list[Any]]:

@@ -64,6 +64,7 @@ class ClickhouseStore:
         self._missing: dict[str, float] = {}
         self._sessions: OrderedDict[str, SessionInfo] = OrderedDict()
         self._lock = threading.Lock()
+        self._read_back = alerts.ReadBack()
 
     # --- lifecycle ---
     def open(self) -> None:
@@ -394,7 +395,15 @@ class ClickhouseStore:
         return alerts.cursors(self.tx)
 
     def alert_errors_after(self, project_id: str, cursor: str, limit: int) -> tuple[list[Row], str]:
-        return alerts.errors_after(self.tx, project_id, cursor)
+        return alerts.errors_after(self.tx, project_id, cursor, limit, self._read_back)
+
+    def alert_last_slots(self, rule_ids: list[str]) -> dict[str, float]:
+        return alerts.last_slots(self.tx, rule_ids)
+
+    def alert_spike_counts(
+        self, project_id: str, asks: list[tuple[float, str, list[str]]]
+    ) -> list[dict[str, int]]:
+        return alerts.spike_counts(self.tx, project_id, asks)
 
     def alert_error_counts(
         self, project_id: str, since_ms: float, by: str, keys: list[str]
@@ -422,6 +431,7 @@ class ClickhouseStore:
         self._put("alert_outbox", new, alerts.token("outbox/", [r[0] for r in new]), alerts.OUTBOX)
         cursor_row = [project_id, cursor, alerts.version()]
         self._put("alert_cursors", [cursor_row], "", ("project_id", "position", "version"))
+        self._read_back.enqueued(project_id)
         return len(new)
 
     def due_alerts(self, now_ms: float, limit: int) -> list[Row]:
@@ -443,6 +453,10 @@ class ClickhouseStore:
     def log_alert_delivery(self, entry: Row) -> None:
         row = [entry[name] for name in alerts.DELIVERY]
         self._put("alert_deliveries", [row], "", alerts.DELIVERY)
+
+    def log_alert_deliveries(self, entries: list[Row]) -> None:
+        rows = [[entry[name] for name in alerts.DELIVERY] for entry in entries]
+        self._put("alert_deliveries", rows, "", alerts.DELIVERY)
 
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         return alerts.deliveries(self.tx, rule_id, limit, offset)

@@ -27,6 +27,7 @@ LEFT JOIN error_changes c ON c.error_id = e.id
 LEFT JOIN sessions s ON s.secure_id = e.session_id
 WHERE e.id > ? AND e.id <= ? AND e.project_id = ? ORDER BY e.id LIMIT ?
 """
+IDLE_IDS = 10_000  # an empty read keeps its cursor unless this many ids were passed
 _OUTBOX = (
     "key, rule_id, project_id, channel, slot_ms, event, state, attempts, next_ms, "
     "last_error, created_ms"
@@ -86,6 +87,8 @@ def errors_after(
     # its own snapshot).
     end = int(conn.execute("SELECT coalesce(max(id), 0) FROM errors").fetchone()[0])
     rows = _rows(conn.execute(_ERRORS_AFTER, (after, end, project_id, limit)))
+    if not rows and end - after < IDLE_IDS:  # nothing of this project: keep the cursor
+        return rows, cursor
     if len(rows) < limit:  # read up to the end: other projects' rows are passed too
         return rows, str(max(after, end))
     return rows, str(rows[-1]["id"])
@@ -198,7 +201,10 @@ def error_counts(
             sql = "SELECT count(*) FROM errors WHERE group_id = ? AND ts_ms >= ?"
             value: object = int(key)
         else:
-            sql = "SELECT count(*) FROM errors WHERE ts_ms >= ? AND service = ? AND project_id = ?"
+            sql = (  # no service counts as "" (the evaluator's key for it), as in ClickHouse
+                "SELECT count(*) FROM errors WHERE ts_ms >= ? AND coalesce(service, '') = ? "
+                "AND project_id = ?"
+            )
             out[key] = int(conn.execute(sql, (since_ms, key, project_id)).fetchone()[0])
             continue
         out[key] = int(conn.execute(sql, (value, since_ms)).fetchone()[0])
@@ -210,6 +216,19 @@ def last_slot(conn: sqlite3.Connection, rule_id: str) -> float | None:
         "SELECT max(slot_ms) FROM alert_outbox WHERE rule_id = ?", (rule_id,)
     ).fetchone()
     return None if row is None or row[0] is None else float(row[0])
+
+
+def last_slots(conn: sqlite3.Connection, rule_ids: list[str]) -> dict[str, float]:
+    if not rule_ids:
+        return {}
+    return {
+        str(r): float(ms)
+        for r, ms in conn.execute(
+            "SELECT rule_id, max(slot_ms) FROM alert_outbox "
+            f"WHERE rule_id IN ({', '.join('?' * len(rule_ids))}) GROUP BY rule_id",
+            rule_ids,
+        )
+    }
 
 
 def enqueue(conn: sqlite3.Connection, rows: list[OutboxRow], project_id: str, cursor: str) -> int:
@@ -269,6 +288,14 @@ def log_delivery(conn: sqlite3.Connection, entry: Row) -> None:
         f"INSERT INTO alert_deliveries ({', '.join(_DELIVERY)}) "
         f"VALUES ({', '.join('?' * len(_DELIVERY))})",
         tuple(entry[name] for name in _DELIVERY),
+    )
+
+
+def log_deliveries(conn: sqlite3.Connection, entries: list[Row]) -> None:
+    conn.executemany(
+        f"INSERT INTO alert_deliveries ({', '.join(_DELIVERY)}) "
+        f"VALUES ({', '.join('?' * len(_DELIVERY))})",
+        [tuple(entry[name] for name in _DELIVERY) for entry in entries],
     )
 
 

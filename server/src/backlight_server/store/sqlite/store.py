@@ -331,6 +331,16 @@ class SqliteStore:
         with self._read() as conn:
             return alerts.last_slot(conn, rule_id)
 
+    def alert_last_slots(self, rule_ids: list[str]) -> dict[str, float]:
+        with self._read() as conn:
+            return alerts.last_slots(conn, rule_ids)
+
+    def alert_spike_counts(
+        self, project_id: str, asks: list[tuple[float, str, list[str]]]
+    ) -> list[dict[str, int]]:
+        with self._read() as conn:
+            return [alerts.error_counts(conn, project_id, t, by, keys) for t, by, keys in asks]
+
     def alert_log_counts(
         self, query: LogQuery, environment: str | None, bucket_ms: float, cursor: str
     ) -> LogCounts:
@@ -360,6 +370,10 @@ class SqliteStore:
 
     def log_alert_delivery(self, entry: Row) -> None:
         self._write(lambda c: alerts.log_delivery(c, entry))
+
+    def log_alert_deliveries(self, entries: list[Row]) -> None:
+        if entries:
+            self._write(lambda c: alerts.log_deliveries(c, entries))
 
     def alert_deliveries(self, rule_id: str | None, limit: int, offset: int) -> Row:
         with self._read() as conn:

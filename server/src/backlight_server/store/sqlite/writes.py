@@ -300,10 +300,17 @@ def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
 
 def purge_alerts(conn: sqlite3.Connection, cutoff_ms: float) -> int:
     """Alert outbox rows sent or given up (``delivered``, ``failed``) that were made
-    before ``cutoff_ms``, and delivery-log entries from before it. Rows still pending stay:
-    the deliverer finishes them (a row is tried for hours at most)."""
+    before ``cutoff_ms``, delivery-log entries and group resolutions from before it. Rows
+    still pending stay: the deliverer finishes them (a row is tried for hours at most).
+    The newest resolution stays too: its id keeps the next one's above the cursor
+    ``#resolved`` (ids of a table emptied would start again at 1)."""
     total = conn.execute(
         "DELETE FROM alert_outbox WHERE state IN ('delivered', 'failed') AND created_ms < ?",
+        (cutoff_ms,),
+    ).rowcount
+    total += conn.execute(
+        "DELETE FROM group_resolutions WHERE at_ms < ? "
+        "AND id < (SELECT max(id) FROM group_resolutions)",
         (cutoff_ms,),
     ).rowcount
     return (
