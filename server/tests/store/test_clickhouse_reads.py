@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,33 @@ async def test_the_views_read_in_few_statements(tmp_path: Path) -> None:
     # network, request_traces, spans, logs, errors, session-only logs, the candidates'
     # traces, the log matched by time (version 2's reads: 10)
     assert request_statements <= 8, request_statements
+
+
+async def test_the_alert_read_by_arrival_skips_what_arrived_before(tmp_path: Path) -> None:
+    """Version 5: the evaluator's read of errors after its cursor (``received_ms``) skips
+    the granules that arrived before it, instead of reading the project's errors."""
+    store = _store(tmp_path / "chdb")
+    store.open()
+    try:
+        p = store.default_project()
+        cuts = []
+        for n in range(4):  # four writes: four parts, each of one arrival time
+            cuts.append(now_ms())
+            await asyncio.sleep(0.01)
+            errors = [error(p, f"boom {n}.{i}", error_type=f"Kind{n}x{i}Error") for i in range(10)]
+            await store.write_telemetry(TelemetryBatch(errors=errors), 1)
+        plan = "\n".join(
+            str(r[0])
+            for r in store.tx.query(
+                "EXPLAIN indexes = 1 SELECT id FROM errors WHERE project_id = {p:String} "
+                "AND received_ms > {lo:Float64}",
+                {"p": p, "lo": cuts[-1]},
+                settings=NO_LIMIT,
+            )
+        )
+    finally:
+        store.close()
+    assert "received_mm" in plan, plan
+    after = plan[plan.index("received_mm") :]
+    read, total = after[after.index("Granules: ") + 10 :].split()[0].split("/")
+    assert int(read) < int(total), plan

@@ -279,7 +279,22 @@ def version_3(lay: Layout) -> list[str]:
     ]
 
 
-VERSIONS = [version_1, version_2, version_3, artifacts.version_4]
+def version_5(lay: Layout) -> list[str]:
+    """The alert evaluator's reads by arrival (issue 20): ``errors.received_ms`` (its
+    cursor) and ``group_states.updated_ms`` (resolutions after a cursor) get min-max skip
+    indexes, so each tick reads the parts and granules that arrived since, not the table."""
+    on = lay.on()
+    return [
+        f"ALTER TABLE errors{on} ADD INDEX IF NOT EXISTS received_mm received_ms "
+        "TYPE minmax GRANULARITY 1",
+        f"ALTER TABLE errors{on} MATERIALIZE INDEX received_mm",
+        f"ALTER TABLE group_states{on} ADD INDEX IF NOT EXISTS updated_mm updated_ms "
+        "TYPE minmax GRANULARITY 1",
+        f"ALTER TABLE group_states{on} MATERIALIZE INDEX updated_mm",
+    ]
+
+
+VERSIONS = [version_1, version_2, version_3, artifacts.version_4, version_5]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
 # every start (``ttl_statements``), so a changed retention setting takes effect.
