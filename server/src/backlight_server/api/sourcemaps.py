@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from backlight_server.api.auth import require_token, token_ok
 from backlight_server.errors import ClientError
+from backlight_server.ingest.body import read_body
 from backlight_server.pipeline import jsontext
 from backlight_server.sourcemaps import keys, names, service
 from backlight_server.state import get_state
@@ -191,19 +192,8 @@ def list_artifacts(request: Request, project_id: ProjectId, release: Release) ->
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ClientError(400, "invalid_content_length", "Content-Length is not a number")
-        if int(declared) > limit:
-            raise service.too_large(int(declared), limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise service.too_large(None, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """An uploaded file's bytes; over the cap, the refusal names the setting."""
+    return await read_body(request, limit, service.too_large)
 
 
 @router.put(

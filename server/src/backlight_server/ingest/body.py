@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 from starlette.requests import Request
 
 from backlight_server.errors import ClientError
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refusing anything over ``max_bytes`` before reading it all."""
+def _too_large(size: int | None, max_bytes: int) -> ClientError:
+    if size is None:
+        return ClientError(413, "body_too_large", f"body exceeds {max_bytes} bytes")
+    return ClientError(413, "body_too_large", f"body is {size} bytes; the limit is {max_bytes}")
+
+
+async def read_body(
+    request: Request,
+    max_bytes: int,
+    too_large: Callable[[int | None, int], ClientError] = _too_large,
+) -> bytes:
+    """The raw body, refusing anything over ``max_bytes`` before reading it all: with
+    ``too_large(declared size, or None while streaming, max_bytes)``."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise ClientError(400, "invalid_content_length", "Content-Length is not a number")
         if int(declared) > max_bytes:
-            raise ClientError(
-                413, "body_too_large", f"body is {declared} bytes; the limit is {max_bytes}"
-            )
+            raise too_large(int(declared), max_bytes)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise ClientError(413, "body_too_large", f"body exceeds {max_bytes} bytes")
+            raise too_large(None, max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
 
