@@ -12,14 +12,13 @@ from typing import Any
 
 from backlight_server.alerts.channels.fmt import (
     detail,
-    digest_line,
+    digest_list,
     facts,
     fit,
     headline,
     iso,
     links,
     moment_ms,
-    more_line,
     one_line,
     safe_link,
 )
@@ -50,18 +49,9 @@ def md(text: str, limit: int) -> str:
 
 def _description(alert: Alert, limit: int) -> str:
     if alert.digest:
-        lines: list[str] = []
-        used = 0
-        for event in alert.events[:DIGEST_LINES]:
-            line = "• " + md(digest_line(event), 300)
-            link = safe_link(event.links.group or event.links.logs, 1000)
-            line += f" ([open]({link}))" if link else ""
-            if used + len(line) + 1 > limit - 40:  # room for "and M more"
-                break
-            lines.append(line)
-            used += len(line) + 1
-        more = more_line(len(lines), len(alert.events))
-        return "\n".join(lines + ([more] if more else []))
+        return digest_list(
+            alert, DIGEST_LINES, limit, lambda text: md(text, 300), lambda url: f" ([open]({url}))"
+        )
     event = alert.events[0]
     link_line = " · ".join(f"[{label}]({url})" for label, url in links(event))
     if len(link_line) > limit // 2:

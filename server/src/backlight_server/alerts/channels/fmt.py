@@ -8,7 +8,7 @@ channel, which knows its limits. Everything is linear in the length of its input
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -134,3 +134,27 @@ def moment_ms(event: Event) -> float | None:
 
 def more_line(shown: int, total: int) -> str:
     return f"and {total - shown} more" if total > shown else ""
+
+
+def digest_list(
+    alert: Alert,
+    shown: int,
+    limit: int,
+    line: Callable[[str], str],
+    link: Callable[[str], str],
+) -> str:
+    """A digest's first ``shown`` events, one bulleted line each (``line`` escapes the
+    text, ``link`` renders the event's link in the channel's markup), as many as fit in
+    ``limit`` characters with room left for "and M more", then that line."""
+    lines: list[str] = []
+    used = 0
+    for event in alert.events[:shown]:
+        text = "• " + line(digest_line(event))
+        url = safe_link(event.links.group or event.links.logs, 1000)
+        text += link(url) if url else ""
+        if used + len(text) + 1 > limit - 40:
+            break
+        lines.append(text)
+        used += len(text) + 1
+    more = more_line(len(lines), len(alert.events))
+    return "\n".join(lines + ([more] if more else []))

@@ -12,12 +12,11 @@ from typing import Any
 
 from backlight_server.alerts.channels.fmt import (
     detail,
-    digest_line,
+    digest_list,
     facts,
     fit,
     headline,
     links,
-    more_line,
     one_line,
     safe_link,
 )
@@ -62,18 +61,13 @@ def _buttons(pairs: list[tuple[str, str]]) -> dict[str, Any] | None:
 
 def _digest(alert: Alert) -> str:
     """The first events, one line each, as many as fit, then "and M more"."""
-    lines: list[str] = []
-    used = 0
-    for event in alert.events[:DIGEST_LINES]:
-        line = "• " + mrkdwn(digest_line(event), 300)
-        link = safe_link(event.links.group or event.links.logs, 1000)
-        line += f" <{link}|open>" if link else ""
-        if used + len(line) + 1 > SECTION_MAX - 40:  # room for "and M more"
-            break
-        lines.append(line)
-        used += len(line) + 1
-    more = more_line(len(lines), len(alert.events))
-    return "\n".join(lines + ([more] if more else []))
+    return digest_list(
+        alert,
+        DIGEST_LINES,
+        SECTION_MAX,
+        lambda text: mrkdwn(text, 300),
+        lambda url: f" <{url}|open>",
+    )
 
 
 def render(alert: Alert) -> dict[str, Any]:
