@@ -4,7 +4,8 @@ uploads a built folder to a real ``backlight serve``, with only its backend URL 
 
 The folder is a small TypeScript app bundled and minified by esbuild with source maps.
 The files must land in the store under the release (``--appVersion``) and the names
-``~/<basePath><file>``, byte for byte.
+``~/<basePath><file>``, byte for byte, and a frontend error of that release must then read
+symbolicated (the fixture app of ``server/tests/blsmapp.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import blsmapp
 import httpx
 import pytest
+from blsmsend import assert_original_api, assert_original_page, group_of, throw_and_ingest
 
 from backlight_server.testing import BacklightProcess
 
@@ -171,3 +174,31 @@ def test_highlight_uploader_with_a_wrong_key_is_refused(
     )
     assert done.returncode != 0 and "invalid api key" in done.stdout + done.stderr
     assert stored(backlight, "1") == {}
+
+
+def test_a_stack_is_symbolicated_with_maps_from_highlights_uploader(
+    backlight: BacklightProcess, tmp_path: Path
+) -> None:
+    """The maps highlight's uploader stores are the ones symbolication finds: the fixture
+    app (nested functions, a library frame) throws, the uploader uploads its build with
+    ``--basePath static/``, and the error from ``https://shop.example.com/static/js/app.js``
+    reads with its original ``.ts`` frames and source lines, on the API and the group page."""
+    app = blsmapp.build(tmp_path)
+    done = run_uploader(
+        tmp_path,
+        "--apiKey",
+        upload_key(backlight),
+        "--appVersion",
+        "3.2.1",
+        "--path",
+        "dist",
+        "--basePath",
+        "static/",
+        "--backendUrl",
+        f"{backlight.url}/private",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    url = "https://shop.example.com/static/js/app.js"
+    gid = group_of(backlight, throw_and_ingest(backlight, app, "3.2.1", url))
+    assert_original_api(backlight, gid, url)
+    assert_original_page(backlight, gid, url)
