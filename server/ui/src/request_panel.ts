@@ -1,7 +1,9 @@
 // The request view inside the session page: the server renders it (/requests/{id}?fragment=1),
-// this module shows it. Frontend errors without a request show their stack here instead.
+// this module shows it. Frontend errors without a request show their stack here instead
+// (stack.ts: the same markup as the server's _stack.html).
 import { getHTML } from './api'
 import { el } from './format'
+import { renderStack } from './stack'
 import type { ErrorRow } from './types'
 
 export class RequestPanel {
@@ -38,14 +40,7 @@ export class RequestPanel {
     const title = el('div', 'error-title')
     title.append(el('strong', '', error.type), document.createTextNode(`: ${error.message}`))
     card.append(title)
-    const list = el('ol', 'stack')
-    for (const f of error.stack ?? []) {
-      const item = el('li', f.in_app ? 'in-app' : 'library')
-      const where = `${f.file}${f.line ? `:${f.line}` : ''}${f.column ? `:${f.column}` : ''}`
-      item.append(el('span', 'fn', f.function ?? '?'), el('span', 'file', where))
-      list.append(item)
-    }
-    card.append(list)
+    if (error.stack?.length) card.append(renderStack(error.stack))
     this.body.replaceChildren(card)
     delete this.panel.dataset.requestId
     this.show()

@@ -17,13 +17,29 @@ export type NetworkRow = {
 
 export type ConsoleRow = { ts_ms: number; level: string; message: string }
 
+// A stack frame as the API answers it (schemas.StackFrame, RawFrame, SourceContext): a
+// frontend frame mapped by a source map has `context` and `raw` (the minified frame).
+export type RawFrame = {
+  file: string | null
+  function: string | null
+  line: number | null
+  column: number | null
+}
+
+export type SourceContext = {
+  start: number
+  lines: string[]
+}
+
 export type Frame = {
-  file: string
+  file: string | null
   function: string | null
   line: number | null
   column: number | null
   code: string | null
-  in_app: boolean
+  in_app: boolean | null
+  context?: SourceContext | null
+  raw?: RawFrame | null
 }
 
 export type ErrorRow = {

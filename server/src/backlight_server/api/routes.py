@@ -16,7 +16,11 @@ from backlight_server.api.auth import require_token
 from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
-from backlight_server.symbolicate.apply import symbolicate_group, symbolicate_session
+from backlight_server.symbolicate.apply import (
+    symbolicate_group,
+    symbolicate_linked,
+    symbolicate_session,
+)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -114,7 +118,10 @@ def replay(
     response_model=schemas.RequestView,
 )
 def request_view(request: Request, request_id: str) -> Response:
-    return _json(get_state(request).store.get_request(request_id[:128]))
+    store = get_state(request).store
+    data = store.get_request(request_id[:128])
+    symbolicate_linked(store, data)
+    return _json(data)
 
 
 @router.get(
@@ -207,7 +214,10 @@ def logs(
     response_model=schemas.TraceView,
 )
 def trace(request: Request, trace_id: str) -> Response:
-    return _json(get_state(request).store.get_trace(trace_id[:64].lower()))
+    store = get_state(request).store
+    data = store.get_trace(trace_id[:64].lower())
+    symbolicate_linked(store, data)
+    return _json(data)
 
 
 @router.get(

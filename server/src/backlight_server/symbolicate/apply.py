@@ -25,6 +25,7 @@ __all__ = [
     "symbolicate_errors",
     "symbolicate_frames",
     "symbolicate_group",
+    "symbolicate_linked",
     "symbolicate_session",
 ]
 
@@ -171,3 +172,33 @@ def symbolicate_session(store: Store, data: Row | None, cache: MapCache = MAPS) 
     if isinstance(project, str) and isinstance(sid, str) and data.get("errors"):
         release = version if isinstance(version, str) else None
         symbolicate_errors(store, project, data["errors"], cache, (sid, release))
+
+
+def symbolicate_linked(store: Store, data: Row | None, cache: MapCache = MAPS) -> None:
+    """``get_request``'s and ``get_trace``'s answers: their frontend errors, each by the
+    project of its session (these rows carry no project; one without a session stays raw)."""
+    errors = data.get("errors") if data else None
+    if not isinstance(errors, list):
+        return
+    projects: dict[str, str | None] = {}
+    by_project: dict[str, list[Row]] = {}
+    for row in errors:
+        sid = row.get("session_id") if isinstance(row, dict) else None
+        if not isinstance(sid, str) or row.get("source") != "frontend" or not row.get("stack"):
+            continue
+        if sid not in projects:
+            projects[sid] = _project_of(store, sid)
+        project = projects[sid]
+        if project is not None:
+            by_project.setdefault(project, []).append(row)
+    for project, rows in by_project.items():
+        symbolicate_errors(store, project, rows, cache)
+
+
+def _project_of(store: Store, session_id: str) -> str | None:
+    try:
+        info = store.session_info(session_id)
+    except Exception:  # a store read failing: the frames stay raw, the page renders
+        log.exception("session lookup failed for %s", session_id[:128])
+        return None
+    return info.project_id if info is not None else None

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backlight_server.state import get_state
+from backlight_server.symbolicate.apply import symbolicate_linked
 from backlight_server.ui.render import page, render
 from backlight_server.ui.waterfall import bars
 
@@ -18,7 +19,9 @@ from backlight_server.ui.waterfall import bars
 @page
 def request_view(request: Request) -> Response:
     rid = request.path_params["request_id"][:128]
-    data = get_state(request).store.get_request(rid)
+    store = get_state(request).store
+    data = store.get_request(rid)
+    symbolicate_linked(store, data)
     template = "_request.html" if request.query_params.get("fragment") else "request.html"
     found = bool(data["browser"] or data["span_count"] or data["logs"] or data["errors"])
     return render(

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backlight_server.state import get_state
+from backlight_server.symbolicate.apply import symbolicate_linked
 from backlight_server.ui.render import page, render
 from backlight_server.ui.waterfall import bars
 
@@ -37,7 +38,9 @@ def trace_page(request: Request) -> Response:
             status=404,
             error=f"{trace_id!r} is not a trace id (hex)",
         )
-    data = get_state(request).store.get_trace(trace_id)
+    store = get_state(request).store
+    data = store.get_trace(trace_id)
+    symbolicate_linked(store, data)
     found = bool(data["span_count"] or data["logs"] or data["errors"])
     return render(
         request,
