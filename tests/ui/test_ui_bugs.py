@@ -306,7 +306,8 @@ def test_header_and_player_show_one_duration(ui: Ui, seeded: Seeded) -> None:
     want = _clock(m.dur_ms)  # 8.8 s: from the session's start to its last request's end
 
     def check() -> None:
-        page = watched(ui).page
+        w = watched(ui)
+        page = w.page
         page.goto("/sessions")
         row = page.locator("tr.session-row", has=page.locator(f"a[href='/sessions/{m.sid_dur}']"))
         assert row.locator("td").nth(2).inner_text() == want
@@ -316,6 +317,15 @@ def test_header_and_player_show_one_duration(ui: Ui, seeded: Seeded) -> None:
         total = page.inner_text("#clock").split("/")[1].strip()
         assert header == total == want, (header, total, want)
         assert page.get_attribute("#seek", "max") == str(int(m.dur_ms))
+        # played to its end, the clock stops at that same total (the replay itself ends 0.8 s
+        # earlier: the last request was still in flight)
+        page.select_option("#speed", "8")
+        page.click("#play")
+        page.wait_for_selector("#session[data-playing=true]")
+        page.wait_for_selector("#session[data-playing=false]")
+        assert page.inner_text("#clock") == f"{want} / {want}"
+        assert page.get_attribute("#session", "data-offset-ms") == str(int(m.dur_ms))
+        w.assert_clean("session with a replay inside its span")
         page.close()
 
     ui.run(check)
