@@ -41,6 +41,7 @@ from backlight_server.store.base import Store
 from backlight_server.store.factory import make_store
 from backlight_server.store.sqlite.datadir import read_or_create_secret
 from backlight_server.store.sqlite.health import unavailable
+from backlight_server.ui import notfound
 from backlight_server.ui import routes as ui_routes
 from backlight_server.web.middleware import BrowserGuard
 
@@ -200,7 +201,9 @@ def _error_handlers(app: FastAPI) -> None:
         return json_response({"error": "invalid_parameter", "detail": where}, 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and notfound.wants_page(request):
+            return notfound.page(request)
         codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
         return json_response(
             {"error": codes.get(exc.status_code, "http_error"), "detail": str(exc.detail)},

@@ -46,22 +46,31 @@ export async function loadEvents(
 const playable = (events: Events): boolean =>
   events.length >= 2 && events.some((e) => e.type === FULL_SNAPSHOT)
 
+/**
+ * The player's clock runs over the session's span: from the session's start to its last
+ * recorded moment (the server's ``started_ms`` and ``last_ms``, the same span the page
+ * header calls the session's duration), widened if the replay's events reach outside it.
+ * The replay starts ``lead`` ms into that span: before it, the first snapshot is shown;
+ * after its last event (network requests can end later), the last frame stays.
+ */
 export class Player {
   readonly base: number
   total: number
   private readonly replayer: Replayer | null
+  private readonly lead: number
   private offset = 0
   private playing = false
 
   constructor(
     private readonly frame: HTMLElement,
     events: ReplayPage['events'],
-    fallback: { start: number; end: number },
+    span: { start: number; end: number },
   ) {
     if (!playable(events)) {
       this.replayer = null
-      this.base = fallback.start
-      this.total = Math.max(0, fallback.end - fallback.start)
+      this.base = span.start
+      this.lead = 0
+      this.total = Math.max(0, span.end - span.start)
       return
     }
     this.replayer = new Replayer(inertFrames(events) as never, {
@@ -73,8 +82,9 @@ export class Player {
       speed: 1,
     })
     const meta = this.replayer.getMetaData()
-    this.base = meta.startTime
-    this.total = meta.totalTime
+    this.base = Math.min(span.start, meta.startTime)
+    this.lead = meta.startTime - this.base
+    this.total = Math.max(span.end, meta.endTime) - this.base
     this.replayer.on('resize', () => this.fit())
     this.replayer.on('finish', () => {
       this.playing = false
@@ -104,27 +114,33 @@ export class Player {
   /** Current position, ms from ``base``. */
   current(): number {
     if (this.replayer && this.playing) {
-      this.offset = Math.min(this.total, Math.max(0, this.replayer.getCurrentTime()))
+      const at = this.replayer.getCurrentTime() + this.lead
+      this.offset = Math.min(this.total, Math.max(0, at))
     }
     return this.offset
+  }
+
+  /** The replayer's own time (ms from the replay's first event) at our ``offset``. */
+  private replayTime(offset: number): number {
+    return Math.max(0, offset - this.lead)
   }
 
   seek(offset: number): void {
     this.offset = Math.min(this.total, Math.max(0, offset))
     if (!this.replayer) return
-    if (this.playing) this.replayer.play(this.offset)
-    else this.replayer.pause(this.offset)
+    if (this.playing) this.replayer.play(this.replayTime(this.offset))
+    else this.replayer.pause(this.replayTime(this.offset))
   }
 
   toggle(): void {
     if (!this.replayer) return
     if (this.playing) {
       this.offset = this.current()
-      this.replayer.pause(this.offset)
+      this.replayer.pause(this.replayTime(this.offset))
       this.playing = false
     } else {
       if (this.offset >= this.total) this.offset = 0
-      this.replayer.play(this.offset)
+      this.replayer.play(this.replayTime(this.offset))
       this.playing = true
     }
   }

@@ -145,6 +145,7 @@ async function main(): Promise<void> {
   drawLanes()
   const timeline = byId<HTMLElement>('timeline')
   timeline.addEventListener('click', (event) => {
+    if (event.target === seek) return // the seek bar moves the player through its input event
     const track = (event.target as Element).closest<HTMLElement>('.lane-track') ?? lane('network')
     seekTo(timeAt(event, track, base, player.total))
   })
@@ -156,7 +157,13 @@ async function main(): Promise<void> {
   const skip = byId<HTMLInputElement>('skip')
   const clockLabel = byId<HTMLElement>('clock')
   const playhead = byId<HTMLElement>('playhead')
-  seek.max = String(Math.round(player.total))
+  const durationLabel = document.getElementById('session-duration')
+  const showTotal = (): void => {
+    seek.max = String(Math.round(player.total))
+    // one duration: the header says what the player's clock says (the same span, see Player)
+    if (durationLabel) durationLabel.textContent = clock(player.total)
+  }
+  showTotal()
   play.disabled = seek.disabled = !player.hasReplay
   play.addEventListener('click', () => {
     player.toggle()
@@ -190,7 +197,7 @@ async function main(): Promise<void> {
   // the rest of a long replay streams in after playback can start
   grow = (page) => {
     player.append(page)
-    seek.max = String(Math.round(player.total))
+    showTotal()
     drawLanes()
     tick(false)
   }

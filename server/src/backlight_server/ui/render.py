@@ -154,5 +154,5 @@ def page(handler: Page) -> Page:
     return guarded
 
 
-def not_found(request: Request, what: str) -> HTMLResponse:
-    return render(request, "not_found.html", status=404, what=what)
+def not_found(request: Request, what: str, path: str = "") -> HTMLResponse:
+    return render(request, "not_found.html", status=404, what=what, path=path)

@@ -14,7 +14,7 @@ from backlight_server.state import get_state
 from backlight_server.store.queries import SessionQuery
 from backlight_server.symbolicate.apply import symbolicate_session
 from backlight_server.ui import params
-from backlight_server.ui.render import not_found, page, render
+from backlight_server.ui.render import not_found, page, plain, render
 
 PAGE_SIZE = 50
 # Sessions with more network requests than this get their rows' backend summaries from
@@ -49,21 +49,24 @@ _ERROR_KEYS = (
 def sessions_list(request: Request) -> Response:
     has = params.choice(request, "errors", ("yes", "no"))
     offset = params.integer(request, "offset")
-    data = get_state(request).store.list_sessions(
-        SessionQuery(
-            start_ms=params.since_ms(request),
-            user=params.text(request, "user"),
-            has_errors={"yes": True, "no": False}.get(has or ""),
-            url_contains=params.text(request, "url", 2048),
-            limit=PAGE_SIZE,
-            offset=offset,
-        )
+    query = SessionQuery(
+        start_ms=params.since_ms(request),
+        user=params.text(request, "user"),
+        has_errors={"yes": True, "no": False}.get(has or ""),
+        url_contains=params.text(request, "url", 2048),
+        limit=PAGE_SIZE,
+        offset=offset,
     )
+    filtered = any(
+        v is not None for v in (query.start_ms, query.user, query.has_errors, query.url_contains)
+    )
+    data = get_state(request).store.list_sessions(query)
     return render(
         request,
         "sessions.html",
         nav="sessions",
         data=data,
+        filtered=filtered,
         page_size=PAGE_SIZE,
         ranges=params.RANGES,
     )
@@ -71,6 +74,15 @@ def sessions_list(request: Request) -> Response:
 
 def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: row.get(k) for k in keys}
+
+
+def _shown(row: dict[str, Any], keys: tuple[str, ...], texts: tuple[str, ...]) -> dict[str, Any]:
+    """``_pick`` with the ``texts`` fields as shown: terminal colour codes out."""
+    out = _pick(row, keys)
+    for key in texts:
+        if out[key] is not None:
+            out[key] = plain(out[key])
+    return out
 
 
 @page
@@ -82,13 +94,18 @@ def session_page(request: Request) -> Response:
         return not_found(request, f"session {sid}")
     symbolicate_session(store, data)
     errors = sorted(
-        (_pick(e, _ERROR_KEYS) for e in [*data["errors"], *data["backend_errors"]]),
+        (
+            _shown(e, _ERROR_KEYS, ("type", "message"))
+            for e in [*data["errors"], *data["backend_errors"]]
+        ),
         key=lambda e: float(e["ts_ms"]),
     )
     client: dict[str, Any] = {
         "session": _pick(data["session"], ("secure_id", "started_ms", "last_ms")),
         "network": [_pick(n, _NETWORK_KEYS) for n in data["network"]],
-        "console": [_pick(c, ("ts_ms", "level", "message")) for c in data["console"]],
+        "console": [
+            _shown(c, ("ts_ms", "level", "message"), ("message",)) for c in data["console"]
+        ],
         "errors": errors,
         "start_at": params.number(request, "t"),
         "open_request": params.text(request, "request", 128),

@@ -73,7 +73,7 @@ def diagnose(c: dict[str, Any]) -> list[Finding]:
                 "CORS blocked x-highlight-request",
                 f"{c['requests_with_id_failed']} requests that carried the header "
                 "failed with a CORS or network error. Allow the request headers "
-                "x-highlight-request and traceparent in the API's CORS "
+                "x-highlight-request, traceparent and baggage in the API's CORS "
                 "configuration (Access-Control-Allow-Headers).",
             )
         )

@@ -36,21 +36,26 @@ def trace_page(request: Request) -> Response:
             t=None,
             bars=[],
             status=404,
+            wanted=trace_id,
             error=f"{trace_id!r} is not a trace id (hex)",
         )
     store = get_state(request).store
     data = store.get_trace(trace_id)
+    if not (data["span_count"] or data["logs"] or data["errors"]):
+        # one message, not "nothing recorded" above an empty waterfall's "no spans"
+        return render(
+            request,
+            "trace.html",
+            nav="traces",
+            t=None,
+            bars=[],
+            wanted=trace_id,
+            status=404,
+            error=f"Nothing is recorded for trace {trace_id}: no span, log or error carries "
+            "this trace id (yet: spans can arrive a few seconds after the request).",
+        )
     symbolicate_linked(store, data)
-    found = bool(data["span_count"] or data["logs"] or data["errors"])
-    return render(
-        request,
-        "trace.html",
-        nav="traces",
-        t=data,
-        bars=bars(data["spans"]),
-        status=200 if found else 404,
-        error=None if found else f"nothing recorded for trace {trace_id}",
-    )
+    return render(request, "trace.html", nav="traces", t=data, bars=bars(data["spans"]))
 
 
 routes = [
