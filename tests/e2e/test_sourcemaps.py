@@ -122,8 +122,11 @@ class Run:
     version: str
     upload_key: str
 
-    def upload(self) -> None:
-        """``backlight sourcemaps upload``, as CI runs it."""
+    def upload(self, version: str | None = None, url_prefix: str | None = None) -> None:
+        """``backlight sourcemaps upload``, as CI runs it (by default under the app's
+        version and origin)."""
+        version = version or self.version
+        url_prefix = url_prefix or self.origin.url
         done = subprocess.run(
             [
                 sys.executable,
@@ -135,9 +138,9 @@ class Run:
                 "--project",
                 self.server.project,
                 "--version",
-                self.version,
+                version,
                 "--url-prefix",
-                self.origin.url,
+                url_prefix,
                 "--server",
                 self.server.url,
             ],
@@ -148,11 +151,11 @@ class Run:
         )
         assert done.returncode == 0, done.stderr
         files = self.server.api(
-            f"/api/v1/projects/{self.server.project}/artifacts", release=self.version
+            f"/api/v1/projects/{self.server.project}/artifacts", release=version
         )["files"]
         assert {f["url"] for f in files} == {
-            f"{self.origin.url}/js/app.js",
-            f"{self.origin.url}/js/app.js.map",
+            f"{url_prefix}/js/app.js",
+            f"{url_prefix}/js/app.js.map",
         }
 
 
@@ -200,6 +203,23 @@ def test_error_group_page_shows_the_typescript_source(
             assert top["file"] == f"{origin.url}/js/app.js" and "raw" not in top, top
         delivery.after(run)
         in_thread(lambda: _group_page(run, group, f"sourcemap-{bundler}-{delivery.name}"))
+    finally:
+        origin.close()
+
+
+def test_the_debug_id_sent_finds_the_map_under_any_release_and_url(
+    apps: dict[str, Built], server: BacklightProcess
+) -> None:
+    """Rollup's build, uploaded after the error under another release and URL prefix
+    (neither matches the error): the debug id the SDK sent with the error finds it."""
+    built = apps["rollup"]
+    origin = AppOrigin(built.dist)
+    try:
+        run = Run(built, server, origin, "rollup-2.4.0", _upload_key(server))
+        origin.page = _page(server, run.version)
+        group = in_thread(lambda: _throw_in_chromium(run))
+        run.upload(version="build-7781", url_prefix="https://cdn.example.com/assets")
+        in_thread(lambda: _group_page(run, group, "sourcemap-rollup-debug-id"))
     finally:
         origin.close()
 
