@@ -40,6 +40,8 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "tests" / "apps" / "smapp"
 SDK = ROOT / "sdk" / "browser"
+UI_SRC = ROOT / "server" / "ui"
+UI_BUILD = ROOT / "server" / "src" / "backlight_server" / "ui" / "static" / "build"
 SHOTS = ROOT / "artifacts" / "screenshots"
 BUNDLERS = ("esbuild", "rollup")
 THROW_LINE = 9  # src/util/format.ts: throw new Error(`negative price: ${cents}`)
@@ -69,6 +71,16 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
         out[bundler] = Built(bundler, folder / "dist", source_map.get("debugId"))
     assert out["rollup"].debug_id and not out["esbuild"].debug_id
     return out
+
+
+@pytest.fixture(scope="session")
+def ui_assets() -> Path:
+    """The UI's esbuild output (its stack styles), rebuilt when a source is newer."""
+    sources = [*UI_SRC.joinpath("src").rglob("*"), UI_SRC / "build.mjs", UI_SRC / "package.json"]
+    bundle = UI_BUILD / "session.js"
+    if not bundle.exists() or max(p.stat().st_mtime for p in sources) > bundle.stat().st_mtime:
+        subprocess.run(["npm", "run", "--silent", "build"], cwd=UI_SRC, check=True)
+    return UI_BUILD
 
 
 @pytest.fixture(scope="session")
@@ -180,7 +192,7 @@ DELIVERIES = [
 
 
 @pytest.fixture
-def server(tmp_path: Path, sdk_dist: Path) -> Iterator[BacklightProcess]:
+def server(tmp_path: Path, sdk_dist: Path, ui_assets: Path) -> Iterator[BacklightProcess]:
     """A server per test: uploads are per project and debug ids match across releases."""
     with BacklightProcess(tmp_path / "data", env={"BACKLIGHT_SDK_DIR": str(sdk_dist)}) as s:
         yield s
