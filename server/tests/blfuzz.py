@@ -197,6 +197,7 @@ def browser_batch(project: str, sid: str, seq: int) -> dict[str, Any]:
                 ],
                 "raw_stack": "TypeError: x\n    at f (http://shop.test/app.js:1:2)",
                 "payload": {"any": "json"},
+                "debug_ids": {"http://shop.test/app.js": "85314830-023f-4cf1-a267-535f4e37bb17"},
             }
         ],
         "track": [{"ts": now, "event": "checkout", "properties": {"total": 3}}],
@@ -216,6 +217,7 @@ def session_start(project: str, sid: str) -> dict[str, Any]:
         "sdk_version": "0",
         "environment": "fuzz",
         "service": "web",
+        "app_version": "1.4.2",
     }
 
 

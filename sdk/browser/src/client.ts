@@ -5,13 +5,14 @@
  */
 import { type Taken, Buffer, batchJson } from './buffer'
 import { errorEntry, listenErrors, patchConsole } from './capture'
+import { pageDebugIds } from './debugids'
 import { jsonSafe } from './format'
 import { flushWaiting, patchFetch, patchXhr, type NetConfig } from './network'
 import { findSite, matches, type Page, type Rules } from './origins'
 import { addCustom, fullSnapshot, hiddenWatcher, isUserActivity, type ReplayEvent, startReplay } from './replay'
 import { expired, type KV, Session } from './session'
 import { BEACON_BUDGET, Transport } from './transport'
-import type { Log, NetworkRecordingOptions, Options, PrivacySetting } from './types'
+import type { ErrorEntry, Log, NetworkRecordingOptions, Options, PrivacySetting } from './types'
 import { VERSION } from './version'
 
 const MAX_BATCH = 2 * 1024 * 1024
@@ -56,9 +57,21 @@ export function settings(o: Options, defaultBackend: string): Settings {
     console: !o.disableConsoleRecording,
     environment: o.environment ?? 'production',
     service: o.serviceName,
-    version: o.version,
+    version: appVersion(o),
     debug: !!o.debug,
   }
+}
+
+const MAX_VERSION = 512
+
+/** `version`, else `appVersion`, else `serviceVersion`: a string (numbers too), capped. */
+function appVersion(o: Options): string | undefined {
+  for (const v of [o.version, o.appVersion, o.serviceVersion] as unknown[]) {
+    if ((typeof v === 'string' && v) || (typeof v === 'number' && Number.isFinite(v))) {
+      return String(v).slice(0, MAX_VERSION)
+    }
+  }
+  return undefined
 }
 
 function storage(): KV | null {
@@ -143,7 +156,7 @@ export class Client {
     const capture = {
       active: () => this.active,
       console: (e: unknown) => this.add('console', e),
-      error: (e: unknown) => this.add('errors', e),
+      error: (e: ErrorEntry) => this.addError(e),
       log: this.log,
     }
     if (this.s.console) patchConsole(console, capture)
@@ -252,6 +265,18 @@ export class Client {
   consumeError(error: unknown, message?: string, payload?: unknown): void {
     const e = errorEntry(error, 'consumeError', payload === undefined ? undefined : jsonSafe(payload))
     if (message) e.message = `${message}: ${e.message}`
+    this.addError(e)
+  }
+
+  /** An error, with the debug ids of the scripts its frames name. */
+  private addError(e: ErrorEntry): void {
+    if (!this.active) return
+    try {
+      const ids = pageDebugIds.forFrames(e.stack)
+      if (ids) e.debug_ids = ids
+    } catch (err) {
+      this.log('debug ids', err)
+    }
     this.add('errors', e)
   }
 

@@ -57,7 +57,12 @@ export interface Options {
   privacySetting?: PrivacySetting
   environment?: string
   serviceName?: string
+  /** Your app's version (the release its source maps are uploaded under). */
   version?: string
+  /** Same as `version` (highlight's client option name; used when `version` is not set). */
+  appVersion?: string
+  /** Same as `version` (OpenTelemetry's `service.version`; used when neither is set). */
+  serviceVersion?: string
   disableSessionRecording?: boolean
   disableConsoleRecording?: boolean
   enableTraceparent?: boolean
@@ -86,6 +91,8 @@ export interface ErrorEntry {
   stack: StackFrame[]
   raw_stack: string
   payload?: unknown
+  /** `{script URL: debug id}` for the scripts the stack names that registered one. */
+  debug_ids?: Record<string, string>
 }
 
 export type ConsoleLevel = 'log' | 'info' | 'warn' | 'error' | 'debug'

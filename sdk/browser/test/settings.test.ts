@@ -65,3 +65,16 @@ test("highlight.run's older option names still work", () => {
   assert.equal(settings({ networkRecording: false }, 'https://b').net.record, false)
   assert.equal(settings({ tracingOrigins: false }, 'https://b').rules, false)
 })
+
+test('the app version: version, else appVersion, else serviceVersion; numbers become strings', () => {
+  const b = 'https://b'
+  assert.equal(settings({}, b).version, undefined)
+  assert.equal(settings({ appVersion: 'abc123' }, b).version, 'abc123')
+  assert.equal(settings({ serviceVersion: '2.0.1' }, b).version, '2.0.1')
+  assert.equal(settings({ version: '1.0', appVersion: 'x', serviceVersion: 'y' }, b).version, '1.0')
+  assert.equal(settings({ version: '', appVersion: 'x' }, b).version, 'x')
+  const loose = (o: Record<string, unknown>) => settings(o as Parameters<typeof settings>[0], b).version
+  assert.equal(loose({ version: 42 }), '42')
+  assert.equal(loose({ version: { a: 1 }, serviceVersion: NaN }), undefined, 'other types are ignored')
+  assert.equal(loose({ version: 'v'.repeat(600) })!.length, 512, 'capped as the server caps it')
+})

@@ -163,10 +163,17 @@ def frontend_error(
             {
                 "source": f.cut(source, MAX_SHORT) if isinstance(source, str) else None,
                 "payload": item.get("payload"),
+                **_debug_ids(item, at),
             }
         ),
         fingerprint=fingerprint(etype, message, frames),
     )
+
+
+def _debug_ids(item: dict[str, Any], at: str) -> dict[str, Any]:
+    """``{"debug_ids": {script URL: id}}`` when the error carries any (symbolicate/)."""
+    ids = f.debug_ids(item, "debug_ids", at)
+    return {"debug_ids": ids} if ids else {}
 
 
 def _events(batch: BrowserBatch, events: list[Any], window: tuple[float, float]) -> None:

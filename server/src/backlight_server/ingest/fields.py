@@ -7,6 +7,7 @@ store has been checked here for type and range, so reads can trust its shape.
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
@@ -18,6 +19,9 @@ MAX_HEADERS = 200
 MAX_HEADER_NAME = 256
 MAX_HEADER_VALUE = 8192
 MAX_TIMING_KEYS = 32
+MAX_DEBUG_IDS = 64
+MAX_SCRIPT_URL = 2048
+_DEBUG_ID = re.compile(r"[0-9a-fA-F-]{32,36}")
 CUT = "…[truncated]"
 
 
@@ -156,3 +160,26 @@ def timing(data: dict[str, Any], key: str, where: str = "") -> dict[str, float |
             raise bad(f"{field}.{name[:64]}", "must be null or a number of ms from 0 to 1e9")
         out[name[:64]] = None if ms is None else float(ms)
     return out
+
+
+def debug_ids(data: dict[str, Any], key: str, where: str = "") -> dict[str, str] | None:
+    """Script URL → debug id (a UUID: 32 to 36 hex digits and dashes), at most
+    ``MAX_DEBUG_IDS`` entries; ids lowercased. Empty: None."""
+    value = data.get(key)
+    if value is None:
+        return None
+    field = where + key
+    if not isinstance(value, dict):
+        raise bad(field, "must be an object of script URL to debug id")
+    if len(value) > MAX_DEBUG_IDS:
+        raise bad(field, f"{len(value)} entries; the limit is {MAX_DEBUG_IDS}")
+    out: dict[str, str] = {}
+    for url, debug_id in value.items():
+        if not url or len(url) > MAX_SCRIPT_URL:
+            raise bad(field, f"a script URL is empty or longer than {MAX_SCRIPT_URL} characters")
+        if not isinstance(debug_id, str) or not (
+            len(debug_id) <= 36 and _DEBUG_ID.fullmatch(debug_id)
+        ):
+            raise bad(f"{field}.{url[:64]}", "must be a debug id: 32 to 36 hex digits and dashes")
+        out[url] = debug_id.lower()
+    return out or None
