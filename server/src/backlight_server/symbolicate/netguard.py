@@ -175,10 +175,10 @@ def _kind(ip: Address) -> str | None:
         return "loopback"
     if ip.is_link_local:
         return "link-local"
-    if ip.is_private:
-        return "private"
     if ip.is_reserved:
         return "reserved"
+    if ip.is_private:
+        return "private"
     if not ip.is_global:  # 100.64.0.0/10 and the rest IANA lists as not global
         return "non-global"
     return None
