@@ -358,3 +358,25 @@ async def test_header_inline_map_and_uploaded_maps_win(
     origin.routes["/c.js"] = Route(b"not the script")
     assert_original(await backlight.top(await backlight.ingest(bundle, url)), url)
     assert origin.hits["/c.js"] == 0
+
+
+async def test_a_fetched_scripts_debug_id_finds_an_uploaded_map(
+    backlight: Backlight, tmp_path: Path, origin: Origin
+) -> None:
+    debug_id = "5c3f9a1e-2b7d-4e8a-9f10-0123456789ab"
+    built = blsmapp.build(tmp_path, debug_id=debug_id)
+    for name, kind, body in (
+        ("~/x.js", "script", built.script),
+        ("~/x.map", "map", built.source_map),
+    ):
+        sha = hashlib.sha256(body).hexdigest()
+        art = Artifact(backlight.project, "other", name, kind, sha, len(body), debug_id)
+        backlight.store.put_artifact(art, body)  # another release, other names
+    backlight.allow(origin.url)
+    origin.routes["/d.js"] = Route(built.script)
+    url = origin.url + "/d.js"
+    gid = await backlight.ingest(built, url)
+    assert_original(await backlight.top(gid), url)
+    assert origin.hits == {"/d.js": 1}  # its map was not fetched: the uploaded one is used
+    assert_original(await backlight.top(gid), url)
+    assert origin.hits == {"/d.js": 1}  # remembered
