@@ -24,6 +24,7 @@ from backlight_server.alerts.events import base_url
 from backlight_server.alerts.service import AlertService
 from backlight_server.api import openapi
 from backlight_server.api.routes import router as api_router
+from backlight_server.api.sourcemap_fetch import router as sourcemap_fetch_router
 from backlight_server.api.sourcemaps import router as sourcemaps_router
 from backlight_server.errors import ClientError
 from backlight_server.guard import ErrorGuard
@@ -41,6 +42,7 @@ from backlight_server.store.base import Store
 from backlight_server.store.factory import make_store
 from backlight_server.store.sqlite.datadir import read_or_create_secret
 from backlight_server.store.sqlite.health import unavailable
+from backlight_server.symbolicate import fetch
 from backlight_server.ui import notfound
 from backlight_server.ui import routes as ui_routes
 from backlight_server.web.middleware import BrowserGuard
@@ -136,6 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
     except BaseException:
         store.close()
         raise
+    fetch.install(store, fetch.Fetcher.of(settings))  # reads of this store may fetch maps
     metrics = Metrics(store.queue_depth, store.health)
     store.observe_writes(metrics.write_latency.observe)
     state = AppState(
@@ -179,6 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.router.routes.append(route)
     app.include_router(api_router)
     app.include_router(sourcemaps_router)
+    app.include_router(sourcemap_fetch_router)
     openapi.install(app)
     app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")
     app.add_middleware(ErrorGuard)

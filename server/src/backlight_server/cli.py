@@ -1,5 +1,5 @@
-"""The ``backlight`` command: ``serve``, ``project create|list|upload-key``, ``doctor``,
-``migrate``, ``sourcemaps upload``."""
+"""The ``backlight`` command: ``serve``, ``project create|list|upload-key|sourcemap-fetch``,
+``doctor``, ``migrate``, ``sourcemaps upload``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from backlight_server.ops import migrate
 from backlight_server.settings import Settings, env_name, settings_from_env
 from backlight_server.sourcemaps import command as sourcemaps
 from backlight_server.store.base import Store
+from backlight_server.symbolicate import command as fetch_command
 
 
 def _serve_parser(sub: Any) -> None:
@@ -60,6 +61,7 @@ def _project_parser(sub: Any) -> None:
     listing = psub.add_parser("list", help="List projects.")
     listing.add_argument("--data-dir", dest="data_dir", type=Path, default=None)
     sourcemaps.add_key_parser(psub)
+    fetch_command.add_parser(psub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +122,8 @@ def project_command(args: argparse.Namespace) -> int:
     try:
         if args.project_command == "upload-key":
             return sourcemaps.keys_command(store, args)
+        if args.project_command == "sourcemap-fetch":
+            return fetch_command.run(store, args)
         if args.project_command == "create":
             pid = args.project_id
             if pid is not None and (not pid or len(pid) > 64 or not pid.isprintable()):

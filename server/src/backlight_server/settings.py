@@ -165,6 +165,50 @@ class Settings:
             "purged hourly with the other data. 0 keeps them until deleted."
         ),
     )
+    sourcemap_fetch_allow_private: bool = field(
+        default=False,
+        metadata=_meta(
+            "Let the source-map fetch path connect to loopback, private, link-local and "
+            "other non-public addresses (for tests and intranets; never on a server whose "
+            "projects you do not trust). See docs/sourcemaps.md#fetching-maps."
+        ),
+    )
+    sourcemap_fetch_max_bytes: int = field(
+        default=32 * MiB,
+        metadata=_meta(
+            "Largest script or source map the fetch path reads (bytes); the download stops "
+            "there and the frame stays minified."
+        ),
+    )
+    sourcemap_fetch_timeout_s: float = field(
+        default=10.0,
+        metadata=_meta(
+            "Total time of one fetch (the script or the map, every redirect, every byte); "
+            "a slower server is cut there. 0.05 to 120."
+        ),
+    )
+    sourcemap_fetch_connect_timeout_s: float = field(
+        default=3.0,
+        metadata=_meta("Time to connect, per fetch of the source-map fetch path (s)."),
+    )
+    sourcemap_fetch_concurrency: int = field(
+        default=4,
+        metadata=_meta("Most source-map fetches in flight at once on this server."),
+    )
+    sourcemap_fetch_ttl_s: float = field(
+        default=600.0,
+        metadata=_meta(
+            "Seconds a fetched map is used before its script is fetched again (per project "
+            "and script URL)."
+        ),
+    )
+    sourcemap_fetch_failure_ttl_s: float = field(
+        default=60.0,
+        metadata=_meta(
+            "Seconds a failed or refused fetch is remembered, so its script is not asked "
+            "for again on every read."
+        ),
+    )
 
     @property
     def db_path(self) -> Path:
@@ -221,7 +265,21 @@ def settings_from_env(
         raise SystemExit("sqlite_synchronous must be 'normal' or 'full'")
     if not 0.05 <= settings.alert_interval_s <= 3600:
         raise SystemExit("alert_interval_s must be between 0.05 and 3600 seconds")
+    _check_fetch(settings)
     return settings
+
+
+def _check_fetch(s: Settings) -> None:
+    if not 0.05 <= s.sourcemap_fetch_timeout_s <= 120:
+        raise SystemExit("sourcemap_fetch_timeout_s must be between 0.05 and 120 seconds")
+    if not 0.05 <= s.sourcemap_fetch_connect_timeout_s <= 120:
+        raise SystemExit("sourcemap_fetch_connect_timeout_s must be between 0.05 and 120 seconds")
+    if not 1 <= s.sourcemap_fetch_concurrency <= 256:
+        raise SystemExit("sourcemap_fetch_concurrency must be between 1 and 256")
+    if not 1 <= s.sourcemap_fetch_max_bytes <= 1024 * MiB:
+        raise SystemExit("sourcemap_fetch_max_bytes must be between 1 and 1 GiB")
+    if s.sourcemap_fetch_ttl_s < 0 or s.sourcemap_fetch_failure_ttl_s < 0:
+        raise SystemExit("sourcemap_fetch_ttl_s and sourcemap_fetch_failure_ttl_s must be >= 0")
 
 
 def describe() -> list[tuple[str, str, str, str]]:

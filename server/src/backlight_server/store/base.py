@@ -78,6 +78,18 @@ class Artifact:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """A project's source-map fetch settings (``symbolicate/fetch.py``): off, and no
+    origins, until set. ``origins`` are normalised by ``symbolicate/netguard.py``
+    (``scheme://host[:port]`` or ``scheme://*.domain[:port]``)."""
+
+    project_id: str
+    enabled: bool = False
+    origins: tuple[str, ...] = ()
+    updated_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """Whether the store can write: one snapshot, replaced whole, read without a lock."""
 
@@ -288,6 +300,16 @@ class Store(Protocol):
         ...
 
     def delete_upload_key(self, project_id: str, key_id: str) -> bool: ...
+
+    # the source-map fetch path (symbolicate/fetch.py): per project, off by default
+    def sourcemap_fetch(self, project_id: str) -> FetchConfig:
+        """The project's fetch settings; ``FetchConfig(project_id)`` (off) when never set."""
+        ...
+
+    def set_sourcemap_fetch(self, config: FetchConfig) -> FetchConfig:
+        """Replace the project's fetch settings (checked by the caller); the stored value,
+        with ``updated_ms`` now."""
+        ...
 
     # background jobs: run by one server of many
     def lease(self, name: str, holder: str, seconds: float) -> bool:

@@ -10,11 +10,12 @@ nothing stored changes, so a map uploaded after the error applies to it from the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from backlight_server.pipeline.frames import in_app
 from backlight_server.store.base import Store
+from backlight_server.symbolicate import fetch
 from backlight_server.symbolicate.cache import MapCache
 from backlight_server.symbolicate.maps import Original, ParsedMap
 from backlight_server.symbolicate.resolve import Missing, Resolver
@@ -123,7 +124,34 @@ def _map(resolver: Resolver, url: str, debug_id: str | None, cache: MapCache) ->
         except Exception:
             log.exception("source map load failed for %s", url[:200])
             return None
-    return None
+    return _fetched(resolver, url, cache)  # no uploaded map: the fetch path, if on
+
+
+def _fetched(resolver: Resolver, url: str, cache: MapCache) -> ParsedMap | None:
+    """The map the script at ``url`` names, fetched (symbolicate/fetch.py) when this
+    server has the fetch path and the project switched it on; never raises."""
+    fetcher = fetch.fetcher_for(resolver.store)
+    if fetcher is None or not url.lower().startswith(("http://", "https://")):
+        return None
+
+    def uploaded(debug_id: str) -> tuple[Hashable, ParsedMap] | None:
+        place = resolver.by_debug_id(debug_id)
+        try:
+            parsed = cache.get(place.key, place.load)
+        except Missing:
+            return None
+        return (place.key, parsed) if parsed is not None else None
+
+    try:
+        config = resolver.fetch_config()
+        if not config.enabled or not config.origins:
+            return None
+        return fetcher.map_for(
+            resolver.project_id, config.origins, url, cache, uploaded, resolver.budget
+        )
+    except Exception:  # a store read failing, a bug: the frame stays raw
+        log.exception("source map fetch failed for %s", url[:200])
+        return None
 
 
 def _frame(raw: Row, original: Original) -> Row:

@@ -33,6 +33,16 @@ class MapCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def peek(self, key: Hashable) -> ParsedMap | None:
+        """The parsed map under ``key`` if one is kept (``None``: absent, or a failure)."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return found[0]
+
     def get(self, key: Hashable, make: Callable[[], ParsedMap | None]) -> ParsedMap | None:
         """The parsed map under ``key``; ``make`` parses it on a miss (outside the lock:
         two threads may parse the same map once each, and the second result is kept)."""

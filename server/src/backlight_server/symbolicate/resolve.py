@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from backlight_server.store.base import Artifact, Store
+from backlight_server.store.base import Artifact, FetchConfig, Store
 from backlight_server.symbolicate import maps
+from backlight_server.symbolicate.fetch import Budget
 from backlight_server.symbolicate.maps import ParsedMap
 
 __all__ = ["Found", "Missing", "Resolver", "candidates"]
@@ -48,6 +49,14 @@ class Resolver:
     def __init__(self, store: Store, project_id: str, release: str | None) -> None:
         self.store, self.project_id, self.release = store, project_id, release
         self._listing: dict[str, Artifact] | None = None
+        self._fetch: FetchConfig | None = None
+        self.budget = Budget()  # new fetches this read may start
+
+    def fetch_config(self) -> FetchConfig:
+        """The project's fetch settings (symbolicate/fetch.py), read once per read."""
+        if self._fetch is None:
+            self._fetch = self.store.sourcemap_fetch(self.project_id)
+        return self._fetch
 
     def listing(self) -> dict[str, Artifact]:
         if self._listing is None:
@@ -92,6 +101,10 @@ class Resolver:
             if art.kind == "map" and art.ref and urljoin(art.url, art.ref) in wanted:
                 return art
         return None
+
+    def by_debug_id(self, debug_id: str) -> Found:
+        """The uploaded map with this debug id (its ``load`` raises ``Missing`` if none)."""
+        return self._by_debug_id(debug_id.lower())
 
     def _by_debug_id(self, debug_id: str) -> Found:
         project, store = self.project_id, self.store

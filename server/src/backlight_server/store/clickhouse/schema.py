@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backlight_server.store.clickhouse import artifacts
+from backlight_server.store.clickhouse import artifacts, fetchcfg
 
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
@@ -294,7 +294,14 @@ def version_5(lay: Layout) -> list[str]:
     ]
 
 
-VERSIONS = [version_1, version_2, version_3, artifacts.version_4, version_5]
+VERSIONS = [
+    version_1,
+    version_2,
+    version_3,
+    artifacts.version_4,
+    version_5,
+    fetchcfg.version_6,
+]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
 # every start (``ttl_statements``), so a changed retention setting takes effect.

@@ -18,8 +18,8 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Artifact, Health, LogCounts, OutboxRow, Row
-from backlight_server.store.clickhouse import alerts, artifacts, reads, writes
+from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
+from backlight_server.store.clickhouse import alerts, artifacts, fetchcfg, reads, writes
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import (
@@ -534,3 +534,13 @@ class ClickhouseStore:
         ]
         self._put("upload_keys", rows, "", artifacts.KEY)
         return bool(found)
+
+    # --- the source-map fetch path's settings (store/clickhouse/fetchcfg.py) ---
+    def sourcemap_fetch(self, project_id: str) -> FetchConfig:
+        return fetchcfg.get(self.tx, project_id)
+
+    def set_sourcemap_fetch(self, config: FetchConfig) -> FetchConfig:
+        now = time.time() * 1000
+        row = fetchcfg.row(config, now, alerts.version())
+        self._put("sourcemap_fetch", [row], "", fetchcfg.COLUMNS)
+        return FetchConfig(config.project_id, config.enabled, tuple(config.origins), now)

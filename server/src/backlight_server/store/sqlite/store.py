@@ -21,9 +21,9 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Artifact, Health, LogCounts, OutboxRow, Row
+from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
-from backlight_server.store.sqlite import alerts, annotate, artifacts, reads, writes
+from backlight_server.store.sqlite import alerts, annotate, artifacts, fetchcfg, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
 from backlight_server.store.sqlite.health import unavailable
 from backlight_server.store.sqlite.migrations import migrate
@@ -422,3 +422,12 @@ class SqliteStore:
 
     def delete_upload_key(self, project_id: str, key_id: str) -> bool:
         return bool(self._write(lambda c: artifacts.delete_key(c, project_id, key_id)))
+
+    # --- the source-map fetch path's settings (store/sqlite/fetchcfg.py) ---
+    def sourcemap_fetch(self, project_id: str) -> FetchConfig:
+        with self._read() as conn:
+            return fetchcfg.get(conn, project_id)
+
+    def set_sourcemap_fetch(self, config: FetchConfig) -> FetchConfig:
+        stored: FetchConfig = self._write(lambda c: fetchcfg.put(c, config))
+        return stored
