@@ -10,8 +10,9 @@ maps; the error group page, at 1440 px, shows the original ``.ts`` file, line, f
 and source lines.
 
 How the maps reach the server is a parameter (``Delivery``): uploaded before the error,
-or after it (display is symbolicated when read). A later way, a map fetched from an
-allowlisted loopback origin, is one more ``Delivery``.
+or after it (display is symbolicated when read), or fetched by the server from the app's
+origin once the project allowlists it (the opt-in fetch path; loopback is allowed by
+``BACKLIGHT_SOURCEMAP_FETCH_ALLOW_PRIVATE`` for the test).
 """
 
 from __future__ import annotations
@@ -185,16 +186,29 @@ def _nothing(run: Run) -> None:
     pass
 
 
+def _allow_fetch(run: Run) -> None:
+    """The project switches the fetch path on for the app's origin: the script and the map
+    its ``sourceMappingURL`` names are fetched when the error is read."""
+    r = httpx.put(
+        f"{run.server.url}/api/v1/projects/{run.server.project}/sourcemap-fetch",
+        json={"enabled": True, "origins": [run.origin.url]},
+        headers={"Authorization": f"Bearer {run.server.token}"},
+    )
+    assert r.status_code == 200, r.text
+
+
 DELIVERIES = [
     Delivery("upload-before", before=Run.upload, after=_nothing),
     Delivery("upload-after", before=_nothing, after=Run.upload),
+    Delivery("fetch", before=_nothing, after=_allow_fetch),
 ]
 
 
 @pytest.fixture
 def server(tmp_path: Path, sdk_dist: Path, ui_assets: Path) -> Iterator[BacklightProcess]:
     """A server per test: uploads are per project and debug ids match across releases."""
-    with BacklightProcess(tmp_path / "data", env={"BACKLIGHT_SDK_DIR": str(sdk_dist)}) as s:
+    env = {"BACKLIGHT_SDK_DIR": str(sdk_dist), "BACKLIGHT_SOURCEMAP_FETCH_ALLOW_PRIVATE": "true"}
+    with BacklightProcess(tmp_path / "data", env=env) as s:
         yield s
 
 
