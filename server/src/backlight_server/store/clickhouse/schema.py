@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backlight_server.store.clickhouse import artifacts
+from backlight_server.store.clickhouse import artifacts, groups
 
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
@@ -294,7 +294,21 @@ def version_5(lay: Layout) -> list[str]:
     ]
 
 
-VERSIONS = [version_1, version_2, version_3, artifacts.version_4, version_5]
+def version_6(lay: Layout) -> list[str]:
+    """Reserved: another change of issue 21 (the source-map fetch path) takes version 6.
+    Empty on this branch; replaced when the two are merged."""
+    return []
+
+
+VERSIONS = [
+    version_1,
+    version_2,
+    version_3,
+    artifacts.version_4,
+    version_5,
+    version_6,
+    groups.version_7,
+]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
 # every start (``ttl_statements``), so a changed retention setting takes effect.
