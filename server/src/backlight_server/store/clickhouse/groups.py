@@ -14,11 +14,14 @@ instances in both groups until the next regroup of the project moves the old gro
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from backlight_server.store.base import Row
-from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
 from backlight_server.store.ids import group_id
+
+if TYPE_CHECKING:  # schema.py imports this module to register version_7
+    from backlight_server.store.clickhouse.schema import Layout
 
 _STATES = ("open", "resolved", "ignored")
 _COLUMNS = (
@@ -26,10 +29,12 @@ _COLUMNS = (
     "stack, raw_stack, session_id, request_id, trace_id, span_id, service, environment, "
     "url, attributes"
 )
+# The new values are aliased under other names: a SELECT alias named like a column would
+# replace that column in the WHERE clause too (ClickHouse resolves aliases there).
 _COPY = (
     f"INSERT INTO errors ({_COLUMNS}) SELECT "
-    + _COLUMNS.replace("group_id, ", "{n:UInt64} AS group_id, ", 1).replace(
-        "fingerprint, ", "{f:String} AS fingerprint, ", 1
+    + _COLUMNS.replace("group_id, ", "{n:UInt64} AS moved_group_id, ", 1).replace(
+        "fingerprint, ", "{f:String} AS moved_fingerprint, ", 1
     )
     + " FROM errors WHERE project_id = {p:String} AND group_id = {o:UInt64}"
 )
@@ -82,8 +87,8 @@ def merge(tx: Transport, project_id: str, moves: list[tuple[int, str]]) -> int:
         now = time.time() * 1000
         if state != (had or "open"):
             tx.command(
-                "INSERT INTO group_states (project_id, group_id, state, updated_ms) VALUES "
-                "({p:String}, {n:UInt64}, {s:String}, {t:Float64})",
+                "INSERT INTO group_states (project_id, group_id, state, updated_ms) SELECT "
+                "{p:String}, {n:UInt64}, {s:String}, {t:Float64}",
                 {**p, "s": state, "t": now},
                 NO_LIMIT,
             )
@@ -107,11 +112,11 @@ def _alias(
             NO_LIMIT,
         )
     ]
-    rows = [(o, new, fingerprint) for o in [old, *pointing]] + [(new, 0, "")]
+    rows = [(o, new, fingerprint) for o in [old, *pointing] if o != new] + [(new, 0, "")]
     for o, n, f in rows:
         tx.command(
             "INSERT INTO group_aliases (old_id, project_id, new_id, fingerprint, merged_ms) "
-            "VALUES ({o:UInt64}, {p:String}, {n:UInt64}, {f:String}, {t:Float64})",
+            "SELECT {o:UInt64}, {p:String}, {n:UInt64}, {f:String}, {t:Float64}",
             {"o": o, "p": project_id, "n": n, "f": f, "t": now},
             NO_LIMIT,
         )
