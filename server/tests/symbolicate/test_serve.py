@@ -114,7 +114,10 @@ def group_of(server: BacklightProcess, message: str) -> int:
 
 
 def assert_original_api(server: BacklightProcess, gid: int, url: str) -> None:
-    view: dict[str, Any] = server.api(f"/api/v1/error-groups/{gid}")
+    r = httpx.get(
+        f"{server.url}/api/v1/error-groups/{gid}", headers=auth(server), follow_redirects=True
+    )
+    view: dict[str, Any] = r.raise_for_status().json()
     top = view["instances"][0]["stack"][0]
     assert top["file"].endswith("src/util/format.ts")
     assert top["function"] == "formatPrice"
@@ -126,7 +129,8 @@ def assert_original_api(server: BacklightProcess, gid: int, url: str) -> None:
 
 
 def assert_original_page(server: BacklightProcess, gid: int, url: str) -> None:
-    page = httpx.get(f"{server.url}/errors/{gid}", headers=auth(server))
+    # follows the redirect of a group merged by the maps (docs/sourcemaps.md, "Grouping")
+    page = httpx.get(f"{server.url}/errors/{gid}", headers=auth(server), follow_redirects=True)
     assert page.status_code == 200
     text = html.unescape(page.text)
     line = blsmapp.line_of(blsmapp.FORMAT_TS, "throw new Error")

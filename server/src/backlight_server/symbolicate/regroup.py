@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from backlight_server.errors import StorageUnavailable
 from backlight_server.pipeline import stack
 from backlight_server.pipeline.model import Frame
 from backlight_server.store.base import Row, Store
@@ -156,6 +157,10 @@ class Regrouper:
     def _run(self, project_id: str) -> None:
         name = f"regroup:{project_id}"
         try:
+            health = self.store.health()
+            if not health.ok:  # closed, or cannot write: an upload will schedule it again
+                log.warning("regroup of project %s not done: %s", project_id, health.reason)
+                return
             if not self.store.lease(name, self.holder, LEASE_S):
                 self.schedule(project_id, RETRY_S)
                 return
@@ -163,6 +168,8 @@ class Regrouper:
                 regroup_project(self.store, project_id, self.cache)
             finally:
                 self.store.lease(name, self.holder, 0)
+        except (StorageUnavailable, RuntimeError) as exc:  # a store closed or unreachable
+            log.warning("regroup of project %s not done: %s", project_id, exc)
         except Exception:
             log.exception("regroup of project %s failed", project_id)
         finally:
