@@ -55,18 +55,24 @@ async def test_a_broken_map_keeps_the_minified_fingerprint(
 ) -> None:
     built = blsmapp.build(tmp_path)
     raw = blsmapp.throw(built, URL)
-    for url, data in ((URL, built.script), (URL + ".map", b'{"version": 3, "mappings": [')):
-        r = await client.put(
-            f"/api/v1/projects/{project}/artifacts",
-            params={"release": "3.0", "url": url},
-            content=data,
-            headers=AUTH,
-        )
-        assert r.status_code == 200, r.text
+    broken = b'{"version": 3, "mappings": ['
+    for release, source_map in (("3.0", broken), ("3.1", built.source_map)):
+        for url, data in ((URL, built.script), (URL + ".map", source_map)):
+            r = await client.put(
+                f"/api/v1/projects/{project}/artifacts",
+                params={"release": release, "url": url},
+                content=data,
+                headers=AUTH,
+            )
+            assert r.status_code == 200, r.text
     assert (await send(client, project, raw, "3.0", {})).status_code == 200
+    assert (await send(client, project, raw, "3.1", {})).status_code == 200
     store: Store = app.state.backlight.store
-    group = store.list_error_groups(ErrorGroupQuery(project_id=project))["groups"][0]
-    assert group["stack"][0]["file"] == URL  # stored minified, grouped as minified
+    groups = store.list_error_groups(ErrorGroupQuery(project_id=project))["groups"]
+    # the same minified error: grouped as minified with the broken map, by its original
+    # frames with the good one
+    assert len(groups) == 2
+    assert all(g["stack"][0]["file"] == URL for g in groups)  # both stored minified
 
 
 async def test_debug_ids_find_the_map(
