@@ -129,34 +129,6 @@ def _network(sid: str, item: dict[str, Any], at: str, window: tuple[float, float
     )
 
 
-MAX_DEBUG_IDS = 64
-_DEBUG_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
-
-
-def debug_ids(item: dict[str, Any], at: str) -> dict[str, str] | None:
-    """``debug_ids``: {script URL: the debug id its bundler wrote}, as the browser SDK
-    reads them (docs/sourcemaps.md); kept in the error's attributes."""
-    value = item.get("debug_ids")
-    if value is None:
-        return None
-    rule = (
-        f"must be an object of at most {MAX_DEBUG_IDS} script URL (at most {MAX_URL} "
-        "characters) → debug id (hex digits and dashes, at most 64) pairs"
-    )
-    if not isinstance(value, dict) or len(value) > MAX_DEBUG_IDS:
-        raise f.bad(at + "debug_ids", rule)
-    for url, ident in value.items():
-        if (
-            not isinstance(url, str)
-            or not 0 < len(url) <= MAX_URL
-            or not isinstance(ident, str)
-            or not 0 < len(ident) <= 64
-            or not set(ident) <= _DEBUG_ID_CHARS
-        ):
-            raise f.bad(at + "debug_ids", rule)
-    return {url: ident.lower() for url, ident in value.items()}
-
-
 def frontend_error(
     project: str,
     sid: str,
@@ -172,13 +144,6 @@ def frontend_error(
     if not frames and raw:
         frames = stack.parse(raw)
     source = item.get("source")
-    attributes: dict[str, Any] = {
-        "source": f.cut(source, MAX_SHORT) if isinstance(source, str) else None,
-        "payload": item.get("payload"),
-    }
-    ids = debug_ids(item, at)
-    if ids:
-        attributes["debug_ids"] = ids
     return ErrorRecord(
         project_id=project,
         ts_ms=f.epoch_ms(item, "ts", window, at),
@@ -194,7 +159,12 @@ def frontend_error(
         service=None,
         environment=None,
         url=f.string(item, "url", MAX_URL, at),
-        attributes=json_text(attributes),
+        attributes=json_text(
+            {
+                "source": f.cut(source, MAX_SHORT) if isinstance(source, str) else None,
+                "payload": item.get("payload"),
+            }
+        ),
         fingerprint=fingerprint(etype, message, frames),
     )
 
