@@ -54,24 +54,31 @@ try { globalThis.checkout(); } catch (e) { process.stdout.write(e.stack); }
 
 @dataclass(frozen=True)
 class App:
-    dist: Path  # holds js/app.js and js/app.js.map
+    dist: Path  # holds js/<name>.js and js/<name>.js.map
     script: bytes
     source_map: bytes
+    name: str = "app"
 
 
-def build(folder: Path, debug_id: str | None = None) -> App:
-    """Bundle and minify the app into ``folder/dist/js``; with ``debug_id``, write it into
-    the script and the map as bundler plugins do."""
+def build(folder: Path, debug_id: str | None = None, name: str = "app", prelude: str = "") -> App:
+    """Bundle and minify the app into ``folder/dist/js/<name>.js``; with ``debug_id``,
+    write it into the script and the map as bundler plugins do. ``prelude``: TypeScript
+    bundled before the app (``src/prelude.ts``), so that the same source gets other
+    minified names and positions (another build)."""
     src = folder / "src"
     (src / "util").mkdir(parents=True)
     (src / "util/format.ts").write_text(FORMAT_TS)
     (src / "cart.ts").write_text(CART_TS)
-    (src / "main.ts").write_text(MAIN_TS)
+    main = MAIN_TS
+    if prelude:
+        (src / "prelude.ts").write_text(prelude)
+        main = 'import "./prelude";\n' + main
+    (src / "main.ts").write_text(main)
     lib = folder / "node_modules/tinylib"
     lib.mkdir(parents=True)
     (lib / "index.js").write_text(LIB_JS)
     (lib / "package.json").write_text('{"name": "tinylib", "module": "index.js"}')
-    out = folder / "dist/js/app.js"
+    out = folder / f"dist/js/{name}.js"
     subprocess.run(
         [
             str(ESBUILD),
@@ -87,7 +94,7 @@ def build(folder: Path, debug_id: str | None = None) -> App:
         cwd=folder,
         timeout=60,
     )
-    map_path = out.with_name("app.js.map")
+    map_path = out.with_name(f"{name}.js.map")
     if debug_id:
         script = out.read_text().rstrip("\n")
         head, sep, tail = script.rpartition("\n//# sourceMappingURL=")
@@ -95,7 +102,7 @@ def build(folder: Path, debug_id: str | None = None) -> App:
         data = json.loads(map_path.read_text())
         data["debugId"] = debug_id
         map_path.write_text(json.dumps(data))
-    return App(folder / "dist", out.read_bytes(), map_path.read_bytes())
+    return App(folder / "dist", out.read_bytes(), map_path.read_bytes(), name)
 
 
 def throw(app: App, url: str) -> str:
@@ -103,7 +110,7 @@ def throw(app: App, url: str) -> str:
     runner = app.dist.parent / "run.cjs"
     runner.write_text(RUN_JS)
     done = subprocess.run(
-        ["node", str(runner), str(app.dist / "js/app.js"), url],
+        ["node", str(runner), str(app.dist / f"js/{app.name}.js"), url],
         check=True,
         capture_output=True,
         text=True,

@@ -82,7 +82,8 @@ def assert_original_api(server: BacklightProcess, gid: int, url: str) -> None:
 
 
 def assert_original_page(server: BacklightProcess, gid: int, url: str) -> None:
-    page = httpx.get(f"{server.url}/errors/{gid}", headers=auth(server))
+    # follows the redirect of a group merged by the maps (docs/sourcemaps.md, "Grouping")
+    page = httpx.get(f"{server.url}/errors/{gid}", headers=auth(server), follow_redirects=True)
     assert page.status_code == 200
     text = html.unescape(page.text)
     line = blsmapp.line_of(blsmapp.FORMAT_TS, "throw new Error")

@@ -137,6 +137,7 @@ class BacklightProcess:
             params=params,  # type: ignore[arg-type]
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=30,
+            follow_redirects=True,  # a group merged by source maps answers 307 to its new id
         )
         r.raise_for_status()
         data: dict[str, Any] = r.json()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from backlight_server.api import alerts, schemas
 from backlight_server.api.auth import require_token
@@ -147,11 +147,17 @@ def error_groups(
     "/error-groups/{group_id}",
     summary="An error group with its latest instances",
     response_model=schemas.ErrorGroupView,
+    responses={307: {"description": "the group was merged into another: its URL"}},
 )
 def error_group(request: Request, group_id: GroupId, limit: Limit = 100) -> Response:
     store = get_state(request).store
     data = store.get_error_group(group_id, limit)
     if data is None:
+        alias = store.group_aliases([group_id]).get(group_id)
+        if alias is not None:  # merged by a source map (docs/sourcemaps.md, "Grouping")
+            path = request.url.path.rsplit("/", 1)[0] + f"/{alias[0]}"
+            query = request.url.query
+            return RedirectResponse(path + (f"?{query}" if query else ""), status_code=307)
         raise HTTPException(404, f"no error group {group_id}")
     symbolicate_group(store, data)
     return _json(data)

@@ -20,6 +20,7 @@ from backlight_server.ingest.browser_schema import browser_batch, parse_json, se
 from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.pipeline.model import BrowserBatch, SessionInfo
 from backlight_server.state import AppState, get_state
+from backlight_server.symbolicate.grouping import group_batch
 
 _JSON_TYPES = {"application/json", "text/plain", ""}
 
@@ -64,6 +65,7 @@ def _decode_batch(state: AppState, raw: bytes, encoding: str | None) -> tuple[Br
     info = session_info(data, window)
     _check_project(state, info.project_id)
     records = browser_batch(data, info, window)
+    group_batch(state.store, records)  # frontend errors by their original frames
     if info.started_ms == 0.0:
         info.started_ms = time.time() * 1000
     return records, len(body)

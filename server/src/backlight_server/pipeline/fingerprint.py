@@ -10,6 +10,20 @@ fingerprint = sha1(type, normalised message, top 3 in-app frames), where
   none, the top 3 frames are each named by module and function only (``frames.module_of``:
   no line number, no install location, no version), so an upgrade of the runtime or of a
   library keeps the group.
+
+Frontend errors whose scripts have a source map (docs/sourcemaps.md, "Grouping") are
+fingerprinted from their **original** frames (``original_frame``), so two builds of the
+same source agree although their minified names, files and positions differ:
+- a frame the map covers is (original source path, original function name, the original
+  line's text from ``sourcesContent`` as its code line, else the original line number);
+  the path is ``source_path``: no ``webpack://name/`` (or other ``scheme://``) prefix, no
+  query, no leading ``./`` or ``../`` segments, no ``.`` segments, forward slashes, so
+  ``webpack://shop/./src/a.ts`` and ``../../src/a.ts`` are both ``src/a.ts``; a function
+  name the map does not know is empty (never the minified one);
+- it is in app unless its original source is library code (``node_modules``, …);
+- a frame the map does not cover stays as sent. The rule above then applies unchanged.
+The stored frames stay the minified ones; the shared vectors are
+``tests/vectors/fingerprint.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from backlight_server.pipeline.frames import module_of, strip_query
+from backlight_server.pipeline.frames import in_app, module_of, strip_query
 from backlight_server.pipeline.model import Frame
 
 TOP_FRAMES = 3
@@ -67,6 +81,32 @@ def _app_key(frame: Frame) -> str:
 
 def _library_key(frame: Frame) -> str:
     return f"{module_of(frame.file)}|{_function(frame)}"
+
+
+def source_path(path: str) -> str:
+    """An original source path as two builds of the same source name it (linear)."""
+    text = strip_query(path.replace("\\", "/"))
+    scheme = text.find("://")
+    if 0 < scheme <= 32 and text[:scheme].replace("-", "").isalnum():
+        rest = text[scheme + 3 :]
+        if text[:scheme].lower() in ("http", "https"):
+            slash = rest.find("/")  # a URL: its path
+            rest = rest[slash:] if slash >= 0 else ""
+        elif not rest.startswith("/"):
+            slash = rest.find("/")  # webpack://<namespace>/…
+            rest = rest[slash + 1 :] if slash >= 0 else rest
+        text = rest
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    start = 0
+    while start < len(parts) and parts[start] == "..":
+        start += 1
+    return "/".join(parts[start:])
+
+
+def original_frame(file: str, function: str | None, line: int, code: str | None) -> Frame:
+    """The frame a fingerprint uses for a position a source map covers."""
+    path = source_path(file)
+    return Frame(path, function or "", line, None, code, in_app(path or file))
 
 
 def fingerprint(error_type: str, message: str, frames: list[Frame]) -> str:

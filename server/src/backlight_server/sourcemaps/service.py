@@ -11,6 +11,7 @@ from backlight_server.settings import Settings, env_name
 from backlight_server.sourcemaps import keys
 from backlight_server.sourcemaps.inspect import inspect
 from backlight_server.store.base import Artifact, Row, Store
+from backlight_server.symbolicate import regroup
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ def store_file(
         if held is None or held[0].sha256 != seen.sha256:
             _refuse_at_cap(limits, files, total, len(data), held is not None)
     status = store.put_artifact(art, data)
+    if status != "unchanged":  # errors already stored may now group by original frames
+        regroup.schedule(store, project_id)
     return {
         "status": status,
         "release": release,

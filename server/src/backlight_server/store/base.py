@@ -144,6 +144,27 @@ class Store(Protocol):
         for those of these sessions that have one."""
         ...
 
+    # error groups merged by source maps (symbolicate/regroup.py, docs/sourcemaps.md
+    # "Grouping"). Synchronous: called from ingest worker threads and the regroup job.
+    def frontend_group_heads(self, project_id: str, limit: int) -> list[Row]:
+        """The project's frontend groups, the ``limit`` most recently seen first, each as
+        ``{group_id, fingerprint}`` and its latest instance's ``type, message, stack,
+        raw_stack, session_id, attributes``."""
+        ...
+
+    def merge_error_groups(self, project_id: str, moves: list[tuple[int, str]]) -> int:
+        """Move each group ``(old id, new fingerprint)`` into the group of the new
+        fingerprint (``ids.group_id``): instances keep their row ids and arrival times,
+        counts add up, first/last seen widen, the state is open if any was, else resolved
+        if any was, else ignored; the old id becomes an alias of the new one. Returns the
+        groups moved (an old id that holds no group, or whose new id is itself, is
+        skipped)."""
+        ...
+
+    def group_aliases(self, group_ids: list[int]) -> dict[int, tuple[int, str]]:
+        """For those of these ids that were merged away: ``(new id, its fingerprint)``."""
+        ...
+
     # alerts (alerts/): rules, the evaluator's cursor per project, the outbox, the
     # delivery log. Synchronous: called from the alerts thread and API worker threads.
     def alert_rules(self, project_id: str | None = None) -> list[Row]:

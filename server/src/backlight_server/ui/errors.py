@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backlight_server.state import get_state
@@ -49,6 +49,9 @@ def group_page(request: Request) -> Response:
     store = get_state(request).store
     data = store.get_error_group(group_id, 100)
     if data is None:
+        alias = store.group_aliases([group_id]).get(group_id)
+        if alias is not None:  # merged by a source map (docs/sourcemaps.md, "Grouping")
+            return RedirectResponse(f"/errors/{alias[0]}", status_code=307)
         return not_found(request, f"error group {group_id}")
     symbolicate_group(store, data)
     instances = data["instances"]

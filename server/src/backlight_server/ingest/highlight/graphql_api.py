@@ -38,6 +38,7 @@ from backlight_server.pipeline import jsontext
 from backlight_server.pipeline.linkage import ID_RULE, MAX_ID, clean_id
 from backlight_server.pipeline.model import BrowserBatch, Identify, SessionInfo, TrackRecord
 from backlight_server.state import AppState, get_state
+from backlight_server.symbolicate.grouping import group_batch
 
 MAX_SEQ = 2**62
 Resolver = Callable[..., Awaitable[Any]]
@@ -125,7 +126,9 @@ def _payload(
     seq = _seq(payload_id)
     if isinstance(variables, str):
         variables = decode_compressed(variables, state.settings.max_decompressed_bytes)
-    return payload_batch(session, seq, variables, time.time() * 1000)
+    batch = payload_batch(session, seq, variables, time.time() * 1000)
+    group_batch(state.store, batch)  # frontend errors by their original frames
+    return batch
 
 
 async def _push(

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backlight_server.store.clickhouse import artifacts, fetchcfg
+from backlight_server.store.clickhouse import artifacts, fetchcfg, groups
 
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
@@ -301,6 +301,7 @@ VERSIONS = [
     artifacts.version_4,
     version_5,
     fetchcfg.version_6,
+    groups.version_7,
 ]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at

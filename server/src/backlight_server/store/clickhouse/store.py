@@ -19,7 +19,7 @@ from backlight_server.pipeline.model import (
     TrackRecord,
 )
 from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
-from backlight_server.store.clickhouse import alerts, artifacts, fetchcfg, reads, writes
+from backlight_server.store.clickhouse import alerts, artifacts, fetchcfg, groups, reads, writes
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import (
@@ -361,6 +361,18 @@ class ClickhouseStore:
 
     def app_versions(self, session_ids: list[str]) -> dict[str, str]:
         return reads.app_versions(self.tx, session_ids)
+
+    def frontend_group_heads(self, project_id: str, limit: int) -> list[Row]:
+        return groups.heads(self.tx, project_id, limit)
+
+    def merge_error_groups(self, project_id: str, moves: list[tuple[int, str]]) -> int:
+        """On the writer thread, after the rows waiting in its buffer are inserted."""
+        if not moves:
+            return 0
+        return int(self.writer.submit(lambda tx: groups.merge(tx, project_id, moves), 1).result())
+
+    def group_aliases(self, group_ids: list[int]) -> dict[int, tuple[int, str]]:
+        return groups.aliases(self.tx, group_ids)
 
     # --- alerts ---
     def _put(self, table: str, rows: list[list[Any]], token: str, columns: tuple[str, ...]) -> None:

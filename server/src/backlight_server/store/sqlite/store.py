@@ -23,7 +23,15 @@ from backlight_server.pipeline.model import (
 )
 from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
-from backlight_server.store.sqlite import alerts, annotate, artifacts, fetchcfg, reads, writes
+from backlight_server.store.sqlite import (
+    alerts,
+    annotate,
+    artifacts,
+    fetchcfg,
+    merges,
+    reads,
+    writes,
+)
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
 from backlight_server.store.sqlite.health import unavailable
 from backlight_server.store.sqlite.migrations import migrate
@@ -294,6 +302,20 @@ class SqliteStore:
     def app_versions(self, session_ids: list[str]) -> dict[str, str]:
         with self._read() as conn:
             return reads.app_versions(conn, session_ids)
+
+    def frontend_group_heads(self, project_id: str, limit: int) -> list[Row]:
+        with self._read() as conn:
+            return merges.heads(conn, project_id, limit)
+
+    def merge_error_groups(self, project_id: str, moves: list[tuple[int, str]]) -> int:
+        now = time.time() * 1000
+        return int(
+            self.writer.submit(lambda c: merges.merge(c, project_id, moves, now), 1).result()
+        )
+
+    def group_aliases(self, group_ids: list[int]) -> dict[int, tuple[int, str]]:
+        with self._read() as conn:
+            return merges.aliases(conn, group_ids)
 
     # --- alerts ---
     def _write(self, apply: Apply) -> Any:
