@@ -58,7 +58,8 @@ from backlight_server.store.factory import check_url, make_store
 from backlight_server.store.ids import group_id
 
 SQLITE_SCHEMA = 11  # the SQLite schema version this reads (store/sqlite/migrations)
-# Not copied: source maps (9), projects' fetch settings (10), aliases of error groups merged by source maps (11).
+# Not copied: source maps (9), projects' fetch settings (10), aliases of error groups
+# merged by source maps (11).
 CHUNK_ROWS = 5000
 REPLAY_CHUNK_ROWS = 200  # replay chunks are large: fewer a chunk
 # (table, converted row count) after each chunk is inserted and before its checkpoint:
