@@ -160,7 +160,7 @@ def _open(page: Page, sid: str, width: int = 1440, query: str = "") -> None:
 def _box(page: Page, selector: str) -> dict[str, float]:
     box = page.locator(selector).first.bounding_box()
     assert box is not None, selector
-    return dict(box)
+    return {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]}
 
 
 def _clock(ms: float) -> str:
