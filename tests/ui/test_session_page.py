@@ -184,8 +184,7 @@ def test_bug1_the_drawer_link_names_what_it_opens(ui: Ui, seeded: Seeded) -> Non
         page.wait_for_selector("#request-panel .error-card ol.stack")
         assert link.inner_text() == "open the error group"
         assert link.get_attribute("href") == f"/errors/{s.frontend_group}"
-        page.click("#request-close")  # the drawer covers the lists: closed, then a request
-        page.click("[data-tab=network]")
+        page.click("[data-tab=network]")  # beside the open drawer
         page.click(f".net-row[data-request-id='{s.r_fail}']")
         page.locator(f"#request-panel .request-view[data-request-id='{s.r_fail}']").wait_for()
         assert link.get_attribute("href") == f"/requests/{s.r_fail}"
@@ -643,7 +642,7 @@ def test_lists_render_before_the_replay_downloads(ui: Ui, seeded: Seeded) -> Non
         page = w.page
         page.route("**/api/v1/sessions/*/replay*", lambda route: held.append(route))
         page.goto(f"/sessions/{s.sid}")
-        page.wait_for_selector("#session[data-lists=ready]")
+        page.locator("#list-network .net-row").first.wait_for(timeout=10_000)
         assert held, "the replay was not asked for"
         assert page.get_attribute("#session", "data-state") == "loading"
         assert page.locator("#list-network .net-row").count() == 3

@@ -66,13 +66,14 @@ export function clickMarks(clicks: readonly Click[]): Mark[] {
 
 /** The lanes drawn from the page's own data (no replay needed). */
 export function dataMarks(data: SessionData): Record<string, Mark[]> {
-  const failedRequests = new Set(data.errors.map((e) => e.request_id))
+  const failedRequests = new Set(data.errors.flatMap((e) => (e.request_id ? [e.request_id] : [])))
   return {
     track: data.track.map((t) => ({ ms: t.ts_ms, label: `track: ${t.event}` })),
     network: data.network.map((n) => ({
       ms: n.start_ms,
       label: `${n.method} ${n.url} ${n.status || n.error || ''}`,
-      bad: (n.backend?.errors ?? 0) > 0 || failedRequests.has(n.request_id) || n.status >= 500 ||
+      bad: (n.backend?.errors ?? 0) > 0 || (n.request_id !== null && failedRequests.has(n.request_id)) ||
+        n.status >= 500 ||
         n.error !== null,
     })),
     console: data.console.filter((c) => c.level === 'error').map((c) => ({ ms: c.ts_ms, label: c.message })),

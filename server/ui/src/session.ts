@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const data = JSON.parse(byId('session-data').textContent ?? '{}') as SessionData
   const selectTab = setupTabs()
   const panel = new RequestPanel(byId('request-panel'))
-  panel.onToggle = (open) => root.classList.toggle('drawer-open', open)
+  panel.onToggle = (open) => document.body.classList.toggle('drawer-open', open) // session.css
   const msg = byId<HTMLElement>('player-msg')
 
   // the player's clock until the replay is there: the session's span, position ``pending``
