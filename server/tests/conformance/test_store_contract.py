@@ -98,6 +98,7 @@ async def test_session_round_trip(opened: Opened) -> None:
     assert [(c["level"], c["message"]) for c in view["console"]] == [("warn", "careful")]
     overview = store.get_session_overview(sid)
     assert overview is not None and overview["network"][0]["backend"] is not None
+    assert [e["event"] for e in overview["track"]] == ["buy"]  # the session page shows them
     assert store.get_session("missing") is None
     page = store.get_replay(sid, -1, 1)
     assert len(page["events_json"]) == 1 and page["next_seq"] == 0

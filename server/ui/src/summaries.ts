@@ -14,13 +14,17 @@ export class Summaries {
     private readonly changed: () => void,
   ) {}
 
-  /** Asks for the summaries of rows [first, last) that have none yet. */
-  want(first: number, last: number): void {
-    for (let i = first; i < last; i++) {
-      const row = this.rows[i]
-      if (row && row.backend === null && row.request_id) this.pending.add(row.request_id)
+  /** Asks for the summaries of ``rows`` (the rows in view, or all) that have none yet. */
+  want(rows: readonly NetworkRow[]): void {
+    for (const row of rows) {
+      if (row.backend === null && row.request_id) this.pending.add(row.request_id)
     }
     if (this.pending.size && !this.timer) this.timer = window.setTimeout(() => void this.load(), 60)
+  }
+
+  /** True while some rows still wait for their summary. */
+  get busy(): boolean {
+    return this.pending.size > 0
   }
 
   private async load(): Promise<void> {
@@ -35,8 +39,9 @@ export class Summaries {
     }
     for (const id of ids) this.pending.delete(id)
     const none: Backend = { spans: 0, logs: 0, errors: 0, worst_level: null }
+    const asked = new Set(ids)
     for (const row of this.rows) {
-      if (row.backend === null && row.request_id && ids.includes(row.request_id)) {
+      if (row.backend === null && row.request_id && asked.has(row.request_id)) {
         row.backend = answer[row.request_id] ?? none
       }
     }

@@ -61,4 +61,8 @@ export type SessionData = {
   errors: ErrorRow[]
   start_at: number | null
   open_request: string | null
+  /** `H.track` events (their properties are shown by the server in the Context tab) */
+  track: TrackRow[]
 }
+
+export type TrackRow = { ts_ms: number; event: string }

@@ -15,6 +15,7 @@ from backlight_server.store.queries import SessionQuery
 from backlight_server.symbolicate.apply import symbolicate_session
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, plain, render
+from backlight_server.ui.useragent import describe
 
 PAGE_SIZE = 50
 # Sessions with more network requests than this get their rows' backend summaries from
@@ -43,6 +44,11 @@ _ERROR_KEYS = (
     "service",
     "stack",
 )
+# Track events embedded in the page (the timeline's lane and the Context tab); a session
+# with more shows its first ones and says how many it has.
+MAX_TRACK = 2000
+MAX_SHOWN_CHARS = 300
+MAX_METADATA = 50
 
 
 @page
@@ -85,6 +91,41 @@ def _shown(row: dict[str, Any], keys: tuple[str, ...], texts: tuple[str, ...]) -
     return out
 
 
+def _short(value: Any) -> str:
+    """Any stored value as one line of at most ``MAX_SHOWN_CHARS`` characters."""
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    text = plain(text)
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
+
+
+def _metadata(value: Any) -> list[tuple[str, str]]:
+    """``identify`` metadata as (key, value) pairs; a stored value that is no object is
+    shown as one pair."""
+    if value is None or value == {}:
+        return []
+    if not isinstance(value, dict):
+        return [("value", _short(value))]
+    return [(_short(k), _short(v)) for k, v in list(value.items())[:MAX_METADATA]]
+
+
+def _track(rows: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict) or not isinstance(row.get("ts_ms"), int | float):
+            continue
+        props = row.get("properties")
+        out.append(
+            {
+                "ts_ms": float(row["ts_ms"]),
+                "event": _short(row.get("event") or ""),
+                "properties": None if props in (None, {}) else _short(props),
+            }
+        )
+        if len(out) >= MAX_TRACK:
+            break
+    return out
+
+
 @page
 def session_page(request: Request) -> Response:
     sid = request.path_params["secure_id"][:128]
@@ -100,8 +141,10 @@ def session_page(request: Request) -> Response:
         ),
         key=lambda e: float(e["ts_ms"]),
     )
+    session = data["session"]
+    track = _track(data.get("track"))
     client: dict[str, Any] = {
-        "session": _pick(data["session"], ("secure_id", "started_ms", "last_ms")),
+        "session": _pick(session, ("secure_id", "started_ms", "last_ms")),
         "network": [_pick(n, _NETWORK_KEYS) for n in data["network"]],
         "console": [
             _shown(c, ("ts_ms", "level", "message"), ("message",)) for c in data["console"]
@@ -109,9 +152,19 @@ def session_page(request: Request) -> Response:
         "errors": errors,
         "start_at": params.number(request, "t"),
         "open_request": params.text(request, "request", 128),
+        "track": [{"ts_ms": t["ts_ms"], "event": t["event"]} for t in track],
     }
     return render(
-        request, "session.html", nav="sessions", s=data["session"], data=data, client=client
+        request,
+        "session.html",
+        nav="sessions",
+        s=session,
+        data=data,
+        client=client,
+        ua=describe(session.get("user_agent")),
+        metadata=_metadata(session.get("user_metadata")),
+        track=track,
+        track_total=len(data.get("track") or []),
     )
 
 

@@ -189,14 +189,13 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
         "console": console,
         "errors": [e for e in mine if e["source"] == "frontend"],
         "backend_errors": [e for e in mine if e["source"] != "frontend"],
-    }
-    if detail:
-        out["track"] = _rows(
+        "track": _rows(
             tx,
             "SELECT ts_ms, event, properties FROM track_events WHERE session_id = {sid:String} "
             "ORDER BY ts_ms",
             sid,
-        )
+        ),
+    }
     return out
 
 

@@ -626,12 +626,19 @@ def get_session_overview(
             (secure_id,),
         )
     )
+    track = _rows(
+        conn.execute(
+            "SELECT ts_ms, event, properties FROM track_events WHERE session_id = ? ORDER BY ts_ms",
+            (secure_id,),
+        )
+    )
     return {
         "session": _row(row),
         "network": network,
         "console": console,
         "errors": [e for e in errors if e["source"] == "frontend"],
         "backend_errors": [e for e in errors if e["source"] != "frontend"],
+        "track": track,
     }
 
 

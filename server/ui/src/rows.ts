@@ -1,0 +1,97 @@
+// The rows of the session page's Network, Console and Errors lists. Each starts with its
+// time from the session's start; a long URL is shortened in its middle, so that its end
+// (the id, the query: the part that differs from row to row) stays visible; the full text
+// is the row's title. Text only (textContent): every value is recorded input.
+import { clock, duration, el } from './format'
+import type { ConsoleRow, ErrorRow, NetworkRow } from './types'
+
+/** ``text`` in at most ``max`` characters, the middle replaced by "…" (40 % head, 60 % tail). */
+export function shortenMiddle(text: string, max: number): string {
+  if (text.length <= max || max < 8) return text
+  const keep = max - 1
+  const head = Math.ceil(keep * 0.4)
+  return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`
+}
+
+/** A URL in at most ``max`` characters: without its scheme when too long, then shortened
+ * in the middle (the scheme rarely tells rows apart; the URL's end usually does). */
+export function shortenUrl(url: string, max: number): string {
+  if (url.length <= max) return url
+  return shortenMiddle(url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''), max)
+}
+
+/** Width of one character of the URL column's font (monospace), measured once. */
+let charWidth = 0
+
+/**
+ * Fits the URLs of the rows in ``box`` to their columns (a column's width never depends on
+ * its text: `flex: 1; min-width: 0`). All widths are read, then all texts written: one
+ * layout for the rows in view.
+ */
+export function fitUrls(box: HTMLElement): void {
+  const spans = [...box.querySelectorAll<HTMLElement>('.net-row .url[title]')]
+  const first = spans[0]
+  if (!first) return
+  if (!charWidth) {
+    const ctx = document.createElement('canvas').getContext('2d')
+    if (!ctx) return
+    ctx.font = getComputedStyle(first).font
+    charWidth = ctx.measureText('0123456789').width / 10 || 7.5
+  }
+  const widths = spans.map((span) => span.clientWidth)
+  spans.forEach((span, i) => {
+    const chars = Math.max(12, Math.floor((widths[i] ?? 0) / charWidth))
+    span.textContent = shortenUrl(span.title, chars)
+  })
+}
+
+export const failed = (n: NetworkRow): boolean => n.error !== null || n.status === 0 || n.status >= 400
+
+/** How rows are drawn: times count from the session's start, ``base`` (epoch ms). */
+export type RowContext = { base: number }
+
+export function networkRow(n: NetworkRow, ctx: RowContext): HTMLElement {
+  const row = el('div', failed(n) ? 'net-row failed' : 'net-row')
+  if (n.request_id) row.dataset.requestId = n.request_id
+  const url = el('span', 'url', n.url) // fitUrls shortens it to its column
+  url.title = n.url
+  row.append(
+    el('span', 'at mono', clock(n.start_ms - ctx.base)),
+    el('span', 'method', n.method),
+    url,
+    el('span', `status s${Math.floor(n.status / 100)}`, n.status ? String(n.status) : (n.error ?? '–')),
+    el('span', 'dur', duration(n.end_ms - n.start_ms)),
+  )
+  const b = n.backend
+  const badge = el('span', 'be-badges')
+  row.append(badge)
+  row.title = `${n.method} ${n.url}`
+  if (b === null) {
+    if (n.request_id) badge.append(el('span', 'badge pending', '…'))
+    return row
+  }
+  if (b.errors) badge.append(el('span', 'badge be', `${b.errors} err`))
+  if (b.logs) badge.append(el('span', `badge logs lvl-${b.worst_level ?? 'info'}`, `${b.logs} log`))
+  if (!b.errors && !b.logs && b.spans) badge.append(el('span', 'badge spans', `${b.spans} sp`))
+  return row
+}
+
+export function consoleRow(c: ConsoleRow, ctx: RowContext): HTMLElement {
+  const row = el('div', `con-row lvl-${c.level}`)
+  row.append(el('span', 'at mono', clock(c.ts_ms - ctx.base)), el('span', 'level', c.level),
+    el('span', 'msg', c.message))
+  row.title = c.message
+  return row
+}
+
+export function errorRow(e: ErrorRow, ctx: RowContext): HTMLElement {
+  const frontend = e.source === 'frontend'
+  const row = el('div', 'err-row')
+  if (e.request_id) row.dataset.requestId = e.request_id
+  row.dataset.errorId = String(e.id)
+  row.append(el('span', 'at mono', clock(e.ts_ms - ctx.base)),
+    el('span', `badge ${frontend ? 'fe' : 'be'}`, frontend ? 'frontend' : (e.service ?? 'backend')),
+    el('span', 'msg', `${e.type}: ${e.message}`))
+  row.title = `${e.type}: ${e.message}`
+  return row
+}
