@@ -1,16 +1,15 @@
-"""Jinja2 environment, template filters, asset URLs and the login guard for UI pages."""
+"""Jinja2 environment, template filters, asset URLs (ui/assets.py), the login guard of pages."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -20,9 +19,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from backlight_server.api.auth import token_ok
 from backlight_server.pipeline import ansi, jsontext
 from backlight_server.store.shapes import epoch_ms
+from backlight_server.ui import assets
 
 HERE = Path(__file__).parent
-BUILD_DIR = HERE / "static" / "build"
 Page = Callable[[Request], Response]
 
 
@@ -78,25 +77,6 @@ def plain(text: object) -> str:
     return ansi.strip(text if isinstance(text, str) else "" if text is None else str(text))
 
 
-def _asset_hash(name: str) -> str:
-    path = BUILD_DIR / name
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return "missing"
-    return _hash_file(path, stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=32)
-def _hash_file(path: Path, mtime_ns: int, size: int) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-
-
-def asset(name: str) -> str:
-    """URL of a built asset, with a content hash so browsers refetch after a rebuild."""
-    return f"/ui-static/{quote(name)}?v={_asset_hash(name)}"
-
-
 def query(request: Request, **changes: Any) -> str:
     """The current query string with ``changes`` applied (None removes a key)."""
     params = dict(request.query_params)
@@ -117,7 +97,7 @@ env = Environment(
 env.filters.update(
     ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script, plain=plain
 )
-env.globals.update(asset=asset)
+env.globals.update(asset=assets.url)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
