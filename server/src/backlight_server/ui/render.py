@@ -25,16 +25,44 @@ HERE = Path(__file__).parent
 Page = Callable[[Request], Response]
 
 
-def fmt_ms(ms: object) -> str:
-    """Epoch ms → ``2026-11-24 10:03:07`` (UTC; the browser rewrites it to local time).
-    A stored value that is no showable time renders as ``–``, never an error."""
+def _utc(ms: object) -> datetime | None:
     value = epoch_ms(ms)
     if value is None:
-        return "–"
+        return None
     try:
-        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return datetime.fromtimestamp(value / 1000, UTC)
     except (OverflowError, OSError, ValueError):
+        return None
+
+
+def fmt_ms(ms: object, precise: bool = False) -> str:
+    """Epoch ms → ``2026-11-24 10:03:07`` (UTC; ``.123`` when precise). A stored value that
+    is no showable time renders as ``–``, never an error."""
+    when = _utc(ms)
+    if when is None:
         return "–"
+    text = when.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{int(epoch_ms(ms) or 0) % 1000:03d}" if precise else text
+
+
+def fmt_time(ms: object, precise: bool = False) -> Markup:
+    """A time on a page: ``<time>`` with the absolute UTC time as its text and title, so the
+    page reads right without JS. app.ts (``format.ts: showTime``, this filter's twin) turns
+    the text into a relative time ("3 min ago"; precise times, such as log lines, stay
+    absolute, in local time with milliseconds) and puts the local absolute time and the time
+    zone in the title. Anything that is no showable time renders as ``–``."""
+    when = _utc(ms)
+    if when is None:
+        return Markup("–")
+    text = fmt_ms(ms, precise) + " UTC"
+    iso = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return Markup('<time datetime="{}" data-ms="{}"{} title="{}">{}</time>').format(
+        iso,
+        f"{epoch_ms(ms):.0f}",
+        Markup(" data-precise") if precise else "",
+        text,
+        text,
+    )
 
 
 def fmt_duration(ms: object) -> str:
@@ -95,7 +123,12 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.filters.update(
-    ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script, plain=plain
+    ms=fmt_ms,
+    time=fmt_time,
+    duration=fmt_duration,
+    offset=fmt_offset,
+    json_script=json_script,
+    plain=plain,
 )
 env.globals.update(asset=assets.url)
 
