@@ -158,12 +158,15 @@ async function remove(row: HTMLElement): Promise<void> {
   row.remove()
   status(`Deleted the rule “${row.dataset.ruleName ?? ''}”.`)
   if (body && !body.querySelector('tr.rule-row')) {
-    const empty = el('tr', 'no-rules')
-    const cell = el('td', 'empty', 'No alert rules. ')
+    // the same markup as the server's empty row (templates/_empty.html)
+    const empty = el('tr', 'empty-row no-data no-rules')
+    const cell = el('td', 'empty')
     cell.colSpan = 7
+    const next = el('p', 'empty-next')
     const link = el('a', '', 'Make one')
     link.href = '/alerts/new'
-    cell.append(link)
+    next.append(link, ' to hear about new errors, regressions, spikes or matching logs.')
+    cell.append(el('p', 'empty-title', 'No alert rule yet.'), next)
     empty.append(cell)
     body.append(empty)
   }
