@@ -51,17 +51,19 @@ def fmt_time(ms: object, precise: bool = False) -> Markup:
     the text into a relative time ("3 min ago"; precise times, such as log lines, stay
     absolute, in local time with milliseconds) and puts the local absolute time and the time
     zone in the title. Anything that is no showable time renders as ``–``."""
-    when = _utc(ms)
-    if when is None:
+    value = epoch_ms(ms)
+    when = _utc(value)
+    if value is None or when is None:
         return Markup("–")
-    text = fmt_ms(ms, precise) + " UTC"
-    iso = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return Markup('<time datetime="{}" data-ms="{}"{} title="{}">{}</time>').format(
-        iso,
-        f"{epoch_ms(ms):.0f}",
-        Markup(" data-precise") if precise else "",
-        text,
-        text,
+    # every part is made here from numbers (digits, "-", ":", ".", "T", "Z"): nothing to escape
+    text = when.strftime("%Y-%m-%d %H:%M:%S")
+    millis = int(value) % 1000
+    if precise:
+        text = f"{text}.{millis:03d}"
+    iso = f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{millis:03d}Z"
+    flag = " data-precise" if precise else ""
+    return Markup(
+        f'<time datetime="{iso}" data-ms="{value:.0f}"{flag} title="{text} UTC">{text} UTC</time>'
     )
 
 
