@@ -22,7 +22,7 @@ FRESH = [
     ("/errors", "No error recorded yet.", "set them up", "/setup"),
     ("/errors?state=resolved", "No error recorded yet.", "set them up", "/setup"),
     ("/logs", "No log recorded yet.", "see Setup", "/setup"),
-    ("/alerts", "No alert rule yet.", "Make one", "/alerts/new"),
+    ("/alerts", "No alert rules yet.", "Make one", "/alerts/new"),
 ]
 
 
@@ -43,7 +43,7 @@ def _check(ui: Ui, cases: list[tuple[str, str, str, str]], shot: str) -> None:
         try:
             for path, title, words, target in cases:
                 for scheme in ("light", "dark"):
-                    page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                    page.emulate_media(color_scheme=scheme)
                     page.goto(path)
                     row = page.locator("tr.empty-row").first
                     assert row.locator(".empty-title").inner_text() == title, path

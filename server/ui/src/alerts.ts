@@ -166,7 +166,7 @@ async function remove(row: HTMLElement): Promise<void> {
     const link = el('a', '', 'Make one')
     link.href = '/alerts/new'
     next.append(link, ' to hear about new errors, regressions, spikes or matching logs.')
-    cell.append(el('p', 'empty-title', 'No alert rule yet.'), next)
+    cell.append(el('p', 'empty-title', 'No alert rules yet.'), next)
     empty.append(cell)
     body.append(empty)
   }
