@@ -9,7 +9,10 @@ sessions with their rrweb chunk, network requests, console and frontend errors,
 ``backlight serve`` on it, logs in with the token cookie and GETs each page one at a time
 over loopback. Reported per page: the server time (the ``Server-Timing: page;dur=`` header
 the UI sets: store queries + template rendering) and the round trip seen by the client,
-p50 and p95, and the HTML size.
+p50 and p95, the HTML size, and the bytes sent for a first view with compression on: the
+HTML plus every script and style sheet it links (``/ui-static/``, asked for with
+``Accept-Encoding: br, gzip`` as a browser does, counted as sent, i.e. compressed; source
+maps are left out, browsers fetch them only with the developer tools open).
 
 Shape of the data:
 - ``--sessions`` sessions of 20 network requests (request id = W3C trace id) and 10 console
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import tempfile
 import time
@@ -418,6 +422,7 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
         ],
         "logs, page 100": [f"/logs?offset={99 * 100}"] * n,
         "logs, by session": [f"/logs?session={pick(sessions)}" for _ in range(n)],
+        "trace list": ["/traces"] * n,
         "trace": [f"/traces/{pick(requests)}" for _ in range(n)],
         f"backend summaries of 100 rows in view ({info['big_n']}-request session)": [
             "/ui-data/backend-summaries?ids=" + ",".join(big[k : k + 100])
@@ -438,6 +443,25 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
             else {}
         ),
     }
+
+
+ASSET = re.compile(r'(?:src|href)="(/ui-static/[^"]+)"')
+
+
+def sent(client: httpx.Client, path: str) -> tuple[int, int]:
+    """Bytes on the wire (bodies as sent, compressed where the server compresses) of ``path``
+    and of the assets it links: (HTML, assets)."""
+    headers = {"Accept-Encoding": "br, gzip"}
+    with client.stream("GET", path, headers=headers) as r:
+        html_sent = len(b"".join(r.iter_raw()))
+    html = client.get(path).text  # decoded (httpx reads gzip; Python has no brotli)
+    assets = 0
+    for url in dict.fromkeys(ASSET.findall(html)):
+        with client.stream("GET", url, headers=headers) as r:
+            if r.status_code != 200:
+                raise RuntimeError(f"GET {url}: HTTP {r.status_code}")
+            assets += len(b"".join(r.iter_raw()))
+    return html_sent, assets
 
 
 def measure(client: httpx.Client, paths: list[str]) -> tuple[list[float], list[float], int]:
@@ -499,11 +523,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{total[0]:.1f}",
                     "–",
                     f"{size / 1024:.0f}",
+                    "–",
                 ]
             )
             for name, paths in pages(info, random.Random(args.seed), args.samples).items():
                 measure(client, paths[:5])  # warm the caches and the read connection
                 srv, total, size = measure(client, paths)
+                html_sent, assets_sent = sent(client, paths[0])
                 rows.append(
                     [
                         name,
@@ -512,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{percentile(total, 50):.1f}",
                         f"{percentile(total, 95):.1f}",
                         f"{size / 1024:.0f}",
+                        f"{(html_sent + assets_sent) / 1024:.0f}"
+                        + (f" ({assets_sent / 1024:.0f} assets)" if assets_sent else ""),
                     ]
                 )
                 print(f"  {name}: server p95 {rows[-1][2]} ms", file=sys.stderr, flush=True)
@@ -524,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
                     "round trip p50 ms",
                     "round trip p95 ms",
                     "HTML KiB",
+                    "first view KiB sent",
                 ],
                 rows,
             )

@@ -32,7 +32,7 @@ T = TypeVar("T")
 def ui_assets() -> Path:
     """The esbuild output, rebuilt when a source is newer (setup.sh builds it normally)."""
     sources = [*UI_SRC.joinpath("src").rglob("*"), UI_SRC / "build.mjs", UI_SRC / "package.json"]
-    bundle = BUILD / "session.js"
+    bundle = BUILD / "manifest.json"  # written last by build.mjs
     if not (UI_SRC / "node_modules").is_dir():
         pytest.fail("server/ui/node_modules is missing: run scripts/setup.sh")
     if not bundle.exists() or max(p.stat().st_mtime for p in sources) > bundle.stat().st_mtime:

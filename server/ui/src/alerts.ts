@@ -2,7 +2,7 @@
 // the JSON API; and the rule form (/alerts/new, /alerts/rules/{id}, in alert_form.ts).
 import { call, type Json, Refusal, rulePath, updateRule } from './alert_api'
 import { initRuleForm } from './alert_form'
-import { el, localTime } from './format'
+import { el, showTime } from './format'
 
 const FOREVER_AFTER = 4e12 // a mute ending after this is "until unmuted" (ui/alerts.py)
 
@@ -36,10 +36,9 @@ function showMute(row: HTMLElement, until: unknown): void {
   if (ms === null) state.replaceChildren(el('span', 'muted', 'no'))
   else if (ms >= FOREVER_AFTER) state.replaceChildren('until unmuted')
   else {
-    const time = el('time', '', localTime(ms))
-    time.dataset.ms = String(ms)
-    time.dateTime = new Date(ms).toISOString()
-    state.replaceChildren('until ', time)
+    const time = el('time', '')
+    showTime(time, ms)
+    state.replaceChildren('ends ', time)
   }
   menu.open = false
   unmute.hidden = ms === null
@@ -159,12 +158,15 @@ async function remove(row: HTMLElement): Promise<void> {
   row.remove()
   status(`Deleted the rule “${row.dataset.ruleName ?? ''}”.`)
   if (body && !body.querySelector('tr.rule-row')) {
-    const empty = el('tr', 'no-rules')
-    const cell = el('td', 'empty', 'No alert rules. ')
+    // the same markup as the server's empty row (templates/_empty.html)
+    const empty = el('tr', 'empty-row no-data no-rules')
+    const cell = el('td', 'empty')
     cell.colSpan = 7
+    const next = el('p', 'empty-next')
     const link = el('a', '', 'Make one')
     link.href = '/alerts/new'
-    cell.append(link)
+    next.append(link, ' to hear about new errors, regressions, spikes or matching logs.')
+    cell.append(el('p', 'empty-title', 'No alert rules yet.'), next)
     empty.append(cell)
     body.append(empty)
   }

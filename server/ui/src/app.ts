@@ -1,14 +1,16 @@
-// Every page: local times, error-group state actions, copy buttons, auto-submitting selects.
+// Every page: relative times, error-group state actions, copy buttons, auto-submitting selects.
 import './style.css'
 import { patchJSON } from './api'
-import { localTime } from './format'
+import { showTime } from './format'
 
+/** Every `<time data-ms>` under root: relative ("3 min ago"), absolute local time and zone
+ * on hover (the server rendered them absolute in UTC, for a page without JS). */
 function localizeTimes(root: ParentNode): void {
+  const now = Date.now()
   for (const node of root.querySelectorAll<HTMLTimeElement>('time[data-ms]')) {
     const ms = Number(node.dataset.ms)
-    if (!Number.isFinite(ms)) continue
-    node.dateTime = new Date(ms).toISOString()
-    node.textContent = localTime(ms, node.hasAttribute('data-precise'))
+    if (!node.dataset.ms || !Number.isFinite(ms)) continue
+    showTime(node, ms, node.hasAttribute('data-precise'), now)
   }
 }
 
@@ -59,6 +61,8 @@ function autosubmit(): void {
 }
 
 localizeTimes(document)
+// "3 min ago" ages: refreshed every half minute while the page is open
+setInterval(() => localizeTimes(document), 30_000)
 autosubmit()
 document.addEventListener('click', onClick)
 // The session page inserts request views later; it asks for their times to be localized.

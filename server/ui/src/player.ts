@@ -81,6 +81,7 @@ export class Player {
       triggerFocus: false,
       speed: 1,
     })
+    this.replayer.iframe.title = 'Session replay' // frames need a name (WCAG 4.1.2)
     const meta = this.replayer.getMetaData()
     this.base = Math.min(span.start, meta.startTime)
     this.lead = meta.startTime - this.base

@@ -20,18 +20,24 @@ STATES: tuple[GroupState, ...] = ("open", "resolved", "ignored")
 def groups_list(request: Request) -> Response:
     state = params.choice(request, "state", (*STATES, "all"))
     state = "open" if state is None else state
-    data = get_state(request).store.list_error_groups(
+    store = get_state(request).store
+    data = store.list_error_groups(
         ErrorGroupQuery(
             state=next((s for s in STATES if s == state), None),
             limit=PAGE_SIZE,
             offset=params.integer(request, "offset"),
         )
     )
+    # an empty list says "none open" when other groups exist, "nothing recorded" otherwise
+    any_groups = bool(data["groups"]) or (
+        state != "all" and bool(store.list_error_groups(ErrorGroupQuery(limit=1))["groups"])
+    )
     return render(
         request,
         "errors.html",
         nav="errors",
         data=data,
+        any_groups=any_groups,
         state=state,
         states=(*STATES, "all"),
         page_size=PAGE_SIZE,

@@ -1,16 +1,15 @@
-"""Jinja2 environment, template filters, asset URLs and the login guard for UI pages."""
+"""Jinja2 environment, template filters, asset URLs (ui/assets.py), the login guard of pages."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -20,22 +19,52 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from backlight_server.api.auth import token_ok
 from backlight_server.pipeline import ansi, jsontext
 from backlight_server.store.shapes import epoch_ms
+from backlight_server.ui import assets
 
 HERE = Path(__file__).parent
-BUILD_DIR = HERE / "static" / "build"
 Page = Callable[[Request], Response]
 
 
-def fmt_ms(ms: object) -> str:
-    """Epoch ms → ``2026-11-24 10:03:07`` (UTC; the browser rewrites it to local time).
-    A stored value that is no showable time renders as ``–``, never an error."""
+def _utc(ms: object) -> datetime | None:
     value = epoch_ms(ms)
     if value is None:
-        return "–"
+        return None
     try:
-        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return datetime.fromtimestamp(value / 1000, UTC)
     except (OverflowError, OSError, ValueError):
+        return None
+
+
+def fmt_ms(ms: object, precise: bool = False) -> str:
+    """Epoch ms → ``2026-11-24 10:03:07`` (UTC; ``.123`` when precise). A stored value that
+    is no showable time renders as ``–``, never an error."""
+    when = _utc(ms)
+    if when is None:
         return "–"
+    text = when.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{int(epoch_ms(ms) or 0) % 1000:03d}" if precise else text
+
+
+def fmt_time(ms: object, precise: bool = False) -> Markup:
+    """A time on a page: ``<time>`` with the absolute UTC time as its text and title, so the
+    page reads right without JS. app.ts (``format.ts: showTime``, this filter's twin) turns
+    the text into a relative time ("3 min ago"; precise times, such as log lines, stay
+    absolute, in local time with milliseconds) and puts the local absolute time and the time
+    zone in the title. Anything that is no showable time renders as ``–``."""
+    value = epoch_ms(ms)
+    when = _utc(value)
+    if value is None or when is None:
+        return Markup("–")
+    # every part is made here from numbers (digits, "-", ":", ".", "T", "Z"): nothing to escape
+    text = when.strftime("%Y-%m-%d %H:%M:%S")
+    millis = int(value) % 1000
+    if precise:
+        text = f"{text}.{millis:03d}"
+    iso = f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{millis:03d}Z"
+    flag = " data-precise" if precise else ""
+    return Markup(
+        f'<time datetime="{iso}" data-ms="{value:.0f}"{flag} title="{text} UTC">{text} UTC</time>'
+    )
 
 
 def fmt_duration(ms: object) -> str:
@@ -78,25 +107,6 @@ def plain(text: object) -> str:
     return ansi.strip(text if isinstance(text, str) else "" if text is None else str(text))
 
 
-def _asset_hash(name: str) -> str:
-    path = BUILD_DIR / name
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return "missing"
-    return _hash_file(path, stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=32)
-def _hash_file(path: Path, mtime_ns: int, size: int) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-
-
-def asset(name: str) -> str:
-    """URL of a built asset, with a content hash so browsers refetch after a rebuild."""
-    return f"/ui-static/{quote(name)}?v={_asset_hash(name)}"
-
-
 def query(request: Request, **changes: Any) -> str:
     """The current query string with ``changes`` applied (None removes a key)."""
     params = dict(request.query_params)
@@ -115,9 +125,14 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.filters.update(
-    ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script, plain=plain
+    ms=fmt_ms,
+    time=fmt_time,
+    duration=fmt_duration,
+    offset=fmt_offset,
+    json_script=json_script,
+    plain=plain,
 )
-env.globals.update(asset=asset)
+env.globals.update(asset=assets.url)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -9,13 +9,12 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 
 from backlight_server.api.auth import token_ok
 from backlight_server.state import get_state
-from backlight_server.ui import alerts, errors, logs, requests, sessions, setup, traces
-from backlight_server.ui.render import BUILD_DIR, render
+from backlight_server.ui import alerts, assets, errors, logs, requests, sessions, setup, traces
+from backlight_server.ui.render import render
 from backlight_server.web import session
 
 
@@ -74,5 +73,5 @@ routes: list[BaseRoute] = [
     *traces.routes,
     *alerts.routes,
     *setup.routes,
-    Mount("/ui-static", app=StaticFiles(directory=BUILD_DIR, check_dir=False), name="ui-static"),
+    *assets.routes,
 ]
