@@ -57,7 +57,7 @@ from backlight_server.store.clickhouse.writes import NO_TUPLE, encode
 from backlight_server.store.factory import check_url, make_store
 from backlight_server.store.ids import group_id
 
-SQLITE_SCHEMA = 9  # the SQLite schema version this reads (store/sqlite/migrations)
+SQLITE_SCHEMA = 12  # the SQLite schema version this reads (store/sqlite/migrations)
 CHUNK_ROWS = 5000
 REPLAY_CHUNK_ROWS = 200  # replay chunks are large: fewer a chunk
 # (table, converted row count) after each chunk is inserted and before its checkpoint:
