@@ -1,6 +1,6 @@
 // Builds the web UI assets into backlight_server/ui/static/build with esbuild:
 // app.js + app.css (every page), session.js + session.css (the session page: rrweb replayer),
-// alerts.js (the Alerts page and the rule form).
+// alerts.js (the Alerts page and the rule form), logs.js + logs.css (the Logs page).
 // Usage: node build.mjs   (run by scripts/setup.sh; the output is not committed)
 import { build } from 'esbuild'
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -12,7 +12,12 @@ const outdir = `${root}../src/backlight_server/ui/static/build`
 rmSync(outdir, { recursive: true, force: true })
 mkdirSync(outdir, { recursive: true })
 await build({
-  entryPoints: { app: 'src/app.ts', session: 'src/session.ts', alerts: 'src/alerts.ts' },
+  entryPoints: {
+    app: 'src/app.ts',
+    session: 'src/session.ts',
+    alerts: 'src/alerts.ts',
+    logs: 'src/logs.ts',
+  },
   bundle: true,
   minify: true,
   sourcemap: true,
