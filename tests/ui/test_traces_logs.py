@@ -208,10 +208,11 @@ def _seed(server: BacklightProcess) -> Seeded:
         )
     for service, records in logs.items():
         post_logs(server, service, records)
+    def stored(trace: str, spans: int) -> bool | None:
+        return server.api(f"/api/v1/traces/{trace}")["span_count"] >= spans or None
+
     for trace, spans in ((checkout, 2), (products, 1), (reserve, 1), (ping, 1)):
-        wait_for(
-            lambda t=trace, n=spans: server.api(f"/api/v1/traces/{t}")["span_count"] >= n or None
-        )
+        wait_for(lambda t=trace, n=spans: stored(t, n))  # type: ignore[misc]
     wait_for(lambda: len(server.api(f"/api/v1/logs?q={word}")["logs"]) >= 9 or None)
     return Seeded(server, checkout, products, reserve, ping, failing, span_log, base, word)
 
