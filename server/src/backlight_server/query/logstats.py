@@ -99,6 +99,31 @@ def stats(
     }
 
 
+def fold(
+    rows: list[tuple[int, str, str, int]], level: str | None, service: str | None
+) -> tuple[list[tuple[int, str, int]], list[tuple[str, int]], list[tuple[str, int]]]:
+    """One scan's counts per (bucket, level, service), made without the level and service
+    filters, → the histogram's cells (both filters), the level facet (the service filter
+    only) and the service facet (the level filter only)."""
+    cells: dict[tuple[int, str], int] = {}
+    levels: dict[str, int] = {}
+    services: dict[str, int] = {}
+    for bucket, lv, svc, n in rows:
+        level_ok = level is None or lv == level
+        service_ok = service is None or svc == service
+        if level_ok and service_ok:
+            cells[(bucket, lv)] = cells.get((bucket, lv), 0) + n
+        if service_ok:
+            levels[lv] = levels.get(lv, 0) + n
+        if level_ok:
+            services[svc] = services.get(svc, 0) + n
+    return (
+        [(b, lv, n) for (b, lv), n in cells.items()],
+        list(levels.items()),
+        list(services.items()),
+    )
+
+
 def empty(start_ms: float | None, end_ms: float | None, buckets: int) -> Row:
     """No matching log: an empty histogram over the range asked (or the last hour)."""
     import time

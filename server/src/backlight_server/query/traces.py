@@ -44,8 +44,8 @@ def trace_row(
         "project_id": _text(project_id),
         "name": _text(name),
         "service": _text(service),
-        "start_ms": start / 1e6,
-        "duration_ms": max(end - start, 0) / 1e6,
+        "start_ms": start / 1_000_000,  # int / int: correctly rounded
+        "duration_ms": max(end - start, 0) / 1_000_000,
         "span_count": _int(spans),
         "error_count": _int(errors),
         "services": sorted({_text(s) for s in listed}),

@@ -26,32 +26,17 @@ def log_stats(tx: Transport, query: LogQuery, buckets: int) -> Row:
         end_ms = end_ms if end_ms is not None else int(rows[0][1]) / 1e6 + 1
     first, last, width = logstats.window(start_ms, end_ms, buckets)
     ranged = replace(query, start_ms=start_ms, end_ms=end_ms)
+    # one scan without the level and service filters (query.logstats.fold)
     params = {"first": int(first * 1e6), "width": int(width * 1e6)}
-    where = log_where(tx, ranged, params)
-    cells = [
-        (int(b), str(level), int(n))
-        for b, level, n in tx.query(
-            "SELECT intDiv(ts_ns - {first:Int64}, {width:Int64}) AS b, toString(level), count() "
-            f"FROM logs WHERE {where} GROUP BY b, level",
+    where = log_where(tx, ranged, params, skip=("level", "service"))
+    scanned = [
+        (int(b), str(level), str(svc), int(n))
+        for b, level, svc, n in tx.query(
+            "SELECT intDiv(ts_ns - {first:Int64}, {width:Int64}) AS b, toString(level), "
+            f"toString(service), count() FROM logs WHERE {where} GROUP BY b, level, service",
             params,
         )
     ]
-    params = {}
-    where = log_where(tx, ranged, params, skip=("level",))
-    levels = [
-        (str(level), int(n))
-        for level, n in tx.query(
-            f"SELECT toString(level), count() FROM logs WHERE {where} GROUP BY level", params
-        )
-    ]
-    params = {"top": logstats.MAX_SERVICES}
-    where = log_where(tx, ranged, params, skip=("service",))
-    services = [
-        (str(svc), int(n))
-        for svc, n in tx.query(
-            f"SELECT toString(service), count() AS n FROM logs WHERE {where} "
-            "GROUP BY service ORDER BY n DESC, service LIMIT {top:UInt64}",
-            params,
-        )
-    ]
+    level = query.level.lower() if query.level else None
+    cells, levels, services = logstats.fold(scanned, level, query.service)
     return logstats.stats(first, last, width, cells, levels, services)
