@@ -208,6 +208,7 @@ def _seed(server: BacklightProcess) -> Seeded:
         )
     for service, records in logs.items():
         post_logs(server, service, records)
+
     def stored(trace: str, spans: int) -> bool | None:
         return server.api(f"/api/v1/traces/{trace}")["span_count"] >= spans or None
 
