@@ -853,6 +853,13 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(args.samples)
                 ],
             ),
+            # the log search: a word in a quarter of the bodies, one in about one in 30,000
+            # (both whole words, so a server before issue 22's substring search finds them)
+            ("GET /api/v1/logs?q= (common word)", ["/api/v1/logs?q=served"] * args.samples),
+            (
+                "GET /api/v1/logs?q= (rare word)",
+                [f"/api/v1/logs?q={rng.randrange(10**5)}" for _ in range(args.samples)],
+            ),
         ]
         servers = {"SQLite": BacklightProcess(data_dir)}
         if ch_url:

@@ -424,6 +424,8 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
         "logs, by session": [f"/logs?session={pick(sessions)}" for _ in range(n)],
         "trace list": ["/traces"] * n,
         "trace": [f"/traces/{pick(requests)}" for _ in range(n)],
+        "trace list, filtered (error, over 10 ms)": ["/traces?status=error&min_ms=10"] * n,
+        "logs, histogram zoomed to an hour": ["/logs?since=1h&level=warn"] * n,
         f"backend summaries of 100 rows in view ({info['big_n']}-request session)": [
             "/ui-data/backend-summaries?ids=" + ",".join(big[k : k + 100])
             for k in (rng.randrange(0, len(big) - 100) for _ in range(n))

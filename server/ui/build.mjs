@@ -1,6 +1,6 @@
 // Builds the web UI assets into backlight_server/ui/static/build with esbuild:
 // app.js + app.css (every page), session.js + session.css (the session page: rrweb replayer),
-// alerts.js (the Alerts page and the rule form).
+// alerts.js (the Alerts page and the rule form), logs.js + logs.css (the Logs page).
 // Files are named by their content hash (app-3FQ2ZK7A.js), so the server can let browsers
 // cache them for a year; manifest.json maps each logical name to its file
 // ({"app.js": "app-3FQ2ZK7A.js", ...}) and is what the server reads (ui/assets.py).
@@ -17,7 +17,12 @@ const outdir = `${root}../src/backlight_server/ui/static/build`
 rmSync(outdir, { recursive: true, force: true })
 mkdirSync(outdir, { recursive: true })
 const result = await build({
-  entryPoints: { app: 'src/app.ts', session: 'src/session.ts', alerts: 'src/alerts.ts' },
+  entryPoints: {
+    app: 'src/app.ts',
+    session: 'src/session.ts',
+    alerts: 'src/alerts.ts',
+    logs: 'src/logs.ts',
+  },
   entryNames: '[name]-[hash]',
   bundle: true,
   minify: true,

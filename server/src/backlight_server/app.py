@@ -26,6 +26,7 @@ from backlight_server.api import openapi
 from backlight_server.api.routes import router as api_router
 from backlight_server.api.sourcemap_fetch import router as sourcemap_fetch_router
 from backlight_server.api.sourcemaps import router as sourcemaps_router
+from backlight_server.api.traces import router as traces_router
 from backlight_server.errors import ClientError
 from backlight_server.guard import ErrorGuard
 from backlight_server.ingest import browser, otlp_http
@@ -183,6 +184,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_router)
     app.include_router(sourcemaps_router)
     app.include_router(sourcemap_fetch_router)
+    app.include_router(traces_router)
     openapi.install(app)
     app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")
     app.add_middleware(ErrorGuard)

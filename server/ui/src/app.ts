@@ -1,5 +1,6 @@
 // Every page: relative times, error-group state actions, copy buttons, auto-submitting selects.
 import './style.css'
+import './waterfall' // span rows → the details panel (trace, request and session pages)
 import { patchJSON } from './api'
 import { showTime } from './format'
 

@@ -48,7 +48,7 @@ class Spike(_Model):
 
 class LogMatch(_Model):
     """More than ``threshold`` logs matching ``query`` within ``window_minutes``: the log
-    search's words and rules (every word, ``word*`` a prefix, any case), at ``level`` when
+    search's words and rules (every word anywhere in the body, any case), at ``level`` when
     set, and of the rule's service and environment filters. Logs are backend data:
     ``filters.source = frontend`` matches nothing."""
 

@@ -22,7 +22,7 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery, TraceQuery
 
 Row = dict[str, Any]
 
@@ -138,6 +138,19 @@ class Store(Protocol):
     def get_error_group(self, group_id: int, limit: int) -> Row | None: ...
     def search_logs(self, query: LogQuery) -> Row: ...
     def get_trace(self, trace_id: str) -> Row: ...
+    def list_traces(self, query: TraceQuery) -> Row:
+        """Traces newest first: ``{"traces": [{trace_id, name, service, services, start_ms,
+        duration_ms, span_count, error_count, project_id}], limit, offset, has_more}``;
+        ``name`` and ``service`` are the earliest span's."""
+        ...
+
+    def log_stats(self, query: LogQuery, buckets: int) -> Row:
+        """Counts of the logs the query matches (its limit and offset ignored): per time
+        bucket and level (at most ``buckets`` round-width buckets over the query's time
+        range, or from the first to the last match when it has none), per level (without
+        the query's level filter) and per service (without its service filter)."""
+        ...
+
     def counts(self, project_id: str | None = None) -> Row: ...
     def app_versions(self, session_ids: list[str]) -> dict[str, str]:
         """Each session's app version (the release its source maps were uploaded under),

@@ -30,7 +30,7 @@ def request_view(request: Request) -> Response:
         nav="sessions",
         r=data,
         found=found,
-        bars=bars(data["spans"], data["browser"]),
+        bars=bars(data["spans"], data["browser"], data["logs"], data["errors"]),
         status=200 if found else 404,
     )
 

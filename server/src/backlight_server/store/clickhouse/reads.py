@@ -3,7 +3,6 @@ for SQLite. Every statement runs unchanged on chdb and on a ClickHouse server.""
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, NamedTuple
 
@@ -11,6 +10,7 @@ from backlight_server.query import requests as request_views
 from backlight_server.query import summaries
 from backlight_server.query import timematch as rule
 from backlight_server.query.derive import log_times, span_times
+from backlight_server.query.logstats import search_words
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Transport
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
@@ -525,32 +525,26 @@ def group_project(tx: Transport, group_id: int) -> str | None:
 
 # --- logs ----------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"[0-9A-Za-z\x80-\U0010ffff]+")
-
 
 def text_filter(text: str, params: dict[str, Any]) -> str:
-    """User text → conditions: every word must occur as a whole word (case-insensitive),
-    ``word*`` as a prefix of a word. Words are split as the token index splits them, so
-    the index skips what cannot match; at most 32 words."""
+    """User text → conditions: every word (``query.logstats.search_words``) must occur in
+    the body as a substring, in any case: ``lowerUTF8(body) LIKE '%word%'``, which the
+    ngram index on ``lowerUTF8(body)`` (schema version 8) narrows to the granules that
+    hold every three-character piece of the word; at most 32 words."""
     conds: list[str] = []
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    for word in text.split()[:32]:
-        prefix = word.endswith("*")
-        tokens = _TOKEN.findall(word.rstrip("*").lower())
-        for i, token in enumerate(tokens):
-            name = f"t{len(params)}"
-            if prefix and i == len(tokens) - 1:
-                params[name] = "(^|[^0-9a-z\\x{80}-\\x{10ffff}])" + re.escape(token)
-                conds.append(f"match(lower(body), {{{name}:String}})")
-            else:
-                params[name] = token
-                conds.append(f"hasToken(lower(body), {{{name}:String}})")
+    for word in search_words(text):
+        name = f"t{len(params)}"
+        params[name] = _like(word)
+        conds.append(f"lowerUTF8(body) LIKE {{{name}:String}}")
     return " AND ".join(conds)
 
 
-def search_logs(tx: Transport, query: LogQuery) -> Row:
+def log_where(
+    tx: Transport, query: LogQuery, params: dict[str, Any], skip: tuple[str, ...] = ()
+) -> str:
+    """The WHERE clause of a log query (its parameters added to ``params``); the filters
+    named in ``skip`` (``level``, ``service``) are left out (facet counts)."""
     where: list[str] = ["1"]
-    params: dict[str, Any] = {}
     if query.text:
         cond = text_filter(query.text, params)
         if cond:
@@ -572,10 +566,10 @@ def search_logs(tx: Transport, query: LogQuery) -> Row:
             "(trace_id IN {traces:Array(String)} OR request_id = {rid:String} "
             "OR id IN {timed:Array(UInt64)})"
         )
-    if query.service:
+    if query.service and "service" not in skip:
         where.append("service = {svc:String}")
         params["svc"] = query.service
-    if query.level:
+    if query.level and "level" not in skip:
         where.append("level = {lvl:String}")
         params["lvl"] = query.level.lower()
     if query.start_ms is not None:
@@ -584,10 +578,16 @@ def search_logs(tx: Transport, query: LogQuery) -> Row:
     if query.end_ms is not None:
         where.append("ts_ns < {end:Int64}")
         params["end"] = int(query.end_ms * 1e6)
+    return " AND ".join(where)
+
+
+def search_logs(tx: Transport, query: LogQuery) -> Row:
+    params: dict[str, Any] = {}
+    where = log_where(tx, query, params)
     rows = _rows(
         tx,
         "SELECT id, ts_ns, trace_id, span_id, level, body, service, environment, session_id, "
-        f"request_id, attributes FROM logs WHERE {' AND '.join(where)} "
+        f"request_id, attributes FROM logs WHERE {where} "
         "ORDER BY ts_ns DESC, id DESC LIMIT {lim:UInt64} OFFSET {off:UInt64}",
         {**params, "lim": query.limit + 1, "off": query.offset},
     )

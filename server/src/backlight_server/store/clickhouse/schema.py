@@ -294,6 +294,20 @@ def version_5(lay: Layout) -> list[str]:
     ]
 
 
+def version_8(lay: Layout) -> list[str]:
+    """Log search on any substring (issue 22): an ngram bloom filter over
+    ``lowerUTF8(body)`` (3-grams, 32 KiB per granule of 2,048 rows, 2 hashes) serves
+    ``lowerUTF8(body) LIKE '%word%'`` (``reads.text_filter``); the token index it replaces
+    could only find whole words. Built for existing parts by a background mutation."""
+    on = lay.on()
+    return [
+        f"ALTER TABLE logs{on} ADD INDEX IF NOT EXISTS body_ngrams lowerUTF8(body) "
+        "TYPE ngrambf_v1(3, 32768, 2, 0) GRANULARITY 1",
+        f"ALTER TABLE logs{on} MATERIALIZE INDEX body_ngrams",
+        f"ALTER TABLE logs{on} DROP INDEX IF EXISTS body_tokens",
+    ]
+
+
 VERSIONS = [
     version_1,
     version_2,
@@ -302,6 +316,7 @@ VERSIONS = [
     version_5,
     fetchcfg.version_6,
     groups.version_7,
+    version_8,
 ]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at

@@ -19,7 +19,16 @@ from backlight_server.pipeline.model import (
     TrackRecord,
 )
 from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
-from backlight_server.store.clickhouse import alerts, artifacts, fetchcfg, groups, reads, writes
+from backlight_server.store.clickhouse import (
+    alerts,
+    artifacts,
+    fetchcfg,
+    groups,
+    logstats,
+    reads,
+    traces,
+    writes,
+)
 from backlight_server.store.clickhouse.migrations import migrate
 from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import (
@@ -30,7 +39,7 @@ from backlight_server.store.clickhouse.transport import (
     connect,
 )
 from backlight_server.store.clickhouse.writer import Writer
-from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery, TraceQuery
 from backlight_server.store.sqlite.store import new_project_id
 
 _CACHE = 4096
@@ -355,6 +364,12 @@ class ClickhouseStore:
 
     def get_trace(self, trace_id: str) -> Row:
         return reads.get_trace(self.tx, trace_id)
+
+    def list_traces(self, query: TraceQuery) -> Row:
+        return traces.list_traces(self.tx, query)
+
+    def log_stats(self, query: LogQuery, buckets: int) -> Row:
+        return logstats.log_stats(self.tx, query, buckets)
 
     def counts(self, project_id: str | None = None) -> Row:
         return reads.counts(self.tx, project_id)

@@ -15,7 +15,7 @@ import time
 from backlight_server.query.derive import log_times
 from backlight_server.store.base import LogCounts, OutboxRow, Row
 from backlight_server.store.queries import LogQuery
-from backlight_server.store.sqlite.reads import fts_query
+from backlight_server.store.sqlite.logtext import text_match
 
 _ERRORS_AFTER = """
 SELECT e.id, e.group_id, e.ts_ms, e.source, e.type, e.message, e.stack, e.session_id,
@@ -109,13 +109,13 @@ def log_counts(
     cursor: str,
 ) -> LogCounts:
     """Matching logs per time bucket, read through the log search's full-text index
-    (``fts_query``: its words, its rules) bounded by id: after the cursor, only the logs
+    (``logtext.text_match``: its words, its rules) bounded by id: after the cursor, only the logs
     committed since (the index walks only their part of each word's list)."""
     end = int(conn.execute("SELECT coalesce(max(id), 0) FROM logs").fetchone()[0])
     after = _position(cursor, end)
     if after == end:
         return LogCounts({}, None, str(end), False)
-    match = fts_query(query.text) if query.text else ""
+    match, likes = text_match(query.text) if query.text else ("", [])
     source, ident = "logs", "logs.id"
     where: list[str] = []
     args: list[object] = []
@@ -123,6 +123,9 @@ def log_counts(
         source, ident = "logs_fts JOIN logs ON logs.id = logs_fts.rowid", "logs_fts.rowid"
         where.append("logs_fts MATCH ?")
         args.append(match)
+    for pattern in likes:
+        where.append("logs.body LIKE ? ESCAPE '\\'")
+        args.append(pattern)
     where.append(f"{ident} > ? AND {ident} <= ?")
     args += [after or 0, end]
     for column, value in (

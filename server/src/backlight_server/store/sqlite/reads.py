@@ -15,6 +15,7 @@ from backlight_server.query.derive import log_times, span_times
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import tidy
 from backlight_server.store.sqlite import timematch
+from backlight_server.store.sqlite.logtext import text_match
 
 Row = dict[str, Any]
 REPLAY_PAGE_BYTES = 8 * 1024 * 1024
@@ -361,68 +362,61 @@ def get_error_group(conn: sqlite3.Connection, group_id: int, limit: int) -> Row 
 # --- logs --------------------------------------------------------------------------------
 
 
-def fts_query(text: str) -> str:
-    """User text → a safe FTS5 query: every word quoted, all words required."""
-    terms = []
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    for word in text.split()[:32]:
-        prefix = word.endswith("*")
-        word = word.rstrip("*").replace('"', '""')
-        if word:
-            terms.append(f'"{word}"' + ("*" if prefix else ""))
-    return " ".join(terms)
-
-
-def search_logs(conn: sqlite3.Connection, query: LogQuery) -> Row:
-    q, project_id, service, level = query.text, query.project_id, query.service, query.level
-    session_id, request_id, limit, offset = (
-        query.session_id,
-        query.request_id,
-        query.limit,
-        query.offset,
-    )
-    start_ns = int(query.start_ms * 1e6) if query.start_ms is not None else None
-    end_ns = int(query.end_ms * 1e6) if query.end_ms is not None else None
+def log_where(
+    conn: sqlite3.Connection, query: LogQuery, skip: tuple[str, ...] = ()
+) -> tuple[str, str, list[Any], str]:
+    """``(FROM source, WHERE clause, arguments, ORDER BY)`` of a log query (with text:
+    newest first stored, walking the index; without: newest by time);
+    the filters named in ``skip`` (``level``, ``service``) are left out (facet counts)."""
     where: list[str] = ["1"]
     args: list[Any] = []
-    source, order = "logs", "logs.ts_ns DESC"
-    match = fts_query(q) if q else ""
+    source, indexed = "logs", False
+    match, likes = text_match(query.text) if query.text else ("", [])
     if match:
-        # Walk the full-text index newest row first and stop at the limit: a common word
+        # Walk the trigram index newest row first and stop at the limit: a common word
         # costs the same as a rare one. (Results are newest first by arrival order.)
-        source, order = "logs_fts JOIN logs ON logs.id = logs_fts.rowid", "logs_fts.rowid DESC"
+        source, indexed = "logs_fts JOIN logs ON logs.id = logs_fts.rowid", True
         where.append("logs_fts MATCH ?")
         args.append(match)
-    if project_id:
+    for pattern in likes:
+        where.append("logs.body LIKE ? ESCAPE '\\'")
+        args.append(pattern)
+    if query.project_id:
         where.append("logs.project_id = ?")
-        args.append(project_id)
-    if session_id:
+        args.append(query.project_id)
+    if query.session_id:
         where.append(
             "(logs.session_id = ? OR logs.trace_id IN (SELECT request_id FROM network "
             "WHERE session_id = ? AND request_id IS NOT NULL))"
         )
-        args += [session_id, session_id]
-    if request_id:
-        traces = _trace_ids_for_request(conn, request_id)
-        timed = _timed_log_ids(conn, request_id)
+        args += [query.session_id, query.session_id]
+    if query.request_id:
+        traces = _trace_ids_for_request(conn, query.request_id)
+        timed = _timed_log_ids(conn, query.request_id)
         where.append(
             f"(logs.trace_id IN ({_marks(len(traces))}) OR logs.request_id = ?"
             f" OR logs.id IN ({_marks(len(timed))}))"
         )
-        args += [*traces, request_id, *timed]
-    if service:
+        args += [*traces, query.request_id, *timed]
+    if query.service and "service" not in skip:
         where.append("logs.service = ?")
-        args.append(service)
-    if level:
+        args.append(query.service)
+    if query.level and "level" not in skip:
         where.append("logs.level = ?")
-        args.append(level.lower())
-    if start_ns is not None:
+        args.append(query.level.lower())
+    if query.start_ms is not None:
         where.append("logs.ts_ns >= ?")
-        args.append(start_ns)
-    if end_ns is not None:
+        args.append(int(query.start_ms * 1e6))
+    if query.end_ms is not None:
         where.append("logs.ts_ns < ?")
-        args.append(end_ns)
-    clause = " AND ".join(where)
+        args.append(int(query.end_ms * 1e6))
+    order = "logs_fts.rowid DESC" if indexed else "logs.id DESC" if likes else "logs.ts_ns DESC"
+    return source, " AND ".join(where), args, order
+
+
+def search_logs(conn: sqlite3.Connection, query: LogQuery) -> Row:
+    limit, offset = query.limit, query.offset
+    source, clause, args, order = log_where(conn, query)
     rows = _rows(
         conn.execute(
             "SELECT logs.id, logs.ts_ns, logs.trace_id, logs.span_id, logs.level, logs.body, "

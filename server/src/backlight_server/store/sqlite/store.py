@@ -22,14 +22,16 @@ from backlight_server.pipeline.model import (
     TrackRecord,
 )
 from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
-from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
+from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery, TraceQuery
 from backlight_server.store.sqlite import (
     alerts,
     annotate,
     artifacts,
     fetchcfg,
+    logstats,
     merges,
     reads,
+    traces,
     writes,
 )
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
@@ -294,6 +296,14 @@ class SqliteStore:
     def get_trace(self, trace_id: str) -> Row:
         with self._read() as conn:
             return reads.get_trace(conn, trace_id)
+
+    def list_traces(self, query: TraceQuery) -> Row:
+        with self._read() as conn:
+            return traces.list_traces(conn, query)
+
+    def log_stats(self, query: LogQuery, buckets: int) -> Row:
+        with self._read() as conn:
+            return logstats.log_stats(conn, query, buckets)
 
     def counts(self, project_id: str | None = None) -> Row:
         with self._read() as conn:

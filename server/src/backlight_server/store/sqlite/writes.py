@@ -15,6 +15,7 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
 )
 from backlight_server.store.ids import group_id
+from backlight_server.store.sqlite import traces
 
 INSERT_SPAN = (
     "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, "
@@ -147,6 +148,7 @@ def insert_logs(conn: sqlite3.Connection, logs: list[LogRecord]) -> None:
 def write_telemetry(conn: sqlite3.Connection, batch: TelemetryBatch) -> None:
     if batch.spans:
         conn.executemany(INSERT_SPAN, batch.spans)
+        traces.record_spans(conn, batch.spans)
     if batch.logs:
         insert_logs(conn, batch.logs)
     for err in batch.errors:
@@ -282,6 +284,7 @@ def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
     total += conn.execute(
         "DELETE FROM spans WHERE end_ns < ?1 OR end_ns > ?2", (cutoff_ns, future_ns)
     ).rowcount
+    traces.purge(conn, cutoff_ns, future_ns)
     total += conn.execute(
         "DELETE FROM logs WHERE ts_ns < ?1 OR ts_ns > ?2", (cutoff_ns, future_ns)
     ).rowcount
