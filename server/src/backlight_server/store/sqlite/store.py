@@ -23,7 +23,7 @@ from backlight_server.pipeline.model import (
 )
 from backlight_server.store.base import Artifact, Health, LogCounts, OutboxRow, Row
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
-from backlight_server.store.sqlite import alerts, annotate, artifacts, reads, writes
+from backlight_server.store.sqlite import alerts, annotate, artifacts, errorfacts, reads, writes
 from backlight_server.store.sqlite.connection import open_reader, open_writer, set_time_limit
 from backlight_server.store.sqlite.health import unavailable
 from backlight_server.store.sqlite.migrations import migrate
@@ -278,6 +278,10 @@ class SqliteStore:
     def get_error_group(self, group_id: int, limit: int) -> Row | None:
         with self._read() as conn:
             return reads.get_error_group(conn, group_id, limit)
+
+    def error_group_facts(self, group_id: int, now_ms: float, sample: int) -> Row:
+        with self._read() as conn:
+            return errorfacts.error_group_facts(conn, group_id, now_ms, sample)
 
     def search_logs(self, query: LogQuery) -> Row:
         with self._read() as conn:
