@@ -77,7 +77,7 @@ async def test_facts_of_a_group(opened: Opened) -> None:
     parts = front["breakdowns"]
     assert parts["user_agent"] == [[chrome, 2], [firefox, 1]]
     assert parts["url"] == [["/cart", 2], ["/", 1]]
-    assert parts["service"] == [[None, 3]]
+    assert parts["service"] == [["web", 3]]  # the session's, likewise
     assert parts["environment"] == [["prod", 3]]  # the session's, the errors carry none
     assert parts["release"] == [["2.1.0", 2], [None, 1]]
     assert [(i["user"], i["url"], i["user_agent"], i["release"]) for i in front["instances"]] == [

@@ -5,7 +5,8 @@ environment and release, each with the user, URL and user agent of its session.
 Each store fetches three things (``store/sqlite/errorfacts.py``,
 ``store/clickhouse/errorfacts.py``): hour counts, the latest ``sample`` instances (id,
 time, source, session, service, environment, URL, the span's ``http.route``) and the
-sessions of those instances (user agent, app version, identify's identifier, environment);
+sessions of those instances (user agent, app version, identify's identifier, environment,
+service); an instance without a service or environment of its own takes its session's;
 ``facts`` shapes them. Any stored value is accepted: what is not text counts as unknown.
 """
 
@@ -97,7 +98,8 @@ def facts(
         release = _text(session.get("app_version"))
         counters["user_agent"][agent] += 1
         counters["url"][where] += 1
-        counters["service"][_text(row.get("service"))] += 1
+        service = _text(row.get("service")) or _text(session.get("service"))
+        counters["service"][service] += 1
         env = _text(row.get("environment")) or _text(session.get("environment"))
         counters["environment"][env] += 1
         counters["release"][release] += 1

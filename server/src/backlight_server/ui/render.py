@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from backlight_server.api.auth import token_ok
 from backlight_server.pipeline import ansi, jsontext
 from backlight_server.store.shapes import epoch_ms
+from backlight_server.ui import stacks
 
 HERE = Path(__file__).parent
 BUILD_DIR = HERE / "static" / "build"
@@ -117,7 +118,7 @@ env = Environment(
 env.filters.update(
     ms=fmt_ms, duration=fmt_duration, offset=fmt_offset, json_script=json_script, plain=plain
 )
-env.globals.update(asset=asset)
+env.globals.update(asset=asset, stack_frames=stacks.present)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

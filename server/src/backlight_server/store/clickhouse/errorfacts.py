@@ -35,7 +35,8 @@ def error_group_facts(tx: Transport, group_id: int, now_ms: float, sample: int) 
     if sids:
         for r in tx.records(
             "SELECT secure_id, any(user_agent) AS user_agent, any(app_version) AS app_version, "
-            "nullIf(max(identifier).2, '') AS identifier, any(environment) AS environment "
+            "nullIf(max(identifier).2, '') AS identifier, any(environment) AS environment, "
+            "any(service) AS service "
             "FROM sessions WHERE secure_id IN {ids:Array(String)} GROUP BY secure_id",
             {"ids": sids},
         ):

@@ -36,8 +36,9 @@ def error_group_facts(conn: sqlite3.Connection, group_id: int, now_ms: float, sa
     sids = sorted({r["session_id"] for r in rows if isinstance(r["session_id"], str)})
     sessions: dict[str, Row] = {}
     if sids:
-        for sid, agent, version, ident, env in conn.execute(
-            "SELECT secure_id, user_agent, app_version, identifier, environment FROM sessions "
+        for sid, agent, version, ident, env, service in conn.execute(
+            "SELECT secure_id, user_agent, app_version, identifier, environment, service "
+            "FROM sessions "
             "WHERE secure_id IN (SELECT value FROM json_each(?))",
             (orjson.dumps(sids).decode(),),
         ):
@@ -46,5 +47,6 @@ def error_group_facts(conn: sqlite3.Connection, group_id: int, now_ms: float, sa
                 "app_version": version,
                 "identifier": ident,
                 "environment": env,
+                "service": service,
             }
     return errorfacts.facts(start, hours, rows, sessions)
