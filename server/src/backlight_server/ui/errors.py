@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backlight_server.query.errorfacts import SAMPLE
 from backlight_server.state import get_state
 from backlight_server.store.queries import ErrorGroupQuery, GroupState
 from backlight_server.symbolicate.apply import symbolicate_group
-from backlight_server.query.errorfacts import SAMPLE
 from backlight_server.ui import errorfacts, params
 from backlight_server.ui.render import not_found, page, render
 

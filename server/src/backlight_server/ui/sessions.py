@@ -13,9 +13,9 @@ from backlight_server.api.auth import token_ok
 from backlight_server.state import get_state
 from backlight_server.store.queries import SessionQuery
 from backlight_server.symbolicate.apply import symbolicate_session
-from backlight_server.ui.stacks import with_paths
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, plain, render
+from backlight_server.ui.stacks import with_paths
 from backlight_server.ui.useragent import describe
 
 PAGE_SIZE = 50
