@@ -47,6 +47,15 @@ def source_words(source: object) -> str:
     return SOURCES.get(source, "from the backend") if isinstance(source, str) else "unknown"
 
 
+def _dict(value: object) -> Row:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object, default: float) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok else default  # type: ignore[arg-type]
+
+
 def _pairs(value: object) -> list[tuple[str | None, int]]:
     out: list[tuple[str | None, int]] = []
     for item in value if isinstance(value, list) else []:
@@ -71,8 +80,8 @@ def _shares(counts: Counter[str | None], total: int, unknown: str) -> list[Share
 
 
 def breakdowns(facts: Row) -> list[Breakdown]:
-    parts = facts.get("breakdowns") if isinstance(facts.get("breakdowns"), dict) else {}
-    total = facts.get("sampled") if isinstance(facts.get("sampled"), int) else 0
+    parts = _dict(facts.get("breakdowns"))
+    total = int(_number(facts.get("sampled"), 0))
     browsers: Counter[str | None] = Counter()
     systems: Counter[str | None] = Counter()
     for agent, n in _pairs(parts.get("user_agent")):
@@ -97,10 +106,12 @@ def breakdowns(facts: Row) -> list[Breakdown]:
 
 def hourly_bars(facts: Row) -> tuple[list[Bar], int]:
     """The 24 hourly bars, oldest first, and the peak hour's count."""
-    hourly = facts.get("hourly") if isinstance(facts.get("hourly"), dict) else {}
-    counts = [n if isinstance(n, int) else 0 for n in hourly.get("counts") or []][:24]
-    start = hourly.get("start_ms") if isinstance(hourly.get("start_ms"), int | float) else 0
-    step = hourly.get("hour_ms") if isinstance(hourly.get("hour_ms"), int | float) else 3_600_000
+    hourly = _dict(facts.get("hourly"))
+    listed = hourly.get("counts")
+    counts = [n if isinstance(n, int) else 0 for n in (listed if isinstance(listed, list) else [])]
+    counts = counts[:24]
+    start = _number(hourly.get("start_ms"), 0)
+    step = _number(hourly.get("hour_ms"), 3_600_000)
     peak = max([*counts, 1])
     bars = []
     for i, n in enumerate(counts):
