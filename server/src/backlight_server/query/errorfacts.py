@@ -19,7 +19,7 @@ from typing import Any
 Row = dict[str, Any]
 HOUR_MS = 3_600_000
 HOURS = 24
-SAMPLE = 5000  # instances looked at, newest first
+SAMPLE = 2000  # instances looked at, newest first (p95 of the page < 100 ms)
 TOP = 200  # values kept per breakdown (the page shows fewer)
 INSTANCES = 100  # instances described one by one, newest first
 MAX_VALUE = 300  # characters of a value kept
@@ -80,28 +80,37 @@ def facts(
     rows: list[Row],
     sessions: dict[str, Row],
 ) -> Row:
-    """The page's facts from a store's rows (``rows`` newest first)."""
+    """The page's facts from a store's rows (``rows`` newest first). Each session's and
+    each distinct URL's values are worked out once."""
     counters: dict[str, Counter[str | None]] = {d: Counter() for d in DIMENSIONS}
     users: set[str] = set()
     seen: set[str] = set()
     described: list[Row] = []
+    known: dict[str | None, tuple[str | None, ...]] = {None: (None, None, None, None, None)}
+    places: dict[tuple[object, object], str | None] = {}
     for row in rows:
         sid = row.get("session_id") if isinstance(row.get("session_id"), str) else None
-        session = sessions.get(sid, {}) if sid else {}
-        user = _text(session.get("identifier"))
+        values = known.get(sid)
+        if values is None:
+            session = sessions.get(sid, {}) if sid else {}
+            values = known[sid] = (
+                _text(session.get("identifier")),
+                _text(session.get("user_agent")),
+                _text(session.get("app_version")),
+                _text(session.get("environment")),
+                _text(session.get("service")),
+            )
+            if sid:
+                seen.add(sid)
+        user, agent, release, session_env, session_service = values
         if user is not None:
             users.add(user)
-        if sid:
-            seen.add(sid)
-        agent = _text(session.get("user_agent"))
-        where = route_of(row.get("url"), row.get("route"))
-        release = _text(session.get("app_version"))
+        key = (row.get("url"), row.get("route"))
+        where = places[key] if key in places else places.setdefault(key, route_of(*key))
         counters["user_agent"][agent] += 1
         counters["url"][where] += 1
-        service = _text(row.get("service")) or _text(session.get("service"))
-        counters["service"][service] += 1
-        env = _text(row.get("environment")) or _text(session.get("environment"))
-        counters["environment"][env] += 1
+        counters["service"][_text(row.get("service")) or session_service] += 1
+        counters["environment"][_text(row.get("environment")) or session_env] += 1
         counters["release"][release] += 1
         if len(described) < INSTANCES:
             described.append(
