@@ -4,8 +4,9 @@ A frame is *not in app* when it belongs to a runtime (Python's stdlib, Node's co
 Go's standard library, browser internals and extensions), to an installed library
 (site-packages, node_modules, Go's module cache or vendor folder, a versioned CDN path) or
 to an SDK (Backlight's, highlight's, OpenTelemetry's, wherever installed). Those frames
-never enter a fingerprint with their line numbers: when a stack has no app frame at all, each frame is named by ``module_of`` (the
-file path from the library root on, without version parts) and its function.
+never enter a fingerprint with their line numbers: when a stack has no app frame at all,
+each frame is named by ``module_of`` (the file path from the library root on, without
+version parts) and its function. ``display_paths`` is how pages show a stack's files.
 
 Everything here is string operations over one path or name: linear, no patterns.
 """
