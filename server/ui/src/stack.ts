@@ -2,14 +2,17 @@
 // error group page and the request view), so that both look alike. App frames show the
 // original file:line:column and function, their source lines with the frame's line marked,
 // and the minified frame under "minified"; each run of library frames (node_modules, runtime)
-// is collapsed into "N library frames". Text only (textContent): frames are stored input.
+// is collapsed into "N library frames". Files show as the server says (`path`: relative to
+// the project, ui/stacks.py). Text only (textContent): frames are stored input.
 import { el } from './format'
 import type { Frame, RawFrame } from './types'
 
 type Run = { library: boolean; frames: Frame[] }
 
+/** file:line:column; a frame's file as the server shows it (``path``, ui/stacks.py). */
 export function where(f: Frame | RawFrame): string {
-  return `${f.file ?? ''}${f.line ? `:${f.line}` : ''}${f.column ? `:${f.column}` : ''}`
+  const file = 'path' in f && typeof f.path === 'string' ? f.path : (f.file ?? '')
+  return `${file}${f.line ? `:${f.line}` : ''}${f.column ? `:${f.column}` : ''}`
 }
 
 /** Consecutive library frames as one run; each app frame a run of its own. */
@@ -43,7 +46,9 @@ function context(f: Frame): HTMLElement | null {
 function frameItem(f: Frame, library: boolean): HTMLLIElement {
   const item = el('li', `${library ? 'library' : 'in-app'}${f.raw ? ' mapped' : ''}`)
   if (library) item.append(el('span', 'tag', 'library'))
-  item.append(el('span', 'fn', f.function || '?'), ' ', el('span', 'file', where(f)))
+  const file = el('span', 'file', where(f))
+  if (f.file && typeof f.path === 'string' && f.path !== f.file) file.title = f.file
+  item.append(el('span', 'fn', f.function || '?'), ' ', file)
   const lines = context(f)
   if (lines) item.append(lines)
   if (f.raw) {

@@ -38,6 +38,7 @@ export type Frame = {
   column: number | null
   code: string | null
   in_app: boolean | null
+  path?: string | null // the file as shown (ui/stacks.py): relative to the project
   context?: SourceContext | null
   raw?: RawFrame | null
 }

@@ -28,6 +28,7 @@ NOT_FOUND = {
     ("/api/v1/sessions/{secure_id}", "get"),
     ("/api/v1/error-groups/{group_id}", "get"),
     ("/api/v1/error-groups/{group_id}", "patch"),
+    ("/api/v1/error-groups/{group_id}/facts", "get"),
     *(("/api/v1/alert-rules/{rule_id}", m) for m in ("get", "put", "delete")),
     ("/api/v1/alert-rules/{rule_id}/test", "post"),
     ("/api/v1/alert-rules", "post"),  # no such project

@@ -6,6 +6,7 @@ query on large sessions and traces."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
@@ -14,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from backlight_server.api import alerts, schemas
 from backlight_server.api.auth import require_token
 from backlight_server.pipeline import jsontext
+from backlight_server.query import errorfacts
 from backlight_server.state import get_state
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.symbolicate.apply import (
@@ -161,6 +163,26 @@ def error_group(request: Request, group_id: GroupId, limit: Limit = 100) -> Resp
         raise HTTPException(404, f"no error group {group_id}")
     symbolicate_group(store, data)
     return _json(data)
+
+
+@router.get(
+    "/error-groups/{group_id}/facts",
+    summary="An error group's users, breakdowns and last 24 hours",
+    description="Over its latest `sample` instances: users affected (identified by "
+    "`identify`), sessions, breakdowns by user agent, URL or route, service, environment "
+    "and release (`[value, count]`, most first), each of the latest 100 instances with its "
+    "user, URL and user agent; and the last 24 hours, hour by hour (every instance).",
+    response_model=schemas.ErrorGroupFacts,
+)
+def error_group_facts(
+    request: Request,
+    group_id: GroupId,
+    sample: Annotated[int, Query(ge=1, le=errorfacts.SAMPLE)] = errorfacts.SAMPLE,
+) -> Response:
+    store = get_state(request).store
+    if store.get_error_group(group_id, 1) is None:
+        raise HTTPException(404, f"no error group {group_id}")
+    return _json(store.error_group_facts(group_id, time.time() * 1000, sample))
 
 
 @router.patch(

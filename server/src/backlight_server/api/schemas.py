@@ -113,6 +113,11 @@ class StackFrame(_Open):
     in_app: bool | None = Field(
         None, description="false: library code (node_modules, site-packages …)"
     )
+    path: str | None = Field(
+        None,
+        description="the file as the UI shows it (relative to the project, a library's "
+        "from its root); only in the UI's own data",
+    )
     context: SourceContext | None = Field(
         None, description="source lines around the frame, from the map's sourcesContent"
     )
@@ -297,3 +302,28 @@ class Status(_Open):
     requests_with_id: int
     requests_without_id: int
     requests_with_id_failed: int
+
+
+class HourlyCounts(_Open):
+    start_ms: float = Field(description="the start of the first hour (epoch ms)")
+    hour_ms: float
+    counts: list[int] = Field(description="24 counts, oldest hour first; the last holds now")
+
+
+class InstanceContext(_Open):
+    id: int
+    user: str | None = Field(None, description="the session's identify identifier")
+    url: str | None = Field(None, description="the span's http.route, else the page's path")
+    user_agent: str | None = None
+    release: str | None = Field(None, description="the session's app version")
+
+
+class ErrorGroupFacts(_Open):
+    hourly: HourlyCounts
+    sampled: int = Field(description="instances looked at (the latest)")
+    users: int = Field(description="distinct identified users of their sessions")
+    sessions: int = Field(description="distinct sessions of those instances")
+    breakdowns: dict[str, list[list[str | int | None]]] = Field(
+        description="user_agent, url, service, environment, release: [value, count] pairs"
+    )
+    instances: list[InstanceContext]

@@ -3,9 +3,10 @@
 A frame is *not in app* when it belongs to a runtime (Python's stdlib, Node's core modules,
 Go's standard library, browser internals and extensions), to an installed library
 (site-packages, node_modules, Go's module cache or vendor folder, a versioned CDN path) or
-to the Backlight SDK itself. Those frames never enter a fingerprint with their line
-numbers: when a stack has no app frame at all, each frame is named by ``module_of`` (the
-file path from the library root on, without version parts) and its function.
+to an SDK (Backlight's, highlight's, OpenTelemetry's, wherever installed). Those frames
+never enter a fingerprint with their line numbers: when a stack has no app frame at all,
+each frame is named by ``module_of`` (the file path from the library root on, without
+version parts) and its function. ``display_paths`` is how pages show a stack's files.
 
 Everything here is string operations over one path or name: linear, no patterns.
 """
@@ -21,6 +22,36 @@ _SDK_PATHS = (
     "/sdk/python/src/backlight/",
     "/sdk/backlight.js",
     "/sdk/backlight.esm.js",
+)
+# The SDKs' own Python packages wherever they are installed (a Lambda's ``/var/task/``, a
+# ``pip install --target`` folder, a vendored copy, a source checkout): highlight's SDK and
+# OpenTelemetry (API, SDK, exporters, instrumentations) by their package folders, and the
+# Backlight SDK by its package folder followed by one of its modules.
+_SDK_PACKAGES = ("/highlight_io/", "/opentelemetry/")
+_BACKLIGHT_MODULES = frozenset(
+    {
+        "__init__.py",
+        "_context.py",
+        "_debug.py",
+        "_state.py",
+        "_version.py",
+        "activation.py",
+        "api.py",
+        "client.py",
+        "config.py",
+        "export",
+        "headers.py",
+        "integrations",
+        "log_handler.py",
+        "names.py",
+        "processors.py",
+        "propagator.py",
+        "records.py",
+        "request_span.py",
+        "setup.py",
+        "span.py",
+        "types.py",
+    }
 )
 # Runtimes: Python's stdlib and frozen modules, GOROOT, bundler glue, engine-internal frames.
 _RUNTIME_MARKERS = (
@@ -159,12 +190,34 @@ def _old_node_core(file: str) -> bool:
     )
 
 
+def _backlight_sdk(path: str) -> bool:
+    """A file of the Backlight SDK's package: ``…/backlight/<one of its modules>``."""
+    at = path.find("/backlight/")
+    while at >= 0:
+        start = at + len("/backlight/")
+        end = path.find("/", start)
+        if (path[start:end] if end >= 0 else path[start:]) in _BACKLIGHT_MODULES:
+            return True
+        at = path.find("/backlight/", start - 1)
+    return False
+
+
+def sdk_frame(file: str) -> bool:
+    """Whether a file is an SDK's own (Backlight's, highlight's, OpenTelemetry's)."""
+    path = _slashes(file)
+    return (
+        any(m in path for m in _SDK_PATHS)
+        or any(m in path for m in _SDK_PACKAGES)
+        or _backlight_sdk(path)
+    )
+
+
 def in_app(file: str) -> bool:
     """Whether a frame of this file is the app's own code."""
     if file in _RUNTIME_FILES or file.startswith(_RUNTIME_SCHEMES + _EXTENSION_SCHEMES):
         return False
     path = _slashes(file)
-    if any(m in path for m in _LIBRARY_DIRS) or any(m in path for m in _SDK_PATHS):
+    if any(m in path for m in _LIBRARY_DIRS) or sdk_frame(path):
         return False
     if any(m in path for m in _RUNTIME_MARKERS) or _old_node_core(path):
         return False
@@ -239,6 +292,12 @@ def module_of(file: str) -> str:
     cut = max(path.rfind(d) + len(d) if d in path else -1 for d in _LIBRARY_DIRS)
     if cut < 0 and "/sdk/python/src/" in path:
         cut = path.rfind("/sdk/python/src/") + len("/sdk/python/src/")
+    if cut < 0:  # an SDK package outside a library folder: from its package folder on
+        for package in (*_SDK_PACKAGES, "/backlight/"):
+            at = path.find(package)
+            if at >= 0 and (package != "/backlight/" or _backlight_sdk(path)):
+                cut = at + 1
+                break
     if cut < 0:
         cut = _python_stdlib(path)
     if cut < 0 and path.endswith(".go"):
@@ -247,3 +306,64 @@ def module_of(file: str) -> str:
                 cut = path.rfind(root) + len(root)
                 break
     return _without_versions(path[cut:] if cut > 0 else path)
+
+
+def _absolute(path: str) -> bool:
+    """A file system path from its root (``/srv/a.py``, ``C:/a.py``), not a URL."""
+    return path.startswith("/") or (len(path) > 2 and path[1] == ":" and path[2] == "/")
+
+
+def _venv_root(path: str) -> str | None:
+    """The folder that holds the virtualenv of an installed library's file:
+    ``/srv/shop/.venv/lib/python3.11/site-packages/x.py`` → ``/srv/shop/``."""
+    for folder in ("/site-packages/", "/dist-packages/"):
+        at = path.find(folder)
+        if at > 0:
+            lib = path[:at]
+            cut = lib.lower().rfind("/lib")
+            if cut <= 0:
+                return None
+            venv = lib[:cut]
+            parent = venv.rfind("/")
+            return venv[: parent + 1] if parent > 0 else None
+    return None
+
+
+def display_paths(files: list[str], app: list[bool]) -> list[str]:
+    """How a stack's files are shown (the group page, the request view and the session
+    page; ``app[i]``: whether frame i is the app's code). URLs and relative paths are
+    shown as sent. An absolute file system path is shown relative:
+
+    - a library, runtime or SDK file from its library root (``module_of``):
+      ``…/.venv/lib/python3.11/site-packages/flask/app.py`` → ``flask/app.py``,
+      ``/usr/lib/python3.11/asyncio/runners.py`` → ``asyncio/runners.py``;
+    - an app file relative to the app's root: the folder that holds the stack's
+      virtualenv when the file is under it (``/srv/shop/.venv/…`` and
+      ``/srv/shop/api/app.py`` → ``api/app.py``); else from the last folder of the
+      common folder of the stack's app files (``/srv/shop/api/app.py`` and
+      ``/srv/shop/api/db.py`` → ``api/app.py``, ``api/db.py``).
+
+    Linear in the total length of the paths."""
+    paths = [_slashes(f) if isinstance(f, str) else "" for f in files]
+    root = next((r for p in paths if _absolute(p) and (r := _venv_root(p))), None)
+    local = [p for p, mine in zip(paths, app, strict=True) if mine and _absolute(p)]
+    common = None
+    if local:
+        common = local[0][: local[0].rfind("/") + 1]
+        for p in local[1:]:
+            while common and not p.startswith(common):
+                common = common[: common.rstrip("/").rfind("/") + 1]
+        common = common[: common.rstrip("/").rfind("/") + 1]  # keep the last folder
+    out: list[str] = []
+    for p, mine in zip(paths, app, strict=True):
+        if not _absolute(p):
+            out.append(p)
+        elif not mine:
+            out.append(module_of(p))
+        elif root is not None and p.startswith(root):
+            out.append(p[len(root) :])
+        elif common:
+            out.append(p[len(common) :])
+        else:
+            out.append(p)
+    return out

@@ -1,15 +1,20 @@
-"""Error groups (with sparkline and state actions) and the error group page."""
+"""Error groups (with sparkline and state actions) and the error group page: users and
+sessions affected, breakdowns, the last 24 hours by hour, instances with their user, URL
+and browser (``ui/errorfacts.py`` over ``Store.error_group_facts``)."""
 
 from __future__ import annotations
+
+import time
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from backlight_server.query.errorfacts import SAMPLE
 from backlight_server.state import get_state
 from backlight_server.store.queries import ErrorGroupQuery, GroupState
 from backlight_server.symbolicate.apply import symbolicate_group
-from backlight_server.ui import params
+from backlight_server.ui import errorfacts, params
 from backlight_server.ui.render import not_found, page, render
 
 PAGE_SIZE = 50
@@ -60,8 +65,10 @@ def group_page(request: Request) -> Response:
             return RedirectResponse(f"/errors/{alias[0]}", status_code=307)
         return not_found(request, f"error group {group_id}")
     symbolicate_group(store, data)
+    facts = store.error_group_facts(group_id, time.time() * 1000, SAMPLE)
     instances = data["instances"]
     playable = next((i for i in instances if i["session_id"]), None)
+    bars, peak = errorfacts.hourly_bars(facts)
     return render(
         request,
         "error_group.html",
@@ -71,6 +78,13 @@ def group_page(request: Request) -> Response:
         latest=instances[0] if instances else None,
         playable=playable,
         states=STATES,
+        facts=facts,
+        breakdowns=errorfacts.breakdowns(facts),
+        bars=bars,
+        peak=peak,
+        chart=errorfacts,
+        context=errorfacts.instance_context(facts),
+        source_words=errorfacts.source_words,
     )
 
 

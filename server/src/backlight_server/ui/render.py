@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from backlight_server.api.auth import token_ok
 from backlight_server.pipeline import ansi, jsontext
 from backlight_server.store.shapes import epoch_ms
-from backlight_server.ui import assets
+from backlight_server.ui import assets, stacks
 
 HERE = Path(__file__).parent
 Page = Callable[[Request], Response]
@@ -132,7 +132,7 @@ env.filters.update(
     json_script=json_script,
     plain=plain,
 )
-env.globals.update(asset=assets.url)
+env.globals.update(asset=assets.url, stack_frames=stacks.present)
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

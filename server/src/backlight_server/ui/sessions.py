@@ -15,6 +15,7 @@ from backlight_server.store.queries import SessionQuery
 from backlight_server.symbolicate.apply import symbolicate_session
 from backlight_server.ui import params
 from backlight_server.ui.render import not_found, page, plain, render
+from backlight_server.ui.stacks import with_paths
 from backlight_server.ui.useragent import describe
 
 PAGE_SIZE = 50
@@ -141,6 +142,7 @@ def session_page(request: Request) -> Response:
         ),
         key=lambda e: float(e["ts_ms"]),
     )
+    with_paths(errors)  # frames as shown (stack.ts draws ``path``)
     session = data["session"]
     track = _track(data.get("track"))
     client: dict[str, Any] = {

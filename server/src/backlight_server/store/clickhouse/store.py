@@ -22,6 +22,7 @@ from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts
 from backlight_server.store.clickhouse import (
     alerts,
     artifacts,
+    errorfacts,
     fetchcfg,
     groups,
     logstats,
@@ -358,6 +359,9 @@ class ClickhouseStore:
 
     def get_error_group(self, group_id: int, limit: int) -> Row | None:
         return reads.get_error_group(self.tx, group_id, limit)
+
+    def error_group_facts(self, group_id: int, now_ms: float, sample: int) -> Row:
+        return errorfacts.error_group_facts(self.tx, group_id, now_ms, sample)
 
     def search_logs(self, query: LogQuery) -> Row:
         return reads.search_logs(self.tx, query)

@@ -27,6 +27,7 @@ from backlight_server.store.sqlite import (
     alerts,
     annotate,
     artifacts,
+    errorfacts,
     fetchcfg,
     logstats,
     merges,
@@ -288,6 +289,10 @@ class SqliteStore:
     def get_error_group(self, group_id: int, limit: int) -> Row | None:
         with self._read() as conn:
             return reads.get_error_group(conn, group_id, limit)
+
+    def error_group_facts(self, group_id: int, now_ms: float, sample: int) -> Row:
+        with self._read() as conn:
+            return errorfacts.error_group_facts(conn, group_id, now_ms, sample)
 
     def search_logs(self, query: LogQuery) -> Row:
         with self._read() as conn:
