@@ -24,6 +24,7 @@ from backlight_server.store.clickhouse import (
     artifacts,
     fetchcfg,
     groups,
+    logcounts,
     logstats,
     reads,
     traces,
@@ -303,6 +304,7 @@ class ClickhouseStore:
             if n:
                 self.tx.command(f"DELETE FROM {table} WHERE {cond}", p, NO_LIMIT)
                 total += n
+        logcounts.purge(self.tx, int(p["lo_ns"]), int(p["hi_ns"]))  # the log page's counts
         return total + self._purge_alerts(cutoff_ms)
 
     def _purge_alerts(self, cutoff_ms: float) -> int:
