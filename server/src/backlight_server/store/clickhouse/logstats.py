@@ -20,7 +20,7 @@ from backlight_server.store.queries import LogQuery
 
 Row = dict[str, Any]
 Cell = tuple[int, str, str, int]
-MAX_COUNTED = 10_000
+MAX_COUNTED = 5_000
 
 
 def log_stats(tx: Transport, query: LogQuery, buckets: int) -> Row:

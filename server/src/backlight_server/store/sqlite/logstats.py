@@ -24,7 +24,7 @@ from backlight_server.store.sqlite.reads import log_where
 
 Row = dict[str, Any]
 Cell = tuple[int, str, str, int]  # (bucket index, level, service, count)
-MAX_COUNTED = 10_000
+MAX_COUNTED = 5_000
 
 
 def log_stats(conn: sqlite3.Connection, query: LogQuery, buckets: int) -> Row:
