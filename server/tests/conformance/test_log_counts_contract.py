@@ -1,5 +1,5 @@
-"""The log page's counts kept at write time (SQLite ``log_counts``, migration 14;
-ClickHouse ``log_counts`` by materialized view, schema 11), through ``Store.log_stats``,
+"""The log page's counts kept at write time (SQLite ``log_counts``, migration 13;
+ClickHouse ``log_counts`` by materialized view, schema 9), through ``Store.log_stats``,
 on every store in ``blstores.STORES``.
 
 To show that a count comes from the kept counts and not from the logs, a test deletes the
@@ -159,10 +159,10 @@ def _back_to_before_the_counts(store: Store) -> None:
         "DROP TABLE IF EXISTS logs_counts",
     )
     if isinstance(store, SqliteStore):
-        _behind_the_store(store, "PRAGMA user_version = 13", "")
+        _behind_the_store(store, "PRAGMA user_version = 12", "")
     else:
         _behind_the_store(store, "", "DROP TABLE log_counts")
-        _behind_the_store(store, "", "DELETE FROM schema_versions WHERE version >= 11")
+        _behind_the_store(store, "", "DELETE FROM schema_versions WHERE version >= 9")
 
 
 async def test_logs_written_before_the_migration_are_counted(kind: str, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The log page's counts kept at write time in ClickHouse (schema version 11): logs per
+"""The log page's counts kept at write time in ClickHouse (schema version 9): logs per
 minute × project × level × service in ``log_counts``, a ``SummingMergeTree`` filled by the
 materialized view ``logs_counts`` from every insert into ``logs`` (rows of one key are
 added up by merges; reads add them up with ``sum``). Its TTL is the logs' TTL counted from
@@ -24,7 +24,7 @@ _SELECT = (
 )
 
 
-def version_11(lay: Layout) -> list[str]:
+def version_9(lay: Layout) -> list[str]:
     """``log_counts``, its view, and the counts of the logs already stored (inserted once
     with a deduplication token: servers upgrading together add them once). Logs written
     between the view's creation and that insert are counted twice: upgrade with ingest
@@ -41,7 +41,7 @@ def version_11(lay: Layout) -> list[str]:
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS logs_counts{on} TO log_counts
         AS {_SELECT.format(cond="")}""",
         "INSERT INTO log_counts (project_id, start_s, level, service, n) "
-        "SETTINGS insert_deduplicate = 1, insert_deduplication_token = 'log_counts_v11' "
+        "SETTINGS insert_deduplicate = 1, insert_deduplication_token = 'log_counts_v9' "
         + _SELECT.format(cond=""),
     ]
 

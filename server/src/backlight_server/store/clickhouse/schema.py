@@ -308,13 +308,6 @@ def version_8(lay: Layout) -> list[str]:
     ]
 
 
-def _reserved(lay: Layout) -> list[str]:
-    """Versions 9 and 10 are taken by branches not merged yet (the error group page, the
-    session and request reads); this placeholder keeps version 11 at its number until
-    they are merged."""
-    return []
-
-
 VERSIONS = [
     version_1,
     version_2,
@@ -324,9 +317,7 @@ VERSIONS = [
     fetchcfg.version_6,
     groups.version_7,
     version_8,
-    _reserved,  # 9: replaced by the error group page's version at merge
-    _reserved,  # 10: replaced by the session and request reads' version at merge
-    logcounts.version_11,
+    logcounts.version_9,
 ]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at

@@ -1,4 +1,4 @@
-"""The log page's counts kept at write time (migration 14): logs per minute and per hour ×
+"""The log page's counts kept at write time (migration 13): logs per minute and per hour ×
 project × level × service in ``log_counts``. The writer adds each batch in the transaction
 that stores its logs; the retention purge drops the buckets it empties and counts again
 the two it cuts through. Logs dated before 1970 are not kept here (``logstats`` counts

@@ -1,4 +1,4 @@
--- Backlight schema, version 14 (issue 22): the log page's counts kept at write time.
+-- Backlight schema, version 13 (issue 22): the log page's counts kept at write time.
 --
 -- Logs per minute and per hour × project × level × service. The writer adds each batch's
 -- logs in the same transaction as the logs (writes.insert_logs), the retention purge takes
