@@ -69,8 +69,11 @@ def stats(
     cells: list[tuple[int, str, int]],
     levels: list[tuple[str, int]],
     services: list[tuple[str, int]],
+    capped: bool = False,
 ) -> Row:
-    """The answer of ``Store.log_stats``: ``cells`` are (bucket index, level, count)."""
+    """The answer of ``Store.log_stats``: ``cells`` are (bucket index, level, count);
+    ``capped``: more logs matched than a store counts for a search (the counts are of the
+    newest it counted)."""
     n = max(1, int(-(-(end_ms - first_ms) // width)))
     histogram: list[Row] = [
         {"start_ms": first_ms + i * width, "counts": {}, "total": 0} for i in range(n)
@@ -91,6 +94,7 @@ def stats(
         "bucket_ms": width,
         "histogram": histogram,
         "total": sum(b["total"] for b in histogram),
+        "capped": capped,
         "levels": [{"level": lv, "count": by_level[lv]} for lv in LEVELS if by_level.get(lv)],
         "services": [
             {"service": s, "count": int(c)}

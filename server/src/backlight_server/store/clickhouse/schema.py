@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backlight_server.store.clickhouse import artifacts, fetchcfg, groups
+from backlight_server.store.clickhouse import artifacts, fetchcfg, groups, logcounts
 
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
@@ -317,6 +317,7 @@ VERSIONS = [
     fetchcfg.version_6,
     groups.version_7,
     version_8,
+    logcounts.version_9,
 ]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
@@ -332,6 +333,7 @@ TTL_COLUMNS = {
     "logs": (_ns("ts_ns"), False),
     "errors": (_ms("ts_ms"), False),
     "request_traces": (_ns("first_ns"), False),
+    "log_counts": (logcounts.TTL_COLUMN, False),
 }
 
 

@@ -25,6 +25,7 @@ from backlight_server.store.clickhouse import (
     errorfacts,
     fetchcfg,
     groups,
+    logcounts,
     logstats,
     reads,
     traces,
@@ -304,6 +305,7 @@ class ClickhouseStore:
             if n:
                 self.tx.command(f"DELETE FROM {table} WHERE {cond}", p, NO_LIMIT)
                 total += n
+        logcounts.purge(self.tx, int(p["lo_ns"]), int(p["hi_ns"]))  # the log page's counts
         return total + self._purge_alerts(cutoff_ms)
 
     def _purge_alerts(self, cutoff_ms: float) -> int:

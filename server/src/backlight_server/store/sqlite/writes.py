@@ -15,7 +15,7 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
 )
 from backlight_server.store.ids import group_id
-from backlight_server.store.sqlite import traces
+from backlight_server.store.sqlite import logcounts, traces
 
 INSERT_SPAN = (
     "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, "
@@ -139,10 +139,12 @@ def insert_error(conn: sqlite3.Connection, err: ErrorRecord) -> int:
 
 
 def insert_logs(conn: sqlite3.Connection, logs: list[LogRecord]) -> None:
-    """Insert log rows and add their bodies to the full-text index."""
+    """Insert log rows, add their bodies to the full-text index and count them into the
+    log page's counts (logcounts.py)."""
     before = conn.execute(MAX_LOG_ID).fetchone()[0]
     conn.executemany(INSERT_LOG, logs)
     conn.execute(INDEX_NEW_LOGS, (before,))
+    logcounts.add_since(conn, before)
 
 
 def write_telemetry(conn: sqlite3.Connection, batch: TelemetryBatch) -> None:
@@ -288,6 +290,7 @@ def purge_before(conn: sqlite3.Connection, cutoff_ms: float) -> int:
     total += conn.execute(
         "DELETE FROM logs WHERE ts_ns < ?1 OR ts_ns > ?2", (cutoff_ns, future_ns)
     ).rowcount
+    logcounts.purge(conn, cutoff_ns, future_ns)
     total += conn.execute(
         "DELETE FROM errors WHERE ts_ms < ?1 OR ts_ms > ?2", (cutoff_ms, future_ms)
     ).rowcount
