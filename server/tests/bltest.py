@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import gc
 import logging
 import secrets
 import threading
@@ -131,3 +133,17 @@ def in_thread(fn: Callable[[], T], timeout: float = 300.0) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]
+
+
+def parse_source(text: str) -> ast.Module:
+    """``ast.parse`` with the garbage collector paused. CPython 3.11's parse counts its own
+    recursion depth while it builds the tree; a collection that runs finalizers in between
+    (weakref callbacks, ``__del__`` of the stores and clients earlier tests left behind)
+    can make it raise ``SystemError: AST constructor recursion depth mismatch`` at random."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(text)
+    finally:
+        if enabled:
+            gc.enable()

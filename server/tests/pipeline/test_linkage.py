@@ -18,6 +18,7 @@ from backlight_server import names
 from backlight_server.pipeline import linkage
 from backlight_server.pipeline.linkage import NO_LINK, Link, clean_id, from_baggage, parse_header
 from backlight_server.pipeline.otlp import convert_logs, convert_traces
+from bltest import parse_source
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[3] / "docs" / "linkage-vectors.json").read_text("utf-8")
@@ -63,7 +64,7 @@ def test_names_are_spelled_in_names_py_only() -> None:
     for path in package.rglob("*.py"):
         if path.name == "names.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        for node in ast.walk(parse_source(path.read_text("utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
                 text = node.value.decode() if isinstance(node.value, bytes) else node.value
                 if text in spelled:

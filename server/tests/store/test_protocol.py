@@ -15,6 +15,7 @@ from backlight_server.state import AppState
 from backlight_server.store.base import Store
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.sqlite import SqliteStore
+from bltest import parse_source
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "backlight_server"
 
@@ -51,7 +52,7 @@ def test_nothing_outside_the_engine_touches_sqlite_internals() -> None:
         rel = path.relative_to(SRC).as_posix()
         if rel.startswith("store/sqlite/") or rel == "store/factory.py":
             continue
-        tree = ast.parse(path.read_text())
+        tree = parse_source(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module == "backlight_server.store.sqlite":
                 offenders.append(f"{rel}: imports SqliteStore")
