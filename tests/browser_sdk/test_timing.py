@@ -7,6 +7,7 @@ duration still shown; the second keeps its measured phases, a real 0 included.""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,15 +19,15 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from backlight_server.testing import BacklightProcess
-from tests.ui.conftest import ui_assets
 
 from .conftest import Sites, sdk_page, session_data, wait_for
 
-__all__ = ["ui_assets"]  # the UI's built assets, for the session page
-
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+UI_SRC = ROOT / "server" / "ui"
+UI_BUILD = ROOT / "server" / "src" / "backlight_server" / "ui" / "static" / "build"
 WAIT_S = 0.03  # the API answers after this: a lower bound of ttfb, and of the total
 PHASES = ("dns", "connect", "tls", "ttfb", "download")
 
@@ -63,6 +64,16 @@ class _Api(BaseHTTPRequestHandler):
             self.send_header("timing-allow-origin", self.headers.get("origin", "*"))
         self.end_headers()
         self.wfile.write(body)
+
+
+@pytest.fixture(scope="session")
+def ui_assets() -> Path:
+    """The UI's esbuild output (the session page), rebuilt when a source is newer."""
+    sources = [*UI_SRC.joinpath("src").rglob("*"), UI_SRC / "build.mjs", UI_SRC / "package.json"]
+    bundle = UI_BUILD / "manifest.json"  # written last by build.mjs
+    if not bundle.exists() or max(p.stat().st_mtime for p in sources) > bundle.stat().st_mtime:
+        subprocess.run(["npm", "run", "--silent", "build"], cwd=UI_SRC, check=True)
+    return UI_BUILD
 
 
 @pytest.fixture(scope="module")
