@@ -181,7 +181,8 @@ def browser_batch(project: str, sid: str, seq: int) -> dict[str, Any]:
                 "response_body": "{}",
                 "request_size": 10,
                 "response_size": 2,
-                "timing": {"dns": 1.5, "ttfb": None},
+                # the SDK's shape: a withheld phase null, a reused connection's 0
+                "timing": {"dns": 0, "connect": 0, "tls": None, "ttfb": 12.5, "download": None},
             }
         ],
         "console": [{"ts": now, "level": "warn", "message": "careful", "args": ["a", {"b": 1}]}],
@@ -204,6 +205,26 @@ def browser_batch(project: str, sid: str, seq: int) -> dict[str, Any]:
         "identify": {"ts": now, "identifier": "ada@example.com", "metadata": {"plan": "pro"}},
         "dropped": {"events": 0, "network": 1},
     }
+
+
+TIMING_VALUES = st.one_of(  # JSON has no NaN nor Infinity (json.dumps would write them)
+    st.none(),
+    st.sampled_from(HOSTILE_SCALARS),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(min_value=0, max_value=1e9),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.just(0),
+    st.just(1e9),
+)
+TIMING_NAMES = st.one_of(
+    st.sampled_from(["dns", "connect", "tls", "ttfb", "download", "", "x" * 64, "x" * 65]),
+    st.text(max_size=70),
+)
+TIMINGS = st.one_of(
+    st.dictionaries(TIMING_NAMES, TIMING_VALUES, max_size=40),
+    st.sampled_from(HOSTILE_SCALARS),
+    st.lists(TIMING_VALUES, max_size=3),
+)
 
 
 def session_start(project: str, sid: str) -> dict[str, Any]:
@@ -381,6 +402,14 @@ def push_vars(sid: str) -> dict[str, Any]:
         "name": "http://api.test/x",
         "initiatorType": "fetch",
         "startTimeAbs": now,
+        # 10.x's marks (time origin + mark); a withheld mark is the time origin itself
+        "domainLookupStartAbs": now + 1,
+        "domainLookupEndAbs": now + 2,
+        "connectStartAbs": now - 500,
+        "connectEndAbs": now - 500,
+        "secureConnectionStartAbs": now + 3,
+        "requestStartAbs": now + 4,
+        "responseStartAbs": now + 15,
         "responseEndAbs": now + 20,
         "requestResponsePairs": {
             "request": {

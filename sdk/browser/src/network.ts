@@ -8,6 +8,7 @@ import { traceHeaders } from './ids'
 import { HEADER, TRACEPARENT_HEADER } from './names'
 import { blocked } from './origins'
 import { byteLength, capBytes, redactBody, redactHeaders } from './redact'
+import { phases } from './timing'
 import type { Log, NetworkEntry, Timing } from './types'
 
 export interface NetConfig {
@@ -119,15 +120,7 @@ function timingOf(p: Pending): Timing | null {
   if (typeof performance === 'undefined' || !performance.getEntriesByName) return null
   const list = performance.getEntriesByName(p.url.href, 'resource') as PerformanceResourceTiming[]
   const t = list.filter((x) => x.startTime >= p.perf - 2).sort((a, b) => a.startTime - b.startTime)[0]
-  if (!t) return null
-  const d = (a: number, b: number): number => (a > 0 && b >= a ? Math.round((b - a) * 10) / 10 : 0)
-  return {
-    dns: d(t.domainLookupStart, t.domainLookupEnd),
-    connect: d(t.connectStart, t.connectEnd),
-    tls: d(t.secureConnectionStart, t.connectEnd),
-    ttfb: d(t.requestStart, t.responseStart),
-    download: d(t.responseStart, t.responseEnd),
-  }
+  return t ? phases(t) : null
 }
 
 /**

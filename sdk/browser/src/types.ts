@@ -4,12 +4,14 @@ export type OriginRule = string | RegExp
 
 export type PrivacySetting = 'default' | 'strict' | 'none'
 
+/** Phase durations in ms; null when the browser withheld the phase (a cross-origin
+ * response without `Timing-Allow-Origin`), 0 when it really took no time. */
 export interface Timing {
-  dns: number
-  connect: number
-  tls: number
-  ttfb: number
-  download: number
+  dns: number | null
+  connect: number | null
+  tls: number | null
+  ttfb: number | null
+  download: number | null
 }
 
 /** One finished request, as sent in `network[]`. */

@@ -12,6 +12,7 @@ derandomised, repeatable examples. Longer local runs with fresh random examples:
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -142,6 +143,44 @@ def test_browser_protocol(fuzz: Fuzzed, seeded: dict[str, Any], data: st.DataObj
     )
     body = data.draw(blfuzz.mutated(valid))
     fuzz.post(f"/ingest/v1/{kind}", *blfuzz.encode(body, data.draw(st.booleans())))
+
+
+TIMING_SEQ = itertools.count(10**8)
+
+
+def _valid_timing(value: Any) -> bool:
+    """docs/protocol.md: null, or at most 32 phases named by 1 to 64 characters, each null
+    or a number of ms from 0 to 1e9."""
+    if value is None:
+        return True
+    if not isinstance(value, dict) or len(value) > 32:
+        return False
+    return all(
+        0 < len(k) <= 64
+        and (
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1e9)
+        )
+        for k, v in value.items()
+    )
+
+
+@FUZZ
+@given(data=st.data())
+def test_network_timing(fuzz: Fuzzed, seeded: dict[str, Any], data: st.DataObject) -> None:
+    """A request's timing is stored as sent (null stays null, 0 stays 0) or refused naming
+    ``network[0].timing``; never anything in between."""
+    timing = data.draw(blfuzz.TIMINGS)
+    sid, rid = data.draw(st.sampled_from(fuzz.sids)), request_id()
+    entry = {**network_entry(rid), "timing": timing}
+    body = batch(fuzz.server.project, sid, next(TIMING_SEQ), network=[entry])  # never a retry
+    r = fuzz.post("/ingest/v1/batch", *blfuzz.encode(body, False))
+    if not _valid_timing(timing):
+        assert r.status_code == 400, (timing, r.text[:300])
+        assert r.json()["detail"].startswith("network[0].timing"), r.text[:300]
+        return
+    assert r.status_code == 200, (timing, r.text[:300])
+    stored = fuzz.server.api(f"/api/v1/requests/{rid}")["browser"]["detail"].get("timing")
+    assert stored == timing, (timing, stored)
 
 
 @FUZZ

@@ -19,6 +19,8 @@ MAX_HEADERS = 200
 MAX_HEADER_NAME = 256
 MAX_HEADER_VALUE = 8192
 MAX_TIMING_KEYS = 32
+MAX_PHASE_NAME = 64
+MAX_PHASE_MS = 1e9
 MAX_DEBUG_IDS = 64
 MAX_SCRIPT_URL = 2048
 _DEBUG_ID = re.compile(r"[0-9a-fA-F-]{32,36}")
@@ -156,10 +158,65 @@ def timing(data: dict[str, Any], key: str, where: str = "") -> dict[str, float |
         raise bad(field, f"{len(value)} phases; the limit is {MAX_TIMING_KEYS}")
     out: dict[str, float | None] = {}
     for name, ms in value.items():
-        if ms is not None and (not finite(ms) or not 0 <= ms <= 1e9):
-            raise bad(f"{field}.{name[:64]}", "must be null or a number of ms from 0 to 1e9")
-        out[name[:64]] = None if ms is None else float(ms)
+        if not 0 < len(name) <= MAX_PHASE_NAME:
+            raise bad(field, f"a phase name is empty or longer than {MAX_PHASE_NAME} characters")
+        if ms is not None and (not finite(ms) or not 0 <= ms <= MAX_PHASE_MS):
+            raise bad(f"{field}.{name}", "must be null or a number of ms from 0 to 1e9")
+        out[name] = None if ms is None else float(ms)
     return out
+
+
+# phase: (first mark, last mark) of a PerformanceResourceTiming
+_PHASE_MARKS = {
+    "dns": ("domainLookupStart", "domainLookupEnd"),
+    "connect": ("connectStart", "connectEnd"),
+    "ttfb": ("requestStart", "responseStart"),
+    "download": ("responseStart", "responseEnd"),
+}
+
+
+def _number(value: object) -> float | None:
+    return float(value) if finite(value) else None  # type: ignore[arg-type]
+
+
+def resource_phases(res: dict[str, Any]) -> dict[str, float | None] | None:
+    """The phases of a resource entry as highlight.run sends it, by the rule of the browser
+    SDK (sdk/browser/src/timing.ts): a mark the browser withheld (a cross-origin response
+    without ``Timing-Allow-Origin``) makes its phase null, never 0.
+
+    10.x sends ``<mark>Abs`` = time origin + mark, so a withheld mark (0) arrives as the time
+    origin, before ``startTimeAbs``; older clients send the entry's own marks, 0 when withheld.
+    A mark is known when it is a finite number after 0 and not before the entry's start.
+    None when the entry carries none of the marks (its phases were never sent).
+    """
+    absolute = "startTimeAbs" in res
+    suffix = "Abs" if absolute else ""
+    floor = max(0.0, _number(res.get("startTime" + suffix)) or 0.0)
+    detailed = ("domainLookupStart", "connectStart", "requestStart", "responseStart")
+    if not any(name + suffix in res for name in detailed):
+        return None
+
+    def mark(name: str) -> float | None:
+        value = _number(res.get(name + suffix))
+        return value if value is not None and value > 0 and value >= floor else None
+
+    def span(first: str, last: str) -> float | None:
+        a, b = mark(first), mark(last)
+        if a is None or b is None or not 0 <= b - a <= MAX_PHASE_MS:
+            return None
+        return round(b - a, 1)
+
+    out = {phase: span(*pair) for phase, pair in _PHASE_MARKS.items()}
+    connect, tls_start = out["connect"], mark("secureConnectionStart")
+    # secureConnectionStart reads 0 when no TLS handshake happened (http, a reused connection)
+    out["tls"] = (
+        None
+        if connect is None
+        else 0.0
+        if tls_start is None
+        else span("secureConnectionStart", "connectEnd")
+    )
+    return {k: out[k] for k in ("dns", "connect", "tls", "ttfb", "download")}
 
 
 def debug_ids(data: dict[str, Any], key: str, where: str = "") -> dict[str, str] | None:

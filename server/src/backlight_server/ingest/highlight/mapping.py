@@ -163,6 +163,7 @@ def _network(
             "request_body": _body(request.get("body")),
             "response_body": _body(response.get("body")),
             "response_size": _size(response.get("size")) or _size(res.get("transferSize")),
+            "timing": f.resource_phases(res),
         }.items()
         if v is not None
     }
