@@ -93,4 +93,30 @@ if fresh compat-npm tests/compat/package-lock.json || [ ! -d tests/compat/node_m
   (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
   [ -f "$STAMPS/compat-npm.next" ] && done_step compat-npm
 fi
+# 6. The Python SDK's test matrix (requirements/sdk-matrix): one venv per line, with that
+#    Python (pyenv's, or Debian's), from requirements/sdk-otel-RELEASE.lock, then the SDK
+#    editable (its compiled encoder built for that Python). Run by scripts/sdk-matrix.sh.
+while read -r py otel; do
+  case "$py" in ''|'#'*) continue ;; esac
+  venv=".venv-sdk-$py-otel-$otel"
+  if [ ! -x "$venv/bin/python" ]; then
+    interp="$(ls -d "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")/versions/$py".*/bin/"python$py" \
+      "/usr/bin/python$py" 2>/dev/null | sort -V | tail -n 1 || true)"
+    if [ -z "$interp" ]; then
+      log "no Python $py here (pyenv install $py): scripts/sdk-matrix.sh will report $venv missing"
+      continue
+    fi
+    log "creating $venv ($interp)"
+    "$interp" -m venv "$venv"
+    rm -f "$STAMPS/sdk-$py-$otel"
+  fi
+  if fresh "sdk-$py-$otel" "requirements/sdk-otel-$otel.lock" sdk/python/pyproject.toml \
+       sdk/python/setup.py sdk/python/src/backlight/export/_speedups.c; then
+    log "installing the SDK test venv $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "requirements/sdk-otel-$otel.lock"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+      -e sdk/python
+    done_step "sdk-$py-$otel"
+  fi
+done < requirements/sdk-matrix
 log "ready"

@@ -18,6 +18,26 @@ echo "== UI typecheck"; (cd server/ui && npm run --silent typecheck)
 if [ -f sdk/browser/package.json ]; then
   echo "== browser SDK unit tests"; (cd sdk/browser && npm test --silent)
 fi
-echo "== pytest"
 mkdir -p artifacts
-pytest "$@"
+# The Python SDK's suite on the other Pythons and OpenTelemetry releases (scripts/sdk-matrix.sh):
+# in the background at low priority, since it mostly waits; BACKLIGHT_SDK_MATRIX=0 skips it.
+matrix=""
+if [ "${BACKLIGHT_SDK_MATRIX:-1}" != 0 ]; then
+  bash scripts/sdk-matrix.sh > artifacts/sdk-matrix.txt 2>&1 &
+  matrix=$!
+fi
+echo "== pytest"
+set +e
+pytest "$@" 2>&1 | tee artifacts/pytest.txt
+status=${PIPESTATUS[0]}
+matrix_status=0
+if [ -n "$matrix" ]; then
+  wait "$matrix"; matrix_status=$?
+  echo "== Python SDK matrix (logs in artifacts/sdk-matrix/)"
+  cat artifacts/sdk-matrix.txt
+  echo "== pytest (the main run's closing line again)"
+  tail -n 1 artifacts/pytest.txt
+fi
+set -e
+[ "$status" = 0 ] || exit "$status"
+exit "$matrix_status"

@@ -235,3 +235,14 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def fastapi_telemetry() -> bool:
+    """Whether the installed FastAPI has native OpenTelemetry (``FastAPI(telemetry=...)``;
+    its releases that do need OpenTelemetry 1.44 or newer, so the matrix venv on the oldest
+    OpenTelemetry the SDK supports has an older FastAPI)."""
+    import inspect
+
+    from fastapi import FastAPI
+
+    return "telemetry" in inspect.signature(FastAPI).parameters

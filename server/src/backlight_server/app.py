@@ -32,7 +32,7 @@ from backlight_server.guard import ErrorGuard
 from backlight_server.ingest import browser, otlp_http
 from backlight_server.ingest.cors import IngestCORS
 from backlight_server.ingest.highlight import graphql_api
-from backlight_server.ingest.otlp_grpc import start_grpc
+from backlight_server.ingest.otlp_grpc import check_grpc_port, start_grpc
 from backlight_server.ingest.responses import error_response, json_response
 from backlight_server.ops import routes as ops_routes
 from backlight_server.ops.metrics import Metrics
@@ -130,6 +130,8 @@ def sync_alerts_file(loaded: alerts_file.AlertsFile, store: Store, project: str)
 def create_app(settings: Settings) -> FastAPI:
     # a bad alerts file refuses before the store is touched
     loaded = alerts_file.load(settings.alerts_file, os.environ) if settings.alerts_file else None
+    if settings.otlp_grpc_port:  # a taken gRPC port refuses before the store is touched
+        check_grpc_port(settings.host, settings.otlp_grpc_port)
     store = make_store(settings)
     store.open()  # refuses (StorageUnavailable) a data dir it cannot write
     try:
@@ -153,11 +155,17 @@ def create_app(settings: Settings) -> FastAPI:
         settings.alert_interval_s,
     )
     alerts.start()
-    grpc_server = (
-        start_grpc(state, settings.host, settings.otlp_grpc_port)
-        if settings.otlp_grpc_port
-        else None
-    )
+    try:
+        grpc_server = (
+            start_grpc(state, settings.host, settings.otlp_grpc_port)
+            if settings.otlp_grpc_port
+            else None
+        )
+    except BaseException:  # the port was taken after check_grpc_port
+        purger.stop()
+        alerts.stop()
+        store.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -2,11 +2,17 @@
 
 It shares the pipeline and the writer with OTLP/HTTP: the same conversion, the same
 project rules, and an answer only once the data is committed. gzip is handled by grpcio.
+
+The port is bound without SO_REUSEPORT (grpcio sets it by default, which let a second
+server bind the same port and take half the exports): a second server refuses to start,
+checked by ``check_grpc_port`` before anything else is opened.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -121,12 +127,44 @@ _SERVICES: dict[str, tuple[str, Any, Any]] = {
 }
 
 
+IN_USE = "address in use: is another backlight serve running?"
+
+
+def _taken(host: str, port: int, why: str) -> SystemExit:
+    return SystemExit(
+        f"backlight: cannot listen for OTLP/gRPC on {host}:{port} ({why}); "
+        "choose another --otlp-grpc-port, or 0 to turn gRPC off"
+    )
+
+
+def check_grpc_port(host: str, port: int) -> None:
+    """Refuse (SystemExit, one line) when ``host:port`` cannot be bound for OTLP/gRPC.
+
+    Binds a plain socket (no SO_REUSEPORT, so a listener that has it still clashes) to each
+    address ``host`` resolves to, then lets it go; gRPC binds it for real moments later.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise _taken(host, port, f"cannot resolve {host!r}: {exc.strerror}") from None
+    for family, kind, proto, _, addr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            # as gRPC itself: a port left in TIME_WAIT by a stopped server is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(addr)
+            except OSError as exc:
+                why = IN_USE if exc.errno == errno.EADDRINUSE else exc.strerror
+                raise _taken(host, port, why or str(exc)) from None
+
+
 def start_grpc(state: AppState, host: str, port: int) -> grpc.Server:
     """Serve OTLP/gRPC on ``host:port``; raise SystemExit with advice if the port is taken."""
     cap = state.settings.max_decompressed_bytes
     server = grpc.server(
         ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-grpc"),
-        options=[("grpc.max_receive_message_length", cap)],
+        # grpcio's default (1) lets any number of servers share the port and split exports
+        options=[("grpc.max_receive_message_length", cap), ("grpc.so_reuseport", 0)],
     )
     for kind, (service, request_type, response_type) in _SERVICES.items():
         handler = grpc.unary_unary_rpc_method_handler(
@@ -142,10 +180,7 @@ def start_grpc(state: AppState, host: str, port: int) -> grpc.Server:
     except RuntimeError:
         bound = 0
     if not bound:
-        raise SystemExit(
-            f"cannot listen for OTLP/gRPC on {host}:{port} (in use?); choose "
-            "another --otlp-grpc-port, or 0 to turn gRPC off"
-        )
+        raise _taken(host, port, IN_USE)
     server.start()
     log.info("OTLP/gRPC listening on %s:%d", host, bound)
     return server
