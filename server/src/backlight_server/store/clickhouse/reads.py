@@ -12,6 +12,7 @@ from backlight_server.query import timematch as rule
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.query.logstats import search_words
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
+from backlight_server.store.clickhouse import tracecounts
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Transport
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import tidy
@@ -672,35 +673,6 @@ def counts(tx: Transport, project_id: str | None) -> Row:
 # --- the web UI's session page: backend summaries --------------------------------------------
 
 
-def _counts(
-    tx: Transport, tids: list[str], traceless: list[str]
-) -> tuple[list[tuple[str, int]], list[tuple[str, int, int]], list[tuple[str, int, int]]]:
-    """Spans per trace, logs and their worst severity per trace, and those of logs without
-    a trace per request id: one statement."""
-    sql = (
-        "SELECT 0 AS kind, trace_id AS key, count() AS n, toInt32(0) AS worst FROM spans "
-        "WHERE trace_id IN {tids:Array(String)} GROUP BY trace_id "
-        "UNION ALL SELECT 1 AS kind, assumeNotNull(trace_id) AS key, count() AS n, "
-        "max(severity_number) AS worst FROM logs WHERE trace_id IN {tids:Array(String)} "
-        "GROUP BY trace_id" + _BY_TRACE
-    )
-    if traceless:
-        sql += (
-            " UNION ALL SELECT 2 AS kind, assumeNotNull(request_id) AS key, count() AS n, "
-            "max(severity_number) AS worst FROM logs WHERE request_id IN {ids:Array(String)} "
-            "AND trace_id IS NULL GROUP BY request_id"
-        )
-    spans: list[tuple[str, int]] = []
-    logs: list[tuple[str, int, int]] = []
-    by_request: list[tuple[str, int, int]] = []
-    for kind, key, n, worst in tx.query(sql, {"tids": tids, "ids": traceless}):
-        if kind == 0:
-            spans.append((key, int(n)))
-        else:
-            (logs if kind == 1 else by_request).append((key, int(n), int(worst)))
-    return spans, logs, by_request
-
-
 def _summaries(
     tx: Transport,
     request_ids: list[str],
@@ -711,7 +683,7 @@ def _summaries(
     timed: dict[str, summaries.Timed],
 ) -> dict[str, Row]:
     traceless = sorted({r for r, t in links if not t})
-    spans, logs, by_request = _counts(tx, list(owners), traceless)
+    spans, logs, by_request = tracecounts.counts(tx, list(owners), traceless)
     return summaries.merge(
         request_ids,
         owners,
