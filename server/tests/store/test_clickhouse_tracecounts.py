@@ -1,4 +1,6 @@
-"""Span and log counts per trace kept at ingest (ClickHouse schema version 10, issue 19).
+"""The session view's reads at 10M rows (ClickHouse schema version 10, issue 19).
+
+Span and log counts per trace kept at ingest:
 
 - The counts table agrees with counting the records themselves, for every shape a
   summary reads: spans only, logs only, logs without a trace (by request id), any
@@ -7,6 +9,9 @@
 - A folder made before version 10 gets the counts of the rows it holds (the backfill).
 - Retention: the TTL of a count row is its records' own, and the purge removes a second's
   counts once the whole second is before the cutoff (the rule in ``tracecounts.py``).
+
+The session row: its stored rows read by key and folded in Python exactly as the
+engine's ``GROUP BY`` folds them, whatever they hold.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import pytest
 from blstores import browser, hex_id, log, now_ms, request, session, span
 
 from backlight_server.pipeline.model import TelemetryBatch
-from backlight_server.store.clickhouse import ClickhouseStore, tracecounts
+from backlight_server.store.clickhouse import ClickhouseStore, reads, schema, tracecounts
 from backlight_server.store.clickhouse import migrations as ch_migrations
 from backlight_server.store.clickhouse.schema import VERSIONS, Layout, ttl_statements
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
+from backlight_server.store.clickhouse.writes import SESSION_COLUMNS
 
 SEC = 10**9
+Row = dict[str, Any]
 
 
 class Recording:
@@ -157,7 +164,10 @@ async def test_a_folder_made_before_version_10_gets_the_counts_of_its_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "chdb"
+    # the previous release: its versions, and its tables' TTLs
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:9])
+    older = {k: v for k, v in schema.TTL_COLUMNS.items() if k != "trace_counts"}
+    monkeypatch.setattr(schema, "TTL_COLUMNS", older)
     old = _store(folder)
     old.open()
     try:
@@ -166,7 +176,7 @@ async def test_a_folder_made_before_version_10_gets_the_counts_of_its_rows(
     finally:
         old.close()
     assert tables == []
-    monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS)
+    monkeypatch.undo()
     new = _store(folder)
     new.open()
     try:
@@ -245,3 +255,103 @@ async def test_the_engine_expires_count_rows_past_the_retention(tmp_path: Path) 
         store.close()
     assert found[0] == [(new, 1)]
     assert kept == [[new]]
+
+
+def _raw(p: str, sid: str, t: float, **values: Any) -> list[Any]:
+    """A stored row of ``sessions`` as a writer could leave it, with ``values`` over it."""
+    row: dict[str, Any] = {
+        "project_id": p,
+        "secure_id": sid,
+        "started_ms": t,
+        "last_ms": t,
+        "url": None,
+        "last_url": [0.0, ""],
+        "user_agent": None,
+        "sdk_version": None,
+        "environment": None,
+        "service": None,
+        "app_version": None,
+        "identifier": [0.0, ""],
+        "user_metadata": [0.0, ""],
+        "pages": 0,
+        "event_count": 0,
+        "network_count": 0,
+        "fe_error_count": 0,
+        "dropped_events": 0,
+        "dropped_other": 0,
+    }
+    row.update(values)
+    return [row[c] for c in SESSION_COLUMNS]
+
+
+async def test_the_session_row_is_folded_as_the_engine_folds_it(tmp_path: Path) -> None:
+    """Rows of one session in separate parts (no merge has folded them): the view's fold
+    equals the engine's ``GROUP BY`` fold (``reads._FOLD``), and the view runs no
+    ``GROUP BY`` on ``sessions``."""
+    store = _store(tmp_path / "chdb")
+    store.open()
+    try:
+        p = store.default_project()
+        sid, t = hex_id(10), now_ms() - 60_000
+        rows = [
+            _raw(p, sid, t + 5, url="http://a.test/1", pages=1, network_count=3),
+            _raw(p, sid, t, last_ms=t + 900, last_url=[t + 900, "http://a.test/9"], pages=2),
+            _raw(p, sid, t + 1, user_agent="UA", app_version="1.2", dropped_other=7),
+            _raw(p, sid, t + 2, identifier=[t + 50, "ann"], user_metadata=[t + 50, '{"a":1}']),
+            _raw(p, sid, t + 3, identifier=[t + 50, "bob"], last_url=[t + 900, "http://a.test/8"]),
+            _raw(p, sid, t + 4, last_ms=t + 400.25, event_count=-2, fe_error_count=2**40),
+        ]
+        store.tx.command("SYSTEM STOP MERGES sessions")
+        for row in rows:  # one insert each: a part each
+            store.writer.insert("sessions", [row])
+        engine = reads._rows(store.tx, reads._folded("secure_id = {sid:String}"), {"sid": sid})
+        recording = Recording(store.tx)
+        store._tx = recording
+        view = store.get_session_overview(sid)
+        store._tx = recording.tx
+        parts = store.tx.query(
+            "SELECT count() FROM system.parts WHERE active AND table = 'sessions'",
+            settings=NO_LIMIT,
+        )
+    finally:
+        store.close()
+    assert int(parts[0][0]) >= len(rows)
+    assert view is not None
+    mine = {k: v for k, v in view["session"].items() if k != "be_error_count"}
+    assert mine == engine[0]
+    assert list(mine) == list(engine[0])  # and in the same order
+    assert mine["identifier"] == "bob" and mine["last_url"] == "http://a.test/9"
+    assert mine["duration_ms"] == 900 and isinstance(mine["duration_ms"], int)
+    reads_of_sessions = [s for s in recording.statements if "FROM sessions" in s]
+    assert reads_of_sessions and not [s for s in reads_of_sessions if "GROUP BY" in s]
+
+
+def test_the_fold_survives_any_stored_value() -> None:
+    """What a stored NaN or an odd pair comes back as (JSON null, other shapes)."""
+    odd: list[Row] = [
+        {
+            "secure_id": "s",
+            "project_id": "p",
+            "started_ms": None,
+            "last_ms": "x",
+            "url": 5,
+            "last_url": [None, "http://late"],
+            "identifier": ["x", "y", "z"],
+            "user_metadata": None,
+            "pages": None,
+            "event_count": 1.5,
+            "network_count": "9",
+            "fe_error_count": 0,
+            "dropped_events": 0,
+            "dropped_other": 0,
+            "user_agent": None,
+            "sdk_version": None,
+            "environment": None,
+            "service": None,
+            "app_version": None,
+        },
+    ]
+    out = reads.fold_session(odd)
+    assert out["started_ms"] is None and out["duration_ms"] is None
+    assert out["last_url"] == "http://late" and out["identifier"] is None
+    assert out["pages"] == 0 and out["event_count"] == 1 and out["network_count"] == 0
