@@ -12,6 +12,8 @@ Span and log counts per trace kept at ingest:
 
 The session row: its stored rows read by key and folded in Python exactly as the
 engine's ``GROUP BY`` folds them, whatever they hold.
+
+The request view: errors without a trace looked up only for requests that have some.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from blstores import browser, hex_id, log, now_ms, request, session, span
+from blstores import browser, error, hex_id, log, now_ms, request, session, span
 
 from backlight_server.pipeline.model import TelemetryBatch
 from backlight_server.store.clickhouse import ClickhouseStore, reads, schema, tracecounts
@@ -355,3 +357,39 @@ def test_the_fold_survives_any_stored_value() -> None:
     assert out["started_ms"] is None and out["duration_ms"] is None
     assert out["last_url"] == "http://late" and out["identifier"] is None
     assert out["pages"] == 0 and out["event_count"] == 1 and out["network_count"] == 0
+
+
+async def test_the_request_view_looks_up_traceless_errors_only_where_there_are_some(
+    tmp_path: Path,
+) -> None:
+    """``request_traces`` says whether a request has records without a trace: only then
+    does the request view's errors statement look them up by request id."""
+    store = _store(tmp_path / "chdb")
+    store.open()
+    try:
+        p = store.default_project()
+        plain, bare = hex_id(16), hex_id(16)
+        await store.write_telemetry(
+            TelemetryBatch(
+                spans=[span(p, plain, "api"), span(p, bare, "api")],
+                errors=[
+                    error(p, "in the trace", request_id=plain, trace_id=plain),
+                    error(p, "no trace", request_id=bare),
+                ],
+            ),
+            10,
+        )
+        recording = Recording(store.tx)
+        store._tx = recording
+        answers: dict[str, list[str]] = {}
+        lookups: dict[str, list[str]] = {}
+        for rid in (plain, bare):
+            recording.statements.clear()
+            answers[rid] = [e["message"] for e in store.get_request(rid)["errors"]]
+            lookups[rid] = [s for s in recording.statements if "trace_id IS NULL" in s]
+        store._tx = recording.tx
+    finally:
+        store.close()
+    assert answers == {plain: ["in the trace"], bare: ["no trace"]}
+    assert not [s for s in lookups[plain] if "FROM errors" in s]
+    assert [s for s in lookups[bare] if "FROM errors" in s]

@@ -460,13 +460,14 @@ def get_request(tx: Transport, request_id: str) -> Row:
     logs = log_times(_rows(tx, _LOG.format(where=where, lim=5000), params))
     logs.sort(key=lambda lg: (lg["ts_ns"], lg["id"]))
     # The request's errors, and those of its session for matching by time: one statement.
+    # Errors without a trace are looked up only where ``request_traces`` holds one (the
+    # view ``errors_request_traces`` adds the pair (request id, "") for each).
     each = "SELECT {branch} AS branch, " + _ERROR_FIELDS + " FROM errors WHERE "
-    sql = (
-        each.format(branch=0)
-        + "trace_id IN {traces:Array(String)} UNION ALL "
-        + each.format(branch=0)
-        + "request_id = {rid:String} AND trace_id IS NULL"
-    )
+    sql = each.format(branch=0) + "trace_id IN {traces:Array(String)}"
+    if traceless:
+        sql += (
+            " UNION ALL " + each.format(branch=0) + "request_id = {rid:String} AND trace_id IS NULL"
+        )
     if session:
         sql += " UNION ALL " + each.format(branch=1) + "session_id = {sid:String}"
     exact: list[Row] = []
