@@ -20,8 +20,9 @@ import pytest
 from blstores import browser, error, hex_id, log, now_ms, request, session, span
 
 from backlight_server.pipeline.model import TelemetryBatch
-from backlight_server.store.clickhouse import ClickhouseStore
+from backlight_server.store.clickhouse import ClickhouseStore, tracecounts
 from backlight_server.store.clickhouse import migrations as ch_migrations
+from backlight_server.store.clickhouse import schema as ch_schema
 from backlight_server.store.clickhouse.schema import SETTLE_SECONDS, VERSIONS
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
 
@@ -122,6 +123,29 @@ def _facts(tx: Transport) -> dict[str, Any]:
     }
 
 
+def _counted_in_records(tx: Transport, tids: list[str], traceless: list[str]) -> Any:
+    """``tracecounts.counts`` before version 10 kept them: counted in spans and logs."""
+    spans = tx.query(
+        "SELECT trace_id, count() FROM spans WHERE trace_id IN {t:Array(String)} GROUP BY trace_id",
+        {"t": tids},
+    )
+    logs = tx.query(
+        "SELECT assumeNotNull(trace_id), count(), max(severity_number) FROM logs "
+        "WHERE trace_id IN {t:Array(String)} GROUP BY trace_id",
+        {"t": tids},
+    )
+    by_request = tx.query(
+        "SELECT assumeNotNull(request_id), count(), max(severity_number) FROM logs "
+        "WHERE request_id IN {r:Array(String)} AND trace_id IS NULL GROUP BY request_id",
+        {"r": traceless},
+    )
+    return (
+        [(k, int(n)) for k, n in spans],
+        [(k, int(n), int(w)) for k, n, w in logs],
+        [(k, int(n), int(w)) for k, n, w in by_request],
+    )
+
+
 def _wait_for_mutations(tx: Transport) -> None:
     for _ in range(300):
         left = tx.query(
@@ -140,6 +164,9 @@ async def test_a_version_2_folder_upgrades_in_place(
 ) -> None:
     folder = tmp_path / "chdb"
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:2])  # the previous release
+    older = {k: v for k, v in ch_schema.TTL_COLUMNS.items() if k != "trace_counts"}  # version 10
+    monkeypatch.setattr(ch_schema, "TTL_COLUMNS", older)  # and its tables' TTLs
+    monkeypatch.setattr(tracecounts, "counts", _counted_in_records)  # its counts
     old = _store(folder)
     old.open()
     try:
@@ -151,7 +178,7 @@ async def test_a_version_2_folder_upgrades_in_place(
     assert facts["version"] == 2 and facts["full copy"] and not facts["index projection"]
     assert facts["built for parts"] == ["by_trace"] and not facts["spans bloom"]
 
-    monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS)  # this one
+    monkeypatch.undo()  # this one
     new = _store(folder)
     new.open()
     try:

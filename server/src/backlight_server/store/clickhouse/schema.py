@@ -22,6 +22,8 @@ Layout (see docs/scaling.md):
 - a day partition of the tables the views read that has had no insert for
   ``SETTLE_SECONDS`` is merged into one part by the engine's own merges (version 3): a
   point read costs about the same in every part it has to look in, whatever its size;
+- span and log counts per trace (and of logs without a trace per request id) are kept in
+  a small table ``trace_counts`` by materialized views (version 10, ``tracecounts.py``);
 - request ids that are not their records' trace ids (highlight's SDKs) are kept in a small
   table ``request_traces`` by materialized views, so a request's traces are found by key.
 - browser tables keep a deduplication window, so a retried batch, inserted again with the
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backlight_server.store.clickhouse import artifacts, fetchcfg, groups, logcounts
+from backlight_server.store.clickhouse import artifacts, fetchcfg, groups, logcounts, tracecounts
 
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
@@ -318,6 +320,7 @@ VERSIONS = [
     groups.version_7,
     version_8,
     logcounts.version_9,
+    tracecounts.version_10,
 ]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
@@ -334,6 +337,7 @@ TTL_COLUMNS = {
     "errors": (_ms("ts_ms"), False),
     "request_traces": (_ns("first_ns"), False),
     "log_counts": (logcounts.TTL_COLUMN, False),
+    "trace_counts": (tracecounts.TTL_TIME, False),
 }
 
 

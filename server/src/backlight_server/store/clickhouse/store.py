@@ -298,6 +298,12 @@ class ClickhouseStore:
             ("logs", ns.format(col="ts_ns")),
             ("errors", ms.format(col="ts_ms")),
             ("request_traces", ns.format(col="first_ns")),
+            # counts per trace and second: a second's counts go once all of it is outside
+            (
+                "trace_counts",
+                "NOT (sec BETWEEN intDiv({lo_ns:Int64}, 1000000000) "
+                "AND intDiv({hi_ns:Int64}, 1000000000))",
+            ),
         ]
         total = 0
         for table, cond in targets:
