@@ -164,7 +164,8 @@ async def test_a_version_2_folder_upgrades_in_place(
 ) -> None:
     folder = tmp_path / "chdb"
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:2])  # the previous release
-    older = {k: v for k, v in ch_schema.TTL_COLUMNS.items() if k != "trace_counts"}  # version 10
+    newer = ("log_counts", "trace_counts")  # versions 9 and 10
+    older = {k: v for k, v in ch_schema.TTL_COLUMNS.items() if k not in newer}
     monkeypatch.setattr(ch_schema, "TTL_COLUMNS", older)  # and its tables' TTLs
     monkeypatch.setattr(tracecounts, "counts", _counted_in_records)  # its counts
     old = _store(folder)

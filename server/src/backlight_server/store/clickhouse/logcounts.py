@@ -28,9 +28,10 @@ def version_9(lay: Layout) -> list[str]:
     """``log_counts``, its view, and the counts of the logs already stored (inserted once
     with a deduplication token: servers upgrading together add them once). Logs written
     between the view's creation and that insert are counted twice: upgrade with ingest
-    stopped for exact counts (docs/scaling.md, "Log search")."""
+    stopped for exact counts (docs/scaling.md, "Log search"). On a cluster the insert is
+    left out: each shard runs it once by hand (docs/scaling.md), as for ``trace_counts``."""
     on = lay.on()
-    return [
+    out = [
         f"""CREATE TABLE IF NOT EXISTS log_counts{on} (
             start_s Int64, project_id LowCardinality(String), level LowCardinality(String),
             service LowCardinality(String), n UInt64
@@ -40,10 +41,18 @@ def version_9(lay: Layout) -> list[str]:
         SETTINGS non_replicated_deduplication_window = 100""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS logs_counts{on} TO log_counts
         AS {_SELECT.format(cond="")}""",
-        "INSERT INTO log_counts (project_id, start_s, level, service, n) "
-        "SETTINGS insert_deduplicate = 1, insert_deduplication_token = 'log_counts_v9' "
-        + _SELECT.format(cond=""),
     ]
+    if not lay.cluster:
+        out.append(BACKFILL)
+    return out
+
+
+# the counts of the logs stored before version 9 (``version_9``; on a cluster, by hand)
+BACKFILL = (
+    "INSERT INTO log_counts (project_id, start_s, level, service, n) "
+    "SETTINGS insert_deduplicate = 1, insert_deduplication_token = 'log_counts_v9' "
+    + _SELECT.format(cond="")
+)
 
 
 def purge(tx: Transport, lo_ns: int, hi_ns: int) -> None:
