@@ -26,8 +26,8 @@ from backlight_server.alerts.events import base_url
 from backlight_server.alerts.file import file_prefix, is_file_rule
 from backlight_server.alerts.message import Alert, Event, Links
 from backlight_server.alerts.rules import Filters, Rule, RuleIn, Trigger, readable_rule
+from backlight_server.api.reply import json_reply as _json
 from backlight_server.errors import ClientError
-from backlight_server.pipeline import jsontext
 from backlight_server.state import get_state
 from backlight_server.store.base import Row
 
@@ -121,10 +121,6 @@ def require_tags(schemas: dict[str, Any]) -> None:
         for prop in props.values():
             if prop.get("pattern") == _URL:
                 prop["pattern"] = _URL_AS_CHECKED
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(jsontext.dumps(data), status_code=status, media_type="application/json")
 
 
 def _readable(row: Row) -> Rule | None:

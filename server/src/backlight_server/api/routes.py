@@ -7,13 +7,14 @@ query on large sessions and traces."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from backlight_server.api import alerts, schemas
 from backlight_server.api.auth import require_token
+from backlight_server.api.reply import json_reply as _json
 from backlight_server.pipeline import jsontext
 from backlight_server.query import errorfacts
 from backlight_server.state import get_state
@@ -32,10 +33,6 @@ EpochMs = Annotated[
     float | None, Query(ge=0, le=9e12, allow_inf_nan=False, description="epoch milliseconds")
 ]
 GroupId = Annotated[int, Path(ge=0, le=2**62)]
-
-
-def _json(data: Any) -> Response:
-    return Response(jsontext.dumps(data), media_type="application/json")
 
 
 @router.get(

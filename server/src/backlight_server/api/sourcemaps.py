@@ -17,9 +17,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from backlight_server.api.auth import require_token, token_ok
+from backlight_server.api.reply import json_reply as _json
 from backlight_server.errors import ClientError
 from backlight_server.ingest.body import read_body
-from backlight_server.pipeline import jsontext
 from backlight_server.sourcemaps import keys, names, service
 from backlight_server.state import get_state
 
@@ -87,10 +87,6 @@ class Uploaded(BaseModel):
 
 class Deleted(BaseModel):
     deleted: int
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(jsontext.dumps(data), status_code=status, media_type="application/json")
 
 
 def _project(request: Request, project_id: str) -> None:

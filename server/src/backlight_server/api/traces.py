@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backlight_server.api.auth import require_token
-from backlight_server.pipeline import jsontext
+from backlight_server.api.reply import json_reply as _json
 from backlight_server.state import get_state
 from backlight_server.store.queries import LogQuery, TraceQuery
 
@@ -77,10 +77,6 @@ class LogStats(_Open):
     services: list[ServiceCount] = Field(
         description="the 20 largest, counted without the query's service filter"
     )
-
-
-def _json(data: object) -> Response:
-    return Response(jsontext.dumps(data), media_type="application/json")
 
 
 @router.get(
