@@ -37,42 +37,42 @@ export interface NetworkEntry {
 
 export interface NetworkRecordingOptions {
   /** Record requests at all (default true). Tracing headers do not depend on it. */
-  enabled?: boolean
+  enabled?: boolean | undefined
   /** Record headers and bodies, redacted (default false). */
-  recordHeadersAndBody?: boolean
+  recordHeadersAndBody?: boolean | undefined
   /** Header names redacted in addition to the built-in list. */
-  networkHeadersToRedact?: string[]
+  networkHeadersToRedact?: string[] | undefined
   /** Body keys redacted at any depth in addition to the built-in list. */
-  networkBodyKeysToRedact?: string[]
+  networkBodyKeysToRedact?: string[] | undefined
   /** URL substrings: no tracing header, no headers or bodies recorded. */
-  urlBlocklist?: string[]
+  urlBlocklist?: string[] | undefined
   /** Body capture cap per request body, in bytes (default 65536). */
-  bodySizeLimit?: number
+  bodySizeLimit?: number | undefined
   /** Last look at each entry before it is queued; return null to drop it. */
-  requestResponseSanitizer?: (entry: NetworkEntry) => NetworkEntry | null
+  requestResponseSanitizer?: ((entry: NetworkEntry) => NetworkEntry | null) | undefined
 }
 
 export interface Options {
-  backendUrl?: string
-  tracingOrigins?: boolean | OriginRule[]
-  networkRecording?: boolean | NetworkRecordingOptions
-  privacySetting?: PrivacySetting
-  environment?: string
-  serviceName?: string
+  backendUrl?: string | undefined
+  tracingOrigins?: boolean | OriginRule[] | undefined
+  networkRecording?: boolean | NetworkRecordingOptions | undefined
+  privacySetting?: PrivacySetting | undefined
+  environment?: string | undefined
+  serviceName?: string | undefined
   /** Your app's version (the release its source maps are uploaded under). */
-  version?: string
+  version?: string | undefined
   /** Same as `version` (highlight's client option name; used when `version` is not set). */
-  appVersion?: string
+  appVersion?: string | undefined
   /** Same as `version` (OpenTelemetry's `service.version`; used when neither is set). */
-  serviceVersion?: string
-  disableSessionRecording?: boolean
-  disableConsoleRecording?: boolean
-  enableTraceparent?: boolean
-  debug?: boolean
+  serviceVersion?: string | undefined
+  disableSessionRecording?: boolean | undefined
+  disableConsoleRecording?: boolean | undefined
+  enableTraceparent?: boolean | undefined
+  debug?: boolean | undefined
   /** highlight.run compatibility: same as privacySetting 'strict'. */
-  enableStrictPrivacy?: boolean
+  enableStrictPrivacy?: boolean | undefined
   /** highlight.run compatibility: same as networkRecording false. */
-  disableNetworkRecording?: boolean
+  disableNetworkRecording?: boolean | undefined
 }
 
 export interface StackFrame {
