@@ -93,6 +93,15 @@ if fresh compat-npm tests/compat/package-lock.json || [ ! -d tests/compat/node_m
   (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
   [ -f "$STAMPS/compat-npm.next" ] && done_step compat-npm
 fi
+# The npm consumer test's apps (tests/packaging/npm_consumers: Vite, esbuild), from their locks.
+for app in vite esbuild; do
+  dir="tests/packaging/npm_consumers/$app"
+  if fresh "consumer-$app" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
+    log "installing the npm consumer app $app"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    [ -f "$STAMPS/consumer-$app.next" ] && done_step "consumer-$app"
+  fi
+done
 # 6. The Python SDK's test matrix (requirements/sdk-matrix): one venv per line, with that
 #    Python (pyenv's, or Debian's), from requirements/sdk-otel-RELEASE.lock, then the SDK
 #    editable (its compiled encoder built for that Python). Run by scripts/sdk-matrix.sh.
