@@ -6,7 +6,7 @@ page) to its session by reading, at load, the ``traceparent`` the backend put on
 
 - the middlewares add ``Server-Timing: traceparent;desc="00-<trace>-<span>-01",
   backlight-time;desc=<ms>`` to HTML responses (and 304s, which refresh a cached page's
-  headers); no template changes;
+  headers), except those a shared cache may keep; no template changes;
 - ``traceparent_meta()`` renders the same as ``<meta name="traceparent" ...>``, for pages
   served through a proxy that strips ``Server-Timing``.
 
@@ -43,16 +43,40 @@ def server_timing(span: RequestSpan) -> str:
     return f'{TRACEPARENT_METRIC};desc="{span.traceparent()}", {TIME_METRIC};desc={ms}'
 
 
-def wants_timing(status: int, content_type: str | bytes | None) -> bool:
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def shared_cacheable(cache_control: str | bytes | None) -> bool:
+    """May a shared cache (a CDN, a proxy) keep this response and serve it to others?
+    ``public``, ``s-maxage`` or a ``max-age`` above 0, unless ``private`` or ``no-store``."""
+    if not cache_control:
+        return False
+    shared = False
+    for directive in _text(cache_control)[:4096].lower().split(","):
+        name, _, value = directive.partition("=")
+        name = name.strip(" \t")
+        if name in ("private", "no-store"):
+            return False
+        positive = name == "max-age" and value.strip(' \t"') not in ("", "0")
+        shared = shared or positive or name in ("public", "s-maxage")
+    return shared
+
+
+def wants_timing(
+    status: int, content_type: str | bytes | None, cache_control: str | bytes | None = None
+) -> bool:
     """HTML responses get the metrics, and 304s (the browser keeps the headers of a 304
-    on the cached page it then shows, so a revalidated page carries this request's)."""
+    on the cached page it then shows, so a revalidated page carries this request's); not a
+    response a shared cache may serve to other visitors (it would carry this request's
+    traceparent to them)."""
+    if shared_cacheable(cache_control):
+        return False
     if status == 304:
         return True
     if content_type is None:
         return False
-    if isinstance(content_type, bytes):
-        content_type = content_type.decode("latin-1")
-    return content_type.lstrip(" \t")[:9].lower() == "text/html"
+    return _text(content_type).lstrip(" \t")[:9].lower() == "text/html"
 
 
 def joined(existing: str | None, ours: str) -> str:

@@ -62,6 +62,8 @@ def page(request: HttpRequest, name: str) -> HttpResponse:
     response = HttpResponse("<p>page</p>", status=304 if request.GET.get("kind") == "304" else 200)
     if request.GET.get("timed"):
         response["Server-Timing"] = "db;dur=53"
+    if request.GET.get("cache"):
+        response["Cache-Control"] = request.GET["cache"]
     return response
 
 

@@ -10,8 +10,10 @@ import asyncio
 import re
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 from linkage_vectors import VECTORS, as_bytes, cases
@@ -24,7 +26,7 @@ from backlight.integrations.asgi import BacklightMiddleware as AsgiMiddleware
 from backlight.integrations.wsgi import BacklightMiddleware as WsgiMiddleware
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "apps"))
-import django_app  # noqa: F401  (configures Django)
+import django_app
 from django.test import Client
 
 COOKIE = VECTORS["cookie"]
@@ -78,6 +80,8 @@ def _app_response(path: str, query: str) -> tuple[int, list[tuple[str, str]], by
     headers = [("Content-Type", HTML)]
     if "timed=1" in query:
         headers.append(("Server-Timing", "db;dur=53"))
+    if query.startswith("cache="):
+        headers.append(("Cache-Control", unquote(query[6:])))
     return (304 if "kind=304" in query else 200), headers, b"<p>page</p>"
 
 
@@ -119,8 +123,8 @@ def request(kind: str, path: str, headers: dict[str, str], query: str = "") -> R
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
 
         asyncio.run(ASGI(scope, receive, send))
         start = sent[0]
@@ -143,7 +147,12 @@ def request(kind: str, path: str, headers: dict[str, str], query: str = "") -> R
                 "wsgi.url_scheme": "http",
             }
         )
-        body = WSGI(environ, lambda status, hs, exc_info=None: got.append((status, hs)))
+
+        def start_response(status: str, hs: Any, exc_info: Any = None) -> Any:
+            got.append((status, hs))
+            return lambda data: None
+
+        body = WSGI(environ, start_response)
         data = b"".join(body)
         getattr(body, "close", lambda: None)()
         return Response(int(got[0][0].split()[0]), list(got[0][1]), data)
@@ -188,33 +197,31 @@ def test_request_vectors(sdk: Receiver, kind: str) -> None:
     assert not wrong, "\n".join(map(str, wrong))
 
 
+def _run_asgi(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b""}
+    scope["headers"] = headers
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        return None
+
+    asyncio.run(app(scope, receive, send))
+
+
 @pytest.mark.parametrize("kind", ["asgi", "wsgi"])
 def test_cookie_link_when_the_app_never_asks(sdk: Receiver, kind: str) -> None:
     """A view that logs nothing leaves the link to the export thread's encoder."""
     session = COOKIE["values"][0]["session"]
     path = _path(kind, "quiet")
-    app = AsgiMiddleware(_quiet_asgi) if kind == "asgi" else WsgiMiddleware(_quiet_wsgi)
+    cookie = f"{names.SESSION_COOKIE}={session}"
     if kind == "asgi":
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": path,
-            "root_path": "",
-            "query_string": b"",
-        }
-        scope["headers"] = [(b"cookie", f"{names.SESSION_COOKIE}={session}".encode())]
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            return None
-
-        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+        _run_asgi(AsgiMiddleware(_quiet_asgi), path, [(b"cookie", cookie.encode())])
     else:
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": ""}
-        environ["HTTP_COOKIE"] = f"{names.SESSION_COOKIE}={session}"
-        list(app(environ, lambda *a: None))  # type: ignore[arg-type]
+        environ["HTTP_COOKIE"] = cookie
+        list(WsgiMiddleware(_quiet_wsgi)(environ, lambda *a: lambda data: None))
     span = _spans_at(sdk, {path})[path]
     assert span.link == (session, span.trace_id)
 
@@ -233,19 +240,8 @@ def test_asgi_joins_split_cookie_fields(sdk: Receiver) -> None:
     """HTTP/2 may send the Cookie header as several fields; they are one list."""
     session = COOKIE["values"][0]["session"]
     path = _path("asgi", "split")
-    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b""}
-    scope["headers"] = [
-        (b"cookie", b"a=1"),
-        (b"cookie", f"{names.SESSION_COOKIE}={session}".encode()),
-    ]
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        return None
-
-    asyncio.run(ASGI(scope, receive, send))  # type: ignore[arg-type]
+    cookie = f"{names.SESSION_COOKIE}={session}".encode()
+    _run_asgi(ASGI, path, [(b"cookie", b"a=1"), (b"cookie", cookie)])
     span = _spans_at(sdk, {path})[path]
     assert span.link == (session, span.trace_id)
 
@@ -296,6 +292,29 @@ def test_server_timing_on_html_only(sdk: Receiver, kind: str) -> None:
     assert [n for n, _ in found] == ["db", names.TRACEPARENT_METRIC, names.TIME_METRIC]
     assert not_modified.status == 304
     _check_timing(spans[f"{prefix}{_path(kind, 'cached')}"], not_modified.header("server-timing"))
+
+
+CACHE_CONTROL = [
+    ("private, max-age=600", True),
+    ("no-cache", True),
+    ("max-age=0, must-revalidate", True),
+    ("no-store, max-age=600", True),
+    ("public, max-age=60", False),
+    ("max-age=60", False),
+    ("s-maxage=30", False),
+]
+
+
+@pytest.mark.parametrize("kind", FRAMEWORKS)
+def test_no_server_timing_where_a_shared_cache_may_keep_the_page(sdk: Receiver, kind: str) -> None:
+    """A CDN could serve the page, with this request's traceparent, to other visitors."""
+    got = {
+        value: request(kind, _path(kind, f"cc{n}"), {}, f"cache={quote(value)}").header(
+            "server-timing"
+        )
+        for n, (value, _) in enumerate(CACHE_CONTROL)
+    }
+    assert {v: t is not None for v, t in got.items()} == dict(CACHE_CONTROL)
 
 
 @pytest.mark.parametrize("kind", FRAMEWORKS)

@@ -119,14 +119,16 @@ def _add_server_timing(span: RequestSpan, message: Message) -> None:
     """``Server-Timing: traceparent;desc=...`` on an HTML response (backlight.navigation)."""
     try:
         headers = list(message.get("headers") or ())
-        content_type = timing = None
+        content_type = cache_control = timing = None
         for i, (name, value) in enumerate(headers):
             lower = name.lower()
             if lower == b"content-type":
                 content_type = value
+            elif lower == b"cache-control":
+                cache_control = value
             elif lower == b"server-timing" and timing is None:
                 timing = i
-        if not wants_timing(message["status"], content_type):
+        if not wants_timing(message["status"], content_type, cache_control):
             return
         ours = server_timing(span)
         if timing is None:

@@ -114,7 +114,7 @@ def _add_server_timing(act: Activation, response: Any) -> None:
     """``Server-Timing: traceparent;desc=...`` on an HTML response (backlight.navigation)."""
     try:
         status = getattr(response, "status_code", 0) or 0
-        if wants_timing(status, response.get("Content-Type")):
+        if wants_timing(status, response.get("Content-Type"), response.get("Cache-Control")):
             ours = server_timing(cast(RequestSpan, act.span))
             response["Server-Timing"] = joined(response.get("Server-Timing"), ours)
     except Exception:

@@ -144,14 +144,16 @@ def _end(span: RequestSpan, environ: Environ, error: BaseException | None) -> No
 def _with_server_timing(span: RequestSpan, code: int, headers: Any) -> Any:
     """``headers`` with ``Server-Timing: traceparent;desc=...`` when the response is HTML
     (backlight.navigation); the app's list itself is left as it was."""
-    content_type = timing = None
+    content_type = cache_control = timing = None
     for i, (name, value) in enumerate(headers):
         lower = name.lower()
         if lower == "content-type":
             content_type = value
+        elif lower == "cache-control":
+            cache_control = value
         elif lower == SERVER_TIMING_HEADER and timing is None:
             timing = i
-    if not wants_timing(code, content_type):
+    if not wants_timing(code, content_type, cache_control):
         return headers
     ours = server_timing(span)
     out = list(headers)
