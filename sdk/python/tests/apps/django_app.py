@@ -67,7 +67,7 @@ def page(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
-def meta(request: HttpRequest) -> HttpResponse:
+def meta(request: HttpRequest, name: str) -> HttpResponse:
     """``{{ backlight_traceparent }}`` through the context processor."""
     template = engines["django"].from_string("<head>{{ backlight_traceparent }}</head>")
     return HttpResponse(template.render({}, request))
@@ -84,7 +84,7 @@ urlpatterns = [
     path("boom", boom),
     path("stream", stream),
     path("page/<str:name>", page),
-    path("meta", meta),
+    path("meta-<str:name>", meta),
 ]
 
 if "BACKLIGHT_TEST_URL" in os.environ:  # under gunicorn
