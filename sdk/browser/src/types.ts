@@ -74,7 +74,7 @@ export interface Options {
    * (docs/browser-sdk.md). Default: on unless `tracingOrigins` is false; false turns it
    * off, true turns it on even then (host-only).
    */
-  sessionCookie?: boolean
+  sessionCookie?: boolean | undefined
   debug?: boolean
   /** highlight.run compatibility: same as privacySetting 'strict'. */
   enableStrictPrivacy?: boolean
