@@ -7,8 +7,11 @@ import { type Taken, Buffer, batchJson } from './buffer'
 import { errorEntry, listenErrors, patchConsole } from './capture'
 import { pageDebugIds } from './debugids'
 import { jsonSafe } from './format'
+import { cookieMs, cookieScope, SessionCookie } from './cookie'
+import { META_TIME_ATTRIBUTE, TRACEPARENT_METRIC } from './names'
+import { documentEntry, documentRequestId, type NavTiming, remember } from './navigation'
 import { flushWaiting, patchFetch, patchXhr, type NetConfig } from './network'
-import { findSite, matches, type Page, type Rules } from './origins'
+import { blocked, type CookieJar, findSite, matches, type Page, type Rules } from './origins'
 import { addCustom, fullSnapshot, hiddenWatcher, isUserActivity, type ReplayEvent, startReplay } from './replay'
 import { expired, type KV, Session } from './session'
 import { BEACON_BUDGET, Transport } from './transport'
@@ -23,6 +26,8 @@ const UPLOAD_EVERY_MS = 2000
 export interface Settings {
   backendUrl: string
   rules: Rules
+  /** The `sessionCookie` option as given (cookie.ts decides what it means with `rules`). */
+  sessionCookie: boolean | undefined
   net: NetConfig
   privacy: PrivacySetting
   replay: boolean
@@ -42,6 +47,7 @@ export function settings(o: Options, defaultBackend: string): Settings {
   return {
     backendUrl: (o.backendUrl || defaultBackend).replace(/\/+$/, ''),
     rules: o.tracingOrigins === undefined ? 'self' : o.tracingOrigins,
+    sessionCookie: typeof o.sessionCookie === 'boolean' ? o.sessionCookie : undefined,
     net: {
       record: n.enabled !== false,
       bodies: n.recordHeadersAndBody === true,
@@ -82,6 +88,17 @@ function storage(): KV | null {
   }
 }
 
+function localStore(): Storage | null {
+  try {
+    return window.localStorage
+  } catch {
+    return null
+  }
+}
+
+/** How often activity renews the session cookie at most (as it does the stored session). */
+const COOKIE_RENEW_MS = 5000
+
 export class Client {
   readonly s: Settings
   readonly session: Session
@@ -92,6 +109,8 @@ export class Client {
   private stopReplay: (() => void) | null = null
   private rotating = false
   private qkey: string
+  private cookie: SessionCookie | null = null
+  private cookieAt = 0
   log: Log
 
   constructor(
@@ -121,22 +140,25 @@ export class Client {
   install(): void {
     const w = window
     let site: string | null = null
+    const jar: CookieJar = {
+      read: () => document.cookie,
+      write: (c) => {
+        document.cookie = c
+      },
+    }
     const page: Page = {
       origin: location.origin,
       hostname: location.hostname,
       site: () => {
         if (site === null) {
-          site = findSite(location.hostname, {
-            read: () => document.cookie,
-            write: (c) => {
-              document.cookie = c
-            },
-          })
+          site = findSite(location.hostname, jar)
           this.log('registrable domain', site)
         }
         return site
       },
     }
+    const scope = cookieScope(this.s.rules, this.s.sessionCookie, { ...page, protocol: location.protocol })
+    if (scope !== null) this.cookie = new SessionCookie(jar, scope, location.protocol === 'https:')
     const base = this.s.backendUrl
     const net = this.s.net
     if (net.record || this.s.rules !== false) {
@@ -180,6 +202,7 @@ export class Client {
         if (!ev.persisted) return
         this.session.setOpen(true)
         this.store?.removeItem(this.qkey)
+        this.renewCookie()
       }),
     )
     document.addEventListener(
@@ -187,9 +210,21 @@ export class Client {
       guard(() => {
         watch()
         if (document.visibilityState === 'hidden') this.flush(false)
-        else this.activity()
+        else {
+          this.renewCookie() // another tab's session may have written it meanwhile
+          this.activity()
+        }
       }),
     )
+    if (this.cookie) {
+      // a click or a submit may start a navigation: the cookie must be this tab's
+      const renew = guard(() => this.renewCookie())
+      w.addEventListener('focus', renew)
+      for (const t of ['click', 'submit']) document.addEventListener(t, renew, true)
+    }
+    const navigation = guard(() => this.recordNavigation())
+    if (document.readyState === 'complete') setTimeout(navigation, 0)
+    else w.addEventListener('load', () => setTimeout(navigation, 0), { once: true })
     const tick = guard(() => {
       this.flush(false)
       if (this.buf.lostEvents && this.tx.idle() && this.stopReplay) {
@@ -211,6 +246,7 @@ export class Client {
     if (expired(this.session.state, Date.now())) this.session.renew(Date.now())
     this.active = true
     this.sendStart()
+    this.renewCookie()
     this.replayOn()
     this.log('recording session', this.session.id, this.session.origin)
   }
@@ -220,6 +256,7 @@ export class Client {
     this.replayOff()
     this.active = false
     this.flush(true)
+    this.cookie?.clear()
     this.log('stopped')
   }
 
@@ -289,6 +326,7 @@ export class Client {
     const now = Date.now()
     if (!expired(this.session.state, now)) {
       this.session.touch(now)
+      if (now - this.cookieAt > COOKIE_RENEW_MS) this.renewCookie(now)
       return
     }
     if (this.rotating || !this.active) return
@@ -310,7 +348,50 @@ export class Client {
     this.session.renew(Date.now())
     this.log('new session', this.session.id)
     this.sendStart()
+    this.renewCookie()
     if (replaying) this.replayOn()
+  }
+
+  /**
+   * Writes the session cookie for the rest of the idle window (15 minutes after the last
+   * activity, never past the 4-hour cap): renewed with activity, replaced when another
+   * tab's session wrote it, cleared when the session ends (stop, pagehide).
+   */
+  private renewCookie(now = Date.now()): void {
+    const c = this.cookie
+    if (!c || !this.active) return
+    this.cookieAt = now
+    const st = this.session.state
+    const kept = c.set(st.id, cookieMs(st, now))
+    if (!kept && c.dead) {
+      this.log('session cookie not kept: the site cannot be determined')
+      this.cookie = null
+    }
+  }
+
+  /** The document's own request as a network entry, linked by navigation timing. */
+  private recordNavigation(): void {
+    if (!this.active || !this.s.net.record || this.s.rules === false) return
+    if (typeof performance === 'undefined' || !performance.getEntriesByType) return
+    const nav = (performance.getEntriesByType('navigation')[0] as NavTiming | undefined) ?? null
+    if (!nav || blocked(this.s.net.blocklist, nav.name)) return
+    const tag = document.querySelector(`meta[name="${TRACEPARENT_METRIC}"]`)
+    const meta = tag ? { content: tag.getAttribute('content'), time: tag.getAttribute(META_TIME_ATTRIBUTE) } : null
+    const rid = documentRequestId(nav, meta, performance.timeOrigin)
+    if (rid === null) return
+    if (!remember(localStore(), `backlight_${this.projectId}_navigations`, rid, Date.now())) return
+    let e: ReturnType<typeof documentEntry> | null = documentEntry(nav, rid, performance.timeOrigin)
+    const sanitize = this.s.net.sanitize
+    if (sanitize) {
+      try {
+        e = sanitize(e)
+      } catch (err) {
+        this.log('requestResponseSanitizer threw; entry dropped', err)
+        e = null
+      }
+    }
+    if (e) this.add('network', e)
+    this.log('document request', rid)
   }
 
   private sendStart(): void {
@@ -361,6 +442,9 @@ export class Client {
       return true
     })
     this.session.setOpen(false)
+    // The navigation that hides this page sent its requests already: a tab that closes
+    // leaves no cookie behind for the next tab's first request.
+    this.cookie?.clear()
   }
 
   /** Unsent jobs go to sessionStorage; the tab's next page load sends them again. */

@@ -17,7 +17,8 @@ export interface Timing {
 /** One finished request, as sent in `network[]`. */
 export interface NetworkEntry {
   request_id: string | null
-  type: 'fetch' | 'xhr'
+  /** `navigation`: the document's own request (navigation timing; docs/linkage.md). */
+  type: 'fetch' | 'xhr' | 'navigation'
   method: string
   url: string
   status: number
@@ -68,6 +69,12 @@ export interface Options {
   disableSessionRecording?: boolean | undefined
   disableConsoleRecording?: boolean | undefined
   enableTraceparent?: boolean | undefined
+  /**
+   * The first-party session cookie that links full-page navigations and form posts
+   * (docs/browser-sdk.md). Default: on unless `tracingOrigins` is false; false turns it
+   * off, true turns it on even then (host-only).
+   */
+  sessionCookie?: boolean | undefined
   debug?: boolean | undefined
   /** highlight.run compatibility: same as privacySetting 'strict'. */
   enableStrictPrivacy?: boolean | undefined

@@ -73,6 +73,7 @@ ELSEWHERE = {
     ("integrations/asgi.py", b"x-highlight-request"),  # compared per header: bytes constants
     ("integrations/asgi.py", b"traceparent"),
     ("integrations/asgi.py", b"baggage"),
+    ("integrations/asgi.py", b"server-timing"),
     ("export/wire.py", "highlight.trace_id"),
 }
 

@@ -15,6 +15,7 @@ from backlight.api import (
     trace,
 )
 from backlight.headers import parse_headers
+from backlight.navigation import traceparent_meta
 from backlight.setup import flush, init, shutdown
 from backlight.types import RequestContext
 
@@ -32,4 +33,5 @@ __all__ = [
     "set_debug_mode",
     "shutdown",
     "trace",
+    "traceparent_meta",
 ]

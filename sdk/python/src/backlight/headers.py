@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from backlight.names import BAGGAGE_HEADER, BAGGAGE_KEY
+from backlight.names import BAGGAGE_HEADER, BAGGAGE_KEY, HIGHLIGHT_COOKIE, SESSION_COOKIE
 from backlight.names import HEADER as HEADER
 from backlight.types import RequestContext
 
@@ -29,6 +29,9 @@ PLAIN_VALUE = re.compile(rf"({_TOKEN_RE})/({_TOKEN_RE})")
 MAX_RAW_VALUE = 2 * MAX_TOKEN + 1 + 4
 """The longest value read: two ids, the slash and 4 characters of white space around."""
 _MAX_BAGGAGE = 8192
+MAX_COOKIE = 16384
+"""The longest ``Cookie`` header searched for the session cookie."""
+_HIGHLIGHT_ID = re.compile(r"[A-Za-z0-9]{28}\Z")
 MAX_TRACEPARENT = 512  # 55 characters in version 00; later versions may append fields
 _CANONICAL = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
 _ZERO_TRACE, _ZERO_SPAN = b"0" * 32, b"0" * 16
@@ -109,6 +112,38 @@ def from_baggage(value: object) -> RequestContext | None:
         key, sep, rest = member.partition("=")
         if sep and key.strip(_OWS).lower() == BAGGAGE_KEY:
             return parse_value(unquote(rest.split(";", 1)[0].strip(_OWS)))
+    return None
+
+
+def cookie_session(value: object) -> str | None:
+    """The session id in a ``Cookie`` header value: the browser SDK's ``backlight_session``
+    cookie, else highlight.run's ``sessionID`` when it has the shape highlight.run gives it
+    (28 letters and digits, so an app's own cookie of that name is not taken for one).
+
+    The first cookie of each name decides, even when its value is not a valid id. The value
+    is taken as it is (no quotes removed, nothing decoded). A header longer than
+    ``MAX_COOKIE`` holds no session. Never raises; linear in the header's length.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")  # a byte of 128 or more is never part of an id
+    if not isinstance(value, str) or len(value) > MAX_COOKIE:
+        return None
+    ours: str | None = None
+    theirs: str | None = None
+    for part in value.split(";"):
+        name, sep, rest = part.partition("=")
+        if not sep:
+            continue
+        name = name.strip(_OWS)
+        if name == SESSION_COOKIE:
+            ours = rest.strip(_OWS)
+            break
+        if name == HIGHLIGHT_COOKIE and theirs is None:
+            theirs = rest.strip(_OWS)
+    if ours is not None:
+        return ours if _TOKEN.match(ours) else None
+    if theirs is not None and _HIGHLIGHT_ID.match(theirs):
+        return theirs
     return None
 
 

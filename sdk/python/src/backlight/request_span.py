@@ -1,7 +1,7 @@
 """The server span of one request, with its header parsing left for later.
 
-A request span keeps the raw ``x-highlight-request`` and ``traceparent`` values and the
-matched route as they came. They are parsed when something asks for them (a child span,
+A request span keeps the raw ``x-highlight-request``, ``traceparent`` and ``Cookie`` values
+and the matched route as they came. They are parsed when something asks for them (a child span,
 a log record, an outgoing request, an error) and otherwise on the export thread, which
 works through a whole batch at a time. What reaches the backend is the same either way:
 ``record()`` resolves everything before the span is encoded.
@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 from backlight._debug import internal_error
-from backlight.headers import parse_traceparent, parse_value
+from backlight.headers import cookie_session, parse_traceparent, parse_value
 from backlight.names import REQUEST_ATTR as REQUEST_ATTR
 from backlight.names import SESSION_ATTR as SESSION_ATTR
 from backlight.span import LeanSpan, SpanRecord, _getrandbits
@@ -37,12 +37,15 @@ _ERROR = StatusCode.ERROR
 class RequestSpan(LeanSpan):
     """A server span whose link, remote parent and route are resolved lazily.
 
-    ``raw_link`` / ``raw_parent`` hold the header values until parsed (then ``None``);
+    ``raw_link`` / ``raw_parent`` / ``raw_cookie`` hold the header values until parsed
+    (then ``None``); the session cookie links the request only when ``x-highlight-request``
+    (or its ``baggage`` entry, which the middleware puts in ``link``) gives no link, with
+    the request's own trace id as the request id;
     ``route`` is a route template string or a framework route object (read for its
     ``path_format`` or ``path``), with ``mount`` the mount prefix to put before it.
     """
 
-    __slots__ = ("link", "mount", "raw_link", "raw_parent", "route")
+    __slots__ = ("link", "mount", "raw_cookie", "raw_link", "raw_parent", "route")
 
     def __init__(
         self,
@@ -51,6 +54,7 @@ class RequestSpan(LeanSpan):
         attributes: dict[str, Any],
         raw_link: str | bytes | None,
         raw_parent: str | bytes | None,
+        raw_cookie: str | bytes | None = None,
     ) -> None:
         # LeanSpan's fields set here directly (no super() call on the request path)
         self.name = name
@@ -69,16 +73,35 @@ class RequestSpan(LeanSpan):
         self.raw_link = raw_link
         self.link: RequestContext | None = None
         self.raw_parent = raw_parent
+        self.raw_cookie = raw_cookie
         self.route: Any = None
         self.mount = ""
 
     def request_link(self) -> RequestContext | None:
-        """The session and request this span serves (``x-highlight-request``), if any."""
+        """The session and request this span serves (``x-highlight-request``, else the
+        session cookie with this request's own trace id), if any."""
         raw = self.raw_link
         if raw is not None:
             self.link = parse_value(raw)  # before clearing raw_link: a reader never sees
             self.raw_link = None  # both unset
+        if self.link is None and self.raw_cookie is not None:
+            self.link = self._cookie_link(self.raw_cookie)
+            self.raw_cookie = None
         return self.link
+
+    def _cookie_link(self, raw: str | bytes) -> RequestContext | None:
+        session = cookie_session(raw)
+        if session is None:
+            return None
+        if self.raw_parent is not None:
+            self._resolve_parent()
+        return RequestContext(session, f"{self.trace_id:032x}")
+
+    def traceparent(self) -> str:
+        """This span as a W3C ``traceparent`` (its trace, itself as the parent)."""
+        if self.raw_parent is not None:
+            self._resolve_parent()
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-01"
 
     def get_span_context(self) -> SpanContext:
         if self.raw_parent is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import django
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.template import engines
 from django.urls import path
 
 if not settings.configured:
@@ -18,6 +19,12 @@ if not settings.configured:
         MIDDLEWARE=["backlight.integrations.django.BacklightMiddleware"],
         INSTALLED_APPS=[],
         DATABASES={},
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "OPTIONS": {"context_processors": ["backlight.integrations.django.traceparent"]},
+            }
+        ],
         LOGGING_CONFIG=None,
         USE_TZ=True,
     )
@@ -47,6 +54,25 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks())
 
 
+def page(request: HttpRequest, name: str) -> HttpResponse:
+    """An HTML page, a JSON answer or a 304, as the query asks (navigation tests)."""
+    log.info("page %s", name)
+    if request.GET.get("kind") == "json":
+        return JsonResponse({"name": name})
+    response = HttpResponse("<p>page</p>", status=304 if request.GET.get("kind") == "304" else 200)
+    if request.GET.get("timed"):
+        response["Server-Timing"] = "db;dur=53"
+    if request.GET.get("cache"):
+        response["Cache-Control"] = request.GET["cache"]
+    return response
+
+
+def meta(request: HttpRequest, name: str) -> HttpResponse:
+    """``{{ backlight_traceparent }}`` through the context processor."""
+    template = engines["django"].from_string("<head>{{ backlight_traceparent }}</head>")
+    return HttpResponse(template.render({}, request))
+
+
 async def async_item(request: HttpRequest, item_id: int) -> JsonResponse:
     log.info("async item %d", item_id)
     return JsonResponse({"id": item_id})
@@ -57,6 +83,8 @@ urlpatterns = [
     path("async/<int:item_id>", async_item),
     path("boom", boom),
     path("stream", stream),
+    path("page/<str:name>", page),
+    path("meta-<str:name>", meta),
 ]
 
 if "BACKLIGHT_TEST_URL" in os.environ:  # under gunicorn

@@ -37,7 +37,7 @@ MAX_TEXT = 65536
 MAX_BODY = 256 * 1024
 MAX_EVENT_TYPE = 1000
 LEVELS = frozenset({"log", "info", "warn", "error", "debug", "trace"})
-_NETWORK_TYPES = ("fetch", "xhr", "beacon", "other")
+_NETWORK_TYPES = ("fetch", "xhr", "beacon", "navigation", "other")
 _NETWORK_ERRORS = ("network", "cors", "abort", "timeout")
 
 

@@ -38,6 +38,7 @@ from backlight._state import state
 from backlight.activation import REQUEST_ATTR, SESSION_ATTR, fail
 from backlight.headers import parse_value
 from backlight.integrations.http import STATUS, begin_request
+from backlight.navigation import joined, server_timing, wants_timing
 from backlight.request_span import RequestSpan
 from backlight.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,7 +68,7 @@ class BacklightMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            highlight = traceparent = baggage = None
+            highlight = traceparent = baggage = cookie = None
             for name, value in scope["headers"]:
                 if name == b"x-highlight-request":
                     highlight = value
@@ -75,7 +76,11 @@ class BacklightMiddleware:
                     traceparent = value
                 elif name == b"baggage":
                     baggage = value
-            begun = begin_request(scope["method"], scope["path"], highlight, traceparent, baggage)
+                elif name == b"cookie":  # HTTP/2 may split it into several fields
+                    cookie = value if cookie is None else cookie + b"; " + value
+            begun = begin_request(
+                scope["method"], scope["path"], highlight, traceparent, baggage, cookie
+            )
         except Exception:
             internal_error("asgi middleware start")
             begun = None
@@ -93,6 +98,7 @@ class BacklightMiddleware:
             # message costs no extra coroutine object.
             if message["type"] == "http.response.start":
                 attributes[STATUS] = message["status"]
+                _add_server_timing(span, message)
             return send(message)
 
         try:
@@ -107,6 +113,32 @@ class BacklightMiddleware:
             _finish(span, token, scope, root_path, exc)
             raise
         _finish(span, token, scope, root_path, None)
+
+
+def _add_server_timing(span: RequestSpan, message: Message) -> None:
+    """``Server-Timing: traceparent;desc=...`` on an HTML response (backlight.navigation)."""
+    try:
+        headers = list(message.get("headers") or ())
+        content_type = cache_control = timing = None
+        for i, (name, value) in enumerate(headers):
+            lower = name.lower()
+            if lower == b"content-type":
+                content_type = value
+            elif lower == b"cache-control":
+                cache_control = value
+            elif lower == b"server-timing" and timing is None:
+                timing = i
+        if not wants_timing(message["status"], content_type, cache_control):
+            return
+        ours = server_timing(span)
+        if timing is None:
+            headers.append((b"server-timing", ours.encode("latin-1")))
+        else:
+            existing = headers[timing][1].decode("latin-1")
+            headers[timing] = (headers[timing][0], joined(existing, ours).encode("latin-1"))
+        message["headers"] = headers
+    except Exception:
+        internal_error("asgi server-timing")
 
 
 def _link_outer_span(scope: Scope) -> None:

@@ -4,7 +4,7 @@ in ``MIDDLEWARE``. Works under WSGI and ASGI (sync and async views)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from backlight.integrations import require
 
@@ -16,6 +16,13 @@ from backlight._debug import internal_error  # noqa: E402
 from backlight._state import state  # noqa: E402
 from backlight.activation import Activation  # noqa: E402
 from backlight.integrations.http import begin_request, finish_request  # noqa: E402
+from backlight.navigation import (  # noqa: E402
+    joined,
+    server_timing,
+    traceparent_meta,
+    wants_timing,
+)
+from backlight.request_span import RequestSpan  # noqa: E402
 
 _ACT = "_backlight_activation"
 _ERROR = "_backlight_error"
@@ -70,6 +77,7 @@ def _start(request: Any) -> Activation | None:
             meta.get("HTTP_X_HIGHLIGHT_REQUEST"),
             meta.get("HTTP_TRACEPARENT"),
             meta.get("HTTP_BAGGAGE"),
+            meta.get("HTTP_COOKIE"),
         )
         act = None if begun is None else Activation(*begun)
         setattr(request, _ACT, act)
@@ -83,6 +91,7 @@ def _respond(request: Any, act: Activation | None, response: Any) -> Any:
     """End the span now, or when a streaming response is closed."""
     if act is None:
         return response
+    _add_server_timing(act, response)
     if getattr(response, "streaming", False) and hasattr(response, "_resource_closers"):
         # The body is produced later, by the server: end the span when it runs out or on
         # close(), whichever comes first (a WSGI server may never call close(); see
@@ -99,6 +108,25 @@ def _respond(request: Any, act: Activation | None, response: Any) -> Any:
         return response
     _finish(request, act, response, None)
     return response
+
+
+def _add_server_timing(act: Activation, response: Any) -> None:
+    """``Server-Timing: traceparent;desc=...`` on an HTML response (backlight.navigation)."""
+    try:
+        status = getattr(response, "status_code", 0) or 0
+        if wants_timing(status, response.get("Content-Type"), response.get("Cache-Control")):
+            ours = server_timing(cast(RequestSpan, act.span))
+            response["Server-Timing"] = joined(response.get("Server-Timing"), ours)
+    except Exception:
+        internal_error("django server-timing")
+
+
+def traceparent(request: Any) -> dict[str, Any]:
+    """A context processor (``TEMPLATES[...]["OPTIONS"]["context_processors"]``):
+    ``{{ backlight_traceparent }}`` renders ``<meta name="traceparent" ...>`` for the
+    request (``backlight.navigation.traceparent_meta``), for pages behind a proxy that
+    strips ``Server-Timing``."""
+    return {"backlight_traceparent": traceparent_meta()}
 
 
 def _ending(

@@ -19,7 +19,14 @@ from backlight._debug import debug
 from backlight._debug import state as debug_state
 from backlight._state import state
 from backlight.activation import Activation
-from backlight.headers import MAX_RAW_VALUE, MAX_TRACEPARENT, from_baggage
+from backlight.headers import (
+    MAX_COOKIE,
+    MAX_RAW_VALUE,
+    MAX_TRACEPARENT,
+    cookie_session,
+    from_baggage,
+    parse_value,
+)
 from backlight.names import BAGGAGE_HEADER, TRACEPARENT_HEADER
 from backlight.request_span import METHOD, PATH, ROUTE, STATUS, RequestSpan
 
@@ -32,14 +39,16 @@ def begin_request(
     highlight: str | bytes | None,
     traceparent: str | bytes | None,
     baggage: str | bytes | None,
+    cookie: str | bytes | None = None,
 ) -> tuple[RequestSpan, Token[Context]] | None:
-    """Start the server span of one request from its three interesting headers: the span
+    """Start the server span of one request from its four interesting headers: the span
     and the token of the context that made it current. The ASGI and WSGI middlewares end
     the span and detach the token themselves; Django wraps both in an ``Activation``.
 
     The common case (``x-highlight-request`` and ``traceparent``) parses nothing here; a
     ``baggage`` header goes through the global propagator so its entries reach the app's
-    context.
+    context. ``cookie`` (the ``Cookie`` header) links the request to the browser SDK's
+    session cookie when neither of the others gives a link (``RequestSpan.request_link``).
     """
     client = state.client
     if client is None:
@@ -48,22 +57,25 @@ def begin_request(
         highlight = None  # malformed anyway: not kept until export
     if traceparent is not None and len(traceparent) > MAX_TRACEPARENT:
         traceparent = None
+    if cookie is not None and len(cookie) > MAX_COOKIE:
+        cookie = None
     span = RequestSpan(
-        method, client.put_span, {METHOD: method, PATH: path}, highlight, traceparent
+        method, client.put_span, {METHOD: method, PATH: path}, highlight, traceparent, cookie
     )
     if baggage is not None:
         return span, _attach_with_baggage(span, highlight, traceparent, baggage)
     if debug_state.logger is not None:
         debug(
-            "backlight: %s %s x-highlight-request=%r traceparent=%r -> link %s",
+            "backlight: %s %s x-highlight-request=%r traceparent=%r session cookie=%r -> link %s",
             method,
             path,
             highlight,
             traceparent,
+            cookie_session(cookie),
             span.request_link(),
         )
     # One copy of the current context with the (lazy) link and the span.
-    if highlight is not None:
+    if highlight is not None or cookie is not None:
         return span, attach(Context({**get_current(), LINK_KEY: span, _SPAN_KEY: span}))
     return span, attach(Context({**get_current(), _SPAN_KEY: span}))
 
@@ -78,9 +90,15 @@ def _attach_with_baggage(
     if traceparent is not None:
         carrier[TRACEPARENT_HEADER] = _text(traceparent)
     parent = propagate.extract(carrier, Context())
-    link = span.request_link() if highlight is not None else None
+    # the header, then its baggage entry, then the session cookie (docs/linkage.md)
+    link = parse_value(highlight) if highlight is not None else None
+    span.raw_link = None
     if link is None:
-        link = span.link = from_baggage(carrier[BAGGAGE_HEADER])
+        link = from_baggage(carrier[BAGGAGE_HEADER])
+    if link is not None:
+        span.link, span.raw_cookie = link, None
+    else:
+        link = span.request_link()  # the cookie's, if any
     parent = with_link(link, parent) if link is not None else without_link(parent)
     return attach(Context({**parent, _SPAN_KEY: span}))
 

@@ -24,6 +24,8 @@ from backlight._debug import internal_error
 from backlight._state import state
 from backlight.activation import fail
 from backlight.integrations.http import STATUS, begin_request
+from backlight.names import SERVER_TIMING_HEADER
+from backlight.navigation import joined, server_timing, wants_timing
 from backlight.request_span import RequestSpan
 
 Environ = dict[str, Any]
@@ -48,6 +50,7 @@ class BacklightMiddleware:
                 get("HTTP_X_HIGHLIGHT_REQUEST"),
                 get("HTTP_TRACEPARENT"),
                 get("HTTP_BAGGAGE"),
+                get("HTTP_COOKIE"),
             )
         except Exception:
             internal_error("wsgi middleware start")
@@ -62,6 +65,7 @@ class BacklightMiddleware:
                 if code:
                     span.attributes[STATUS] = code
                 span.route = _route(environ)  # Flask drops its request object before returning
+                headers = _with_server_timing(span, code, headers)
             except Exception:
                 internal_error("wsgi start_response")
             return start_response(status, headers, exc_info)
@@ -135,6 +139,29 @@ def _end(span: RequestSpan, environ: Environ, error: BaseException | None) -> No
         span.end()
     except Exception:
         internal_error("wsgi finish")
+
+
+def _with_server_timing(span: RequestSpan, code: int, headers: Any) -> Any:
+    """``headers`` with ``Server-Timing: traceparent;desc=...`` when the response is HTML
+    (backlight.navigation); the app's list itself is left as it was."""
+    content_type = cache_control = timing = None
+    for i, (name, value) in enumerate(headers):
+        lower = name.lower()
+        if lower == "content-type":
+            content_type = value
+        elif lower == "cache-control":
+            cache_control = value
+        elif lower == SERVER_TIMING_HEADER and timing is None:
+            timing = i
+    if not wants_timing(code, content_type, cache_control):
+        return headers
+    ours = server_timing(span)
+    out = list(headers)
+    if timing is None:
+        out.append(("Server-Timing", ours))
+    else:
+        out[timing] = (out[timing][0], joined(out[timing][1], ours))
+    return out
 
 
 def _status_code(status: str) -> int:
