@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The Python stage of the container image (Dockerfile): installs the server into PREFIX/venv
+# from requirements/server.lock, with the UI assets and the browser SDK that the Node stage
+# built. tests/packaging/test_container.py runs it the same way in a fresh folder.
+#
+# Usage (from the build folder: the repository root, or the image's /build):
+#   bash scripts/container-install.sh PREFIX
+# Expects server/ with the built UI in server/src/backlight_server/ui/static/build and the
+# browser SDK in server/src/backlight_server/static/sdk (backlight.js, backlight.esm.js).
+# pip reads its options from the environment as usual (PIP_INDEX_URL, PIP_NO_INDEX, ...).
+set -euo pipefail
+# only the venv's own packages (a test runner's PYTHONPATH would shadow them)
+unset PYTHONPATH
+prefix="${1:?usage: container-install.sh PREFIX}"
+pkg=server/src/backlight_server
+fail() { echo "container-install: $*" >&2; exit 1; }
+[ -f requirements/server.lock ] || fail "requirements/server.lock missing (run from the build folder)"
+[ -f "$pkg/ui/static/build/manifest.json" ] \
+  || fail "$pkg/ui/static/build/manifest.json missing: build the UI first (npm ci && npm run build in server/ui)"
+for f in backlight.js backlight.esm.js; do
+  [ -f "$pkg/static/sdk/$f" ] || fail "$pkg/static/sdk/$f missing: build the browser SDK first (npm ci && npm run build in sdk/browser)"
+done
+# no source maps in the image (the UI build writes them beside each file, compressed too)
+find "$pkg/ui/static/build" -name '*.map*' -delete
+# a build folder from elsewhere would leak old files into the wheel
+rm -rf server/build
+
+python3 -m venv "$prefix/venv"
+py="$prefix/venv/bin/python"
+"$py" -m pip install --quiet --no-deps -r requirements/server.lock
+"$py" -m pip install --quiet --no-deps --no-build-isolation ./server
+rm -rf server/build
+# The browser SDK served at /sdk/backlight.js: the package's static/sdk (app.sdk_dir), copied
+# in when the wheel did not bring it.
+site="$("$py" -c 'import backlight_server, pathlib; print(pathlib.Path(backlight_server.__file__).parent)')"
+if [ ! -f "$site/static/sdk/backlight.js" ]; then
+  mkdir -p "$site/static/sdk"
+  cp "$pkg/static/sdk/backlight.js" "$pkg/static/sdk/backlight.esm.js" "$site/static/sdk/"
+fi
+[ -f "$site/ui/static/build/manifest.json" ] || fail "the installed server has no UI assets ($site/ui/static/build)"
+"$py" -m pip check
+"$prefix/venv/bin/backlight" --version
