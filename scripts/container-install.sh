@@ -25,10 +25,12 @@ find "$pkg/ui/static/build" -name '*.map*' -delete
 # a build folder from elsewhere would leak old files into the wheel
 rm -rf server/build
 
-python3 -m venv "$prefix/venv"
+# a venv without pip: this pip installs into it (--python), and the image runs no pip
+python3 -m venv --without-pip "$prefix/venv"
 py="$prefix/venv/bin/python"
-"$py" -m pip install --quiet --no-deps -r requirements/server.lock
-"$py" -m pip install --quiet --no-deps --no-build-isolation ./server
+pip=(python3 -m pip --python "$py")
+"${pip[@]}" install --quiet --no-deps -r requirements/server.lock
+"${pip[@]}" install --quiet --no-deps --no-build-isolation ./server
 rm -rf server/build
 # The browser SDK served at /sdk/backlight.js: the package's static/sdk (app.sdk_dir), copied
 # in when the wheel did not bring it.
@@ -38,5 +40,5 @@ if [ ! -f "$site/static/sdk/backlight.js" ]; then
   cp "$pkg/static/sdk/backlight.js" "$pkg/static/sdk/backlight.esm.js" "$site/static/sdk/"
 fi
 [ -f "$site/ui/static/build/manifest.json" ] || fail "the installed server has no UI assets ($site/ui/static/build)"
-"$py" -m pip check
+"${pip[@]}" check
 "$prefix/venv/bin/backlight" --version
