@@ -23,10 +23,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 COPY requirements/server.lock requirements/
 COPY scripts/container-install.sh scripts/
-COPY server/pyproject.toml server/
-COPY server/src/ server/src/
+COPY server/ server/
+# the Node stage's builds, where an sdist of the server carries them (server/build_hooks.py)
 COPY --from=assets /src/server/src/backlight_server/ui/static/build/ server/src/backlight_server/ui/static/build/
-COPY --from=assets /src/sdk/browser/dist/backlight.js /src/sdk/browser/dist/backlight.esm.js server/src/backlight_server/static/sdk/
+COPY --from=assets /src/sdk/browser/dist/backlight.js /src/sdk/browser/dist/backlight.esm.js server/src/backlight_server/sdk_assets/
 RUN bash scripts/container-install.sh /opt/backlight
 
 # 3. The image: the venv, a non-root user, the data dir as a volume.
