@@ -37,7 +37,9 @@ log = logging.getLogger("shop")
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shop</title>
 <script src="{sdk}"></script>
-<script>H.init({project}, {{networkRecording: {{enabled: true, recordHeadersAndBody: true}}}})</script>
+<script>
+  H.init({project}, {{networkRecording: {{enabled: true, recordHeadersAndBody: true}}}})
+</script>
 </head><body>
 <h1>Shop</h1>
 <button id="browse" onclick="fetch('/api/items').then(r => r.json())">Browse</button>
