@@ -49,6 +49,15 @@ if fresh python requirements/dev.lock server/pyproject.toml sdk/python/pyproject
   done_step python
 fi
 
+# 2b. The wheels of requirements/server.lock (the container image's install), kept in
+#     .cache/wheelhouse: tests/packaging/test_container.py installs them offline.
+if fresh wheelhouse requirements/server.lock || [ ! -d .cache/wheelhouse ]; then
+  log "downloading the server's locked wheels into .cache/wheelhouse"
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps \
+    -d .cache/wheelhouse -r requirements/server.lock
+  [ -f "$STAMPS/wheelhouse.next" ] && done_step wheelhouse
+fi
+
 # 3. Browser SDK and UI assets: npm ci from the committed lock, then an esbuild build.
 if [ -f sdk/browser/package-lock.json ]; then
   if fresh npm sdk/browser/package-lock.json || [ ! -d sdk/browser/node_modules ]; then
