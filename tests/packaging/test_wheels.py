@@ -1,0 +1,483 @@
+"""Issue 23: the wheels are complete. From a clean clone of HEAD (no node_modules, no
+builds, a stale ``server/build/`` planted), ``pip wheel`` builds the server (its build hook
+runs npm: the UI assets and the browser SDK go inside the package) and the Python SDK;
+both are installed in a fresh venv outside the repository, with the server's dependencies
+pinned from requirements/dev.lock (pip resolves nothing); that venv's ``backlight serve``
+runs on a loopback port, and Debian Chromium checks every UI asset, a replay and a page
+that loads ``/sdk/backlight.js``. Also: the sdist carries the built assets, so a wheel
+built from it needs no npm, and without npm a build stops with one line.
+
+Commit first: the clone is of HEAD, not of the work tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from playwright.sync_api import Browser, BrowserContext, Playwright, Response, sync_playwright
+
+from backlight_server.testing import CHROMIUM, CHROMIUM_ARGS, BacklightProcess, wait_for
+from bltest import session_id
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = ROOT / "requirements" / "dev.lock"
+STALE = "backlight_server/ui/static/build/stale-AAAAAAAA.js"
+STALE_MODULE = "backlight_server/stale_module.py"
+PIP = [sys.executable, "-m", "pip"]
+QUIET = ["-q", "--disable-pip-version-check", "--no-input"]
+T = TypeVar("T")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """This environment without PYTHONPATH: the installed venv imports only what it holds."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, **extra}
+
+
+def _run(
+    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env or _env()
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def _finish(proc: subprocess.Popen[str], what: str) -> None:
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, f"{what} failed ({proc.returncode}):\n{out[-6000:]}"
+
+
+def pins(pyprojects: list[Path]) -> list[str]:
+    """The dependencies of these distributions, and theirs, pinned as requirements/dev.lock
+    pins them (the walk reads this environment's metadata, which that lock installed)."""
+    lock: dict[str, str] = {}
+    for line in LOCK.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            lock[canonicalize_name(line.split("==")[0].split("[")[0])] = line.strip()
+    todo: list[tuple[Requirement, str]] = []
+    for path in pyprojects:
+        for dep in tomllib.loads(path.read_text())["project"]["dependencies"]:
+            todo.append((Requirement(dep), ""))
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        req, extra = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(req.name)
+        for wanted in ("", *sorted(req.extras)):
+            if (name, wanted) in seen:
+                continue
+            seen.add((name, wanted))
+            for raw in metadata.requires(req.name) or []:
+                todo.append((Requirement(raw), wanted))
+    names = sorted({n for n, _ in seen})
+    missing = [n for n in names if n not in lock]
+    assert not missing, f"not pinned in {LOCK}: {missing}"
+    return [lock[n] for n in names]
+
+
+@dataclass
+class Built:
+    clone: Path
+    venv: Path
+    server_wheel: Path
+    sdk_wheel: Path
+    seconds: dict[str, float]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """Both wheels from a clean clone, installed in a fresh venv (timed, for the report)."""
+    tmp = tmp_path_factory.mktemp("wheels")
+    started = time.monotonic()
+    clone, wheels, venv = tmp / "clone", tmp / "dist", tmp / "venv"
+    _run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(clone)])
+    for stale in (STALE, STALE_MODULE):  # what an old build left: must not reach the wheel
+        planted = clone / "server" / "build" / "lib" / stale
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        planted.write_text("stale\n")
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    requirements = tmp / "requirements.txt"
+    projects = [clone / "server" / "pyproject.toml", clone / "sdk" / "python" / "pyproject.toml"]
+    requirements.write_text("\n".join(pins(projects)) + "\n")
+
+    def start(cmd: list[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            cmd, env=_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+
+    # the three at once: two builds, and the dependencies (which need no wheel) meanwhile
+    into_venv = [*PIP, "--python", str(venv / "bin" / "python"), "install", *QUIET]
+    jobs = {
+        "server wheel": start(
+            [*PIP, "wheel", *QUIET, "--no-deps", "-w", str(wheels), str(clone / "server")]
+        ),
+        "SDK wheel": start(
+            [*PIP, "wheel", *QUIET, "--no-deps", "-w", str(wheels), str(clone / "sdk" / "python")]
+        ),
+        "dependencies": start([*into_venv, "--no-deps", "--no-compile", "-r", str(requirements)]),
+    }
+    for what, proc in jobs.items():
+        _finish(proc, what)
+    built_at = time.monotonic()
+    server_wheel = next(wheels.glob("backlight_server-*.whl"))
+    sdk_wheel = next(wheels.glob("backlight-*.whl"))
+    _run([*into_venv, "--no-deps", "--no-compile", str(server_wheel), str(sdk_wheel)], env=_env())
+    done = time.monotonic()
+    seconds = {"build": built_at - started, "install": done - built_at}
+    return Built(clone, venv, server_wheel, sdk_wheel, seconds)
+
+
+@pytest.fixture(scope="module")
+def server(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BacklightProcess]:
+    """The venv's ``backlight serve``, run from outside the repository."""
+    data = tmp_path_factory.mktemp("installed-server")
+    proc = BacklightProcess(
+        data,
+        command=[str(built.venv / "bin" / "backlight")],
+        env={"PYTHONPATH": "", "BACKLIGHT_STORE": "", "BACKLIGHT_SDK_DIR": ""},
+    )
+    with proc:
+        yield proc
+
+
+class Chromium:
+    """Debian Chromium through Playwright, on a thread of its own (the sync API refuses a
+    second instance on a thread that has one), with a context logged in to ``server``."""
+
+    def __init__(self, server: BacklightProcess) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="playwright")
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self.run(lambda: self._start(server))
+
+    def _start(self, server: BacklightProcess) -> None:
+        self._pw = sync_playwright().start()
+        self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        self.context = self.new_context(base_url=server.url)
+        page = self.context.new_page()
+        page.goto("/login")
+        page.fill("input[name=token]", server.token)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/sessions")
+        page.close()
+
+    def new_context(self, **options: Any) -> BrowserContext:
+        assert self._browser is not None
+        context = self._browser.new_context(**options)
+        context.set_default_timeout(20_000)
+        return context
+
+    def run(self, fn: Callable[[], T]) -> T:
+        return self._pool.submit(fn).result(120)
+
+    def close(self) -> None:
+        def stop() -> None:
+            if self._browser is not None:
+                self._browser.close()
+            if self._pw is not None:
+                self._pw.stop()
+
+        try:
+            self.run(stop)
+        finally:
+            self._pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chromium(server: BacklightProcess) -> Iterator[Chromium]:
+    browser = Chromium(server)
+    yield browser
+    browser.close()
+
+
+class Site:
+    """A loopback HTTP server answering every GET with one page (an app's origin)."""
+
+    def __init__(self, html: str) -> None:
+        body = html.encode()
+
+        class Page(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/html; charset=utf-8")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _post(server: BacklightProcess, path: str, body: dict[str, Any]) -> None:
+    r = httpx.post(server.url + path, json=body, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def _replay(t0: float) -> list[dict[str, Any]]:
+    """rrweb events of a one-heading page: meta, full snapshot, two pointer moves."""
+
+    def node(i: int, tag: str, children: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"type": 2, "tagName": tag, "attributes": {}, "childNodes": children, "id": i}
+
+    heading = node(5, "h1", [{"type": 3, "textContent": "Wheel shop", "id": 6}])
+    html = node(2, "html", [node(3, "head", []), node(4, "body", [heading])])
+    move = {"source": 1, "positions": [{"x": 10, "y": 10, "id": 5, "timeOffset": 0}]}
+    return [
+        {
+            "type": 4,
+            "data": {"href": "http://shop.test/", "width": 800, "height": 600},
+            "timestamp": t0,
+        },
+        {
+            "type": 2,
+            "data": {
+                "node": {"type": 0, "id": 1, "childNodes": [html]},
+                "initialOffset": {"left": 0, "top": 0},
+            },
+            "timestamp": t0 + 5,
+        },
+        {"type": 3, "data": move, "timestamp": t0 + 1_000},
+        {"type": 3, "data": move, "timestamp": t0 + 5_000},
+    ]
+
+
+def _names(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as z:
+        return z.namelist()
+
+
+def test_the_server_wheel_holds_the_built_ui_and_sdk_and_nothing_stale(built: Built) -> None:
+    names = _names(built.server_wheel)
+    assert not [n for n in names if ".map" in n], "source maps in the wheel"
+    assert STALE not in names and STALE_MODULE not in names, "a stale build/lib leaked in"
+    with zipfile.ZipFile(built.server_wheel) as z:
+        manifest = json.loads(z.read("backlight_server/ui/static/build/manifest.json"))
+    assert {"app.js", "app.css", "session.js", "session.css"} <= set(manifest)
+    for file in manifest.values():
+        for suffix in ("", ".gz", ".br"):
+            assert f"backlight_server/ui/static/build/{file}{suffix}" in names
+    for sdk in ("backlight.js", "backlight.esm.js"):
+        assert f"backlight_server/sdk_assets/{sdk}" in names
+    print(f"\nwheels from a clean clone: {built.seconds}")  # the report's figures
+
+
+def _installed_manifest(built: Built) -> dict[str, str]:
+    found = _run(
+        [
+            str(built.venv / "bin" / "python"),
+            "-c",
+            "import backlight_server; print(backlight_server.__file__)",
+        ],
+        env=_env(),
+        cwd=built.venv,
+    ).stdout.strip()
+    package = Path(found).parent
+    assert package.is_relative_to(built.venv), f"imported from {package}, not the venv"
+    manifest: dict[str, str] = json.loads((package / "ui/static/build/manifest.json").read_text())
+    return manifest
+
+
+def test_the_installed_server_serves_every_ui_asset_and_plays_a_replay(
+    built: Built, server: BacklightProcess, chromium: Chromium
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for file in _installed_manifest(built).values():
+            r = client.get(f"/ui-static/{file}")
+            assert r.status_code == 200, (file, r.text[:200])
+            assert r.headers["cache-control"].endswith("immutable")
+        assert "built assets missing" not in server.log_path.read_text()
+
+    sid, t0 = session_id(), time.time() * 1000 - 60_000
+    start = {
+        "v": 1,
+        "project_id": server.project,
+        "session_secure_id": sid,
+        "started_at": t0,
+        "url": "http://shop.test/cart",
+        "user_agent": "Mozilla/5.0 (wheel test)",
+        "sdk_version": "0.1.0",
+    }
+    _post(server, "/ingest/v1/session", start)
+    batch = {
+        "v": 1,
+        "project_id": server.project,
+        "session_secure_id": sid,
+        "seq": 0,
+        "events": _replay(t0),
+    }
+    _post(server, "/ingest/v1/batch", batch)
+    wait_for(lambda: server.api(f"/api/v1/sessions/{sid}/replay")["events"], "the replay stored")
+
+    def check() -> list[tuple[str, int]]:
+        page = chromium.context.new_page()
+        assets: list[tuple[str, int]] = []
+
+        def seen(response: Response) -> None:
+            if "/ui-static/" in response.url:
+                assets.append((response.url, response.status))
+
+        page.on("response", seen)
+        page.goto(f"/sessions/{sid}")
+        page.wait_for_selector("#player iframe")
+        page.wait_for_selector("#player-msg", state="detached")  # no longer "Loading replay…"
+        for path in ("/sessions", "/logs", "/alerts"):
+            page.goto(path)
+        page.close()
+        return assets
+
+    assets = chromium.run(check)
+    names = {url.rsplit("/", 1)[1] for url, _ in assets}
+    assert {"app.js", "app.css", "session.js", "session.css", "logs.js", "alerts.js"} <= {
+        n.split("-")[0] + "." + n.rsplit(".", 1)[1] for n in names
+    }, names
+    assert all(status == 200 for _, status in assets), assets
+
+
+def test_a_page_loading_sdk_backlight_js_records_a_session(
+    server: BacklightProcess, chromium: Chromium
+) -> None:
+    for name, kind in (("backlight.js", "javascript"), ("backlight.esm.js", "javascript")):
+        r = httpx.get(f"{server.url}/sdk/{name}", timeout=10)
+        assert r.status_code == 200 and kind in r.headers["content-type"], (name, r.status_code)
+    site = Site(
+        '<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>'
+        f'<script src="{server.url}/sdk/backlight.js"></script>'
+        f"<script>H.init({json.dumps(server.project)}, {{}});</script>"
+        '</head><body><h1>Wheel shop</h1><button id="buy">Buy</button></body></html>'
+    )
+
+    def record() -> str:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.goto(site.url)
+        page.click("#buy")
+        sid = page.evaluate("H.getSessionId()")
+        assert isinstance(sid, str) and sid
+        context.close()  # the page's unload flushes what it recorded
+        return sid
+
+    try:
+        sid = chromium.run(record)
+    finally:
+        site.close()
+
+    def snapshot() -> bool:
+        events = server.api(f"/api/v1/sessions/{sid}/replay")["events"]
+        return any(e["type"] == 2 for e in events)
+
+    wait_for(snapshot, "the SDK's full snapshot in the installed server")
+    listed = server.api("/api/v1/sessions", project_id=server.project)
+    assert sid in json.dumps(listed)
+
+
+def test_the_python_sdk_wheel_sends_to_the_installed_server(
+    built: Built, server: BacklightProcess
+) -> None:
+    word = "wombat" + session_id()[:8]
+    script = (
+        "import logging, backlight\n"
+        "from backlight.export import scope\n"
+        f"backlight.init({server.project!r}, backend_url={server.url!r}, service_name='wheels')\n"
+        f"logging.getLogger('shop').warning('sent from the wheel {word}')\n"
+        "backlight.flush(timeout=10)\n"
+        "print(scope._speedups is not None)\n"
+    )
+    out = _run([str(built.venv / "bin" / "python"), "-c", script], env=_env(), cwd=built.venv)
+    assert out.stdout.strip() == "True", "the wheel's compiled encoder did not load"
+    assert "linux_x86_64" in built.sdk_wheel.name or "manylinux" in built.sdk_wheel.name
+    wait_for(
+        lambda: word in json.dumps(server.api("/api/v1/logs", q=word)),
+        "the SDK's log in the installed server",
+    )
+
+
+def test_a_wheel_built_from_the_sdist_needs_no_npm(built: Built, tmp_path: Path) -> None:
+    """``python -m build``'s path: the sdist first (npm builds the assets into it), then
+    the wheel from the sdist, on a PATH without npm."""
+    clone = built.clone  # its node_modules are there: npm only builds
+    tools = tmp_path / "tools"  # a build environment, as a frontend makes one
+    _run([sys.executable, "-m", "venv", "--without-pip", str(tools)])
+    _run(
+        [*PIP, "--python", str(tools / "bin" / "python"), "install", *QUIET, "setuptools>=68"],
+        env=_env(),
+    )
+    sdists = tmp_path / "sdist"
+    _run(
+        [
+            str(tools / "bin" / "python"),
+            "-c",
+            f"import setuptools.build_meta as m; m.build_sdist({str(sdists)!r})",
+        ],
+        cwd=clone / "server",
+        env=_env(),
+    )
+    sdist = next(sdists.glob("backlight_server-*.tar.gz"))
+    no_npm = _env(PATH=str(tmp_path / "empty"))
+    wheels = tmp_path / "wheels"
+    _run(
+        [*PIP, "wheel", *QUIET, "--no-deps", "-w", str(wheels), str(sdist)],
+        env=no_npm,
+        cwd=tmp_path,
+    )
+    from_sdist = _names(next(wheels.glob("backlight_server-*.whl")))
+    direct = _names(built.server_wheel)
+    assert sorted(n for n in from_sdist if ".dist-info/" not in n) == sorted(
+        n for n in direct if ".dist-info/" not in n
+    )
+
+
+def test_without_npm_the_build_stops_with_one_line(built: Built, tmp_path: Path) -> None:
+    failed = subprocess.run(
+        [
+            *PIP,
+            "wheel",
+            *QUIET,
+            "--no-deps",
+            "-w",
+            str(tmp_path / "out"),
+            str(built.clone / "server"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(PATH=str(tmp_path / "empty")),
+    )
+    assert failed.returncode != 0
+    said = [line for line in (failed.stdout + failed.stderr).splitlines() if "npm" in line]
+    assert said == [
+        "error: npm is not on PATH: building backlight-server bundles its web UI and browser "
+        "SDK with npm (Node.js 20); install them, or build the wheel from the sdist, which "
+        "carries both built"
+    ], failed.stdout + failed.stderr
