@@ -12,6 +12,7 @@ Commit first: the clone is of HEAD, not of the work tree.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -481,3 +482,28 @@ def test_without_npm_the_build_stops_with_one_line(built: Built, tmp_path: Path)
         "SDK with npm (Node.js 20); install them, or build the wheel from the sdist, which "
         "carries both built"
     ], failed.stdout + failed.stderr
+
+
+def test_the_server_declares_every_package_it_imports() -> None:
+    """Each third-party module under server/src comes from a declared dependency or extra
+    (an undeclared one works in the dev venv and fails in the wheel's)."""
+    project = tomllib.loads((ROOT / "server" / "pyproject.toml").read_text())["project"]
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    declared = {canonicalize_name(Requirement(r).name) for r in [*project["dependencies"], *extras]}
+    providers = metadata.packages_distributions()
+    undeclared: dict[str, str] = {}
+    for path in (ROOT / "server" / "src" / "backlight_server").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                tops = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top in sys.stdlib_module_names or top == "backlight_server":
+                    continue
+                dists = {canonicalize_name(d) for d in providers.get(top, [top])}
+                if not dists & declared:
+                    undeclared[top] = str(path.relative_to(ROOT))
+    assert not undeclared, f"imported, not in server/pyproject.toml: {undeclared}"
