@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import tomllib
@@ -103,53 +104,71 @@ def pins(pyprojects: list[Path]) -> list[str]:
 @dataclass
 class Built:
     clone: Path
-    venv: Path
+    tools: Path  # the build environment: setuptools, as pyproject.toml asks
+    venv: Path  # the user's: the two wheels and the server's dependencies
     server_wheel: Path
     sdk_wheel: Path
     seconds: dict[str, float]
 
 
+def _start(cmd: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cmd, env=_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def _hook(
+    tools: Path, hook: str, out: Path, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A PEP 517 hook of setuptools' backend, called as a build frontend calls it."""
+    code = f"import setuptools.build_meta as m; print(m.{hook}({str(out)!r}))"
+    return subprocess.run(
+        [str(tools / "bin" / "python"), "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """Both wheels from a clean clone, installed in a fresh venv (timed, for the report)."""
+    """Both wheels from a clean clone, installed in a fresh venv (timed, for the report).
+    One build environment serves every build (``--no-build-isolation``): pip would make
+    the same one, with the same setuptools, for each of them."""
     tmp = tmp_path_factory.mktemp("wheels")
     started = time.monotonic()
-    clone, wheels, venv = tmp / "clone", tmp / "dist", tmp / "venv"
+    clone, wheels, tools, venv = tmp / "clone", tmp / "dist", tmp / "tools", tmp / "venv"
     _run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(clone)])
     for stale in (STALE, STALE_MODULE):  # what an old build left: must not reach the wheel
         planted = clone / "server" / "build" / "lib" / stale
         planted.parent.mkdir(parents=True, exist_ok=True)
         planted.write_text("stale\n")
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    for env in (tools, venv):
+        _run([sys.executable, "-m", "venv", "--without-pip", str(env)])
     requirements = tmp / "requirements.txt"
     projects = [clone / "server" / "pyproject.toml", clone / "sdk" / "python" / "pyproject.toml"]
     requirements.write_text("\n".join(pins(projects)) + "\n")
-
-    def start(cmd: list[str]) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            cmd, env=_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-
-    # the three at once: two builds, and the dependencies (which need no wheel) meanwhile
     into_venv = [*PIP, "--python", str(venv / "bin" / "python"), "install", *QUIET]
+    in_tools = [*PIP, "--python", str(tools / "bin" / "python")]
+    # the dependencies need no wheel: they install while the wheels build
+    deps = _start([*into_venv, "--no-deps", "--no-compile", "-r", str(requirements)])
+    _finish(_start([*in_tools, "install", *QUIET, "setuptools>=70.1"]), "setuptools")
+    build = [*in_tools, "wheel", *QUIET, "--no-deps", "--no-build-isolation", "-w", str(wheels)]
     jobs = {
-        "server wheel": start(
-            [*PIP, "wheel", *QUIET, "--no-deps", "-w", str(wheels), str(clone / "server")]
-        ),
-        "SDK wheel": start(
-            [*PIP, "wheel", *QUIET, "--no-deps", "-w", str(wheels), str(clone / "sdk" / "python")]
-        ),
-        "dependencies": start([*into_venv, "--no-deps", "--no-compile", "-r", str(requirements)]),
+        "server wheel": _start([*build, str(clone / "server")]),
+        "SDK wheel": _start([*build, str(clone / "sdk" / "python")]),
+        "dependencies": deps,
     }
     for what, proc in jobs.items():
         _finish(proc, what)
     built_at = time.monotonic()
     server_wheel = next(wheels.glob("backlight_server-*.whl"))
     sdk_wheel = next(wheels.glob("backlight-*.whl"))
-    _run([*into_venv, "--no-deps", "--no-compile", str(server_wheel), str(sdk_wheel)], env=_env())
-    done = time.monotonic()
-    seconds = {"build": built_at - started, "install": done - built_at}
-    return Built(clone, venv, server_wheel, sdk_wheel, seconds)
+    _run([*into_venv, "--no-deps", "--no-compile", str(server_wheel), str(sdk_wheel)])
+    seconds = {"build": built_at - started, "install": time.monotonic() - built_at}
+    return Built(clone, tools, venv, server_wheel, sdk_wheel, seconds)
 
 
 @pytest.fixture(scope="module")
@@ -426,33 +445,19 @@ def test_the_python_sdk_wheel_sends_to_the_installed_server(
 
 def test_a_wheel_built_from_the_sdist_needs_no_npm(built: Built, tmp_path: Path) -> None:
     """``python -m build``'s path: the sdist first (npm builds the assets into it), then
-    the wheel from the sdist, on a PATH without npm."""
-    clone = built.clone  # its node_modules are there: npm only builds
-    tools = tmp_path / "tools"  # a build environment, as a frontend makes one
-    _run([sys.executable, "-m", "venv", "--without-pip", str(tools)])
-    _run(
-        [*PIP, "--python", str(tools / "bin" / "python"), "install", *QUIET, "setuptools>=68"],
-        env=_env(),
-    )
-    sdists = tmp_path / "sdist"
-    _run(
-        [
-            str(tools / "bin" / "python"),
-            "-c",
-            f"import setuptools.build_meta as m; m.build_sdist({str(sdists)!r})",
-        ],
-        cwd=clone / "server",
-        env=_env(),
-    )
-    sdist = next(sdists.glob("backlight_server-*.tar.gz"))
+    the wheel from the unpacked sdist, on a PATH without npm."""
+    made = _hook(built.tools, "build_sdist", tmp_path, built.clone / "server", _env())
+    assert made.returncode == 0, made.stdout + made.stderr
+    sdist = tmp_path / made.stdout.strip().splitlines()[-1]
+    with tarfile.open(sdist) as tar:
+        held = tar.getnames()
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    assert not [n for n in held if ".map" in n or "/ui/src/" in n or "/tests/" in n], held
+    root = tmp_path / "unpacked" / sdist.name.removesuffix(".tar.gz")
     no_npm = _env(PATH=str(tmp_path / "empty"))
-    wheels = tmp_path / "wheels"
-    _run(
-        [*PIP, "wheel", *QUIET, "--no-deps", "-w", str(wheels), str(sdist)],
-        env=no_npm,
-        cwd=tmp_path,
-    )
-    from_sdist = _names(next(wheels.glob("backlight_server-*.whl")))
+    wheel = _hook(built.tools, "build_wheel", tmp_path / "wheel", root, no_npm)
+    assert wheel.returncode == 0, wheel.stdout + wheel.stderr
+    from_sdist = _names(tmp_path / "wheel" / wheel.stdout.strip().splitlines()[-1])
     direct = _names(built.server_wheel)
     assert sorted(n for n in from_sdist if ".dist-info/" not in n) == sorted(
         n for n in direct if ".dist-info/" not in n
@@ -460,21 +465,8 @@ def test_a_wheel_built_from_the_sdist_needs_no_npm(built: Built, tmp_path: Path)
 
 
 def test_without_npm_the_build_stops_with_one_line(built: Built, tmp_path: Path) -> None:
-    failed = subprocess.run(
-        [
-            *PIP,
-            "wheel",
-            *QUIET,
-            "--no-deps",
-            "-w",
-            str(tmp_path / "out"),
-            str(built.clone / "server"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(PATH=str(tmp_path / "empty")),
-    )
+    no_npm = _env(PATH=str(tmp_path / "empty"))
+    failed = _hook(built.tools, "build_wheel", tmp_path, built.clone / "server", no_npm)
     assert failed.returncode != 0
     said = [line for line in (failed.stdout + failed.stderr).splitlines() if "npm" in line]
     assert said == [
