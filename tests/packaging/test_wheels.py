@@ -39,7 +39,9 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, Response, s
 from backlight_server.testing import CHROMIUM, CHROMIUM_ARGS, BacklightProcess, wait_for
 from bltest import session_id
 
-pytestmark = pytest.mark.browser
+# the installed server runs on SQLite whatever BACKLIGHT_TEST_STORE says: nothing here
+# depends on the store, so the suite's run on chdb skips it rather than build twice
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements" / "dev.lock"
@@ -106,7 +108,7 @@ def pins(pyprojects: list[Path]) -> list[str]:
 @dataclass
 class Built:
     clone: Path
-    tools: Path  # the build environment: setuptools, as pyproject.toml asks
+    tools: Path  # the build environment: setuptools, as the pyproject.toml files ask
     venv: Path  # the user's: the two wheels and the server's dependencies
     server_wheel: Path
     sdk_wheel: Path
@@ -156,7 +158,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     in_tools = [*PIP, "--python", str(tools / "bin" / "python")]
     # the dependencies need no wheel: they install while the wheels build
     deps = _start([*into_venv, "--no-deps", "--no-compile", "-r", str(requirements)])
-    _finish(_start([*in_tools, "install", *QUIET, "setuptools>=70.1"]), "setuptools")
+    _finish(_start([*in_tools, "install", *QUIET, "setuptools>=77"]), "setuptools")
     build = [*in_tools, "wheel", *QUIET, "--no-deps", "--no-build-isolation", "-w", str(wheels)]
     jobs = {
         "server wheel": _start([*build, str(clone / "server")]),
