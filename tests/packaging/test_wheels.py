@@ -158,7 +158,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     in_tools = [*PIP, "--python", str(tools / "bin" / "python")]
     # the dependencies need no wheel: they install while the wheels build
     deps = _start([*into_venv, "--no-deps", "--no-compile", "-r", str(requirements)])
-    _finish(_start([*in_tools, "install", *QUIET, "setuptools>=77"]), "setuptools")
+    _finish(_start([*in_tools, "install", *QUIET, "setuptools>=70.1"]), "setuptools")
     build = [*in_tools, "wheel", *QUIET, "--no-deps", "--no-build-isolation", "-w", str(wheels)]
     jobs = {
         "server wheel": _start([*build, str(clone / "server")]),
