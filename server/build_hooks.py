@@ -119,7 +119,7 @@ class BuildPy(build_py):
         if self.editable_mode:
             super().run()
             return
-        base = Path(self.get_finalized_command("build").build_base)
+        base = Path(getattr(self.get_finalized_command("build"), "build_base", "build"))
         for stale in (Path(self.build_lib), *base.glob("bdist.*")):
             shutil.rmtree(stale, ignore_errors=True)
         super().run()
