@@ -1,6 +1,7 @@
 """Issue 23: the wheels are complete. From a clean clone of HEAD (no node_modules, no
 builds, a stale ``server/build/`` planted), ``pip wheel`` builds the server (its build hook
-runs npm: the UI assets and the browser SDK go inside the package) and the Python SDK;
+runs npm: the UI assets and the browser SDK go inside the package) and the Python SDK, in
+one build environment with setuptools (pip would make one per build, the same);
 both are installed in a fresh venv outside the repository, with the server's dependencies
 pinned from requirements/dev.lock (pip resolves nothing); that venv's ``backlight serve``
 runs on a loopback port, and Debian Chromium checks every UI asset, a replay and a page
@@ -32,6 +33,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+# (tests/packaging/ has no __init__.py: it would shadow this library for ruff and mypy)
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from playwright.sync_api import Browser, BrowserContext, Playwright, Response, sync_playwright
