@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -33,10 +34,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-
-# (tests/packaging/ has no __init__.py: it would shadow this library for ruff and mypy)
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 from playwright.sync_api import Browser, BrowserContext, Playwright, Response, sync_playwright
 
 from backlight_server.testing import CHROMIUM, CHROMIUM_ARGS, BacklightProcess, wait_for
@@ -53,6 +50,10 @@ STALE_MODULE = "backlight_server/stale_module.py"
 PIP = [sys.executable, "-m", "pip"]
 QUIET = ["-q", "--disable-pip-version-check", "--no-input"]
 T = TypeVar("T")
+# a requirement's name and extras (PEP 508, as metadata writes it; the library that parses
+# these is named ``packaging``, which this folder's name shadows for ruff and mypy)
+REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
+EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*["']([^"']+)["']""")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -79,29 +80,46 @@ def _finish(proc: subprocess.Popen[str], what: str) -> float:
     return time.monotonic()
 
 
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirement(text: str) -> tuple[str, list[str], str | None]:
+    """A requirement as metadata writes it: its name, its extras, and the extra it is for
+    (``… ; extra == "x"``). Other markers are left to the environment: see ``pins``."""
+    spec, _, marker = text.partition(";")
+    found = REQUIREMENT.match(spec)
+    assert found is not None, text
+    extras = [_canonical(e) for e in (found[2] or "").split(",") if e.strip()]
+    extra = EXTRA_MARKER.search(marker)
+    return _canonical(found[1]), extras, _canonical(extra[1]) if extra else None
+
+
 def pins(pyprojects: list[Path]) -> list[str]:
     """The dependencies of these distributions, and theirs, pinned as requirements/dev.lock
-    pins them (the walk reads this environment's metadata, which that lock installed)."""
+    pins them. The walk reads this environment's metadata (which that lock installed): a
+    dependency for another platform or Python is not installed here, and is left out."""
     lock: dict[str, str] = {}
     for line in LOCK.read_text().splitlines():
         if "==" in line and not line.startswith("#"):
-            lock[canonicalize_name(line.split("==")[0].split("[")[0])] = line.strip()
-    todo: list[tuple[Requirement, str]] = []
+            lock[_canonical(line.split("==")[0].split("[")[0])] = line.strip()
+    todo: list[tuple[str, str]] = []
     for path in pyprojects:
-        for dep in tomllib.loads(path.read_text())["project"]["dependencies"]:
-            todo.append((Requirement(dep), ""))
+        todo += [(d, "") for d in tomllib.loads(path.read_text())["project"]["dependencies"]]
     seen: set[tuple[str, str]] = set()
     while todo:
-        req, extra = todo.pop()
-        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+        text, extra = todo.pop()
+        name, extras, for_extra = _requirement(text)
+        if for_extra not in (None, extra):
             continue
-        name = canonicalize_name(req.name)
-        for wanted in ("", *sorted(req.extras)):
-            if (name, wanted) in seen:
-                continue
-            seen.add((name, wanted))
-            for raw in metadata.requires(req.name) or []:
-                todo.append((Requirement(raw), wanted))
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for wanted in ("", *extras):
+            if (name, wanted) not in seen:
+                seen.add((name, wanted))
+                todo += [(r, wanted) for r in requires]
     names = sorted({n for n, _ in seen})
     missing = [n for n in names if n not in lock]
     assert not missing, f"not pinned in {LOCK}: {missing}"
@@ -492,7 +510,7 @@ def test_the_server_declares_every_package_it_imports() -> None:
     (an undeclared one works in the dev venv and fails in the wheel's)."""
     project = tomllib.loads((ROOT / "server" / "pyproject.toml").read_text())["project"]
     extras = [r for group in project["optional-dependencies"].values() for r in group]
-    declared = {canonicalize_name(Requirement(r).name) for r in [*project["dependencies"], *extras]}
+    declared = {_requirement(r)[0] for r in [*project["dependencies"], *extras]}
     providers = metadata.packages_distributions()
     undeclared: dict[str, str] = {}
     for path in (ROOT / "server" / "src" / "backlight_server").rglob("*.py"):
@@ -506,7 +524,7 @@ def test_the_server_declares_every_package_it_imports() -> None:
             for top in tops:
                 if top in sys.stdlib_module_names or top == "backlight_server":
                     continue
-                dists = {canonicalize_name(d) for d in providers.get(top, [top])}
+                dists = {_canonical(d) for d in providers.get(top, [top])}
                 if not dists & declared:
                     undeclared[top] = str(path.relative_to(ROOT))
     assert not undeclared, f"imported, not in server/pyproject.toml: {undeclared}"
