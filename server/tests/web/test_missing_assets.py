@@ -88,6 +88,11 @@ async def test_missing_assets_are_reported_in_one_line_and_answer_404(
 async def test_an_sdk_folder_without_the_files_answers_404(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    ui = tmp_path / "ui-build"  # a whole UI build, so the line names the SDK's file alone
+    ui.mkdir()
+    (ui / "manifest.json").write_text('{"app.js": "app-ABCDEFGH.js"}')
+    (ui / "app-ABCDEFGH.js").write_text("")
+    monkeypatch.setattr(assets, "BUILD_DIR", ui)
     folder = tmp_path / "sdk"
     folder.mkdir()
     (folder / "backlight.js").write_text("window.H = {};\n")
