@@ -16,7 +16,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
 
 from backlight_server import __version__
 from backlight_server.alerts import file as alerts_file
@@ -44,8 +43,9 @@ from backlight_server.store.factory import make_store
 from backlight_server.store.sqlite.datadir import read_or_create_secret
 from backlight_server.store.sqlite.health import unavailable
 from backlight_server.symbolicate import fetch
-from backlight_server.ui import notfound
+from backlight_server.ui import assets, notfound
 from backlight_server.ui import routes as ui_routes
+from backlight_server.web import sdkfiles
 from backlight_server.web.middleware import BrowserGuard
 
 log = logging.getLogger("backlight")
@@ -69,15 +69,16 @@ def load_token(settings: Settings) -> str:
         raise err from exc
 
 
-def sdk_dir() -> Path:
-    """The built browser SDK: $BACKLIGHT_SDK_DIR, else the repository's sdk/browser/dist."""
-    env = os.environ.get("BACKLIGHT_SDK_DIR")
-    if env:
-        return Path(env)
-    packaged = Path(__file__).parent / "static" / "sdk"
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "sdk" / "browser" / "dist"
+def report_missing_assets(sdk_folder: Path) -> None:
+    """One log line naming every built file the server lacks (those URLs answer 404): the
+    UI's (``ui/static/build``) and the browser SDK's (``web/sdkfiles.py``)."""
+    gone = [*assets.missing(), *sdkfiles.missing(sdk_folder)]
+    if gone:
+        log.warning(
+            "built assets missing, these URLs answer 404: %s. A wheel carries them; in a "
+            "checkout, scripts/setup.sh builds them",
+            "; ".join(gone),
+        )
 
 
 class Purger:
@@ -194,7 +195,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sourcemap_fetch_router)
     app.include_router(traces_router)
     openapi.install(app)
-    app.mount("/sdk", StaticFiles(directory=sdk_dir(), check_dir=False), name="sdk")
+    sdk_folder = sdkfiles.find(settings.sdk_dir)
+    app.router.routes.extend(sdkfiles.routes(sdk_folder))
+    report_missing_assets(sdk_folder)
     app.add_middleware(ErrorGuard)
     app.add_middleware(IngestCORS)
     app.add_middleware(BrowserGuard, settings=settings)  # outermost: runs first

@@ -49,6 +49,14 @@ class Settings:
             "Base URL used in links handed out (session URLs). Empty: derived from each request."
         ),
     )
+    sdk_dir: str = field(
+        default="",
+        metadata=_meta(
+            "Folder the browser SDK's files (backlight.js, backlight.esm.js) are served from "
+            "at /sdk/. Empty: the copy packaged with the server, else a checkout's "
+            "sdk/browser/dist."
+        ),
+    )
     retention_days: int = field(
         default=30, metadata=_meta("Days to keep data; older data is purged hourly. 0 keeps all.")
     )

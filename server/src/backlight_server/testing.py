@@ -82,8 +82,11 @@ class BacklightProcess:
         token: str = "test-token",
         env: dict[str, str] | None = None,
         args: list[str] | None = None,
+        command: list[str] | None = None,
     ) -> None:
         self.data_dir = data_dir
+        # what runs ``backlight``: this interpreter's package, or e.g. an installed script
+        self.command = command or [sys.executable, "-m", "backlight_server"]
         self.port = port or free_port()
         self.token = token
         self.url = f"http://127.0.0.1:{self.port}"
@@ -99,9 +102,7 @@ class BacklightProcess:
         if "BACKLIGHT_STORE" not in self._env and test_store_url(self.data_dir):
             env["BACKLIGHT_STORE"] = test_store_url(self.data_dir)
         cmd = [
-            sys.executable,
-            "-m",
-            "backlight_server",
+            *self.command,
             "serve",
             "--host",
             "127.0.0.1",

@@ -69,6 +69,22 @@ def current() -> Build:
     return _load(_manifest_stamp())
 
 
+def missing() -> list[str]:
+    """What of the build is not on disk, one phrase per URL (nothing when all is there).
+    Without a build every page still renders, unstyled, and its asset URLs answer 404."""
+    manifest = BUILD_DIR / "manifest.json"
+    if not manifest.is_file():
+        return [f"{PREFIX}* (no UI build: no {manifest})"]
+    names = current().names
+    if not names:
+        return [f"{PREFIX}* ({manifest} names no asset)"]
+    return [
+        f"{PREFIX}{file} (no {BUILD_DIR / file})"
+        for file in sorted(set(names.values()))
+        if not (BUILD_DIR / file).is_file()
+    ]
+
+
 def url(name: str) -> str:
     """The URL of a built asset by its logical name (``app.js``); its file name carries the
     content hash. Before a build, the plain name (which answers 404)."""
