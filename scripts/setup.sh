@@ -50,11 +50,13 @@ if fresh python requirements/dev.lock server/pyproject.toml sdk/python/pyproject
 fi
 
 # 2b. The wheels of requirements/server.lock (the container image's install), kept in
-#     .cache/wheelhouse: tests/packaging/test_container.py installs them offline.
-if fresh wheelhouse requirements/server.lock || [ ! -d .cache/wheelhouse ]; then
+#     .cache/wheelhouse, with the Python SDK's two other runtime packages (pinned as in
+#     dev.lock): tests/packaging/test_container.py and test_wheels.py install offline from it.
+if fresh wheelhouse requirements/server.lock requirements/dev.lock || [ ! -d .cache/wheelhouse ]; then
   log "downloading the server's locked wheels into .cache/wheelhouse"
   .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps \
-    -d .cache/wheelhouse -r requirements/server.lock
+    -d .cache/wheelhouse -r requirements/server.lock \
+    $(grep -E '^opentelemetry-(sdk|semantic-conventions)==' requirements/dev.lock)
   [ -f "$STAMPS/wheelhouse.next" ] && done_step wheelhouse
 fi
 

@@ -49,6 +49,9 @@ STALE = "backlight_server/ui/static/build/stale-AAAAAAAA.js"
 STALE_MODULE = "backlight_server/stale_module.py"
 PIP = [sys.executable, "-m", "pip"]
 QUIET = ["-q", "--disable-pip-version-check", "--no-input"]
+# offline: every package comes from the wheels scripts/setup.sh keeps (tests use loopback only)
+WHEELHOUSE = ROOT / ".cache" / "wheelhouse"
+OFFLINE = ["--no-index", "--find-links", str(WHEELHOUSE)]
 T = TypeVar("T")
 # a requirement's name and extras (PEP 508, as metadata writes it; the library that parses
 # these is named ``packaging``, which this folder's name shadows for ruff and mypy)
@@ -59,7 +62,8 @@ EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*["']([^"']+)["']""")
 def _env(**extra: str) -> dict[str, str]:
     """This environment without PYTHONPATH: the installed venv imports only what it holds."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return {**env, **extra}
+    # the build hook's `npm ci`: from npm's cache, which scripts/setup.sh filled
+    return {**env, "npm_config_prefer_offline": "true", **extra}
 
 
 def _run(
@@ -175,11 +179,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     requirements = tmp / "requirements.txt"
     projects = [clone / "server" / "pyproject.toml", clone / "sdk" / "python" / "pyproject.toml"]
     requirements.write_text("\n".join(pins(projects)) + "\n")
-    into_venv = [*PIP, "--python", str(venv / "bin" / "python"), "install", *QUIET]
+    into_venv = [*PIP, "--python", str(venv / "bin" / "python"), "install", *QUIET, *OFFLINE]
     in_tools = [*PIP, "--python", str(tools / "bin" / "python")]
     # the dependencies need no wheel: they install while the wheels build
     deps = _start([*into_venv, "--no-deps", "--no-compile", "-r", str(requirements)])
-    _finish(_start([*in_tools, "install", *QUIET, "setuptools>=70.1"]), "setuptools")
+    _finish(_start([*in_tools, "install", *QUIET, *OFFLINE, "setuptools>=70.1"]), "setuptools")
     build = [*in_tools, "wheel", *QUIET, "--no-deps", "--no-build-isolation", "-w", str(wheels)]
     jobs = {
         "server wheel": _start([*build, str(clone / "server")]),
