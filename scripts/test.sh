@@ -27,8 +27,12 @@ if [ "${BACKLIGHT_SDK_MATRIX:-1}" != 0 ]; then
   matrix=$!
 fi
 echo "== pytest"
+# Two workers (pytest-xdist), each taking a whole test file at a time, so that a file's
+# module fixtures (a server, a browser) start once; BACKLIGHT_TEST_WORKERS=0 runs in one process.
+workers=(-n "${BACKLIGHT_TEST_WORKERS:-2}" --dist loadfile)
+[ "${BACKLIGHT_TEST_WORKERS:-2}" = 0 ] && workers=(-p no:xdist)
 set +e
-pytest "$@" 2>&1 | tee artifacts/pytest.txt
+pytest "${workers[@]}" "$@" 2>&1 | tee artifacts/pytest.txt
 status=${PIPESTATUS[0]}
 matrix_status=0
 if [ -n "$matrix" ]; then
