@@ -29,8 +29,8 @@ def _attrs(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": k, "value": value(v)} for k, v in values.items()]
 
 
-def _ns(offset_ms: float) -> str:
-    return str(int((BASE_MS + offset_ms) * 1_000_000))
+def _ns(offset_ms: int) -> str:
+    return str(int(BASE_MS + offset_ms) * 1_000_000)  # whole ms: exact in ns
 
 
 def _resource(project: str) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def sdk_request(
     project: str,
     sid: str,
     trace: str,
-    at_ms: float,
+    at_ms: int,
     method: str,
     path: str,
     status: int,
@@ -102,7 +102,7 @@ def sdk_request(
     }
 
 
-def sdk_log(project: str, sid: str, trace: str, at_ms: float, body: str) -> dict[str, Any]:
+def sdk_log(project: str, sid: str, trace: str, at_ms: int, body: str) -> dict[str, Any]:
     record = {
         "timeUnixNano": _ns(at_ms),
         "severityNumber": 13,

@@ -4,29 +4,32 @@ as a store would fetch them; every store's reads are in
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 from backlight_server.query import serverseen
 
 
-def test_more_requests_than_the_cap_keep_the_earliest_in_time_order() -> None:
-    """A session whose backend saw more requests than the cap keeps the earliest, in time
-    order; an id that is no text or a time that is no number names nothing."""
+def test_the_rows_a_store_gives_and_the_rest_counted() -> None:
+    """The earliest requests a store gives, the count of the rest; an id that is no text
+    or a time that is no number names nothing."""
 
     class Rows:
-        def requests(self, session_id: str, scan: int) -> list[tuple[object, ...]]:
-            spans = [(0, f"r{i}", 1000.0 - i, 1000.0 - i + 5, 1) for i in range(1000)]
-            return [*spans, (1, None, 1.0, 2.0, 1), (1, "r5", "x", 2.0, 1), (1, "e1", 0.5, 0.25, 1)]
+        def requests(
+            self, session_id: str, known: list[str], scan: int, limit: int
+        ) -> list[tuple[object, ...]]:
+            assert known == ["r999"] and scan == serverseen.MAX_SCAN
+            # as a store gives them: the earliest ``limit``, the counts on every row
+            found = [("e1", 0.5, 0.25)] + [(f"r{i}", 1.0 + i, 6.0 + i) for i in range(999)]
+            rows = [(*f, 1000, 999, 3) for f in found[:limit]]
+            return [*rows[:2], (None, 1.0, 2.0, 1000, 999, 3), ("r5", "x", 2.0, 1000, 999, 3)]
 
         def roots(self, session_id: str, request_ids: list[str]) -> list[dict[str, Any]]:
             return []
 
     rows, seen = serverseen.find(Rows(), "s", {"r999"})
-    assert len(rows) == serverseen.MAX_ROWS and seen["more"] == 1000 - serverseen.MAX_ROWS
-    assert rows[0]["request_id"] == "e1" and rows[0]["end_ms"] == rows[0]["start_ms"] == 0.5
-    assert [r["request_id"] for r in rows[1:3]] == ["r998", "r997"]
-    assert all(a["start_ms"] <= b["start_ms"] for a, b in pairwise(rows))
+    assert [r["request_id"] for r in rows] == ["e1", "r0"]  # the odd rows name nothing
+    assert rows[0]["end_ms"] == rows[0]["start_ms"] == 0.5
+    assert seen == {"shown": 2, "more": 1000 - 4, "complete": True}
 
 
 def test_the_root_span_gives_the_time_method_url_and_status() -> None:
@@ -59,8 +62,10 @@ def test_the_root_span_gives_the_time_method_url_and_status() -> None:
     ]
 
     class Rows:
-        def requests(self, session_id: str, scan: int) -> list[tuple[object, ...]]:
-            return [(0, "a", 1.0, 9.0, 2), (0, "b", 7.0, 7.0, 1)]
+        def requests(
+            self, session_id: str, known: list[str], scan: int, limit: int
+        ) -> list[tuple[object, ...]]:
+            return [("a", 1.0, 9.0, 2, 3, 0), ("b", 7.0, 7.0, 2, 3, 0)]
 
         def roots(self, session_id: str, request_ids: list[str]) -> list[dict[str, Any]]:
             return [s for s in spans if s["request_id"] in request_ids]

@@ -73,7 +73,9 @@ export function networkRow(n: NetworkRow, ctx: RowContext): HTMLElement {
     url,
   )
   if (server) {
-    const seen = el('span', 'badge seen', SEEN)
+    // "seen by the server"; "server" where the list is an index column (session.css)
+    const seen = el('span', 'badge seen')
+    seen.append(el('span', 'long', 'seen by the '), 'server')
     seen.title = SEEN_TITLE
     row.append(seen)
   }

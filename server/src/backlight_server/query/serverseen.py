@@ -25,10 +25,14 @@ status its root span's attributes give (``http.request.method``, ``url.full`` / 
 ``http.response.status_code``, and their older OpenTelemetry names).
 
 Spans are anyone's input (a project id is all an OTLP sender needs): a store reads at
-most ``MAX_SCAN`` spans and ``MAX_SCAN`` errors per session for this, and the page lists
-at most ``MAX_ROWS`` rows, the earliest; ``more`` counts the rest (``complete`` is false
-when a scan stopped at its cap: then there may be more still). Stored values of any type
-are tolerated: an id that is not text or a time that is not a number names nothing.
+most ``MAX_SCAN`` spans and ``MAX_SCAN`` errors of a session's requests the browser did
+not record, and the page lists at most ``MAX_ROWS`` rows, the earliest; ``more`` counts
+the rest (``complete`` is false when a scan stopped at its cap: then there may be more
+still). Each store leaves out the browser's request ids while it reads (SQLite through a
+covering partial index, ClickHouse through ``session_requests``), orders, caps and counts,
+so a session of thousands of recorded requests costs a few milliseconds. Stored values of
+any type are tolerated: an id that is not text or a time that is not a number names
+nothing.
 """
 
 from __future__ import annotations
@@ -52,12 +56,16 @@ _STATUS_KEYS = ("http.response.status_code", "http.status_code")
 class SeenRows(Protocol):
     """The rows this module reads, fetched by a store."""
 
-    def requests(self, session_id: str, scan: int) -> list[tuple[object, ...]]:
-        """``(scan, request id, earliest ms, latest ms, records)`` per request id and scan:
-        scan ``0`` over at most ``scan`` of the session's spans that are server spans (kind
-        2) or carry a request id other than their trace id (their start and end, in ms);
-        scan ``1`` over at most ``scan`` of its backend errors whose request id is set and
-        differs from their trace id (their time)."""
+    def requests(
+        self, session_id: str, known: list[str], scan: int, limit: int
+    ) -> list[tuple[object, ...]]:
+        """The session's requests whose ids are not in ``known``, from at most ``scan`` of
+        its spans that are server spans (kind 2) or carry a request id other than their
+        trace id (their start and end), and at most ``scan`` of its backend errors whose
+        request id is set and differs from their trace id (their time): per request id,
+        ``(request id, earliest ms, latest ms, requests, spans read, errors read)``, the
+        earliest ``limit`` by time (then id); the last three are the same on every row:
+        how many requests there are in all, and how many records each scan read."""
         ...
 
     def roots(self, session_id: str, request_ids: list[str]) -> list[Row]:
@@ -74,22 +82,21 @@ class Found(NamedTuple):
     end_ms: float
 
 
-def _merge(into: dict[str, Found], rows: Iterable[tuple[object, ...]], scan: int) -> bool:
-    """Adds the ``requests`` rows; returns whether a scan stopped at ``scan`` records."""
-    seen = [0, 0]
-    for branch, rid, first, last, n in rows:
-        count = number(n)
-        if count is not None and branch in (0, 1):
-            seen[0 if branch == 0 else 1] += int(count)
+def _found(rows: Iterable[tuple[object, ...]], known: set[str]) -> list[Found]:
+    """The ``requests`` rows as read (any stored value: an id that is no text or a time
+    that is no number names nothing), without the ids the browser has."""
+    out: list[Found] = []
+    for rid, first, last, *_counts in rows:
         start, end = number(first), number(last)
-        if type(rid) is not str or not rid or start is None:
+        if type(rid) is not str or not rid or rid in known or start is None:
             continue
-        end = end if end is not None and end >= start else start
-        prev = into.get(rid)
-        if prev is not None:
-            start, end = min(prev.start_ms, start), max(prev.end_ms, end)
-        into[rid] = Found(rid, start, end)
-    return max(seen) >= scan
+        out.append(Found(rid, start, end if end is not None and end >= start else start))
+    return out
+
+
+def _int(value: object) -> int:
+    n = number(value)
+    return int(n) if n is not None else 0
 
 
 def _text(attrs: Mapping[str, Any], keys: Iterable[str]) -> str | None:
@@ -134,14 +141,19 @@ def _root(spans: list[Row]) -> Row | None:
     return min(timed, key=lambda s: (s.get("kind") != SERVER_KIND, s["start_ns"]))
 
 
+def _ms(ns: Any) -> float:
+    """Nanoseconds (a finite number) as ms: an int divided as ints, correctly rounded."""
+    return ns / 1_000_000 if type(ns) is int else float(ns) / 1e6
+
+
 def _row(found: Found, root: Row | None) -> Row:
     start, end = found.start_ms, found.end_ms
     attrs: Mapping[str, Any] = {}
     name = service = None
     if root is not None:
-        start = float(root["start_ns"]) / 1e6
-        stop = number(root.get("end_ns"))
-        end = stop / 1e6 if stop is not None and stop / 1e6 >= start else start
+        start = _ms(root["start_ns"])
+        stop = _ms(root.get("end_ns")) if number(root.get("end_ns")) is not None else None
+        end = stop if stop is not None and stop >= start else start
         value = root.get("attributes")
         attrs = value if isinstance(value, dict) else {}
         name = root.get("name") if isinstance(root.get("name"), str) else None
@@ -167,13 +179,11 @@ def find(rows: SeenRows, session_id: str, known: set[str]) -> tuple[list[Row], R
     its network rows), earliest first, at most ``MAX_ROWS``; and ``{"shown", "more",
     "complete"}`` (see the module's docstring)."""
     limit, scan = MAX_ROWS, MAX_SCAN
-    found: dict[str, Found] = {}
-    capped = _merge(found, rows.requests(session_id, scan), scan)
-    ordered = sorted(
-        (f for f in found.values() if f.request_id not in known),
-        key=lambda f: (f.start_ms, f.request_id),
+    got = rows.requests(session_id, sorted(known), scan, limit)
+    total, spans_read, errors_read = (
+        (_int(got[0][3]), _int(got[0][4]), _int(got[0][5])) if got else (0, 0, 0)
     )
-    shown = ordered[:limit]
+    shown = _found(got[:limit], known)
     spans: dict[str, list[Row]] = {}
     if shown:
         for span in rows.roots(session_id, [f.request_id for f in shown]):
@@ -182,7 +192,9 @@ def find(rows: SeenRows, session_id: str, known: set[str]) -> tuple[list[Row], R
                 spans.setdefault(rid, []).append(span)
     out = [_row(f, _root(spans.get(f.request_id, []))) for f in shown]
     out.sort(key=lambda r: (r["start_ms"], r["request_id"]))
-    return out, {"shown": len(out), "more": len(ordered) - len(out), "complete": not capped}
+    more = max(0, total - len(got[:limit]))
+    complete = spans_read < scan and errors_read < scan
+    return out, {"shown": len(out), "more": more, "complete": complete}
 
 
 def merge(network: list[Row], server: list[Row]) -> list[Row]:

@@ -83,19 +83,32 @@ class Rows:
     def __init__(self, tx: Transport) -> None:
         self.tx = tx
 
-    def requests(self, session_id: str, scan: int) -> list[tuple[object, ...]]:
-        """Scan 0 counts rows of ``session_requests`` (a request id and second each)."""
+    def requests(
+        self, session_id: str, known: list[str], scan: int, limit: int
+    ) -> list[tuple[object, ...]]:
+        """Spans through ``session_requests`` (a scan reads its rows: a request id and
+        second each), errors by session; the browser's ids read from ``network`` by
+        session here (``known`` as a parameter would be a long statement to parse)."""
+        known_ids = (
+            "(SELECT assumeNotNull(request_id) FROM network WHERE session_id = {sid:String} "
+            "AND request_id IS NOT NULL)"
+        )
         return [
             tuple(r)
             for r in self.tx.query(
-                "SELECT 0, request_id, min(first_ns) / 1e6, max(last_ns) / 1e6, count() FROM ("
-                f"{BY_SESSION} LIMIT {{n:UInt64}}) GROUP BY request_id UNION ALL "
-                "SELECT 1, assumeNotNull(request_id), min(ts_ms), max(ts_ms), count() FROM ("
-                "SELECT request_id, ts_ms FROM errors WHERE session_id = {sid:String} "
+                "SELECT rid, min(a) AS lo, max(b) AS hi, count() OVER (), "
+                "sum(sum(s)) OVER (), sum(sum(e)) OVER () FROM ("
+                "SELECT request_id AS rid, first_ns / 1e6 AS a, last_ns / 1e6 AS b, "
+                "toUInt64(1) AS s, toUInt64(0) AS e FROM ("
+                f"{BY_SESSION} AND request_id NOT IN {known_ids} "
+                "LIMIT {n:UInt64}) UNION ALL "
+                "SELECT assumeNotNull(request_id), ts_ms, ts_ms, toUInt64(0), toUInt64(1) "
+                "FROM (SELECT request_id, ts_ms FROM errors WHERE session_id = {sid:String} "
                 "AND source != 'frontend' AND request_id IS NOT NULL "
-                "AND (trace_id IS NULL OR request_id != trace_id) LIMIT {n:UInt64}) "
-                "GROUP BY request_id",
-                {"sid": session_id, "n": scan},
+                "AND (trace_id IS NULL OR request_id != trace_id) "
+                f"AND request_id NOT IN {known_ids} LIMIT {{n:UInt64}})"
+                ") GROUP BY rid ORDER BY lo, rid LIMIT {lim:UInt64}",
+                {"sid": session_id, "n": scan, "lim": limit},
             )
         ]
 

@@ -69,13 +69,13 @@ class Rows:
             )
         }
         # requests of the session its backend saw (query.serverseen): by the trace and
-        # request indexes
+        # request indexes (``+session_id``: not by the session's, which holds all its spans)
         linked |= {
             r
             for (r,) in conn.execute(
                 f"SELECT trace_id FROM spans WHERE trace_id IN {_IDS} AND request_id = trace_id "
-                f"AND kind = {SERVER_KIND} AND session_id = ? UNION SELECT request_id FROM spans "
-                f"WHERE request_id IN {_IDS} AND request_id != trace_id AND session_id = ?",
+                f"AND kind = {SERVER_KIND} AND +session_id = ? UNION SELECT request_id FROM "
+                f"spans WHERE request_id IN {_IDS} AND request_id != trace_id AND +session_id = ?",
                 (tids, session_id, tids, session_id),
             )
         }
