@@ -231,3 +231,11 @@ def error(
         None,
         fingerprint(error_type, message, frames),
     )
+
+
+# ``store/clickhouse/serverseen.BY_SESSION`` before schema version 11 kept its rows: read
+# from ``spans`` (for tests that make a folder at an older version and read it first).
+SESSION_REQUESTS_IN_SPANS = (
+    "SELECT request_id, start_ns AS first_ns, end_ns AS last_ns FROM spans "
+    "WHERE session_id = {sid:String} AND (kind = 2 OR request_id != trace_id)"
+)

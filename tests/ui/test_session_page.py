@@ -2,25 +2,31 @@
 through the public ingest endpoints (seed.py, plus the sessions of ``_more`` below): the
 request drawer beside the player, list filters and search, the timeline's axis, lanes and
 error navigation, the session's context, the player's keys, keyboard-only navigation, the
-lists drawn before the replay downloads, and bugs 1 and 10. Screenshots at 1440 and 1024 px
+lists drawn before the replay downloads, and bugs 1 and 10; issue 24, a request only the
+backend saw ("seen by the server") among the network rows. Screenshots at 1440 and 1024 px
 go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from playwright.sync_api import Page, Route
 
 from backlight_server.testing import BacklightProcess
 from bltest import request_id, session_id, wait_for
 
 from .conftest import Ui, current_ms, watched
-from .seed import Seed, _network, _post, rrweb_page, seed
+from .seed import MS, Seed, _network, _otel, _post, rrweb_page, seed
+from .test_a11y import axe_violations, describe
 
 pytestmark = pytest.mark.browser
 
@@ -658,6 +664,227 @@ def test_lists_render_before_the_replay_downloads(ui: Ui, seeded: Seeded) -> Non
             route.continue_()
         page.wait_for_selector("#session[data-state=ready]")
         w.assert_clean("lists before replay")
+        page.close()
+
+    ui.run(check)
+
+
+# requests seen by the server (issue 24) ---------------------------------------------------
+
+POST_AT, PAGE_AT = 15_000, 15_250  # ms from the session's start
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
+
+
+class CardDeclined(Exception):
+    pass
+
+
+@dataclass
+class SeenByServer:
+    sid: str
+    t0: float
+    fetch: str  # GET /api/cart: a fetch the browser recorded, with its backend side
+    post: str  # POST /orders: only the backend saw it (linked by the session cookie)
+    page: str  # GET /orders/7, where the POST redirected: recorded from its Server-Timing
+    error_ms: float
+    group: int
+
+
+def _sdk_span(web: Any, name: str, at_ms: float, link: dict[str, str], **attrs: Any) -> Any:
+    """A server span as the Python SDK's middleware makes it (kind SERVER, its attributes);
+    ``link`` is set once the request id is known (the cookie path: its own trace id)."""
+    method, path = name.split(" ", 1)
+    span = web.tracer.start_span(
+        name,
+        kind=SpanKind.SERVER,
+        start_time=int(at_ms * MS),
+        attributes={"http.request.method": method, "url.path": path, **attrs},
+        **({"context": link.pop("_context")} if "_context" in link else {}),
+    )
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    span.set_attributes(
+        {"highlight.session_id": link["sid"], "highlight.trace_id": link.get("rid", trace_id)}
+    )
+    return span, trace_id
+
+
+def _seen_by_server(server: BacklightProcess) -> SeenByServer:
+    """A session with two fetches and, linked by the session cookie as the Python SDK links
+    a request without ``x-highlight-request``: a form POST that raised (its browser never
+    rendered its answer, a redirect) and the page it redirected to, which the browser SDK
+    recorded from its ``Server-Timing`` (the same request id: one row)."""
+    sid, t0, fetch = session_id(), time.time() * 1000 - 120_000, request_id()
+    _start(server, sid, t0, UA)
+    web = _otel(server, "web")
+    try:
+        remote = NonRecordingSpan(
+            SpanContext(
+                int(fetch, 16), 0x1F2E3D4C5B6A7988, is_remote=True, trace_flags=TraceFlags(1)
+            )
+        )
+        link: dict[str, Any] = {
+            "sid": sid,
+            "rid": fetch,
+            "_context": trace.set_span_in_context(remote),
+        }
+        span, _ = _sdk_span(
+            web, "GET /api/cart", t0 + 2_010, link, **{"http.response.status_code": 200}
+        )
+        span.end(end_time=int((t0 + 2_060) * MS))
+        span, post = _sdk_span(web, "POST /orders", t0 + POST_AT, {"sid": sid})
+        attrs = {"highlight.session_id": sid, "highlight.trace_id": post}
+        with trace.use_span(span, end_on_exit=False):
+            child = web.tracer.start_span(
+                "INSERT orders", attributes=attrs, start_time=int((t0 + POST_AT + 3) * MS)
+            )
+            child.end(end_time=int((t0 + POST_AT + 9) * MS))
+            record = web.logger.makeRecord(
+                web.logger.name,
+                logging.WARNING,
+                __file__,
+                0,
+                "order form rejected: %s",
+                ("card ending 4242",),
+                None,
+                extra=attrs,
+            )
+            record.created = (t0 + POST_AT + 5) / 1000  # during the request, as it was
+            web.logger.handle(record)
+            try:
+                raise CardDeclined("card declined for order 7")
+            except CardDeclined as exc:
+                span.record_exception(exc, timestamp=int((t0 + POST_AT + 12) * MS))
+        span.set_attribute("http.response.status_code", 500)
+        span.set_status(trace.Status(trace.StatusCode.ERROR))
+        span.end(end_time=int((t0 + POST_AT + 40) * MS))
+        span, page = _sdk_span(
+            web,
+            "GET /orders/7",
+            t0 + PAGE_AT + 20,
+            {"sid": sid},
+            **{"http.response.status_code": 200},
+        )
+        span.end(end_time=int((t0 + PAGE_AT + 90) * MS))
+        web.flush()
+    finally:
+        web.shutdown()
+    page_row = _network(
+        page, "GET", "http://shop.test/orders/7", 200, t0 + PAGE_AT, t0 + PAGE_AT + 400
+    )
+    page_row["type"] = "other"  # the document request, as the browser SDK records it
+    network = [
+        _network(fetch, "GET", "http://shop.test/api/cart", 200, t0 + 2_000, t0 + 2_080),
+        _network(request_id(), "GET", "http://shop.test/api/products", 200, t0 + 8_000, t0 + 8_090),
+        page_row,
+    ]
+    body = {"v": 1, "project_id": server.project, "session_secure_id": sid, "seq": 0}
+    _post(
+        server, "/ingest/v1/batch", {**body, "events": rrweb_page(t0, 40_000), "network": network}
+    )
+    view = wait_for(
+        lambda: (lambda v: v if v["backend_errors"] and v["server_seen"]["shown"] else None)(
+            server.api(f"/api/v1/sessions/{sid}")
+        )
+    )
+    groups = server.api("/api/v1/error-groups")["groups"]
+    group = next(g["id"] for g in groups if "card declined" in g["message"])
+    return SeenByServer(sid, t0, fetch, post, page, view["backend_errors"][0]["ts_ms"], group)
+
+
+@pytest.fixture(scope="module")
+def seen(seeded: Seeded) -> SeenByServer:
+    return _seen_by_server(seeded.server)
+
+
+def test_a_request_seen_by_the_server_is_on_the_timeline_the_list_and_opens(
+    ui: Ui, seen: SeenByServer
+) -> None:
+    def check() -> None:
+        w = watched(ui)
+        page = w.page
+        _open(page, seen.sid, 1440)
+        rows = page.locator("#list-network .net-row")
+        # among the browser's rows by time; the page it redirected to is one row, not two
+        ids = [rows.nth(i).get_attribute("data-request-id") for i in range(rows.count())]
+        assert ids[0] == seen.fetch and ids[2:] == [seen.post, seen.page] and len(ids) == 4
+        row = page.locator(f".net-row[data-request-id='{seen.post}']")
+        assert row.get_attribute("data-source") == "server"
+        assert row.locator(".badge.seen").inner_text() == "seen by the server"
+        assert row.locator(".at").inner_text() == _clock(POST_AT)  # its root span's start
+        assert row.locator(".method").inner_text() == "POST"
+        assert row.locator(".url").inner_text() == "/orders"
+        assert row.locator(".status").inner_text() == "500"
+        assert page.locator(f".net-row[data-request-id='{seen.page}'] .badge.seen").count() == 0
+        # on the timeline, at its moment
+        marker = page.locator("[data-lane=network] .marker[title*='seen by the server']")
+        assert marker.count() == 1
+        title = marker.get_attribute("title") or ""
+        assert "POST /orders 500 · seen by the server" in title
+        assert abs(float(marker.get_attribute("data-ms") or 0) - (seen.t0 + POST_AT)) < 1
+        total = float(page.get_attribute("#seek", "max") or 0)
+        lane, box = _box(page, "[data-lane=network] .lane-track"), marker.bounding_box()
+        assert box is not None
+        want = lane["x"] + POST_AT / total * lane["width"]
+        assert abs(box["x"] + box["width"] / 2 - want) <= 24, (box, want)
+        # the filter by who recorded it
+        page.select_option("#filter-network select[name=source]", "server")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#list-network .net-row').length === 1"
+        )
+        page.select_option("#filter-network select[name=source]", "")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#list-network .net-row').length === 4"
+        )
+        for scheme in SCHEMES:  # the list and the timeline
+            page.emulate_media(color_scheme=scheme)
+            for width in (1440, 1024):
+                page.set_viewport_size({"width": width, "height": 900})
+                w.shot(f"session-server-seen-{scheme}-{width}")
+                # a narrower list says "server"; the row still fits its column
+                label = "seen by the server" if width == 1440 else "server"
+                assert row.locator(".badge.seen").inner_text() == label
+                assert row.evaluate("e => e.scrollWidth <= e.clientWidth"), width
+        # its spans, logs and error in the drawer, like any request's
+        page.set_viewport_size({"width": 1440, "height": 900})
+        row.click()
+        view = page.locator(f"#request-panel .request-view[data-request-id='{seen.post}']")
+        view.wait_for()
+        assert view.locator(".rv-head .badge.seen").inner_text() == "seen by the server"
+        assert "POST /orders" in view.locator(".rv-head").inner_text()
+        assert view.locator(".wf-row", has_text="INSERT orders").count() == 1
+        assert "order form rejected" in view.locator(".rv-logs").inner_text()
+        assert "card declined for order 7" in view.locator(".rv-errors").inner_text()
+        assert row.locator(".badge.seen").inner_text() == "server"  # the list: an index
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            found = axe_violations(page)
+            assert not found, f"{scheme}:\n{describe(found)}"
+            for width in (1440, 1024):
+                page.set_viewport_size({"width": width, "height": 900})
+                w.shot(f"session-server-seen-drawer-{scheme}-{width}")
+        w.assert_clean("seen by the server")
+        page.close()
+
+    ui.run(check)
+
+
+def test_play_at_the_error_of_a_request_seen_by_the_server(ui: Ui, seen: SeenByServer) -> None:
+    def check() -> None:
+        w = watched(ui)
+        page = w.page
+        page.goto(f"/errors/{seen.group}")
+        page.click("#play-at-error")
+        page.wait_for_url(re.compile(rf"/sessions/{seen.sid}\?t=.*request={seen.post}"))
+        page.wait_for_selector("#session[data-state=ready]")
+        assert abs(current_ms(page) - seen.error_ms) <= 1000, (current_ms(page), seen.error_ms)
+        view = page.locator(f"#request-panel .request-view[data-request-id='{seen.post}']")
+        view.wait_for()
+        assert "card declined for order 7" in view.locator(".rv-errors").inner_text()
+        assert page.get_attribute("[data-tab=network]", "aria-selected") == "true"
+        active = page.locator("#list-network .vrow.active")
+        assert active.get_attribute("data-request-id") == seen.post
+        w.shot("session-server-seen-play-at-error")
+        w.assert_clean("play at a server-seen error")
         page.close()
 
     ui.run(check)

@@ -17,12 +17,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from blstores import browser, error, hex_id, log, now_ms, request, session, span
+from blstores import (
+    SESSION_REQUESTS_IN_SPANS,
+    browser,
+    error,
+    hex_id,
+    log,
+    now_ms,
+    request,
+    session,
+    span,
+)
 
 from backlight_server.pipeline.model import TelemetryBatch
 from backlight_server.store.clickhouse import ClickhouseStore, tracecounts
 from backlight_server.store.clickhouse import migrations as ch_migrations
 from backlight_server.store.clickhouse import schema as ch_schema
+from backlight_server.store.clickhouse import serverseen as ch_serverseen
 from backlight_server.store.clickhouse.schema import SETTLE_SECONDS, VERSIONS
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
 
@@ -164,10 +175,11 @@ async def test_a_version_2_folder_upgrades_in_place(
 ) -> None:
     folder = tmp_path / "chdb"
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:2])  # the previous release
-    newer = ("log_counts", "trace_counts")  # versions 9 and 10
+    newer = ("log_counts", "trace_counts", "session_requests")  # versions 9, 10, 11
     older = {k: v for k, v in ch_schema.TTL_COLUMNS.items() if k not in newer}
     monkeypatch.setattr(ch_schema, "TTL_COLUMNS", older)  # and its tables' TTLs
     monkeypatch.setattr(tracecounts, "counts", _counted_in_records)  # its counts
+    monkeypatch.setattr(ch_serverseen, "BY_SESSION", SESSION_REQUESTS_IN_SPANS)  # its requests
     old = _store(folder)
     old.open()
     try:
@@ -222,9 +234,10 @@ async def test_the_views_read_in_few_statements(tmp_path: Path) -> None:
     assert first == {"spans": 2, "logs": 3, "errors": 2, "worst_level": "error"}
     assert [e["message"] for e in view["backend_errors"]] == ["card declined", "node failure"]
     assert req["span_count"] == 2 and len(req["errors"]) == 2
-    # session row, network, request_traces, errors, counts, session-only logs, console,
-    # track events (version 2's reads: 13)
-    assert session_statements <= 8, session_statements
+    # session row, network, the requests seen by the server (spans and errors by session:
+    # none here, so no read of their root spans), request_traces, errors, counts,
+    # session-only logs, console, track events (version 2's reads: 13)
+    assert session_statements <= 9, session_statements
     # network, request_traces, spans, logs, errors, session-only logs, the candidates'
     # traces, the log matched by time (version 2's reads: 10)
     assert request_statements <= 8, request_statements

@@ -22,11 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from blstores import browser, error, hex_id, log, now_ms, request, session, span
+from blstores import (
+    SESSION_REQUESTS_IN_SPANS,
+    browser,
+    error,
+    hex_id,
+    log,
+    now_ms,
+    request,
+    session,
+    span,
+)
 
 from backlight_server.pipeline.model import TelemetryBatch
 from backlight_server.store.clickhouse import ClickhouseStore, reads, schema, tracecounts
 from backlight_server.store.clickhouse import migrations as ch_migrations
+from backlight_server.store.clickhouse import serverseen as ch_serverseen
 from backlight_server.store.clickhouse.schema import VERSIONS, Layout, ttl_statements
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
 from backlight_server.store.clickhouse.writes import SESSION_COLUMNS
@@ -168,8 +179,10 @@ async def test_a_folder_made_before_version_10_gets_the_counts_of_its_rows(
     folder = tmp_path / "chdb"
     # the previous release: its versions, and its tables' TTLs
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:9])
-    older = {k: v for k, v in schema.TTL_COLUMNS.items() if k != "trace_counts"}
+    newer = ("trace_counts", "session_requests")  # versions 10 and 11
+    older = {k: v for k, v in schema.TTL_COLUMNS.items() if k not in newer}
     monkeypatch.setattr(schema, "TTL_COLUMNS", older)
+    monkeypatch.setattr(ch_serverseen, "BY_SESSION", SESSION_REQUESTS_IN_SPANS)
     old = _store(folder)
     old.open()
     try:

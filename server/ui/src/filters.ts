@@ -9,7 +9,7 @@ export type Fields = Record<string, string | boolean>
  * (a network error, CORS, an abort: status 0 or an error recorded). */
 export function statusClass(n: NetworkRow): string {
   if (n.error !== null || n.status === 0) return 'failed'
-  return `${Math.floor(n.status / 100)}xx`
+  return n.status === null ? '' : `${Math.floor(n.status / 100)}xx`
 }
 
 const has = (text: string, q: string): boolean => text.toLowerCase().includes(q)
@@ -23,7 +23,8 @@ export function networkMatches(
   if (f.status && statusClass(n) !== f.status) return false
   if (f.method && n.method.toUpperCase() !== f.method) return false
   if (f.backend === true && !backendErrors(n)) return false
-  return !q || has(`${n.method} ${n.url} ${n.status || ''} ${n.error ?? ''}`, q)
+  if (f.source && n.source !== f.source) return false
+  return !q || has(`${n.method} ${n.url || (n.name ?? '')} ${n.status || ''} ${n.error ?? ''}`, q)
 }
 
 export function consoleMatches(c: ConsoleRow, f: Fields): boolean {

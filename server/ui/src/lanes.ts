@@ -2,6 +2,7 @@
 // frontend and backend errors, `H.track` events. From the replay's rrweb events (once they
 // are loaded): page changes (the Meta event each page load starts with) and clicks, with
 // rage clicks marked (RAGE_CLICKS or more clicks within RAGE_MS and RAGE_PX of the first).
+import { SEEN, shownUrl } from './rows'
 import type { Mark } from './timeline'
 import type { SessionData } from './types'
 
@@ -71,10 +72,11 @@ export function dataMarks(data: SessionData): Record<string, Mark[]> {
     track: data.track.map((t) => ({ ms: t.ts_ms, label: `track: ${t.event}` })),
     network: data.network.map((n) => ({
       ms: n.start_ms,
-      label: `${n.method} ${n.url} ${n.status || n.error || ''}`,
+      label: `${n.method} ${shownUrl(n)} ${n.status || n.error || ''}${n.source === 'server' ? ` · ${SEEN}` : ''}`,
       bad: (n.backend?.errors ?? 0) > 0 || (n.request_id !== null && failedRequests.has(n.request_id)) ||
-        n.status >= 500 ||
+        (n.status ?? 0) >= 500 ||
         n.error !== null,
+      server: n.source === 'server',
     })),
     console: data.console.filter((c) => c.level === 'error').map((c) => ({ ms: c.ts_ms, label: c.message })),
     frontend: data.errors.filter((e) => e.source === 'frontend').map((e) => ({ ms: e.ts_ms, label: `${e.type}: ${e.message}`, bad: true })),

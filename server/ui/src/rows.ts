@@ -45,27 +45,48 @@ export function fitUrls(box: HTMLElement): void {
   })
 }
 
-export const failed = (n: NetworkRow): boolean => n.error !== null || n.status === 0 || n.status >= 400
+export const failed = (n: NetworkRow): boolean =>
+  n.error !== null || n.status === 0 || (n.status ?? 0) >= 400
+
+/** What a server row says of itself (its badge's title and the timeline's label). */
+export const SEEN = 'seen by the server'
+const SEEN_TITLE = 'Seen by the server: the backend linked this request to the session (by its ' +
+  'cookie) and the browser SDK did not record it, e.g. a form POST answered by a redirect'
+
+/** A row's URL as shown: a server row without one shows its root span's name. */
+export const shownUrl = (n: NetworkRow): string => n.url || n.name || n.request_id || ''
 
 /** How rows are drawn: times count from the session's start, ``base`` (epoch ms). */
 export type RowContext = { base: number }
 
 export function networkRow(n: NetworkRow, ctx: RowContext): HTMLElement {
-  const row = el('div', failed(n) ? 'net-row failed' : 'net-row')
+  const server = n.source === 'server'
+  const row = el('div', `net-row${failed(n) ? ' failed' : ''}${server ? ' server' : ''}`)
   if (n.request_id) row.dataset.requestId = n.request_id
-  const url = el('span', 'url', n.url) // fitUrls shortens it to its column
-  url.title = n.url
+  row.dataset.source = n.source
+  const text = shownUrl(n)
+  const url = el('span', 'url', text) // fitUrls shortens it to its column
+  url.title = text
   row.append(
     el('span', 'at mono', clock(n.start_ms - ctx.base)),
     el('span', 'method', n.method),
     url,
-    el('span', `status s${Math.floor(n.status / 100)}`, n.status ? String(n.status) : (n.error ?? '–')),
+  )
+  if (server) {
+    // "seen by the server"; "server" where the list is an index column (session.css)
+    const seen = el('span', 'badge seen')
+    seen.append(el('span', 'long', 'seen by the '), 'server')
+    seen.title = SEEN_TITLE
+    row.append(seen)
+  }
+  row.append(
+    el('span', `status s${Math.floor((n.status ?? 0) / 100)}`, n.status ? String(n.status) : (n.error ?? '–')),
     el('span', 'dur', duration(n.end_ms - n.start_ms)),
   )
   const b = n.backend
   const badge = el('span', 'be-badges')
   row.append(badge)
-  row.title = `${n.method} ${n.url}`
+  row.title = `${n.method} ${text}${server ? ` (${SEEN}${n.service ? `: ${n.service}` : ''})` : ''}`
   if (b === null) {
     if (n.request_id) badge.append(el('span', 'badge pending', '…'))
     return row

@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     errors: byId<HTMLFormElement>('filter-errors'),
   }
   const methods = byId<HTMLSelectElement>('filter-method')
-  for (const m of [...new Set(data.network.map((n) => n.method.toUpperCase()))].sort()) {
+  for (const m of [...new Set(data.network.map((n) => n.method.toUpperCase()))].filter(Boolean).sort()) {
     methods.append(new Option(m, m))
   }
   const filtered = (f: Fields): boolean => Object.values(f).some((v) => v !== '' && v !== false)

@@ -6,7 +6,8 @@
 // TARGET × TARGET px button (WCAG 2.5.8 target size) with a thin visible bar, so thousands
 // of requests draw as a few dozen markers that are each easy to hit.
 
-export type Mark = { ms: number; label: string; bad?: boolean }
+/** ``server``: a request seen by the server only (drawn hollow when its bucket holds no other) */
+export type Mark = { ms: number; label: string; bad?: boolean; server?: boolean }
 
 export const TARGET = 24
 const MAX_LABELS = 5
@@ -18,16 +19,17 @@ export function drawLane(
   total: number,
 ): void {
   const buckets = Math.max(1, Math.floor(track.clientWidth / TARGET))
-  const groups = new Map<number, { ms: number; labels: string[]; bad: boolean; n: number }>()
+  const groups = new Map<number, { ms: number; labels: string[]; bad: boolean; n: number; server: boolean }>()
   for (const mark of marks) {
     const at = total > 0 ? Math.min(1, Math.max(0, (mark.ms - base) / total)) : 0
     const key = Math.min(buckets - 1, Math.floor(at * buckets))
-    const group = groups.get(key) ?? { ms: mark.ms, labels: [], bad: false, n: 0 }
+    const group = groups.get(key) ?? { ms: mark.ms, labels: [], bad: false, n: 0, server: true }
     group.n += 1
     if (group.labels.length < MAX_LABELS) group.labels.push(mark.label)
     // a bucket seeks to its first bad mark (an error among requests), else its first mark
     if (mark.bad && !group.bad) group.ms = mark.ms
     group.bad ||= Boolean(mark.bad)
+    group.server &&= Boolean(mark.server)
     groups.set(key, group)
   }
   const nodes: HTMLElement[] = []
@@ -35,7 +37,7 @@ export function drawLane(
     const node = document.createElement('button')
     node.type = 'button'
     node.tabIndex = -1 // the lists and the error keys reach the same moments by keyboard
-    node.className = group.bad ? 'marker bad' : 'marker'
+    node.className = `marker${group.bad ? ' bad' : ''}${group.server ? ' server' : ''}`
     node.style.left = `${((key + 0.5) / buckets) * 100}%`
     const more = group.n > group.labels.length ? [`… ${group.n - group.labels.length} more`] : []
     node.title = [...group.labels, ...more].join('\n')

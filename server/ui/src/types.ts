@@ -3,16 +3,24 @@
 export type Backend = { spans: number; logs: number; errors: number; worst_level: string | null }
 
 export type NetworkRow = {
-  id: number
+  /** null for a request seen by the server only */
+  id: number | null
   request_id: string | null
   method: string
   url: string
-  status: number
+  /** null: a request seen by the server whose root span names no status */
+  status: number | null
   start_ms: number
   end_ms: number
   error: string | null
   /** null when the session is large: fetched for the rows in view (see summaries.ts) */
   backend: Backend | null
+  /** "server": a request of the session that only its backend saw (a form POST that
+   * redirected, a page load the browser SDK did not record; query/serverseen.py) */
+  source: 'browser' | 'server'
+  /** a server row's root span: its service and name */
+  service: string | null
+  name: string | null
 }
 
 export type ConsoleRow = { ts_ms: number; level: string; message: string }

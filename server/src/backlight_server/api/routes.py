@@ -79,8 +79,8 @@ def sessions(
 
 @router.get(
     "/sessions/{secure_id}",
-    summary="A session: metadata, network requests with backend summaries, console, "
-    "frontend and backend errors",
+    summary="A session: metadata, network requests (the browser's, and those only its "
+    "backend saw) with backend summaries, console, frontend and backend errors",
     response_model=schemas.SessionView,
 )
 def session(request: Request, secure_id: str) -> Response:

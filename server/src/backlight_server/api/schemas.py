@@ -71,8 +71,7 @@ class BackendSummary(_Open):
     worst_level: Level | None
 
 
-class NetworkRequest(_Open):
-    id: int
+class _Request(_Open):
     request_id: str | None
     type: str
     method: str
@@ -83,6 +82,32 @@ class NetworkRequest(_Open):
     error: str | None
     detail: Any = Field(None, description="headers and bodies, when recorded")
     backend: BackendSummary | None = None
+
+
+class NetworkRequest(_Request):
+    id: int
+
+
+class SessionRequest(_Request):
+    id: int | None = Field(
+        description="the browser's row id; null for a request seen by the server only"
+    )
+    source: Literal["browser", "server"] = Field(
+        description="browser: recorded by the browser SDK; server: a request of the "
+        "session that its backend records name and the browser did not record (a form "
+        "POST that redirected, a page load whose Server-Timing was not read): its method, "
+        "URL, status and times are its root span's"
+    )
+    service: str | None = Field(None, description="a server row's root span's service")
+    name: str | None = Field(None, description="a server row's root span's name")
+
+
+class ServerSeen(_Open):
+    shown: int = Field(description="requests seen by the server listed in network")
+    more: int = Field(description="more of them, not listed (the earliest are listed)")
+    complete: bool = Field(
+        description="false: the search for them stopped at its cap, there may be more"
+    )
 
 
 class ConsoleMessage(_Open):
@@ -160,7 +185,10 @@ class TrackEvent(_Open):
 
 class SessionView(_Open):
     session: Session
-    network: list[NetworkRequest]
+    network: list[SessionRequest] = Field(
+        description="the browser's requests and those seen by the server only, by start time"
+    )
+    server_seen: ServerSeen
     console: list[ConsoleMessage]
     errors: list[SessionError] = Field(description="frontend errors")
     backend_errors: list[SessionError]

@@ -9,7 +9,10 @@ if exactly one was, and marked ``"match": "time"``:
 - a *candidate* is a log, or an error not from the browser, with session id S and no
   request id of its own (its request id is its trace id, or both are empty), whose trace is
   not one that a recorded network request has (that request's id, or the trace of a span,
-  log or error carrying that request id): such a record already links exactly;
+  log or error carrying that request id), nor a request of S its backend saw (the request
+  id of a server span of S, or of a span of S whose request id is not its trace id: a
+  request linked by the session cookie is listed on its own, see ``serverseen``): such a
+  record already links exactly;
 - the requests *in flight* at its time t are S's network requests that have a request id
   and ``start_ms <= t <= end_ms``; when there is none, those within ``SKEW_MS`` of t
   (``start_ms - SKEW_MS <= t <= end_ms + SKEW_MS``), for a browser clock a little behind
@@ -56,9 +59,11 @@ class MatchRows(Protocol):
         ``hi_ms`` (finite) without a request id of their own, at most MAX_CANDIDATES each."""
         ...
 
-    def linked_traces(self, trace_ids: set[str]) -> set[str]:
-        """The trace ids among these that a recorded network request has: the request's
-        own id, or the trace of a span, log or error that carries that request id."""
+    def linked_traces(self, session_id: str, trace_ids: set[str]) -> set[str]:
+        """The trace ids among these that a recorded network request has (the request's
+        own id, or the trace of a span, log or error that carries that request id), or
+        that are request ids of the session's spans that name a request of their own
+        (server spans, kind 2, and spans whose request id is not their trace id)."""
         ...
 
     def flights(self, session_id: str, lo_ms: float, hi_ms: float) -> list[Flight]:
@@ -135,7 +140,7 @@ def assign(
     """The candidates that match a request of the session by time, with that request id.
     ``known``: all of the session's requests, when the caller has them already."""
     traces = {c.trace_id for c in found if c.trace_id}
-    linked = rows.linked_traces(traces) if traces else set()
+    linked = rows.linked_traces(session_id, traces) if traces else set()
     kept = [c for c in found if c.trace_id is None or c.trace_id not in linked]
     if not kept:
         return []

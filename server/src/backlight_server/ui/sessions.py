@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backlight_server.api.auth import token_ok
+from backlight_server.query.serverseen import NO_SERVER
 from backlight_server.state import get_state
 from backlight_server.store.queries import SessionQuery
 from backlight_server.symbolicate.apply import symbolicate_session
@@ -33,6 +34,9 @@ _NETWORK_KEYS = (
     "end_ms",
     "error",
     "backend",
+    "source",  # "browser", or "server": seen by the server only (query/serverseen.py)
+    "service",
+    "name",
 )
 _ERROR_KEYS = (
     "id",
@@ -167,6 +171,7 @@ def session_page(request: Request) -> Response:
         metadata=_metadata(session.get("user_metadata")),
         track=track,
         track_total=len(data.get("track") or []),
+        server_seen=data.get("server_seen") or NO_SERVER,
     )
 
 

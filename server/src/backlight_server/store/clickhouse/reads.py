@@ -7,12 +7,13 @@ import time
 from typing import Any, NamedTuple
 
 from backlight_server.query import requests as request_views
+from backlight_server.query import serverseen as serverseen_rule
 from backlight_server.query import summaries
 from backlight_server.query import timematch as rule
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.query.logstats import search_words
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
-from backlight_server.store.clickhouse import tracecounts
+from backlight_server.store.clickhouse import serverseen, tracecounts
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Transport
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import tidy
@@ -228,16 +229,23 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
         + " FROM network WHERE session_id = {sid:String} ORDER BY start_ms, id",
         sid,
     )
-    rids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
-    summarise = len(network) <= summaries_up_to
+    browser = {n["request_id"] for n in network if isinstance(n["request_id"], str)}
+    server, seen = serverseen.find(tx, secure_id, browser)
+    for item in server if detail else []:
+        item["detail"] = None
+    rids = sorted(browser | {n["request_id"] for n in server})
+    summarise = len(network) + len(server) <= summaries_up_to
     links = _links(tx, rids) if summarise and rids else []
     owners = summaries.trace_owners(rids, [(r, t) for r, t in links if t])
-    errors = _SessionErrors(tx, secure_id, rids, sorted(owners) if summarise else [], detail)
+    tids = sorted(owners) if summarise else []
+    errors = _SessionErrors(tx, secure_id, rids, tids, detail, browser)
     if summarise:
         summary = _session_summaries(tx, secure_id, network, rids, links, owners, errors)
+        network = serverseen_rule.merge(network, server)
         for item in network:
             item["backend"] = summary.get(item["request_id"], EMPTY)
     else:
+        network = serverseen_rule.merge(network, server)
         for item in network:
             item["backend"] = None
     console = _rows(
@@ -251,6 +259,7 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
     out = {
         "session": session,
         "network": network,
+        "server_seen": seen,
         "console": console,
         "errors": [e for e in mine if e["source"] == "frontend"],
         "backend_errors": [e for e in mine if e["source"] != "frontend"],
@@ -277,9 +286,16 @@ class _SessionErrors:
     before the browser sent the request) and by its requests' trace ids (the summaries)."""
 
     def __init__(
-        self, tx: Transport, secure_id: str, rids: list[str], tids: list[str], detail: bool
+        self,
+        tx: Transport,
+        secure_id: str,
+        rids: list[str],
+        tids: list[str],
+        detail: bool,
+        browser: set[str],
     ) -> None:
         self.secure_id = secure_id
+        self.browser = browser
         columns = _SESSION_ERROR + ", session_id" + (", attributes" if detail else "")
         self.keys = [k.strip() for k in _SESSION_ERROR.split(",")] + (
             ["attributes"] if detail else []
@@ -299,8 +315,12 @@ class _SessionErrors:
 
     def of_session(self) -> list[Row]:
         """The session's errors: by its id, and (recorded before the browser sent the
-        request) by the ids of its requests; in time order."""
-        mine = self.by_session + [e for e in self.by_request if e["session_id"] is None]
+        request) by the ids of its network rows; in time order."""
+        mine = self.by_session + [
+            e
+            for e in self.by_request
+            if e["session_id"] is None and e["request_id"] in self.browser
+        ]
         return sorted(
             ({k: e[k] for k in self.keys} for e in mine), key=lambda e: (e["ts_ms"], e["id"])
         )
@@ -844,12 +864,15 @@ class Rows:
         ]
         return found
 
-    def linked_traces(self, trace_ids: set[str]) -> set[str]:
-        tids = {"tids": sorted(trace_ids)}
+    def linked_traces(self, session_id: str, trace_ids: set[str]) -> set[str]:
+        tids = {"tids": sorted(trace_ids), "sid": session_id}
+        # the session's requests its backend saw: by key in ``session_requests``
         linked = {
             r[0]
             for r in self.tx.query(
                 "SELECT DISTINCT assumeNotNull(request_id) FROM network "
+                "WHERE request_id IN {tids:Array(String)} UNION ALL "
+                f"SELECT DISTINCT request_id FROM ({serverseen.BY_SESSION}) "
                 "WHERE request_id IN {tids:Array(String)}",
                 tids,
             )

@@ -26,6 +26,10 @@ Layout (see docs/scaling.md):
   a small table ``trace_counts`` by materialized views (version 10, ``tracecounts.py``);
 - request ids that are not their records' trace ids (highlight's SDKs) are kept in a small
   table ``request_traces`` by materialized views, so a request's traces are found by key.
+- the requests a session's spans name (server spans, and spans whose request id is not
+  their trace id) are kept per session in a small table ``session_requests`` by a
+  materialized view (version 11, ``serverseen.py``): the session view lists the requests
+  only its backend saw without reading spans.
 - browser tables keep a deduplication window, so a retried batch, inserted again with the
   same token by whichever server receives it, is stored once.
 """
@@ -34,7 +38,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backlight_server.store.clickhouse import artifacts, fetchcfg, groups, logcounts, tracecounts
+from backlight_server.store.clickhouse import (
+    artifacts,
+    fetchcfg,
+    groups,
+    logcounts,
+    serverseen,
+    tracecounts,
+)
 
 DEDUP = "non_replicated_deduplication_window = 10000"
 # Row ids made by the engine as rows arrive (53 bits, exact in JavaScript; see store/ids.py).
@@ -321,6 +332,7 @@ VERSIONS = [
     version_8,
     logcounts.version_9,
     tracecounts.version_10,
+    serverseen.version_11,
 ]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
@@ -338,6 +350,7 @@ TTL_COLUMNS = {
     "request_traces": (_ns("first_ns"), False),
     "log_counts": (logcounts.TTL_COLUMN, False),
     "trace_counts": (tracecounts.TTL_TIME, False),
+    "session_requests": (serverseen.TTL_TIME, False),
 }
 
 

@@ -298,11 +298,15 @@ class ClickhouseStore:
             ("logs", ns.format(col="ts_ns")),
             ("errors", ms.format(col="ts_ms")),
             ("request_traces", ns.format(col="first_ns")),
-            # counts per trace and second: a second's counts go once all of it is outside
-            (
-                "trace_counts",
-                "NOT (sec BETWEEN intDiv({lo_ns:Int64}, 1000000000) "
-                "AND intDiv({hi_ns:Int64}, 1000000000))",
+            # rows per key and second (counts per trace, a session's requests): a second's
+            # rows go once all of it is outside
+            *(
+                (
+                    table,
+                    "NOT (sec BETWEEN intDiv({lo_ns:Int64}, 1000000000) "
+                    "AND intDiv({hi_ns:Int64}, 1000000000))",
+                )
+                for table in ("trace_counts", "session_requests")
             ),
         ]
         total = 0

@@ -10,11 +10,12 @@ from typing import Any
 import orjson
 
 from backlight_server.query import requests as request_views
+from backlight_server.query import serverseen as seen_rule
 from backlight_server.query import summaries
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import tidy
-from backlight_server.store.sqlite import timematch
+from backlight_server.store.sqlite import serverseen, timematch
 from backlight_server.store.sqlite.logtext import text_match
 
 Row = dict[str, Any]
@@ -98,7 +99,11 @@ def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
             (secure_id,),
         )
     )
-    summary = _session_summaries(conn, secure_id, network)
+    server, seen = _server_seen(conn, secure_id, network)
+    for item in server:
+        item["detail"] = None
+    summary = _session_summaries(conn, secure_id, network, server)
+    network = seen_rule.merge(network, server)
     none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
     for item in network:
         item["backend"] = summary.get(item["request_id"], none)
@@ -125,6 +130,7 @@ def get_session(conn: sqlite3.Connection, secure_id: str) -> Row | None:
     return {
         "session": session,
         "network": network,
+        "server_seen": seen,
         "console": console,
         "errors": [e for e in errors if e["source"] == "frontend"],
         "backend_errors": [e for e in errors if e["source"] != "frontend"],
@@ -562,12 +568,22 @@ def backend_summaries(conn: sqlite3.Connection, request_ids: list[str]) -> dict[
     return _backend_summaries(conn, ids) if ids else {}
 
 
-def _session_summaries(
+def _server_seen(
     conn: sqlite3.Connection, secure_id: str, network: list[Row]
+) -> tuple[list[Row], Row]:
+    """The session's requests seen by the server (``query.serverseen``): those of its
+    backend records that none of its network rows has."""
+    known = {n["request_id"] for n in network if isinstance(n["request_id"], str)}
+    return serverseen.find(conn, secure_id, known)
+
+
+def _session_summaries(
+    conn: sqlite3.Connection, secure_id: str, network: list[Row], server: list[Row]
 ) -> dict[str, Row]:
-    """``backend_summaries`` of all of a session's network rows (the flights for matching
-    by time are these rows, so they are not read again)."""
-    ids = sorted({n["request_id"] for n in network if isinstance(n["request_id"], str)})
+    """``backend_summaries`` of all of a session's network rows and of its requests seen
+    by the server (the flights for matching by time are the network rows, so they are not
+    read again; nothing is matched by time to a request the browser did not record)."""
+    ids = sorted({n["request_id"] for n in [*network, *server] if isinstance(n["request_id"], str)})
     if not ids:
         return {}
     flights = [
@@ -599,12 +615,15 @@ def get_session_overview(
             (secure_id,),
         )
     )
-    if len(network) <= summaries_up_to:
-        summary = _session_summaries(conn, secure_id, network)
+    server, seen = _server_seen(conn, secure_id, network)
+    if len(network) + len(server) <= summaries_up_to:
+        summary = _session_summaries(conn, secure_id, network, server)
+        network = seen_rule.merge(network, server)
         none = {"spans": 0, "logs": 0, "errors": 0, "worst_level": None}
         for item in network:
             item["backend"] = summary.get(item["request_id"], none)
     else:
+        network = seen_rule.merge(network, server)
         for item in network:
             item["backend"] = None
     console = _rows(
@@ -629,6 +648,7 @@ def get_session_overview(
     return {
         "session": _row(row),
         "network": network,
+        "server_seen": seen,
         "console": console,
         "errors": [e for e in errors if e["source"] == "frontend"],
         "backend_errors": [e for e in errors if e["source"] != "frontend"],

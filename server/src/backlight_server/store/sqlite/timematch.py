@@ -11,6 +11,7 @@ import sqlite3
 import orjson
 
 from backlight_server.query import timematch as rule
+from backlight_server.query.serverseen import SERVER_KIND
 from backlight_server.query.summaries import Timed as Summary
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
 
@@ -58,13 +59,24 @@ class Rows:
             )
         return found
 
-    def linked_traces(self, trace_ids: set[str]) -> set[str]:
+    def linked_traces(self, session_id: str, trace_ids: set[str]) -> set[str]:
         conn = self.conn
         tids = orjson.dumps(sorted(trace_ids)).decode()
         linked = {
             r
             for (r,) in conn.execute(
                 f"SELECT DISTINCT request_id FROM network WHERE request_id IN {_IDS}", (tids,)
+            )
+        }
+        # requests of the session its backend saw (query.serverseen): by the trace and
+        # request indexes (``+session_id``: not by the session's, which holds all its spans)
+        linked |= {
+            r
+            for (r,) in conn.execute(
+                f"SELECT trace_id FROM spans WHERE trace_id IN {_IDS} AND request_id = trace_id "
+                f"AND kind = {SERVER_KIND} AND +session_id = ? UNION SELECT request_id FROM "
+                f"spans WHERE request_id IN {_IDS} AND request_id != trace_id AND +session_id = ?",
+                (tids, session_id, tids, session_id),
             )
         }
         owners: dict[str, set[str]] = {}
