@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python stage of the container image (Dockerfile): installs the server into PREFIX/venv
 # from requirements/server.lock, with the UI assets and the browser SDK that the Node stage
-# built. tests/packaging/test_container.py runs it the same way in a fresh folder.
+# built. tests/install/test_container.py runs it the same way in a fresh folder.
 #
 # Usage (from the build folder: the repository root, or the image's /build):
 #   bash scripts/container-install.sh PREFIX

@@ -51,7 +51,7 @@ fi
 
 # 2b. The wheels of requirements/server.lock (the container image's install), kept in
 #     .cache/wheelhouse, with the Python SDK's two other runtime packages (pinned as in
-#     dev.lock): tests/packaging/test_container.py and test_wheels.py install offline from it.
+#     dev.lock): tests/install/test_container.py and test_wheels.py install offline from it.
 if fresh wheelhouse requirements/server.lock requirements/dev.lock || [ ! -d .cache/wheelhouse ]; then
   log "downloading the server's locked wheels into .cache/wheelhouse"
   .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps \
@@ -104,9 +104,9 @@ if fresh compat-npm tests/compat/package-lock.json || [ ! -d tests/compat/node_m
   (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
   [ -f "$STAMPS/compat-npm.next" ] && done_step compat-npm
 fi
-# The npm consumer test's apps (tests/packaging/npm_consumers: Vite, esbuild), from their locks.
+# The npm consumer test's apps (tests/install/npm_consumers: Vite, esbuild), from their locks.
 for app in vite esbuild; do
-  dir="tests/packaging/npm_consumers/$app"
+  dir="tests/install/npm_consumers/$app"
   if fresh "consumer-$app" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
     log "installing the npm consumer app $app"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)

@@ -53,8 +53,7 @@ QUIET = ["-q", "--disable-pip-version-check", "--no-input"]
 WHEELHOUSE = ROOT / ".cache" / "wheelhouse"
 OFFLINE = ["--no-index", "--find-links", str(WHEELHOUSE)]
 T = TypeVar("T")
-# a requirement's name and extras (PEP 508, as metadata writes it; the library that parses
-# these is named ``packaging``, which this folder's name shadows for ruff and mypy)
+# a requirement's name and extras (PEP 508, as metadata writes it)
 REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*["']([^"']+)["']""")
 

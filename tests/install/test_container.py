@@ -40,7 +40,7 @@ import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]
 from blclickhouse import ClickhouseStandIn
-from pip._vendor.packaging.requirements import Requirement
+from packaging.requirements import Requirement
 from playwright.sync_api import sync_playwright
 
 from backlight_server.settings import Settings
@@ -538,7 +538,7 @@ def _name(name: str) -> str:
 
 def _closure() -> dict[str, str]:
     """The server's dependencies with the [clickhouse] extra, as installed here: name →
-    version. (pip's copy of ``packaging``: the name ``packaging`` is this test folder's.)"""
+    version."""
     project = _pyproject()["project"]
     roots = [*project["dependencies"], *project["optional-dependencies"]["clickhouse"]]
     seen: dict[str, set[str]] = {}
