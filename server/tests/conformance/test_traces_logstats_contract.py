@@ -180,3 +180,44 @@ async def test_log_stats_count_per_bucket_level_and_service(opened: Opened) -> N
     assert whole["start_ms"] <= start + 60_005 < whole["start_ms"] + whole["bucket_ms"]
     assert whole["end_ms"] >= start + 120_005
     assert store.log_stats(LogQuery(text="nothing-like-this"), 60)["total"] == 0
+
+
+async def test_the_trace_list_service_and_name_filters_take_any_text(opened: Opened) -> None:
+    """A service is one of the trace's services, exactly, whatever its characters (SQLite
+    finds a plain one as text in the row's JSON array); a span name is any span's, a
+    substring in any case, however many names the trace has (SQLite keeps up to 32 on the
+    row and looks at the spans beyond) and whatever they hold."""
+    store, p = opened.store, opened.project
+    t0 = (time.time_ns() // MS - 60_000) * MS
+    services = ["api", "api-gateway", "a,b", 'say "hi"', "[x]", ",", "back\\slash", "ünï"]
+    traces = {svc: hex_id(16) for svc in services}
+    many, odd = hex_id(16), hex_id(16)
+    spans = [
+        _span(p, tid, svc, f"op {i}", t0 + i * 1000 * MS, 5)
+        for i, (svc, tid) in enumerate(traces.items())
+    ]
+    # 40 distinct span names, in two batches; the one asked for comes last
+    spans += [
+        _span(p, many, "bulk", f"step {k:02d}", t0 + 20_000 * MS + k * MS, 1) for k in range(20)
+    ]
+    late = [
+        _span(p, many, "bulk", f"step {k:02d}", t0 + 20_000 * MS + k * MS, 1) for k in range(20, 39)
+    ]
+    late.append(_span(p, many, "bulk", "needle in bulk", t0 + 20_100 * MS, 1))
+    spans.append(_span(p, odd, "odd", "100%_done\x1fsep", t0 + 30_000 * MS, 1))
+    await store.write_telemetry(TelemetryBatch(spans=spans), 10)
+    await store.write_telemetry(TelemetryBatch(spans=late), 10)
+
+    def ids(**fields: object) -> list[str]:
+        page = store.list_traces(TraceQuery(**fields))  # type: ignore[arg-type]
+        return [t["trace_id"] for t in page["traces"]]
+
+    for svc, tid in traces.items():
+        assert ids(service=svc) == [tid], svc
+    assert ids(service="ap") == [] and ids(service="b") == [] and ids(service='"api"') == []
+    assert ids(name="NEEDLE") == [many]  # past the 32 names a trace keeps
+    assert ids(name="step 05") == [many]
+    assert ids(name="100%_") == [odd] and ids(name="0%_d") == [odd]
+    assert ids(name="1000") == [] and ids(name="%") == [odd]
+    assert ids(name="done\x1fsep") == [odd]  # the separator SQLite keeps names with
+    assert ids(name="sep") == [odd] and ids(name="op 3") == [traces['say "hi"']]
