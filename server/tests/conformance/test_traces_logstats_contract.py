@@ -221,3 +221,46 @@ async def test_the_trace_list_service_and_name_filters_take_any_text(opened: Ope
     assert ids(name="1000") == [] and ids(name="%") == [odd]
     assert ids(name="done\x1fsep") == [odd]  # the separator SQLite keeps names with
     assert ids(name="sep") == [odd] and ids(name="op 3") == [traces['say "hi"']]
+
+
+async def test_the_log_page_answers_the_search_and_the_counts(opened: Opened) -> None:
+    """``log_page`` is ``search_logs`` and ``log_stats`` of one query, whatever the text,
+    filters and page."""
+    store, p = opened.store, opened.project
+    t = (time.time_ns() // MS - 600_000) * MS
+    services, levels = ("api", "billing", "worker"), (5, 9, 13, 17)
+    await store.write_telemetry(
+        TelemetryBatch(
+            logs=[
+                log(
+                    p,
+                    f"{'order' if i % 3 else 'card'} {i} {'failed' if i % 4 == 0 else 'ok'}",
+                    services[i % 3],
+                    severity=levels[i % 4],
+                    ts_ns=t + i * 1000 * MS,
+                    trace_id=hex_id(16) if i % 5 == 0 else None,
+                )
+                for i in range(120)
+            ]
+        ),
+        10,
+    )
+    queries = [
+        LogQuery(),
+        LogQuery(text="order", limit=10),
+        LogQuery(text="order", level="error", limit=5, offset=3),
+        LogQuery(text="ORDER fail", service="api", limit=4),
+        LogQuery(text="d 1", level="warn", service="billing", limit=3, offset=2),
+        LogQuery(text="ok", start_ms=t / MS + 30_000, end_ms=t / MS + 90_000, limit=7),
+        LogQuery(text="order", level="fatal"),
+        LogQuery(text="nothing like this", start_ms=t / MS, end_ms=t / MS + 60_000),
+        LogQuery(text="  "),
+        LogQuery(text="card", limit=5, offset=200),
+        LogQuery(level="info", service="worker", limit=5, offset=4),
+    ]
+    for query in queries:
+        page = store.log_page(query, 30)
+        assert page == {"logs": store.search_logs(query), "stats": store.log_stats(query, 30)}, (
+            query
+        )
+    assert store.log_page(LogQuery(text="card", limit=100), 30)["logs"]["logs"]
