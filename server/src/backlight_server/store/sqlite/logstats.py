@@ -129,8 +129,8 @@ def _count(found: list[Match], query: LogQuery, buckets: int, capped: bool) -> R
 def log_page(conn: sqlite3.Connection, query: LogQuery, buckets: int) -> Row:
     """``search_logs`` and ``log_stats`` of one query. With text, one walk of the index:
     the newest ``MAX_COUNTED`` matches are counted, and the page's rows are those of them
-    that pass the level and service filters (in the same order), fetched by id; only when
-    the page lies past what was counted does the search walk on its own."""
+    that pass the level and service filters (in the same order), fetched by id; when the
+    page lies past what was counted, the walk goes on from the last match counted."""
     if not (query.text and logstats.search_words(query.text)):  # else listed by time
         return {
             "logs": reads.search_logs(conn, query),
@@ -145,7 +145,13 @@ def log_page(conn: sqlite3.Connection, query: LogQuery, buckets: int) -> Row:
         if (level is None or lv == level) and (query.service is None or svc == query.service)
     ]
     end = query.offset + query.limit + 1  # the page and one more: whether there are more
-    if capped and len(picked) < end:
-        return {"logs": reads.search_logs(conn, query), "stats": stats}
-    page = reads.logs_by_id(conn, picked[query.offset : end], query.limit, query.offset)
+    ids = picked[query.offset : end]
+    if capped and len(picked) < end:  # the walk goes on past the matches counted
+        source, clause, args, order = log_where(conn, query, below_id=found[-1][0])
+        more = conn.execute(
+            f"SELECT logs.id FROM {source} WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, end - query.offset - len(ids), max(0, query.offset - len(picked))],
+        )
+        ids += [row[0] for row in more]
+    page = reads.logs_by_id(conn, ids, query.limit, query.offset)
     return {"logs": page, "stats": stats}

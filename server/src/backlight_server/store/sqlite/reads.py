@@ -386,11 +386,15 @@ def get_error_group(conn: sqlite3.Connection, group_id: int, limit: int) -> Row 
 
 
 def log_where(
-    conn: sqlite3.Connection, query: LogQuery, skip: tuple[str, ...] = ()
+    conn: sqlite3.Connection,
+    query: LogQuery,
+    skip: tuple[str, ...] = (),
+    below_id: int | None = None,
 ) -> tuple[str, str, list[Any], str]:
     """``(FROM source, WHERE clause, arguments, ORDER BY)`` of a log query (with text:
     newest first stored, walking the index; without: newest by time);
-    the filters named in ``skip`` (``level``, ``service``) are left out (facet counts)."""
+    the filters named in ``skip`` (``level``, ``service``) are left out (facet counts);
+    ``below_id`` (with text): only logs stored before that one (a walk continued)."""
     where: list[str] = ["1"]
     args: list[Any] = []
     source, indexed = "logs", False
@@ -433,6 +437,9 @@ def log_where(
     if query.end_ms is not None:
         where.append("logs.ts_ns < ?")
         args.append(int(query.end_ms * 1e6))
+    if below_id is not None and (indexed or likes):
+        where.append("logs_fts.rowid < ?" if indexed else "logs.id < ?")
+        args.append(below_id)
     order = "logs_fts.rowid DESC" if indexed else "logs.id DESC" if likes else "logs.ts_ns DESC"
     return source, " AND ".join(where), args, order
 
