@@ -4,9 +4,10 @@ environment and release, each with the user, URL and user agent of its session.
 
 Each store fetches three things (``store/sqlite/errorfacts.py``,
 ``store/clickhouse/errorfacts.py``): hour counts, the latest ``sample`` instances (id,
-time, source, session, service, environment, URL, the span's ``http.route``) and the
-sessions of those instances (user agent, app version, identify's identifier, environment,
-service); an instance without a service or environment of its own takes its session's;
+time, source, session, service, environment, URL, the span's ``http.route``, the
+``service.version`` of its attributes) and the sessions of those instances (user agent, app
+version, identify's identifier, environment, service); an instance without a service,
+environment or version of its own takes its session's (the release: its app version);
 ``facts`` shapes them. Any stored value is accepted: what is not text counts as unknown.
 """
 
@@ -102,7 +103,9 @@ def facts(
             )
             if sid:
                 seen.add(sid)
-        user, agent, release, session_env, session_service = values
+        user, agent, session_release, session_env, session_service = values
+        # a backend's own release (OpenTelemetry's service.version), else the session's app
+        release = _text(row.get("version")) or session_release
         if user is not None:
             users.add(user)
         key = (row.get("url"), row.get("route"))
