@@ -65,7 +65,13 @@ async def test_facts_of_a_group(opened: Opened) -> None:
     lone = dataclasses.replace(lone, attributes="{not json")
     await store.write_telemetry(TelemetryBatch(errors=[be, lone]), 2)
 
-    ids = {g["type"]: g["id"] for g in store.list_error_groups(ErrorGroupQuery())["groups"]}
+    listed = store.list_error_groups(ErrorGroupQuery())["groups"]
+    ids = {g["type"]: g["id"] for g in listed}
+    # the list's users: distinct identified users of the group's sessions (sess-c has none)
+    assert {g["type"]: (g["sessions"], g["users"]) for g in listed} == {
+        "TypeError": (2, 1),
+        "ValueError": (1, 1),
+    }
     front = store.error_group_facts(ids["TypeError"], NOW, 5000)
     start = hour_start(NOW)
     assert front["hourly"] == {

@@ -63,6 +63,18 @@ def url_path(url: object) -> str | None:
     return text or "/"
 
 
+def users_by_group(pairs: Iterable[tuple[Any, Any]]) -> dict[int, int]:
+    """The error list's users per group: ``(group id, identify's identifier)`` pairs of
+    the groups' sessions → distinct identifiers per group (the facts' rule: text only, its
+    first ``MAX_VALUE`` characters)."""
+    seen: dict[int, set[str]] = {}
+    for group, identifier in pairs:
+        user = _text(identifier)
+        if isinstance(group, int) and user is not None:
+            seen.setdefault(group, set()).add(user)
+    return {group: len(users) for group, users in seen.items()}
+
+
 def route_of(url: object, route: object) -> str | None:
     """Where an instance happened: a backend span's ``http.route`` (``GET`` routes such as
     ``/api/orders/{id}``), else the path of the page URL it carries."""

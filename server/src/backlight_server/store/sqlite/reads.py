@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
+from backlight_server.query import errorfacts, summaries
 from backlight_server.query import requests as request_views
-from backlight_server.query import summaries
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import (
@@ -353,9 +353,26 @@ def list_error_groups(conn: sqlite3.Connection, query: ErrorGroupQuery) -> Row:
         )
     )
     now = time.time() * 1000
+    users = _users(conn, [g["id"] for g in groups])
     for g in groups:
         g["sparkline"] = _sparkline(conn, g["id"], now)
+        g["users"] = users.get(g["id"], 0)
     return {"total": total, "limit": limit, "offset": offset, "groups": groups}
+
+
+def _users(conn: sqlite3.Connection, group_ids: list[int]) -> dict[int, int]:
+    """Distinct identified users per group, over all its instances' sessions (as the
+    ``sessions`` column): each (group, session) once, then its session's identifier."""
+    if not group_ids:
+        return {}
+    pairs = conn.execute(
+        "SELECT d.group_id, s.identifier FROM (SELECT DISTINCT group_id, session_id "
+        "FROM errors WHERE group_id IN (SELECT value FROM json_each(?)) "
+        "AND session_id IS NOT NULL) d JOIN sessions s ON s.secure_id = d.session_id "
+        "WHERE s.identifier IS NOT NULL",
+        (orjson.dumps(group_ids).decode(),),
+    ).fetchall()
+    return errorfacts.users_by_group((r[0], r[1]) for r in pairs)
 
 
 def get_error_group(conn: sqlite3.Connection, group_id: int, limit: int) -> Row | None:
