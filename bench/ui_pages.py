@@ -602,9 +602,9 @@ def run(client: httpx.Client, info: dict[str, object], args: argparse.Namespace)
         for name, paths in pages(info, random.Random(args.seed + n), args.samples).items():
             measure(client, paths[:5])  # warm the caches and the read connection
             t = measure(client, paths)
-            figures = [t.server, t.cpu, t.total]
+            timings = [t.server, t.cpu, t.total]
             rounds.setdefault(name, []).append(
-                [_ms(v, p) for v in figures for p in (50, 95)] + [f"{t.size / 1024:.0f}"]
+                [_ms(v, p) for v in timings for p in (50, 95)] + [f"{t.size / 1024:.0f}"]
             )
             if name not in sizes:
                 page_sent, assets = sent(client, paths[0])

@@ -59,8 +59,9 @@ def _stored(version: AnyValue | None, own: str | None = None) -> list[object]:
     record.body.string_value = "failed"
     record.attributes.extend(_exception(own))
     t, lg = convert_traces(traces, None, lambda p: True), convert_logs(logs, None, lambda p: True)
-    rows = [t.batch.spans[0], t.batch.errors[0], lg.batch.logs[0], lg.batch.errors[0]]
-    return [orjson.loads(r.attributes or "{}").get("service.version") for r in rows]
+    stored = [t.batch.spans[0].attributes, t.batch.errors[0].attributes]
+    stored += [lg.batch.logs[0].attributes, lg.batch.errors[0].attributes]
+    return [orjson.loads(a or "{}").get("service.version") for a in stored]
 
 
 def test_the_resource_version_is_kept_on_every_record() -> None:

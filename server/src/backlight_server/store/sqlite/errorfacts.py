@@ -28,8 +28,8 @@ def error_group_facts(conn: sqlite3.Connection, group_id: int, now_ms: float, sa
             (start, errorfacts.HOUR_MS, group_id, start),
         ).fetchall(),
     )
-    keys = ("id", "ts_ms", "source", "session_id", "service", "environment", "url", "route")
-    keys += ("version",)
+    keys: tuple[str, ...] = ("id", "ts_ms", "source", "session_id", "service", "environment")
+    keys += ("url", "route", "version")
     rows = [
         dict(zip(keys, r, strict=True))
         for r in conn.execute(
