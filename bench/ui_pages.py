@@ -1,24 +1,32 @@
 """Server time of each web UI page with 1,000 sessions, 100k logs and a 5,000-request session.
 
     .venv/bin/python bench/ui_pages.py [--sessions 1000] [--logs 100000] [--big 5000]
-                                       [--samples 60]
+                                       [--samples 60] [--rounds 3] [--keep DIR]
 
 Loads a data dir through the store's write functions (``writes.write_browser`` for
 sessions with their rrweb chunk, network requests, console and frontend errors,
 ``writes.write_telemetry`` for spans, logs and backend errors), starts a real
-``backlight serve`` on it, logs in with the token cookie and GETs each page one at a time
-over loopback. Reported per page: the server time (the ``Server-Timing: page;dur=`` header
-the UI sets: store queries + template rendering) and the round trip seen by the client,
-p50 and p95, the HTML size, and the bytes sent for a first view with compression on: the
-HTML plus every script and style sheet it links (``/ui-static/``, asked for with
-``Accept-Encoding: br, gzip`` as a browser does, counted as sent, i.e. compressed; source
-maps are left out, browsers fetch them only with the developer tools open).
+``backlight serve`` on it, makes three alert rules through the API, logs in with the token
+and GETs each page (and each JSON read a page makes) one at a time over loopback,
+``--samples`` times after 5 warm-ups, in ``--rounds`` rounds over every page. Reported
+per page, each figure the median of the rounds' figures: the server time (the
+``Server-Timing`` header the UI sets: ``page``, store queries + template rendering, wall
+clock; JSON reads have none and report the round trip) p50 and p95; the CPU time of the
+thread that ran the page (``Server-Timing: cpu``, what the machine's load does not
+inflate); the round trip seen by the client; the HTML size; and the bytes sent for a first
+view with compression on: the page as sent plus every script and style sheet it links
+(``/ui-static/``), asked for with ``Accept-Encoding: br, gzip`` as a browser does, counted
+as sent, i.e. compressed (source maps are left out: browsers fetch them only with the
+developer tools open). The load average (1, 5, 15 min) is printed at the start and after
+each round. ``--keep DIR`` loads into DIR once and reuses it on later runs.
 
 Shape of the data:
 - ``--sessions`` sessions of 20 network requests (request id = W3C trace id) and 10 console
   messages, with one compressed rrweb chunk; every 10th has a frontend error;
 - per request of those sessions: 2 spans (a highlight-SDK service with its own trace, a
-  plain OTel one whose trace id is the request id) and 2 logs; every 25th has a backend error;
+  plain OTel one whose trace id is the request id) and 2 logs; every 25th has a backend error
+  (its span has the error status); the first span's name is one of four routes and its
+  duration log-normal around 27 ms;
 - one session with ``--big`` network requests, each with 2 spans and 1 log;
 - unlinked logs up to ``--logs`` in all.
 
