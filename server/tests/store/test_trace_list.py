@@ -1,4 +1,4 @@
-"""The trace list in SQLite (``store/sqlite/traces.py``, migration 14): the list reads the
+"""The trace list in SQLite (``store/sqlite/traces.py``, migration 16): the list reads the
 ``traces`` table in its key's order (newest first) with every filter checked on the row, the
 span names kept on the row, and a database of an older version upgraded with its traces.
 
@@ -137,7 +137,7 @@ async def test_span_names_are_read_from_the_trace_row(tmp_path: Path) -> None:
 
 
 def test_a_database_from_before_keeps_its_traces(tmp_path: Path) -> None:
-    """Spans stored by a server of schema 11 (before the trace list): the upgrade to 14
+    """Spans stored by a server of schema 11 (before the trace list): the upgrade to 16
     lists them, newest first, with their names on the rows."""
     path = tmp_path / "backlight.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -172,7 +172,7 @@ def test_a_database_from_before_keeps_its_traces(tmp_path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 14
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 16
     names = dict(conn.execute("SELECT trace_id, names FROM traces").fetchall())
     assert names == {old: "GET /old", new: "POST /pay\x1fcharge", wide: None}
     conn.close()

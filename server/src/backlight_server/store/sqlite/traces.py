@@ -1,4 +1,4 @@
-"""The trace list in SQLite: one row per trace in ``traces`` (migrations 12 and 14), kept by
+"""The trace list in SQLite: one row per trace in ``traces`` (migrations 12 and 16), kept by
 the writer as spans arrive, keyed by (start descending, trace id): the list reads it in
 that order, newest first, checking each row's filters on the row itself until a page is
 full."""

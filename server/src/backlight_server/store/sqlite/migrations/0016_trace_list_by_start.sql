@@ -1,4 +1,4 @@
--- Backlight schema, version 14 (issue 22): the trace list's filters read in one pass.
+-- Backlight schema, version 16 (issue 22): the trace list's filters read in one pass.
 --
 -- The trace list walks traces newest first by start and checks each row's filters
 -- (duration, status, service, span name) until a page is full. Keyed by trace id, each
