@@ -1,24 +1,32 @@
 """Server time of each web UI page with 1,000 sessions, 100k logs and a 5,000-request session.
 
     .venv/bin/python bench/ui_pages.py [--sessions 1000] [--logs 100000] [--big 5000]
-                                       [--samples 60]
+                                       [--samples 60] [--rounds 3] [--keep DIR]
 
 Loads a data dir through the store's write functions (``writes.write_browser`` for
 sessions with their rrweb chunk, network requests, console and frontend errors,
 ``writes.write_telemetry`` for spans, logs and backend errors), starts a real
-``backlight serve`` on it, logs in with the token cookie and GETs each page one at a time
-over loopback. Reported per page: the server time (the ``Server-Timing: page;dur=`` header
-the UI sets: store queries + template rendering) and the round trip seen by the client,
-p50 and p95, the HTML size, and the bytes sent for a first view with compression on: the
-HTML plus every script and style sheet it links (``/ui-static/``, asked for with
-``Accept-Encoding: br, gzip`` as a browser does, counted as sent, i.e. compressed; source
-maps are left out, browsers fetch them only with the developer tools open).
+``backlight serve`` on it, makes three alert rules through the API, logs in with the token
+and GETs each page (and each JSON read a page makes) one at a time over loopback,
+``--samples`` times after 5 warm-ups, in ``--rounds`` rounds over every page. Reported
+per page, each figure the median of the rounds' figures: the server time (the
+``Server-Timing`` header the UI sets: ``page``, store queries + template rendering, wall
+clock; JSON reads have none and report the round trip) p50 and p95; the CPU time of the
+thread that ran the page (``Server-Timing: cpu``, what the machine's load does not
+inflate); the round trip seen by the client; the HTML size; and the bytes sent for a first
+view with compression on: the page as sent plus every script and style sheet it links
+(``/ui-static/``), asked for with ``Accept-Encoding: br, gzip`` as a browser does, counted
+as sent, i.e. compressed (source maps are left out: browsers fetch them only with the
+developer tools open). The load average (1, 5, 15 min) is printed at the start and after
+each round. ``--keep DIR`` loads into DIR once and reuses it on later runs.
 
 Shape of the data:
 - ``--sessions`` sessions of 20 network requests (request id = W3C trace id) and 10 console
   messages, with one compressed rrweb chunk; every 10th has a frontend error;
 - per request of those sessions: 2 spans (a highlight-SDK service with its own trace, a
-  plain OTel one whose trace id is the request id) and 2 logs; every 25th has a backend error;
+  plain OTel one whose trace id is the request id) and 2 logs; every 25th has a backend error
+  (its span has the error status); the first span's name is one of four routes and its
+  duration log-normal around 27 ms;
 - one session with ``--big`` network requests, each with 2 spans and 1 log;
 - unlinked logs up to ``--logs`` in all.
 
@@ -31,13 +39,17 @@ request by time (``store/sqlite/timematch.py``). It also times that session's re
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
+import shutil
+import statistics
 import sys
 import tempfile
 import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -65,6 +77,7 @@ from backlight_server.testing import BacklightProcess
 
 CHUNK = 20_000
 WORDS = ("served", "cache", "payment", "retrying", "order", "inventory", "checkout", "user")
+SPAN_NAMES = ("POST /api/checkout", "GET /api/cart", "GET /api/items/{id}", "POST /api/pay")
 _LEVEL = {5: "debug", 9: "info", 13: "warn", 17: "error"}
 
 
@@ -206,18 +219,19 @@ class Gen:
         for i, (sid, rid, start_ms) in enumerate(requests):
             ns = int(start_ms * 1e6)
             own, root = hex_id(rng, 16), hex_id(rng, 8)
+            failed = i % error_every == 0
             batch.spans.append(
                 SpanRecord(
                     self.project,
                     own,
                     root,
                     None,
-                    "POST /api/checkout",
+                    rng.choice(SPAN_NAMES),
                     2,
                     ns + 1_000_000,
-                    ns + 40_000_000,
-                    1,
-                    None,
+                    ns + 1_000_000 + int(rng.lognormvariate(3.3, 0.8) * 1e6),  # ~27 ms median
+                    2 if failed else 1,
+                    "payment provider timed out" if failed else None,
                     "checkout",
                     "production",
                     sid,
@@ -249,7 +263,7 @@ class Gen:
             batch.logs += [
                 self._log(own, ns + k * 1_000_000, "checkout", sid, rid) for k in range(logs_per)
             ]
-            if i % error_every == 0:
+            if failed:
                 n = rng.randrange(30)
                 frames = [
                     Frame("app/checkout.py", f"charge_{n}", 10 + n, code=f"charge({n})"),
@@ -398,11 +412,13 @@ def load(
 
 
 def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list[str]]:
+    """Each page (or JSON read a page makes) with the ``n`` URLs it is timed on."""
     sessions: list[str] = info["sessions"]  # type: ignore[assignment]
     requests: list[str] = info["requests"]  # type: ignore[assignment]
     groups: list[int] = info["groups"]  # type: ignore[assignment]
     big: list[str] = info["big_requests"]  # type: ignore[assignment]
     pick = rng.choice
+    big_n = info["big_n"]
     return {
         "sessions list, page 1": ["/sessions"] * n,
         "sessions list, last page": [f"/sessions?offset={950 + rng.randrange(2) * 50}"] * n,
@@ -410,33 +426,52 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
             f"/sessions?errors=yes&since=24h&user=user{rng.randrange(300)}" for _ in range(n)
         ],
         "session (20 requests)": [f"/sessions/{pick(sessions)}" for _ in range(n)],
-        f"session ({info['big_n']} requests)": [f"/sessions/{info['big']}"] * n,
-        "request view": [f"/requests/{pick(requests)}" for _ in range(n)],
-        "request view (fragment)": [f"/requests/{pick(requests)}?fragment=1" for _ in range(n)],
-        "errors list": ["/errors"] * n,
-        "error group": [f"/errors/{pick(groups)}" for _ in range(n)],
-        "logs, newest": ["/logs"] * n,
-        "logs, search (common word)": [f"/logs?q={pick(WORDS)}" for _ in range(n)],
-        "logs, search + level + service": [
-            f"/logs?q={pick(WORDS)}&level=error&service=checkout" for _ in range(n)
-        ],
-        "logs, page 100": [f"/logs?offset={99 * 100}"] * n,
-        "logs, by session": [f"/logs?session={pick(sessions)}" for _ in range(n)],
-        "trace list": ["/traces"] * n,
-        "trace": [f"/traces/{pick(requests)}" for _ in range(n)],
-        "trace list, filtered (error, over 10 ms)": ["/traces?status=error&min_ms=10"] * n,
-        "logs, histogram zoomed to an hour": ["/logs?since=1h&level=warn"] * n,
-        f"backend summaries of 100 rows in view ({info['big_n']}-request session)": [
+        f"session ({big_n} requests)": [f"/sessions/{info['big']}"] * n,
+        f"backend summaries of 100 rows in view ({big_n}-request session)": [
             "/ui-data/backend-summaries?ids=" + ",".join(big[k : k + 100])
             for k in (rng.randrange(0, len(big) - 100) for _ in range(n))
         ],
+        "request view": [f"/requests/{pick(requests)}" for _ in range(n)],
+        "request view (fragment)": [f"/requests/{pick(requests)}?fragment=1" for _ in range(n)],
+        "errors list": ["/errors"] * n,
+        "error group (with its facts)": [f"/errors/{pick(groups)}" for _ in range(n)],
+        "error group facts (API)": [f"/api/v1/error-groups/{pick(groups)}/facts" for _ in range(n)],
+        "logs, newest": ["/logs"] * n,
+        "logs, page 100": [f"/logs?offset={99 * 100}"] * n,
+        "logs, level + service": ["/logs?level=error&service=checkout"] * n,
+        "logs, search (common word)": [f"/logs?q={pick(WORDS)}" for _ in range(n)],
+        "logs, search (rare: two words)": [
+            f"/logs?q=user+{rng.randrange(10**5)}" for _ in range(n)
+        ],
+        "logs, search + level + service": [
+            f"/logs?q={pick(WORDS)}&level=error&service=checkout" for _ in range(n)
+        ],
+        "logs, by session": [f"/logs?session={pick(sessions)}" for _ in range(n)],
+        "logs, histogram zoomed to an hour": ["/logs?since=1h&level=warn"] * n,
+        "log counts (API: histogram and facets of a search)": [
+            f"/api/v1/logs/stats?q={pick(WORDS)}" for _ in range(n)
+        ],
+        "trace list": ["/traces"] * n,
+        "trace list, filtered (error, over 10 ms)": ["/traces?status=error&min_ms=10"] * n,
+        "trace list, filtered (service + duration)": [
+            f"/traces?service=checkout&min_ms={pick((50, 100, 200))}" for _ in range(n)
+        ],
+        "trace list, filtered (no match: every trace read)": [
+            "/traces?service=inventory&min_ms=100"
+        ]
+        * n,
+        "trace list, filtered (span name)": [
+            f"/traces?name={pick(('pay', 'cart', 'reserve', 'refund'))}" for _ in range(n)
+        ],
+        "trace": [f"/traces/{pick(requests)}" for _ in range(n)],
+        "alerts": ["/alerts"] * n,
         "setup": ["/setup"] * n,
         **(
             {
-                f"request view ({info['big_n']}-request session, matched by time)": [
+                f"request view ({big_n}-request session, matched by time)": [
                     f"/requests/{pick(big)}" for _ in range(n)
                 ],
-                f"API session ({info['big_n']} requests, with summaries)": [
+                f"API session ({big_n} requests, with summaries)": [
                     f"/api/v1/sessions/{info['big']}"
                 ]
                 * n,
@@ -448,37 +483,151 @@ def pages(info: dict[str, object], rng: random.Random, n: int) -> dict[str, list
 
 
 ASSET = re.compile(r'(?:src|href)="(/ui-static/[^"]+)"')
+ACCEPT = {"Accept-Encoding": "br, gzip", "Accept": "text/html,application/json"}
 
 
 def sent(client: httpx.Client, path: str) -> tuple[int, int]:
     """Bytes on the wire (bodies as sent, compressed where the server compresses) of ``path``
-    and of the assets it links: (HTML, assets)."""
-    headers = {"Accept-Encoding": "br, gzip"}
-    with client.stream("GET", path, headers=headers) as r:
-        html_sent = len(b"".join(r.iter_raw()))
+    and of the assets it links, asked for as a browser asks: (page, assets)."""
+    with client.stream("GET", path, headers=ACCEPT) as r:
+        page_sent = len(b"".join(r.iter_raw()))
     html = client.get(path).text  # decoded (httpx reads gzip; Python has no brotli)
     assets = 0
     for url in dict.fromkeys(ASSET.findall(html)):
-        with client.stream("GET", url, headers=headers) as r:
+        with client.stream("GET", url, headers=ACCEPT) as r:
             if r.status_code != 200:
                 raise RuntimeError(f"GET {url}: HTTP {r.status_code}")
             assets += len(b"".join(r.iter_raw()))
-    return html_sent, assets
+    return page_sent, assets
 
 
-def measure(client: httpx.Client, paths: list[str]) -> tuple[list[float], list[float], int]:
-    server, total, size = [], [], 0
+def _timing(header: str, name: str) -> float | None:
+    """A metric's ``dur`` from a ``Server-Timing`` header (``page;dur=1.2, cpu;dur=0.8``)."""
+    for part in header.split(","):
+        metric, _, params = part.strip().partition(";")
+        if metric == name and params.startswith("dur="):
+            return float(params[4:])
+    return None
+
+
+@dataclass
+class Timed:
+    server: list[float]  # ms: Server-Timing page (JSON reads: the round trip)
+    cpu: list[float]  # ms: Server-Timing cpu (JSON reads: none)
+    total: list[float]  # ms: the round trip
+    size: int  # bytes of the body, decoded, on average
+
+
+def measure(client: httpx.Client, paths: list[str]) -> Timed:
+    timed = Timed([], [], [], 0)
+    size = 0
     for path in paths:
         t0 = time.perf_counter()
         r = client.get(path)
         elapsed = (time.perf_counter() - t0) * 1000
-        total.append(elapsed)
         if r.status_code != 200:
             raise RuntimeError(f"GET {path}: HTTP {r.status_code} {r.text[:200]}")
-        timing = r.headers.get("server-timing", "")  # JSON endpoints: the round trip only
-        server.append(float(timing.split("dur=")[1]) if "dur=" in timing else elapsed)
+        timing = r.headers.get("server-timing", "")
+        timed.total.append(elapsed)
+        timed.server.append(_timing(timing, "page") or elapsed)
+        cpu = _timing(timing, "cpu")
+        if cpu is not None:
+            timed.cpu.append(cpu)
         size += len(r.content)
-    return server, total, size // max(1, len(paths))
+    timed.size = size // max(1, len(paths))
+    return timed
+
+
+def alert_rules(client: httpx.Client) -> None:
+    """Three rules, so the Alerts page lists some (their webhooks point at a closed port
+    on loopback; a new rule does not fire on data from before it); made once per data dir."""
+    if client.get("/api/v1/alert-rules").json().get("rules"):
+        return
+    for name, trigger in (
+        ("New errors", {"kind": "new_group"}),
+        ("Checkout spike", {"kind": "spike", "threshold": 50, "window_minutes": 10}),
+        ("Timeouts in logs", {"kind": "log_match", "query": "timed out", "threshold": 5}),
+    ):
+        body = {
+            "name": name,
+            "trigger": trigger,
+            "channels": [{"kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s" * 32}],
+        }
+        made = client.post("/api/v1/alert-rules", json=body)
+        if made.status_code != 201:
+            raise RuntimeError(f"POST /api/v1/alert-rules: {made.status_code} {made.text[:200]}")
+
+
+def _ms(values: list[float], p: float) -> str:
+    return f"{percentile(values, p):.1f}" if values else "–"
+
+
+def _mid(values: list[str]) -> str:
+    """The median of one figure over the rounds."""
+    numbers = [float(v) for v in values if v != "–"]
+    return f"{statistics.median(numbers):.1f}" if numbers else "–"
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, object]]:
+    """The data dir, loaded (or, with ``--keep`` and a loaded one there, reused)."""
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="backlight-ui-bench-"))
+    data_dir, saved = root / "data", root / "info.json"
+    if args.keep and saved.is_file():
+        print(f"reusing {data_dir}", flush=True)
+        return data_dir, orjson.loads(saved.read_bytes())
+    data_dir.mkdir(parents=True, mode=0o700)
+    t0 = time.perf_counter()
+    info = load(
+        data_dir / "backlight.db", args.sessions, args.logs, args.big, args.seed, args.session_only
+    )
+    info["big_n"] = args.big
+    info["session_only"] = args.session_only
+    print(f"loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}", flush=True)
+    saved.write_bytes(orjson.dumps(info))
+    return data_dir, info
+
+
+COLUMNS = [
+    "page",
+    "server p50 ms",
+    "server p95 ms",
+    "CPU p50 ms",
+    "CPU p95 ms",
+    "round trip p50 ms",
+    "round trip p95 ms",
+    "HTML KiB",
+    "first view KiB sent",
+]
+
+
+def run(client: httpx.Client, info: dict[str, object], args: argparse.Namespace) -> list[list[str]]:
+    first = measure(client, ["/setup"])  # before its counts are cached
+    rounds: dict[str, list[list[str]]] = {}
+    sizes: dict[str, str] = {}
+    for n in range(args.rounds):
+        for name, paths in pages(info, random.Random(args.seed + n), args.samples).items():
+            measure(client, paths[:5])  # warm the caches and the read connection
+            t = measure(client, paths)
+            timings = [t.server, t.cpu, t.total]
+            rounds.setdefault(name, []).append(
+                [_ms(v, p) for v in timings for p in (50, 95)] + [f"{t.size / 1024:.0f}"]
+            )
+            if name not in sizes:
+                page_sent, assets = sent(client, paths[0])
+                sizes[name] = f"{(page_sent + assets) / 1024:.0f}" + (
+                    f" ({assets / 1024:.0f} assets)" if assets else ""
+                )
+        print(f"  round {n + 1} of {args.rounds} done, load {_load()}", file=sys.stderr, flush=True)
+    once = [_ms(first.server, 50), "–", _ms(first.cpu, 50), "–", _ms(first.total, 50), "–"]
+    rows = [["setup, first load (counts not cached)", *once, f"{first.size / 1024:.0f}", "–"]]
+    for name, figures in rounds.items():
+        html = f"{statistics.median(float(r[6]) for r in figures):.0f}"
+        rows.append([name, *(_mid([r[i] for r in figures]) for i in range(6)), html, sizes[name]])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -486,79 +635,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--logs", type=int, default=100_000)
     ap.add_argument("--big", type=int, default=5000, help="network requests of one session")
-    ap.add_argument("--samples", type=int, default=60, help="GETs timed per page")
+    ap.add_argument("--samples", type=int, default=60, help="GETs timed per page and round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds over every page (medians)")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--keep", metavar="DIR", help="load into DIR and keep it; reuse it if loaded")
     ap.add_argument(
         "--session-only",
         action="store_true",
         help="add highlight-Node-style records to the big session (see above)",
     )
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="backlight-ui-bench-") as tmp:
-        data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        t0 = time.perf_counter()
-        info = load(
-            data_dir / "backlight.db",
-            args.sessions,
-            args.logs,
-            args.big,
-            args.seed,
-            args.session_only,
-        )
-        info["big_n"] = args.big
-        info["session_only"] = args.session_only
-        print(f"loaded in {time.perf_counter() - t0:.0f} s: {info['counts']}", flush=True)
-        rows = []
+    data_dir, info = prepare(args)
+    try:
+        started = _load()
         with (
             BacklightProcess(data_dir) as server,
             httpx.Client(
                 base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {server.token}"}
             ) as client,
         ):
-            srv, total, size = measure(client, ["/setup"])  # before its counts are cached
-            rows.append(
-                [
-                    "setup, first load (counts not cached)",
-                    f"{srv[0]:.1f}",
-                    "–",
-                    f"{total[0]:.1f}",
-                    "–",
-                    f"{size / 1024:.0f}",
-                    "–",
-                ]
-            )
-            for name, paths in pages(info, random.Random(args.seed), args.samples).items():
-                measure(client, paths[:5])  # warm the caches and the read connection
-                srv, total, size = measure(client, paths)
-                html_sent, assets_sent = sent(client, paths[0])
-                rows.append(
-                    [
-                        name,
-                        f"{percentile(srv, 50):.1f}",
-                        f"{percentile(srv, 95):.1f}",
-                        f"{percentile(total, 50):.1f}",
-                        f"{percentile(total, 95):.1f}",
-                        f"{size / 1024:.0f}",
-                        f"{(html_sent + assets_sent) / 1024:.0f}"
-                        + (f" ({assets_sent / 1024:.0f} assets)" if assets_sent else ""),
-                    ]
-                )
-                print(f"  {name}: server p95 {rows[-1][2]} ms", file=sys.stderr, flush=True)
-        print(
-            table(
-                [
-                    "page",
-                    "server p50 ms",
-                    "server p95 ms",
-                    "round trip p50 ms",
-                    "round trip p95 ms",
-                    "HTML KiB",
-                    "first view KiB sent",
-                ],
-                rows,
-            )
-        )
+            alert_rules(client)
+            rows = run(client, info, args)
+        print(f"load average (1/5/15 min) at the start {started}, at the end {_load()}")
+        print(table(COLUMNS, rows))
+    finally:
+        if not args.keep:
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
     return 0
 
 

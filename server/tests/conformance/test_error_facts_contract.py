@@ -65,7 +65,13 @@ async def test_facts_of_a_group(opened: Opened) -> None:
     lone = dataclasses.replace(lone, attributes="{not json")
     await store.write_telemetry(TelemetryBatch(errors=[be, lone]), 2)
 
-    ids = {g["type"]: g["id"] for g in store.list_error_groups(ErrorGroupQuery())["groups"]}
+    listed = store.list_error_groups(ErrorGroupQuery())["groups"]
+    ids = {g["type"]: g["id"] for g in listed}
+    # the list's users: distinct identified users of the group's sessions (sess-c has none)
+    assert {g["type"]: (g["sessions"], g["users"]) for g in listed} == {
+        "TypeError": (2, 1),
+        "ValueError": (1, 1),
+    }
     front = store.error_group_facts(ids["TypeError"], NOW, 5000)
     start = hour_start(NOW)
     assert front["hourly"] == {
@@ -93,6 +99,16 @@ async def test_facts_of_a_group(opened: Opened) -> None:
     assert back["breakdowns"]["service"] == [["api", 1], ["worker", 1]]
     assert back["breakdowns"]["environment"] == [["test", 2]]
     assert [i["user"] for i in back["instances"]] == ["bob@x.test", None]
+    assert back["breakdowns"]["release"] == [["2.1.0", 1], [None, 1]]  # sess-b's app
+
+    # a backend's own release (OpenTelemetry's service.version) before its session's app's
+    versioned = error(p, "bad order", session_id="sess-b", service="api", ts_ms=NOW - 5)
+    versioned = dataclasses.replace(versioned, attributes='{"service.version": "api-7.3"}')
+    odd = dataclasses.replace(versioned, ts_ms=NOW - 4, attributes='{"service.version": 7}')
+    await store.write_telemetry(TelemetryBatch(errors=[versioned, odd]), 2)
+    back = store.error_group_facts(ids["ValueError"], NOW, 5000)
+    assert back["breakdowns"]["release"] == [["2.1.0", 2], ["api-7.3", 1], [None, 1]]
+    assert [i["release"] for i in back["instances"]][:2] == ["2.1.0", "api-7.3"]
 
     # the sample: only the latest instances are looked at
     latest = store.error_group_facts(ids["TypeError"], NOW, 1)

@@ -322,6 +322,29 @@ async def test_counts_for_the_setup_checklist(opened: Opened) -> None:
     assert counts["requests_with_id"] == 1 and counts["requests_without_id"] == 1
     assert counts["first_linked_request"]["request_id"] == rid
     assert store.counts("other")["sessions"] == 0
+    # the first linked request is the earliest that links, not the earliest with an id
+    other = session(p)
+    unlinked, failed, early, late = (hex_id(16) for _ in range(4))
+    await store.write_browser(
+        browser(
+            other,
+            0,
+            network=[
+                request(other.secure_id, unlinked, t - 5000),
+                request(other.secure_id, failed, t - 4000)._replace(error="cors", status=0),
+                request(other.secure_id, late, t - 2000),
+                request(other.secure_id, early, t - 3000),
+            ],
+        ),
+        10,
+    )
+    await store.write_telemetry(
+        TelemetryBatch(spans=[span(p, late, "api"), span(p, early, "api")]), 10
+    )
+    counts = store.counts(p)
+    assert counts["first_linked_request"]["request_id"] == early
+    assert counts["requests_with_id"] == 5 and counts["requests_without_id"] == 1
+    assert counts["requests_with_id_failed"] == 1
 
 
 async def test_operational_figures(opened: Opened) -> None:

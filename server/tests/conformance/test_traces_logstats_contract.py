@@ -90,6 +90,40 @@ async def test_the_trace_list_filters_and_pages(opened: Opened) -> None:
     rest = store.list_traces(TraceQuery(limit=3, offset=3))
     assert [t["trace_id"] for t in rest["traces"]] == [slow] and not rest["has_more"]
 
+    # A service is one of the trace's services, exactly, whatever its characters (SQLite
+    # finds a plain one as text in the row's JSON array); a span name is any span's, a
+    # substring in any case, however many names the trace has (SQLite keeps up to 32 on the
+    # row and looks at the spans beyond) and whatever they hold.
+    t1 = t0 + 100_000 * MS
+    services = ["gate", "gate-way", "a,b", 'say "hi"', "[x]", ",", "back\\slash", "ünï"]
+    traces = {svc: hex_id(16) for svc in services}
+    many, odd = hex_id(16), hex_id(16)
+    spans = [
+        _span(p, tid, svc, f"op {i}", t1 + i * 1000 * MS, 5)
+        for i, (svc, tid) in enumerate(traces.items())
+    ]
+    # 40 distinct span names, in two batches; the one asked for comes last
+    spans += [
+        _span(p, many, "bulk", f"step {k:02d}", t1 + 20_000 * MS + k * MS, 1) for k in range(20)
+    ]
+    late = [
+        _span(p, many, "bulk", f"step {k:02d}", t1 + 20_000 * MS + k * MS, 1) for k in range(20, 39)
+    ]
+    late.append(_span(p, many, "bulk", "needle in bulk", t1 + 20_100 * MS, 1))
+    spans.append(_span(p, odd, "odd", "100%_done\x1fsep", t1 + 30_000 * MS, 1))
+    await store.write_telemetry(TelemetryBatch(spans=spans), 10)
+    await store.write_telemetry(TelemetryBatch(spans=late), 10)
+
+    for svc, tid in traces.items():
+        assert ids(service=svc) == [tid], svc
+    assert ids(service="gat") == [] and ids(service="b") == [] and ids(service='"gate"') == []
+    assert ids(name="NEEDLE") == [many]  # past the 32 names a trace keeps
+    assert ids(name="step 05") == [many]
+    assert ids(name="100%_") == [odd] and ids(name="0%_d") == [odd]
+    assert ids(name="1000") == [] and ids(name="%") == [odd]
+    assert ids(name="done\x1fsep") == [odd]  # the separator SQLite keeps names with
+    assert ids(name="sep") == [odd] and ids(name="op 3") == [traces['say "hi"']]
+
 
 async def test_log_search_finds_any_substring(opened: Opened) -> None:
     store, p = opened.store, opened.project
@@ -180,3 +214,41 @@ async def test_log_stats_count_per_bucket_level_and_service(opened: Opened) -> N
     assert whole["start_ms"] <= start + 60_005 < whole["start_ms"] + whole["bucket_ms"]
     assert whole["end_ms"] >= start + 120_005
     assert store.log_stats(LogQuery(text="nothing-like-this"), 60)["total"] == 0
+
+    # the log page: ``log_page`` is ``search_logs`` and ``log_stats`` of one query, whatever
+    # the text, filters and page
+    t = base + 10 * 60_000 * MS  # after the logs above
+    services, levels = ("api", "billing", "worker"), (5, 9, 13, 17)
+    await store.write_telemetry(
+        TelemetryBatch(
+            logs=[
+                log(
+                    p,
+                    f"{'order' if i % 3 else 'card'} {i} {'failed' if i % 4 == 0 else 'ok'}",
+                    services[i % 3],
+                    severity=levels[i % 4],
+                    ts_ns=t + i * 1000 * MS,
+                    trace_id=hex_id(16) if i % 5 == 0 else None,
+                )
+                for i in range(120)
+            ]
+        ),
+        10,
+    )
+    queries = [
+        LogQuery(),
+        LogQuery(text="order", level="error", limit=5, offset=3),
+        LogQuery(text="ORDER fail", service="api", limit=4),
+        LogQuery(text="d 1", level="warn", service="billing", limit=3, offset=2),
+        LogQuery(text="ok", start_ms=t / MS + 30_000, end_ms=t / MS + 90_000, limit=7),
+        LogQuery(text="nothing like this", start_ms=t / MS, end_ms=t / MS + 60_000),
+        LogQuery(text="  "),
+        LogQuery(text="card", limit=5, offset=200),
+        LogQuery(level="info", service="worker", limit=5, offset=4),
+    ]
+    for query in queries:
+        page = store.log_page(query, 30)
+        assert page == {"logs": store.search_logs(query), "stats": store.log_stats(query, 30)}, (
+            query
+        )
+    assert store.log_page(LogQuery(text="card", limit=100), 30)["logs"]["logs"]

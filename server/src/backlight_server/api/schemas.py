@@ -278,6 +278,9 @@ class ErrorGroup(_Open):
     count: int | None
     state: str = Field(description="open, resolved or ignored")
     sessions: int = Field(description="distinct sessions with this error")
+    users: int | None = Field(
+        None, description="distinct identified users of those sessions (the group list)"
+    )
     sparkline: list[int] = Field(description="errors per day, the last 14 days")
 
 

@@ -57,7 +57,7 @@ from backlight_server.store.clickhouse.writes import NO_TUPLE, encode
 from backlight_server.store.factory import check_url, make_store
 from backlight_server.store.ids import group_id
 
-SQLITE_SCHEMA = 15  # the SQLite schema version this reads (store/sqlite/migrations)
+SQLITE_SCHEMA = 16  # the SQLite schema version this reads (store/sqlite/migrations)
 # Not copied: source maps (9), projects' fetch settings (10), aliases of error groups
 # merged by source maps (11).
 CHUNK_ROWS = 5000

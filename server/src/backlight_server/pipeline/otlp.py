@@ -27,6 +27,7 @@ MAX_PAST_NS = 365 * 86_400 * 10**9  # accepted times: at most 365 days old,
 MAX_FUTURE_NS = 86_400 * 10**9  # and at most one day ahead of the server's clock
 _LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 _all_kept = KEPT.issuperset
+VERSION_ATTR = "service.version"
 
 
 @dataclass(slots=True)
@@ -129,12 +130,27 @@ def level_of(number: int, text: str) -> str:
     return t if t in _LEVELS else "info"
 
 
+MAX_VERSION = 256  # characters of service.version kept
+
+
+def service_version(value: object) -> str | None:
+    """The resource's ``service.version`` as stored: text (a number as its text), at most
+    ``MAX_VERSION`` characters; anything else (a bool, a list, a map, empty) is left out."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value).strip()
+    return text[:MAX_VERSION] or None
+
+
 class _Resource:
-    __slots__ = ("attrs", "environment", "known_project", "project", "service")
+    __slots__ = ("attrs", "environment", "known_project", "project", "service", "version")
 
     def __init__(self, res: Any, header_project: str | None, known: Callable[[str], bool]) -> None:
         self.attrs = attributes(res.attributes)
         self.service = str(self.attrs.get("service.name") or "unknown_service")[:256]
+        # kept on every record's attributes (unless the record has its own): the span panel
+        # and log rows show it; an error group's "release" breakdown counts it
+        self.version = service_version(self.attrs.get(VERSION_ATTR))
         env = self.attrs.get("deployment.environment") or self.attrs.get(
             "deployment.environment.name"
         )
@@ -213,6 +229,8 @@ def convert_traces(
         for ss in rs.scope_spans:
             for span in ss.spans:
                 attrs = attributes(span.attributes)
+                if res.version is not None:
+                    attrs.setdefault(VERSION_ATTR, res.version)
                 project = _project(attrs, res, out, known)
                 trace_id = span.trace_id.hex()
                 span_id = span.span_id.hex()
@@ -292,6 +310,8 @@ def convert_logs(
         for sl in rl.scope_logs:
             for rec in sl.log_records:
                 attrs = attributes(rec.attributes)
+                if res.version is not None:
+                    attrs.setdefault(VERSION_ATTR, res.version)
                 project = _project(attrs, res, out, known)
                 if project is None:
                     out.rejected += 1
@@ -337,7 +357,15 @@ def convert_logs(
                             linkage.Link(link.session_id, request_id),
                             trace_id,
                             span_id,
-                            {"log.body": body[:1024], "log.level": level},
+                            {
+                                "log.body": body[:1024],
+                                "log.level": level,
+                                **(
+                                    {VERSION_ATTR: attrs[VERSION_ATTR]}
+                                    if VERSION_ATTR in attrs
+                                    else {}
+                                ),
+                            },
                         )
                     )
     return out

@@ -4,9 +4,10 @@ environment and release, each with the user, URL and user agent of its session.
 
 Each store fetches three things (``store/sqlite/errorfacts.py``,
 ``store/clickhouse/errorfacts.py``): hour counts, the latest ``sample`` instances (id,
-time, source, session, service, environment, URL, the span's ``http.route``) and the
-sessions of those instances (user agent, app version, identify's identifier, environment,
-service); an instance without a service or environment of its own takes its session's;
+time, source, session, service, environment, URL, the span's ``http.route``, the
+``service.version`` of its attributes) and the sessions of those instances (user agent, app
+version, identify's identifier, environment, service); an instance without a service,
+environment or version of its own takes its session's (the release: its app version);
 ``facts`` shapes them. Any stored value is accepted: what is not text counts as unknown.
 """
 
@@ -62,6 +63,18 @@ def url_path(url: object) -> str | None:
     return text or "/"
 
 
+def users_by_group(pairs: Iterable[tuple[Any, Any]]) -> dict[int, int]:
+    """The error list's users per group: ``(group id, identify's identifier)`` pairs of
+    the groups' sessions → distinct identifiers per group (the facts' rule: text only, its
+    first ``MAX_VALUE`` characters)."""
+    seen: dict[int, set[str]] = {}
+    for group, identifier in pairs:
+        user = _text(identifier)
+        if isinstance(group, int) and user is not None:
+            seen.setdefault(group, set()).add(user)
+    return {group: len(users) for group, users in seen.items()}
+
+
 def route_of(url: object, route: object) -> str | None:
     """Where an instance happened: a backend span's ``http.route`` (``GET`` routes such as
     ``/api/orders/{id}``), else the path of the page URL it carries."""
@@ -102,7 +115,9 @@ def facts(
             )
             if sid:
                 seen.add(sid)
-        user, agent, release, session_env, session_service = values
+        user, agent, session_release, session_env, session_service = values
+        # a backend's own release (OpenTelemetry's service.version), else the session's app
+        release = _text(row.get("version")) or session_release
         if user is not None:
             users.add(user)
         key = (row.get("url"), row.get("route"))

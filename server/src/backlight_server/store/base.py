@@ -171,6 +171,12 @@ class Store(Protocol):
         the query's level filter) and per service (without its service filter)."""
         ...
 
+    def log_page(self, query: LogQuery, buckets: int) -> Row:
+        """The log page's two reads of one query: ``{"logs": search_logs(query), "stats":
+        log_stats(query, buckets)}``, the same answers, read together where the store can
+        (SQLite: one walk of the search index for both)."""
+        ...
+
     def counts(self, project_id: str | None = None) -> Row: ...
     def app_versions(self, session_ids: list[str]) -> dict[str, str]:
         """Each session's app version (the release its source maps were uploaded under),

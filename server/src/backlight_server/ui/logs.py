@@ -79,9 +79,8 @@ def logs_page(request: Request) -> Response:
         limit=PAGE_SIZE,
         offset=params.integer(request, "offset"),
     )
-    store = get_state(request).store
-    data = store.search_logs(query)
-    stats = store.log_stats(query, BUCKETS)
+    found = get_state(request).store.log_page(query, BUCKETS)
+    data, stats = found["logs"], found["stats"]
     cols, peak = columns(stats)
     return render(
         request,

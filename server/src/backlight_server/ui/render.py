@@ -154,16 +154,20 @@ def login_url(request: Request) -> str:
 def page(handler: Page) -> Page:
     """A UI page: without the token cookie (or bearer token) it redirects to /login.
 
-    The time spent in the handler (queries + rendering) is sent as ``Server-Timing``.
+    The time spent in the handler (queries + rendering) is sent as ``Server-Timing``:
+    ``page`` (wall clock) and ``cpu`` (the CPU time of the thread that ran it, which the
+    machine's load does not inflate).
     """
 
     @functools.wraps(handler)
     def guarded(request: Request) -> Response:
         if not token_ok(request):
             return RedirectResponse(login_url(request), status_code=303)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         response = handler(request)
-        response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1000:.2f}"
+        wall_ms = (time.perf_counter() - started) * 1000
+        cpu_ms = (time.thread_time() - cpu) * 1000
+        response.headers["Server-Timing"] = f"page;dur={wall_ms:.2f}, cpu;dur={cpu_ms:.2f}"
         return response
 
     return guarded

@@ -26,7 +26,10 @@ def error_group_facts(tx: Transport, group_id: int, now_ms: float, sample: int) 
     )
     rows = tx.records(
         "SELECT id, ts_ms, source, session_id, service, environment, url, "
-        "nullIf(JSONExtractString(ifNull(attributes, ''), 'http.route'), '') AS route "
+        "nullIf(JSONExtractString(ifNull(attributes, ''), 'http.route'), '') AS route, "
+        "if(JSONType(ifNull(attributes, ''), 'service.version') = 'String', "
+        "nullIf(JSONExtractString(ifNull(attributes, ''), 'service.version'), ''), NULL) "
+        "AS version "
         "FROM errors WHERE group_id = {g:UInt64} ORDER BY ts_ms DESC, id DESC LIMIT {n:UInt64}",
         {"g": group_id, "n": max(0, sample)},
     )

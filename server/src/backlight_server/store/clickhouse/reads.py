@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
+from backlight_server.query import errorfacts, summaries
 from backlight_server.query import requests as request_views
 from backlight_server.query import serverseen as serverseen_rule
-from backlight_server.query import summaries
 from backlight_server.query import timematch as rule
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.query.logstats import search_words
@@ -570,10 +570,30 @@ def list_error_groups(tx: Transport, query: ErrorGroupQuery) -> Row:
         base + " ORDER BY last_ms DESC, id LIMIT {lim:UInt64} OFFSET {off:UInt64}",
         {**params, "lim": query.limit, "off": query.offset},
     )
-    lines = _sparklines(tx, [g["id"] for g in groups], time.time() * 1000)
+    ids = [g["id"] for g in groups]
+    lines = _sparklines(tx, ids, time.time() * 1000)
+    users = _users(tx, ids)
     for g in groups:
         g["sparkline"] = lines[g["id"]]
+        g["users"] = users.get(g["id"], 0)
     return {"total": int(total), "limit": query.limit, "offset": query.offset, "groups": groups}
+
+
+def _users(tx: Transport, group_ids: list[int]) -> dict[int, int]:
+    """Distinct identified users per group over its instances' sessions (each session's
+    latest identifier, as the sessions are folded when read)."""
+    if not group_ids:
+        return {}
+    pairs = tx.query(
+        "SELECT e.group_id, s.identifier FROM (SELECT DISTINCT group_id, session_id "
+        "FROM errors WHERE group_id IN {ids:Array(UInt64)} AND session_id IS NOT NULL) AS e "
+        "INNER JOIN (SELECT secure_id, nullIf(max(identifier).2, '') AS identifier "
+        "FROM sessions WHERE secure_id IN (SELECT session_id FROM errors "
+        "WHERE group_id IN {ids:Array(UInt64)} AND session_id IS NOT NULL) "
+        "GROUP BY secure_id) AS s ON s.secure_id = e.session_id",
+        {"ids": group_ids},
+    )
+    return errorfacts.users_by_group((int(g), ident) for g, ident in pairs)
 
 
 def get_error_group(tx: Transport, group_id: int, limit: int) -> Row | None:

@@ -387,6 +387,12 @@ class ClickhouseStore:
     def log_stats(self, query: LogQuery, buckets: int) -> Row:
         return logstats.log_stats(self.tx, query, buckets)
 
+    def log_page(self, query: LogQuery, buckets: int) -> Row:
+        return {
+            "logs": reads.search_logs(self.tx, query),
+            "stats": logstats.log_stats(self.tx, query, buckets),
+        }
+
     def counts(self, project_id: str | None = None) -> Row:
         return reads.counts(self.tx, project_id)
 

@@ -12,6 +12,10 @@ from backlight_server.query import errorfacts
 from backlight_server.store.base import Row
 
 _ROUTE = "CASE WHEN json_valid(attributes) THEN json_extract(attributes, '$.\"http.route\"') END"
+_VERSION = (  # text only (ClickHouse's JSONExtractString would give a number's digits)
+    "CASE WHEN json_valid(attributes) AND json_type(attributes, '$.\"service.version\"') = "
+    "'text' THEN json_extract(attributes, '$.\"service.version\"') END"
+)
 
 
 def error_group_facts(conn: sqlite3.Connection, group_id: int, now_ms: float, sample: int) -> Row:
@@ -24,12 +28,14 @@ def error_group_facts(conn: sqlite3.Connection, group_id: int, now_ms: float, sa
             (start, errorfacts.HOUR_MS, group_id, start),
         ).fetchall(),
     )
-    keys = ("id", "ts_ms", "source", "session_id", "service", "environment", "url", "route")
+    keys: tuple[str, ...] = ("id", "ts_ms", "source", "session_id", "service", "environment")
+    keys += ("url", "route", "version")
     rows = [
         dict(zip(keys, r, strict=True))
         for r in conn.execute(
             "SELECT id, ts_ms, source, session_id, service, environment, url, "
-            f"{_ROUTE} FROM errors WHERE group_id = ? ORDER BY ts_ms DESC, id DESC LIMIT ?",
+            f"{_ROUTE}, {_VERSION} FROM errors WHERE group_id = ? "
+            "ORDER BY ts_ms DESC, id DESC LIMIT ?",
             (group_id, max(0, sample)),
         )
     ]

@@ -10,7 +10,10 @@ service, for one log query.
   hours and minutes, not the number of logs.
 - With text, a session or a request: the matches are counted, the newest ``MAX_COUNTED``
   at most (newest first in the order the search lists them, before the level and service
-  filters); ``capped`` says when more matched."""
+  filters); ``capped`` says when more matched.
+
+``log_page`` answers the log page's two reads at once: with text, the rows of the page are
+taken from the matches it counts (one walk of the trigram index, not two)."""
 
 from __future__ import annotations
 
@@ -19,11 +22,13 @@ from typing import Any
 
 from backlight_server.query import logstats
 from backlight_server.store.queries import LogQuery
+from backlight_server.store.sqlite import reads
 from backlight_server.store.sqlite.logcounts import NS, WIDTHS_S
 from backlight_server.store.sqlite.reads import log_where
 
 Row = dict[str, Any]
 Cell = tuple[int, str, str, int]  # (bucket index, level, service, count)
+Match = tuple[Any, Any, Any, Any]  # (id, ts_ns, level, service) as stored
 MAX_COUNTED = 5_000
 
 
@@ -86,15 +91,24 @@ def pieces(lo_ns: int, hi_ns: int, widths: tuple[int, ...]) -> list[tuple[int, i
 def _counted(conn: sqlite3.Connection, query: LogQuery, buckets: int) -> Row:
     """Count the newest ``MAX_COUNTED`` matches (without the level and service filters:
     the facets count without their own filter, ``query.logstats.fold``)."""
+    found, capped = _matches(conn, query)
+    return _count(found, query, buckets, capped)
+
+
+def _matches(conn: sqlite3.Connection, query: LogQuery) -> tuple[list[Match], bool]:
+    """The newest ``MAX_COUNTED`` matches of the query without its level and service
+    filters, in the search's order, and whether more matched."""
     source, clause, args, order = log_where(conn, query, skip=("level", "service"))
-    found = conn.execute(
-        f"SELECT logs.ts_ns, logs.level, logs.service FROM {source} WHERE {clause} "
+    found: list[Match] = conn.execute(
+        f"SELECT logs.id, logs.ts_ns, logs.level, logs.service FROM {source} WHERE {clause} "
         f"ORDER BY {order} LIMIT ?",
         [*args, MAX_COUNTED + 1],
     ).fetchall()
-    capped = len(found) > MAX_COUNTED
-    found = found[:MAX_COUNTED]
-    times = [ts for ts, _lv, _svc in found if isinstance(ts, int)]
+    return found[:MAX_COUNTED], len(found) > MAX_COUNTED
+
+
+def _count(found: list[Match], query: LogQuery, buckets: int, capped: bool) -> Row:
+    times = [ts for _id, ts, _lv, _svc in found if isinstance(ts, int)]
     if not times:
         return logstats.empty(query.start_ms, query.end_ms, buckets)
     start_ms = query.start_ms if query.start_ms is not None else min(times) / 1e6
@@ -102,7 +116,7 @@ def _counted(conn: sqlite3.Connection, query: LogQuery, buckets: int) -> Row:
     first, last, width = logstats.window(start_ms, end_ms, buckets)
     first_ns, width_ns = int(first * 1e6), int(width * 1e6)
     counts: dict[tuple[int, str, str], int] = {}
-    for ts, lv, svc in found:
+    for _id, ts, lv, svc in found:
         if isinstance(ts, int):
             key = ((ts - first_ns) // width_ns, str(lv), str(svc))
             counts[key] = counts.get(key, 0) + 1
@@ -110,3 +124,34 @@ def _counted(conn: sqlite3.Connection, query: LogQuery, buckets: int) -> Row:
     level = query.level.lower() if query.level else None
     cells, levels, services = logstats.fold(rows, level, query.service)
     return logstats.stats(first, last, width, cells, levels, services, capped=capped)
+
+
+def log_page(conn: sqlite3.Connection, query: LogQuery, buckets: int) -> Row:
+    """``search_logs`` and ``log_stats`` of one query. With text, one walk of the index:
+    the newest ``MAX_COUNTED`` matches are counted, and the page's rows are those of them
+    that pass the level and service filters (in the same order), fetched by id; when the
+    page lies past what was counted, the walk goes on from the last match counted."""
+    if not (query.text and logstats.search_words(query.text)):  # else listed by time
+        return {
+            "logs": reads.search_logs(conn, query),
+            "stats": log_stats(conn, query, buckets),
+        }
+    found, capped = _matches(conn, query)
+    stats = _count(found, query, buckets, capped)
+    level = query.level.lower() if query.level else None
+    picked = [
+        row_id
+        for row_id, _ts, lv, svc in found
+        if (level is None or lv == level) and (query.service is None or svc == query.service)
+    ]
+    end = query.offset + query.limit + 1  # the page and one more: whether there are more
+    ids = picked[query.offset : end]
+    if capped and len(picked) < end:  # the walk goes on past the matches counted
+        source, clause, args, order = log_where(conn, query, below_id=found[-1][0])
+        more = conn.execute(
+            f"SELECT logs.id FROM {source} WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, end - query.offset - len(ids), max(0, query.offset - len(picked))],
+        )
+        ids += [row[0] for row in more]
+    page = reads.logs_by_id(conn, ids, query.limit, query.offset)
+    return {"logs": page, "stats": stats}

@@ -310,6 +310,10 @@ class SqliteStore:
         with self._read() as conn:
             return logstats.log_stats(conn, query, buckets)
 
+    def log_page(self, query: LogQuery, buckets: int) -> Row:
+        with self._read() as conn:
+            return logstats.log_page(conn, query, buckets)
+
     def counts(self, project_id: str | None = None) -> Row:
         with self._read() as conn:
             return reads.counts(conn, project_id)

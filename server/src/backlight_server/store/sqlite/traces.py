@@ -1,5 +1,7 @@
-"""The trace list in SQLite: one row per trace in ``traces`` (migration 12), kept by the
-writer as spans arrive, read newest first by start."""
+"""The trace list in SQLite: one row per trace in ``traces`` (migrations 12 and 16), kept by
+the writer as spans arrive, keyed by (start descending, trace id): the list reads it in
+that order, newest first, checking each row's filters on the row itself until a page is
+full."""
 
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ from backlight_server.store.queries import TraceQuery
 
 Row = dict[str, Any]
 CHUNK = 500
+# a trace's span names are kept on its row up to these bounds (else NULL: the span-name
+# filter then looks at the trace's spans)
+MAX_NAMES = 32
+MAX_NAMES_CHARS = 1024
+SEP = "\x1f"
 _UPSERT = (
     "INSERT OR REPLACE INTO traces (trace_id, project_id, start_ns, end_ns, span_count, "
-    "error_count, name, service, services) VALUES (?,?,?,?,?,?,?,?,?)"
+    "error_count, name, service, services, names) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -27,6 +34,14 @@ def _services(text: object) -> list[str]:
     except orjson.JSONDecodeError:
         return []
     return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []
+
+
+def _names(names: set[str] | None) -> str | None:
+    """The ``names`` column: the names joined, or NULL past the bounds."""
+    if names is None or len(names) > MAX_NAMES:
+        return None
+    text = SEP.join(sorted(names))
+    return text if len(text) <= MAX_NAMES_CHARS else None
 
 
 def record_spans(conn: sqlite3.Connection, spans: Sequence[SpanRecord]) -> None:
@@ -45,6 +60,7 @@ def record_spans(conn: sqlite3.Connection, spans: Sequence[SpanRecord]) -> None:
                 s.name,
                 s.service,
                 {s.service},
+                {s.name},
             ]
             continue
         if s.start_ns < row[1]:
@@ -53,12 +69,16 @@ def record_spans(conn: sqlite3.Connection, spans: Sequence[SpanRecord]) -> None:
         row[3] += 1
         row[4] += int(s.status_code == 2)
         row[7].add(s.service)
+        if row[8] is not None:
+            row[8].add(s.name)
+            if len(row[8]) > MAX_NAMES:
+                row[8] = None
     ids = list(folded)
     for i in range(0, len(ids), CHUNK):
         part = ids[i : i + CHUNK]
-        for tid, start, end, n, errors, name, service, services in conn.execute(
+        for tid, start, end, n, errors, name, service, services, names in conn.execute(
             "SELECT trace_id, start_ns, end_ns, span_count, error_count, name, service, "
-            f"services FROM traces WHERE trace_id IN ({','.join('?' * len(part))})",
+            f"services, names FROM traces WHERE trace_id IN ({','.join('?' * len(part))})",
             part,
         ):
             row = folded[tid]
@@ -69,9 +89,16 @@ def record_spans(conn: sqlite3.Connection, spans: Sequence[SpanRecord]) -> None:
             row[3] += n if isinstance(n, int) else 0
             row[4] += errors if isinstance(errors, int) else 0
             row[7].update(_services(services))
+            if row[8] is not None and isinstance(names, str):
+                row[8].update(names.split(SEP))
+            else:  # kept as NULL: past the bounds (or not readable)
+                row[8] = None
     conn.executemany(
         _UPSERT,
-        [(tid, *row[:7], orjson.dumps(sorted(row[7])).decode()) for tid, row in folded.items()],
+        [
+            (tid, *row[:7], orjson.dumps(sorted(row[7])).decode(), _names(row[8]))
+            for tid, row in folded.items()
+        ],
     )
 
 
@@ -85,9 +112,31 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _plain(text: str) -> bool:
+    """Whether ``text`` is written as itself inside a JSON string (no escapes) and holds
+    none of the array's own punctuation."""
+    return all(ch.isprintable() and ch not in '"\\,[]' for ch in text)
+
+
+def _has_service(service: str) -> tuple[str, list[str]]:
+    """The test that ``services`` (a compact JSON array of strings, as orjson and SQLite's
+    ``json_group_array`` write it) holds ``service``. A plain name is found as text:
+    ``"name"`` between ``[`` or ``,`` and ``,`` or ``]``; its quotes are not escaped (no
+    backslash before them), so they delimit one element, and that element is the name. Any
+    other name goes through ``json_each``."""
+    if not _plain(service):
+        return "EXISTS (SELECT 1 FROM json_each(t.services) WHERE value = ?)", [service]
+    quoted = orjson.dumps(service).decode()
+    forms = [f"{a}{quoted}{b}" for a in "[," for b in ",]"]
+    # the quoted name alone first: most rows fail there, at one test
+    test = "instr(t.services, ?) > 0 AND (" + " OR ".join(["instr(t.services, ?) > 0"] * 4) + ")"
+    return test, [quoted, *forms]
+
+
 def list_traces(conn: sqlite3.Connection, query: TraceQuery) -> Row:
-    """Newest first by start; the filters on the row's own columns are checked as the
-    index is walked, the span name through the spans of each candidate (by trace id)."""
+    """Newest first by start, reading ``traces`` in its key's order; the cheap filters
+    first, then the service, then the span name (on the row's names; through the trace's
+    spans when the row keeps none)."""
     where: list[str] = ["1"]
     args: list[Any] = []
     if query.project_id:
@@ -110,14 +159,21 @@ def list_traces(conn: sqlite3.Connection, query: TraceQuery) -> Row:
     elif query.status == "ok":
         where.append("t.error_count = 0")
     if query.service:
-        where.append("EXISTS (SELECT 1 FROM json_each(t.services) WHERE value = ?)")
-        args.append(query.service)
+        test, values = _has_service(query.service)
+        where.append(test)
+        args += values
     if query.name:
-        where.append(
+        pattern = _like(query.name)
+        in_spans = (
             "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id "
             "AND s.name LIKE ? ESCAPE '\\')"
         )
-        args.append(_like(query.name))
+        if SEP in query.name:
+            where.append(in_spans)
+            args.append(pattern)
+        else:
+            where.append(f"(t.names LIKE ? ESCAPE '\\' OR (t.names IS NULL AND {in_spans}))")
+            args += [pattern, pattern]
     rows = conn.execute(
         "SELECT t.trace_id, t.project_id, t.start_ns, t.end_ns, t.span_count, t.error_count, "
         f"t.name, t.service, t.services FROM traces t WHERE {' AND '.join(where)} "
