@@ -10,6 +10,9 @@ and the browser SDK. Both read ``BACKLIGHT_URL`` (the ``backlight serve`` addres
   request's span) and answers ``303 See Other`` to ``/orders?failed=1``, as an app that
   turns a failure into a flash message and a redirect does.
 
+Each page declares an empty icon: Chromium asks for no ``/favicon.ico``, a request the
+session cookie would link too (a row "seen by the server" that is no step of the tests).
+
 Run one with werkzeug or gunicorn (``flask_shop:app``) or any WSGI server
 (``django_shop:application``).
 """
@@ -39,6 +42,7 @@ def page(title: str, head: str = "", body: str = "") -> str:
     init = json.dumps({"backendUrl": url, "tracingOrigins": True})
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
+        "<link rel='icon' href='data:,'>"
         f"<title>{html.escape(title)}</title>{head}"
         f"<script src='{html.escape(url)}/sdk/backlight.js'></script>"
         f"<script>H.init({json.dumps(project)}, {init})</script></head><body>"

@@ -42,6 +42,10 @@ def item(request: HttpRequest, item_id: int) -> JsonResponse:
     return JsonResponse({"id": item_id})
 
 
+def home(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("home")
+
+
 def boom(request: HttpRequest) -> HttpResponse:
     raise Boom("django view failed")
 
@@ -79,6 +83,7 @@ async def async_item(request: HttpRequest, item_id: int) -> JsonResponse:
 
 
 urlpatterns = [
+    path("", home),
     path("items/<int:item_id>", item),
     path("async/<int:item_id>", async_item),
     path("boom", boom),

@@ -27,6 +27,15 @@ def test_django_request_is_linked_and_named_by_route(sdk: Receiver) -> None:
     assert sdk.logs_from("app")[0].span_id == span.span_id
 
 
+def test_django_root_is_named_by_its_route_and_no_match_by_the_method(sdk: Receiver) -> None:
+    """The root's route is "" (a match all the same, as Flask's "/"); a 404 has none."""
+    assert Client().get("/", **LINK).status_code == 200
+    assert Client().get("/nowhere", **LINK).status_code == 404
+    sdk.wait_for(lambda r: len(r.spans) == 2)
+    names = {s.attributes["url.path"]: (s.name, s.attributes.get("http.route")) for s in sdk.spans}
+    assert names == {"/": ("GET /", "/"), "/nowhere": ("GET", None)}
+
+
 def test_django_view_exception_is_recorded(sdk: Receiver) -> None:
     client = Client(raise_request_exception=False)
     response = client.get("/boom", **LINK)

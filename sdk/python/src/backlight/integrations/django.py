@@ -151,7 +151,7 @@ def _finish(
         status = getattr(response, "status_code", 0) or 0
         error = error or getattr(request, _ERROR, None)
         match = getattr(request, "resolver_match", None)
-        route = getattr(match, "route", None) or None
-        finish_request(act, status, f"/{route}" if route else None, error)
+        route = getattr(match, "route", None)  # "" for the root: a route all the same
+        finish_request(act, status, f"/{route}" if isinstance(route, str) else None, error)
     except Exception:
         internal_error("django middleware finish")
