@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import Ui, current_ms, watched
 from .seed import BIG_AT, BIG_N, Seed
@@ -114,7 +115,7 @@ def test_play_session_at_error_moment(ui: Ui, seeded: Seed) -> None:
         page.locator(f"#request-panel .request-view[data-request-id='{s.r_fail}']").wait_for()
         # the errors tab highlights the backend error at this moment
         page.click("[data-tab=errors]")
-        assert "ValueError" in page.locator("#list-errors .vrow.active").inner_text()
+        expect(page.locator("#list-errors .vrow.active")).to_contain_text("ValueError")
         w.shot("play-at-error")
         w.assert_clean("play at error")
         page.close()

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page, Route, expect
 
 from backlight_server.testing import BacklightProcess
 from bltest import request_id, session_id, wait_for
@@ -213,7 +213,7 @@ def test_bug10_play_at_a_frontend_error_shows_that_error(ui: Ui, seeded: Seeded)
         page.wait_for_selector("#session[data-state=ready]")
         assert page.get_attribute("[data-tab=errors]", "aria-selected") == "true"
         assert page.locator("#list-errors").is_visible()
-        assert "TypeError" in page.locator("#list-errors .vrow.active").inner_text()
+        expect(page.locator("#list-errors .vrow.active")).to_contain_text("TypeError")
         card = page.locator("#request-panel .error-card")
         card.wait_for()
         assert "order is undefined" in card.inner_text()
@@ -447,10 +447,10 @@ def test_next_error_seeks_to_the_error(ui: Ui, seeded: Seeded) -> None:
         assert abs(current_ms(page) - s.error_ms) <= 1
         assert "ValueError" in page.inner_text("#error-pos")
         page.click("[data-tab=errors]")
-        assert "ValueError" in page.locator("#list-errors .vrow.active").inner_text()
+        expect(page.locator("#list-errors .vrow.active")).to_contain_text("ValueError")
         page.click("#next-error")
         assert abs(current_ms(page) - frontend_ms) <= 1
-        assert "TypeError" in page.locator("#list-errors .vrow.active").inner_text()
+        expect(page.locator("#list-errors .vrow.active")).to_contain_text("TypeError")
         page.click("#next-error")  # none after the last: stays
         assert abs(current_ms(page) - frontend_ms) <= 1
         assert "No later error" in page.inner_text("#error-pos")
