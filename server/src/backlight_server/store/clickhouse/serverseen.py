@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from backlight_server.query import serverseen
 from backlight_server.query.serverseen import SERVER_KIND
+from backlight_server.store.clickhouse.tracecounts import LOOKUP_TABLE_SETTINGS
 from backlight_server.store.clickhouse.transport import Transport
 from backlight_server.store.shapes import tidy
 
@@ -46,11 +47,6 @@ def version_11(lay: Layout) -> list[str]:
     """The table and its view; on one node, the rows of the spans stored before (a
     cluster's shards each run ``backfill()`` once: docs/scaling.md)."""
     on = lay.on()
-    settings = (
-        "index_granularity = 256, min_compress_block_size = 4096, "
-        "max_compress_block_size = 16384, min_age_to_force_merge_seconds = 600, "
-        "min_age_to_force_merge_on_partition_only = 1"
-    )
     out = [
         f"""CREATE TABLE IF NOT EXISTS session_requests{on} (
             session_id String, request_id String, sec Int64,
@@ -60,7 +56,7 @@ def version_11(lay: Layout) -> list[str]:
         ) ENGINE = {lay.engine("AggregatingMergeTree")}
         PARTITION BY toYYYYMM({TTL_TIME})
         ORDER BY (session_id, request_id, sec){lay.ttl(TTL_TIME)}
-        SETTINGS {settings}""",
+        SETTINGS {LOOKUP_TABLE_SETTINGS}""",
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS spans_session_requests{on} "
         f"TO session_requests AS {_FROM_SPANS}",
     ]

@@ -43,19 +43,20 @@ _FROM_LOGS = (
 )
 # The TTL expression of a count row: the same instant as its records' (``schema._ns``).
 TTL_TIME = "toDateTime(sec)"
+# The settings of a small table read by key (these counts, a session's requests): granules
+# of 256 rows in small compressed blocks, so that a view's lookup of 40 keys reads about 40
+# granules of a few KiB (at 8,192 rows, 40 granules were 10 MiB to scan).
+LOOKUP_TABLE_SETTINGS = (
+    "index_granularity = 256, min_compress_block_size = 4096, "
+    "max_compress_block_size = 16384, min_age_to_force_merge_seconds = 600, "
+    "min_age_to_force_merge_on_partition_only = 1"
+)
 
 
 def version_10(lay: Layout) -> list[str]:
     """The counts table and its two views; on one node, the counts of the rows stored
     before (a cluster's shards each run the two ``INSERT``s once: docs/scaling.md)."""
     on = lay.on()
-    # Granules of 256 rows in small compressed blocks: a view's lookup of 40 keys reads
-    # about 40 granules of a few KiB (at 8,192 rows, 40 granules were 10 MiB to scan).
-    settings = (
-        "index_granularity = 256, min_compress_block_size = 4096, "
-        "max_compress_block_size = 16384, min_age_to_force_merge_seconds = 600, "
-        "min_age_to_force_merge_on_partition_only = 1"
-    )
     out = [
         f"""CREATE TABLE IF NOT EXISTS trace_counts{on} (
             kind UInt8, key String, sec Int64,
@@ -65,7 +66,7 @@ def version_10(lay: Layout) -> list[str]:
         ) ENGINE = {lay.engine("AggregatingMergeTree")}
         PARTITION BY toYYYYMM({TTL_TIME})
         ORDER BY (key, kind, sec){lay.ttl(TTL_TIME)}
-        SETTINGS {settings}""",
+        SETTINGS {LOOKUP_TABLE_SETTINGS}""",
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS spans_trace_counts{on} TO trace_counts "
         f"AS {_grouped('spans')}",
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS logs_trace_counts{on} TO trace_counts "
