@@ -13,7 +13,7 @@ from backlight_server.query import timematch as rule
 from backlight_server.query.derive import log_times, span_times
 from backlight_server.query.logstats import search_words
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
-from backlight_server.store.clickhouse import serverseen, tracecounts
+from backlight_server.store.clickhouse import serverseen, together, tracecounts
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Transport
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import tidy
@@ -218,59 +218,88 @@ def session_info(tx: Transport, secure_id: str) -> tuple[str, float] | None:
 
 
 def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to: int) -> Row | None:
-    session = _session_row(tx, secure_id)
+    """Three rounds of statements run together (``together``): what the session id alone
+    names; then its requests' traces (``request_traces``) and matching by time; then the
+    errors of its requests and traces and their span and log counts."""
+    sid = {"sid": secure_id}
+    session, network, seen_rows, console, track, by_session = together.run(
+        lambda: _session_row(tx, secure_id),
+        lambda: _rows(
+            tx,
+            "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error"
+            + (", detail" if detail else "")
+            + " FROM network WHERE session_id = {sid:String} ORDER BY start_ms, id",
+            sid,
+        ),
+        lambda: serverseen.spans_read(tx, secure_id, serverseen_rule.MAX_SCAN),
+        lambda: _rows(
+            tx,
+            "SELECT ts_ms, level, message, args FROM console WHERE session_id = {sid:String} "
+            "ORDER BY ts_ms",
+            sid,
+        ),
+        lambda: _rows(
+            tx,
+            "SELECT ts_ms, event, properties FROM track_events WHERE session_id = {sid:String} "
+            "ORDER BY ts_ms",
+            sid,
+        ),
+        lambda: _SessionErrors.of(tx, secure_id, detail),
+    )
     if session is None:
         return None
-    sid = {"sid": secure_id}
-    network = _rows(
-        tx,
-        "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error"
-        + (", detail" if detail else "")
-        + " FROM network WHERE session_id = {sid:String} ORDER BY start_ms, id",
-        sid,
-    )
     browser = {n["request_id"] for n in network if isinstance(n["request_id"], str)}
-    server, seen = serverseen.find(tx, secure_id, browser)
+    server, seen = serverseen.find(tx, secure_id, browser, seen_rows, by_session)
     for item in server if detail else []:
         item["detail"] = None
     rids = sorted(browser | {n["request_id"] for n in server})
-    summarise = len(network) + len(server) <= summaries_up_to
-    links = _links(tx, rids) if summarise and rids else []
+    summarise = bool(rids) and len(network) + len(server) <= summaries_up_to
+    known = Known(secure_id, by_session)
+    links: list[tuple[str, str]] = []
+    timed: dict[str, summaries.Timed] = {}
+    if summarise:
+        flights = [
+            f
+            for f in (flight(n["request_id"], n["start_ms"], n["end_ms"]) for n in network)
+            if f is not None
+        ]
+        links, timed = together.two(
+            lambda: _links(tx, rids),
+            lambda: rule.session_summaries(Rows(tx, known), secure_id, flights),
+        )
     owners = summaries.trace_owners(rids, [(r, t) for r, t in links if t])
     tids = sorted(owners) if summarise else []
-    errors = _SessionErrors(tx, secure_id, rids, tids, detail, browser)
+    traceless = sorted({r for r, t in links if not t})
+    errors, counted = together.two(
+        lambda: _SessionErrors(tx, secure_id, by_session, rids, tids, detail, browser),
+        lambda: tracecounts.counts(tx, tids, traceless) if summarise else ([], [], []),
+    )
+    network = serverseen_rule.merge(network, server)
     if summarise:
-        summary = _session_summaries(tx, secure_id, network, rids, links, owners, errors)
-        network = serverseen_rule.merge(network, server)
+        summary = _merge(
+            rids,
+            owners,
+            counted,
+            [(int(e["id"]), e["trace_id"]) for e in errors.by_trace],
+            [(int(e["id"]), e["request_id"]) for e in errors.by_request],
+            timed,
+        )
         for item in network:
             item["backend"] = summary.get(item["request_id"], EMPTY)
     else:
-        network = serverseen_rule.merge(network, server)
         for item in network:
             item["backend"] = None
-    console = _rows(
-        tx,
-        "SELECT ts_ms, level, message, args FROM console WHERE session_id = {sid:String} "
-        "ORDER BY ts_ms",
-        sid,
-    )
     mine = errors.of_session()
     session["be_error_count"] = sum(1 for e in mine if e["source"] != "frontend")
-    out = {
+    return {
         "session": session,
         "network": network,
         "server_seen": seen,
         "console": console,
         "errors": [e for e in mine if e["source"] == "frontend"],
         "backend_errors": [e for e in mine if e["source"] != "frontend"],
-        "track": _rows(
-            tx,
-            "SELECT ts_ms, event, properties FROM track_events WHERE session_id = {sid:String} "
-            "ORDER BY ts_ms",
-            sid,
-        ),
+        "track": track,
     }
-    return out
 
 
 _SESSION_ERROR = (
@@ -280,15 +309,30 @@ _SESSION_ERROR = (
 
 
 class _SessionErrors:
-    """Every error a session's page needs, in one statement of three indexed lookups (one
-    ``OR`` would scan: a skip index only answers for its own column): by the session id
-    (its errors, and the candidates for matching by time), by its request ids (recorded
-    before the browser sent the request) and by its requests' trace ids (the summaries)."""
+    """Every error a session's page needs: by the session id (its errors, and the
+    candidates for matching by time: ``of``, in the first round), then in one statement of
+    two indexed lookups (one ``OR`` would scan: a skip index only answers for its own
+    column) by its request ids (recorded before the browser sent the request) and by its
+    requests' trace ids (the summaries)."""
+
+    @staticmethod
+    def _columns(detail: bool) -> str:
+        return _SESSION_ERROR + ", session_id" + (", attributes" if detail else "")
+
+    @staticmethod
+    def of(tx: Transport, secure_id: str, detail: bool) -> list[Row]:
+        return _rows(
+            tx,
+            f"SELECT {_SessionErrors._columns(detail)} FROM errors "
+            "WHERE session_id = {sid:String}",
+            {"sid": secure_id},
+        )
 
     def __init__(
         self,
         tx: Transport,
         secure_id: str,
+        by_session: list[Row],
         rids: list[str],
         tids: list[str],
         detail: bool,
@@ -296,20 +340,23 @@ class _SessionErrors:
     ) -> None:
         self.secure_id = secure_id
         self.browser = browser
-        columns = _SESSION_ERROR + ", session_id" + (", attributes" if detail else "")
         self.keys = [k.strip() for k in _SESSION_ERROR.split(",")] + (
             ["attributes"] if detail else []
         )
-        rows = _rows(
-            tx,
-            f"SELECT 0 AS branch, {columns} FROM errors WHERE session_id = {{sid:String}} "
-            f"UNION ALL SELECT 1 AS branch, {columns} FROM errors "
-            "WHERE request_id IN {rids:Array(String)} "
-            f"UNION ALL SELECT 2 AS branch, {columns} FROM errors "
-            "WHERE trace_id IN {tids:Array(String)}",
-            {"sid": secure_id, "rids": rids, "tids": tids},
+        columns = self._columns(detail)
+        rows = (
+            _rows(
+                tx,
+                f"SELECT 1 AS branch, {columns} FROM errors "
+                "WHERE request_id IN {rids:Array(String)} "
+                f"UNION ALL SELECT 2 AS branch, {columns} FROM errors "
+                "WHERE trace_id IN {tids:Array(String)}",
+                {"rids": rids, "tids": tids},
+            )
+            if rids or tids
+            else []
         )
-        self.by_session = [r for r in rows if r["branch"] == 0]
+        self.by_session = by_session
         self.by_request = [r for r in rows if r["branch"] == 1]
         self.by_trace = [r for r in rows if r["branch"] == 2]
 
@@ -324,10 +371,6 @@ class _SessionErrors:
         return sorted(
             ({k: e[k] for k in self.keys} for e in mine), key=lambda e: (e["ts_ms"], e["id"])
         )
-
-    @property
-    def known(self) -> Known:
-        return Known(self.secure_id, self.by_session)
 
 
 class Known(NamedTuple):
@@ -427,19 +470,31 @@ _ERROR_COLUMNS = "SELECT " + _ERROR_FIELDS + " FROM errors "
 _ERROR = "SELECT * FROM (" + _ERROR_COLUMNS + "WHERE {where}) ORDER BY ts_ms, id"
 
 
+def _match(
+    tx: Transport, b: Row | None, request_id: str, session: str | None
+) -> tuple[Known | None, tuple[list[int], list[int]]]:
+    """The errors of the request's session, and the error and log ids matched to the
+    request by time (``timematch``)."""
+    if b is None or session is None:
+        return None, ([], [])
+    known = Known(
+        session,
+        _rows(tx, _ERROR_COLUMNS + "WHERE session_id = {sid:String}", {"sid": session}),
+    )
+    ids = rule.for_request(Rows(tx, known), request_id, session, b["start_ms"], b["end_ms"])
+    return known, ids
+
+
 def _timed(
     tx: Transport,
-    b: Row | None,
-    request_id: str,
     logs: list[Row],
     errors: list[Row],
     known: Known | None,
+    matched: tuple[list[int], list[int]],
 ) -> tuple[list[Row], list[Row]]:
-    if b is None or known is None:
+    if known is None:
         return request_views.with_timed(logs, errors, [], [])
-    error_ids, log_ids = rule.for_request(
-        Rows(tx, known), request_id, known.session_id, b["start_ms"], b["end_ms"]
-    )
+    error_ids, log_ids = matched
     more = set(error_ids) - {e["id"] for e in errors}
     more_errors = [e for e in known.errors if e["id"] in more]
     log_ids = sorted(set(log_ids) - {lg["id"] for lg in logs})[: max(0, 5000 - len(logs))]
@@ -458,45 +513,46 @@ def _timed(
 
 
 def get_request(tx: Transport, request_id: str) -> Row:
+    """Two rounds of statements run together (``together``): the browser's record and the
+    request's traces; then the traces' spans, logs and errors, and matching by time."""
     rid = {"rid": request_id}
-    browser = _rows(
-        tx,
-        "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, error, "
-        "detail FROM network WHERE request_id = {rid:String} ORDER BY start_ms, id",
-        rid,
+    browser, (traces, traceless) = together.two(
+        lambda: _rows(
+            tx,
+            "SELECT id, session_id, request_id, type, method, url, status, start_ms, end_ms, "
+            "error, detail FROM network WHERE request_id = {rid:String} ORDER BY start_ms, id",
+            rid,
+        ),
+        lambda: _trace_ids_for_request(tx, request_id),
     )
-    traces, traceless = _trace_ids_for_request(tx, request_id)
     b = browser[0] if browser else None
     session = b["session_id"] if b is not None and isinstance(b["session_id"], str) else None
-    params = {**rid, "traces": traces, "sid": session or ""}
+    params = {**rid, "traces": traces}
     # Rows that carry the request id and a trace id are in one of ``traces`` (which holds
     # every trace seen with this request id); those without a trace are looked up apart.
-    spans = span_times(_rows(tx, _SPAN.format(where="trace_id IN {traces:Array(String)}"), params))
     where = "trace_id IN {traces:Array(String)}" + _BY_TRACE
     if traceless:
         where += (
             " UNION ALL " + _LOG_COLUMNS + "WHERE request_id = {rid:String} AND trace_id IS NULL"
         )
-    logs = log_times(_rows(tx, _LOG.format(where=where, lim=5000), params))
-    logs.sort(key=lambda lg: (lg["ts_ns"], lg["id"]))
-    # The request's errors, and those of its session for matching by time: one statement.
     # Errors without a trace are looked up only where ``request_traces`` holds one (the
     # view ``errors_request_traces`` adds the pair (request id, "") for each).
-    each = "SELECT {branch} AS branch, " + _ERROR_FIELDS + " FROM errors WHERE "
-    sql = each.format(branch=0) + "trace_id IN {traces:Array(String)}"
+    error_where = "trace_id IN {traces:Array(String)}"
     if traceless:
-        sql += (
-            " UNION ALL " + each.format(branch=0) + "request_id = {rid:String} AND trace_id IS NULL"
+        error_where += (
+            " UNION ALL " + _ERROR_COLUMNS + "WHERE request_id = {rid:String} AND trace_id IS NULL"
         )
-    if session:
-        sql += " UNION ALL " + each.format(branch=1) + "session_id = {sid:String}"
-    exact: list[Row] = []
-    same_session: list[Row] = []
-    for e in _rows(tx, sql, params):
-        (same_session if e.pop("branch") == 1 else exact).append(e)
+    spans, logs, exact, (known, matched) = together.run(
+        lambda: span_times(
+            _rows(tx, _SPAN.format(where="trace_id IN {traces:Array(String)}"), params)
+        ),
+        lambda: log_times(_rows(tx, _LOG.format(where=where, lim=5000), params)),
+        lambda: _rows(tx, _ERROR.format(where=error_where), params),
+        lambda: _match(tx, b, request_id, session),
+    )
+    logs.sort(key=lambda lg: (lg["ts_ns"], lg["id"]))
     errors = sorted(exact, key=lambda e: (e["ts_ms"], e["id"]))
-    known = Known(session, same_session) if session else None
-    logs, errors = _timed(tx, b, request_id, logs, errors, known)
+    logs, errors = _timed(tx, logs, errors, known, matched)
     return request_views.request_view(request_id, browser, traces, spans, logs, errors)
 
 
@@ -788,7 +844,19 @@ def _summaries(
     timed: dict[str, summaries.Timed],
 ) -> dict[str, Row]:
     traceless = sorted({r for r, t in links if not t})
-    spans, logs, by_request = tracecounts.counts(tx, list(owners), traceless)
+    counted = tracecounts.counts(tx, list(owners), traceless)
+    return _merge(request_ids, owners, counted, errors_by_trace, errors_by_request, timed)
+
+
+def _merge(
+    request_ids: list[str],
+    owners: dict[str, list[str]],
+    counted: tracecounts.Counts,
+    errors_by_trace: list[tuple[int, str]],
+    errors_by_request: list[tuple[int, str]],
+    timed: dict[str, summaries.Timed],
+) -> dict[str, Row]:
+    spans, logs, by_request = counted
     return summaries.merge(
         request_ids,
         owners,
@@ -818,34 +886,6 @@ def backend_summaries(tx: Transport, request_ids: list[str]) -> dict[str, Row]:
         (by_request if branch == 1 else by_trace).append((int(eid), key))
     timed = rule.summaries(Rows(tx), ids)
     return _summaries(tx, ids, links, owners, by_trace, by_request, timed)
-
-
-def _session_summaries(
-    tx: Transport,
-    secure_id: str,
-    network: list[Row],
-    rids: list[str],
-    links: list[tuple[str, str]],
-    owners: dict[str, list[str]],
-    errors: _SessionErrors,
-) -> dict[str, Row]:
-    if not rids:
-        return {}
-    flights = [
-        f
-        for f in (flight(n["request_id"], n["start_ms"], n["end_ms"]) for n in network)
-        if f is not None
-    ]
-    timed = rule.session_summaries(Rows(tx, errors.known), secure_id, flights)
-    return _summaries(
-        tx,
-        rids,
-        links,
-        owners,
-        [(int(e["id"]), e["trace_id"]) for e in errors.by_trace],
-        [(int(e["id"]), e["request_id"]) for e in errors.by_request],
-        timed,
-    )
 
 
 # --- matching by time: the rows -------------------------------------------------------------

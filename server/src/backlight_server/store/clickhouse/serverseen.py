@@ -73,6 +73,60 @@ def backfill() -> str:
     )
 
 
+_KNOWN_IDS = (
+    "(SELECT assumeNotNull(request_id) FROM network WHERE session_id = {sid:String} "
+    "AND request_id IS NOT NULL)"
+)
+_ERRORS = "SELECT request_id, trace_id, source, ts_ms FROM errors WHERE session_id = {sid:String}"
+SpanRow = tuple[object, object, object]  # request id, first and last ns
+
+
+def spans_read(tx: Transport, session_id: str, scan: int) -> list[SpanRow]:
+    """At most ``scan`` rows of ``session_requests`` of the session whose request id the
+    browser did not record (its ids read from ``network`` here: as a parameter they would
+    be a long statement to parse)."""
+    return [
+        (r[0], r[1], r[2])
+        for r in tx.query(
+            f"SELECT * FROM ({BY_SESSION}) WHERE request_id NOT IN {_KNOWN_IDS} LIMIT {{n:UInt64}}",
+            {"sid": session_id, "n": scan},
+        )
+    ]
+
+
+def tally(
+    spans: list[SpanRow], errors: list[Row], known: set[str], scan: int, limit: int
+) -> list[tuple[object, ...]]:
+    """``SeenRows.requests`` from the rows read: ``spans_read``'s, and the session's errors
+    (any stored value: what is not text or a number names nothing)."""
+    picked = [
+        (e.get("request_id"), e.get("ts_ms"))
+        for e in errors
+        if e.get("source") != "frontend"
+        and isinstance(e.get("request_id"), str)
+        and e.get("request_id") != e.get("trace_id")
+        and e.get("request_id") not in known
+    ][:scan]
+    spans_at = [(rid, _ms(first, 1e6), _ms(last, 1e6)) for rid, first, last in spans]
+    errors_at = [(rid, _ms(ts), _ms(ts)) for rid, ts in picked]
+    ranges: dict[str, tuple[float, float]] = {}
+    for rid, lo, hi in spans_at + errors_at:
+        if not isinstance(rid, str) or lo is None:
+            continue
+        hi = lo if hi is None else hi
+        was = ranges.get(rid)
+        ranges[rid] = (lo, hi) if was is None else (min(was[0], lo), max(was[1], hi))
+    ordered = sorted(ranges.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
+    total = len(ranges)
+    return [(rid, lo, hi, total, len(spans), len(picked)) for rid, (lo, hi) in ordered]
+
+
+def _ms(value: object, scale: float = 1.0) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return None
+    return float(value) / scale
+
+
 class Rows:
     """``query.serverseen.SeenRows`` over a ClickHouse transport."""
 
@@ -83,30 +137,9 @@ class Rows:
         self, session_id: str, known: list[str], scan: int, limit: int
     ) -> list[tuple[object, ...]]:
         """Spans through ``session_requests`` (a scan reads its rows: a request id and
-        second each), errors by session; the browser's ids read from ``network`` by
-        session here (``known`` as a parameter would be a long statement to parse)."""
-        known_ids = (
-            "(SELECT assumeNotNull(request_id) FROM network WHERE session_id = {sid:String} "
-            "AND request_id IS NOT NULL)"
-        )
-        return [
-            tuple(r)
-            for r in self.tx.query(
-                "SELECT rid, min(a) AS lo, max(b) AS hi, count() OVER (), "
-                "sum(sum(s)) OVER (), sum(sum(e)) OVER () FROM ("
-                "SELECT request_id AS rid, first_ns / 1e6 AS a, last_ns / 1e6 AS b, "
-                "toUInt64(1) AS s, toUInt64(0) AS e FROM ("
-                f"{BY_SESSION} AND request_id NOT IN {known_ids} "
-                "LIMIT {n:UInt64}) UNION ALL "
-                "SELECT assumeNotNull(request_id), ts_ms, ts_ms, toUInt64(0), toUInt64(1) "
-                "FROM (SELECT request_id, ts_ms FROM errors WHERE session_id = {sid:String} "
-                "AND source != 'frontend' AND request_id IS NOT NULL "
-                "AND (trace_id IS NULL OR request_id != trace_id) "
-                f"AND request_id NOT IN {known_ids} LIMIT {{n:UInt64}})"
-                ") GROUP BY rid ORDER BY lo, rid LIMIT {lim:UInt64}",
-                {"sid": session_id, "n": scan, "lim": limit},
-            )
-        ]
+        second each), errors by session, tallied here."""
+        errors = self.tx.records(_ERRORS, {"sid": session_id})
+        return tally(spans_read(self.tx, session_id, scan), errors, set(known), scan, limit)
 
     def roots(self, session_id: str, request_ids: list[str]) -> list[Row]:
         rows = self.tx.records(
@@ -123,5 +156,23 @@ class Rows:
         return [tidy(r.items()) for r in rows]
 
 
-def find(tx: Transport, session_id: str, known: set[str]) -> tuple[list[Row], Row]:
-    return serverseen.find(Rows(tx), session_id, known)
+class _Fetched(Rows):
+    """``Rows`` whose requests were tallied already (``tally``) from rows the session view
+    read in its first round."""
+
+    def __init__(self, tx: Transport, got: list[tuple[object, ...]]) -> None:
+        super().__init__(tx)
+        self.got = got
+
+    def requests(
+        self, session_id: str, known: list[str], scan: int, limit: int
+    ) -> list[tuple[object, ...]]:
+        return self.got
+
+
+def find(
+    tx: Transport, session_id: str, known: set[str], spans: list[SpanRow], errors: list[Row]
+) -> tuple[list[Row], Row]:
+    """``serverseen.find`` from the rows of ``spans_read`` and the session's errors."""
+    got = tally(spans, errors, known, serverseen.MAX_SCAN, serverseen.MAX_ROWS)
+    return serverseen.find(_Fetched(tx, got), session_id, known)

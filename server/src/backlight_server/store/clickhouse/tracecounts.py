@@ -41,6 +41,9 @@ _FROM_LOGS = (
     f"{_SEC_LOG} AS sec, toUInt64(0) AS spans, toUInt64(1) AS logs, "
     "severity_number AS worst FROM logs WHERE trace_id IS NOT NULL OR request_id IS NOT NULL"
 )
+# Spans per trace; logs and their worst severity per trace; the same per request id for
+# logs without a trace.
+Counts = tuple[list[tuple[str, int]], list[tuple[str, int, int]], list[tuple[str, int, int]]]
 # The TTL expression of a count row: the same instant as its records' (``schema._ns``).
 TTL_TIME = "toDateTime(sec)"
 # The settings of a small table read by key (these counts, a session's requests): granules
@@ -96,9 +99,7 @@ def backfill(table: str) -> str:
     )
 
 
-def counts(
-    tx: Transport, tids: list[str], traceless: list[str]
-) -> tuple[list[tuple[str, int]], list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+def counts(tx: Transport, tids: list[str], traceless: list[str]) -> Counts:
     """Spans per trace, logs and their worst severity per trace, and those of logs without
     a trace per request id (``traceless``): one read of the counts table."""
     if not tids and not traceless:

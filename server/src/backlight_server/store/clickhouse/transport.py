@@ -77,48 +77,92 @@ def _settings_clause(settings: Settings | None) -> str:
     return " SETTINGS " + ", ".join(parts)
 
 
+class _Engine:
+    """The embedded engine of one folder in this process, and its connections.
+
+    The engine runs statements of different connections in parallel (chdb 26: "concurrent
+    queries from different connections are safe and run in parallel"); one connection runs
+    one statement at a time. So each statement borrows an idle connection, and a new one is
+    opened when none is idle, up to ``MAX_CONNECTIONS``; more callers wait for one.
+    """
+
+    MAX_CONNECTIONS = 8
+
+    def __init__(self, folder: Path) -> None:
+        from chdb import session
+
+        self._open = session.Session
+        self.folder = folder
+        first = self._open(str(folder))  # type: ignore[no-untyped-call]
+        self._all: list[Any] = [first]
+        self._idle: list[Any] = [first]
+        self._slots = threading.BoundedSemaphore(self.MAX_CONNECTIONS)
+        self._lock = threading.Lock()
+        self.users = 0
+
+    def query(self, sql: str, fmt: str, params: dict[str, str]) -> bytes:
+        with self._slots:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._open(str(self.folder))  # type: ignore[no-untyped-call]
+                with self._lock:
+                    self._all.append(conn)
+            try:
+                data: bytes = conn.query(sql, fmt, params=params).bytes()
+            finally:
+                with self._lock:
+                    self._idle.append(conn)
+        return data
+
+    def connections(self) -> int:
+        with self._lock:
+            return len(self._all)
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all, self._idle = self._all, [], []
+        for conn in conns:  # the engine stops with the last one
+            conn.close()
+
+
 class ChdbTransport:
     """The ClickHouse engine in this process, its data in ``folder``.
 
     One engine per folder per process: stores opened on the same folder share it (this is
-    how two app instances share one engine in a test). Calls are serialised by a lock: the
-    embedded engine's Python connection is not safe for concurrent use.
+    how two app instances share one engine in a test). Statements of different threads run
+    in parallel, each on a connection of its own (``_Engine``).
     """
 
-    _shared: ClassVar[dict[Path, tuple[Any, int]]] = {}
+    _shared: ClassVar[dict[Path, _Engine]] = {}
     _shared_lock = threading.Lock()
 
     def __init__(self, folder: Path, timeout_ms: int) -> None:
-        from chdb import session
-
         self.folder = folder.resolve()
         self._timeout_ms = timeout_ms
         self._timeout_s = max(0.001, timeout_ms / 1000)
         with self._shared_lock:
-            engine, users = self._shared.get(self.folder, (None, 0))
+            engine = self._shared.get(self.folder)
             if engine is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 lock = _claim(self.folder)
                 try:
-                    engine = session.Session(str(self.folder))  # type: ignore[no-untyped-call]
+                    engine = _Engine(self.folder)
                 except BaseException:
                     lock.close()
                     raise
                 _claims[self.folder] = lock
-            self._shared[self.folder] = (engine, users + 1)
+                self._shared[self.folder] = engine
+            engine.users += 1
         self._engine = engine
-        self._lock = _engine_lock(self.folder)
 
     def _run(self, sql: str, params: Params | None, fmt: str) -> bytes:
         try:
-            with self._lock:
-                result = self._engine.query(sql, fmt, params=_bind(params))
+            return self._engine.query(sql, fmt, _bind(params))
         except Exception as exc:  # chdb raises its own error type with the server's code
             if _TIMEOUT_CODE in str(exc):
                 raise QueryTimeout(self._timeout_ms) from exc
             raise
-        data: bytes = result.bytes()
-        return data
 
     def query(
         self, sql: str, params: Params | None = None, settings: Settings | None = None
@@ -145,20 +189,19 @@ class ChdbTransport:
 
     def close(self) -> None:
         with self._shared_lock:
-            engine, users = self._shared.get(self.folder, (None, 0))
-            if engine is None:
+            engine = self._shared.get(self.folder)
+            if engine is None or engine is not self._engine:
                 return
-            if users <= 1:
-                del self._shared[self.folder]
-                engine.close()
-                claim = _claims.pop(self.folder, None)
-                if claim is not None:
-                    claim.close()
-            else:
-                self._shared[self.folder] = (engine, users - 1)
+            engine.users -= 1
+            if engine.users > 0:
+                return
+            del self._shared[self.folder]
+            engine.close()
+            claim = _claims.pop(self.folder, None)
+            if claim is not None:
+                claim.close()
 
 
-_locks: dict[Path, threading.Lock] = {}
 _claims: dict[Path, IO[bytes]] = {}
 
 
@@ -182,11 +225,6 @@ def _claim(folder: Path) -> IO[bytes]:
             "(stop it first, or use clickhouse:// to share a store)"
         ) from exc
     return handle
-
-
-def _engine_lock(folder: Path) -> threading.Lock:
-    with ChdbTransport._shared_lock:
-        return _locks.setdefault(folder, threading.Lock())
 
 
 class HttpTransport:
