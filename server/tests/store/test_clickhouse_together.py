@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from backlight_server.errors import StorageUnavailable
 from backlight_server.store.clickhouse import together
 from backlight_server.store.clickhouse.serverseen import tally
 from backlight_server.store.clickhouse.transport import ChdbTransport
@@ -92,3 +93,18 @@ def test_tally_keeps_what_the_rule_reads_and_survives_any_stored_value() -> None
     # requests r5, r1, r2 (and r8, whose only time is no number, is left out); the first two
     assert got == [("r5", 0.5, 0.5, 3, 6, 3), ("r1", 1.0, 3.0, 3, 6, 3)]
     assert tally(spans, errors, set(), scan=1, limit=10)[0][5] == 1  # errors read: the scan
+
+
+def test_a_statement_after_close_fails_and_leaves_the_engine_stopped(tmp_path: Path) -> None:
+    """A late statement (a background job at shutdown) must not open a connection again:
+    that would start the engine on this folder for good, and no other folder could open."""
+    first = ChdbTransport(tmp_path / "a", 30_000)
+    assert first.query("SELECT 1") == [[1]]
+    first.close()
+    with pytest.raises(StorageUnavailable):
+        first.query("SELECT 1")
+    other = ChdbTransport(tmp_path / "b", 30_000)
+    try:
+        assert other.query("SELECT 2") == [[2]]
+    finally:
+        other.close()

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from backlight_server.errors import QueryTimeout
+from backlight_server.errors import QueryTimeout, StorageUnavailable
 
 Params = Mapping[str, Any]
 Settings = Mapping[str, str | int | float]
@@ -84,9 +84,13 @@ class _Engine:
     queries from different connections are safe and run in parallel"); one connection runs
     one statement at a time. So each statement borrows an idle connection, and a new one is
     opened when none is idle, up to ``MAX_CONNECTIONS``; more callers wait for one.
+
+    Once closed, it opens none again: a statement then fails (a connection opened after
+    the last one closed would start the engine again, for good, on this folder).
     """
 
     MAX_CONNECTIONS = 8
+    CLOSE_WAIT_S = 30.0
 
     def __init__(self, folder: Path) -> None:
         from chdb import session
@@ -96,33 +100,56 @@ class _Engine:
         first = self._open(str(folder))  # type: ignore[no-untyped-call]
         self._all: list[Any] = [first]
         self._idle: list[Any] = [first]
+        self._busy = 0
+        self._closed = False
         self._slots = threading.BoundedSemaphore(self.MAX_CONNECTIONS)
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self.users = 0
+
+    def _borrow(self) -> Any:
+        with self._cond:
+            if self._closed:
+                raise StorageUnavailable("the store is closed")
+            self._busy += 1
+            if self._idle:
+                return self._idle.pop()
+        try:
+            conn = self._open(str(self.folder))  # type: ignore[no-untyped-call]
+        except BaseException:
+            self._give(None)
+            raise
+        with self._cond:
+            self._all.append(conn)
+        return conn
+
+    def _give(self, conn: Any) -> None:
+        with self._cond:
+            self._busy -= 1
+            if conn is not None:
+                self._idle.append(conn)
+            self._cond.notify_all()
 
     def query(self, sql: str, fmt: str, params: dict[str, str]) -> bytes:
         with self._slots:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                conn = self._open(str(self.folder))  # type: ignore[no-untyped-call]
-                with self._lock:
-                    self._all.append(conn)
+            conn = self._borrow()
             try:
                 data: bytes = conn.query(sql, fmt, params=params).bytes()
             finally:
-                with self._lock:
-                    self._idle.append(conn)
+                self._give(conn)
         return data
 
     def connections(self) -> int:
-        with self._lock:
+        with self._cond:
             return len(self._all)
 
     def close(self) -> None:
-        with self._lock:
+        """After the statements running now (at most ``CLOSE_WAIT_S``): every connection
+        closed, and with the last one the engine stops."""
+        with self._cond:
+            self._closed = True
+            self._cond.wait_for(lambda: self._busy == 0, timeout=self.CLOSE_WAIT_S)
             conns, self._all, self._idle = self._all, [], []
-        for conn in conns:  # the engine stops with the last one
+        for conn in conns:
             conn.close()
 
 
