@@ -64,6 +64,22 @@ class Sent:
     server_cpu: float
     client_cpu: float
     retries: int
+    commits: float  # the writer's group commits (inserts) meanwhile
+    commit_s: float  # their total time
+
+
+def commits(server: BacklightProcess) -> tuple[float, float]:
+    """The writer's group commits so far and their total seconds (``/metrics``)."""
+    r = httpx.get(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.token}"}, timeout=30
+    )
+    r.raise_for_status()
+    found = {"count": 0.0, "sum": 0.0}
+    for line in r.text.splitlines():
+        for key in found:
+            if line.startswith(f"backlight_write_commit_seconds_{key} "):
+                found[key] = float(line.split()[1])
+    return found["count"], found["sum"]
 
 
 async def _send_all(url: str, payloads: list[Payload], connections: int) -> int:
@@ -96,10 +112,13 @@ async def _send_all(url: str, payloads: list[Payload], connections: int) -> int:
 def send(server: BacklightProcess, payloads: list[Payload], connections: int) -> Sent:
     assert server.proc is not None
     pid = server.proc.pid
+    n0, s0 = commits(server)
     cpu0, ccpu0, t0 = cpu_seconds(pid), time.process_time(), time.perf_counter()
     retries = asyncio.run(_send_all(server.url, payloads, connections))
     t1, ccpu1, cpu1 = time.perf_counter(), time.process_time(), cpu_seconds(pid)
-    return Sent(sum(p.records for p in payloads), t1 - t0, cpu1 - cpu0, ccpu1 - ccpu0, retries)
+    n1, s1 = commits(server)
+    records = sum(p.records for p in payloads)
+    return Sent(records, t1 - t0, cpu1 - cpu0, ccpu1 - ccpu0, retries, n1 - n0, s1 - s0)
 
 
 def server_rows(payloads: list[Payload], project: str) -> list[list[Any]]:
@@ -252,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
                     "ch": [],
                     "ch_ratio": [],
                     "ch_cpu": [],
+                    "per_commit": [],
+                    "commit_ms": [],
+                    "ch_per_commit": [],
+                    "ch_commit_ms": [],
                 }
                 for k in ("traces", "logs")
             }
@@ -281,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                     r["cpu"].append(sq.server_cpu / sq.records * 1e6)
                     r["client"].append(sq.client_cpu / sq.seconds)
                     r["pipe"].append(pipe_s / pipe_n * 1e6)
+                    r["per_commit"].append(sq.records / max(sq.commits, 1))
+                    r["commit_ms"].append(sq.commit_s / max(sq.commits, 1) * 1000)
                     line = (
                         f"  round {i + 1} {kind:6}: raw {records / raw_s:>9,.0f}/s  "
                         f"server {sq.records / sq.seconds:>9,.0f}/s  "
@@ -292,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                         r["ch"].append(ch.records / ch.seconds)
                         r["ch_ratio"].append(r["ch"][-1] / r["server"][-1])
                         r["ch_cpu"].append(ch.server_cpu / ch.records * 1e6)
+                        r["ch_per_commit"].append(ch.records / max(ch.commits, 1))
+                        r["ch_commit_ms"].append(ch.commit_s / max(ch.commits, 1) * 1000)
                         line += (
                             f"  | ClickHouse {r['ch'][-1]:>9,.0f}/s  "
                             f"x{r['ch_ratio'][-1]:.2f} of SQLite  "
@@ -364,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{median(r['cpu']):.1f}",
                     f"{median(r['ch_cpu']):.1f}",
                     f"{cpu_ratio:.2f}×",
+                    f"{median(r['per_commit']):,.0f} / {median(r['ch_per_commit']):,.0f}",
+                    f"{median(r['commit_ms']):.0f} / {median(r['ch_commit_ms']):.0f}",
                 ]
             )
         print()
@@ -377,9 +406,15 @@ def main(argv: list[str] | None = None) -> int:
                     "SQLite server CPU µs/rec",
                     "ClickHouse server CPU µs/rec",
                     "CPU ratio (SQLite / ClickHouse)",
+                    "records per commit, SQLite / ClickHouse",
+                    "ms per commit, SQLite / ClickHouse",
                 ],
                 ch_body,
             )
+        )
+        print(
+            "\n(a commit: one group of requests written by the store's writer thread, "
+            "from the servers' /metrics, backlight_write_commit_seconds)"
         )
         worst = min(median(results[k]["ch_ratio"]) for k in results)
         print(
