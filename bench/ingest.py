@@ -25,7 +25,9 @@ import argparse
 import asyncio
 import gzip
 import os
+import resource
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -47,7 +49,11 @@ from _server_common import (
 from backlight_server.cli import redact_url
 from backlight_server.ingest.otlp_decode import decode_protobuf
 from backlight_server.pipeline.otlp import convert_logs, convert_traces
+from backlight_server.store.clickhouse import writes as ch_writes
+from backlight_server.store.clickhouse.migrations import migrate as ch_migrate
+from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import connect
+from backlight_server.store.clickhouse.writer import _INSERT as CH_INSERT
 from backlight_server.store.factory import check_url
 from backlight_server.store.sqlite.connection import open_writer
 from backlight_server.store.sqlite.migrations import migrate
@@ -188,6 +194,76 @@ def clickhouse_counts(url: str) -> dict[str, int]:
         tx.close()
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def insert_costs(sizes: list[int], repeat: int) -> int:
+    """In process, no server: the chdb store's own insert of spans and logs (the rows
+    and encoding of ``clickhouse/writes``, the writer's settings), by rows per insert,
+    into the store's tables and into copies of them without the materialized views
+    (``CREATE TABLE … AS``), taking turns. CPU is the whole process's, so it includes
+    the engine's background merges of the parts made meanwhile."""
+    load0 = os.getloadavg()[0]
+    need = max(sizes) * repeat
+    rows = {
+        "spans": [
+            r
+            for b in server_rows(trace_payloads("bench", need // 1000 + 1, 1000), "bench")
+            for r in b
+        ],
+        "logs": [
+            r
+            for b in server_rows(log_payloads("bench", need // 1000 + 1, 1000), "bench")
+            for r in b
+        ],
+    }
+    header = [
+        "table",
+        "rows per insert",
+        "with the views: ms wall / CPU",
+        "µs CPU a row",
+        "without the views: ms wall / CPU",
+        "µs CPU a row",
+    ]
+    body = []
+    with tempfile.TemporaryDirectory(prefix="backlight-inserts-") as tmp:
+        tx = connect(f"chdb://{tmp}", 60_000)
+        try:
+            ch_migrate(tx, Layout())
+            for name in rows:
+                tx.command(f"CREATE TABLE {name}_no_views AS {name}")
+            for name, all_rows in rows.items():
+                for size in sizes:
+                    took: dict[str, list[tuple[float, float]]] = {
+                        name: [],
+                        f"{name}_no_views": [],
+                    }
+                    for i in range(repeat):
+                        data = ch_writes.encode(all_rows[i * size : (i + 1) * size])
+                        for target, out in took.items():
+                            c0, t0 = _cpu(), time.perf_counter()
+                            tx.insert(target, ch_writes.COLUMNS[name], data, CH_INSERT)
+                            out.append((time.perf_counter() - t0, _cpu() - c0))
+                    cells = [name, f"{size:,}"]
+                    for out in took.values():
+                        wall = statistics.median(w for w, _ in out) * 1000
+                        cpu = statistics.median(c for _, c in out) * 1000
+                        cells += [f"{wall:.1f} / {cpu:.1f}", f"{cpu / size * 1000:.1f}"]
+                    body.append(cells)
+                    print(" ", " | ".join(cells), flush=True)
+        finally:
+            tx.close()
+    print()
+    print(table(header, body))
+    print(
+        f"\nmedians of {repeat} inserts per size and table; load average {load0:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=50, help="export requests per kind/round")
@@ -200,7 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also run a server on this ClickHouse store: chdb:// (temporary folder), "
         "chdb:///DIR or clickhouse://host:8123/db",
     )
+    ap.add_argument(
+        "--insert-costs",
+        default="",
+        metavar="SIZES",
+        help="instead: the chdb store's inserts in process, e.g. 1000,2000,4000,8000 rows "
+        "per insert, with and without the materialized views (--rounds inserts each)",
+    )
     args = ap.parse_args(argv)
+    if args.insert_costs:
+        return insert_costs([int(x) for x in args.insert_costs.split(",")], args.rounds)
 
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="backlight-bench-") as tmp:
