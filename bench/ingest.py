@@ -16,7 +16,13 @@ With ``--store URL`` (``chdb://`` for the embedded engine in a temporary folder,
 ``chdb:///DIR``, or ``clickhouse://host:8123/db``) a second ``backlight serve --store URL``
 gets the same requests in the same rounds (the three take turns, their order rotating
 each round), and the table adds its records/s and the ratio ClickHouse / SQLite store
-(target ≥ 2×). Its rows are counted in the store afterwards too.
+(target ≥ 2×), and how many records each store's writer committed at a time, and in how
+long (from each server's ``/metrics``). Its rows are counted in the store afterwards too.
+
+    .venv/bin/python bench/ingest.py --insert-costs 1000,2000,4000,8000 --rounds 8
+
+measures instead, in process, the chdb store's inserts by rows per insert, with and
+without the materialized views (docs/benchmarks.md, "Ingest" of the ClickHouse section).
 """
 
 from __future__ import annotations
