@@ -16,7 +16,13 @@ With ``--store URL`` (``chdb://`` for the embedded engine in a temporary folder,
 ``chdb:///DIR``, or ``clickhouse://host:8123/db``) a second ``backlight serve --store URL``
 gets the same requests in the same rounds (the three take turns, their order rotating
 each round), and the table adds its records/s and the ratio ClickHouse / SQLite store
-(target ≥ 2×). Its rows are counted in the store afterwards too.
+(target ≥ 2×), and how many records each store's writer committed at a time, and in how
+long (from each server's ``/metrics``). Its rows are counted in the store afterwards too.
+
+    .venv/bin/python bench/ingest.py --insert-costs 1000,2000,4000,8000 --rounds 8
+
+measures instead, in process, the chdb store's inserts by rows per insert, with and
+without the materialized views (docs/benchmarks.md, "Ingest" of the ClickHouse section).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import argparse
 import asyncio
 import gzip
 import os
+import resource
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -47,7 +55,11 @@ from _server_common import (
 from backlight_server.cli import redact_url
 from backlight_server.ingest.otlp_decode import decode_protobuf
 from backlight_server.pipeline.otlp import convert_logs, convert_traces
+from backlight_server.store.clickhouse import writes as ch_writes
+from backlight_server.store.clickhouse.migrations import migrate as ch_migrate
+from backlight_server.store.clickhouse.schema import Layout
 from backlight_server.store.clickhouse.transport import connect
+from backlight_server.store.clickhouse.writer import _INSERT as CH_INSERT
 from backlight_server.store.factory import check_url
 from backlight_server.store.sqlite.connection import open_writer
 from backlight_server.store.sqlite.migrations import migrate
@@ -64,6 +76,22 @@ class Sent:
     server_cpu: float
     client_cpu: float
     retries: int
+    commits: float  # the writer's group commits (inserts) meanwhile
+    commit_s: float  # their total time
+
+
+def commits(server: BacklightProcess) -> tuple[float, float]:
+    """The writer's group commits so far and their total seconds (``/metrics``)."""
+    r = httpx.get(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.token}"}, timeout=30
+    )
+    r.raise_for_status()
+    found = {"count": 0.0, "sum": 0.0}
+    for line in r.text.splitlines():
+        for key in found:
+            if line.startswith(f"backlight_write_commit_seconds_{key} "):
+                found[key] = float(line.split()[1])
+    return found["count"], found["sum"]
 
 
 async def _send_all(url: str, payloads: list[Payload], connections: int) -> int:
@@ -96,10 +124,13 @@ async def _send_all(url: str, payloads: list[Payload], connections: int) -> int:
 def send(server: BacklightProcess, payloads: list[Payload], connections: int) -> Sent:
     assert server.proc is not None
     pid = server.proc.pid
+    n0, s0 = commits(server)
     cpu0, ccpu0, t0 = cpu_seconds(pid), time.process_time(), time.perf_counter()
     retries = asyncio.run(_send_all(server.url, payloads, connections))
     t1, ccpu1, cpu1 = time.perf_counter(), time.process_time(), cpu_seconds(pid)
-    return Sent(sum(p.records for p in payloads), t1 - t0, cpu1 - cpu0, ccpu1 - ccpu0, retries)
+    n1, s1 = commits(server)
+    records = sum(p.records for p in payloads)
+    return Sent(records, t1 - t0, cpu1 - cpu0, ccpu1 - ccpu0, retries, n1 - n0, s1 - s0)
 
 
 def server_rows(payloads: list[Payload], project: str) -> list[list[Any]]:
@@ -169,6 +200,76 @@ def clickhouse_counts(url: str) -> dict[str, int]:
         tx.close()
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def insert_costs(sizes: list[int], repeat: int) -> int:
+    """In process, no server: the chdb store's own insert of spans and logs (the rows
+    and encoding of ``clickhouse/writes``, the writer's settings), by rows per insert,
+    into the store's tables and into copies of them without the materialized views
+    (``CREATE TABLE … AS``), taking turns. CPU is the whole process's, so it includes
+    the engine's background merges of the parts made meanwhile."""
+    load0 = os.getloadavg()[0]
+    need = max(sizes) * repeat
+    rows = {
+        "spans": [
+            r
+            for b in server_rows(trace_payloads("bench", need // 1000 + 1, 1000), "bench")
+            for r in b
+        ],
+        "logs": [
+            r
+            for b in server_rows(log_payloads("bench", need // 1000 + 1, 1000), "bench")
+            for r in b
+        ],
+    }
+    header = [
+        "table",
+        "rows per insert",
+        "with the views: ms wall / CPU",
+        "µs CPU a row",
+        "without the views: ms wall / CPU",
+        "µs CPU a row",
+    ]
+    body = []
+    with tempfile.TemporaryDirectory(prefix="backlight-inserts-") as tmp:
+        tx = connect(f"chdb://{tmp}", 60_000)
+        try:
+            ch_migrate(tx, Layout())
+            for name in rows:
+                tx.command(f"CREATE TABLE {name}_no_views AS {name}")
+            for name, all_rows in rows.items():
+                for size in sizes:
+                    took: dict[str, list[tuple[float, float]]] = {
+                        name: [],
+                        f"{name}_no_views": [],
+                    }
+                    for i in range(repeat):
+                        data = ch_writes.encode(all_rows[i * size : (i + 1) * size])
+                        for target, out in took.items():
+                            c0, t0 = _cpu(), time.perf_counter()
+                            tx.insert(target, ch_writes.COLUMNS[name], data, CH_INSERT)
+                            out.append((time.perf_counter() - t0, _cpu() - c0))
+                    cells = [name, f"{size:,}"]
+                    for out in took.values():
+                        wall = statistics.median(w for w, _ in out) * 1000
+                        cpu = statistics.median(c for _, c in out) * 1000
+                        cells += [f"{wall:.1f} / {cpu:.1f}", f"{cpu / size * 1000:.1f}"]
+                    body.append(cells)
+                    print(" ", " | ".join(cells), flush=True)
+        finally:
+            tx.close()
+    print()
+    print(table(header, body))
+    print(
+        f"\nmedians of {repeat} inserts per size and table; load average {load0:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=50, help="export requests per kind/round")
@@ -181,7 +282,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also run a server on this ClickHouse store: chdb:// (temporary folder), "
         "chdb:///DIR or clickhouse://host:8123/db",
     )
+    ap.add_argument(
+        "--insert-costs",
+        default="",
+        metavar="SIZES",
+        help="instead: the chdb store's inserts in process, e.g. 1000,2000,4000,8000 rows "
+        "per insert, with and without the materialized views (--rounds inserts each)",
+    )
     args = ap.parse_args(argv)
+    if args.insert_costs:
+        return insert_costs([int(x) for x in args.insert_costs.split(",")], args.rounds)
 
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="backlight-bench-") as tmp:
@@ -252,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
                     "ch": [],
                     "ch_ratio": [],
                     "ch_cpu": [],
+                    "per_commit": [],
+                    "commit_ms": [],
+                    "ch_per_commit": [],
+                    "ch_commit_ms": [],
                 }
                 for k in ("traces", "logs")
             }
@@ -281,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                     r["cpu"].append(sq.server_cpu / sq.records * 1e6)
                     r["client"].append(sq.client_cpu / sq.seconds)
                     r["pipe"].append(pipe_s / pipe_n * 1e6)
+                    r["per_commit"].append(sq.records / max(sq.commits, 1))
+                    r["commit_ms"].append(sq.commit_s / max(sq.commits, 1) * 1000)
                     line = (
                         f"  round {i + 1} {kind:6}: raw {records / raw_s:>9,.0f}/s  "
                         f"server {sq.records / sq.seconds:>9,.0f}/s  "
@@ -292,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
                         r["ch"].append(ch.records / ch.seconds)
                         r["ch_ratio"].append(r["ch"][-1] / r["server"][-1])
                         r["ch_cpu"].append(ch.server_cpu / ch.records * 1e6)
+                        r["ch_per_commit"].append(ch.records / max(ch.commits, 1))
+                        r["ch_commit_ms"].append(ch.commit_s / max(ch.commits, 1) * 1000)
                         line += (
                             f"  | ClickHouse {r['ch'][-1]:>9,.0f}/s  "
                             f"x{r['ch_ratio'][-1]:.2f} of SQLite  "
@@ -364,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{median(r['cpu']):.1f}",
                     f"{median(r['ch_cpu']):.1f}",
                     f"{cpu_ratio:.2f}×",
+                    f"{median(r['per_commit']):,.0f} / {median(r['ch_per_commit']):,.0f}",
+                    f"{median(r['commit_ms']):.0f} / {median(r['ch_commit_ms']):.0f}",
                 ]
             )
         print()
@@ -377,9 +497,15 @@ def main(argv: list[str] | None = None) -> int:
                     "SQLite server CPU µs/rec",
                     "ClickHouse server CPU µs/rec",
                     "CPU ratio (SQLite / ClickHouse)",
+                    "records per commit, SQLite / ClickHouse",
+                    "ms per commit, SQLite / ClickHouse",
                 ],
                 ch_body,
             )
+        )
+        print(
+            "\n(a commit: one group of requests written by the store's writer thread, "
+            "from the servers' /metrics, backlight_write_commit_seconds)"
         )
         worst = min(median(results[k]["ch_ratio"]) for k in results)
         print(
