@@ -253,11 +253,11 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
     for item in server if detail else []:
         item["detail"] = None
     rids = sorted(browser | {n["request_id"] for n in server})
-    summarise = bool(rids) and len(network) + len(server) <= summaries_up_to
+    summarise = len(network) + len(server) <= summaries_up_to
     known = Known(secure_id, by_session)
     links: list[tuple[str, str]] = []
     timed: dict[str, summaries.Timed] = {}
-    if summarise:
+    if summarise and rids:
         flights = [
             f
             for f in (flight(n["request_id"], n["start_ms"], n["end_ms"]) for n in network)
@@ -268,11 +268,11 @@ def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to:
             lambda: rule.session_summaries(Rows(tx, known), secure_id, flights),
         )
     owners = summaries.trace_owners(rids, [(r, t) for r, t in links if t])
-    tids = sorted(owners) if summarise else []
+    tids = sorted(owners) if summarise and rids else []
     traceless = sorted({r for r, t in links if not t})
     errors, counted = together.two(
         lambda: _SessionErrors(tx, secure_id, by_session, rids, tids, detail, browser),
-        lambda: tracecounts.counts(tx, tids, traceless) if summarise else ([], [], []),
+        lambda: tracecounts.counts(tx, tids, traceless),
     )
     network = serverseen_rule.merge(network, server)
     if summarise:
