@@ -106,6 +106,26 @@ async def test_session_round_trip(opened: Opened) -> None:
     assert len(rest["events_json"]) == 1 and rest["next_seq"] is None
 
 
+async def test_a_request_without_an_id_gets_an_empty_backend_summary(opened: Opened) -> None:
+    """A session whose network rows carry no request id (untraced requests) still shows a
+    summary of nothing for each, not a missing one."""
+    store, p = opened.store, opened.project
+    info = session(p)
+    t = now_ms()
+    await store.start_session(info)
+    assert await store.write_browser(
+        browser(info, 0, network=[request(info.secure_id, None, t)]), 1
+    )
+    view = store.get_session(info.secure_id)
+    assert view is not None and [n["request_id"] for n in view["network"]] == [None]
+    assert view["network"][0]["backend"] == {
+        "spans": 0,
+        "logs": 0,
+        "errors": 0,
+        "worst_level": None,
+    }
+
+
 async def test_retried_browser_batch_is_stored_once(opened: Opened) -> None:
     store, p = opened.store, opened.project
     info = session(p)
