@@ -126,6 +126,23 @@ async def test_a_request_without_an_id_gets_an_empty_backend_summary(opened: Ope
     }
 
 
+async def test_a_batch_whose_only_error_was_recorded_before_keeps_its_logs(
+    opened: Opened,
+) -> None:
+    """One exception recorded as a span event and, in a later batch, as a log record of the
+    same trace is one instance; that later batch's logs are stored all the same."""
+    store, p = opened.store, opened.project
+    trace = hex_id(16)
+    first = error(p, "card declined", source="span", trace_id=trace, request_id=trace)
+    await store.write_telemetry(TelemetryBatch(errors=[first]), 1)
+    again = error(p, "card declined", source="log", trace_id=trace, request_id=trace)
+    body = log(p, "charge failed: card declined", "api", trace_id=trace, severity=17)
+    await store.write_telemetry(TelemetryBatch(logs=[body], errors=[again]), 1)
+    view = store.get_trace(trace)
+    assert [lg["body"] for lg in view["logs"]] == ["charge failed: card declined"]
+    assert [e["source"] for e in view["errors"]] == ["span"]
+
+
 async def test_retried_browser_batch_is_stored_once(opened: Opened) -> None:
     store, p = opened.store, opened.project
     info = session(p)

@@ -164,6 +164,8 @@ class Writer:
         token: str = "",
         columns: Sequence[str] | None = None,
     ) -> None:
+        if not rows:  # e.g. a batch whose only error repeats one stored before: an empty
+            return  # insert is refused by the engine (NO_DATA_TO_INSERT)
         settings: dict[str, str | int] = dict(self._settings)
         if token:
             # Deduplicated by token: a synchronous insert (a server ignores the tokens of
