@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from backlight_server.query import serverseen
+from backlight_server.query.derive import number
 from backlight_server.query.serverseen import SERVER_KIND
 from backlight_server.store.clickhouse.tracecounts import LOOKUP_TABLE_SETTINGS
 from backlight_server.store.clickhouse.transport import Transport
@@ -77,7 +78,6 @@ _KNOWN_IDS = (
     "(SELECT assumeNotNull(request_id) FROM network WHERE session_id = {sid:String} "
     "AND request_id IS NOT NULL)"
 )
-_ERRORS = "SELECT request_id, trace_id, source, ts_ms FROM errors WHERE session_id = {sid:String}"
 SpanRow = tuple[object, object, object]  # request id, first and last ns
 
 
@@ -107,8 +107,8 @@ def tally(
         and e.get("request_id") != e.get("trace_id")
         and e.get("request_id") not in known
     ][:scan]
-    spans_at = [(rid, _ms(first, 1e6), _ms(last, 1e6)) for rid, first, last in spans]
-    errors_at = [(rid, _ms(ts), _ms(ts)) for rid, ts in picked]
+    spans_at = [(rid, _ms(first), _ms(last)) for rid, first, last in spans]
+    errors_at = [(rid, number(ts), number(ts)) for rid, ts in picked]
     ranges: dict[str, tuple[float, float]] = {}
     for rid, lo, hi in spans_at + errors_at:
         if not isinstance(rid, str) or lo is None:
@@ -121,25 +121,23 @@ def tally(
     return [(rid, lo, hi, total, len(spans), len(picked)) for rid, (lo, hi) in ordered]
 
 
-def _ms(value: object, scale: float = 1.0) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        return None
-    return float(value) / scale
+def _ms(ns: object) -> float | None:
+    n = number(ns)
+    return None if n is None else n / 1e6
 
 
 class Rows:
-    """``query.serverseen.SeenRows`` over a ClickHouse transport."""
+    """``query.serverseen.SeenRows`` over a ClickHouse transport, its requests tallied
+    already (``tally``) from rows the session view read in its first round."""
 
-    def __init__(self, tx: Transport) -> None:
+    def __init__(self, tx: Transport, got: list[tuple[object, ...]]) -> None:
         self.tx = tx
+        self.got = got
 
     def requests(
         self, session_id: str, known: list[str], scan: int, limit: int
     ) -> list[tuple[object, ...]]:
-        """Spans through ``session_requests`` (a scan reads its rows: a request id and
-        second each), errors by session, tallied here."""
-        errors = self.tx.records(_ERRORS, {"sid": session_id})
-        return tally(spans_read(self.tx, session_id, scan), errors, set(known), scan, limit)
+        return self.got
 
     def roots(self, session_id: str, request_ids: list[str]) -> list[Row]:
         rows = self.tx.records(
@@ -156,23 +154,9 @@ class Rows:
         return [tidy(r.items()) for r in rows]
 
 
-class _Fetched(Rows):
-    """``Rows`` whose requests were tallied already (``tally``) from rows the session view
-    read in its first round."""
-
-    def __init__(self, tx: Transport, got: list[tuple[object, ...]]) -> None:
-        super().__init__(tx)
-        self.got = got
-
-    def requests(
-        self, session_id: str, known: list[str], scan: int, limit: int
-    ) -> list[tuple[object, ...]]:
-        return self.got
-
-
 def find(
     tx: Transport, session_id: str, known: set[str], spans: list[SpanRow], errors: list[Row]
 ) -> tuple[list[Row], Row]:
     """``serverseen.find`` from the rows of ``spans_read`` and the session's errors."""
     got = tally(spans, errors, known, serverseen.MAX_SCAN, serverseen.MAX_ROWS)
-    return serverseen.find(_Fetched(tx, got), session_id, known)
+    return serverseen.find(Rows(tx, got), session_id, known)
