@@ -209,7 +209,14 @@ def _scenario(
                 return (data, fails[0]) if ok else None
 
             data, fail_row = wait_for(linked, "linked network request, console and error", 90)
-            view = backlight.api(f"/api/v1/requests/{fail_row['request_id']}")
+
+            def logged() -> dict[str, Any] | None:
+                # the SDK exports its logs in a batch of their own: they may come later
+                found = backlight.api(f"/api/v1/requests/{fail_row['request_id']}")
+                logs = found["logs"]
+                return found if any("stock check failing" in lg["body"] for lg in logs) else None
+
+            view = wait_for(logged, "the failing request's log", 30)
             assert view["session_secure_id"] == sid
             assert service in view["services"]
             assert view["span_count"] >= 1
