@@ -225,3 +225,30 @@ async def test_many_bogus_request_ids_are_capped(
     assert [(n["method"], n["status"]) for n in rows] == [("", None)] * 3
     assert len(rows[0]["url"]) == serverseen.MAX_URL and rows[0]["url"].endswith("…")
     assert rows[1]["url"] == rows[2]["url"] == ""
+
+
+def _misrounded_ms(near: int) -> int:
+    """A whole millisecond at which ``ns / 1e6`` is not exact (a quarter of them today)."""
+    return next(m for m in range(near, near + 1_000) if (m * 1_000_000) / 1e6 != m)
+
+
+async def test_whole_milliseconds_read_back_exact(opened: Opened) -> None:
+    """A span stored at a whole millisecond is read at that millisecond, not one unit in the
+    last place off: the session row's start and the drawer's ``t=`` link are equal to it."""
+    store, p = opened.store, opened.project
+    info = session(p)
+    sid, trace = info.secure_id, hex_id(16)
+    at = _misrounded_ms(int(now_ms()) - 60_000)
+    await store.write_browser(browser(info, 0, network=[request(sid, hex_id(16), at - 50)]), 10)
+    root = _span(p, sid, trace, 0, name="POST /orders/new", attributes=POST_ATTRS)
+    root = root._replace(start_ns=at * 1_000_000, end_ns=(at + 30) * 1_000_000)
+    logged = log(p, "order form rejected", "web", trace_id=trace, session_id=sid)
+    logged = logged._replace(ts_ns=(at + 7) * 1_000_000)
+    await store.write_telemetry(TelemetryBatch(spans=[root], logs=[logged]), 10)
+    view = store.get_session(sid)
+    assert view is not None
+    post = next(n for n in view["network"] if n["request_id"] == trace)
+    assert (post["start_ms"], post["end_ms"]) == (at, at + 30)
+    seen = store.get_request(trace)
+    assert seen["spans"][0]["start_ms"] == at
+    assert [lg["ts_ms"] for lg in seen["logs"]] == [at + 7]

@@ -3,10 +3,12 @@ share once rows are fetched. Plain rows in, the API's shapes out."""
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from typing import Any
 
 from backlight_server.query import derive, requests, summaries, trees
-from backlight_server.store.sqlite import reads
+from backlight_server.store.sqlite import reads, serverseen
 
 
 def _span(sid: str, parent: str | None, start: int) -> dict[str, Any]:
@@ -37,7 +39,7 @@ def test_derived_fields_are_exact_and_tolerant() -> None:
     start = 1_764_600_000_123_456_789
     spans = derive.span_times([{"start_ns": start, "end_ns": start + 1}, {"start_ns": "x"}])
     assert spans[0]["duration_ms"] == 1e-6  # integer ns subtracted before dividing
-    assert spans[0]["start_ms"] == start / 1e6
+    assert spans[0]["start_ms"] == derive.ms(start)
     assert spans[1]["duration_ms"] == 0 and spans[1]["start_ms"] == 0
     logs = derive.log_times([{"ts_ns": 2_000_000}, {"ts_ns": None}])
     assert [lg["ts_ms"] for lg in logs] == [2.0, None]
@@ -52,6 +54,28 @@ def test_derived_fields_are_exact_and_tolerant() -> None:
         "fatal",
         "fatal",
     ]
+
+
+def test_milliseconds_from_nanoseconds_are_exact_for_whole_ms_on_every_path() -> None:
+    """``derive.ms`` and its SQLite twin (``store/sqlite/serverseen._ms``) give the same
+    numbers, and whole milliseconds exactly; ``ns / 1e6`` misses a quarter of them."""
+    whole = list(range(1_796_207_276_000, 1_796_207_277_000))
+    assert sum((m * 1_000_000) / 1e6 != m for m in whole) > 100  # the naive way fails
+    assert all(derive.ms(m * 1_000_000) == m for m in whole)
+    odd: list[object] = [-1_500_000, 1_796_207_276_000_123_456, 7, 2.5e12, "x", None, math.inf]
+    assert [derive.ms(v) for v in odd] == [
+        -1.5,
+        1_796_207_276_000.1235,
+        7e-6,
+        2.5e6,
+        None,
+        None,
+        None,
+    ]
+    conn = sqlite3.connect(":memory:")
+    for v in [m * 1_000_000 for m in whole[:300]] + odd[:4]:
+        (got,) = conn.execute(f"SELECT {serverseen._ms('?1')}", (v,)).fetchone()
+        assert got == derive.ms(v), v
 
 
 def test_request_trace_ids() -> None:

@@ -41,7 +41,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-from backlight_server.query.derive import number
+from backlight_server.query.derive import ms, number
 
 Row = dict[str, Any]
 SERVER_KIND = 2  # OTLP SpanKind SERVER
@@ -141,18 +141,13 @@ def _root(spans: list[Row]) -> Row | None:
     return min(timed, key=lambda s: (s.get("kind") != SERVER_KIND, s["start_ns"]))
 
 
-def _ms(ns: Any) -> float:
-    """Nanoseconds (a finite number) as ms: an int divided as ints, correctly rounded."""
-    return ns / 1_000_000 if type(ns) is int else float(ns) / 1e6
-
-
 def _row(found: Found, root: Row | None) -> Row:
     start, end = found.start_ms, found.end_ms
     attrs: Mapping[str, Any] = {}
     name = service = None
     if root is not None:
-        start = _ms(root["start_ns"])
-        stop = _ms(root.get("end_ns")) if number(root.get("end_ns")) is not None else None
+        start = ms(root["start_ns"]) or 0.0  # a number: _root keeps timed spans only
+        stop = ms(root.get("end_ns"))
         end = stop if stop is not None and stop >= start else start
         value = root.get("attributes")
         attrs = value if isinstance(value, dict) else {}

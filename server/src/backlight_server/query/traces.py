@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from backlight_server.query.derive import ms
+
 Row = dict[str, Any]
 
 
@@ -44,7 +46,7 @@ def trace_row(
         "project_id": _text(project_id),
         "name": _text(name),
         "service": _text(service),
-        "start_ms": start / 1_000_000,  # int / int: correctly rounded
+        "start_ms": ms(start) or 0.0,
         "duration_ms": max(end - start, 0) / 1_000_000,
         "span_count": _int(spans),
         "error_count": _int(errors),

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from backlight_server.query.derive import ms
 from backlight_server.query.logstats import LEVELS
 
 MIN_WIDTH_PCT = 0.4
@@ -146,8 +147,8 @@ def bars(
                 s["name"],
                 s["service"],
                 depth,
-                s["start_ns"] / 1e6,
-                s["end_ns"] / 1e6,
+                ms(s["start_ns"]) or 0.0,
+                ms(s["end_ns"]) or 0.0,
                 s.get("status_code") == 2 or bool(errs),
                 s,
             )

@@ -10,7 +10,7 @@ from backlight_server.query import errorfacts, summaries
 from backlight_server.query import requests as request_views
 from backlight_server.query import serverseen as serverseen_rule
 from backlight_server.query import timematch as rule
-from backlight_server.query.derive import log_times, span_times
+from backlight_server.query.derive import log_times, ms, span_times
 from backlight_server.query.logstats import search_words
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
 from backlight_server.store.clickhouse import serverseen, together, tracecounts
@@ -820,7 +820,7 @@ def counts(tx: Transport, project_id: str | None) -> Row:
         "sessions": int(first_session[1]),
         "first_session_ms": first_session[0] if first_session[1] else None,
         "spans": int(first_span[1]),
-        "first_span_ms": first_span[0] / 1e6 if first_span[1] else None,
+        "first_span_ms": ms(first_span[0]) if first_span[1] else None,
         "logs": int(logs),
         "first_linked_request": (
             {"request_id": linked[0][0], "start_ms": linked[0][1]} if linked else None
@@ -914,7 +914,7 @@ class Rows:
                 )
             ]
         found += [
-            Candidate("log", int(lid), ts / 1e6, tid, int(sev))
+            Candidate("log", int(lid), ms(ts) or 0.0, tid, int(sev))
             for lid, ts, tid, sev in self.tx.query(
                 "SELECT id, ts_ns, trace_id, severity_number FROM logs "
                 f"WHERE session_id = {{sid:String}} AND {_same('request_id', 'trace_id')} "

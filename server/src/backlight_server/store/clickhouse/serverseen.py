@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from backlight_server.query import serverseen
-from backlight_server.query.derive import number
+from backlight_server.query.derive import ms, number
 from backlight_server.query.serverseen import SERVER_KIND
 from backlight_server.store.clickhouse.tracecounts import LOOKUP_TABLE_SETTINGS
 from backlight_server.store.clickhouse.transport import Transport
@@ -107,7 +107,7 @@ def tally(
         and e.get("request_id") != e.get("trace_id")
         and e.get("request_id") not in known
     ][:scan]
-    spans_at = [(rid, _ms(first), _ms(last)) for rid, first, last in spans]
+    spans_at = [(rid, ms(first), ms(last)) for rid, first, last in spans]
     errors_at = [(rid, number(ts), number(ts)) for rid, ts in picked]
     ranges: dict[str, tuple[float, float]] = {}
     for rid, lo, hi in spans_at + errors_at:
@@ -119,11 +119,6 @@ def tally(
     ordered = sorted(ranges.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
     total = len(ranges)
     return [(rid, lo, hi, total, len(spans), len(picked)) for rid, (lo, hi) in ordered]
-
-
-def _ms(ns: object) -> float | None:
-    n = number(ns)
-    return None if n is None else n / 1e6
 
 
 class Rows:

@@ -12,7 +12,7 @@ import orjson
 from backlight_server.query import errorfacts, summaries
 from backlight_server.query import requests as request_views
 from backlight_server.query import serverseen as seen_rule
-from backlight_server.query.derive import log_times, span_times
+from backlight_server.query.derive import log_times, ms, span_times
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import (
     JSON_COLUMNS,
@@ -551,7 +551,7 @@ def counts(conn: sqlite3.Connection, project_id: str | None) -> Row:
         "sessions": first_session[1],
         "first_session_ms": first_session[0],
         "spans": first_span[1],
-        "first_span_ms": first_span[0] / 1e6 if first_span[0] else None,
+        "first_span_ms": ms(first_span[0]) if first_span[0] else None,
         "logs": logs[0],
         "first_linked_request": dict(linked) if linked else None,
         "requests_with_id": with_id,

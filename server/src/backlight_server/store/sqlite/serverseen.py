@@ -17,13 +17,23 @@ from backlight_server.store.shapes import tidy
 
 Row = serverseen.Row
 _NOT_KNOWN = "request_id NOT IN (SELECT value FROM json_each(:known))"
+
+
+def _ms(column: str) -> str:
+    """``derive.ms`` in SQLite: an integer split into whole milliseconds and the rest."""
+    return (
+        f"CASE typeof({column}) WHEN 'integer' THEN {column} / 1000000 + "
+        f"({column} % 1000000) / 1e6 ELSE {column} / 1e6 END"
+    )
+
+
 # Spans through ``spans_session_requests`` (migration 15: holds only such spans, covering),
 # errors through ``errors_session``; the ids the browser has are left out as they are
 # read, so a session of thousands of requests the browser recorded reads index entries only.
 REQUESTS = (
     "SELECT rid, min(a) AS lo, max(b), count(*) OVER (), sum(sum(s)) OVER (), "
     "sum(sum(e)) OVER () FROM ("
-    "SELECT request_id AS rid, start_ns / 1e6 AS a, end_ns / 1e6 AS b, 1 AS s, 0 AS e "
+    f"SELECT request_id AS rid, {_ms('start_ns')} AS a, {_ms('end_ns')} AS b, 1 AS s, 0 AS e "
     "FROM (SELECT request_id, start_ns, end_ns FROM spans WHERE session_id = :sid "
     f"AND (kind = {SERVER_KIND} OR request_id != trace_id) AND {_NOT_KNOWN} LIMIT :scan) "
     "UNION ALL SELECT request_id, ts_ms, ts_ms, 0, 1 FROM (SELECT request_id, ts_ms "

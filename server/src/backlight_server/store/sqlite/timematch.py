@@ -11,6 +11,7 @@ import sqlite3
 import orjson
 
 from backlight_server.query import timematch as rule
+from backlight_server.query.derive import ms
 from backlight_server.query.serverseen import SERVER_KIND
 from backlight_server.query.summaries import Timed as Summary
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
@@ -52,7 +53,7 @@ class Rows:
                 Candidate(
                     "log",
                     lid,
-                    ts / 1e6,
+                    ms(ts) or 0.0,
                     tid if type(tid) is str else None,
                     sev if type(sev) is int else 0,
                 )
