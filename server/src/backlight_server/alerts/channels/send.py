@@ -5,12 +5,16 @@ says whether trying again may help (429, 5xx, network errors and timeouts: yes; 
 refused redirects and settings errors: no). HTTP channels POST once with a total timeout
 and follow no redirects; email runs smtplib on a worker thread. The error text never holds
 a channel's secrets (chat webhook URLs, the signing secret, the routing key, the SMTP
-password) nor any URL: the caller may log it and show it.
+password) nor any URL: the caller may log it and show it. Nor does any log line:
+httpx logs each request's full URL at INFO (httpcore more at DEBUG), and a Slack, Discord or
+Teams webhook URL is its secret, so this module holds both loggers at WARNING whatever the
+server's log level.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import smtplib
 import ssl
 import time
@@ -38,6 +42,8 @@ from backlight_server.alerts.message import Alert
 TIMEOUT_S = 10.0
 RESPONSE_MAX_BYTES = 64 * 1024  # what is read of a receiver's answer
 ERROR_MAX = 300
+for _name in ("httpx", "httpcore"):  # see above: their lines would hold webhook URLs
+    logging.getLogger(_name).setLevel(logging.WARNING)
 USER_AGENT = "Backlight-Alerts/1"
 
 
