@@ -30,6 +30,17 @@ service (some fire), and the declared log-match and user-error triggers.
 folder per server), or a URL (``chdb:///DIR`` is taken as a parent folder; a
 ``clickhouse://`` URL is used by the server with rules only, the other on SQLite: prefer
 ``chdb`` for a like-for-like ratio).
+
+``--hang``: does a receiver that never answers delay ingest? Both servers get the same 20
+rules; one's webhooks go to the answering receiver above, the other's to a second loopback
+receiver that reads each request and never answers: it holds the connection until the
+server gives up (the delivery's own time limit, 10 s) and retries later. Same rounds,
+turns, load and probes (each probe a new group, so the probe rule fires all run long).
+Reported: each server's throughput and the ratio hanging / answering (median of the
+per-round ratios), the latency of each export request (sent → 200: p50, p95, max) and of
+the probes' requests, the probes' messages (answering: arrived, latency; hanging: reached
+the receiver), the hanging receiver's requests and most connections held at once, and
+each server's delivery log (attempts, delivered, timed out).
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ import json
 import os
 import random
 import secrets
+import select
 import sys
 import tempfile
 import threading
@@ -80,12 +92,19 @@ HOUR_NS = 3_600_000_000_000
 
 @dataclass
 class Receiver:
-    """Notes when each probe's message arrives (and how many messages each path got)."""
+    """Notes when each probe's message arrives (and how many messages each path got).
 
+    ``hang``: never answers. Each request is read (and noted as above), then its connection
+    is held, unanswered, until the client closes it or the receiver stops."""
+
+    hang: bool = False
     port: int = field(default_factory=free_port)
     probes: dict[str, list[float]] = field(default_factory=dict)
     paths: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: int = 0  # connections held unanswered now (hang)
+    most_held: int = 0  # the most at once
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -104,6 +123,22 @@ class Receiver:
                 if kind.startswith("Probe"):
                     self.probes.setdefault(kind, []).append(now)
 
+    def hold(self, conn: Any) -> None:
+        """Hold ``conn`` unanswered until its client closes it (or the receiver stops)."""
+        with self.lock:
+            self.held += 1
+            self.most_held = max(self.most_held, self.held)
+        try:
+            while not self.stopping.is_set():
+                readable, _, _ = select.select([conn], [], [], 0.2)
+                if readable and not conn.recv(4096):
+                    return  # the client gave up
+        except OSError:
+            return
+        finally:
+            with self.lock:
+                self.held -= 1
+
     @contextmanager
     def running(self) -> Iterator[Receiver]:
         owner = self
@@ -114,6 +149,10 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 owner.got(self.path, body)
+                if owner.hang:
+                    owner.hold(self.connection)
+                    self.close_connection = True
+                    return
                 self.send_response(200)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -128,6 +167,7 @@ class Receiver:
         try:
             yield self
         finally:
+            self.stopping.set()
             server.shutdown()
             server.server_close()
 
@@ -262,6 +302,7 @@ class Turn:
     retries: int
     probes: dict[str, float]  # probe type -> when its request was sent (epoch s)
     commits: list[float]  # each probe's request: sent → answered 200 (committed), s
+    exports: list[float]  # each export request of the load: sent → answered 200, s
 
 
 async def _turn(
@@ -271,12 +312,13 @@ async def _turn(
     seconds: float,
     probe_every: float,
     probe_until: float,
-) -> tuple[int, int, dict[str, float], list[float]]:
+) -> tuple[int, int, dict[str, float], list[float], list[float]]:
     deadline = time.monotonic() + seconds
     probe_deadline = time.monotonic() + probe_until
     spans = retries = 0
     probes: dict[str, float] = {}
     commits: list[float] = []
+    exports: list[float] = []
     limits = httpx.Limits(
         max_connections=connections + 1, max_keepalive_connections=connections + 1
     )
@@ -288,6 +330,7 @@ async def _turn(
             while time.monotonic() < deadline:
                 p = payloads[i % len(payloads)]
                 i += connections
+                sent = time.perf_counter()
                 r = await client.post(f"{server.url}/v1/traces", content=p.body, headers=HEADERS)
                 if r.status_code in (429, 503):
                     retries += 1
@@ -295,6 +338,7 @@ async def _turn(
                     continue
                 if r.status_code != 200:
                     raise RuntimeError(f"HTTP {r.status_code}: {r.text[:300]}")
+                exports.append(time.perf_counter() - sent)
                 spans += p.records
 
         async def prober() -> None:
@@ -312,13 +356,13 @@ async def _turn(
                 await asyncio.sleep(max(0.0, probe_every - (time.time() - sent)))
 
         await asyncio.gather(*(worker(k) for k in range(connections)), prober())
-    return spans, retries, probes, commits
+    return spans, retries, probes, commits, exports
 
 
 def turn(server: BacklightProcess, payloads: list[Payload], args: argparse.Namespace) -> Turn:
     assert server.proc is not None
     cpu0, t0 = cpu_seconds(server.proc.pid), time.perf_counter()
-    spans, retries, probes, commits = asyncio.run(
+    spans, retries, probes, commits, exports = asyncio.run(
         _turn(
             server,
             payloads,
@@ -329,7 +373,7 @@ def turn(server: BacklightProcess, payloads: list[Payload], args: argparse.Names
         )
     )
     t1, cpu1 = time.perf_counter(), cpu_seconds(server.proc.pid)
-    return Turn(spans, t1 - t0, cpu1 - cpu0, retries, probes, commits)
+    return Turn(spans, t1 - t0, cpu1 - cpu0, retries, probes, commits, exports)
 
 
 def resolve_some(server: BacklightProcess, n: int) -> int:
@@ -350,18 +394,119 @@ def resolve_some(server: BacklightProcess, n: int) -> int:
     return done
 
 
-def store_urls(store: str, root: Path) -> dict[str, str]:
+def store_urls(store: str, root: Path, names: tuple[str, str]) -> dict[str, str]:
+    """Each server's store URL ("" = SQLite in its data dir); a plain URL serves the second
+    server only (``--hang`` refuses it: the two servers' rules must match)."""
     if store in ("", "sqlite"):
-        return {"none": "", "rules": ""}
+        return dict.fromkeys(names, "")
     if store.rstrip(":/") == "chdb":
-        return {name: f"chdb://{root / (name + '-chdb')}" for name in ("none", "rules")}
+        return {name: f"chdb://{root / (name + '-chdb')}" for name in names}
     if store.startswith("chdb://"):
         base = Path(store.removeprefix("chdb://"))
-        return {name: f"chdb://{base / name}" for name in ("none", "rules")}
-    return {"none": "", "rules": store}
+        return {name: f"chdb://{base / name}" for name in names}
+    if names == HANG:
+        raise SystemExit("--hang: --store must be sqlite, chdb or chdb:///DIR")
+    return {names[0]: "", names[1]: store}
+
+
+def delivery_log(server: BacklightProcess) -> dict[str, int]:
+    """The server's delivery log (``GET /api/v1/alert-deliveries``, every page): attempts,
+    delivered, timed out (no answer in the channel's time limit), other failures."""
+    counts = {"attempts": 0, "delivered": 0, "timed out": 0, "other": 0}
+    while True:
+        page = server.api("/api/v1/alert-deliveries", limit=500, offset=counts["attempts"])
+        for d in page["deliveries"]:
+            counts["attempts"] += 1
+            if d["ok"]:
+                counts["delivered"] += 1
+            elif str(d.get("error") or "").startswith("timed out"):
+                counts["timed out"] += 1
+            else:
+                counts["other"] += 1
+        if not page["deliveries"] or counts["attempts"] >= page["total"]:
+            return counts
 
 
 # --- the run -----------------------------------------------------------------------------
+
+DEFAULT = ("none", "rules")  # no rules / 20 rules, one receiver
+HANG = ("answering", "hanging")  # 20 rules each: the answering receiver / the hanging one
+
+
+@dataclass
+class Run:
+    """What the rounds left: each server's turns, the receivers, and the store URLs."""
+
+    names: tuple[str, str]
+    urls: dict[str, str]
+    results: dict[str, list[Turn]]
+    receivers: dict[str, Receiver]  # server name -> the receiver its rules post to
+    wanted: dict[str, float]  # probes whose messages must arrive (answering rules)
+    messages: int  # the answering receiver's messages other than probes'
+    deliveries: dict[str, dict[str, int]]  # hang: each server's delivery log
+    held_at_end: int  # hang: connections the hanging receiver still held at the end
+
+
+def run(args: argparse.Namespace, rx: Receiver, hx: Receiver | None, root: Path) -> Run:
+    """Start the servers, add the rules, and run the warm-up and the rounds."""
+    names = HANG if hx is not None else DEFAULT
+    receivers = {names[0]: rx, names[1]: hx or rx}
+    urls = store_urls(args.store, root, names)
+    servers: dict[str, BacklightProcess] = {}
+    for name in names:
+        extra = ["--alert-interval-s", str(args.alert_interval)]
+        env = {"BACKLIGHT_STORE": urls[name]} if urls[name] else {}
+        servers[name] = BacklightProcess(root / name, args=extra, env=env)
+    results: dict[str, list[Turn]] = {name: [] for name in names}
+    out = Run(names, urls, results, receivers, {}, 0, {}, 0)
+    try:
+        for s in servers.values():
+            s.start(timeout=60)
+        for name in names if hx is not None else ("rules",):
+            auth = {"Authorization": f"Bearer {servers[name].token}"}
+            for rule_body in rules(receivers[name].url):
+                r = httpx.post(
+                    servers[name].url + "/api/v1/alert-rules",
+                    json=rule_body,
+                    headers=auth,
+                    timeout=30,
+                )
+                assert r.status_code == 201, r.text
+        print(f"building {args.requests} requests of {args.per_request} spans per server ...")
+        payloads = {
+            name: load_payloads(s.project, args.requests, args.per_request, seed=7)
+            for name, s in servers.items()
+        }
+        for name, s in servers.items():  # warm-up: imports, caches, the first groups
+            asyncio.run(_turn(s, payloads[name][:4], args.connections, 2.0, 10.0, 0.0))
+        for i in range(args.rounds):
+            order = list(names) if i % 2 == 0 else list(reversed(names))
+            for name in order:
+                resolve_some(servers[name], 2)
+            line = f"  round {i + 1}:"
+            for name in order:
+                t = turn(servers[name], payloads[name], args)
+                results[name].append(t)
+                line += (
+                    f"  {name} {t.spans / t.seconds:>8,.0f} spans/s "
+                    f"(CPU {t.server_cpu / t.seconds:.2f} cores)"
+                )
+            print(line, flush=True)
+        # the last probes' messages: at most a few intervals more
+        answered = names[0] if hx is not None else "rules"  # its probes' messages must arrive
+        out.wanted = {k: v for t in results[answered] for k, v in t.probes.items()}
+        end = time.monotonic() + 10 * args.alert_interval + 30
+        while time.monotonic() < end and len(rx.probes) < len(out.wanted):
+            time.sleep(0.2)
+        time.sleep(2 * args.alert_interval)  # and nothing arrives twice
+        out.messages = sum(n for p, n in rx.paths.items() if p != "/probe")
+        if hx is not None:
+            out.deliveries = {name: delivery_log(servers[name]) for name in names}
+            out.held_at_end = hx.held
+    finally:
+        for s in servers.values():
+            s.stop()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,61 +521,27 @@ def main(argv: list[str] | None = None) -> int:
         "--alert-interval", type=float, default=2.0, help="the servers' --alert-interval-s"
     )
     ap.add_argument("--store", default="sqlite", help="sqlite, chdb, chdb:///DIR or a URL")
+    ap.add_argument(
+        "--hang",
+        action="store_true",
+        help="20 rules on both servers, one's receiver never answers (see above)",
+    )
     args = ap.parse_args(argv)
 
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="backlight-bench-") as tmp, Receiver().running() as rx:
-        root = Path(tmp)
-        urls = store_urls(args.store, root)
-        servers: dict[str, BacklightProcess] = {}
-        for name in ("none", "rules"):
-            extra = ["--alert-interval-s", str(args.alert_interval)]
-            env = {"BACKLIGHT_STORE": urls[name]} if urls[name] else {}
-            servers[name] = BacklightProcess(root / name, args=extra, env=env)
-        results: dict[str, list[Turn]] = {"none": [], "rules": []}
-        try:
-            for s in servers.values():
-                s.start(timeout=60)
-            auth = {"Authorization": f"Bearer {servers['rules'].token}"}
-            for rule_body in rules(rx.url):
-                r = httpx.post(
-                    servers["rules"].url + "/api/v1/alert-rules",
-                    json=rule_body,
-                    headers=auth,
-                    timeout=30,
-                )
-                assert r.status_code == 201, r.text
-            print(f"building {args.requests} requests of {args.per_request} spans per server ...")
-            payloads = {
-                name: load_payloads(s.project, args.requests, args.per_request, seed=7)
-                for name, s in servers.items()
-            }
-            for name, s in servers.items():  # warm-up: imports, caches, the first groups
-                asyncio.run(_turn(s, payloads[name][:4], args.connections, 2.0, 10.0, 0.0))
-            for i in range(args.rounds):
-                order = ["none", "rules"] if i % 2 == 0 else ["rules", "none"]
-                for name in order:
-                    resolve_some(servers[name], 2)
-                line = f"  round {i + 1}:"
-                for name in order:
-                    t = turn(servers[name], payloads[name], args)
-                    results[name].append(t)
-                    line += (
-                        f"  {name} {t.spans / t.seconds:>8,.0f} spans/s "
-                        f"(CPU {t.server_cpu / t.seconds:.2f} cores)"
-                    )
-                print(line, flush=True)
-            # the last probes' messages: at most a few intervals more
-            wanted = {k: v for t in results["rules"] for k, v in t.probes.items()}
-            end = time.monotonic() + 10 * args.alert_interval + 30
-            while time.monotonic() < end and len(rx.probes) < len(wanted):
-                time.sleep(0.2)
-            time.sleep(2 * args.alert_interval)  # and nothing arrives twice
-            messages = sum(n for p, n in rx.paths.items() if p != "/probe")
-        finally:
-            for s in servers.values():
-                s.stop()
+        if args.hang:
+            with Receiver(hang=True).running() as hx:
+                done = run(args, rx, hx, Path(tmp))
+            return report_hang(args, done, load0)
+        done = run(args, rx, None, Path(tmp))
+    return report(args, done, load0)
 
+
+def report(args: argparse.Namespace, done: Run, load0: float) -> int:
+    """The default mode: 20 rules against none."""
+    results, urls, wanted, rx = done.results, done.urls, done.wanted, done.receivers["none"]
+    messages = done.messages
     stray = [k for t in results["none"] for k in t.probes if k in rx.probes]
     latencies = sorted(rx.probes[k][0] - sent for k, sent in wanted.items() if k in rx.probes)
     commits = [c for t in results["rules"] for c in t.commits]
@@ -497,6 +608,140 @@ def main(argv: list[str] | None = None) -> int:
     )
     if missing or twice or stray:
         print(f"ERROR: {missing} probes never arrived, {twice} twice, {len(stray)} from no rule")
+        return 1
+    return 0
+
+
+def _ms(values: list[float]) -> str:
+    """p50 / p95 / max of durations in seconds, in ms."""
+    if not values:
+        return "-"
+    p50, p95 = percentile(values, 50) * 1000, percentile(values, 95) * 1000
+    return f"{p50:.0f} / {p95:.0f} / {max(values) * 1000:.0f} ms"
+
+
+def report_hang(args: argparse.Namespace, done: Run, load0: float) -> int:
+    """``--hang``: the same 20 rules, one server's receiver answering, the other's hanging."""
+    ok, hang = HANG
+    results, rx, hx = done.results, done.receivers[ok], done.receivers[hang]
+    sent = {name: {k: v for t in results[name] for k, v in t.probes.items()} for name in HANG}
+    arrived = {  # probe -> its first message at the receiver its server posts to, - sent
+        name: {
+            k: done.receivers[name].probes[k][0] - v
+            for k, v in sent[name].items()
+            if k in done.receivers[name].probes
+        }
+        for name in HANG
+    }
+    stray = sum(k in hx.probes for k in sent[ok]) + sum(k in rx.probes for k in sent[hang])
+    missing = len(sent[ok]) - len(arrived[ok])
+    twice = sum(1 for k in sent[ok] if len(rx.probes.get(k, [])) > 1)
+    ratios = [
+        (h.spans / h.seconds) / (o.spans / o.seconds)
+        for h, o in zip(results[hang], results[ok], strict=True)
+    ]
+    exports = {name: [x for t in results[name] for x in t.exports] for name in HANG}
+    label = {ok: "receiver answers", hang: "receiver hangs"}
+    print()
+    print(
+        table(
+            [
+                "20 rules,",
+                "spans/s (median)",
+                "server CPU µs/span",
+                "server CPU (cores)",
+                "503s",
+                "export requests",
+                "export sent → 200 p50 / p95 / max",
+                "probe sent → 200 p50 / p95 / max",
+            ],
+            [
+                [
+                    label[name],
+                    f"{median([t.spans / t.seconds for t in results[name]]):,.0f}",
+                    f"{median([t.server_cpu / t.spans * 1e6 for t in results[name]]):.1f}",
+                    f"{median([t.server_cpu / t.seconds for t in results[name]]):.2f}",
+                    str(sum(t.retries for t in results[name])),
+                    str(len(exports[name])),
+                    _ms(exports[name]),
+                    _ms([c for t in results[name] for c in t.commits]),
+                ]
+                for name in HANG
+            ],
+        )
+    )
+    print()
+    print(
+        table(
+            [
+                "20 rules,",
+                "probes",
+                "probe messages at the receiver",
+                "new group → receiver p50 / p95 / max",
+                "receiver: requests (most held at once)",
+                "delivery log: attempts",
+                "delivered",
+                "timed out",
+                "other failures",
+            ],
+            [
+                [
+                    label[name],
+                    str(len(sent[name])),
+                    (
+                        f"{len(arrived[name])} ({twice} twice)"
+                        if name == ok
+                        else f"{len(arrived[name])} reached, never answered"
+                    ),
+                    " / ".join(
+                        f"{v:.2f}"
+                        for v in (
+                            percentile(list(arrived[name].values()), 50),
+                            percentile(list(arrived[name].values()), 95),
+                            max(arrived[name].values(), default=float("nan")),
+                        )
+                    )
+                    + " s",
+                    f"{sum(done.receivers[name].paths.values())}"
+                    + (f" ({hx.most_held})" if name == hang else ""),
+                    str(done.deliveries[name]["attempts"]),
+                    str(done.deliveries[name]["delivered"]),
+                    str(done.deliveries[name]["timed out"]),
+                    str(done.deliveries[name]["other"]),
+                ]
+                for name in HANG
+            ],
+        )
+    )
+    ratio = median(ratios)
+    p95 = {name: percentile(exports[name], 95) for name in HANG}
+    per_round = ", ".join(
+        f"{percentile(o.exports, 95) * 1000:.0f}/{percentile(h.exports, 95) * 1000:.0f}"
+        for o, h in zip(results[ok], results[hang], strict=True)
+    )
+    store = redact_url(done.urls[hang]) if done.urls[hang] else "sqlite (data dir)"
+    print(
+        f"\nstore {store}; alert interval {args.alert_interval:g} s; {args.rounds} rounds of "
+        f"{args.turn_seconds:g} s turns; {args.connections} connections; "
+        f"{args.per_request} spans a request; probes every {args.probe_every:g} s; "
+        f"still held at the end {done.held_at_end}; load average {load0:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
+    print(
+        f"ingest with a hanging receiver / an answering one: {ratio:.1%} (per round: "
+        f"{', '.join(f'{r:.0%}' for r in ratios)}); target ≥ 95 %: "
+        f"{'met' if ratio >= 0.95 else 'MISSED'}"
+    )
+    print(
+        f"export request sent → 200, p95: answering {p95[ok] * 1000:.0f} ms, hanging "
+        f"{p95[hang] * 1000:.0f} ms (per round, answering/hanging: {per_round} ms)"
+    )
+    hung = done.deliveries[hang]["timed out"]
+    if missing or twice or stray or not hung or not hx.most_held:
+        print(
+            f"ERROR: {missing} probes never arrived, {twice} twice, {stray} at the other "
+            f"receiver; {hung} deliveries timed out, {hx.most_held} connections held"
+        )
         return 1
     return 0
 
