@@ -105,6 +105,45 @@ def test_new_group_regression_and_spike_reach_the_receiver(tmp_path: Path) -> No
         assert len(_events(rx, "/spike")) == 1
 
 
+def test_a_service_spike_counts_every_group_of_that_service_and_no_other(
+    tmp_path: Path,
+) -> None:
+    """``scope: service``: four groups of one instance each make a spike of their service
+    (more than 3), which no group makes on its own; another service's errors count for it
+    alone."""
+    with Receiver().running() as rx, BacklightProcess(tmp_path, args=FAST) as server:
+        p = server.project
+        per = {"kind": "spike", "threshold": 3, "window_minutes": 5}
+        _rule(server, rx.url + "/service", {**per, "scope": "service"})
+        _rule(server, rx.url + "/group", {**per, "scope": "group"})
+        at = time.time() * 1000
+
+        def errors(service: str, types: list[str]) -> None:
+            spans = [
+                exception_span(None, secrets.token_hex(16), at + n, error_type)
+                for n, error_type in enumerate(types)
+            ]
+            _post(server, "/v1/traces", traces(p, spans, service=service))
+
+        # 5 errors in the window, of 5 groups: 2 of api, 3 of billing; no service has more
+        # than 3 (all of them together would)
+        errors("api", ["FirstError", "SecondError"])
+        errors("billing", ["LedgerError", "InvoiceError", "RefundError"])
+        time.sleep(1)  # five evaluations
+        assert rx.at("/service") == []
+        # 2 more groups of api: 4 errors of api, each group still at 1
+        errors("api", ["ThirdError", "FourthError"])
+        [event] = wait_for(lambda: _events(rx, "/service"), "the spike of api")
+        assert event["kind"] == "spike" and event["service"] == "api"
+        assert event["count"] == 4  # api's 4, not billing's 3 with them
+        assert event["title"] == "4 errors in 5 min: service api"
+        assert event["key"].startswith("spike/service:api/")
+        assert rx.at("/service")[0].json["summary"] == "Spike: 4 errors in 5 min: service api"
+        time.sleep(1)  # more evaluations: once per window; no group spiked
+        assert len(rx.at("/service")) == 1
+        assert rx.at("/group") == []
+
+
 def test_a_message_survives_sigkill_between_commit_and_delivery(tmp_path: Path) -> None:
     """The receiver is down when the error is committed; the server is killed with the
     message still in its outbox; after the restart it is delivered, once."""
