@@ -217,12 +217,14 @@ def test_a_storm_of_500_new_groups_sends_one_digest_per_channel(tmp_path: Path) 
         body["channels"].append({"kind": "webhook", "url": rx.url + "/b", "secret": SECRET})
         _api(server, "POST", "/api/v1/alert-rules", body)
         at = time.time() * 1000
-        for chunk in range(5):
-            spans = [
-                exception_span(None, secrets.token_hex(16), at + n, f"Storm{chunk}x{n}Error")
-                for n in range(100)
-            ]
-            _post(server, "/v1/traces", traces(server.project, spans))
+        types = [f"Storm{n}Error" for n in range(500)]
+        spans = [
+            exception_span(None, secrets.token_hex(16), at + n, error_type)
+            for n, error_type in enumerate(types)
+        ]
+        # one request, committed at once: one evaluation sees all 500 (in several requests,
+        # the groups an evaluation after the first finds wait for the cooldown's end, 300 s)
+        _post(server, "/v1/traces", traces(server.project, spans))
         wait_for(lambda: rx.at("/a") and rx.at("/b"), "a digest on each channel")
         time.sleep(2)  # ten more evaluations, all within the cooldown (300 s)
         for path in ("/a", "/b"):
@@ -230,8 +232,19 @@ def test_a_storm_of_500_new_groups_sends_one_digest_per_channel(tmp_path: Path) 
             assert len(got) == 1, (path, len(got))
             assert verify(SECRET, got[0].headers, got[0].body)
             digest = got[0].json
-            assert digest["digest"] is True and len(digest["events"]) >= 100
-            assert {e["kind"] for e in digest["events"]} == {"new_group"}
+            assert digest["digest"] is True and digest["summary"] == "rule new_group: 500 alerts"
+            events = digest["events"]
+            assert {e["kind"] for e in events} == {"new_group"}
+            # every group: the first 100 listed (each once, with every field), the rest
+            # counted in "more"
+            assert len(events) == 100 and digest["more"] == 400
+            assert len({e["group_id"] for e in events}) == 100
+            assert len({e["error_type"] for e in events} & set(types)) == 100
+        log = _api(server, "GET", "/api/v1/alert-deliveries")["deliveries"]
+        assert sorted((d["channel"], d["events"], d["ok"]) for d in log) == [
+            (0, 500, True),
+            (1, 500, True),
+        ]
 
 
 def test_a_hanging_receiver_does_not_delay_ingest(tmp_path: Path) -> None:
