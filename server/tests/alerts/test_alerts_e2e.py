@@ -105,6 +105,45 @@ def test_new_group_regression_and_spike_reach_the_receiver(tmp_path: Path) -> No
         assert len(_events(rx, "/spike")) == 1
 
 
+def test_a_service_spike_counts_every_group_of_that_service_and_no_other(
+    tmp_path: Path,
+) -> None:
+    """``scope: service``: four groups of one instance each make a spike of their service
+    (more than 3), which no group makes on its own; another service's errors count for it
+    alone."""
+    with Receiver().running() as rx, BacklightProcess(tmp_path, args=FAST) as server:
+        p = server.project
+        per = {"kind": "spike", "threshold": 3, "window_minutes": 5}
+        _rule(server, rx.url + "/service", {**per, "scope": "service"})
+        _rule(server, rx.url + "/group", {**per, "scope": "group"})
+        at = time.time() * 1000
+
+        def errors(service: str, types: list[str]) -> None:
+            spans = [
+                exception_span(None, secrets.token_hex(16), at + n, error_type)
+                for n, error_type in enumerate(types)
+            ]
+            _post(server, "/v1/traces", traces(p, spans, service=service))
+
+        # 5 errors in the window, of 5 groups: 2 of api, 3 of billing; no service has more
+        # than 3 (all of them together would)
+        errors("api", ["FirstError", "SecondError"])
+        errors("billing", ["LedgerError", "InvoiceError", "RefundError"])
+        time.sleep(1)  # five evaluations
+        assert rx.at("/service") == []
+        # 2 more groups of api: 4 errors of api, each group still at 1
+        errors("api", ["ThirdError", "FourthError"])
+        [event] = wait_for(lambda: _events(rx, "/service"), "the spike of api")
+        assert event["kind"] == "spike" and event["service"] == "api"
+        assert event["count"] == 4  # api's 4, not billing's 3 with them
+        assert event["title"] == "4 errors in 5 min: service api"
+        assert event["key"].startswith("spike/service:api/")
+        assert rx.at("/service")[0].json["summary"] == "Spike: 4 errors in 5 min: service api"
+        time.sleep(1)  # more evaluations: once per window; no group spiked
+        assert len(rx.at("/service")) == 1
+        assert rx.at("/group") == []
+
+
 def test_a_message_survives_sigkill_between_commit_and_delivery(tmp_path: Path) -> None:
     """The receiver is down when the error is committed; the server is killed with the
     message still in its outbox; after the restart it is delivered, once."""
@@ -178,12 +217,14 @@ def test_a_storm_of_500_new_groups_sends_one_digest_per_channel(tmp_path: Path) 
         body["channels"].append({"kind": "webhook", "url": rx.url + "/b", "secret": SECRET})
         _api(server, "POST", "/api/v1/alert-rules", body)
         at = time.time() * 1000
-        for chunk in range(5):
-            spans = [
-                exception_span(None, secrets.token_hex(16), at + n, f"Storm{chunk}x{n}Error")
-                for n in range(100)
-            ]
-            _post(server, "/v1/traces", traces(server.project, spans))
+        types = [f"Storm{n}Error" for n in range(500)]
+        spans = [
+            exception_span(None, secrets.token_hex(16), at + n, error_type)
+            for n, error_type in enumerate(types)
+        ]
+        # one request, committed at once: one evaluation sees all 500 (in several requests,
+        # the groups an evaluation after the first finds wait for the cooldown's end, 300 s)
+        _post(server, "/v1/traces", traces(server.project, spans))
         wait_for(lambda: rx.at("/a") and rx.at("/b"), "a digest on each channel")
         time.sleep(2)  # ten more evaluations, all within the cooldown (300 s)
         for path in ("/a", "/b"):
@@ -191,8 +232,19 @@ def test_a_storm_of_500_new_groups_sends_one_digest_per_channel(tmp_path: Path) 
             assert len(got) == 1, (path, len(got))
             assert verify(SECRET, got[0].headers, got[0].body)
             digest = got[0].json
-            assert digest["digest"] is True and len(digest["events"]) >= 100
-            assert {e["kind"] for e in digest["events"]} == {"new_group"}
+            assert digest["digest"] is True and digest["summary"] == "rule new_group: 500 alerts"
+            events = digest["events"]
+            assert {e["kind"] for e in events} == {"new_group"}
+            # every group: the first 100 listed (each once, with every field), the rest
+            # counted in "more"
+            assert len(events) == 100 and digest["more"] == 400
+            assert len({e["group_id"] for e in events}) == 100
+            assert len({e["error_type"] for e in events} & set(types)) == 100
+        log = _api(server, "GET", "/api/v1/alert-deliveries")["deliveries"]
+        assert sorted((d["channel"], d["events"], d["ok"]) for d in log) == [
+            (0, 500, True),
+            (1, 500, True),
+        ]
 
 
 def test_a_hanging_receiver_does_not_delay_ingest(tmp_path: Path) -> None:

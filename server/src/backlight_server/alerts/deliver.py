@@ -7,10 +7,10 @@ each when they are at most the rule's ``digest_threshold``, else one digest.
 
 At most once per event and channel: before an attempt its rows are marked ``sending``
 (committed); an answer marks them ``delivered``, ``pending`` (a retry, at 2, 4, 8 … s or
-the receiver's ``Retry-After``) or ``failed`` (after ``MAX_ATTEMPTS``, or an answer that
-retrying cannot change). Rows found still ``sending`` after their attempt's deadline were
-cut off by a crash: whether the receiver got them is unknown, so they are not sent again
-(``failed``, "interrupted").
+the receiver's ``Retry-After``) or ``failed`` (after ``MAX_ATTEMPTS``, the last log entry
+saying it was given up, or an answer that retrying cannot change). Rows found still
+``sending`` after their attempt's deadline were cut off by a crash: whether the receiver
+got them is unknown, so they are not sent again (``failed``, "interrupted").
 """
 
 from __future__ import annotations
@@ -265,6 +265,16 @@ class Deliverer:
         attempt = max(int(r["attempts"]) for r in rows) + 1
         key = rows[0]["key"] if len(rows) == 1 else f"digest:{rows[0]['key']}+{len(rows) - 1}"
         result, entry = await send_one(rule, index, alert, key, attempt, self.client, self.send)
+        if not result.ok and result.retry and attempt >= MAX_ATTEMPTS:
+            # worth another try, but none is left: the log says this one was the last
+            log.warning(
+                "alert %s to channel %d given up after %d attempts: %s",
+                key,
+                index,
+                attempt,
+                result.error,
+            )
+            entry["error"] = f"{result.error} (given up after {attempt} attempts)"
         self._entries.append(entry)
         if result.ok:
             await self._mark(rows, "delivered", attempt, 0.0, "")
@@ -274,7 +284,7 @@ class Deliverer:
                 rows, "pending", attempt, time.time() * 1000 + wait * 1000, result.error
             )
         else:
-            await self._mark(rows, "failed", attempt, 0.0, str(result.error))
+            await self._mark(rows, "failed", attempt, 0.0, str(entry["error"]))
 
     async def _mark(
         self, rows: list[Row], state: str, attempts: int, next_ms: float, error: str
