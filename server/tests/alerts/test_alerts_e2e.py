@@ -260,3 +260,25 @@ def test_a_hanging_receiver_does_not_delay_ingest(tmp_path: Path) -> None:
             if n == 0:
                 wait_for(lambda: rx.at("/hang"), "the receiver to hang")
         assert max(took) < 2.0, took  # a delivery waits up to 10 s; ingest never does
+
+
+def test_a_hanging_receiver_delays_no_other_destination(tmp_path: Path) -> None:
+    """Ten rules post to a receiver that never answers and hold every attempt they can;
+    a rule posting elsewhere still gets its message at once, not after their timeouts."""
+    hanging, answering = Receiver(hang_s=30), Receiver()
+    with hanging.running(), answering.running(), BacklightProcess(tmp_path, args=FAST) as server:
+        for n in range(10):
+            rule = {"service": "checkout"}
+            _rule(server, f"{hanging.url}/hang{n}", {"kind": "new_group"}, filters=rule)
+        _rule(server, answering.url + "/ok", {"kind": "new_group"}, filters={"service": "search"})
+        at = time.time() * 1000
+        span = exception_span(None, secrets.token_hex(16), at, "CheckoutError")
+        _post(server, "/v1/traces", traces(server.project, [span], service="checkout"))
+        wait_for(lambda: len(hanging.got) >= 8, "the hanging receiver to hold eight attempts")
+        held = time.monotonic()
+        span = exception_span(None, secrets.token_hex(16), at + 1, "SearchError")
+        _post(server, "/v1/traces", traces(server.project, [span], service="search"))
+        wait_for(lambda: answering.at("/ok"), "the other destination's message", timeout=30)
+        # an attempt is cut off after 10 s: before that, every held attempt still hangs
+        assert time.monotonic() - held < 8, "the message waited for the hanging receiver"
+        assert [e["error_type"] for e in _events(answering, "/ok")] == ["SearchError"]

@@ -1,9 +1,11 @@
 """The deliverer: due outbox rows → messages, retried with backoff, every attempt logged.
 
-Runs on the alerts thread's own event loop, each message a task of its own (at most
-``CONCURRENCY`` at once, each cut off after ``TIMEOUT_S``), so a hanging receiver delays
-nothing but its own message. Rows of one rule, channel and slot are one send: a message
-each when they are at most the rule's ``digest_threshold``, else one digest.
+Runs on the alerts thread's own event loop, each message a task of its own, each cut off
+after ``TIMEOUT_S``. At most ``PER_DESTINATION`` attempts are under way at once to one
+destination (a URL's scheme, host and port; an SMTP server), and nothing else is shared,
+so a hanging receiver delays the messages to it and nothing else. Rows of one rule,
+channel and slot are one send: a message each when they are at most the rule's
+``digest_threshold``, else one digest.
 
 At most once per event and channel: before an attempt its rows are marked ``sending``
 (committed); an answer marks them ``delivered``, ``pending`` (a retry, at 2, 4, 8 … s or
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,14 +28,15 @@ from typing import Any
 import httpx
 
 from backlight_server.alerts import events
-from backlight_server.alerts.channels.config import SECRET_FIELDS, Channel, mask
+from backlight_server.alerts.channels.config import SECRET_FIELDS, Channel, EmailChannel, mask
 from backlight_server.alerts.channels.send import deliver
 from backlight_server.alerts.message import Alert
 from backlight_server.alerts.rules import Rule, readable_rule
 from backlight_server.store.base import Row, Store
 
 log = logging.getLogger("backlight.alerts")
-CONCURRENCY = 8
+PER_DESTINATION = 8
+MAX_CONNECTIONS = 128  # the alerts thread's HTTP pool: 16 hanging destinations at a time
 TIMEOUT_S = 12.0  # past the channel's own time limit (send.TIMEOUT_S), which fires first
 GRACE_S = 30.0  # past an attempt's timeout: a row still "sending" was cut off
 MAX_ATTEMPTS = 10
@@ -127,6 +131,24 @@ async def send_one(
 Mark = tuple[str, int, float, str]  # state, attempts, next_ms, error
 
 
+def destination(channel: Channel) -> str:
+    """Where a channel's messages go: its URL's scheme, host and port, or its SMTP server."""
+    if isinstance(channel, EmailChannel):
+        return f"smtp://{channel.host.lower()}:{channel.port}"
+    url = getattr(channel, "url", None) or getattr(channel, "webhook_url", None)
+    try:
+        parsed = httpx.URL(str(url or getattr(channel, "events_url", "")))
+        return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+    except httpx.InvalidURL:
+        return channel.kind
+
+
+def retry_at_ms(wait_s: float) -> float:
+    """When a retry is due: ``wait_s`` from now, rounded up to a whole second, so that
+    retries timed out together (a hanging receiver's) are one store write, not one each."""
+    return math.ceil(time.time() + wait_s) * 1000.0
+
+
 class Deliverer:
     """Store writes per tick, not per message: the ``sending`` marks of every group due
     are one write before any is sent; outcomes (``delivered``, a retry, ``failed``) and
@@ -139,7 +161,7 @@ class Deliverer:
 
     def __init__(self, store: Store, client: httpx.AsyncClient, send: Send = deliver) -> None:
         self.store, self.client, self.send = store, client, send
-        self._limit = asyncio.Semaphore(CONCURRENCY)
+        self._limits: dict[str, asyncio.Semaphore] = {}
         self._inflight: set[str] = set()
         self._marks: dict[Mark, list[Row]] = {}
         self._entries: list[Row] = []
@@ -214,8 +236,7 @@ class Deliverer:
 
     async def _group(self, rows: list[Row]) -> None:
         try:
-            async with self._limit:
-                await self._send_group(rows)
+            await self._send_group(rows)
         except Exception:
             log.exception("alert delivery failed")
         finally:
@@ -242,17 +263,11 @@ class Deliverer:
         if len(rows) > rule.digest_threshold:
             await self._attempt(rule, index, rows, Alert(rule.id, rule.name, evs, digest=True))
         else:
-            # a message each, side by side (at most CONCURRENCY at once): the last event of a
-            # slot does not wait for every other one's send and store writes
-            limit = asyncio.Semaphore(CONCURRENCY)
-
-            async def one(row: Row, alert: Alert) -> None:
-                async with limit:
-                    await self._attempt(rule, index, [row], alert)
-
+            # a message each, side by side (at most PER_DESTINATION at once): the last event
+            # of a slot does not wait for every other one's send and store writes
             await asyncio.gather(
                 *(
-                    one(row, Alert(rule.id, rule.name, (event,)))
+                    self._attempt(rule, index, [row], Alert(rule.id, rule.name, (event,)))
                     for row, event in zip(rows, evs, strict=True)
                 )
             )
@@ -264,7 +279,10 @@ class Deliverer:
         """One send of rows already marked ``sending`` (``run_once``)."""
         attempt = max(int(r["attempts"]) for r in rows) + 1
         key = rows[0]["key"] if len(rows) == 1 else f"digest:{rows[0]['key']}+{len(rows) - 1}"
-        result, entry = await send_one(rule, index, alert, key, attempt, self.client, self.send)
+        where = destination(rule.channels[index])
+        limit = self._limits.setdefault(where, asyncio.Semaphore(PER_DESTINATION))
+        async with limit:
+            result, entry = await send_one(rule, index, alert, key, attempt, self.client, self.send)
         if not result.ok and result.retry and attempt >= MAX_ATTEMPTS:
             # worth another try, but none is left: the log says this one was the last
             log.warning(
@@ -280,9 +298,7 @@ class Deliverer:
             await self._mark(rows, "delivered", attempt, 0.0, "")
         elif result.retry and attempt < MAX_ATTEMPTS:
             wait = backoff_s(attempt, result.retry_after_s)
-            await self._mark(
-                rows, "pending", attempt, time.time() * 1000 + wait * 1000, result.error
-            )
+            await self._mark(rows, "pending", attempt, retry_at_ms(wait), result.error)
         else:
             await self._mark(rows, "failed", attempt, 0.0, str(entry["error"]))
 

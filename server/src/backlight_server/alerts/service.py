@@ -20,7 +20,7 @@ import time
 
 import httpx
 
-from backlight_server.alerts.deliver import TIMEOUT_S, Deliverer
+from backlight_server.alerts.deliver import MAX_CONNECTIONS, TIMEOUT_S, Deliverer
 from backlight_server.alerts.evaluate import Evaluator
 from backlight_server.store.base import Store
 
@@ -59,7 +59,7 @@ class AlertService:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
-        limits = httpx.Limits(max_connections=32)
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
         async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
             deliverer = Deliverer(self.store, client)
             while not self._stop.is_set():
