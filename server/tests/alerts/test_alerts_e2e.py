@@ -247,6 +247,43 @@ def test_a_storm_of_500_new_groups_sends_one_digest_per_channel(tmp_path: Path) 
         ]
 
 
+def test_a_storm_spread_over_evaluations_sends_one_digest_per_cooldown(tmp_path: Path) -> None:
+    """500 new groups in five requests, half a second apart (several evaluations): within the
+    cooldown one digest, when it ends one more with every group the first did not hold;
+    none lost, none twice."""
+    cooldown = 8
+    with Receiver().running() as rx, BacklightProcess(tmp_path, args=FAST) as server:
+        body = webhook_rule(rx.url + "/a", {"kind": "new_group"}, cooldown_seconds=cooldown)
+        _api(server, "POST", "/api/v1/alert-rules", body)
+        types = [f"Spread{n}Error" for n in range(500)]
+        for part in range(5):
+            at = time.time() * 1000
+            spans = [
+                exception_span(None, secrets.token_hex(16), at + n, error_type)
+                for n, error_type in enumerate(types[part * 100 : (part + 1) * 100])
+            ]
+            _post(server, "/v1/traces", traces(server.project, spans))
+            time.sleep(0.5)
+        wait_for(lambda: rx.at("/a"), "the first digest")
+        first = time.monotonic()
+        assert len(rx.at("/a")) == 1  # the rest wait for the cooldown's end
+        wait_for(lambda: len(rx.at("/a")) >= 2, "the digest after the cooldown", timeout=40)
+        assert time.monotonic() - first > cooldown - 3  # not before the cooldown ended
+        time.sleep(2)  # ten more evaluations: nothing is left to send
+        got = rx.at("/a")
+        assert len(got) == 2, len(got)
+        digests = [g.json for g in got]
+        assert all(verify(SECRET, g.headers, g.body) for g in got)
+        assert all(d["digest"] for d in digests)
+        listed = [e["error_type"] for d in digests for e in d["events"]]
+        assert len(listed) == len(set(listed)) and set(listed) <= set(types)
+        assert sum(len(d["events"]) + d["more"] for d in digests) == 500
+        log = _api(server, "GET", "/api/v1/alert-deliveries")["deliveries"]
+        assert sorted(d["events"] for d in log if d["ok"]) == sorted(
+            len(d["events"]) + d["more"] for d in digests
+        )
+
+
 def test_a_hanging_receiver_does_not_delay_ingest(tmp_path: Path) -> None:
     rx = Receiver(hang_s=30)
     with rx.running(), BacklightProcess(tmp_path, args=FAST) as server:
