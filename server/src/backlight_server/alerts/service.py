@@ -5,7 +5,8 @@ A daemon thread with its own event loop, started by ``create_app`` (like the ret
 takes (or renews) the store lease ``alerts``; only its holder evaluates and delivers, so
 servers sharing a store do it once. A holder that dies loses the lease after
 ``lease_seconds`` (ten intervals, 2 to 30 s), and another server (or its restart) takes
-over from the cursors and the outbox.
+over from the cursors and the outbox. A server that stops gives the lease up, so another
+takes over at its next tick.
 """
 
 from __future__ import annotations
@@ -84,3 +85,8 @@ class AlertService:
                 await deliverer.flush()  # their outcomes and log entries
             except Exception:
                 log.exception("alerts: the last delivery outcomes could not be written")
+        if self._held_until:  # another server takes over at its next tick, not at expiry
+            try:
+                self.store.lease("alerts", self.holder, 0)
+            except Exception:  # a store closing under us: the lease runs out by itself
+                log.debug("alerts: the lease could not be given up", exc_info=True)
