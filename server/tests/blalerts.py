@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from backlight_server.alerts.rules import Rule
+from backlight_server.store.base import Store
 from backlight_server.testing import free_port
 
 SECRET = "s3cret-signing-key-for-tests"
@@ -98,6 +100,16 @@ def webhook_rule(url: str, trigger: dict[str, Any], **extra: Any) -> dict[str, A
         "channels": [{"kind": "webhook", "url": url, "secret": SECRET}],
         **extra,
     }
+
+
+def save_webhook_rule(store: Store, url: str, rule_id: str = "r1") -> Rule:
+    """A ``new_group`` rule with one webhook channel, saved straight into ``store``."""
+    project = store.default_project()
+    hook: dict[str, Any] = {"kind": "webhook", "url": url, "secret": "s" * 16}
+    body = {"name": "r", "trigger": {"kind": "new_group"}, "channels": [hook]}
+    rule = Rule.model_validate({**body, "id": rule_id, "project_id": project})
+    store.save_alert_rule(rule_id, project, rule.model_dump_json())
+    return rule
 
 
 def _attrs(values: dict[str, str]) -> list[dict[str, Any]]:

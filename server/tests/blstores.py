@@ -7,9 +7,12 @@ suite then runs against it too.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +83,22 @@ class StandInStore(ClickhouseStore):
 
 def hex_id(n: int) -> str:
     return secrets.token_hex(n)
+
+
+def env_kind() -> str:
+    """The store a test of one store runs on: chdb with ``BACKLIGHT_TEST_STORE=chdb``."""
+    return "chdb" if os.environ.get("BACKLIGHT_TEST_STORE") == "chdb" else "sqlite"
+
+
+@contextmanager
+def opened_store(kind: str, folder: Path) -> Iterator[Store]:
+    """A store of ``kind`` in ``folder``, open until the block ends."""
+    store = make(kind, folder)
+    store.open()
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def now_ms() -> float:

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from blalerts import Receiver
-from blstores import make
+from blalerts import Receiver, save_webhook_rule
+from blstores import env_kind, opened_store
 
 from backlight_server.alerts.deliver import MAX_ATTEMPTS, MAX_BACKOFF_S, Deliverer, backoff_s
 from backlight_server.alerts.events import dumps
 from backlight_server.alerts.message import Event
-from backlight_server.alerts.rules import Rule
 from backlight_server.store.base import OutboxRow, Row, Store
 
 KEY = "r1/0/new_group/7"
@@ -34,22 +31,14 @@ HOUR_MS = 3_600_000.0
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    kind = "chdb" if os.environ.get("BACKLIGHT_TEST_STORE") == "chdb" else "sqlite"
-    opened = make(kind, tmp_path)
-    opened.open()
-    try:
+    with opened_store(env_kind(), tmp_path) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def _enqueue(store: Store, url: str) -> None:
     """A webhook rule and one outbox row of it, due now."""
     project = store.default_project()
-    hook: dict[str, Any] = {"kind": "webhook", "url": url, "secret": "s" * 16}
-    body = {"name": "r", "trigger": {"kind": "new_group"}, "channels": [hook]}
-    rule = Rule.model_validate({**body, "id": "r1", "project_id": project})
-    store.save_alert_rule("r1", project, rule.model_dump_json())
+    save_webhook_rule(store, url)
     event = Event("new_group", "new_group/7", project, "ValueError: boom", group_id=7)
     row = OutboxRow(KEY, "r1", project, 0, time.time() * 1000, dumps(event))
     assert store.enqueue_alerts([row], project, store.alert_cursors()[project]) == 1

@@ -13,8 +13,8 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from blalerts import Receiver
-from blstores import make
+from blalerts import Receiver, save_webhook_rule
+from blstores import opened_store
 
 from backlight_server.alerts.deliver import Deliverer
 from backlight_server.alerts.events import dumps
@@ -44,21 +44,12 @@ class Counting:
 
 @pytest.fixture(params=["sqlite", "chdb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = make(request.param, tmp_path)
-    opened.open()
-    try:
+    with opened_store(request.param, tmp_path) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def _rule(store: Store, url: str) -> Rule:
-    project = store.default_project()
-    hook: dict[str, Any] = {"kind": "webhook", "url": url, "secret": "s" * 16}
-    body = {"name": "r", "trigger": {"kind": "new_group"}, "channels": [hook]}
-    rule = Rule.model_validate({**body, "id": "r1", "project_id": project})
-    store.save_alert_rule("r1", project, rule.model_dump_json())
-    return rule
+    return save_webhook_rule(store, url)
 
 
 async def test_four_messages_take_three_writes(store: Store) -> None:

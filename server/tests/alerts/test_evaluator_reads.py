@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from blstores import error, make
+from blstores import error, opened_store
 
 from backlight_server.alerts import evaluate
 from backlight_server.alerts.evaluate import Evaluator
@@ -49,12 +49,8 @@ class Counting:
 
 @pytest.fixture(params=["sqlite", "chdb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = make(request.param, tmp_path)
-    opened.open()
-    try:
+    with opened_store(request.param, tmp_path) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def _save(store: Store, rule_id: str, body: dict[str, Any]) -> Rule:

@@ -5,7 +5,6 @@ the test's hands."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from blstores import error, log, make, session
+from blstores import env_kind, error, log, opened_store, session
 
 from backlight_server.alerts import events
 from backlight_server.alerts.channels import pagerduty
@@ -31,13 +30,8 @@ PD = {"kind": "pagerduty", "routing_key": "k" * 32, "events_url": "http://127.0.
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    kind = "chdb" if os.environ.get("BACKLIGHT_TEST_STORE") == "chdb" else "sqlite"
-    opened = make(kind, tmp_path)
-    opened.open()
-    try:
+    with opened_store(env_kind(), tmp_path) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def _save(store: Store, rule_id: str, body: dict[str, Any]) -> Rule:
