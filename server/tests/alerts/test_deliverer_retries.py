@@ -133,3 +133,15 @@ async def test_a_retry_honours_retry_after_at_most_an_hour(store: Store) -> None
     ]
     # the doubling is capped too, past the attempts a row gets
     assert backoff_s(MAX_ATTEMPTS + 5, None) == MAX_BACKOFF_S == 3600.0
+
+
+async def test_a_url_httpx_cannot_read_is_an_attempt_logged_and_retried(store: Store) -> None:
+    """The channel's URL passed the rule's checks but httpx cannot read its host (an IDNA
+    error): the attempt fails like any other, logged and due again, never left 'sending'."""
+    _enqueue(store, "https://xn--/services/T0/B0/x")
+    async with httpx.AsyncClient() as client:
+        deliverer = Deliverer(store, client)
+        span = await _attempt(deliverer, time.time() * 1000)
+        await _retry_due(deliverer, store, 1, span, 2.0)
+    [entry] = store.alert_deliveries("r1", 10, 0)["deliveries"]
+    assert (entry["attempt"], entry["ok"]) == (1, False)

@@ -62,18 +62,22 @@ def test_milliseconds_from_nanoseconds_are_exact_for_whole_ms_on_every_path() ->
     whole = list(range(1_796_207_276_000, 1_796_207_277_000))
     assert sum((m * 1_000_000) / 1e6 != m for m in whole) > 100  # the naive way fails
     assert all(derive.ms(m * 1_000_000) == m for m in whole)
-    odd: list[object] = [-1_500_000, 1_796_207_276_000_123_456, 7, 2.5e12, "x", None, math.inf]
+    odd: list[object] = [-1_500_000, -1, -1_000_001, 1_796_207_276_000_123_456, 7, 2.5e12]
+    odd += ["x", None, math.inf, 10**400]
     assert [derive.ms(v) for v in odd] == [
         -1.5,
+        -1e-6,
+        -1.000001,
         1_796_207_276_000.1235,
         7e-6,
         2.5e6,
         None,
         None,
         None,
+        None,
     ]
     conn = sqlite3.connect(":memory:")
-    for v in [m * 1_000_000 for m in whole[:300]] + odd[:4]:
+    for v in [m * 1_000_000 for m in whole[:300]] + odd[:6] + [-(2**63), 2**63 - 1]:
         (got,) = conn.execute(f"SELECT {serverseen._ms('?1')}", (v,)).fetchone()
         assert got == derive.ms(v), v
 

@@ -139,7 +139,7 @@ def destination(channel: Channel) -> str:
     try:
         parsed = httpx.URL(str(url or getattr(channel, "events_url", "")))
         return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
-    except httpx.InvalidURL:
+    except Exception:  # not a URL httpx reads (an IDNA error, say): the send will say so
         return channel.kind
 
 

@@ -17,6 +17,7 @@ from backlight_server.pipeline import ansi, linkage, stack
 from backlight_server.pipeline.fingerprint import fingerprint
 from backlight_server.pipeline.model import ErrorRecord, LogRecord, SpanRecord, TelemetryBatch
 from backlight_server.pipeline.redact import KEPT, has_map, redact_attributes
+from backlight_server.query.derive import int_ms
 
 MAX_STRING = 8192
 MAX_BODY = 65536
@@ -258,7 +259,7 @@ def convert_traces(
                         )
                         if ev.name == "exception":
                             ev_ns = ev.time_unix_nano
-                            ts_ms = (ev_ns if lo <= ev_ns <= hi else span.end_time_unix_nano) / 1e6
+                            ts_ms = int_ms(ev_ns if lo <= ev_ns <= hi else span.end_time_unix_nano)
                             out.batch.errors.append(
                                 _exception_error(
                                     ev_attrs,
@@ -351,7 +352,7 @@ def convert_logs(
                         _exception_error(
                             attrs,
                             project,
-                            ts_ns / 1e6,
+                            int_ms(ts_ns),
                             "log",
                             res,
                             linkage.Link(link.session_id, request_id),

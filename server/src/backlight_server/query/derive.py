@@ -21,6 +21,14 @@ def number(value: object) -> float | None:
     return result if math.isfinite(result) else None
 
 
+def int_ms(ns: int) -> float:
+    """Integer nanoseconds as milliseconds: whole milliseconds, then the rest (see ``ms``);
+    a negative number as its opposite, as SQL's division toward zero gives it."""
+    if ns < 0:
+        return -int_ms(-ns)
+    return ns // 1_000_000 + (ns % 1_000_000) / 1e6
+
+
 def ms(ns: object) -> float | None:
     """Nanoseconds as milliseconds; None for a stored value that is not a finite number.
 
@@ -29,7 +37,10 @@ def ms(ns: object) -> float | None:
     miss by one unit in the last place, which a link's ``t=`` or an equality would show.
     The SQL of the stores that derives milliseconds uses the same split."""
     if type(ns) is int:
-        return ns // 1_000_000 + (ns % 1_000_000) / 1e6
+        try:
+            return int_ms(ns)
+        except OverflowError:  # past any float: not a time
+            return None
     n = number(ns)
     return None if n is None else n / 1e6
 

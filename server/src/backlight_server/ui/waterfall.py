@@ -142,13 +142,16 @@ def bars(
     logs_of, errors_of = _by_span(logs), _by_span(errors)
     for depth, s in flat:
         errs = errors_of.get(s.get("span_id") or "", [])
+        begin, finish = ms(s["start_ns"]), ms(s["end_ns"])
+        if begin is None and finish is None:
+            continue  # no time stored: no bar, rather than one that squashes the others
         items.append(
             (
                 s["name"],
                 s["service"],
                 depth,
-                ms(s["start_ns"]) or 0.0,
-                ms(s["end_ns"]) or 0.0,
+                begin if begin is not None else finish or 0.0,
+                finish if finish is not None else begin or 0.0,
                 s.get("status_code") == 2 or bool(errs),
                 s,
             )
