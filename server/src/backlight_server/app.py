@@ -38,7 +38,7 @@ from backlight_server.ops.metrics import Metrics
 from backlight_server.settings import Settings
 from backlight_server.sourcemaps import highlight as highlight_uploads
 from backlight_server.state import AppState
-from backlight_server.store.base import Store
+from backlight_server.store.base import NOT_OPEN, Store
 from backlight_server.store.factory import make_store
 from backlight_server.store.sqlite.datadir import read_or_create_secret
 from backlight_server.store.sqlite.health import unavailable
@@ -85,8 +85,11 @@ class Purger:
     """Deletes data older than the retention period, hourly, on a daemon thread: on one
     server of those sharing the store (the holder of the ``retention`` lease)."""
 
-    def __init__(self, store: Store, days: int, artifact_days: int = 0) -> None:
+    def __init__(
+        self, store: Store, days: int, artifact_days: int = 0, first_delay_s: float = 60.0
+    ) -> None:
         self._store, self._days, self._artifact_days = store, days, artifact_days
+        self._first_delay = first_delay_s
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backlight-purge", daemon=True)
@@ -99,7 +102,7 @@ class Purger:
         self._stop.set()
 
     def _run(self) -> None:
-        delay = 60.0
+        delay = self._first_delay
         while not self._stop.wait(delay):
             delay = PURGE_INTERVAL_S
             try:
@@ -112,6 +115,8 @@ class Purger:
                     cutoff = time.time() * 1000 - self._artifact_days * 86_400_000
                     log.info("removed %d source-map files", self._store.purge_artifacts(cutoff))
             except Exception:
+                if self._store.health().reason == NOT_OPEN:
+                    return  # closed without a shutdown (tests that build the app alone)
                 log.exception("retention purge failed")
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from pathlib import Path
+from typing import cast
 
+import blstores
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from backlight_server.app import Purger
 from backlight_server.pipeline.model import LogRecord, SpanRecord, TelemetryBatch
+from backlight_server.store.base import Health, Store
 from bltest import AUTH, batch, network_entry, request_id, session_id
 
 DAY_MS = 86_400_000
@@ -88,3 +95,45 @@ async def test_purge_before_cutoff(app: FastAPI, client: httpx.AsyncClient, proj
     groups = (await get("/api/v1/error-groups")).json()["groups"]
     assert [g for g in groups if g["type"] == "Old"] == []
     assert (await get(f"/api/v1/logs?q=log+{old_rid}")).json()["logs"] == []
+
+
+def test_the_purge_thread_ends_quietly_when_its_store_was_closed_without_a_shutdown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app built without its lifespan (tests do) closes the store under the purge thread:
+    the thread ends, and logs no failure, instead of failing every hour."""
+    with blstores.opened_store(blstores.env_kind(), tmp_path) as store:
+        pass  # closed now
+    purger = Purger(store, days=1, first_delay_s=0.01)
+    with caplog.at_level(logging.ERROR, logger="backlight"):
+        purger.start()
+        purger._thread.join(timeout=10)
+        assert not purger._thread.is_alive()
+    assert [r for r in caplog.records if r.name == "backlight"] == []
+
+
+def test_the_purge_thread_logs_a_failure_of_an_open_store(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The control: a purge that fails on an open store is logged, and the thread goes on."""
+
+    class Failing:
+        def __init__(self, store: Store) -> None:
+            self.store = store
+
+        def lease(self, *_: object) -> bool:
+            raise RuntimeError("disk gone")
+
+        def health(self) -> Health:
+            return self.store.health()
+
+    with blstores.opened_store(blstores.env_kind(), tmp_path) as store:
+        purger = Purger(cast(Store, Failing(store)), days=1, first_delay_s=0.01)
+        with caplog.at_level(logging.ERROR, logger="backlight"):
+            purger.start()
+            deadline = time.monotonic() + 10
+            while not caplog.records and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert purger._thread.is_alive()
+            purger.stop()
+        assert any("retention purge failed" in r.getMessage() for r in caplog.records)

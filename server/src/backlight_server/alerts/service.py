@@ -23,7 +23,7 @@ import httpx
 
 from backlight_server.alerts.deliver import MAX_CONNECTIONS, TIMEOUT_S, Deliverer
 from backlight_server.alerts.evaluate import Evaluator
-from backlight_server.store.base import Store
+from backlight_server.store.base import NOT_OPEN, Store
 
 log = logging.getLogger("backlight.alerts")
 
@@ -65,7 +65,7 @@ class AlertService:
             deliverer = Deliverer(self.store, client)
             while not self._stop.is_set():
                 started = time.monotonic()
-                if self.store.health().reason == "store is not open":
+                if self.store.health().reason == NOT_OPEN:
                     break  # closed without a shutdown (tests that build the app alone)
                 try:
                     if await asyncio.to_thread(self._leader):

@@ -89,6 +89,9 @@ class FetchConfig:
     updated_ms: float = 0.0
 
 
+NOT_OPEN = "store is not open"  # the health reason (and assertion) of a closed store
+
+
 @dataclass(frozen=True, slots=True)
 class Health:
     """Whether the store can write: one snapshot, replaced whole, read without a lock."""

@@ -18,7 +18,15 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
+from backlight_server.store.base import (
+    NOT_OPEN,
+    Artifact,
+    FetchConfig,
+    Health,
+    LogCounts,
+    OutboxRow,
+    Row,
+)
 from backlight_server.store.clickhouse import (
     alerts,
     artifacts,
@@ -118,12 +126,12 @@ class ClickhouseStore:
 
     @property
     def tx(self) -> Transport:
-        assert self._tx is not None, "store is not open"
+        assert self._tx is not None, NOT_OPEN
         return self._tx
 
     @property
     def writer(self) -> Writer:
-        assert self._writer is not None, "store is not open"
+        assert self._writer is not None, NOT_OPEN
         return self._writer
 
     def observe_writes(self, seconds: Callable[[float], None]) -> None:
@@ -156,7 +164,7 @@ class ClickhouseStore:
     def health(self) -> Health:
         writer = self._writer
         if writer is None:
-            return Health(False, "store is not open")
+            return Health(False, NOT_OPEN)
         if not writer.alive():
             return Health(False, "the writer thread stopped")
         return writer.health

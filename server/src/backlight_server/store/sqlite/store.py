@@ -21,7 +21,15 @@ from backlight_server.pipeline.model import (
     TelemetryBatch,
     TrackRecord,
 )
-from backlight_server.store.base import Artifact, FetchConfig, Health, LogCounts, OutboxRow, Row
+from backlight_server.store.base import (
+    NOT_OPEN,
+    Artifact,
+    FetchConfig,
+    Health,
+    LogCounts,
+    OutboxRow,
+    Row,
+)
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery, TraceQuery
 from backlight_server.store.sqlite import (
     alerts,
@@ -104,7 +112,7 @@ class SqliteStore:
 
     @property
     def writer(self) -> Writer:
-        assert self._writer is not None, "store is not open"
+        assert self._writer is not None, NOT_OPEN
         return self._writer
 
     def observe_writes(self, seconds: Callable[[float], None]) -> None:
@@ -137,7 +145,7 @@ class SqliteStore:
         """Whether writes succeed (the last write or probe). Cheap: no I/O, no lock."""
         writer = self._writer
         if writer is None:
-            return Health(False, "store is not open")
+            return Health(False, NOT_OPEN)
         if not writer.alive():
             return Health(False, "the writer thread stopped")
         return writer.health
