@@ -28,7 +28,13 @@ from typing import Any
 import httpx
 
 from backlight_server.alerts import events
-from backlight_server.alerts.channels.config import SECRET_FIELDS, Channel, EmailChannel, mask
+from backlight_server.alerts.channels.config import (
+    SECRET_FIELDS,
+    Channel,
+    EmailChannel,
+    mask,
+    post_url,
+)
 from backlight_server.alerts.channels.send import deliver
 from backlight_server.alerts.message import Alert
 from backlight_server.alerts.rules import Rule, readable_rule
@@ -135,9 +141,8 @@ def destination(channel: Channel) -> str:
     """Where a channel's messages go: its URL's scheme, host and port, or its SMTP server."""
     if isinstance(channel, EmailChannel):
         return f"smtp://{channel.host.lower()}:{channel.port}"
-    url = getattr(channel, "url", None) or getattr(channel, "webhook_url", None)
     try:
-        parsed = httpx.URL(str(url or getattr(channel, "events_url", "")))
+        parsed = httpx.URL(post_url(channel) or "")
         return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
     except Exception:  # not a URL httpx reads (an IDNA error, say): the send will say so
         return channel.kind
@@ -283,16 +288,6 @@ class Deliverer:
         limit = self._limits.setdefault(where, asyncio.Semaphore(PER_DESTINATION))
         async with limit:
             result, entry = await send_one(rule, index, alert, key, attempt, self.client, self.send)
-        if not result.ok and result.retry and attempt >= MAX_ATTEMPTS:
-            # worth another try, but none is left: the log says this one was the last
-            log.warning(
-                "alert %s to channel %d given up after %d attempts: %s",
-                key,
-                index,
-                attempt,
-                result.error,
-            )
-            entry["error"] = f"{result.error} (given up after {attempt} attempts)"
         self._entries.append(entry)
         if result.ok:
             await self._mark(rows, "delivered", attempt, 0.0, "")
@@ -300,6 +295,15 @@ class Deliverer:
             wait = backoff_s(attempt, result.retry_after_s)
             await self._mark(rows, "pending", attempt, retry_at_ms(wait), result.error)
         else:
+            if result.retry:  # worth another try, but none is left: the log says so
+                log.warning(
+                    "alert %s to channel %d given up after %d attempts: %s",
+                    key,
+                    index,
+                    attempt,
+                    result.error,
+                )
+                entry["error"] = f"{result.error} (given up after {attempt} attempts)"
             await self._mark(rows, "failed", attempt, 0.0, str(entry["error"]))
 
     async def _mark(

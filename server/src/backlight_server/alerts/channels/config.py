@@ -82,6 +82,26 @@ SECRET_FIELDS = {
 }
 
 
+def post_url(channel: Channel) -> str | None:
+    """The URL a channel's messages are posted to (``None`` for email, which speaks SMTP)."""
+    match channel:
+        case WebhookChannel():
+            return channel.url
+        case SlackChannel() | DiscordChannel() | TeamsChannel():
+            return channel.webhook_url
+        case PagerDutyChannel():
+            return channel.events_url
+        case EmailChannel():
+            return None
+
+
+def secrets_of(channel: Channel) -> list[str]:
+    """The channel's secret settings and the URL it posts to (which may carry a token)."""
+    found = [str(getattr(channel, name)) for name in SECRET_FIELDS[channel.kind]]
+    url = post_url(channel)
+    return [*found, url] if url else found
+
+
 def mask(value: str) -> str:
     """A secret as it may be shown: its last four characters at most."""
     if not value:

@@ -35,6 +35,7 @@ from backlight_server.alerts.channels.config import (
     SlackChannel,
     TeamsChannel,
     WebhookChannel,
+    secrets_of,
 )
 from backlight_server.alerts.channels.fmt import one_line
 from backlight_server.alerts.message import Alert
@@ -58,16 +59,7 @@ class Delivery:
 
 def _secrets(channel: Channel) -> list[str]:
     """Every string whose appearance in an error text must be hidden."""
-    found: list[str] = []
-    match channel:
-        case WebhookChannel():
-            found = [channel.secret, channel.url]
-        case SlackChannel() | DiscordChannel() | TeamsChannel():
-            found = [channel.webhook_url]
-        case PagerDutyChannel():
-            found = [channel.routing_key, channel.events_url]
-        case EmailChannel():
-            found = [channel.password]
+    found = secrets_of(channel)
     urls = [s for s in found if s.startswith(("http://", "https://"))]
     for url in urls:  # its path and query alone are secret too (the token is there)
         parsed = httpx.URL(url)
