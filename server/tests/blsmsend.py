@@ -50,7 +50,7 @@ def throw_and_ingest(server: BacklightProcess, app: blsmapp.App, version: str, u
         "stack": frames,
         "raw_stack": raw,
     }
-    r = httpx.post(f"{server.url}/ingest/v1/session", json=session)
+    r = httpx.post(f"{server.url}/ingest/v1/session", json=session, timeout=30)
     assert r.status_code == 200, r.text
     batch = {
         "v": 1,
@@ -59,7 +59,7 @@ def throw_and_ingest(server: BacklightProcess, app: blsmapp.App, version: str, u
         "seq": 0,
         "errors": [error],
     }
-    r = httpx.post(f"{server.url}/ingest/v1/batch", json=batch)
+    r = httpx.post(f"{server.url}/ingest/v1/batch", json=batch, timeout=30)
     assert r.status_code == 200, r.text
     return message
 
@@ -83,7 +83,9 @@ def assert_original_api(server: BacklightProcess, gid: int, url: str) -> None:
 
 def assert_original_page(server: BacklightProcess, gid: int, url: str) -> None:
     # follows the redirect of a group merged by the maps (docs/sourcemaps.md, "Grouping")
-    page = httpx.get(f"{server.url}/errors/{gid}", headers=auth(server), follow_redirects=True)
+    page = httpx.get(
+        f"{server.url}/errors/{gid}", headers=auth(server), follow_redirects=True, timeout=30
+    )
     assert page.status_code == 200
     text = html.unescape(page.text)
     line = blsmapp.line_of(blsmapp.FORMAT_TS, "throw new Error")

@@ -51,6 +51,16 @@ def test_every_backend_record_links_to_its_request(demo: Demo) -> None:
 
 
 def _scenario(demo: Demo) -> None:
+    last: list[Any] = []
+
+    def complete() -> Any:
+        data = demo.api(f"/api/v1/sessions/{sid}")
+        last[:] = [data]
+        by_path = {urlsplit(n["url"]).path: n for n in data["network"]}
+        jobs = by_path.get("/api/jobs", {}).get("backend", {})
+        ready = len(data["network"]) >= 7 and data["errors"] and jobs.get("errors")
+        return data if ready else None
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
@@ -62,33 +72,22 @@ def _scenario(demo: Demo) -> None:
         for button in BUTTONS:
             page.click(f"#{button}")
             page.wait_for_timeout(300)
-        page.wait_for_timeout(1500)
-        page.close()
-        browser.close()
+        try:  # the page stays open (its SDK uploading every 2 s) until the server has it all
+            data = wait_for(complete, "the session's network requests and backend errors", 60)
+        except AssertionError:
+            summary = (
+                [(n["url"], n["status"], n["request_id"], n["backend"]) for n in last[0]["network"]]
+                if last
+                else None
+            )
+            raise AssertionError(
+                f"incomplete session: {summary}; errors {last[0]['errors'] if last else None}"
+            ) from None
+        finally:
+            page.close()
+            browser.close()
     assert len(page_errors) == 1  # the coupon button's deliberate TypeError
     assert "reading 'code'" in page_errors[0]
-
-    last: list[Any] = []
-
-    def complete() -> Any:
-        data = demo.api(f"/api/v1/sessions/{sid}")
-        last[:] = [data]
-        by_path = {urlsplit(n["url"]).path: n for n in data["network"]}
-        jobs = by_path.get("/api/jobs", {}).get("backend", {})
-        ready = len(data["network"]) >= 7 and data["errors"] and jobs.get("errors")
-        return data if ready else None
-
-    try:
-        data = wait_for(complete, "the session's network requests and backend errors", 60)
-    except AssertionError:
-        summary = (
-            [(n["url"], n["status"], n["request_id"], n["backend"]) for n in last[0]["network"]]
-            if last
-            else None
-        )
-        raise AssertionError(
-            f"incomplete session: {summary}; errors {last[0]['errors'] if last else None}"
-        ) from None
     rows = {n["request_id"]: n for n in data["network"] if n["request_id"]}
     path_of = {rid: urlsplit(n["url"]).path for rid, n in rows.items()}
 

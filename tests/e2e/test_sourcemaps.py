@@ -254,6 +254,7 @@ def _upload_key(server: BacklightProcess) -> str:
     r = httpx.post(
         f"{server.url}/api/v1/projects/{server.project}/upload-keys",
         headers={"Authorization": f"Bearer {server.token}"},
+        timeout=30,
     )
     assert r.status_code == 201, r.text
     key: str = r.json()["key"]

@@ -713,7 +713,8 @@ def _seen_by_server(server: BacklightProcess) -> SeenByServer:
     a request without ``x-highlight-request``: a form POST that raised (its browser never
     rendered its answer, a redirect) and the page it redirected to, which the browser SDK
     recorded from its ``Server-Timing`` (the same request id: one row)."""
-    sid, t0, fetch = session_id(), time.time() * 1000 - 120_000, request_id()
+    # whole ms: the spans' ns below are then exact, and their times read back exact
+    sid, t0, fetch = session_id(), time.time_ns() // 1_000_000 - 120_000, request_id()
     _start(server, sid, t0, UA)
     web = _otel(server, "web")
     try:

@@ -112,3 +112,18 @@ def test_the_time_filter_renders_utc_and_escapes_nothing_it_should_not() -> None
         ' title="2025-12-01 10:00:00.123 UTC">2025-12-01 10:00:00.123 UTC</time>'
     )
     assert "data-precise" not in fmt_time(1_764_583_200_123)
+
+
+@pytest.mark.parametrize("value", [1_764_583_200_999.6, 1_764_583_200_999.0001, 59_999.9])
+def test_a_fractional_millisecond_is_cut_once_for_the_text_and_both_attributes(
+    value: float,
+) -> None:
+    """The text, ``datetime`` and ``data-ms`` of one time agree: a value just under a whole
+    second shows that second everywhere (as a JS ``Date`` of it does), not the next one in
+    ``data-ms`` alone."""
+    html = str(fmt_time(value, precise=True))
+    ms = int(re.findall(r'data-ms="(\d+)"', html)[0])
+    assert ms == int(value)
+    shown = datetime.fromtimestamp(ms / 1000, UTC)
+    assert f'datetime="{shown.strftime("%Y-%m-%dT%H:%M:%S")}.999Z"' in html
+    assert f">{shown.strftime('%Y-%m-%d %H:%M:%S')}.999 UTC<" in html

@@ -26,7 +26,7 @@ from backlight_server.api.routes import router as api_router
 from backlight_server.api.sourcemap_fetch import router as sourcemap_fetch_router
 from backlight_server.api.sourcemaps import router as sourcemaps_router
 from backlight_server.api.traces import router as traces_router
-from backlight_server.errors import ClientError
+from backlight_server.errors import ClientError, StorageUnavailable
 from backlight_server.guard import ErrorGuard
 from backlight_server.ingest import browser, otlp_http
 from backlight_server.ingest.cors import IngestCORS
@@ -114,6 +114,8 @@ class Purger:
                 if self._artifact_days > 0:  # source maps: by their release's newest upload
                     cutoff = time.time() * 1000 - self._artifact_days * 86_400_000
                     log.info("removed %d source-map files", self._store.purge_artifacts(cutoff))
+            except StorageUnavailable as exc:  # disk full, say: tried again in an hour
+                log.warning("retention purge skipped, the store cannot write: %s", exc.reason)
             except Exception:
                 if self._store.health().reason == NOT_OPEN:
                     return  # closed without a shutdown (tests that build the app alone)

@@ -25,8 +25,10 @@ from blalerts import SECRET, Receiver, exception_span, traces, verify, webhook_r
 from blclickhouse import ClickhouseStandIn
 from fastapi import FastAPI
 
+from backlight_server.alerts.service import AlertService
 from backlight_server.app import create_app
 from backlight_server.settings import Settings
+from backlight_server.store.base import Store
 from backlight_server.testing import wait_for
 from bltest import AUTH, TOKEN
 
@@ -115,10 +117,22 @@ async def _until(probe: Callable[[], Any], what: str) -> Any:
     return await asyncio.to_thread(wait_for, probe, what)
 
 
+class LongLease(AlertService):
+    """A 10 s lease instead of 2 s: a tick that stalls on a loaded box (a ClickHouse lease
+    call alone takes 0.5 s) must not hand the lease over mid-test, which would be right but
+    would make "one instance evaluated all" untrue. The takeover below does not wait for
+    expiry: a stopping instance gives its lease up."""
+
+    def __init__(self, store: Store, base_url: str, interval_s: float) -> None:
+        super().__init__(store, base_url, interval_s)
+        self.lease_seconds = 10.0
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "chdb", "clickhouse-http"])
 async def test_two_instances_send_each_alert_once_and_the_other_takes_over(
-    kind: str, tmp_path: Path
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("backlight_server.app.AlertService", LongLease)
     with Receiver().running() as rx, shared_store(kind, tmp_path / "store") as store:
         async with (
             instance(store, tmp_path / "a", 0) as first,

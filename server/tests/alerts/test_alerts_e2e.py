@@ -298,7 +298,7 @@ def test_a_hanging_receiver_does_not_delay_ingest(tmp_path: Path) -> None:
             took.append(time.perf_counter() - started)
             if n == 0:
                 wait_for(lambda: rx.at("/hang"), "the receiver to hang")
-        assert max(took) < 2.0, took  # a delivery waits up to 10 s; ingest never does
+        assert max(took) < 5.0, took  # a delivery waits up to 10 s; ingest never does
 
 
 def test_a_hanging_receiver_delays_no_other_destination(tmp_path: Path) -> None:

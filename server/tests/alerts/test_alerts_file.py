@@ -100,7 +100,9 @@ def test_file_rules_sync_at_start_are_read_only_and_use_env_secrets(tmp_path: Pa
             # the rule fires; the body is signed with the secret from the environment
             at = time.time() * 1000
             span = exception_span(None, secrets.token_hex(16), at, "KeyError", "sku")
-            r = httpx.post(server.url + "/v1/traces", json=traces(server.project, [span]))
+            r = httpx.post(
+                server.url + "/v1/traces", json=traces(server.project, [span]), timeout=30
+            )
             assert r.status_code == 200
             got = wait_for(
                 lambda: [g for g in rx.at("/file") if g.json["events"][0]["kind"] == "new_group"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,9 +103,13 @@ async def test_retries_wait_2_4_8_s_and_give_up_after_max_attempts(
     ]
     assert [d["error"] for d in log[1:]] == ["HTTP 503"] * (MAX_ATTEMPTS - 1)
     assert log[0]["error"] == f"HTTP 503 (given up after {MAX_ATTEMPTS} attempts)"
-    # the alerts logger's only: caplog also holds other threads' records (another test's
-    # app whose retention thread outlived its store, say)
-    said = [r.getMessage() for r in caplog.records if r.name == "backlight.alerts"]
+    # this thread's alerts records only: caplog also holds other threads' (another test's
+    # app whose retention or alerts thread outlived its store, say)
+    said = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "backlight.alerts" and r.thread == threading.get_ident()
+    ]
     assert said == [f"alert {KEY} to channel 0 given up after {MAX_ATTEMPTS} attempts: HTTP 503"]
 
 

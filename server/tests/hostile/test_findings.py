@@ -420,6 +420,7 @@ def test_span_parent_cycles_and_deep_chains_render(server: BacklightProcess) -> 
         server.url + "/v1/traces",
         content=req.SerializeToString(),
         headers={"content-type": "application/x-protobuf"},
+        timeout=60,
     )
     assert r.status_code == 200
     for path in (

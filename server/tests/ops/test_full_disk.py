@@ -93,7 +93,10 @@ def _assert_storage_503(r: httpx.Response) -> None:
 def test_full_disk_answers_503_then_recovers(tmp_path: Path) -> None:
     grpc_port = free_port()
     with tmpfs(tmp_path / "mnt", size="24m") as mnt:
-        server = BacklightProcess(mnt / "data", args=["--otlp-grpc-port", str(grpc_port)])
+        # no alerts tick while the disk is full: its lease write could land in space a failed
+        # commit freed and make the store look writable again
+        args = ["--otlp-grpc-port", str(grpc_port), "--alert-interval-s", "3600"]
+        server = BacklightProcess(mnt / "data", args=args)
         server.log_path = tmp_path / "server.log"  # the log must not share the full disk
         with server, httpx.Client(base_url=server.url, timeout=30) as client:
             project = server.project

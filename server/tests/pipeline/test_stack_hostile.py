@@ -1,9 +1,10 @@
 """Stack parsing and message normalisation stay linear on hostile input (issue 16, finding 1).
 
 Each input below took seconds to minutes with the old backtracking patterns (the 64 KiB
-V8 line froze the server for ~19 s). The parsers now split lines with string operations;
-the guard below fails the test if one call takes more than 2 s, a margin of over 1,000x
-over what the linear parsers need, so it cannot flake on a slow machine.
+V8 line froze the server for ~19 s). The parsers now split lines with string operations.
+Each test repeats its call 50 or 5,000 times, and the guard below fails it past 15 s of
+wall clock: the old patterns took 45 s for the 5,000 messages and seconds or more for each
+stack, the linear ones take 0.3-0.5 s for a whole loop on this 2-core box under load.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ HOSTILE_BODIES = [
 ]
 
 
+LIMIT_S = 15
+
+
 @contextmanager
 def deadline(seconds: int) -> Iterator[None]:
     def expired(*_: object) -> None:
@@ -64,7 +68,7 @@ def deadline(seconds: int) -> Iterator[None]:
 
 @pytest.mark.parametrize("name", list(HOSTILE_STACKS))
 def test_hostile_stack_parses_quickly(name: str) -> None:
-    with deadline(2):
+    with deadline(LIMIT_S):
         for _ in range(50):
             stack.parse(HOSTILE_STACKS[name])
 
@@ -72,7 +76,7 @@ def test_hostile_stack_parses_quickly(name: str) -> None:
 @pytest.mark.parametrize("path", HOSTILE_PATHS, ids=range(len(HOSTILE_PATHS)))
 def test_hostile_paths_classify_quickly(path: str) -> None:
     frames = stack.frames_from_json([{"file": path, "function": "f"}] * 3)
-    with deadline(2):
+    with deadline(LIMIT_S):
         for _ in range(50):
             in_app(path)
             module_of(path)
@@ -81,7 +85,7 @@ def test_hostile_paths_classify_quickly(path: str) -> None:
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
 def test_hostile_log_bodies_lose_their_colours_quickly(body: str) -> None:
-    with deadline(2):
+    with deadline(LIMIT_S):
         for _ in range(50):
             ansi.strip(body)
 
@@ -89,7 +93,7 @@ def test_hostile_log_bodies_lose_their_colours_quickly(body: str) -> None:
 @pytest.mark.parametrize("message", ["1" * 1024, ("0" * 100 + " ") * 10, "0x" + "9" * 1022])
 def test_hostile_message_normalises_quickly(message: str) -> None:
     # 5,000 errors a batch: the old hex pattern took ~9 ms for one such message
-    with deadline(2):
+    with deadline(LIMIT_S):
         for _ in range(5000):
             normalise_message(message)
 

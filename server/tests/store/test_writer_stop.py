@@ -7,13 +7,13 @@ interpreter's exit, which joins worker threads) waited forever."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from backlight_server.errors import StorageUnavailable
 from backlight_server.store.sqlite import SqliteStore
+from backlight_server.testing import wait_for
 
 
 def test_writes_after_stop_fail_and_queued_ones_finish(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_writes_after_stop_fail_and_queued_ones_finish(tmp_path: Path) -> None:
     queued = writer.submit(lambda conn: "queued", 1)
     stopper = threading.Thread(target=writer.stop)
     stopper.start()
-    time.sleep(0.2)  # stop() has begun: it waits for the writer thread
+    wait_for(lambda: writer._stopped, "stop() to begin")  # it waits for the writer thread
     with pytest.raises(StorageUnavailable):
         writer.submit(lambda conn: "late", 1).result(timeout=5)
     gate.set()

@@ -175,13 +175,15 @@ def test_maps_after_the_errors_merge_the_groups(
     new = merged[0]["id"]
     assert merged[0]["count"] == 2 and new not in old
     for gid in old:
-        r = httpx.get(f"{server.url}/api/v1/error-groups/{gid}?limit=5", headers=auth(server))
+        r = httpx.get(
+            f"{server.url}/api/v1/error-groups/{gid}?limit=5", headers=auth(server), timeout=30
+        )
         assert r.status_code == 307
         assert r.headers["location"] == f"/api/v1/error-groups/{new}?limit=5"
-        page = httpx.get(f"{server.url}/errors/{gid}", headers=auth(server))
+        page = httpx.get(f"{server.url}/errors/{gid}", headers=auth(server), timeout=30)
         assert page.status_code == 307 and page.headers["location"] == f"/errors/{new}"
         followed = httpx.get(
-            f"{server.url}/errors/{gid}", headers=auth(server), follow_redirects=True
+            f"{server.url}/errors/{gid}", headers=auth(server), follow_redirects=True, timeout=30
         )
         assert followed.status_code == 200 and "formatPrice" in followed.text
     # a later error of either build joins the merged group

@@ -23,6 +23,7 @@ import httpx
 
 from backlight_server.alerts.deliver import MAX_CONNECTIONS, TIMEOUT_S, Deliverer
 from backlight_server.alerts.evaluate import Evaluator
+from backlight_server.errors import StorageUnavailable
 from backlight_server.store.base import NOT_OPEN, Store
 
 log = logging.getLogger("backlight.alerts")
@@ -35,11 +36,22 @@ class AlertService:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.lease_seconds = min(30.0, max(2.0, 10 * self.interval))
         self._held_until = 0.0
+        self._storage_down: str | None = None  # the reason, while writes fail
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backlight-alerts", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    @staticmethod
+    def _report_storage(was: str | None, now: str | None) -> str | None:
+        """One log line when the store stops taking writes and one when it takes them again
+        (every tick fails while the disk is full): what the store's health says too."""
+        if now is not None and now != was:
+            log.warning("alerts: paused, the store cannot write: %s", now)
+        elif now is None and was is not None:
+            log.info("alerts: the store writes again, alerts resume")
+        return now
 
     def stop(self) -> None:
         self._stop.set()
@@ -73,6 +85,9 @@ class AlertService:
                         await asyncio.to_thread(self.evaluator.run_once, now)
                         rules = self.evaluator.rule_rows  # read by this evaluation
                         await deliverer.run_once(time.time() * 1000, rules)
+                    self._storage_down = self._report_storage(self._storage_down, None)
+                except StorageUnavailable as exc:  # disk full, say: one line, not a traceback
+                    self._storage_down = self._report_storage(self._storage_down, exc.reason)
                 except Exception:
                     log.exception("alerts: evaluation failed")
                 # a tick every interval, however long the work took (at least a tenth of

@@ -25,8 +25,14 @@ HERE = Path(__file__).parent
 Page = Callable[[Request], Response]
 
 
-def _utc(ms: object) -> datetime | None:
+def _whole_ms(ms: object) -> int | None:
+    """A showable time in whole milliseconds, cut as a JS ``Date`` cuts it: the text, the
+    ``datetime`` attribute and ``data-ms`` of one time are made from this one number."""
     value = epoch_ms(ms)
+    return None if value is None else math.trunc(value)
+
+
+def _utc(value: int | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -38,11 +44,12 @@ def _utc(ms: object) -> datetime | None:
 def fmt_ms(ms: object, precise: bool = False) -> str:
     """Epoch ms → ``2026-11-24 10:03:07`` (UTC; ``.123`` when precise). A stored value that
     is no showable time renders as ``–``, never an error."""
-    when = _utc(ms)
-    if when is None:
+    value = _whole_ms(ms)
+    when = _utc(value)
+    if value is None or when is None:
         return "–"
     text = when.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text}.{int(epoch_ms(ms) or 0) % 1000:03d}" if precise else text
+    return f"{text}.{value % 1000:03d}" if precise else text
 
 
 def fmt_time(ms: object, precise: bool = False) -> Markup:
@@ -51,19 +58,19 @@ def fmt_time(ms: object, precise: bool = False) -> Markup:
     the text into a relative time ("3 min ago"; precise times, such as log lines, stay
     absolute, in local time with milliseconds) and puts the local absolute time and the time
     zone in the title. Anything that is no showable time renders as ``–``."""
-    value = epoch_ms(ms)
+    value = _whole_ms(ms)
     when = _utc(value)
     if value is None or when is None:
         return Markup("–")
     # every part is made here from numbers (digits, "-", ":", ".", "T", "Z"): nothing to escape
     text = when.strftime("%Y-%m-%d %H:%M:%S")
-    millis = int(value) % 1000
+    millis = value % 1000
     if precise:
         text = f"{text}.{millis:03d}"
     iso = f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{millis:03d}Z"
     flag = " data-precise" if precise else ""
     return Markup(
-        f'<time datetime="{iso}" data-ms="{value:.0f}"{flag} title="{text} UTC">{text} UTC</time>'
+        f'<time datetime="{iso}" data-ms="{value}"{flag} title="{text} UTC">{text} UTC</time>'
     )
 
 
