@@ -191,9 +191,10 @@ def test_werkzeug_skips_close_after_a_client_reset_and_the_span_is_exported(
             + f"{SESSION}/{REQUEST}".encode()
             + b"\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             b"Content-Length: 3\r\n\r\na=1"
-            # a byte past the body, sent now: the drain finds it at once (it waits only
-            # 10 ms for more) and then blocks reading until the reset
-            b"x"
+            # 64 KiB past the body, more than the server's 8 KiB read buffer takes with the
+            # request: the drain finds the rest in the socket at once (it waits only 10 ms
+            # for data) and then blocks reading until the reset, however late that comes
+            + b"x" * 65536
         )
         response = b""
         while b"\r\n\r\n" not in response:
@@ -233,7 +234,7 @@ def test_flask_streaming_response_exception_through_werkzeug(sdk: Receiver) -> N
 def test_100_concurrent_threads_through_werkzeug_keep_their_own_link(sdk: Receiver) -> None:
     app = Flask(__name__)
     app.wsgi_app = BacklightMiddleware(app.wsgi_app)  # type: ignore[method-assign]
-    barrier = threading.Barrier(10, timeout=10)
+    barrier = threading.Barrier(10, timeout=60)  # a starved box may be slow to send ten
 
     @app.get("/work/<int:n>")
     def work(n: int) -> dict[str, int]:
@@ -247,14 +248,18 @@ def test_100_concurrent_threads_through_werkzeug_keep_their_own_link(sdk: Receiv
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
 
+    # one client for every thread (it is thread-safe): a client each costs an SSL context
+    client = httpx.Client(timeout=90, limits=httpx.Limits(max_connections=20))
+
     def call(n: int) -> int:
         headers = {"x-highlight-request": f"session{n:020d}/req{n}"}
-        return httpx.get(f"{base}/work/{n}", headers=headers, timeout=30).status_code
+        return client.get(f"{base}/work/{n}", headers=headers).status_code
 
     try:
         with ThreadPoolExecutor(max_workers=20) as pool:
             assert list(pool.map(call, range(100))) == [200] * 100
     finally:
+        client.close()
         server.shutdown()
     sdk.wait_for(lambda r: len(r.spans) == 100 and len(r.logs_from("app")) == 200)
     for span in sdk.spans:
