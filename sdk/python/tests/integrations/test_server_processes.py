@@ -97,11 +97,21 @@ def test_real_server_process_exports_linked_spans_logs_and_errors(
         assert failed.status_code == 500
 
         def arrived(r: Receiver) -> bool:
+            # every signal the asserts below read: the SDK in the server process posts spans
+            # and logs separately, so spans alone may be in before the logs
             named = [s for s in r.spans if s.name == f"GET {route}" and s.link[0]]
+            logs = [x for x in r.logs_from("app") if x.body != "item 0"]
+            boom = [s for s in r.spans if s.name.startswith("GET /boom")]
+            with r.lock:
+                error_logs = [x for x in r.logs if "exception.type" in x.attributes]
             return (
                 len(named) == 4
-                and bool(r.logs_from("app"))
-                and bool([s for s in r.spans if s.name.startswith("GET /boom")])
+                and len(logs) >= 4
+                and bool(boom)
+                and (
+                    boom[0].exception() is not None
+                    or any(x.link == (SESSION, REQUEST) for x in error_logs)
+                )
             )
 
         # longer than the SDK's whole retry window (3 attempts of 10 s, plus backoff): under
@@ -155,6 +165,7 @@ def test_service_to_service_httpx_fastapi_calls_flask(sdk: Receiver) -> None:
                 bool(r.spans_named("GET /b/work"))
                 and bool(r.errors())
                 and bool(r.spans_named("GET /a"))
+                and any(str(x.body).startswith("service b") for x in r.logs_from("app"))
             ),
             timeout=30,
         )
@@ -195,11 +206,16 @@ def test_fastapi_with_its_default_telemetry_exports_one_server_span_per_request(
         failing = {"x-highlight-request": f"{SESSION}/{requests[-1]}"}
         assert httpx.get(f"{base}/boom", headers=failing, timeout=10).status_code == 500
 
+        # a last, unlinked request: the server's SDK exports in order (spans, then logs), so
+        # once this one's log is in, every span and log of the requests before it is too
+        assert httpx.get(f"{base}/items/99", timeout=10).status_code == 200
+
         def arrived(r: Receiver) -> bool:
-            return {s.link[1] for s in r.spans if s.kind == 2} >= set(requests)
+            return {s.link[1] for s in r.spans if s.kind == 2} >= set(requests) and any(
+                x.body == "item 99" for x in r.logs_from("app")
+            )
 
         receiver.wait_for(arrived, timeout=30)
-        receiver.wait_for(lambda r: True, timeout=1)  # one more export: a second span would be in
     with receiver.lock:
         servers = [s for s in receiver.spans if s.kind == 2 and s.link[0] == SESSION]
         error_logs = [x for x in receiver.logs if "exception.type" in x.attributes]

@@ -194,7 +194,7 @@ def test_werkzeug_skips_close_after_a_client_reset_and_the_span_is_exported(
             # 64 KiB past the body, more than the server's 8 KiB read buffer takes with the
             # request: the drain finds the rest in the socket at once (it waits only 10 ms
             # for data) and then blocks reading until the reset, however late that comes
-            + b"x" * 65536
+             + b"x" * 65536
         )
         response = b""
         while b"\r\n\r\n" not in response:
