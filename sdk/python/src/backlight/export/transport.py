@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import os
 import time
 import zlib
 from urllib.parse import urlsplit
@@ -49,6 +50,7 @@ class Transport:
             **headers,
         }
         self._conn: http.client.HTTPConnection | None = None
+        self._pid = os.getpid()  # whose connection ``_conn`` is
 
     def send(self, path: str, payload: bytes, deadline: float | None = None) -> None:
         """POST ``payload`` to ``path``; retry 429/5xx and connection errors with backoff."""
@@ -77,6 +79,8 @@ class Transport:
 
     def _post(self, path: str, body: bytes) -> tuple[int, float | None]:
         """(status, Retry-After seconds); status 0 means the connection failed."""
+        if self._pid != os.getpid():  # a forked child: the socket is the parent's too
+            self._conn, self._pid = None, os.getpid()  # dropped unclosed: the parent's own
         try:
             conn = self._conn or self._connect()
             conn.request("POST", path, body, self.headers)
