@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
-from sdk_capture import REQUEST, SESSION, Receiver, free_port
+from sdk_capture import REQUEST, SESSION, Receiver
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -38,12 +38,15 @@ def test_uvicorn_client_resets_mid_body_and_the_span_is_exported(sdk: Receiver) 
         return StreamingResponse(chunks())
 
     app = BacklightMiddleware(Starlette(routes=[Route("/stream", stream)]))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    # the socket bound here and handed over: no other process can take the port meanwhile
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:
         while not server.started:
+            assert thread.is_alive(), "uvicorn stopped before it started"
             thread.join(0.02)
         client = socket.create_connection(("127.0.0.1", port))
         client.sendall(
