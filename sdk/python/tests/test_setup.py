@@ -14,7 +14,6 @@ from sdk_capture import PROJECT, REQUEST, SESSION, Arrival, Receiver, start_rece
 
 import backlight
 from backlight._state import state
-from backlight.export.transport import Transport
 
 
 def test_spans_and_logs_arrive_with_resource(sdk: Receiver) -> None:
@@ -269,39 +268,42 @@ def test_fork_safety_child_exports_its_own_spans(sdk: Receiver) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_exports_on_a_connection_of_its_own() -> None:
+def test_a_forked_child_exports_on_a_connection_of_its_own(sdk: Receiver) -> None:
     """A parent that exported before forking (gunicorn ``--preload``'s master logs) holds a
     keep-alive connection; a child writing to that same socket could read the other's
     response. The child opens its own; the parent keeps using its own."""
-    rec, server = start_receiver()
-    try:
-        transport = Transport(rec.url, {})
-        transport.send("/v1/traces", b"")
-        assert transport._conn is not None and transport._conn.sock is not None
-        parents = transport._conn.sock.getsockname()
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child
-            code = 0
-            try:
-                transport.send("/v1/traces", b"")
-                conn = transport._conn
-                assert conn is not None and conn.sock is not None
-                os.write(write, repr(conn.sock.getsockname()).encode())
-            except BaseException:
-                code = 4
-            finally:
-                os._exit(code)
-        os.close(write)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        with os.fdopen(read) as pipe:
-            childs = pipe.read()
-        assert childs != repr(parents)
-        transport.send("/v1/traces", b"")  # the parent's connection still works, still its own
-        assert transport._conn is not None and transport._conn.sock is not None
-        assert transport._conn.sock.getsockname() == parents
-        assert [a.path for a in rec.arrivals] == ["/v1/traces"] * 3
-    finally:
-        server.shutdown()
-        server.server_close()
+    client = state.client
+    assert client is not None
+
+    def socket_name() -> str:
+        conn = client.transport._conn
+        assert conn is not None and conn.sock is not None
+        return repr(conn.sock.getsockname())
+
+    with backlight.trace("parent-before-fork"):
+        pass
+    assert backlight.flush(10.0)
+    parents = socket_name()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            with backlight.trace("from-child"):
+                pass
+            code = 0 if backlight.flush(10.0) else 3
+            os.write(write, socket_name().encode())
+        except BaseException:
+            code = 4
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with os.fdopen(read) as pipe:
+        assert pipe.read() != parents
+    with backlight.trace("parent-after-fork"):
+        pass
+    assert backlight.flush(10.0)
+    assert socket_name() == parents  # the parent's connection still works, still its own
+    sdk.wait_for(lambda r: bool(r.spans_named("from-child") and r.spans_named("parent-after-fork")))

@@ -23,7 +23,7 @@ class Client:
             {PROJECT_HEADER: config.project_id},
             timeout=config.export_timeout,
         )
-        self.worker = Worker(self.transport.send, config.export_interval)
+        self.worker = Worker(self.transport.send, config.export_interval, self.transport.forget)
 
         def encode_spans(batch: list[Any]) -> bytes:
             return encode.encode_traces(resource, batch)

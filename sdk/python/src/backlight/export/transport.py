@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import os
 import time
 import zlib
 from urllib.parse import urlsplit
@@ -50,7 +49,6 @@ class Transport:
             **headers,
         }
         self._conn: http.client.HTTPConnection | None = None
-        self._pid = os.getpid()  # whose connection ``_conn`` is
 
     def send(self, path: str, payload: bytes, deadline: float | None = None) -> None:
         """POST ``payload`` to ``path``; retry 429/5xx and connection errors with backoff."""
@@ -72,6 +70,11 @@ class Transport:
             delay *= 2
         raise ExportError(f"export to {path} failed")
 
+    def forget(self) -> None:
+        """In a forked child: the connection's socket is the parent's too. Dropped without
+        closing (the parent still uses it); the next export opens one of the child's own."""
+        self._conn = None
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -79,8 +82,6 @@ class Transport:
 
     def _post(self, path: str, body: bytes) -> tuple[int, float | None]:
         """(status, Retry-After seconds); status 0 means the connection failed."""
-        if self._pid != os.getpid():  # a forked child: the socket is the parent's too
-            self._conn, self._pid = None, os.getpid()  # dropped unclosed: the parent's own
         try:
             conn = self._conn or self._connect()
             conn.request("POST", path, body, self.headers)

@@ -55,8 +55,10 @@ class Worker:
         self,
         send: Callable[[str, bytes, float | None], None],
         interval: float = 1.0,
+        after_fork: Callable[[], None] | None = None,
     ) -> None:
         self.send = send
+        self._after_fork_hook = after_fork  # what else a forked child must not share
         self.interval = interval
         self.signals: list[Signal] = []
         self.stats = Stats()
@@ -162,7 +164,10 @@ class Worker:
         debug("backlight: exported %d %s", len(batch), signal.name)
 
     def _after_fork(self) -> None:
-        """In a forked child: the parent's thread is gone and its queue is not ours."""
+        """In a forked child: the parent's thread is gone, and its queue (and, through the
+        hook, its connection) is not ours."""
+        if self._after_fork_hook is not None:
+            self._after_fork_hook()
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._flushed = threading.Condition(self._lock)
