@@ -19,6 +19,13 @@ each round), and the table adds its records/s and the ratio ClickHouse / SQLite 
 (target ≥ 2×), and how many records each store's writer committed at a time, and in how
 long (from each server's ``/metrics``). Its rows are counted in the store afterwards too.
 
+    .venv/bin/python bench/ingest.py --store chdb:// --prefill 1000000
+
+times the same rounds on stores that already hold data, as a store in use does: before the
+first round, 1,000,000 spans and 1,000,000 logs are made inside each store (both servers'
+and the baseline's database) by the ``INSERT … SELECT`` filler of ``query.py``
+(``_filler.py``: the same rows in SQLite and in ClickHouse), with the servers stopped.
+
     .venv/bin/python bench/ingest.py --insert-costs 1000,2000,4000,8000 --rounds 8
 
 measures instead, in process, the chdb store's inserts by rows per insert, with and
@@ -42,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _filler import FillSql, fill_clickhouse, fill_sqlite
 from _server_common import (
     Payload,
     cpu_seconds,
@@ -289,6 +297,14 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: the chdb store's inserts in process, e.g. 1000,2000,4000,8000 rows "
         "per insert, with and without the materialized views (--rounds inserts each)",
     )
+    ap.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        metavar="N",
+        help="before the first round, N spans and N logs already stored in every store "
+        "(the filler of query.py, the same rows in each)",
+    )
     args = ap.parse_args(argv)
     if args.insert_costs:
         return insert_costs([int(x) for x in args.insert_costs.split(",")], args.rounds)
@@ -304,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
             for s in servers.values():
                 s.start(timeout=60)
             server = servers["sqlite"]
-            assert server.proc is not None
             project = server.project
+            if args.prefill:
+                prefill(servers, ch_url, root / "raw" / "raw.db", args.prefill)
+            assert server.proc is not None
             print(
                 f"building payloads: {args.rounds} rounds x {args.requests} requests x "
                 f"{args.per_request} records per kind ...",
@@ -419,7 +437,10 @@ def main(argv: list[str] | None = None) -> int:
             raw_conn.close()
 
             db = server.data_dir / "backlight.db"
-            want = {k: sum(p.records for p in v) for k, v in (("spans", spans), ("logs", logs))}
+            want = {
+                k: sum(p.records for p in v) + args.prefill
+                for k, v in (("spans", spans), ("logs", logs))
+            }
             got = {"spans": count(db, "spans"), "logs": count(db, "logs")}
             rss = {name: rss_mb(s.proc.pid) for name, s in servers.items() if s.proc}
         finally:
@@ -518,8 +539,38 @@ def main(argv: list[str] | None = None) -> int:
         f"record (server: all threads, from /proc).\n{args.requests} requests x "
         f"{args.per_request} records per kind and round; {args.connections} connections; "
         f"gzip protobuf; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after"
+        + (f"; {args.prefill:,} spans and logs stored before the first round" * (args.prefill > 0))
     )
     return 0
+
+
+PREFILL_CHUNK = 500_000
+
+
+def prefill(servers: dict[str, BacklightProcess], ch_url: str, raw_db: Path, n: int) -> None:
+    """N filler spans and N logs in every store, the servers stopped meanwhile (chdb opens
+    a folder in one process at a time), then the servers started again on them."""
+    for s in servers.values():
+        s.stop()
+    now_ns = time.time_ns()
+    sqlite_project = servers["sqlite"].project
+    raw_db.parent.mkdir(parents=True, exist_ok=True)
+    for db in (servers["sqlite"].data_dir / "backlight.db", raw_db):
+        conn = open_writer(db, "normal")
+        migrate(conn)
+        conn.execute("PRAGMA cache_size=-1048576")  # the load only; the server uses its own
+        fill_sqlite(conn, FillSql("sqlite", sqlite_project, n, now_ns), n, PREFILL_CHUNK)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+    if "ch" in servers:
+        tx = connect(ch_url, 3_600_000)
+        try:
+            sql = FillSql("ch", servers["ch"].project, n, now_ns)
+            fill_clickhouse(tx, sql, n, PREFILL_CHUNK)
+        finally:
+            tx.close()
+    for s in servers.values():
+        s.start(timeout=120)
 
 
 if __name__ == "__main__":
