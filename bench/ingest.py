@@ -24,7 +24,8 @@ long (from each server's ``/metrics``). Its rows are counted in the store afterw
 times the same rounds on stores that already hold data, as a store in use does: before the
 first round, 1,000,000 spans and 1,000,000 logs are made inside each store (both servers'
 and the baseline's database) by the ``INSERT … SELECT`` filler of ``query.py``
-(``_filler.py``: the same rows in SQLite and in ClickHouse), with the servers stopped.
+(``_filler.py``: the same rows in SQLite and in ClickHouse), with the servers stopped;
+ClickHouse's parts are then merged (``OPTIMIZE … FINAL``) and SQLite's WAL checkpointed.
 
     .venv/bin/python bench/ingest.py --insert-costs 1000,2000,4000,8000 --rounds 8
 
@@ -66,7 +67,7 @@ from backlight_server.pipeline.otlp import convert_logs, convert_traces
 from backlight_server.store.clickhouse import writes as ch_writes
 from backlight_server.store.clickhouse.migrations import migrate as ch_migrate
 from backlight_server.store.clickhouse.schema import Layout
-from backlight_server.store.clickhouse.transport import connect
+from backlight_server.store.clickhouse.transport import NO_LIMIT, connect
 from backlight_server.store.clickhouse.writer import _INSERT as CH_INSERT
 from backlight_server.store.factory import check_url
 from backlight_server.store.sqlite.connection import open_writer
@@ -545,6 +546,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 PREFILL_CHUNK = 500_000
+PREFILL_MERGED = (
+    "spans",
+    "logs",
+    "trace_counts",
+    "request_traces",
+    "session_requests",
+    "log_counts",
+)
 
 
 def prefill(servers: dict[str, BacklightProcess], ch_url: str, raw_db: Path, n: int) -> None:
@@ -567,6 +576,10 @@ def prefill(servers: dict[str, BacklightProcess], ch_url: str, raw_db: Path, n: 
         try:
             sql = FillSql("ch", servers["ch"].project, n, now_ns)
             fill_clickhouse(tx, sql, n, PREFILL_CHUNK)
+            # merged before the timing, as a store in use has merged what it held (the
+            # rounds' own parts are merged while they run, as on any server)
+            for table in PREFILL_MERGED:
+                tx.command(f"OPTIMIZE TABLE {table} FINAL", settings=NO_LIMIT)
         finally:
             tx.close()
     for s in servers.values():
