@@ -582,6 +582,7 @@ def prefill(servers: dict[str, BacklightProcess], ch_url: str, raw_db: Path, n: 
                 tx.command(f"OPTIMIZE TABLE {table} FINAL", settings=NO_LIMIT)
         finally:
             tx.close()
+    os.sync()  # the filler's pages written out now, not by the kernel during the rounds
     for s in servers.values():
         s.start(timeout=120)
 
