@@ -162,7 +162,7 @@ def fill_sqlite(conn: sqlite3.Connection, sql: FillSql, n: int, chunk: int) -> f
 
 def fill_clickhouse(tx: Transport, sql: FillSql, n: int, chunk: int) -> float:
     """N filler spans and N logs in ClickHouse, one INSERT … SELECT per chunk and table;
-    seconds taken (the inserts only; merges are waited for in ``settle``)."""
+    seconds taken (the inserts only: the caller waits for the merges or forces them)."""
     t0 = time.perf_counter()
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)

@@ -534,25 +534,23 @@ def main(argv: list[str] | None = None) -> int:
             f"\nClickHouse store: {redact_url(ch_url)}; target ≥ 2× the SQLite store: "
             f"{'met' if worst >= 2 else 'MISSED'} (lowest median ratio {worst:.2f}×)"
         )
+    prefilled = f"; {args.prefill:,} spans and logs stored before the first round"
     print(
         f"\nmedians of {args.rounds} rounds; ratio = median of the per-round ratios (server "
         f"and baseline run back to back); CPU ratio = raw CPU per record / server CPU per "
         f"record (server: all threads, from /proc).\n{args.requests} requests x "
         f"{args.per_request} records per kind and round; {args.connections} connections; "
         f"gzip protobuf; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after"
-        + (f"; {args.prefill:,} spans and logs stored before the first round" * (args.prefill > 0))
+        + (prefilled if args.prefill else "")
     )
     return 0
 
 
 PREFILL_CHUNK = 500_000
-PREFILL_MERGED = (
-    "spans",
-    "logs",
-    "trace_counts",
-    "request_traces",
-    "session_requests",
-    "log_counts",
+# every table of the store's engine that merges parts: spans, logs and the tables their
+# materialized views fill, whatever the schema version names them
+MERGE_TREES = (
+    "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree'"
 )
 
 
@@ -578,7 +576,7 @@ def prefill(servers: dict[str, BacklightProcess], ch_url: str, raw_db: Path, n: 
             fill_clickhouse(tx, sql, n, PREFILL_CHUNK)
             # merged before the timing, as a store in use has merged what it held (the
             # rounds' own parts are merged while they run, as on any server)
-            for table in PREFILL_MERGED:
+            for (table,) in tx.query(MERGE_TREES):
                 tx.command(f"OPTIMIZE TABLE {table} FINAL", settings=NO_LIMIT)
         finally:
             tx.close()
