@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry import propagate, trace
@@ -307,3 +309,32 @@ def test_a_forked_child_exports_on_a_connection_of_its_own(sdk: Receiver) -> Non
     assert backlight.flush(10.0)
     assert socket_name() == parents  # the parent's connection still works, still its own
     sdk.wait_for(lambda r: bool(r.spans_named("from-child") and r.spans_named("parent-after-fork")))
+
+
+def test_the_export_thread_imports_nothing(receiver: Receiver) -> None:
+    """An import the export thread starts can be half done when the app forks (gunicorn
+    ``--preload``); the child then cannot finish it and loses every export. Its first
+    connection needed the "idna" codec, imported on first use: a gunicorn worker that
+    forked at that moment exported nothing. In a fresh interpreter, everything the first
+    export of a span and a log needs is imported by ``backlight.init``."""
+    app = """
+import logging, sys
+import backlight
+backlight.init("test-project", backend_url=sys.argv[1], export_interval=60)
+before = set(sys.modules)
+with backlight.trace("first"):
+    logging.getLogger("app").warning("first log")
+assert backlight.flush(10.0)
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(backlight.__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", app, receiver.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    receiver.wait_for(lambda r: bool(r.spans_named("first")) and bool(r.logs), flush=False)
+    assert done.stdout.split() == []

@@ -6,6 +6,7 @@ there is no network to save, and compressing would only take CPU from the app.
 
 from __future__ import annotations
 
+import codecs
 import http.client
 import ipaddress
 import time
@@ -15,6 +16,14 @@ from urllib.parse import urlsplit
 from backlight._debug import debug
 
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
+
+# The socket module encodes every host name with the "idna" codec, which Python imports on
+# first use. Left to the export thread, that import can be under way when the app forks
+# (gunicorn --preload forks workers while the master's first export connects); the child
+# then finds the codec half-imported, the codec registry caches the failure, and every
+# export of that child fails with "unknown encoding: idna". Loaded here, at import, the
+# export thread imports nothing.
+codecs.lookup("idna")
 
 
 class ExportError(Exception):
