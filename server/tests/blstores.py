@@ -33,6 +33,7 @@ from backlight_server.pipeline.model import (
 )
 from backlight_server.store.base import Store
 from backlight_server.store.clickhouse import ClickhouseStore
+from backlight_server.store.clickhouse import timeline as ch_timeline
 from backlight_server.store.sqlite import SqliteStore
 
 STORES = ["sqlite", "chdb", "clickhouse-http"]
@@ -254,6 +255,13 @@ def error(
 
 # ``store/clickhouse/serverseen.BY_SESSION`` before schema version 11 kept its rows: read
 # from ``spans`` (for tests that make a folder at an older version and read it first).
+# What ``session_timeline`` (schema version 12) holds of a session, read from its source
+# tables: how a release before it read the session view's first round.
+TIMELINE_IN_SOURCES = (
+    "SELECT kind, row FROM ("
+    + " UNION ALL ".join(ch_timeline.select(kind) for kind in ch_timeline.COLUMNS)
+    + ") WHERE session_id = {sid:String} ORDER BY kind, ts, rank"
+)
 SESSION_REQUESTS_IN_SPANS = (
     "SELECT request_id, start_ns AS first_ns, end_ns AS last_ns FROM spans "
     "WHERE session_id = {sid:String} AND (kind = 2 OR request_id != trace_id)"

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from blstores import (
     SESSION_REQUESTS_IN_SPANS,
+    TIMELINE_IN_SOURCES,
     browser,
     error,
     hex_id,
@@ -35,6 +36,7 @@ from backlight_server.store.clickhouse import ClickhouseStore, tracecounts
 from backlight_server.store.clickhouse import migrations as ch_migrations
 from backlight_server.store.clickhouse import schema as ch_schema
 from backlight_server.store.clickhouse import serverseen as ch_serverseen
+from backlight_server.store.clickhouse import timeline as ch_timeline
 from backlight_server.store.clickhouse.schema import SETTLE_SECONDS, VERSIONS
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
 
@@ -192,11 +194,12 @@ async def test_a_version_2_folder_upgrades_in_place(
 ) -> None:
     folder = tmp_path / "chdb"
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:2])  # the previous release
-    newer = ("log_counts", "trace_counts", "session_requests")  # versions 9, 10, 11
+    newer = ("log_counts", "trace_counts", "session_requests", "session_timeline")  # 9–12
     older = {k: v for k, v in ch_schema.TTL_COLUMNS.items() if k not in newer}
     monkeypatch.setattr(ch_schema, "TTL_COLUMNS", older)  # and its tables' TTLs
     monkeypatch.setattr(tracecounts, "counts", _counted_in_records)  # its counts
     monkeypatch.setattr(ch_serverseen, "BY_SESSION", SESSION_REQUESTS_IN_SPANS)  # its requests
+    monkeypatch.setattr(ch_timeline, "BY_SESSION", TIMELINE_IN_SOURCES)  # its first round
     old = _store(folder)
     old.open()
     try:

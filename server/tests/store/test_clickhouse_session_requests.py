@@ -14,12 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from blstores import SESSION_REQUESTS_IN_SPANS, browser, hex_id, now_ms, request, session, span
+from blstores import (
+    SESSION_REQUESTS_IN_SPANS,
+    TIMELINE_IN_SOURCES,
+    browser,
+    hex_id,
+    now_ms,
+    request,
+    session,
+    span,
+)
 
 from backlight_server.pipeline.model import TelemetryBatch
 from backlight_server.store.clickhouse import ClickhouseStore, schema
 from backlight_server.store.clickhouse import migrations as ch_migrations
 from backlight_server.store.clickhouse import serverseen as ch_serverseen
+from backlight_server.store.clickhouse import timeline as ch_timeline
 from backlight_server.store.clickhouse.schema import VERSIONS, Layout, ttl_statements
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
 
@@ -86,9 +96,11 @@ async def test_a_folder_made_before_version_11_gets_the_rows_of_its_spans(
     folder = tmp_path / "chdb"
     # the previous release: its versions, its tables' TTLs, its requests read from spans
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:10])
-    older = {k: v for k, v in schema.TTL_COLUMNS.items() if k != "session_requests"}
+    newer = ("session_requests", "session_timeline")  # versions 11 and 12
+    older = {k: v for k, v in schema.TTL_COLUMNS.items() if k not in newer}
     monkeypatch.setattr(schema, "TTL_COLUMNS", older)
     monkeypatch.setattr(ch_serverseen, "BY_SESSION", SESSION_REQUESTS_IN_SPANS)
+    monkeypatch.setattr(ch_timeline, "BY_SESSION", TIMELINE_IN_SOURCES)
     old = _store(folder)
     old.open()
     try:

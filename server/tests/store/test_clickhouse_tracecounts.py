@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from blstores import (
     SESSION_REQUESTS_IN_SPANS,
+    TIMELINE_IN_SOURCES,
     browser,
     error,
     hex_id,
@@ -38,6 +39,7 @@ from backlight_server.pipeline.model import TelemetryBatch
 from backlight_server.store.clickhouse import ClickhouseStore, reads, schema, tracecounts
 from backlight_server.store.clickhouse import migrations as ch_migrations
 from backlight_server.store.clickhouse import serverseen as ch_serverseen
+from backlight_server.store.clickhouse import timeline as ch_timeline
 from backlight_server.store.clickhouse.schema import VERSIONS, Layout, ttl_statements
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
 from backlight_server.store.clickhouse.writes import SESSION_COLUMNS
@@ -179,10 +181,11 @@ async def test_a_folder_made_before_version_10_gets_the_counts_of_its_rows(
     folder = tmp_path / "chdb"
     # the previous release: its versions, and its tables' TTLs
     monkeypatch.setattr(ch_migrations, "VERSIONS", VERSIONS[:9])
-    newer = ("trace_counts", "session_requests")  # versions 10 and 11
+    newer = ("trace_counts", "session_requests", "session_timeline")  # versions 10–12
     older = {k: v for k, v in schema.TTL_COLUMNS.items() if k not in newer}
     monkeypatch.setattr(schema, "TTL_COLUMNS", older)
     monkeypatch.setattr(ch_serverseen, "BY_SESSION", SESSION_REQUESTS_IN_SPANS)
+    monkeypatch.setattr(ch_timeline, "BY_SESSION", TIMELINE_IN_SOURCES)
     old = _store(folder)
     old.open()
     try:

@@ -13,7 +13,7 @@ from backlight_server.query import timematch as rule
 from backlight_server.query.derive import log_times, ms, span_times
 from backlight_server.query.logstats import search_words
 from backlight_server.query.timematch import MAX_CANDIDATES, Candidate, Flight, flight
-from backlight_server.store.clickhouse import serverseen, together, tracecounts
+from backlight_server.store.clickhouse import serverseen, timeline, together, tracecounts
 from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Transport
 from backlight_server.store.queries import ErrorGroupQuery, LogQuery, SessionQuery
 from backlight_server.store.shapes import tidy
@@ -219,33 +219,16 @@ def session_info(tx: Transport, secure_id: str) -> tuple[str, float] | None:
 
 def _session_parts(tx: Transport, secure_id: str, detail: bool, summaries_up_to: int) -> Row | None:
     """Three rounds of statements run together (``together``): what the session id alone
-    names; then its requests' traces (``request_traces``) and matching by time; then the
+    names (its row, its requests seen by the server, and the rest in ``session_timeline``);
+    then its requests' traces (``request_traces``) and matching by time; then the
     errors of its requests and traces and their span and log counts."""
-    sid = {"sid": secure_id}
-    session, network, seen_rows, console, track, by_session = together.run(
+    session, seen_rows, own = together.three(
         lambda: _session_row(tx, secure_id),
-        lambda: _rows(
-            tx,
-            "SELECT id, request_id, type, method, url, status, start_ms, end_ms, error"
-            + (", detail" if detail else "")
-            + " FROM network WHERE session_id = {sid:String} ORDER BY start_ms, id",
-            sid,
-        ),
         lambda: serverseen.spans_read(tx, secure_id, serverseen_rule.MAX_SCAN),
-        lambda: _rows(
-            tx,
-            "SELECT ts_ms, level, message, args FROM console WHERE session_id = {sid:String} "
-            "ORDER BY ts_ms",
-            sid,
-        ),
-        lambda: _rows(
-            tx,
-            "SELECT ts_ms, event, properties FROM track_events WHERE session_id = {sid:String} "
-            "ORDER BY ts_ms",
-            sid,
-        ),
-        lambda: _SessionErrors.of(tx, secure_id, detail),
+        lambda: timeline.read(tx, secure_id, detail),
     )
+    network, console, track = own[timeline.NETWORK], own[timeline.CONSOLE], own[timeline.TRACK]
+    by_session = own[timeline.ERROR]
     if session is None:
         return None
     browser = {n["request_id"] for n in network if isinstance(n["request_id"], str)}
@@ -310,7 +293,8 @@ _SESSION_ERROR = (
 
 class _SessionErrors:
     """Every error a session's page needs: by the session id (its errors, and the
-    candidates for matching by time: ``of``, in the first round), then in one statement of
+    candidates for matching by time: from ``session_timeline``, in the first round), then
+    in one statement of
     two indexed lookups (one ``OR`` would scan: a skip index only answers for its own
     column) by its request ids (recorded before the browser sent the request) and by its
     requests' trace ids (the summaries)."""
@@ -318,15 +302,6 @@ class _SessionErrors:
     @staticmethod
     def _columns(detail: bool) -> str:
         return _SESSION_ERROR + ", session_id" + (", attributes" if detail else "")
-
-    @staticmethod
-    def of(tx: Transport, secure_id: str, detail: bool) -> list[Row]:
-        return _rows(
-            tx,
-            f"SELECT {_SessionErrors._columns(detail)} FROM errors "
-            "WHERE session_id = {sid:String}",
-            {"sid": secure_id},
-        )
 
     def __init__(
         self,
@@ -369,8 +344,14 @@ class _SessionErrors:
             if e["session_id"] is None and e["request_id"] in self.browser
         ]
         return sorted(
-            ({k: e[k] for k in self.keys} for e in mine), key=lambda e: (e["ts_ms"], e["id"])
+            ({k: e.get(k) for k in self.keys} for e in mine),
+            key=lambda e: (_order(e["ts_ms"]), _order(e["id"])),
         )
+
+
+def _order(value: object) -> float:
+    """A sort key of any stored value: a number as itself, anything else last."""
+    return float(value) if isinstance(value, int | float) else float("inf")
 
 
 class Known(NamedTuple):

@@ -30,6 +30,10 @@ Layout (see docs/scaling.md):
   their trace id) are kept per session in a small table ``session_requests`` by a
   materialized view (version 11, ``serverseen.py``): the session view lists the requests
   only its backend saw without reading spans.
+- what the session id alone names (its network, console, track events and errors) is
+  copied as it arrives into one table ordered by session id, ``session_timeline``, by
+  materialized views (version 12, ``timeline.py``): the session view reads it in one
+  statement;
 - browser tables keep a deduplication window, so a retried batch, inserted again with the
   same token by whichever server receives it, is stored once.
 """
@@ -44,6 +48,7 @@ from backlight_server.store.clickhouse import (
     groups,
     logcounts,
     serverseen,
+    timeline,
     tracecounts,
 )
 
@@ -333,6 +338,7 @@ VERSIONS = [
     logcounts.version_9,
     tracecounts.version_10,
     serverseen.version_11,
+    timeline.version_12,
 ]
 
 # Each table's TTL: (time expression, whether replay retention applies). Applied again at
@@ -351,6 +357,7 @@ TTL_COLUMNS = {
     "log_counts": (logcounts.TTL_COLUMN, False),
     "trace_counts": (tracecounts.TTL_TIME, False),
     "session_requests": (serverseen.TTL_TIME, False),
+    "session_timeline": ("", False),  # each kind at its own table's: timeline.ttl_clause
 }
 
 
@@ -375,7 +382,10 @@ def alert_ttls(lay: Layout) -> dict[str, str]:
 def ttl_statements(lay: Layout) -> list[str]:
     """``ALTER TABLE … MODIFY TTL`` (or ``REMOVE TTL``) for every table, without rewriting
     existing parts: rows past the new TTL go at the next merge or purge."""
-    ttls = {table: lay.ttl(column, replay) for table, (column, replay) in TTL_COLUMNS.items()}
+    ttls = {
+        table: timeline.ttl_clause(lay) if table == "session_timeline" else lay.ttl(column, replay)
+        for table, (column, replay) in TTL_COLUMNS.items()
+    }
     out = []
     for table, ttl in {**ttls, **alert_ttls(lay)}.items():
         action = f"MODIFY{ttl}" if ttl else "REMOVE TTL"

@@ -36,6 +36,7 @@ from backlight_server.store.clickhouse import (
     logcounts,
     logstats,
     reads,
+    timeline,
     traces,
     writes,
 )
@@ -306,6 +307,7 @@ class ClickhouseStore:
             ("logs", ns.format(col="ts_ns")),
             ("errors", ms.format(col="ts_ms")),
             ("request_traces", ns.format(col="first_ns")),
+            ("session_timeline", timeline.PURGE),
             # rows per key and second (counts per trace, a session's requests): a second's
             # rows go once all of it is outside
             *(
