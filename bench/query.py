@@ -778,11 +778,14 @@ def main(argv: list[str] | None = None) -> int:
             f"  of ClickHouse's {per_row['ch']:.0f}: {proj:.0f} in the trace_index projection, "
             f"{table_only:.0f} in the table ({table_only / per_row['sqlite']:.0%} of SQLite's)"
         )
+    # the target (issue 19) is for the session and request views; log search is shown
+    # beside them, not judged
+    views = [by for name, by in results if "/logs" not in name]
     for store in servers:
-        worst = max(percentile(by[store][0], 95) for _, by in results)
+        worst = max(percentile(by[store][0], 95) for by in views)
         print(
-            f"{store}: target p95 < 50 ms: {'met' if worst < 50 else 'MISSED'} "
-            f"(worst p95 {worst:.1f} ms)"
+            f"{store}: target p95 < 50 ms for the session and request views: "
+            f"{'met' if worst < 50 else 'MISSED'} (worst p95 {worst:.1f} ms)"
         )
     return 0
 
