@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from blclickhouse import ClickhouseStandIn
@@ -34,6 +35,8 @@ from backlight_server.pipeline.model import (
 from backlight_server.store.base import Store
 from backlight_server.store.clickhouse import ClickhouseStore
 from backlight_server.store.clickhouse import timeline as ch_timeline
+from backlight_server.store.clickhouse.schema import Layout
+from backlight_server.store.clickhouse.transport import Params, Settings, Transport
 from backlight_server.store.sqlite import SqliteStore
 
 STORES = ["sqlite", "chdb", "clickhouse-http"]
@@ -266,3 +269,30 @@ SESSION_REQUESTS_IN_SPANS = (
     "SELECT request_id, start_ns AS first_ns, end_ns AS last_ns FROM spans "
     "WHERE session_id = {sid:String} AND (kind = 2 OR request_id != trace_id)"
 )
+
+
+class Recording:
+    """A transport that keeps the SQL of reads (the ClickHouse store tests: which
+    statements a view ran)."""
+
+    def __init__(self, tx: Transport) -> None:
+        self.tx = tx
+        self.statements: list[str] = []
+
+    def query(
+        self, sql: str, params: Params | None = None, settings: Settings | None = None
+    ) -> list[list[Any]]:
+        self.statements.append(sql)
+        return self.tx.query(sql, params, settings)
+
+    def records(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        self.statements.append(sql)
+        return self.tx.records(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tx, name)
+
+
+def chdb_store(folder: Path, layout: Layout | None = None) -> ClickhouseStore:
+    """A ClickHouse store on an embedded engine in ``folder``."""
+    return ClickhouseStore(f"chdb://{folder}", layout=layout, query_timeout_ms=30_000)

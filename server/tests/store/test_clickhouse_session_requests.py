@@ -17,7 +17,9 @@ import pytest
 from blstores import (
     SESSION_REQUESTS_IN_SPANS,
     TIMELINE_IN_SOURCES,
+    Recording,
     browser,
+    chdb_store,
     hex_id,
     now_ms,
     request,
@@ -31,34 +33,9 @@ from backlight_server.store.clickhouse import migrations as ch_migrations
 from backlight_server.store.clickhouse import serverseen as ch_serverseen
 from backlight_server.store.clickhouse import timeline as ch_timeline
 from backlight_server.store.clickhouse.schema import VERSIONS, Layout, ttl_statements
-from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
+from backlight_server.store.clickhouse.transport import NO_LIMIT
 
 SEC = 10**9
-
-
-class Recording:
-    """A transport that keeps the SQL of reads."""
-
-    def __init__(self, tx: Transport) -> None:
-        self.tx = tx
-        self.statements: list[str] = []
-
-    def query(
-        self, sql: str, params: Params | None = None, settings: Settings | None = None
-    ) -> list[list[Any]]:
-        self.statements.append(sql)
-        return self.tx.query(sql, params, settings)
-
-    def records(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        self.statements.append(sql)
-        return self.tx.records(sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.tx, name)
-
-
-def _store(folder: Path, layout: Layout | None = None) -> ClickhouseStore:
-    return ClickhouseStore(f"chdb://{folder}", layout=layout, query_timeout_ms=30_000)
 
 
 async def _load(store: ClickhouseStore) -> dict[str, str]:
@@ -101,7 +78,7 @@ async def test_a_folder_made_before_version_11_gets_the_rows_of_its_spans(
     monkeypatch.setattr(schema, "TTL_COLUMNS", older)
     monkeypatch.setattr(ch_serverseen, "BY_SESSION", SESSION_REQUESTS_IN_SPANS)
     monkeypatch.setattr(ch_timeline, "BY_SESSION", TIMELINE_IN_SOURCES)
-    old = _store(folder)
+    old = chdb_store(folder)
     old.open()
     try:
         ids = await _load(old)
@@ -111,7 +88,7 @@ async def test_a_folder_made_before_version_11_gets_the_rows_of_its_spans(
         old.close()
     assert tables == [] and [r for r, _ in before] == [ids["post"], ids["page"]]
     monkeypatch.undo()
-    new = _store(folder)
+    new = chdb_store(folder)
     new.open()
     try:
         recording = Recording(new.tx)
@@ -135,7 +112,7 @@ async def test_rows_go_with_their_spans(tmp_path: Path) -> None:
     assert "ALTER TABLE session_requests MODIFY TTL toDateTime(sec) + INTERVAL 30 DAY" in (
         ttl_statements(lay)
     )
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         p = store.default_project()

@@ -14,40 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from blstores import TIMELINE_IN_SOURCES, browser, error, hex_id, now_ms, request, session
+from blstores import (
+    TIMELINE_IN_SOURCES,
+    Recording,
+    browser,
+    chdb_store,
+    error,
+    hex_id,
+    now_ms,
+    request,
+    session,
+)
 
 from backlight_server.pipeline.model import ConsoleRecord, TelemetryBatch, TrackRecord
 from backlight_server.store.clickhouse import ClickhouseStore
 from backlight_server.store.clickhouse import timeline as ch_timeline
 from backlight_server.store.clickhouse.schema import Layout, ttl_statements
-from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
+from backlight_server.store.clickhouse.transport import NO_LIMIT
 
 DAY_MS = 86_400_000
-
-
-class Recording:
-    """A transport that keeps the SQL of reads."""
-
-    def __init__(self, tx: Transport) -> None:
-        self.tx = tx
-        self.statements: list[str] = []
-
-    def query(
-        self, sql: str, params: Params | None = None, settings: Settings | None = None
-    ) -> list[list[Any]]:
-        self.statements.append(sql)
-        return self.tx.query(sql, params, settings)
-
-    def records(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        self.statements.append(sql)
-        return self.tx.records(sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.tx, name)
-
-
-def _store(folder: Path, layout: Layout | None = None) -> ClickhouseStore:
-    return ClickhouseStore(f"chdb://{folder}", layout=layout, query_timeout_ms=30_000)
 
 
 async def _load(store: ClickhouseStore, t0: float) -> tuple[str, Any]:
@@ -83,7 +68,7 @@ def _own(view: dict[str, Any] | None) -> dict[str, Any]:
 async def test_the_first_round_reads_one_table_and_answers_as_the_four_did(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, detail: bool
 ) -> None:
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         sid, _ = await _load(store, now_ms() - 60_000)
@@ -115,7 +100,7 @@ async def test_the_first_round_reads_one_table_and_answers_as_the_four_did(
 async def test_a_batch_retried_after_a_part_way_failure_is_stored_once(tmp_path: Path) -> None:
     """The batch's own row is written last: a retry after a failure part-way is written
     again, table by table, with the batch's token; every copy is dropped as a duplicate."""
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         sid, batch = await _load(store, now_ms() - 60_000)
@@ -151,7 +136,7 @@ def test_each_kind_expires_at_its_own_tables_retention() -> None:
 
 
 async def test_the_purge_takes_the_copies_with_their_rows(tmp_path: Path) -> None:
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         cutoff_ms = now_ms() - 40 * DAY_MS
@@ -173,7 +158,7 @@ async def test_the_purge_takes_the_copies_with_their_rows(tmp_path: Path) -> Non
 
 
 async def test_a_stored_copy_of_any_shape_is_read_or_skipped(tmp_path: Path) -> None:
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         sid, _ = await _load(store, now_ms() - 60_000)

@@ -25,7 +25,9 @@ import pytest
 from blstores import (
     SESSION_REQUESTS_IN_SPANS,
     TIMELINE_IN_SOURCES,
+    Recording,
     browser,
+    chdb_store,
     error,
     hex_id,
     log,
@@ -41,36 +43,11 @@ from backlight_server.store.clickhouse import migrations as ch_migrations
 from backlight_server.store.clickhouse import serverseen as ch_serverseen
 from backlight_server.store.clickhouse import timeline as ch_timeline
 from backlight_server.store.clickhouse.schema import VERSIONS, Layout, ttl_statements
-from backlight_server.store.clickhouse.transport import NO_LIMIT, Params, Settings, Transport
+from backlight_server.store.clickhouse.transport import NO_LIMIT, Transport
 from backlight_server.store.clickhouse.writes import SESSION_COLUMNS
 
 SEC = 10**9
 Row = dict[str, Any]
-
-
-class Recording:
-    """A transport that keeps the SQL of reads."""
-
-    def __init__(self, tx: Transport) -> None:
-        self.tx = tx
-        self.statements: list[str] = []
-
-    def query(
-        self, sql: str, params: Params | None = None, settings: Settings | None = None
-    ) -> list[list[Any]]:
-        self.statements.append(sql)
-        return self.tx.query(sql, params, settings)
-
-    def records(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        self.statements.append(sql)
-        return self.tx.records(sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.tx, name)
-
-
-def _store(folder: Path, layout: Layout | None = None) -> ClickhouseStore:
-    return ClickhouseStore(f"chdb://{folder}", layout=layout, query_timeout_ms=30_000)
 
 
 async def _load(store: ClickhouseStore, ns: int) -> dict[str, str]:
@@ -123,7 +100,7 @@ def _counts(tx: Transport, tids: list[str], rids: list[str]) -> tuple[Any, ...]:
 
 
 async def test_counts_kept_at_ingest_equal_counting_the_records(tmp_path: Path) -> None:
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         ids = await _load(store, int((now_ms() - 60_000) * 1e6))
@@ -142,7 +119,7 @@ async def test_counts_kept_at_ingest_equal_counting_the_records(tmp_path: Path) 
 
 
 async def test_the_session_view_counts_without_reading_spans(tmp_path: Path) -> None:
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         p = store.default_project()
@@ -186,7 +163,7 @@ async def test_a_folder_made_before_version_10_gets_the_counts_of_its_rows(
     monkeypatch.setattr(schema, "TTL_COLUMNS", older)
     monkeypatch.setattr(ch_serverseen, "BY_SESSION", SESSION_REQUESTS_IN_SPANS)
     monkeypatch.setattr(ch_timeline, "BY_SESSION", TIMELINE_IN_SOURCES)
-    old = _store(folder)
+    old = chdb_store(folder)
     old.open()
     try:
         ids = await _load(old, int((now_ms() - 60_000) * 1e6))
@@ -195,7 +172,7 @@ async def test_a_folder_made_before_version_10_gets_the_counts_of_its_rows(
         old.close()
     assert tables == []
     monkeypatch.undo()
-    new = _store(folder)
+    new = chdb_store(folder)
     new.open()
     try:
         tids = [ids[k] for k in ("both", "spans_only", "logs_only", "negative")]
@@ -209,7 +186,7 @@ async def test_a_folder_made_before_version_10_gets_the_counts_of_its_rows(
 
 
 async def test_the_purge_drops_whole_seconds_before_the_cutoff(tmp_path: Path) -> None:
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         p = store.default_project()
@@ -250,7 +227,7 @@ def test_a_count_row_expires_with_its_records() -> None:
 
 
 async def test_the_engine_expires_count_rows_past_the_retention(tmp_path: Path) -> None:
-    store = _store(tmp_path / "chdb", Layout(ttl_days=30))
+    store = chdb_store(tmp_path / "chdb", Layout(ttl_days=30))
     store.open()
     try:
         p = store.default_project()
@@ -306,7 +283,7 @@ async def test_the_session_row_is_folded_as_the_engine_folds_it(tmp_path: Path) 
     """Rows of one session in separate parts (no merge has folded them): the view's fold
     equals the engine's ``GROUP BY`` fold (``reads._FOLD``), and the view runs no
     ``GROUP BY`` on ``sessions``."""
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         p = store.default_project()
@@ -380,7 +357,7 @@ async def test_the_request_view_looks_up_traceless_errors_only_where_there_are_s
 ) -> None:
     """``request_traces`` says whether a request has records without a trace: only then
     does the request view's errors statement look them up by request id."""
-    store = _store(tmp_path / "chdb")
+    store = chdb_store(tmp_path / "chdb")
     store.open()
     try:
         p = store.default_project()
